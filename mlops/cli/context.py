@@ -1,0 +1,57 @@
+"""What every command shares: settings resolved once from the global options, console output, JSON output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from mlops.clients import ClientFactory
+from mlops.outputs import StackOutputs, load_outputs
+from mlops.settings import Settings
+
+console = Console(stderr=True)
+
+
+@dataclass
+class CliContext:
+    """Built by the root callback from ``--target/--region/--env/--stack``; settings are loaded lazily."""
+
+    overrides: dict[str, Any] = field(default_factory=dict)
+    _settings: Settings | None = None
+    _clients: ClientFactory | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from mlops.settings import load_settings
+
+            self._settings = load_settings(**self.overrides)
+        return self._settings
+
+    @property
+    def clients(self) -> ClientFactory:
+        if self._clients is None:
+            self._clients = ClientFactory(self.settings)
+        return self._clients
+
+    def outputs(self) -> StackOutputs:
+        settings = self.settings
+        return load_outputs(settings.resolved_outputs_file, settings.stack_name)
+
+
+def cli_context(ctx: typer.Context) -> CliContext:
+    obj = ctx.find_root().obj
+    if not isinstance(obj, CliContext):
+        obj = CliContext()
+        ctx.find_root().obj = obj
+    return obj
+
+
+def emit_json(payload: Any) -> None:
+    """Machine-readable output on stdout (human messages go to stderr, so pipes stay clean)."""
+    sys.stdout.write(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")

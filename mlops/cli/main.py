@@ -1,0 +1,52 @@
+"""Entry point of the ``mlops`` command."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from mlops.cli import local
+from mlops.cli.context import CliContext, console
+from mlops.errors import MlopsError
+
+app = typer.Typer(
+    help=(
+        "mlops-kit: a production ML platform on AWS, defined as code.\n\n"
+        "The Pulumi program in infra/ declares every resource (data lake, streams, Glue jobs, feature store, "
+        "SageMaker training/registry/endpoints, MLflow, monitoring, CI/CD roles). Pipeline code finds them "
+        "through the stack's outputs. Locally, `mlops local up` runs the same program against an embedded "
+        "AWS emulator and the kit plays AWS's data plane (Glue, training, hosting, alarms) itself.\n\n"
+        "Choose where commands act with --target (moto | localstack | aws) and --env (local | dev | staging | "
+        "prod), or the MLOPS_TARGET / MLOPS_ENVIRONMENT variables."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+)
+app.add_typer(local.app, name="local")
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    target: Annotated[
+        str | None, typer.Option(help="moto (embedded emulator, default), localstack or aws. Env: MLOPS_TARGET.")
+    ] = None,
+    env: Annotated[
+        str | None, typer.Option("--env", help="local, dev, staging or prod. Env: MLOPS_ENVIRONMENT.")
+    ] = None,
+    stack: Annotated[str | None, typer.Option(help="Pulumi stack to read outputs of (default: --env).")] = None,
+    region: Annotated[str | None, typer.Option(help="AWS region. Env: MLOPS_REGION.")] = None,
+) -> None:
+    ctx.obj = CliContext(overrides={"target": target, "environment": env, "stack": stack, "region": region})
+
+
+def main() -> None:
+    """Run the CLI; the kit's own errors print as one clear message and exit with status 2."""
+    try:
+        app()
+    except MlopsError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        sys.exit(2)

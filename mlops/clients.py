@@ -1,0 +1,125 @@
+"""One factory for everything that talks to AWS: boto3 clients, pyarrow's S3 filesystem, delta-rs and MLflow.
+
+The endpoint and credentials follow the settings' target:
+
+- ``moto``: the embedded server recorded by ``mlops local up`` (or ``endpoint_url``), dummy credentials;
+- ``localstack``: ``localstack-client``'s conventions (``LOCALSTACK_HOST``, ``AWS_ENDPOINT_URL``), dummy credentials;
+- ``aws``: the default credential chain (or ``aws_profile``) and AWS's own endpoints.
+
+Nothing is created at import time; clients are created on first use and cached per service.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from mlops.errors import EmulatorError
+from mlops.local.state import read_state
+from mlops.settings import Settings
+
+EMULATOR_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+_RETRIES = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=60)
+
+
+class ClientFactory:
+    """Creates AWS clients for one settings object; thread-safe, lazy and cached."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._clients: dict[str, Any] = {}
+
+    @cached_property
+    def endpoint_url(self) -> str | None:
+        """The endpoint every service is reached at, ``None`` for real AWS."""
+        if self.settings.endpoint_url:
+            return self.settings.endpoint_url
+        if self.settings.target == "aws":
+            return None
+        if self.settings.target == "localstack":
+            from localstack_client.config import get_service_endpoint
+
+            return get_service_endpoint("edge")
+        state = read_state(self.settings.emulator_dir)
+        if state is None:
+            raise EmulatorError(
+                f"the embedded emulator is not running (no state in {self.settings.emulator_dir}): "
+                "run `mlops local up`"
+            )
+        return state.endpoint_url
+
+    @property
+    def is_emulated(self) -> bool:
+        return self.settings.target != "aws"
+
+    @cached_property
+    def session(self) -> boto3.session.Session:
+        if self.is_emulated:
+            return boto3.session.Session(region_name=self.settings.region, **EMULATOR_CREDENTIALS)
+        return boto3.session.Session(region_name=self.settings.region, profile_name=self.settings.aws_profile)
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for ``service``, created once (boto3 clients are thread-safe, sessions are not)."""
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = self.session.client(
+                    service, endpoint_url=self.endpoint_url, config=_RETRIES
+                )
+            return self._clients[service]
+
+    def credentials(self) -> dict[str, str]:
+        """Access key, secret and (for temporary credentials) session token of the active session."""
+        frozen = self.session.get_credentials()
+        if frozen is None:
+            raise EmulatorError("no AWS credentials found for the aws target (set a profile or AWS_* variables)")
+        creds = frozen.get_frozen_credentials()
+        out = {"access_key": creds.access_key, "secret_key": creds.secret_key}
+        if creds.token:
+            out["session_token"] = creds.token
+        return out
+
+    def arrow_filesystem(self) -> Any:
+        """A ``pyarrow.fs.S3FileSystem`` for the same endpoint (used by jobs, pandas and Spark staging)."""
+        from pyarrow import fs
+
+        kwargs: dict[str, Any] = {"region": self.settings.region, **self.credentials()}
+        if self.endpoint_url:
+            scheme, _, host = self.endpoint_url.partition("://")
+            kwargs.update(endpoint_override=host, scheme=scheme)
+        return fs.S3FileSystem(**kwargs)
+
+    def storage_options(self) -> dict[str, str]:
+        """Object-store options for delta-rs (``deltalake``) in its own ``AWS_*`` key names."""
+        creds = self.credentials()
+        options = {
+            "AWS_REGION": self.settings.region,
+            "AWS_ACCESS_KEY_ID": creds["access_key"],
+            "AWS_SECRET_ACCESS_KEY": creds["secret_key"],
+        }
+        if "session_token" in creds:
+            options["AWS_SESSION_TOKEN"] = creds["session_token"]
+        if self.endpoint_url:
+            options["AWS_ENDPOINT_URL"] = self.endpoint_url
+            options["AWS_ALLOW_HTTP"] = "true"
+        return options
+
+    def subprocess_env(self) -> dict[str, str]:
+        """Environment for a child process (Glue script, training entry point, MLflow) to reach the same AWS.
+
+        boto3 honours ``AWS_ENDPOINT_URL``; MLflow's S3 artifact store reads ``MLFLOW_S3_ENDPOINT_URL``.
+        """
+        env = {"AWS_DEFAULT_REGION": self.settings.region, "AWS_REGION": self.settings.region}
+        if self.is_emulated:
+            env["AWS_ACCESS_KEY_ID"] = EMULATOR_CREDENTIALS["aws_access_key_id"]
+            env["AWS_SECRET_ACCESS_KEY"] = EMULATOR_CREDENTIALS["aws_secret_access_key"]
+        elif self.settings.aws_profile:
+            env["AWS_PROFILE"] = self.settings.aws_profile
+        if self.endpoint_url:
+            env["AWS_ENDPOINT_URL"] = self.endpoint_url
+            env["MLFLOW_S3_ENDPOINT_URL"] = self.endpoint_url
+        return env

@@ -1,0 +1,183 @@
+"""Lifecycle of the embedded emulator: moto's server, run out of process on a free loopback port.
+
+moto runs in its own process because clients that hold the GIL (delta-rs, Arrow's S3 client) stall for
+minutes against an in-process server. ``up`` reuses a healthy server it started earlier; ``down`` stops
+exactly the process recorded in the pidfile, after checking it really is that moto server.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import httpx
+import psutil
+
+from mlops.errors import EmulatorError, StalePidfileError
+from mlops.local.state import LOGFILE, EmulatorState, clear_state, read_state, write_state
+
+HOST = "127.0.0.1"
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+# Answered only by moto's server: tells moto apart from whatever else may hold a recorded port.
+_PROBE_PATH = "/moto-api/data.json"
+
+Health = Literal["running", "stopped", "stale"]
+
+
+@dataclass(frozen=True)
+class EmulatorStatus:
+    health: Health
+    state: EmulatorState | None
+    detail: str
+
+    @property
+    def endpoint_url(self) -> str | None:
+        return self.state.endpoint_url if self.state else None
+
+
+def free_port(host: str = HOST) -> int:
+    """A TCP port nobody listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def answers_as_moto(endpoint_url: str, timeout: float = 1.0) -> bool:
+    try:
+        response = httpx.get(endpoint_url + _PROBE_PATH, timeout=timeout)
+    except httpx.HTTPError:
+        return False
+    if response.status_code != 200:
+        return False
+    try:
+        return isinstance(response.json(), dict)
+    except ValueError:
+        return False
+
+
+def _is_our_server(pid: int, port: int) -> bool:
+    """True when ``pid`` is alive and is a moto server started on ``port`` (guards against PID reuse)."""
+    try:
+        cmdline = psutil.Process(pid).cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+    return "moto.server" in " ".join(cmdline) and str(port) in cmdline
+
+
+def status(emulator_dir: Path) -> EmulatorStatus:
+    """Inspect the recorded server without changing anything."""
+    state = read_state(emulator_dir)
+    if state is None:
+        return EmulatorStatus("stopped", None, "no emulator recorded; run `mlops local up`")
+    alive = _is_our_server(state.pid, state.port)
+    answering = answers_as_moto(state.endpoint_url)
+    if alive and answering:
+        return EmulatorStatus("running", state, f"moto server pid {state.pid} at {state.endpoint_url}")
+    if not alive and answering:
+        return EmulatorStatus(
+            "stale",
+            state,
+            f"pidfile names pid {state.pid}, which is not a moto server any more, but another moto server "
+            f"answers on port {state.port}; it was not started from {emulator_dir} and is left alone",
+        )
+    if alive:
+        return EmulatorStatus(
+            "stale", state, f"moto server pid {state.pid} is alive but does not answer on {state.endpoint_url}"
+        )
+    if _port_taken(state.host, state.port):
+        return EmulatorStatus(
+            "stale",
+            state,
+            f"pid {state.pid} is gone and port {state.port} is now taken by something that is not moto",
+        )
+    return EmulatorStatus("stale", state, f"pid {state.pid} recorded in the pidfile is gone (crashed or killed)")
+
+
+def _port_taken(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def up(emulator_dir: Path, port: int | None = None) -> tuple[EmulatorState, bool]:
+    """Start the server, or reuse the healthy one already recorded. Returns the state and whether it started.
+
+    A stale record (process gone, or its port taken by something else) is replaced, after making sure no
+    process of ours is left behind.
+    """
+    current = status(emulator_dir)
+    if current.health == "running" and current.state is not None:
+        return current.state, False
+    if current.health == "stale" and current.state is not None:
+        if _is_our_server(current.state.pid, current.state.port):
+            _terminate(current.state.pid)
+        clear_state(emulator_dir)
+    chosen = port or free_port()
+    if _port_taken(HOST, chosen):
+        raise EmulatorError(f"port {chosen} on {HOST} is already taken; choose another with --port")
+    emulator_dir.mkdir(parents=True, exist_ok=True)
+    log = (emulator_dir / LOGFILE).open("ab")
+    env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "false"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(chosen)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,  # not killed by the terminal's Ctrl-C; stopped by `mlops local down`
+    )
+    log.close()
+    state = EmulatorState(pid=process.pid, host=HOST, port=chosen, started_at=time.time())
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise EmulatorError(
+                f"moto server exited with code {process.returncode} during start-up; see {emulator_dir / LOGFILE}"
+            )
+        if answers_as_moto(state.endpoint_url, timeout=0.5):
+            write_state(emulator_dir, state)
+            return state, True
+        time.sleep(0.1)
+    _terminate(process.pid)
+    raise EmulatorError(f"moto server did not answer within {START_TIMEOUT_S:.0f}s; see {emulator_dir / LOGFILE}")
+
+
+def _terminate(pid: int) -> None:
+    try:
+        process = psutil.Process(pid)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=STOP_TIMEOUT_S)
+    except psutil.NoSuchProcess:
+        return
+    except psutil.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=STOP_TIMEOUT_S)
+
+
+def down(emulator_dir: Path) -> EmulatorStatus:
+    """Stop exactly the recorded server and clear its record. Returns the status it had before."""
+    current = status(emulator_dir)
+    if current.state is not None:
+        if _is_our_server(current.state.pid, current.state.port):
+            _terminate(current.state.pid)
+        clear_state(emulator_dir)
+    return current
+
+
+def reset(emulator_dir: Path) -> EmulatorState:
+    """Drop every resource the running server holds (moto's reset API); the process keeps running."""
+    current = status(emulator_dir)
+    if current.health != "running" or current.state is None:
+        raise StalePidfileError(current.detail) if current.health == "stale" else EmulatorError(current.detail)
+    response = httpx.post(current.state.endpoint_url + "/moto-api/reset", timeout=10)
+    if response.status_code != 200:
+        raise EmulatorError(f"moto reset failed with HTTP {response.status_code}: {response.text[:200]}")
+    return current.state

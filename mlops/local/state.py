@@ -1,0 +1,51 @@
+"""On-disk record of the embedded emulator: pidfile and state file under ``<state_dir>/emulator``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from mlops.errors import EmulatorError
+
+PIDFILE = "moto.pid"
+STATEFILE = "state.json"
+LOGFILE = "moto.log"
+
+
+@dataclass(frozen=True)
+class EmulatorState:
+    """What ``mlops local up`` recorded about the server it started."""
+
+    pid: int
+    host: str
+    port: int
+    started_at: float
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def read_state(emulator_dir: Path) -> EmulatorState | None:
+    """The recorded state, or ``None`` when no emulator was started from this directory."""
+    path = emulator_dir / STATEFILE
+    if not path.is_file():
+        return None
+    try:
+        return EmulatorState(**json.loads(path.read_text()))
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise EmulatorError(f"emulator state file {path} is corrupt ({exc}); remove it and run `mlops local up`") from exc
+
+
+def write_state(emulator_dir: Path, state: EmulatorState) -> None:
+    emulator_dir.mkdir(parents=True, exist_ok=True)
+    (emulator_dir / PIDFILE).write_text(f"{state.pid}\n")
+    tmp = emulator_dir / f"{STATEFILE}.tmp"
+    tmp.write_text(json.dumps(asdict(state)))
+    tmp.replace(emulator_dir / STATEFILE)
+
+
+def clear_state(emulator_dir: Path) -> None:
+    for name in (PIDFILE, STATEFILE):
+        (emulator_dir / name).unlink(missing_ok=True)

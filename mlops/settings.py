@@ -1,0 +1,130 @@
+"""The kit's one settings object.
+
+Values come from, in order of precedence: explicit keyword arguments (the CLI's flags), ``MLOPS_*``
+environment variables, then an optional YAML file (``MLOPS_CONFIG_FILE``, default ``mlops.yaml`` in the
+working directory when it exists). An invalid value raises :class:`~mlops.errors.ConfigError` naming the
+field, the environment variable that sets it and the allowed values.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from mlops.errors import ConfigError
+
+Target = Literal["moto", "localstack", "aws"]
+Environment = Literal["local", "dev", "staging", "prod"]
+
+TARGETS: tuple[str, ...] = ("moto", "localstack", "aws")
+ENVIRONMENTS: tuple[str, ...] = ("local", "dev", "staging", "prod")
+ENV_PREFIX = "MLOPS_"
+DEFAULT_CONFIG_FILE = "mlops.yaml"
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get(f"{ENV_PREFIX}CONFIG_FILE", DEFAULT_CONFIG_FILE))
+
+
+class Settings(BaseSettings):
+    """Where the kit runs and where it finds the stack it works on."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    target: Target = Field(
+        default="moto",
+        description="Which AWS the kit talks to: the embedded moto server, a LocalStack you run, or real AWS.",
+    )
+    region: str = Field(default="us-east-1", min_length=1, description="AWS region of every client.")
+    endpoint_url: str | None = Field(
+        default=None,
+        description="Override the AWS endpoint for every service (e.g. an emulator you started yourself).",
+    )
+    environment: Environment = Field(
+        default="local", description="Deployment environment; selects the default Pulumi stack."
+    )
+    stack: str | None = Field(
+        default=None, description="Pulumi stack whose outputs the code reads (default: the environment)."
+    )
+    state_dir: Path = Field(
+        default=Path(".mlops"),
+        description="Project-local directory for the emulator's pidfile, logs and local stack outputs.",
+    )
+    outputs_file: Path | None = Field(
+        default=None,
+        description=(
+            "JSON printed by `pulumi stack output --json` (default: <state_dir>/outputs/<stack>.json)."
+        ),
+    )
+    aws_profile: str | None = Field(default=None, description="Named AWS profile for the aws target.")
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint_is_http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = _config_file()
+        if config_file.is_file():
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        return tuple(sources)
+
+    @cached_property
+    def stack_name(self) -> str:
+        """The Pulumi stack name: explicit ``stack`` or the environment's name."""
+        return self.stack or self.environment
+
+    @cached_property
+    def resolved_outputs_file(self) -> Path:
+        """Where the stack outputs are read from and, for local applies, written to."""
+        return self.outputs_file or self.state_dir / "outputs" / f"{self.stack_name}.json"
+
+    @cached_property
+    def emulator_dir(self) -> Path:
+        """Directory holding the embedded emulator's pidfile, state file and log."""
+        return self.state_dir / "emulator"
+
+
+def _describe(error: dict[str, Any]) -> str:
+    field = ".".join(str(part) for part in error["loc"]) or "settings"
+    env_var = f"{ENV_PREFIX}{field.upper()}"
+    message = str(error["msg"])
+    if field == "target":
+        message = f"{message} (allowed targets: {', '.join(TARGETS)})"
+    elif field == "environment":
+        message = f"{message} (allowed environments: {', '.join(ENVIRONMENTS)})"
+    return f"invalid setting {field!r} (env {env_var}): {message}; got {error.get('input')!r}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings, turning pydantic's errors into a :class:`ConfigError` naming each bad field.
+
+    ``overrides`` whose value is ``None`` are ignored, so CLI options left unset fall back to the
+    environment and the config file.
+    """
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(_describe(dict(err)) for err in exc.errors())) from exc

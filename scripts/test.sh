@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite: lint, types, then every test (unit and emulator/Spark/server integration tests).
+# Extra arguments go to pytest, e.g. `scripts/test.sh -m "not spark" -x`.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
+
+echo "==> ruff"
+ruff check .
+ruff format --check .
+echo "==> mypy"
+mypy
+echo "==> pytest"
+set +e
+pytest "$@"
+code=$?
+set -e
+if [ "$code" -eq 5 ]; then
+    echo "pytest collected no tests: treated as a failure" >&2
+    exit 1
+fi
+exit "$code"

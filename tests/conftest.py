@@ -1,0 +1,45 @@
+"""Shared fixtures. Tests that need the emulator start it themselves and stop it by PID at session end."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mlops.clients import ClientFactory
+from mlops.local import emulator
+from mlops.settings import Settings, load_settings
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Keep the developer's own MLOPS_* variables, config file and AWS profile out of every test."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("MLOPS_", "AWS_", "LOCALSTACK_")):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MLOPS_CONFIG_FILE", str(tmp_path / "absent-mlops.yaml"))
+
+
+@pytest.fixture(scope="session")
+def emulator_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A moto server for the whole test session, out of process; stopped by PID when the session ends."""
+    state_dir = tmp_path_factory.mktemp("mlops-state")
+    emulator.up(state_dir / "emulator")
+    try:
+        yield state_dir
+    finally:
+        emulator.down(state_dir / "emulator")
+
+
+@pytest.fixture
+def emulated_settings(emulator_state_dir: Path) -> Settings:
+    """Settings pointing at the session's emulator."""
+    return load_settings(target="moto", state_dir=emulator_state_dir)
+
+
+@pytest.fixture
+def emulated_clients(emulated_settings: Settings) -> ClientFactory:
+    return ClientFactory(emulated_settings)
