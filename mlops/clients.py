@@ -44,12 +44,12 @@ class ClientFactory:
         if self.settings.target == "localstack":
             from localstack_client.config import get_service_endpoint
 
-            return get_service_endpoint("edge")
+            endpoint: str | None = get_service_endpoint("edge")
+            return endpoint
         state = read_state(self.settings.emulator_dir)
         if state is None:
             raise EmulatorError(
-                f"the embedded emulator is not running (no state in {self.settings.emulator_dir}): "
-                "run `mlops local up`"
+                f"the embedded emulator is not running (no state in {self.settings.emulator_dir}): run `mlops local up`"
             )
         return state.endpoint_url
 
@@ -67,9 +67,7 @@ class ClientFactory:
         """A boto3 client for ``service``, created once (boto3 clients are thread-safe, sessions are not)."""
         with self._lock:
             if service not in self._clients:
-                self._clients[service] = self.session.client(
-                    service, endpoint_url=self.endpoint_url, config=_RETRIES
-                )
+                self._clients[service] = self.session.client(service, endpoint_url=self.endpoint_url, config=_RETRIES)
             return self._clients[service]
 
     def credentials(self) -> dict[str, str]:

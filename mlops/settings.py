@@ -62,11 +62,12 @@ class Settings(BaseSettings):
     )
     outputs_file: Path | None = Field(
         default=None,
-        description=(
-            "JSON printed by `pulumi stack output --json` (default: <state_dir>/outputs/<stack>.json)."
-        ),
+        description=("JSON printed by `pulumi stack output --json` (default: <state_dir>/outputs/<stack>.json)."),
     )
     aws_profile: str | None = Field(default=None, description="Named AWS profile for the aws target.")
+    datasets_dir: Path = Field(
+        default=Path("pipelines/datasets"), description="Directory of dataset definition files (<name>.yaml)."
+    )
 
     @field_validator("endpoint_url")
     @classmethod

@@ -9,6 +9,8 @@ import pytest
 
 from mlops.clients import ClientFactory
 from mlops.local import emulator
+from mlops.local.platform import Platform
+from mlops.outputs import load_outputs
 from mlops.settings import Settings, load_settings
 
 
@@ -43,3 +45,15 @@ def emulated_settings(emulator_state_dir: Path) -> Settings:
 @pytest.fixture
 def emulated_clients(emulated_settings: Settings) -> ClientFactory:
     return ClientFactory(emulated_settings)
+
+
+@pytest.fixture(scope="session")
+def platform(emulator_state_dir: Path) -> Platform:
+    """The local stack provisioned once per test session in the session's emulator."""
+    from tests.support.interim_stack import provision
+
+    settings = load_settings(target="moto", state_dir=emulator_state_dir)
+    clients = ClientFactory(settings)
+    provision(clients, emulator_state_dir, settings.resolved_outputs_file)
+    outputs = load_outputs(settings.resolved_outputs_file, settings.stack_name)
+    return Platform(settings=settings, clients=clients, outputs=outputs)

@@ -41,8 +41,7 @@ def up(
         emit_json({"emulator": verb, "pid": state.pid, "endpoint_url": state.endpoint_url})
         return
     console.print(
-        f"[green]{verb}[/] moto server pid {state.pid} at {state.endpoint_url} "
-        f"({time.monotonic() - started_at:.1f}s)"
+        f"[green]{verb}[/] moto server pid {state.pid} at {state.endpoint_url} ({time.monotonic() - started_at:.1f}s)"
     )
 
 

@@ -35,7 +35,9 @@ def read_state(emulator_dir: Path) -> EmulatorState | None:
     try:
         return EmulatorState(**json.loads(path.read_text()))
     except (json.JSONDecodeError, TypeError) as exc:
-        raise EmulatorError(f"emulator state file {path} is corrupt ({exc}); remove it and run `mlops local up`") from exc
+        raise EmulatorError(
+            f"emulator state file {path} is corrupt ({exc}); remove it and run `mlops local up`"
+        ) from exc
 
 
 def write_state(emulator_dir: Path, state: EmulatorState) -> None:
