@@ -1,0 +1,48 @@
+"""Security base: the stack's customer-managed KMS key (rotated yearly) and its alias."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import naming, policies
+from infra.components.base import StackIdentity, child, policy_json
+
+
+@dataclass(frozen=True)
+class SecurityBaseArgs:
+    """Inputs of :class:`SecurityBase`."""
+
+    identity: StackIdentity
+    deletion_window_days: int = 30
+
+
+class SecurityBase(pulumi.ComponentResource):
+    """The KMS key that encrypts every data store, stream, topic and log group of the stack."""
+
+    key_arn: pulumi.Output[str]
+    key_id: pulumi.Output[str]
+
+    def __init__(self, name: str, args: SecurityBaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:security:SecurityBase", name, None, opts)
+        ident = args.identity
+        key = aws.kms.Key(
+            f"{name}-key",
+            description=f"{ident.project} {ident.environment}: data at rest",
+            enable_key_rotation=True,
+            deletion_window_in_days=args.deletion_window_days,
+            policy=policy_json(policies.kms_key_policy, ident.account_id, ident.region),
+            tags=ident.tags("security"),
+            opts=child(self),
+        )
+        aws.kms.Alias(
+            f"{name}-alias",
+            name=naming.kms_alias(ident.project, ident.environment),
+            target_key_id=key.key_id,
+            opts=child(self),
+        )
+        self.key_arn = key.arn
+        self.key_id = key.key_id
+        self.register_outputs({"key_arn": self.key_arn, "key_id": self.key_id})

@@ -1,0 +1,181 @@
+"""One typed, frozen configuration object per stack.
+
+``infra/Pulumi.<stack>.yaml`` holds only what differs from the defaults below. Keys are written as Pulumi
+writes them (``mlops-kit:shardCount``, ``aws:region``); :func:`load_stack_config` turns that mapping into a
+:class:`StackConfig`, so the Pulumi program, ``mlops infra plan`` and the local apply all read the same file
+the same way. Provider settings other than ``aws:region`` (endpoints, test keys) belong to the provider and
+are ignored here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
+
+from mlops.errors import ConfigError
+
+PROJECT = "mlops-kit"
+"""Pulumi project name: the namespace of the kit's own config keys."""
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+Environment = Literal["local", "dev", "staging", "prod"]
+
+
+class StackConfig(BaseModel):
+    """Everything that may differ between stacks. Field ``shard_count`` is written ``mlops-kit:shardCount``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    stack: str = Field(min_length=1)
+    environment: Environment
+    region: str = "us-east-1"
+    project: str = PROJECT
+    owner: str = "ml-platform"
+    repo_root: Path = REPO_ROOT
+
+    # data lake
+    noncurrent_version_expiration_days: int = Field(default=30, ge=1)
+    raw_expiration_days: int = Field(default=365, ge=1)
+    quarantine_expiration_days: int = Field(default=30, ge=1)
+    access_log_expiration_days: int = Field(default=90, ge=1)
+    infrequent_access_after_days: int = Field(default=30, ge=30)
+
+    # streaming
+    stream_mode: Literal["ON_DEMAND", "PROVISIONED"] = "ON_DEMAND"
+    shard_count: int = Field(default=1, ge=1)
+    stream_retention_hours: int = Field(default=24, ge=24, le=8760)
+    firehose_buffer_seconds: int = Field(default=300, ge=0, le=900)
+
+    # processing
+    glue_version: str = "5.0"
+    glue_worker_type: Literal["G.1X", "G.2X", "G.4X", "G.8X", "G.025X"] = "G.1X"
+    glue_worker_count: int = Field(default=2, ge=2)
+    glue_timeout_minutes: int = Field(default=60, ge=1)
+    glue_schedule: str = "cron(0 3 * * ? *)"
+    glue_schedules: dict[str, str] = Field(default_factory=dict)
+
+    # feature store
+    online_feature_ttl_attribute: str = "expires_at"
+
+    # training and registry
+    training_instance_type: str = "ml.m5.xlarge"
+    mlflow_server_size: Literal["Small", "Medium", "Large"] = "Small"
+    model_approval_required: bool = True
+
+    # serving
+    serving_image_uri: str = "763104351884.dkr.ecr.us-east-1.amazonaws.com/sklearn-inference:1.2-1-cpu-py3"
+    endpoint_instance_type: str = "ml.m5.large"
+    endpoint_instance_count: int = Field(default=1, ge=1)
+    autoscaling_min_capacity: int = Field(default=1, ge=1)
+    autoscaling_max_capacity: int = Field(default=2, ge=1)
+    autoscaling_target_invocations: float = Field(default=100.0, gt=0)
+    data_capture_sampling_percent: int = Field(default=100, ge=0, le=100)
+    canary_traffic_percent: int = Field(default=10, ge=1, le=100)
+    bake_minutes: int = Field(default=10, ge=0)
+
+    # monitoring
+    log_retention_days: int = 30
+    latency_p99_ms: float = Field(default=500.0, gt=0)
+    server_errors_threshold: float = Field(default=5.0, ge=0)
+    data_drift_threshold: float = Field(default=0.2, gt=0)
+    concept_drift_threshold: float = Field(default=0.2, gt=0)
+    model_degradation_threshold: float = Field(default=0.05, gt=0)
+    alarm_evaluation_periods: int = Field(default=3, ge=1)
+
+    # CI/CD identity
+    github_repository: str = Field(default="example-org/mlops-kit", pattern=r"^[\w.-]+/[\w.-]+$")
+    deploy_branch: str = "main"
+    create_oidc_provider: bool = True
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StackConfig:
+        # Contradictions are rejected here, naming the fields, instead of failing half-way through a deploy.
+        if self.autoscaling_min_capacity > self.autoscaling_max_capacity:
+            raise ValueError(
+                f"autoscalingMinCapacity ({self.autoscaling_min_capacity}) exceeds "
+                f"autoscalingMaxCapacity ({self.autoscaling_max_capacity})"
+            )
+        if self.endpoint_instance_count > self.autoscaling_max_capacity:
+            raise ValueError(
+                f"endpointInstanceCount ({self.endpoint_instance_count}) exceeds "
+                f"autoscalingMaxCapacity ({self.autoscaling_max_capacity})"
+            )
+        if self.stream_mode == "ON_DEMAND" and self.shard_count != 1:
+            raise ValueError("shardCount is only used with streamMode PROVISIONED; remove it or set the mode")
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            raise ValueError(f"logRetentionDays {self.log_retention_days} is not one CloudWatch Logs accepts")
+        return self
+
+
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922)
+"""Retention values CloudWatch Logs accepts (0 = never expire is deliberately absent)."""
+
+
+def load_stack_config(stack: str, raw: Mapping[str, Any], *, repo_root: Path | None = None) -> StackConfig:
+    """Build the stack's config from its ``config:`` mapping (``mlops-kit:key`` and ``aws:region`` keys).
+
+    The environment defaults to the stack name. Unknown ``mlops-kit:`` keys and bad values raise
+    :class:`ConfigError` naming the key and the stack.
+    """
+    values: dict[str, Any] = {"stack": stack, "environment": stack}
+    if repo_root is not None:
+        values["repoRoot"] = repo_root
+    prefix = f"{PROJECT}:"
+    for key, value in raw.items():
+        if key == "aws:region":
+            values["region"] = value
+        elif key.startswith(prefix):
+            values[key.removeprefix(prefix)] = value
+    try:
+        return StackConfig.model_validate(values)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"])
+            key = f"{PROJECT}:{field}" if field else "config"
+            problems.append(f"{key}: {error['msg']}")
+        raise ConfigError(f"invalid config for stack {stack!r}: " + "; ".join(problems)) from exc
+
+
+def stack_file(stack: str, repo_root: Path) -> Path:
+    """Path of ``infra/Pulumi.<stack>.yaml``."""
+    return repo_root / "infra" / f"Pulumi.{stack}.yaml"
+
+
+def read_stack_file(stack: str, repo_root: Path) -> StackConfig:
+    """Load ``infra/Pulumi.<stack>.yaml`` as :func:`load_stack_config` would see it from ``pulumi.Config``."""
+    path = stack_file(stack, repo_root)
+    if not path.is_file():
+        known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in path.parent.glob("Pulumi.*.yaml"))
+        raise ConfigError(f"no stack file {path} for stack {stack!r}; known stacks: {', '.join(known) or 'none'}")
+    document = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path} must hold a mapping with a 'config:' key")
+    raw = document.get("config") or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: 'config' must be a mapping of keys to values")
+    return load_stack_config(stack, {**project_config_defaults(repo_root), **raw}, repo_root=repo_root)
+
+
+def project_config_defaults(repo_root: Path) -> dict[str, Any]:
+    """Config values declared in ``infra/Pulumi.yaml`` (``key: {value: ...}``), which every stack inherits."""
+    path = repo_root / "infra" / "Pulumi.yaml"
+    document = yaml.safe_load(path.read_text()) if path.is_file() else None
+    declared = document.get("config") if isinstance(document, dict) else None
+    if not isinstance(declared, dict):
+        return {}
+    defaults: dict[str, Any] = {}
+    for key, spec in declared.items():
+        if isinstance(spec, dict) and "value" in spec:
+            defaults[key] = spec["value"]
+        elif isinstance(spec, dict) and "default" in spec:
+            defaults[key] = spec["default"]
+        elif not isinstance(spec, dict):
+            defaults[key] = spec
+    return defaults
