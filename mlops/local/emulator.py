@@ -92,13 +92,13 @@ def status(emulator_dir: Path) -> EmulatorStatus:
         return EmulatorStatus(
             "stale", state, f"moto server pid {state.pid} is alive but does not answer on {state.endpoint_url}"
         )
+    if psutil.pid_exists(state.pid):
+        gone = f"pid {state.pid} now belongs to another program (the moto server exited and its pid was reused)"
+    else:
+        gone = f"pid {state.pid} recorded in the pidfile is gone (crashed or killed)"
     if _port_taken(state.host, state.port):
-        return EmulatorStatus(
-            "stale",
-            state,
-            f"pid {state.pid} is gone and port {state.port} is now taken by something that is not moto",
-        )
-    return EmulatorStatus("stale", state, f"pid {state.pid} recorded in the pidfile is gone (crashed or killed)")
+        return EmulatorStatus("stale", state, f"{gone}; port {state.port} is now taken by something that is not moto")
+    return EmulatorStatus("stale", state, gone)
 
 
 def _port_taken(host: str, port: int) -> bool:

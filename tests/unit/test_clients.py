@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from mlops.clients import ClientFactory
+from mlops.errors import EmulatorError
+from mlops.local.state import EmulatorState, write_state
+from mlops.settings import load_settings
+
+
+def test_moto_target_without_a_running_emulator_says_how_to_start_it(tmp_path: Path) -> None:
+    factory = ClientFactory(load_settings(state_dir=tmp_path))
+    with pytest.raises(EmulatorError, match=r"not running.*mlops local up"):
+        _ = factory.endpoint_url
+
+
+def test_moto_target_uses_the_recorded_emulator(tmp_path: Path) -> None:
+    write_state(tmp_path / "emulator", EmulatorState(pid=1, host="127.0.0.1", port=4999, started_at=time.time()))
+    factory = ClientFactory(load_settings(state_dir=tmp_path))
+    assert factory.endpoint_url == "http://127.0.0.1:4999"
+    s3 = factory.client("s3")
+    assert s3.meta.endpoint_url == "http://127.0.0.1:4999"
+    assert s3.meta.config.retries["mode"] == "standard"
+    assert factory.client("s3") is s3, "clients are cached per service"
+
+
+def test_localstack_target_follows_localstack_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOCALSTACK_HOST", "ls.internal:4577")
+    factory = ClientFactory(load_settings(target="localstack"))
+    assert factory.endpoint_url == "http://ls.internal:4577"
+    assert factory.credentials() == {"access_key": "test", "secret_key": "test"}
+
+
+def test_explicit_endpoint_wins_for_any_target() -> None:
+    factory = ClientFactory(load_settings(target="aws", endpoint_url="https://vpce.example:443"))
+    assert factory.endpoint_url == "https://vpce.example:443"
+
+
+def test_aws_target_uses_aws_endpoints_and_no_endpoint_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    factory = ClientFactory(load_settings(target="aws", region="eu-west-1"))
+    assert factory.endpoint_url is None
+    assert factory.client("sts").meta.endpoint_url == "https://sts.eu-west-1.amazonaws.com"
+    env = factory.subprocess_env()
+    assert "AWS_ENDPOINT_URL" not in env and "AWS_ACCESS_KEY_ID" not in env
+    assert env["AWS_DEFAULT_REGION"] == "eu-west-1"
+    assert "AWS_ENDPOINT_URL" not in factory.storage_options()
+
+
+def test_emulated_targets_hand_the_same_endpoint_to_every_consumer(tmp_path: Path) -> None:
+    factory = ClientFactory(load_settings(endpoint_url="http://127.0.0.1:5001"))
+    env = factory.subprocess_env()
+    assert env["AWS_ENDPOINT_URL"] == env["MLFLOW_S3_ENDPOINT_URL"] == "http://127.0.0.1:5001"
+    options = factory.storage_options()
+    assert options["AWS_ENDPOINT_URL"] == "http://127.0.0.1:5001"
+    assert options["AWS_ALLOW_HTTP"] == "true"
+    filesystem = factory.arrow_filesystem()
+    assert filesystem.region == "us-east-1"
+
+
+def test_no_client_is_created_before_first_use(tmp_path: Path) -> None:
+    factory = ClientFactory(load_settings(state_dir=tmp_path))
+    assert factory._clients == {}
