@@ -57,3 +57,21 @@ def platform(emulator_state_dir: Path) -> Platform:
     provision(clients, emulator_state_dir, settings.resolved_outputs_file)
     outputs = load_outputs(settings.resolved_outputs_file, settings.stack_name)
     return Platform(settings=settings, clients=clients, outputs=outputs)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """No process may outlive the test session: any child still running is killed and fails the run."""
+    import psutil
+
+    leftovers = [child for child in psutil.Process().children(recursive=True) if child.is_running()]
+    leftovers = [child for child in leftovers if child.status() != psutil.STATUS_ZOMBIE]
+    if not leftovers:
+        return
+    described = ", ".join(f"{child.pid} ({' '.join(child.cmdline()[:4])})" for child in leftovers)
+    for child in leftovers:
+        child.kill()
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    message = f"processes outlived the test session and were killed: {described}"
+    if reporter is not None:
+        reporter.write_line(message, red=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
