@@ -37,3 +37,20 @@ class StalePidfileError(EmulatorError):
 
 class DatasetError(MlopsError):
     """Reading or writing a dataset failed; the message names the dataset and location."""
+
+
+class LocalApplyError(MlopsError):
+    """Applying the infra program to the embedded emulator failed; the message names the resource and type."""
+
+
+class UnsupportedResourceError(LocalApplyError):
+    """The program declares a resource type the local apply has no handler for (never skipped silently)."""
+
+    def __init__(self, type_token: str, logical_name: str) -> None:
+        self.type_token = type_token
+        self.logical_name = logical_name
+        super().__init__(
+            f"no local-apply handler for resource type {type_token!r} (resource {logical_name!r}); "
+            "add one under mlops/local/apply/handlers/ and list the type in infra/RESOURCE_TYPES.md"
+        )
+

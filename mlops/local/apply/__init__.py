@@ -1,0 +1,1 @@
+"""Local apply: run the infra program under Pulumi mocks that create every declared resource in the emulator."""

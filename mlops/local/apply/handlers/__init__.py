@@ -1,0 +1,1 @@
+"""One module per AWS service; each exports ``HANDLERS``: type token -> handler."""

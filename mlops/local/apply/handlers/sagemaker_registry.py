@@ -1,0 +1,90 @@
+"""SageMaker model package groups, pipelines, and the MLflow tracking server (played locally)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from mlops.local.apply.base import (
+    Applied,
+    Handler,
+    HandlerContext,
+    Outcome,
+    applied,
+    is_not_found,
+    require,
+    same_json,
+    tags_list,
+)
+
+
+def model_package_group(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applied:
+    typ = "aws:sagemaker/modelPackageGroup:ModelPackageGroup"
+    sagemaker = ctx.clients.client("sagemaker")
+    group = str(require(inputs, "modelPackageGroupName", typ, name))
+    outcome: Outcome = "reused"
+    try:
+        arn = sagemaker.describe_model_package_group(ModelPackageGroupName=group)["ModelPackageGroupArn"]
+    except ClientError as exc:
+        if not is_not_found(exc):
+            raise
+        arn = sagemaker.create_model_package_group(
+            ModelPackageGroupName=group,
+            ModelPackageGroupDescription=inputs.get("modelPackageGroupDescription", ""),
+            Tags=tags_list(inputs.get("tags")),
+        )["ModelPackageGroupArn"]
+        outcome = "created"
+    return applied(group, inputs, outcome, arn=arn)
+
+
+def pipeline(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applied:
+    """Store the pipeline definition; a changed definition is updated in place."""
+    typ = "aws:sagemaker/pipeline:Pipeline"
+    sagemaker = ctx.clients.client("sagemaker")
+    pipeline_name = str(require(inputs, "pipelineName", typ, name))
+    definition = str(require(inputs, "pipelineDefinition", typ, name))
+    common: dict[str, Any] = {
+        "PipelineName": pipeline_name,
+        "PipelineDisplayName": inputs.get("pipelineDisplayName", pipeline_name),
+        "PipelineDefinition": definition,
+        "RoleArn": str(require(inputs, "roleArn", typ, name)),
+    }
+    if inputs.get("pipelineDescription"):
+        common["PipelineDescription"] = inputs["pipelineDescription"]
+    outcome: Outcome = "reused"
+    try:
+        current = sagemaker.describe_pipeline(PipelineName=pipeline_name)
+        arn = current["PipelineArn"]
+        if not same_json(current["PipelineDefinition"], definition) or current["RoleArn"] != common["RoleArn"]:
+            sagemaker.update_pipeline(**common)
+            outcome = "updated"
+    except ClientError as exc:
+        if not is_not_found(exc):
+            raise
+        arn = sagemaker.create_pipeline(**common, Tags=tags_list(inputs.get("tags")))["PipelineArn"]
+        outcome = "created"
+    return applied(pipeline_name, inputs, outcome, arn=arn)
+
+
+def mlflow_tracking_server(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applied:
+    """moto has no managed MLflow: the local stand-in is a sqlite tracking store under the state dir.
+
+    The URI is returned as ``arn`` and ``trackingServerUrl`` so the program's ``mlflow_tracking_uri``
+    export (the ARN on AWS, which the sagemaker-mlflow plugin accepts) works with plain MLflow locally.
+    """
+    typ = "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer"
+    server = str(require(inputs, "trackingServerName", typ, name))
+    directory = (ctx.state_dir / "mlflow").resolve()
+    database = directory / "mlflow.db"
+    outcome: Outcome = "reused" if directory.is_dir() else "created"
+    directory.mkdir(parents=True, exist_ok=True)
+    uri = f"sqlite:///{database}"
+    return applied(server, inputs, outcome, arn=uri, trackingServerUrl=uri)
+
+
+HANDLERS: dict[str, Handler] = {
+    "aws:sagemaker/modelPackageGroup:ModelPackageGroup": model_package_group,
+    "aws:sagemaker/pipeline:Pipeline": pipeline,
+    "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer": mlflow_tracking_server,
+}

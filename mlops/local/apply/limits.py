@@ -1,0 +1,91 @@
+"""The one place that says what the embedded emulator (moto 5.2) cannot honour, and what the local apply does.
+
+Every entry is a setting the infra program declares for AWS that moto either cannot represent or would turn
+into something harmful locally. The handlers consult these functions; ``docs/local.md`` repeats the table.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from mlops.errors import LocalApplyError
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A setting moto cannot honour: which resource type, what the program asks, what happens locally."""
+
+    type_token: str
+    setting: str
+    local_behaviour: str
+
+
+LIMITS: tuple[Limit, ...] = (
+    Limit(
+        "aws:s3/bucketPolicy:BucketPolicy",
+        "Deny statements with a Condition (e.g. deny aws:SecureTransport=false)",
+        "moto ignores the condition and denies EVERY request on the bucket, so such statements are recorded "
+        "in the ledger's state but not sent to moto; Allow statements are applied as written",
+    ),
+    Limit(
+        "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer",
+        "a managed MLflow tracking server (moto has none)",
+        "the handler plays the server: its arn and trackingServerUrl are "
+        "sqlite:///<state_dir>/mlflow/mlflow.db, so the exported mlflow_tracking_uri works with plain MLflow",
+    ),
+    Limit(
+        "aws:glue/job:Job",
+        "changing a job (moto has no UpdateJob)",
+        "a job whose definition changed is deleted and created again under the same name",
+    ),
+    Limit(
+        "aws:glue/trigger:Trigger",
+        "changing a trigger (moto has no UpdateTrigger)",
+        "a trigger whose definition changed is deleted and created again under the same name",
+    ),
+    Limit(
+        "aws:sagemaker/endpoint:Endpoint",
+        "pointing an endpoint at a new endpoint configuration (moto's UpdateEndpoint returns HTTP 500)",
+        "the endpoint is deleted and created again with the new configuration",
+    ),
+    Limit(
+        "aws:kms/key:Key",
+        "finding a key again (keys have no name)",
+        "the key is tagged mlops:logical-name=<logical name> and found by that tag on the next apply",
+    ),
+    Limit(
+        "aws:sagemaker/pipeline:Pipeline",
+        "running the pipeline",
+        "moto stores the definition only; the kit's local runner executes the steps",
+    ),
+)
+
+
+def _is_conditional_deny(statement: Any) -> bool:
+    return isinstance(statement, dict) and statement.get("Effect") == "Deny" and bool(statement.get("Condition"))
+
+
+def applicable_bucket_policy(document: str, bucket: str) -> str | None:
+    """The bucket policy to send to moto: the document without conditional Deny statements.
+
+    Returns ``None`` when nothing is left (the handler then leaves the bucket without a policy).
+    """
+    try:
+        parsed = json.loads(document)
+    except json.JSONDecodeError as exc:
+        raise LocalApplyError(f"bucket policy of {bucket!r} is not valid JSON: {exc}") from exc
+    statements = parsed.get("Statement") if isinstance(parsed, dict) else None
+    if not isinstance(statements, list):
+        raise LocalApplyError(f"bucket policy of {bucket!r} has no Statement list")
+    kept = [statement for statement in statements if not _is_conditional_deny(statement)]
+    if not kept:
+        return None
+    return json.dumps({**parsed, "Statement": kept})
+
+
+def dropped_statements(document: str) -> list[dict[str, Any]]:
+    """The statements :func:`applicable_bucket_policy` leaves out (for reports and tests)."""
+    statements = json.loads(document).get("Statement", [])
+    return [statement for statement in statements if _is_conditional_deny(statement)]

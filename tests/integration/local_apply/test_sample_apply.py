@@ -1,0 +1,149 @@
+"""Apply a program declaring every handled resource type to the emulator, then read each resource back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlops.clients import ClientFactory
+from mlops.local.apply.engine import ApplyResult, apply_stack
+from mlops.local.apply.ledger import read_ledger
+from mlops.local.apply.registry import HANDLERS
+from mlops.settings import Settings, load_settings
+from tests.integration.local_apply.sample_program import sample_runner
+
+pytestmark = [pytest.mark.emulator, pytest.mark.pulumi]
+
+ACCOUNT = "123456789012"
+
+
+@pytest.fixture(scope="module")
+def script(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("jobs") / "ingest.py"
+    path.write_text("print('ingest')\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def applied_twice(emulator_state_dir: Path, script: Path) -> tuple[Settings, ClientFactory, ApplyResult, ApplyResult]:
+    settings = load_settings(target="moto", state_dir=emulator_state_dir, stack="sample")
+    clients = ClientFactory(settings)
+    first = apply_stack(settings, clients, Path.cwd(), runner=sample_runner(script))
+    second = apply_stack(settings, clients, Path.cwd(), runner=sample_runner(script))
+    return settings, clients, first, second
+
+
+def test_every_handled_type_is_declared_once_or_more(applied_twice: Any) -> None:
+    _, _, first, _ = applied_twice
+    ledger = read_ledger(first.ledger_file)
+    assert ledger is not None
+    assert {entry["type"] for entry in ledger["resources"]} == set(HANDLERS)
+
+
+def test_first_apply_creates_and_second_reuses_everything(applied_twice: Any) -> None:
+    _, _, first, second = applied_twice
+    # The raw bucket's policy is only a conditional Deny, which moto cannot honour: nothing to create.
+    assert first.counts == {"created": 38, "reused": 1, "updated": 0}
+    assert second.counts == {"created": 0, "reused": 39, "updated": 0}
+    assert second.outputs == first.outputs
+
+
+def test_outputs_carry_real_names_and_arns(applied_twice: Any) -> None:
+    settings, _, first, _ = applied_twice
+    written = json.loads(first.outputs_file.read_text())
+    assert written == first.outputs
+    assert first.outputs_file == settings.state_dir / "outputs" / "sample.json"
+    assert written["raw_bucket"] == f"t-raw-{ACCOUNT}"
+    assert written["stream_arn"] == f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/t-events"
+    assert written["glue_jobs"] == {"ingest": "t-ingest"}
+    assert written["region"] == "us-east-1"
+    assert written["model_package_group"] == f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:model-package-group/t-models"
+    mlflow_db = (settings.state_dir / "mlflow" / "mlflow.db").resolve()
+    assert written["mlflow_tracking_uri"] == f"sqlite:///{mlflow_db}"
+    assert mlflow_db.parent.is_dir()
+
+
+def test_bucket_configuration(applied_twice: Any) -> None:
+    _, clients, first, _ = applied_twice
+    s3 = clients.client("s3")
+    bucket = first.outputs["raw_bucket"]
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "aws:kms",
+        "KMSMasterKeyID": first.outputs["kms_key_arn"],
+    }
+    assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
+    rules = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]}
+    assert rules["expire-old-versions"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
+    assert rules["tier-landing"]["Transitions"] == [{"Days": 30, "StorageClass": "STANDARD_IA"}]
+    assert s3.get_bucket_logging(Bucket=bucket)["LoggingEnabled"] == {
+        "TargetBucket": f"t-logs-{ACCOUNT}",
+        "TargetPrefix": "raw/",
+    }
+
+
+def test_conditional_deny_is_not_sent_to_moto_but_the_bucket_stays_usable(applied_twice: Any) -> None:
+    _, clients, first, _ = applied_twice
+    s3 = clients.client("s3")
+    logs_policy = json.loads(s3.get_bucket_policy(Bucket=f"t-logs-{ACCOUNT}")["Policy"])
+    assert [statement["Sid"] for statement in logs_policy["Statement"]] == ["S3ServerAccessLogs"]
+    # The raw bucket's only statement was the Deny: it has no policy at all in moto.
+    with pytest.raises(s3.exceptions.ClientError, match="NoSuchBucketPolicy"):
+        s3.get_bucket_policy(Bucket=first.outputs["raw_bucket"])
+    body = s3.get_object(Bucket=first.outputs["raw_bucket"], Key="glue/scripts/ingest.py")["Body"].read()
+    assert body == b"print('ingest')\n"
+
+
+def test_glue_job_points_at_the_uploaded_script(applied_twice: Any) -> None:
+    _, clients, first, _ = applied_twice
+    job = clients.client("glue").get_job(JobName="t-ingest")["Job"]
+    assert job["Command"]["ScriptLocation"] == f"s3://{first.outputs['raw_bucket']}/glue/scripts/ingest.py"
+    assert job["Role"] == f"arn:aws:iam::{ACCOUNT}:role/t-glue"
+    assert job["DefaultArguments"]["--extra-py-files"] == "s3://x/mlops.whl"
+    assert (job["WorkerType"], job["NumberOfWorkers"], job["GlueVersion"]) == ("G.1X", 2, "4.0")
+    trigger = clients.client("glue").get_trigger(Name="t-ingest-hourly")["Trigger"]
+    assert trigger["Actions"] == [{"JobName": "t-ingest", "Arguments": {"--mode": "incremental"}}]
+
+
+def test_stream_table_and_firehose(applied_twice: Any) -> None:
+    _, clients, first, _ = applied_twice
+    summary = clients.client("kinesis").describe_stream_summary(StreamName="t-events")["StreamDescriptionSummary"]
+    assert (summary["OpenShardCount"], summary["RetentionPeriodHours"], summary["EncryptionType"]) == (2, 48, "KMS")
+    firehose = clients.client("firehose").describe_delivery_stream(DeliveryStreamName="t-events-to-raw")
+    destination = firehose["DeliveryStreamDescription"]["Destinations"][0]["ExtendedS3DestinationDescription"]
+    assert destination["BucketARN"] == f"arn:aws:s3:::{first.outputs['raw_bucket']}"
+    assert destination["Prefix"] == "landing/events/"
+    dynamodb = clients.client("dynamodb")
+    ttl = dynamodb.describe_time_to_live(TableName="t-online")["TimeToLiveDescription"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
+    table = dynamodb.describe_table(TableName="t-online")["Table"]
+    assert [k["AttributeName"] for k in table["KeySchema"]] == ["entity_id", "feature_view"]
+
+
+def test_alarm_definition_and_hosting(applied_twice: Any) -> None:
+    _, clients, _, _ = applied_twice
+    alarm = clients.client("cloudwatch").describe_alarms(AlarmNames=["t-endpoint-5xx"])["MetricAlarms"][0]
+    topic = f"arn:aws:sns:us-east-1:{ACCOUNT}:t-alarms"
+    assert (alarm["MetricName"], alarm["Threshold"], alarm["EvaluationPeriods"]) == ("Invocation5XXErrors", 5.0, 3)
+    assert alarm["AlarmActions"] == [topic]
+    assert sorted((d["Name"], d["Value"]) for d in alarm["Dimensions"]) == [
+        ("EndpointName", "t-endpoint"),
+        ("VariantName", "AllTraffic"),
+    ]
+    endpoint = clients.client("sagemaker").describe_endpoint(EndpointName="t-endpoint")
+    assert endpoint["EndpointConfigName"] == "t-endpoint-config-1"
+    config = clients.client("sagemaker").describe_endpoint_config(EndpointConfigName="t-endpoint-config-1")
+    assert config["DataCaptureConfig"]["InitialSamplingPercentage"] == 100
+    targets = clients.client("events").list_targets_by_rule(Rule="t-retrain")["Targets"]
+    assert [(t["Id"], t["Arn"]) for t in targets] == [
+        ("start-pipeline", f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:pipeline/t-training")
+    ]
