@@ -1,6 +1,8 @@
 """The platform: every component of one stack, wired together, and the stack outputs they produce.
 
-The output keys are exactly those of :class:`mlops.outputs.StackOutputs`.
+The output keys are exactly those of :class:`mlops.outputs.StackOutputs`. Names that must be known before
+their resource exists (the endpoint's, which alarms watch and the endpoint rolls back on) come from the
+pure functions in :mod:`infra.naming`; everything else flows from resource outputs.
 """
 
 from __future__ import annotations
@@ -10,46 +12,183 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from infra import naming
 from infra.components.base import StackIdentity
+from infra.components.cicd import CicdArgs, CicdIdentity
 from infra.components.datalake import DataLake, DataLakeArgs
+from infra.components.featurestore import FeatureStore, FeatureStoreArgs
+from infra.components.monitoring import Monitoring, MonitoringArgs
+from infra.components.processing import Processing, ProcessingArgs, discover_job_scripts
 from infra.components.security import SecurityBase, SecurityBaseArgs
+from infra.components.serving import Serving, ServingArgs
+from infra.components.streaming import Streaming, StreamingArgs
+from infra.components.training import Training, TrainingArgs, read_pipeline_definition
 from infra.config import StackConfig
 from infra.lifecycle import Retention
+from infra.thresholds import ROLLBACK_ALARMS, Thresholds
+
+PlatformOutputs = dict[str, pulumi.Output[Any] | Any]
 
 
-def define_platform(config: StackConfig) -> dict[str, pulumi.Output[Any] | Any]:
+def define_platform(config: StackConfig) -> PlatformOutputs:
     """Declare every component of the stack described by ``config`` and return its outputs."""
-    identity = StackIdentity(
+    ident = StackIdentity(
         project=config.project,
         environment=config.environment,
         owner=config.owner,
         region=config.region,
         account_id=aws.get_caller_identity_output().account_id,
     )
-    security = SecurityBase("security", SecurityBaseArgs(identity=identity))
-    lake = DataLake(
-        "datalake",
-        DataLakeArgs(
-            identity=identity,
-            kms_key_arn=security.key_arn,
-            retention=Retention(
-                noncurrent_version_expiration_days=config.noncurrent_version_expiration_days,
-                raw_expiration_days=config.raw_expiration_days,
-                quarantine_expiration_days=config.quarantine_expiration_days,
-                access_log_expiration_days=config.access_log_expiration_days,
-                infrequent_access_after_days=config.infrequent_access_after_days,
-            ),
+    endpoint_name = naming.sagemaker_name(config.project, config.environment, "endpoint")
+    security = SecurityBase("security", SecurityBaseArgs(identity=ident))
+    key = security.key_arn
+    lake = DataLake("datalake", DataLakeArgs(identity=ident, kms_key_arn=key, retention=_retention(config)))
+    zones = lake.buckets
+    streaming = Streaming(
+        "streaming",
+        StreamingArgs(
+            identity=ident,
+            kms_key_arn=key,
+            raw_bucket=zones["raw"],
+            raw_bucket_arn=lake.bucket_arns["raw"],
+            mode=config.stream_mode,
+            shard_count=config.shard_count,
+            retention_hours=config.stream_retention_hours,
+            buffer_seconds=config.firehose_buffer_seconds,
         ),
     )
-    outputs: dict[str, pulumi.Output[Any] | Any] = {
+    processing = Processing(
+        "processing",
+        ProcessingArgs(
+            identity=ident,
+            scripts=discover_job_scripts(config.repo_root / "jobs"),
+            kms_key_arn=key,
+            artifacts_bucket=zones["artifacts"],
+            data_buckets=[zones[z] for z in ("raw", "curated", "features", "quarantine", "monitoring")],
+            database_name=lake.database_name,
+            log_group_name=naming.log_group_name(config.project, config.environment, "glue"),
+            glue_version=config.glue_version,
+            worker_type=config.glue_worker_type,
+            worker_count=config.glue_worker_count,
+            timeout_minutes=config.glue_timeout_minutes,
+            default_schedule=config.glue_schedule,
+            schedules=config.glue_schedules,
+        ),
+    )
+    features = FeatureStore(
+        "featurestore",
+        FeatureStoreArgs(
+            identity=ident,
+            kms_key_arn=key,
+            features_bucket=zones["features"],
+            database_name=lake.database_name,
+            ttl_attribute=config.online_feature_ttl_attribute,
+        ),
+    )
+    training = Training(
+        "training",
+        TrainingArgs(
+            identity=ident,
+            kms_key_arn=key,
+            data_buckets=[zones["features"], zones["curated"], zones["monitoring"]],
+            models_bucket=zones["models"],
+            pipeline_definition=read_pipeline_definition(config.repo_root),
+            training_image_uri=config.training_image_uri,
+            training_instance_type=config.training_instance_type,
+            mlflow_server_size=config.mlflow_server_size,
+            approval_required=config.model_approval_required,
+        ),
+    )
+    monitoring = Monitoring(
+        "monitoring",
+        MonitoringArgs(
+            identity=ident,
+            kms_key_arn=key,
+            endpoint_name=endpoint_name,
+            pipeline_arn=training.pipeline_arn,
+            thresholds=Thresholds(
+                latency_p99_ms=config.latency_p99_ms,
+                server_errors=config.server_errors_threshold,
+                data_drift=config.data_drift_threshold,
+                concept_drift=config.concept_drift_threshold,
+                model_degradation=config.model_degradation_threshold,
+                evaluation_periods=config.alarm_evaluation_periods,
+            ),
+            log_retention_days=config.log_retention_days,
+        ),
+    )
+    serving = Serving(
+        "serving",
+        ServingArgs(
+            identity=ident,
+            kms_key_arn=key,
+            role_arn=training.role_arn,
+            models_bucket=zones["models"],
+            monitoring_bucket=zones["monitoring"],
+            endpoint_name=endpoint_name,
+            image_uri=config.serving_image_uri,
+            instance_type=config.endpoint_instance_type,
+            instance_count=config.endpoint_instance_count,
+            min_capacity=config.autoscaling_min_capacity,
+            max_capacity=config.autoscaling_max_capacity,
+            target_invocations_per_instance=config.autoscaling_target_invocations,
+            capture_sampling_percent=config.data_capture_sampling_percent,
+            canary_traffic_percent=config.canary_traffic_percent,
+            bake_minutes=config.bake_minutes,
+            rollback_alarm_names=[monitoring.alarm_names[k] for k in ROLLBACK_ALARMS],
+        ),
+    )
+    cicd = CicdIdentity(
+        "cicd",
+        CicdArgs(
+            identity=ident,
+            repository=config.github_repository,
+            branch=config.deploy_branch,
+            create_oidc_provider=config.create_oidc_provider,
+        ),
+    )
+    outputs: PlatformOutputs = {
         "stack": config.stack,
         "environment": config.environment,
         "region": config.region,
         "project": config.project,
         "kms_key_arn": security.key_arn,
         "kms_key_id": security.key_id,
+        **{f"{zone}_bucket": name for zone, name in zones.items()},
         "access_logs_bucket": lake.access_logs_bucket,
         "glue_database": lake.database_name,
+        "stream_name": streaming.stream_name,
+        "stream_arn": streaming.stream_arn,
+        "firehose_name": streaming.firehose_name,
+        "checkpoint_table": streaming.checkpoint_table,
+        "glue_role_arn": processing.role_arn,
+        "glue_jobs": processing.job_names,
+        "offline_feature_table": features.offline_table,
+        "online_feature_table": features.online_table,
+        "sagemaker_role_arn": training.role_arn,
+        "model_package_group": training.model_package_group,
+        "training_pipeline_name": training.pipeline_name,
+        "mlflow_tracking_uri": training.mlflow_tracking_uri,
+        "endpoint_name": serving.endpoint_name,
+        "endpoint_config_name": serving.endpoint_config_name,
+        "sagemaker_model_name": serving.model_name,
+        "data_capture_prefix": serving.data_capture_prefix,
+        "alarm_topic_arn": monitoring.topic_arn,
+        "metrics_namespace": monitoring.namespace,
+        "dashboard_name": monitoring.dashboard_name,
+        "alarm_names": monitoring.alarm_names,
+        "log_groups": monitoring.log_groups,
+        "retrain_rule_name": monitoring.retrain_rule_name,
+        "deploy_role_arn": cicd.deploy_role_arn,
     }
-    outputs.update({f"{zone}_bucket": name for zone, name in lake.buckets.items()})
     return outputs
+
+
+def _retention(config: StackConfig) -> Retention:
+    return Retention(
+        noncurrent_version_expiration_days=config.noncurrent_version_expiration_days,
+        raw_expiration_days=config.raw_expiration_days,
+        quarantine_expiration_days=config.quarantine_expiration_days,
+        access_log_expiration_days=config.access_log_expiration_days,
+        infrequent_access_after_days=config.infrequent_access_after_days,
+    )

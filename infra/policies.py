@@ -6,6 +6,7 @@ names the actions and resources it needs; none pairs ``*`` actions with ``*`` re
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from infra.naming import s3_arn
@@ -272,3 +273,8 @@ def deploy_policy(account_id: str, region: str, prefix: str) -> PolicyDocument:
         },
         {"Sid": "WhoAmI", "Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"},
     )
+
+
+def to_json(document: PolicyDocument) -> str:
+    """The document as the JSON string IAM, S3 and KMS take (keys sorted, so diffs stay stable)."""
+    return json.dumps(document, sort_keys=True)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mlops.cli import local
+from mlops.cli import infra, local
 from mlops.cli.context import CliContext, console
 from mlops.errors import MlopsError
 
@@ -26,6 +26,7 @@ app = typer.Typer(
     rich_markup_mode="markdown",
 )
 app.add_typer(local.app, name="local")
+app.add_typer(infra.app, name="infra")
 
 
 @app.callback()

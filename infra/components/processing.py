@@ -1,0 +1,145 @@
+"""Processing: one Glue job per script in ``jobs/``, its uploaded script, a least-privilege role, schedules."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import naming, policies
+from infra.components.base import StackIdentity, child, policy_json
+from mlops.errors import ConfigError
+
+COMPONENT = "processing"
+
+
+def discover_job_scripts(jobs_dir: Path) -> dict[str, Path]:
+    """Job scripts: ``jobs/*.py`` except private modules (``_*.py``, ``__init__.py``), keyed by file stem."""
+    if not jobs_dir.is_dir():
+        raise ConfigError(f"job scripts directory {jobs_dir} does not exist")
+    return {path.stem: path for path in sorted(jobs_dir.glob("*.py")) if not path.name.startswith("_")}
+
+
+@dataclass(frozen=True)
+class ProcessingArgs:
+    """Inputs of :class:`Processing`. ``schedules`` maps a script stem to a cron expression overriding
+    ``default_schedule``; naming a script that does not exist is an error."""
+
+    identity: StackIdentity
+    scripts: Mapping[str, Path]
+    kms_key_arn: pulumi.Output[str]
+    artifacts_bucket: pulumi.Output[str]
+    data_buckets: list[pulumi.Output[str]]
+    database_name: pulumi.Output[str]
+    log_group_name: str
+    glue_version: str
+    worker_type: str
+    worker_count: int
+    timeout_minutes: int
+    default_schedule: str
+    schedules: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.schedules) - set(self.scripts))
+        if unknown:
+            raise ConfigError(
+                f"glueSchedules names jobs without a script: {', '.join(unknown)}; "
+                f"scripts: {', '.join(sorted(self.scripts)) or 'none'}"
+            )
+
+
+class Processing(pulumi.ComponentResource):
+    """Glue ETL jobs; the deploy tooling uploads the kit's wheel that ``--extra-py-files`` points at."""
+
+    role_arn: pulumi.Output[str]
+    job_names: dict[str, pulumi.Output[str]]
+
+    def __init__(self, name: str, args: ProcessingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:processing:Processing", name, None, opts)
+        ident = args.identity
+        tags = ident.tags(COMPONENT)
+        role = aws.iam.Role(
+            f"{name}-glue-role",
+            name=naming.role_name(ident.project, ident.environment, "glue"),
+            assume_role_policy=policy_json(lambda: policies.assume_role_policy("glue.amazonaws.com")),
+            tags=tags,
+            opts=child(self),
+        )
+        acct = ident.account_id
+        region = ident.region
+        aws.iam.RolePolicy(
+            f"{name}-glue-policy",
+            role=role.id,
+            policy=pulumi.Output.all(
+                pulumi.Output.all(*args.data_buckets), args.artifacts_bucket, args.kms_key_arn, args.database_name, acct
+            ).apply(
+                lambda v: policies.to_json(
+                    policies.glue_job_policy(
+                        list(v[0]),
+                        v[1],
+                        v[2],
+                        [
+                            f"arn:aws:glue:{region}:{v[4]}:catalog",
+                            f"arn:aws:glue:{region}:{v[4]}:database/{v[3]}",
+                            f"arn:aws:glue:{region}:{v[4]}:table/{v[3]}/*",
+                        ],
+                        f"arn:aws:logs:{region}:{v[4]}:log-group:{args.log_group_name}",
+                    )
+                )
+            ),
+            opts=child(self),
+        )
+        self.role_arn = role.arn
+        self.job_names = {}
+        wheel = args.artifacts_bucket.apply(lambda b: f"s3://{b}/{naming.glue_wheel_key()}")
+        for stem, path in args.scripts.items():
+            script = aws.s3.BucketObjectv2(
+                f"{name}-script-{stem}",
+                bucket=args.artifacts_bucket,
+                key=naming.glue_script_key(stem),
+                source=pulumi.FileAsset(str(path)),
+                server_side_encryption="aws:kms",
+                kms_key_id=args.kms_key_arn,
+                tags=tags,
+                opts=child(self),
+            )
+            job = aws.glue.Job(
+                f"{name}-job-{stem}",
+                name=naming.glue_job_name(ident.project, ident.environment, stem),
+                role_arn=role.arn,
+                glue_version=args.glue_version,
+                worker_type=args.worker_type,
+                number_of_workers=args.worker_count,
+                timeout=args.timeout_minutes,
+                command={
+                    "name": "glueetl",
+                    "python_version": "3",
+                    "script_location": pulumi.Output.concat("s3://", script.bucket, "/", script.key),
+                },
+                default_arguments={
+                    "--job-language": "python",
+                    # The deploy tooling builds the kit's wheel and uploads it to this key before jobs run.
+                    "--extra-py-files": wheel,
+                    "--enable-continuous-cloudwatch-log": "true",
+                    "--continuous-log-logGroup": args.log_group_name,
+                    "--enable-metrics": "true",
+                    "--MLOPS_ENVIRONMENT": ident.environment,
+                },
+                execution_property={"max_concurrent_runs": 1},
+                tags=tags,
+                opts=child(self),
+            )
+            aws.glue.Trigger(
+                f"{name}-schedule-{stem}",
+                name=naming.resource_name(ident.project, ident.environment, f"{stem.replace('_', '-')}-schedule"),
+                type="SCHEDULED",
+                schedule=args.schedules.get(stem, args.default_schedule),
+                actions=[{"job_name": job.name}],
+                tags=tags,
+                opts=child(self),
+            )
+            self.job_names[stem] = job.name
+        self.register_outputs({"role_arn": self.role_arn, "job_names": self.job_names})

@@ -1,0 +1,132 @@
+"""Training and registry: SageMaker execution role, model package group, the training pipeline, MLflow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import naming, policies
+from infra.components.base import StackIdentity, child, policy_json
+from infra.pipeline_definition import bind_parameter_defaults
+from mlops.errors import ConfigError
+
+COMPONENT = "training"
+PIPELINE_DEFINITION = Path("pipelines/training/pipeline_definition.json")
+"""Definition of the SageMaker pipeline, relative to the repository root; produced by the training code."""
+
+
+def read_pipeline_definition(repo_root: Path) -> str:
+    """The pipeline definition JSON; a missing file names itself and the command that writes it."""
+    path = repo_root / PIPELINE_DEFINITION
+    if not path.is_file():
+        raise ConfigError(
+            f"SageMaker pipeline definition {path} does not exist: generate it with "
+            "`python -m pipelines.training.definition` (the training pipeline's builder) and commit it"
+        )
+    return path.read_text()
+
+
+@dataclass(frozen=True)
+class TrainingArgs:
+    """Inputs of :class:`Training`. ``data_buckets[0]`` is the features zone the training data comes from."""
+
+    identity: StackIdentity
+    kms_key_arn: pulumi.Output[str]
+    data_buckets: list[pulumi.Output[str]]
+    models_bucket: pulumi.Output[str]
+    pipeline_definition: str
+    training_image_uri: str
+    training_instance_type: str
+    mlflow_server_size: str
+    approval_required: bool
+
+
+class Training(pulumi.ComponentResource):
+    """Where models are trained (pipeline), tracked (managed MLflow) and registered (model package group)."""
+
+    role_arn: pulumi.Output[str]
+    model_package_group: pulumi.Output[str]
+    pipeline_name: pulumi.Output[str]
+    pipeline_arn: pulumi.Output[str]
+    mlflow_tracking_uri: pulumi.Output[str]
+
+    def __init__(self, name: str, args: TrainingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:training:Training", name, None, opts)
+        ident = args.identity
+        tags = ident.tags(COMPONENT)
+        stack_prefix = naming.prefix(ident.project, ident.environment)
+        role = aws.iam.Role(
+            f"{name}-sagemaker-role",
+            name=naming.role_name(ident.project, ident.environment, "sagemaker"),
+            assume_role_policy=policy_json(lambda: policies.assume_role_policy("sagemaker.amazonaws.com")),
+            tags=tags,
+            opts=child(self),
+        )
+        role_policy = aws.iam.RolePolicy(
+            f"{name}-sagemaker-policy",
+            role=role.id,
+            policy=pulumi.Output.all(
+                pulumi.Output.all(*args.data_buckets), args.models_bucket, args.kms_key_arn, ident.account_id
+            ).apply(
+                lambda v: policies.to_json(
+                    policies.sagemaker_policy(
+                        list(v[0]), v[1], v[2], account_id=v[3], region=ident.region, prefix=stack_prefix
+                    )
+                )
+            ),
+            opts=child(self),
+        )
+        group = aws.sagemaker.ModelPackageGroup(
+            f"{name}-model-group",
+            model_package_group_name=naming.sagemaker_name(ident.project, ident.environment, "models"),
+            model_package_group_description=(
+                "Candidate models; approval is manual" if args.approval_required else "Candidate models"
+            ),
+            tags={**tags, "approval": "manual" if args.approval_required else "automatic"},
+            opts=child(self),
+        )
+        pipeline_name = naming.sagemaker_name(ident.project, ident.environment, "training")
+        pipeline = aws.sagemaker.Pipeline(
+            f"{name}-pipeline",
+            pipeline_name=pipeline_name,
+            pipeline_display_name=pipeline_name,
+            pipeline_description="Train, evaluate and register a model candidate",
+            pipeline_definition=pulumi.Output.all(role.arn, args.data_buckets[0], args.models_bucket).apply(
+                lambda v: bind_parameter_defaults(
+                    args.pipeline_definition,
+                    {
+                        "ExecutionRoleArn": v[0],
+                        "TrainingImage": args.training_image_uri,
+                        "TrainingInstanceType": args.training_instance_type,
+                        "TrainUri": f"s3://{v[1]}/training/train/",
+                        "ValidationUri": f"s3://{v[1]}/training/validation/",
+                        "ModelOutputUri": f"s3://{v[2]}/training/output/",
+                    },
+                    source=str(PIPELINE_DEFINITION),
+                )
+            ),
+            role_arn=role.arn,
+            tags=tags,
+            opts=child(self, depends_on=[role_policy]),
+        )
+        tracking = aws.sagemaker.MlflowTrackingServer(
+            f"{name}-mlflow",
+            tracking_server_name=naming.sagemaker_name(ident.project, ident.environment, "mlflow"),
+            artifact_store_uri=args.models_bucket.apply(naming.mlflow_artifact_uri),
+            role_arn=role.arn,
+            tracking_server_size=args.mlflow_server_size,
+            automatic_model_registration=True,
+            tags=tags,
+            opts=child(self, depends_on=[role_policy]),
+        )
+        self.role_arn = role.arn
+        self.model_package_group = group.model_package_group_name
+        self.pipeline_name = pipeline.pipeline_name
+        self.pipeline_arn = pipeline.arn
+        # The sagemaker-mlflow plugin takes the tracking server's ARN as the tracking URI; the local apply
+        # returns a local MLflow URI as this resource's ARN, so the same output works in both places.
+        self.mlflow_tracking_uri = tracking.arn
+        self.register_outputs({"role_arn": self.role_arn, "pipeline_arn": self.pipeline_arn})

@@ -1,0 +1,65 @@
+"""``mlops infra``: the Pulumi program in infra/, previewed without the Pulumi CLI or an AWS account."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from mlops.cli.context import cli_context, console, emit_json
+
+app = typer.Typer(
+    help=(
+        "Inspect the infrastructure program. `plan` runs it in-process under Pulumi mocks (no CLI, engine or "
+        "account) and prints every resource it declares: type, logical name, key inputs and dependencies."
+    ),
+    no_args_is_help=True,
+)
+
+
+@app.command()
+def plan(
+    ctx: typer.Context,
+    stack: Annotated[
+        str | None, typer.Option(help="Stack to plan: local, dev, staging or prod (default: the global --env).")
+    ] = None,
+    repo_root: Annotated[
+        Path | None, typer.Option(help="Repository holding infra/ and jobs/ (default: the installed kit's).")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the graph as stable JSON on stdout.")] = False,
+) -> None:
+    """Show the resource graph the program declares for a stack, with its would-be outputs."""
+    from infra.config import REPO_ROOT
+    from infra.plan import plan_stack
+
+    chosen = stack or cli_context(ctx).settings.stack_name
+    started = time.monotonic()
+    with console.status(f"running the infra program for stack {chosen!r} under mocks..."):
+        result = plan_stack(chosen, repo_root or REPO_ROOT)
+    document = result.to_json()
+    if json_out:
+        emit_json(document)
+        return
+    table = Table(
+        title=f"stack {chosen}: {document['resource_count']} resources in {document['component_count']} components"
+    )
+    for column in ("component", "type", "logical name", "key inputs", "depends on"):
+        table.add_column(column, overflow="fold")
+    for resource in document["resources"]:
+        if resource["component"] is None:
+            continue
+        shown = ", ".join(
+            f"{key}={value}"
+            for key, value in resource["key_inputs"].items()
+            if isinstance(value, str | int | float)
+            and not str(value).startswith("<")
+            and key not in ("tags", "description")
+        )
+        table.add_row(
+            resource["component"], resource["type"], resource["name"], shown, ", ".join(resource["dependencies"])
+        )
+    console.print(table)
+    console.print(f"planned in {time.monotonic() - started:.1f}s")
