@@ -1,0 +1,106 @@
+"""Micro-batching: concurrent requests share one ``predict`` call, run off the event loop.
+
+Tree models cost about the same for 32 rows as for 1 (FACTS: 1.13 ms vs 1.40 ms), so while one predict runs
+the requests that arrive wait together and go into the next call. A lone request is predicted at once: there is
+no timer, so a quiet server adds no latency. A batch that fails is retried request by request, so one bad
+request cannot fail the others that shared its batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+Rows = list[list[Any]]
+PredictRows = Callable[[Rows], list[Any]]
+
+
+@dataclass
+class _Pending:
+    rows: Rows
+    future: asyncio.Future[list[Any]]
+
+
+class MicroBatcher:
+    """Queues row batches from concurrent requests and predicts them together in one worker thread."""
+
+    def __init__(self, predict: PredictRows, max_rows: int = 1024) -> None:
+        self._predict = predict
+        self._max_rows = max_rows
+        self._pending: list[_Pending] = []
+        self._draining = False
+        # One thread: predict calls never overlap (sklearn already uses the cores), the loop stays free.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict")
+        self.batches = 0
+        self.rows = 0
+
+    async def predict(self, rows: Rows) -> list[Any]:
+        """Predictions for ``rows`` (in order), computed together with whatever else is waiting."""
+        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Pending(rows, future))
+        if not self._draining:
+            self._draining = True
+            asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+    def _take(self) -> list[_Pending]:
+        taken: list[_Pending] = []
+        count = 0
+        while self._pending and (not taken or count + len(self._pending[0].rows) <= self._max_rows):
+            item = self._pending.pop(0)
+            taken.append(item)
+            count += len(item.rows)
+        return taken
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            await asyncio.sleep(0)  # let requests parsed in the same loop turn join the first batch
+            while self._pending:
+                batch = self._take()
+                rows = [row for item in batch for row in item.rows]
+                try:
+                    predictions = await loop.run_in_executor(self._executor, self._predict, rows)
+                except Exception as exc:  # the model's own error: handed to the request(s) it belongs to
+                    if len(batch) == 1:
+                        _settle(batch[0].future, exc)
+                    else:
+                        await self._one_by_one(batch)
+                    continue
+                self.batches += 1
+                self.rows += len(rows)
+                self._split(batch, predictions)
+        finally:
+            self._draining = False
+
+    async def _one_by_one(self, batch: Sequence[_Pending]) -> None:
+        loop = asyncio.get_running_loop()
+        for item in batch:
+            try:
+                result = await loop.run_in_executor(self._executor, self._predict, item.rows)
+            except Exception as exc:  # handed to this request only
+                _settle(item.future, exc)
+            else:
+                _settle(item.future, result)
+
+    @staticmethod
+    def _split(batch: Sequence[_Pending], predictions: list[Any]) -> None:
+        offset = 0
+        for item in batch:
+            _settle(item.future, predictions[offset : offset + len(item.rows)])
+            offset += len(item.rows)
+
+
+def _settle(future: asyncio.Future[list[Any]], outcome: list[Any] | BaseException) -> None:
+    if future.done():  # the client went away and the request was cancelled
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)

@@ -1,0 +1,96 @@
+"""The framework-free core of the inference server: a body and two headers in, a status and a body out.
+
+:meth:`InferenceCore.invocations` is what ``POST /invocations`` does, usable without any web server (batch
+inference calls it directly). The web layer calls the two halves, :meth:`prepare` and :meth:`respond`, around
+the micro-batcher so that concurrent requests share one ``predict``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from serving import payload
+from serving.errors import InvocationError, PredictionError
+from serving.features import OnlineStore, complete_from_store
+from serving.model import LoadedModel
+from serving.schema import check_columns, coerce_rows, rows_to_frame
+
+log = logging.getLogger("serving.core")
+
+
+@dataclass(frozen=True)
+class Response:
+    """What the server answers: status, body and its media type."""
+
+    status: int
+    body: bytes
+    content_type: str
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A parsed, checked request: rows in signature order and the response type to answer with."""
+
+    rows: list[list[Any]]
+    accept: str
+
+
+def error_response(error: InvocationError) -> Response:
+    """A JSON error body naming the problem, with the error's status (MLflow's error shape)."""
+    import json
+
+    body = json.dumps({"error_code": type(error).__name__, "message": str(error)}).encode()
+    return Response(error.status, body, payload.JSON)
+
+
+class InferenceCore:
+    """Parses and checks payloads against one model's signature, predicts, and renders the answer."""
+
+    def __init__(
+        self, model: LoadedModel, entity_key: str | None = None, online_store: OnlineStore | None = None
+    ) -> None:
+        self.model = model
+        self.entity_key = entity_key
+        self.online_store = online_store
+
+    def prepare(self, body: bytes, content_type: str | None, accept: str | None) -> Prepared:
+        """Parse and check a request; raises an :class:`InvocationError` (4xx) naming what is wrong."""
+        answer_as = payload.negotiate(accept)
+        parsed = payload.parse(body, content_type)
+        schema = self.model.schema
+        if parsed.columns is None:
+            return Prepared(coerce_rows(schema, parsed.rows, text=parsed.text), answer_as)
+        if self._is_key_lookup(parsed.columns):
+            if self.online_store is None or self.entity_key is None:
+                raise InvocationError("this server has no online feature store: send every feature")
+            ids = [row[0] for row in parsed.rows]
+            return Prepared(complete_from_store(schema, self.entity_key, ids, self.online_store), answer_as)
+        check_columns(schema, parsed.columns)
+        order = [parsed.columns.index(name) for name in schema.names]
+        ordered = [[row[i] for i in order] for row in parsed.rows]
+        return Prepared(coerce_rows(schema, ordered, text=parsed.text), answer_as)
+
+    def _is_key_lookup(self, columns: Sequence[str]) -> bool:
+        return self.entity_key is not None and list(columns) == [self.entity_key]
+
+    def predict_rows(self, rows: list[list[Any]]) -> list[Any]:
+        """Predictions for checked rows (one DataFrame, one model call)."""
+        try:
+            return self.model.predict(rows_to_frame(self.model.schema, rows))
+        except Exception as exc:  # the model's own failure on valid input: a 500 naming it
+            raise PredictionError(f"the model failed to predict: {type(exc).__name__}: {exc}") from exc
+
+    @staticmethod
+    def respond(predictions: Sequence[Any], accept: str) -> Response:
+        return Response(200, payload.render(predictions, accept), accept)
+
+    def invocations(self, body: bytes, content_type: str | None, accept: str | None) -> Response:
+        """The whole ``POST /invocations`` in one call: never raises for a bad request, answers 4xx instead."""
+        try:
+            prepared = self.prepare(body, content_type, accept)
+            return self.respond(self.predict_rows(prepared.rows), prepared.accept)
+        except InvocationError as exc:
+            return error_response(exc)

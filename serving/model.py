@@ -1,0 +1,120 @@
+"""Loading the served model from the MLflow registry (alias, version or SageMaker model package ARN).
+
+The model URI forms:
+
+- ``models:/<name>@<alias>`` (``champion`` by default) or ``models:/<name>/<version>``;
+- ``arn:aws:sagemaker:...:model-package/...``: the package's container environment names the MLflow model
+  (``MLFLOW_MODEL_URI``), or its ``ModelDataUrl`` is the model's artifact directory.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd  # type: ignore[import-untyped]
+
+from serving.errors import ModelLoadError
+from serving.schema import InputSchema
+
+DEFAULT_ALIAS = "champion"
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model ready to predict: its input schema, where it came from and how long it took to load."""
+
+    uri: str
+    name: str
+    version: str
+    schema: InputSchema
+    load_seconds: float
+    predict_frame: Callable[[pd.DataFrame], Sequence[Any]]
+
+    def predict(self, frame: pd.DataFrame) -> list[Any]:
+        """Predictions as JSON-ready Python values, one per row."""
+        result = self.predict_frame(frame)
+        values = np.asarray(result)
+        if values.ndim > 1 and values.shape[1] == 1:
+            values = values[:, 0]
+        return [item.tolist() if hasattr(item, "tolist") else item for item in values]
+
+
+def registry_uri(name: str, version: str | None = None, alias: str = DEFAULT_ALIAS) -> str:
+    """``models:/name/version`` when a version is given, else ``models:/name@alias``."""
+    return f"models:/{name}/{version}" if version else f"models:/{name}@{alias}"
+
+
+def resolve_version(tracking_uri: str, uri: str) -> tuple[str, str]:
+    """(name, version) a ``models:/`` URI points at now; an unknown model/alias/version names what exists."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    client = mlflow.MlflowClient(tracking_uri)
+    target = uri.removeprefix("models:/")
+    try:
+        if "@" in target:
+            name, alias = target.split("@", 1)
+            return name, str(client.get_model_version_by_alias(name, alias).version)
+        name, _, version = target.partition("/")
+        return name, str(client.get_model_version(name, version).version)
+    except MlflowException as exc:
+        raise ModelLoadError(f"model {uri!r} is not in the registry at {tracking_uri}: {exc.message}") from exc
+
+
+def model_uri_from_package(package_arn: str, sagemaker: Any) -> str:
+    """The MLflow model URI a SageMaker model package points at."""
+    from botocore.exceptions import ClientError
+
+    try:
+        package = sagemaker.describe_model_package(ModelPackageName=package_arn)
+    except ClientError as exc:
+        raise ModelLoadError(f"model package {package_arn!r} cannot be read: {exc}") from exc
+    for container in package.get("InferenceSpecification", {}).get("Containers", []):
+        uri = container.get("Environment", {}).get("MLFLOW_MODEL_URI") or container.get("ModelDataUrl")
+        if uri:
+            return str(uri)
+    raise ModelLoadError(
+        f"model package {package_arn!r} names no model: set MLFLOW_MODEL_URI in its container environment "
+        "or a ModelDataUrl"
+    )
+
+
+def load_model(uri: str, tracking_uri: str | None) -> LoadedModel:
+    """Load the model at ``uri`` and its signature; the load time is recorded on the result.
+
+    sklearn models predict through the raw estimator: MLflow's pyfunc wrapper re-checks the schema on every
+    call, which the server has already done for the whole micro-batch.
+    """
+    import mlflow
+
+    started = time.perf_counter()
+    name, version = uri, ""
+    if uri.startswith("models:/"):
+        if tracking_uri is None:
+            raise ModelLoadError(f"model {uri!r} needs a tracking URI (set MLFLOW_TRACKING_URI)")
+        name, version = resolve_version(tracking_uri, uri)
+        uri = f"models:/{name}/{version}"
+        mlflow.set_tracking_uri(tracking_uri)
+    try:
+        pyfunc = mlflow.pyfunc.load_model(uri)
+    except Exception as exc:  # MLflow raises many types (IO, pickle, registry): all mean "cannot load"
+        raise ModelLoadError(f"model {uri!r} could not be loaded: {type(exc).__name__}: {exc}") from exc
+    try:
+        schema = InputSchema.from_mlflow(pyfunc.metadata.get_input_schema())
+    except ValueError as exc:
+        raise ModelLoadError(f"model {uri!r}: {exc}") from exc
+    predict: Callable[[pd.DataFrame], Sequence[Any]] = pyfunc.predict
+    if "sklearn" in pyfunc.metadata.flavors:
+        predict = pyfunc.get_raw_model().predict
+    return LoadedModel(
+        uri=uri,
+        name=name,
+        version=version,
+        schema=schema,
+        load_seconds=time.perf_counter() - started,
+        predict_frame=predict,
+    )

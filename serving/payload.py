@@ -1,0 +1,196 @@
+"""Request bodies in, response bodies out: the content types of the SageMaker and MLflow serving contracts.
+
+Accepted ``Content-Type`` values:
+
+- ``text/csv``: one row a line, with a header naming the columns or without one (then the fields are in the
+  signature's order, as SageMaker batch transform sends them);
+- ``application/jsonlines`` (also ``application/x-jsonlines``, ``application/jsonl``): one JSON object (a record)
+  or array (a row in signature order) a line;
+- ``application/json``: MLflow's formats ``{"dataframe_split": {"columns": [...], "data": [[...]]}}``,
+  ``{"dataframe_records": [{...}]}``, ``{"instances": [...]}`` and ``{"inputs": ...}`` (records, rows, or a
+  mapping of column to values).
+
+Responses are JSON (``{"predictions": [...]}``, MLflow's shape) or CSV (one prediction a line), chosen from
+``Accept``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from serving.errors import BadPayloadError, NotAcceptableError, PayloadTooLargeError, UnsupportedContentTypeError
+
+CSV = "text/csv"
+JSON = "application/json"
+JSONLINES = "application/jsonlines"
+_JSONLINES_ALIASES = (JSONLINES, "application/x-jsonlines", "application/jsonl", "application/x-ndjson")
+ACCEPTED_CONTENT_TYPES = (CSV, JSON, *_JSONLINES_ALIASES)
+RESPONSE_TYPES = (JSON, CSV)
+JSON_FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker InvokeEndpoint's limit
+
+
+@dataclass(frozen=True)
+class Payload:
+    """Parsed rows. ``columns`` is ``None`` when the rows are positional (signature order)."""
+
+    columns: list[str] | None
+    rows: list[list[Any]]
+    text: bool = False  # values are CSV strings still to be read as the column types
+
+
+def media_type(header: str | None) -> str:
+    """``"Text/CSV; charset=utf-8"`` -> ``"text/csv"``."""
+    return (header or "").split(";", 1)[0].strip().lower()
+
+
+def parse(body: bytes, content_type: str | None) -> Payload:
+    """Parse a request body by its content type; 415 for an unknown type, 400 for a malformed or empty body."""
+    kind = media_type(content_type)
+    if kind not in ACCEPTED_CONTENT_TYPES:
+        raise UnsupportedContentTypeError(
+            f"content type {kind or '(none)'!r} is not supported; send one of: {', '.join(ACCEPTED_CONTENT_TYPES)}"
+        )
+    if len(body) > MAX_PAYLOAD_BYTES:
+        raise_too_large(len(body))
+    if not body.strip():
+        raise BadPayloadError("the request body is empty; send at least one row")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadPayloadError(f"the request body is not UTF-8 text: {exc}") from exc
+    if kind == CSV:
+        return _parse_csv(text)
+    if kind == JSON:
+        return _parse_json(text)
+    return _parse_jsonlines(text)
+
+
+def raise_too_large(size: int) -> None:
+    raise PayloadTooLargeError(f"the request body has {size} bytes; the limit is {MAX_PAYLOAD_BYTES} bytes (6 MB)")
+
+
+def _parse_csv(text: str) -> Payload:
+    try:
+        lines = [row for row in csv.reader(io.StringIO(text)) if row]
+    except csv.Error as exc:
+        raise BadPayloadError(f"the CSV body is malformed: {exc}") from exc
+    if not lines:
+        raise BadPayloadError("the CSV body holds no rows")
+    first = lines[0]
+    if all(_looks_like_name(field) for field in first):
+        if len(lines) == 1:
+            raise BadPayloadError(f"the CSV body holds a header ({', '.join(first)}) but no rows")
+        return Payload(columns=[field.strip() for field in first], rows=_rectangular(lines[1:], len(first)), text=True)
+    return Payload(columns=None, rows=[list(row) for row in lines], text=True)
+
+
+def _looks_like_name(field: str) -> bool:
+    """Header fields are identifiers; a data row holds at least one number (every model here has one)."""
+    stripped = field.strip()
+    return bool(stripped) and stripped.replace("_", "a").isalnum() and not stripped[0].isdigit()
+
+
+def _rectangular(rows: list[list[str]], width: int) -> list[list[Any]]:
+    for index, row in enumerate(rows):
+        if len(row) != width:
+            raise BadPayloadError(f"CSV row {index} has {len(row)} fields; the header has {width}")
+    return [list(row) for row in rows]
+
+
+def _load_json(text: str, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadPayloadError(f"{where} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+
+
+def _parse_json(text: str) -> Payload:
+    document = _load_json(text, "the JSON body")
+    if not isinstance(document, dict):
+        raise BadPayloadError(f"the JSON body must be an object with one of the keys {', '.join(JSON_FORMATS)}")
+    keys = [key for key in document if key in JSON_FORMATS]
+    unknown = [key for key in document if key not in JSON_FORMATS]
+    if len(keys) != 1 or unknown:
+        raise BadPayloadError(
+            f"the JSON body must hold exactly one of the keys {', '.join(JSON_FORMATS)}; "
+            f"got {', '.join(map(str, document)) or 'no keys'}"
+        )
+    key = keys[0]
+    value = document[key]
+    if key == "dataframe_split":
+        return _from_split(value)
+    return _from_records_or_rows(value, key)
+
+
+def _from_split(value: Any) -> Payload:
+    if not isinstance(value, dict) or "data" not in value:
+        raise BadPayloadError('dataframe_split must be an object with "columns" and "data"')
+    columns, data = value.get("columns"), value["data"]
+    if columns is not None and (not isinstance(columns, list) or not all(isinstance(c, str) for c in columns)):
+        raise BadPayloadError("dataframe_split.columns must be a list of column names")
+    if not isinstance(data, list) or not all(isinstance(row, list) for row in data):
+        raise BadPayloadError("dataframe_split.data must be a list of rows (lists of values)")
+    if columns is not None:
+        for index, row in enumerate(data):
+            if len(row) != len(columns):
+                raise BadPayloadError(
+                    f"dataframe_split.data row {index} has {len(row)} values for {len(columns)} columns"
+                )
+    return Payload(columns=columns, rows=data)
+
+
+def _from_records_or_rows(value: Any, key: str) -> Payload:
+    if isinstance(value, dict):  # {"inputs": {"col": [v, ...]}}: columnar
+        columns = [str(name) for name in value]
+        lists = [v if isinstance(v, list) else [v] for v in value.values()]
+        lengths = {len(v) for v in lists}
+        if len(lengths) > 1:
+            raise BadPayloadError(f"{key}: every column must hold the same number of values, got {sorted(lengths)}")
+        return Payload(columns=columns, rows=[list(row) for row in zip(*lists, strict=True)])
+    if not isinstance(value, list) or not value:
+        raise BadPayloadError(f"{key} must be a non-empty list of records or rows, or a mapping of columns to values")
+    return _records(value, key)
+
+
+def _records(items: Sequence[Any], where: str) -> Payload:
+    if all(isinstance(item, dict) for item in items):
+        columns: list[str] = []
+        for item in items:
+            columns.extend(name for name in item if name not in columns)
+        return Payload(columns=columns, rows=[[item.get(name) for name in columns] for item in items])
+    if all(isinstance(item, list) for item in items):
+        return Payload(columns=None, rows=[list(item) for item in items])
+    raise BadPayloadError(f"{where} must hold only records (objects) or only rows (arrays), not a mix or scalars")
+
+
+def _parse_jsonlines(text: str) -> Payload:
+    items = [_load_json(line, f"JSON line {number}") for number, line in enumerate(text.splitlines()) if line.strip()]
+    return _records(items, "the JSON lines body")
+
+
+def negotiate(accept: str | None) -> str:
+    """The response type for an ``Accept`` header: JSON by default, CSV when asked; 406 otherwise."""
+    if not accept:
+        return JSON
+    for part in accept.split(","):
+        kind = media_type(part)
+        if kind in RESPONSE_TYPES:
+            return kind
+        if kind in ("*/*", "application/*"):
+            return JSON
+        if kind == "text/*":
+            return CSV
+    raise NotAcceptableError(f"cannot answer with {accept!r}; this server writes {', '.join(RESPONSE_TYPES)}")
+
+
+def render(predictions: Sequence[Any], kind: str) -> bytes:
+    """Predictions as the negotiated response body."""
+    if kind == CSV:
+        return "".join(f"{value}\n" for value in predictions).encode()
+    return json.dumps({"predictions": list(predictions)}).encode()

@@ -1,0 +1,90 @@
+"""Start the inference server: ``python -m serving [serve] [--model-uri URI] [--host H] [--port P]``.
+
+Configuration follows the SageMaker container contract and MLflow's variables:
+
+- port: ``--port``, else ``SAGEMAKER_BIND_TO_PORT``, else ``PORT``, else 8080; host ``0.0.0.0`` by default;
+- model: ``--model-uri``, else ``SERVING_MODEL_URI`` (``models:/<name>@champion``, ``models:/<name>/<v>`` or a
+  model package ARN); tracking URI from ``MLFLOW_TRACKING_URI``;
+- online features: ``SERVING_DATASET`` (definition in ``SERVING_DATASETS_DIR``, default ``pipelines/datasets``)
+  gives the entity key, ``SERVING_ONLINE_TABLE`` the DynamoDB table holding the latest features.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from serving import logs
+from serving.core import InferenceCore
+from serving.errors import ModelLoadError
+from serving.features import DynamoDbOnlineStore, OnlineStore
+from serving.model import load_model, model_uri_from_package
+
+log = logging.getLogger("serving.server")
+DEFAULT_PORT = 8080
+
+
+def port_from(env: Mapping[str, str]) -> int:
+    """``SAGEMAKER_BIND_TO_PORT``, then ``PORT``, then 8080."""
+    raw = env.get("SAGEMAKER_BIND_TO_PORT") or env.get("PORT") or str(DEFAULT_PORT)
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ValueError(f"port {raw!r} from SAGEMAKER_BIND_TO_PORT/PORT is not a TCP port number")
+    return int(raw)
+
+
+def _boto3_client(service: str) -> object:
+    import boto3  # the container's own credentials and region (SageMaker execution role)
+
+    return boto3.session.Session().client(service)
+
+
+def build_core(model_uri: str, env: Mapping[str, str]) -> InferenceCore:
+    """Load the model and, when configured, the online feature store the server completes requests from."""
+    if model_uri.startswith("arn:aws:sagemaker:"):
+        model_uri = model_uri_from_package(model_uri, _boto3_client("sagemaker"))
+    model = load_model(model_uri, env.get("MLFLOW_TRACKING_URI"))
+    entity_key: str | None = None
+    store: OnlineStore | None = None
+    dataset = env.get("SERVING_DATASET")
+    if dataset:
+        from mlops.datasets import find_definition
+
+        definition = find_definition(dataset, Path(env.get("SERVING_DATASETS_DIR", "pipelines/datasets")))
+        entity_key = definition.entity_key
+        table = env.get("SERVING_ONLINE_TABLE")
+        if table:
+            store = DynamoDbOnlineStore(_boto3_client("dynamodb"), table)
+    return InferenceCore(model, entity_key=entity_key, online_store=store)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m serving", description=__doc__.splitlines()[0])
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve"], help="SageMaker runs `serve`")
+    parser.add_argument("--model-uri", default=os.environ.get("SERVING_MODEL_URI"))
+    parser.add_argument("--host", default=os.environ.get("SERVING_HOST", "0.0.0.0"))
+    parser.add_argument("--port", type=int, default=None)
+    args = parser.parse_args(argv)
+    logs.configure(os.environ.get("SERVING_LOG_LEVEL", "INFO"))
+    if not args.model_uri:
+        raise SystemExit(
+            "no model: pass --model-uri or set SERVING_MODEL_URI (e.g. models:/card_transactions@champion)"
+        )
+    port = args.port or port_from(os.environ)
+    env = dict(os.environ)
+
+    def load() -> InferenceCore:
+        try:
+            return build_core(args.model_uri, env)
+        except ModelLoadError:
+            log.exception("model load failed", extra={"model_uri": args.model_uri})
+            raise
+
+    import uvicorn
+
+    from serving.app import build_app
+
+    log.info("starting", extra={"host": args.host, "port": port, "model_uri": args.model_uri})
+    uvicorn.run(build_app(load), host=args.host, port=port, log_config=None, access_log=False, lifespan="on")

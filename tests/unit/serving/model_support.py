@@ -1,0 +1,105 @@
+"""Train and register a small fraud model in a throwaway MLflow, the way the training pipeline does.
+
+A sklearn pipeline (ordinal-encoded categoricals + HistGradientBoosting) logged with ``mlflow.sklearn`` and a
+signature, registered under the dataset's name and aliased ``champion``. Used by serving tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+DATASET = "card_transactions"
+CATEGORIES = ["grocery", "restaurants", "travel", "electronics", "fuel"]
+CHANNELS = ["card_present", "online", "contactless"]
+FEATURES = [
+    "amount",
+    "category",
+    "channel",
+    "hour_of_day",
+    "day_of_week",
+    "seconds_since_last_txn",
+    "txn_count_1h",
+    "txn_count_24h",
+    "amount_mean_7d",
+    "amount_max_7d",
+    "amount_std_30d",
+    "amount_sum_24h",
+]
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    tracking_uri: str
+    name: str
+    version: str
+    sample: pd.DataFrame
+
+
+def feature_frame(rows: int, seed: int = 7) -> pd.DataFrame:
+    """Synthetic feature rows with the card_transactions feature names and dtypes."""
+    rng = np.random.default_rng(seed)
+    amount = rng.gamma(2.0, 40.0, rows).round(2)
+    return pd.DataFrame(
+        {
+            "amount": amount,
+            "category": rng.choice(CATEGORIES, rows),
+            "channel": rng.choice(CHANNELS, rows),
+            "hour_of_day": rng.integers(0, 24, rows),
+            "day_of_week": rng.integers(0, 7, rows),
+            "seconds_since_last_txn": rng.exponential(3600.0, rows),
+            "txn_count_1h": rng.integers(1, 5, rows),
+            "txn_count_24h": rng.integers(1, 20, rows),
+            "amount_mean_7d": amount * rng.uniform(0.5, 1.5, rows),
+            "amount_max_7d": amount * rng.uniform(1.0, 3.0, rows),
+            "amount_std_30d": rng.uniform(0.0, 50.0, rows),
+            "amount_sum_24h": amount * rng.uniform(1.0, 5.0, rows),
+        }
+    )
+
+
+def train_and_register(
+    tracking_dir: Path, name: str = DATASET, alias: str | None = "champion", seed: int = 7
+) -> RegisteredModel:
+    """Fit a small model, log it with a signature, register it as ``name`` and set ``alias`` on the version."""
+    import mlflow
+    from mlflow.models import infer_signature
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
+    tracking_dir.mkdir(parents=True, exist_ok=True)
+    tracking_uri = f"sqlite:///{(tracking_dir / 'mlflow.db').resolve()}"
+    frame = feature_frame(600, seed)
+    label = ((frame["amount"] > 120) & (frame["channel"] == "online")).astype(int)
+    encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
+    model = Pipeline(
+        [
+            ("encode", ColumnTransformer([("cat", encoder, ["category", "channel"])], remainder="passthrough")),
+            ("model", HistGradientBoostingClassifier(max_iter=30, random_state=seed)),
+        ]
+    ).fit(frame, label)
+    mlflow.set_tracking_uri(tracking_uri)
+    client = mlflow.MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name(name)
+    experiment_id = (
+        experiment.experiment_id
+        if experiment
+        else client.create_experiment(name, artifact_location=(tracking_dir / "artifacts").resolve().as_uri())
+    )
+    with mlflow.start_run(experiment_id=experiment_id):
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=infer_signature(frame, model.predict(frame)),
+            registered_model_name=name,
+            serialization_format="cloudpickle",
+        )
+    version = str(info.registered_model_version)
+    if alias:
+        client.set_registered_model_alias(name, alias, version)
+    return RegisteredModel(tracking_uri=tracking_uri, name=name, version=version, sample=frame.head(5))
