@@ -10,8 +10,9 @@ import pytest
 from mlops.clients import ClientFactory
 from mlops.local import emulator
 from mlops.local.platform import Platform
-from mlops.outputs import load_outputs
 from mlops.settings import Settings, load_settings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -49,14 +50,14 @@ def emulated_clients(emulated_settings: Settings) -> ClientFactory:
 
 @pytest.fixture(scope="session")
 def platform(emulator_state_dir: Path) -> Platform:
-    """The local stack provisioned once per test session in the session's emulator."""
-    from tests.support.interim_stack import provision
+    """The infra program applied once per test session for stack ``local`` to the session's emulator.
 
-    settings = load_settings(target="moto", state_dir=emulator_state_dir)
-    clients = ClientFactory(settings)
-    provision(clients, emulator_state_dir, settings.resolved_outputs_file)
-    outputs = load_outputs(settings.resolved_outputs_file, settings.stack_name)
-    return Platform(settings=settings, clients=clients, outputs=outputs)
+    The outputs file is written under the session's state dir and loaded back as :class:`StackOutputs`.
+    """
+    from mlops.local.apply.engine import provision_platform
+
+    settings = load_settings(target="moto", state_dir=emulator_state_dir, stack="local")
+    return provision_platform(settings, REPO_ROOT)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

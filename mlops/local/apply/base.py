@@ -8,8 +8,9 @@ and the state (camelCase outputs) that dependents and stack exports read.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,6 +23,28 @@ Outcome = Literal["created", "reused", "updated"]
 OUTCOMES: tuple[Outcome, ...] = ("created", "reused", "updated")
 
 
+class DeferredActions:
+    """Work a handler must not do while the program still runs, done by the engine once every resource exists.
+
+    A handler may not wait for a sibling resource: handlers share the SDK's few executor threads, so waiting
+    handlers can starve the very resource they wait for. They queue the call here instead.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._actions: list[tuple[str, Callable[[], None]]] = []
+
+    def add(self, description: str, action: Callable[[], None]) -> None:
+        with self._lock:
+            self._actions.append((description, action))
+
+    def drain(self) -> list[tuple[str, Callable[[], None]]]:
+        """The queued actions in the order they were added; the queue is empty afterwards."""
+        with self._lock:
+            actions, self._actions = self._actions, []
+        return actions
+
+
 @dataclass(frozen=True)
 class HandlerContext:
     """Where handlers create resources: the emulator's clients, its account/region, and the local state dir."""
@@ -30,6 +53,7 @@ class HandlerContext:
     account_id: str
     region: str
     state_dir: Path
+    deferred: DeferredActions = field(default_factory=DeferredActions)
 
     def arn(self, service: str, resource: str, *, regional: bool = True) -> str:
         """An ARN in the emulator's account (``regional=False`` for global services such as IAM)."""

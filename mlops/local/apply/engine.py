@@ -26,7 +26,8 @@ from mlops.errors import LocalApplyError, MlopsError
 from mlops.local.apply.base import HandlerContext
 from mlops.local.apply.ledger import Ledger, LedgerEntry, ledger_path
 from mlops.local.apply.registry import handler_for
-from mlops.outputs import write_outputs
+from mlops.local.platform import Platform
+from mlops.outputs import load_outputs, write_outputs
 from mlops.settings import Settings
 
 CALLER_IDENTITY = "aws:index/getCallerIdentity:getCallerIdentity"
@@ -128,6 +129,14 @@ def handler_context(settings: Settings, clients: ClientFactory) -> HandlerContex
     return HandlerContext(clients, account_id, settings.region, settings.state_dir.resolve())
 
 
+def _run_deferred(context: HandlerContext) -> None:
+    for description, action in context.deferred.drain():
+        try:
+            action()
+        except (ClientError, BotoCoreError) as exc:
+            raise LocalApplyError(f"{description}: {exc}") from exc
+
+
 def default_runner() -> ProgramRunner:
     """``infra.runner.run_program``, imported late: importing the program pulls in pulumi_aws (~2 s)."""
     from infra.runner import run_program
@@ -166,6 +175,7 @@ def apply_stack(
         raise
     if mocks.errors:
         raise mocks.errors[0]
+    _run_deferred(mocks.context)
     outputs_file = settings.resolved_outputs_file
     write_outputs(outputs_file, outputs)
     ledger_file = ledger_path(outputs_file)
@@ -178,3 +188,16 @@ def apply_stack(
         counts=ledger.counts(),
         seconds=time.monotonic() - started,
     )
+
+
+def provision_platform(settings: Settings, repo_root: Path, *, runner: ProgramRunner | None = None) -> Platform:
+    """Apply the program for ``settings.stack_name`` and return the platform as pipeline code sees it.
+
+    This is what the test session's ``platform`` fixture and ``mlops local up`` share: the outputs are
+    loaded back through :func:`mlops.outputs.load_outputs`, so a program whose outputs break the contract
+    fails here, naming the output.
+    """
+    clients = ClientFactory(settings)
+    result = apply_stack(settings, clients, repo_root, runner=runner)
+    outputs = load_outputs(result.outputs_file, result.stack)
+    return Platform(settings=settings, clients=clients, outputs=outputs)

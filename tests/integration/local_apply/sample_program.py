@@ -13,8 +13,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 from pulumi.runtime import settings as runtime_settings
-from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.settings import SETTINGS
+from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 TLS_DENY = {
@@ -140,7 +140,7 @@ def sample_program(script: Path) -> dict[str, Any]:
     )
     oidc = aws.iam.OpenIdConnectProvider(
         "github",
-        url="https://token.actions.githubusercontent.com",
+        url="https://oidc.sample.test",
         client_id_lists=["sts.amazonaws.com"],
         thumbprint_lists=["6938fd4d98bab03faadb97b34396831e3780aea1"],
     )

@@ -28,8 +28,13 @@ def script(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def applied_twice(emulator_state_dir: Path, script: Path) -> tuple[Settings, ClientFactory, ApplyResult, ApplyResult]:
-    settings = load_settings(target="moto", state_dir=emulator_state_dir, stack="sample")
+def applied_twice(
+    emulator_state_dir: Path, script: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Settings, ClientFactory, ApplyResult, ApplyResult]:
+    # The session's emulator, but a state dir of its own: the outputs, ledger and MLflow dir start empty.
+    endpoint = ClientFactory(load_settings(target="moto", state_dir=emulator_state_dir)).endpoint_url
+    state_dir = tmp_path_factory.mktemp("sample-state")
+    settings = load_settings(target="moto", state_dir=state_dir, endpoint_url=endpoint, stack="sample")
     clients = ClientFactory(settings)
     first = apply_stack(settings, clients, Path.cwd(), runner=sample_runner(script))
     second = apply_stack(settings, clients, Path.cwd(), runner=sample_runner(script))

@@ -53,7 +53,9 @@ def role_policy(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Appli
     typ = "aws:iam/rolePolicy:RolePolicy"
     iam = ctx.clients.client("iam")
     role_name = str(require(inputs, "role", typ, name))
-    policy_name = str(require(inputs, "name", typ, name))
+    # An inline policy's name only matters inside its role: without one, the logical name keeps re-applies
+    # idempotent where the provider would autoname with a random suffix.
+    policy_name = str(inputs.get("name") or name)
     document = str(require(inputs, "policy", typ, name))
     current: Any = None
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -23,9 +22,6 @@ from mlops.local.apply.base import (
 )
 from mlops.local.apply.limits import applicable_bucket_policy
 
-# BucketLogging and the target bucket's policy (which grants the logging service) are siblings in the
-# program, so they may be applied in either order on concurrent threads: wait for the grant this long.
-_LOGGING_GRANT_WAIT_S = 10.0
 _PUBLIC_ACCESS_KEYS = {
     "blockPublicAcls": "BlockPublicAcls",
     "blockPublicPolicy": "BlockPublicPolicy",
@@ -206,6 +202,8 @@ def lifecycle(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applied
 
 
 def logging(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applied:
+    """Access logging, put after the whole program ran: moto checks the target bucket's policy grants the
+    logging service, and that policy is a sibling resource that may not be applied yet."""
     typ = "aws:s3/bucketLogging:BucketLogging"
     s3 = ctx.clients.client("s3")
     bucket_name = _bucket_name(ctx, inputs, typ, name)
@@ -216,19 +214,20 @@ def logging(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applied:
     current = s3.get_bucket_logging(Bucket=bucket_name).get("LoggingEnabled")
     if current == desired:
         return applied(bucket_name, inputs, "reused")
-    deadline = time.monotonic() + _LOGGING_GRANT_WAIT_S
-    while True:
+
+    def put() -> None:
         try:
             s3.put_bucket_logging(Bucket=bucket_name, BucketLoggingStatus={"LoggingEnabled": desired})
-            break
         except ClientError as exc:
-            if error_code(exc) != "InvalidTargetBucketForLogging" or time.monotonic() > deadline:
-                raise LocalApplyError(
-                    f"{typ} {name!r}: access logs of bucket {bucket_name!r} cannot go to "
-                    f"{desired['TargetBucket']!r}: {exc} (the target bucket's policy must allow "
-                    "logging.s3.amazonaws.com s3:PutObject)"
-                ) from exc
-            time.sleep(0.2)
+            if error_code(exc) != "InvalidTargetBucketForLogging":
+                raise
+            raise LocalApplyError(
+                f"{typ} {name!r}: access logs of bucket {bucket_name!r} cannot go to "
+                f"{desired['TargetBucket']!r}: the target bucket's policy must allow "
+                "logging.s3.amazonaws.com s3:PutObject on its objects"
+            ) from exc
+
+    ctx.deferred.add(f"{typ} {name!r}", put)
     return applied(bucket_name, inputs, "created" if current is None else "updated")
 
 
