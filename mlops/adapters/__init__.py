@@ -1,0 +1,1 @@
+"""Capability adapters: one small Protocol per capability and its AWS implementation."""

@@ -1,0 +1,1 @@
+"""Producers of the shipped datasets: a synthetic card-transaction generator and the diabetes exporter."""

@@ -1,0 +1,1 @@
+"""Batch ingestion into the raw zone: one stored object and one manifest per distinct file."""
