@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
-from mlops.cli.context import cli_context, console, emit_json
+from mlops.cli.context import CliContext, cli_context, console, emit_json
 from mlops.errors import StalePidfileError
 from mlops.local import emulator
+from mlops.local.apply.ledger import LedgerEntry, count_by_type, ledger_path, read_ledger
+
+if TYPE_CHECKING:
+    from mlops.local.apply.engine import ApplyResult
 
 app = typer.Typer(
     help=(
         "Run the platform on your machine: `up` starts moto's server on a free loopback port (pidfile and "
-        "log under .mlops/emulator) and reuses it on a second call; `down` stops exactly that process."
+        "log under .mlops/emulator), reuses it on a second call, and applies the infra program to it "
+        "(outputs in .mlops/outputs/<stack>.json); `down` stops exactly that process."
     ),
     no_args_is_help=True,
 )
@@ -26,10 +33,19 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable J
 def up(
     ctx: typer.Context,
     port: Annotated[int | None, typer.Option(help="Listen on this port instead of a free one.")] = None,
+    no_apply: Annotated[
+        bool, typer.Option("--no-apply", help="Only start the emulator; do not apply the infra program.")
+    ] = False,
     json_out: JsonFlag = False,
 ) -> None:
-    """Start the embedded emulator, or reuse the healthy one already running."""
-    settings = cli_context(ctx).settings
+    """Start the embedded emulator (or reuse the running one), then apply the infra program to it.
+
+    Every resource the program declares is created in the emulator, or reused when an earlier `up` made
+    it: a second `up` changes nothing. The stack outputs pipeline code reads are written to
+    `<state_dir>/outputs/<stack>.json`, the list of applied resources next to it (`<stack>.resources.json`).
+    """
+    context = cli_context(ctx)
+    settings = context.settings
     before = emulator.status(settings.emulator_dir)
     if before.health == "stale":
         console.print(f"[yellow]stale emulator record:[/] {before.detail}; starting a fresh server")
@@ -37,12 +53,63 @@ def up(
     with console.status("starting moto server..."):
         state, started = emulator.up(settings.emulator_dir, port=port)
     verb = "started" if started else "reused"
+    if not json_out:
+        console.print(
+            f"[green]{verb}[/] moto server pid {state.pid} at {state.endpoint_url} "
+            f"({time.monotonic() - started_at:.1f}s)"
+        )
+    result = None if no_apply else _apply_with_progress(context, quiet=json_out)
     if json_out:
-        emit_json({"emulator": verb, "pid": state.pid, "endpoint_url": state.endpoint_url})
+        payload: dict[str, Any] = {"emulator": verb, "pid": state.pid, "endpoint_url": state.endpoint_url}
+        if result is not None:
+            payload["apply"] = _apply_summary(result)
+        emit_json(payload)
         return
-    console.print(
-        f"[green]{verb}[/] moto server pid {state.pid} at {state.endpoint_url} ({time.monotonic() - started_at:.1f}s)"
-    )
+    if result is not None:
+        counts = result.counts
+        console.print(
+            f"[green]applied[/] stack {result.stack!r}: {result.resource_count} resources "
+            f"({counts['created']} created, {counts['reused']} reused, {counts['updated']} updated) "
+            f"in {result.seconds:.1f}s; outputs in {result.outputs_file}"
+        )
+
+
+def _apply_with_progress(context: CliContext, *, quiet: bool) -> ApplyResult:
+    # Imported here: the Pulumi SDK and the program cost ~2 s to import, which other commands need not pay.
+    from mlops.local.apply.engine import apply_stack, find_repo_root
+
+    settings = context.settings
+    repo_root = find_repo_root()
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=quiet,
+    ) as progress:
+        task = progress.add_task(f"applying stack {settings.stack_name!r}...", total=None)
+        applied = 0
+
+        def on_applied(entry: LedgerEntry) -> None:
+            nonlocal applied
+            applied += 1
+            progress.update(
+                task, description=f"applied {applied} resources (last: {entry.type.split(':')[-1]} {entry.name})"
+            )
+
+        return apply_stack(settings, context.clients, repo_root, on_applied=on_applied)
+
+
+def _apply_summary(result: ApplyResult) -> dict[str, Any]:
+    return {
+        "stack": result.stack,
+        "resources": result.resource_count,
+        "counts": result.counts,
+        "seconds": round(result.seconds, 3),
+        "outputs_file": str(result.outputs_file),
+        "ledger_file": str(result.ledger_file),
+    }
 
 
 @app.command()
@@ -63,9 +130,13 @@ def down(ctx: typer.Context, json_out: JsonFlag = False) -> None:
 
 @app.command()
 def status(ctx: typer.Context, json_out: JsonFlag = False) -> None:
-    """Report whether the emulator runs, where, and since when. Exits 1 when it is not running."""
+    """Report whether the emulator runs, where and since when, and the resources the last `up` applied
+    (counts per type, outputs file). Exits 1 when the emulator is not running."""
     settings = cli_context(ctx).settings
     current = emulator.status(settings.emulator_dir)
+    ledger = read_ledger(ledger_path(settings.resolved_outputs_file))
+    by_type = count_by_type(ledger["resources"]) if ledger else {}
+    outputs_file = settings.resolved_outputs_file if settings.resolved_outputs_file.is_file() else None
     if json_out:
         emit_json(
             {
@@ -73,16 +144,34 @@ def status(ctx: typer.Context, json_out: JsonFlag = False) -> None:
                 "detail": current.detail,
                 "pid": current.state.pid if current.state else None,
                 "endpoint_url": current.endpoint_url,
+                "stack": settings.stack_name,
+                "outputs_file": str(outputs_file) if outputs_file else None,
+                "resources": sum(by_type.values()),
+                "resources_by_type": by_type,
             }
         )
     elif current.health == "running" and current.state is not None:
         uptime = time.time() - current.state.started_at
         console.print(f"[green]running[/] {current.detail} (up {uptime:.0f}s)")
+        _print_resources(settings.stack_name, by_type, outputs_file)
     else:
         colour = "yellow" if current.health == "stale" else "red"
         console.print(f"[{colour}]{current.health}[/] {current.detail}")
     if current.health != "running":
         raise typer.Exit(1)
+
+
+def _print_resources(stack: str, by_type: dict[str, int], outputs_file: Any) -> None:
+    if not by_type:
+        console.print(f"stack {stack!r} is not applied: run `mlops local up`")
+        return
+    table = Table(title=f"stack {stack!r}: {sum(by_type.values())} resources")
+    table.add_column("type")
+    table.add_column("count", justify="right")
+    for type_token, count in by_type.items():
+        table.add_row(type_token, str(count))
+    console.print(table)
+    console.print(f"outputs: {outputs_file}")
 
 
 @app.command()
@@ -95,4 +184,5 @@ def reset(ctx: typer.Context) -> None:
         console.print("[yellow]the emulator record is stale[/]; run `mlops local down` then `mlops local up`")
         raise
     settings.resolved_outputs_file.unlink(missing_ok=True)
+    ledger_path(settings.resolved_outputs_file).unlink(missing_ok=True)
     console.print(f"[green]reset[/] moto server pid {state.pid}: all resources removed")

@@ -201,3 +201,15 @@ def provision_platform(settings: Settings, repo_root: Path, *, runner: ProgramRu
     result = apply_stack(settings, clients, repo_root, runner=runner)
     outputs = load_outputs(result.outputs_file, result.stack)
     return Platform(settings=settings, clients=clients, outputs=outputs)
+
+
+def find_repo_root(start: Path | None = None) -> Path:
+    """The directory holding ``infra/Pulumi.yaml``: the working directory or one above it, else the kit's checkout."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "infra" / "Pulumi.yaml").is_file():
+            return candidate
+    checkout = Path(__file__).resolve().parents[3]
+    if (checkout / "infra" / "Pulumi.yaml").is_file():
+        return checkout
+    raise LocalApplyError(f"no infra/Pulumi.yaml in {here} or any parent: run the command inside the project")
