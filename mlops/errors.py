@@ -54,3 +54,41 @@ class UnsupportedResourceError(LocalApplyError):
             "add one under mlops/local/apply/handlers/ and list the type in infra/RESOURCE_TYPES.md"
         )
 
+
+
+class FeatureStoreError(MlopsError):
+    """Reading the offline feature table or writing/reading the online store failed; names table and key."""
+
+
+class TrainingError(MlopsError):
+    """Training could not produce a model; the message names the dataset, job, channel or field at fault."""
+
+
+class TrainingDataError(TrainingError):
+    """The training or validation set is missing, empty, too small or holds a single class."""
+
+
+class InvalidHyperparameterError(TrainingError):
+    """A hyperparameter is unknown or its value cannot be parsed or is out of range."""
+
+    def __init__(self, name: str, value: str, detail: str) -> None:
+        self.name = name
+        self.value = value
+        super().__init__(f"hyperparameter {name!r}={value!r}: {detail}")
+
+
+class TrainingJobFailedError(TrainingError):
+    """A training job ended Failed; carries the job name and the reason its script reported."""
+
+    def __init__(self, job_name: str, reason: str) -> None:
+        self.job_name = job_name
+        self.reason = reason
+        super().__init__(f"training job {job_name!r} failed: {reason}")
+
+
+class RegistryError(MlopsError):
+    """A model registry operation failed; the message names the model, version, alias or package."""
+
+
+class PromotionRejectedError(RegistryError):
+    """The challenger did not beat the champion by the required margin (nothing was changed)."""

@@ -1,0 +1,1 @@
+"""Model registry: MLflow versions with ``challenger``/``champion`` aliases, SageMaker model packages in step."""

@@ -1,0 +1,153 @@
+"""Training entry point honouring the SageMaker training contract.
+
+Run as ``python -m pipelines.training.entry_point`` (in a SageMaker training container or by the local runner).
+
+Contract (paths under ``$MLOPS_SM_ROOT``, default ``/opt/ml``):
+
+- input channels ``input/data/train`` and ``input/data/validation``: Parquet files (searched recursively);
+- hyperparameters ``input/config/hyperparameters.json``: a JSON object whose values are all strings; the
+  model spec (``task``, ``label``, ``event_time``, ``features``, ``categorical``) travels there too;
+- the model is written to ``model/``: an MLflow model directory ``model/mlflow_model`` plus ``metrics.json``;
+- metrics are printed one per line as ``<name>=<value>;`` (see :data:`METRIC_DEFINITIONS` for the regexes);
+- on error the reason is written to ``output/failure`` and the process exits with status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import pandas as pd  # type: ignore[import-untyped]
+
+from mlops.errors import MlopsError, TrainingDataError
+from pipelines.training import steps
+from pipelines.training.hyperparameters import Hyperparameters, ModelSpec, parse_hyperparameters, parse_spec
+
+ROOT_ENV = "MLOPS_SM_ROOT"
+DEFAULT_ROOT = "/opt/ml"
+CHANNELS = ("train", "validation")
+METRIC_NAMES = (
+    "validation:pr_auc",
+    "validation:roc_auc",
+    "validation:recall_at_precision",
+    "validation:rmse",
+    "validation:mae",
+    "validation:r2",
+    "train:rows",
+    "validation:rows",
+    "train:seconds",
+)
+# SageMaker metric definitions: one regex per metric, the value in the first group.
+METRIC_DEFINITIONS = [{"Name": name, "Regex": f"{name}=([-+0-9.eE]+|nan|inf);"} for name in METRIC_NAMES]
+
+
+def sm_root() -> Path:
+    return Path(os.environ.get(ROOT_ENV, DEFAULT_ROOT))
+
+
+def read_channel(root: Path, channel: str) -> pd.DataFrame:
+    """All Parquet files of a channel as one frame; a missing or empty channel names itself."""
+    directory = root / "input" / "data" / channel
+    if not directory.is_dir():
+        raise TrainingDataError(f"input channel {channel!r} is missing (no directory {directory})")
+    files = sorted(p for p in directory.rglob("*.parquet") if p.is_file())
+    if not files:
+        raise TrainingDataError(f"input channel {channel!r} holds no Parquet files under {directory}")
+    return pd.concat([pd.read_parquet(p) for p in files], ignore_index=True)
+
+
+def read_hyperparameters(root: Path) -> dict[str, str]:
+    path = root / "input" / "config" / "hyperparameters.json"
+    if not path.is_file():
+        return {}
+    raw = json.loads(path.read_text())
+    if not isinstance(raw, dict):
+        raise TrainingDataError(f"{path} must hold a JSON object")
+    return {str(k): str(v) for k, v in raw.items()}
+
+
+def emit_metric(name: str, value: float) -> None:
+    """One line SageMaker's metric regexes (:data:`METRIC_DEFINITIONS`) can parse."""
+    print(f"{name}={value:.6g};", flush=True)
+
+
+def train(root: Path) -> dict[str, Any]:
+    """Train, select, evaluate and save; returns the metrics written to ``model/metrics.json``."""
+    raw = read_hyperparameters(root)
+    spec = parse_spec(raw)
+    params = parse_hyperparameters(raw)
+    frames = {channel: read_channel(root, channel) for channel in CHANNELS}
+    steps.check_frame(frames["train"], spec, "train", params.min_train_rows)
+    steps.check_frame(frames["validation"], spec, "validation", steps.MIN_VALIDATION_ROWS)
+    started = time.perf_counter()
+    result = steps.search(frames["train"], spec, params)
+    model = steps.fit(steps.build_model(spec, params, result.best), frames["train"], spec)
+    seconds = time.perf_counter() - started
+    metrics = steps.evaluate(model, frames["validation"], spec, params.target_precision)
+    for name, value in metrics.items():
+        emit_metric(f"validation:{name}", value)
+    emit_metric("train:rows", float(len(frames["train"])))
+    emit_metric("train:seconds", seconds)
+    summary = {
+        "metrics": metrics,
+        "best_params": result.best,
+        "search": [{"params": p, result.metric: s} for p, s in result.scores],
+        "train_rows": len(frames["train"]),
+        "train_seconds": seconds,
+    }
+    save_model(root / "model", model, frames["train"], spec, params)
+    (root / "model" / "metrics.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    return summary
+
+
+def save_model(directory: Path, model: Any, train: pd.DataFrame, spec: ModelSpec, params: Hyperparameters) -> None:
+    """Save as an MLflow sklearn model with its signature (inputs: the features; output: class probabilities
+    for classification, the value for regression)."""
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+
+    sample = steps.features_of(train.head(100), spec)
+    output = model.predict_proba(sample) if spec.task == "classification" else model.predict(sample)
+    directory.mkdir(parents=True, exist_ok=True)
+    mlflow.sklearn.save_model(
+        model,
+        str(directory / "mlflow_model"),
+        serialization_format="cloudpickle",
+        signature=infer_signature(sample, output),
+        pyfunc_predict_fn="predict_proba" if spec.task == "classification" else "predict",
+        metadata={"task": spec.task, "label": spec.label, "seed": params.seed},
+        pip_requirements=model_requirements(),
+    )
+
+
+def model_requirements() -> list[str]:
+    """Pinned serving requirements (given explicitly: inferring them exports the whole project, slowly)."""
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in ("mlflow", "scikit-learn", "pandas", "numpy", "cloudpickle")]
+
+
+def main() -> int:
+    """Run the contract; exit 0 on success, 1 with ``output/failure`` written on any error."""
+    root = sm_root()
+    try:
+        train(root)
+    except Exception as exc:  # every failure must reach output/failure, SageMaker's reason channel
+        reason = str(exc) if isinstance(exc, MlopsError) else f"{type(exc).__name__}: {exc}"
+        failure = root / "output" / "failure"
+        failure.parent.mkdir(parents=True, exist_ok=True)
+        failure.write_text(reason + "\n")
+        print(f"training failed: {reason}", file=sys.stderr)
+        if not isinstance(exc, MlopsError):
+            traceback.print_exc()
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

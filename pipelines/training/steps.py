@@ -1,0 +1,178 @@
+"""Pure training steps: split, check, build, search, fit and evaluate. No I/O; the wiring lives elsewhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd  # type: ignore[import-untyped]
+
+from mlops.errors import TrainingDataError
+from pipelines.training.hyperparameters import Hyperparameters, ModelSpec
+
+MIN_VALIDATION_ROWS = 10
+
+
+@dataclass(frozen=True)
+class Split:
+    """A time-based split: every training row is older than every validation row."""
+
+    train: pd.DataFrame
+    validation: pd.DataFrame
+    boundary: pd.Timestamp
+
+
+def time_split(frame: pd.DataFrame, spec: ModelSpec, validation_fraction: float = 0.2) -> Split:
+    """Oldest ``1 - validation_fraction`` of the rows for training, the newest for validation.
+
+    Rows sharing the boundary timestamp all go to validation, so no event time appears on both sides.
+    """
+    if not 0.0 < validation_fraction < 1.0:
+        raise TrainingDataError(f"validation_fraction must be between 0 and 1, got {validation_fraction}")
+    if frame.empty:
+        raise TrainingDataError("the training set is empty: no labelled rows are known at the cutoff")
+    ordered = frame.sort_values(spec.event_time, kind="stable").reset_index(drop=True)
+    boundary = ordered[spec.event_time].iloc[int(len(ordered) * (1.0 - validation_fraction))]
+    train = ordered[ordered[spec.event_time] < boundary].reset_index(drop=True)
+    validation = ordered[ordered[spec.event_time] >= boundary].reset_index(drop=True)
+    return Split(train=train, validation=validation, boundary=boundary)
+
+
+def check_frame(frame: pd.DataFrame, spec: ModelSpec, channel: str, min_rows: int) -> None:
+    """Raise a :class:`TrainingDataError` naming the channel if it cannot train or evaluate a model."""
+    missing = [c for c in (*spec.features, spec.label) if c not in frame.columns]
+    if missing:
+        raise TrainingDataError(f"channel {channel!r} lacks column(s) {', '.join(missing)}")
+    labelled = int(frame[spec.label].notna().sum())
+    if labelled == 0:
+        raise TrainingDataError(f"channel {channel!r} is empty: no labelled rows")
+    if labelled < min_rows:
+        raise TrainingDataError(f"channel {channel!r} has {labelled} labelled rows; at least {min_rows} are needed")
+    if spec.task == "classification":
+        classes = sorted(frame[spec.label].dropna().unique().tolist())
+        if len(classes) < 2:
+            raise TrainingDataError(
+                f"channel {channel!r} holds a single class ({classes[0]!r}) of label {spec.label!r}; "
+                "classification needs at least two"
+            )
+
+
+def features_of(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
+    """The model's input columns, categoricals as strings (missing stays missing) and numbers as floats."""
+    out = pd.DataFrame(index=frame.index)
+    for name in spec.features:
+        column = frame[name]
+        if name in spec.categorical:
+            out[name] = column.map(lambda v: None if pd.isna(v) else str(v)).astype("object")
+        else:
+            out[name] = pd.to_numeric(column, errors="coerce").astype("float64")
+    return out
+
+
+def target_of(frame: pd.DataFrame, spec: ModelSpec) -> np.ndarray[Any, Any]:
+    dtype = "int64" if spec.task == "classification" else "float64"
+    return np.asarray(frame[spec.label].astype(dtype).to_numpy())
+
+
+def build_model(spec: ModelSpec, params: Hyperparameters, overrides: dict[str, Any] | None = None) -> Any:
+    """A sklearn pipeline: categorical features ordinal-encoded, then a HistGradientBoosting model."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
+    categorical = [f for f in spec.features if f in spec.categorical]
+    numeric = [f for f in spec.features if f not in spec.categorical]
+    # Unknown and missing categories both map to NaN, which the trees treat as "missing" rather than failing.
+    encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan)
+    columns = ColumnTransformer(
+        [("categorical", encoder, categorical), ("numeric", "passthrough", numeric)],
+        verbose_feature_names_out=False,
+    )
+    chosen = {
+        "learning_rate": params.learning_rate,
+        "max_iter": params.max_iter,
+        "max_leaf_nodes": params.max_leaf_nodes,
+        "min_samples_leaf": params.min_samples_leaf,
+        "l2_regularization": params.l2_regularization,
+        **(overrides or {}),
+    }
+    mask = [True] * len(categorical) + [False] * len(numeric)
+    estimator_cls = HistGradientBoostingClassifier if spec.task == "classification" else HistGradientBoostingRegressor
+    estimator = estimator_cls(categorical_features=mask if categorical else None, random_state=params.seed, **chosen)
+    return Pipeline([("columns", columns), ("model", estimator)])
+
+
+def fit(model: Any, frame: pd.DataFrame, spec: ModelSpec) -> Any:
+    model.fit(features_of(frame, spec), target_of(frame, spec))
+    return model
+
+
+def primary_metric(task: str) -> tuple[str, bool]:
+    """The metric models are selected and gated on, and whether greater is better."""
+    return ("pr_auc", True) if task == "classification" else ("rmse", False)
+
+
+def evaluate(model: Any, frame: pd.DataFrame, spec: ModelSpec, target_precision: float = 0.9) -> dict[str, float]:
+    """Task metrics on ``frame``: PR-AUC, ROC-AUC, recall at a fixed precision; or RMSE, MAE, R2."""
+    from sklearn import metrics
+
+    x, y = features_of(frame, spec), target_of(frame, spec)
+    if spec.task == "classification":
+        if len(np.unique(y)) < 2:
+            raise TrainingDataError(f"evaluation set holds a single class of label {spec.label!r}")
+        scores = model.predict_proba(x)[:, 1]
+        return {
+            "pr_auc": float(metrics.average_precision_score(y, scores)),
+            "roc_auc": float(metrics.roc_auc_score(y, scores)),
+            "recall_at_precision": recall_at_precision(y, scores, target_precision),
+            "positive_rate": float(np.mean(y)),
+            "rows": float(len(y)),
+        }
+    predicted = model.predict(x)
+    return {
+        "rmse": float(np.sqrt(metrics.mean_squared_error(y, predicted))),
+        "mae": float(metrics.mean_absolute_error(y, predicted)),
+        "r2": float(metrics.r2_score(y, predicted)),
+        "rows": float(len(y)),
+    }
+
+
+def recall_at_precision(y: np.ndarray[Any, Any], scores: np.ndarray[Any, Any], precision: float) -> float:
+    """The highest recall over thresholds whose precision is at least ``precision`` (0 if none reaches it)."""
+    from sklearn.metrics import precision_recall_curve
+
+    precisions, recalls, _ = precision_recall_curve(y, scores)
+    reaching = recalls[precisions >= precision]
+    return float(reaching.max()) if reaching.size else 0.0
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The chosen candidate and every candidate's score on the inner validation slice."""
+
+    best: dict[str, Any]
+    scores: list[tuple[dict[str, Any], float]]
+    metric: str
+
+
+def search(train: pd.DataFrame, spec: ModelSpec, params: Hyperparameters) -> SearchResult:
+    """Grid search on a time split of the training set (the holdout is never used for selection)."""
+    inner = time_split(train, spec, validation_fraction=0.2)
+    check_frame(inner.train, spec, "train (inner search split)", 2)
+    metric, greater = primary_metric(spec.task)
+    scores: list[tuple[dict[str, Any], float]] = []
+    for candidate in params.grid():
+        model = fit(build_model(spec, params, candidate), inner.train, spec)
+        score = evaluate(model, inner.validation, spec, params.target_precision)[metric]
+        scores.append((candidate, score))
+    pick = max if greater else min
+    best = pick(scores, key=lambda pair: pair[1])[0]
+    return SearchResult(best=best, scores=scores, metric=metric)
+
+
+def beats(challenger: float, champion: float, task: str, margin: float) -> bool:
+    """Whether the challenger's primary metric beats the champion's by at least ``margin`` (absolute)."""
+    _, greater = primary_metric(task)
+    return challenger >= champion + margin if greater else challenger <= champion - margin
