@@ -55,7 +55,6 @@ class UnsupportedResourceError(LocalApplyError):
         )
 
 
-
 class FeatureStoreError(MlopsError):
     """Reading the offline feature table or writing/reading the online store failed; names table and key."""
 
