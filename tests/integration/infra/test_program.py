@@ -1,0 +1,179 @@
+"""The Pulumi program under recording mocks, for every stack: components, outputs, policies, dependencies.
+
+All four stacks run in this one process: ``run_program`` configures fresh mock settings and a fresh root
+stack per run (see ``infra/runner.py``), so no subprocess per stack is needed.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.config import REPO_ROOT
+from infra.guardrails import check_all
+from infra.plan import Plan, plan_stack
+from infra.resource_types import RESOURCE_TYPES
+from mlops.errors import ConfigError
+from mlops.outputs import StackOutputs, parse_outputs
+
+pytestmark = pytest.mark.pulumi
+
+STACKS = ("local", "dev", "staging", "prod")
+COMPONENTS = {
+    "mlops:security:SecurityBase",
+    "mlops:datalake:DataLake",
+    "mlops:streaming:Streaming",
+    "mlops:processing:Processing",
+    "mlops:featurestore:FeatureStore",
+    "mlops:training:Training",
+    "mlops:monitoring:Monitoring",
+    "mlops:serving:Serving",
+    "mlops:cicd:CicdIdentity",
+}
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the repository's stack files and pipeline definition, with two job scripts and a private one."""
+    root = tmp_path_factory.mktemp("repo")
+    shutil.copytree(
+        REPO_ROOT / "infra", root / "infra", ignore=shutil.ignore_patterns("*.py", "__pycache__", "components")
+    )
+    (root / "pipelines" / "training").mkdir(parents=True)
+    shutil.copy(REPO_ROOT / "pipelines/training/pipeline_definition.json", root / "pipelines/training")
+    jobs = root / "jobs"
+    jobs.mkdir()
+    for name in ("__init__.py", "_shared.py", "ingest_events.py", "build_features.py"):
+        (jobs / name).write_text("print('job')\n")
+    (root / "infra" / "Pulumi.dev.yaml").write_text(
+        (REPO_ROOT / "infra" / "Pulumi.dev.yaml").read_text() + "  mlops-kit:glueSchedules:\n"
+        "    build_features: cron(30 4 * * ? *)\n"
+    )
+    return root
+
+
+@pytest.fixture(scope="module")
+def plans(repo: Path) -> dict[str, Plan]:
+    return {stack: plan_stack(stack, repo) for stack in STACKS}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_policies_hold_for_every_resource(plans: dict[str, Plan], stack: str) -> None:
+    assert [str(v) for v in check_all(plans[stack].resources)] == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_component_and_only_listed_types(plans: dict[str, Plan], stack: str) -> None:
+    types = {r.type for r in plans[stack].resources}
+    assert {t for t in types if t.startswith("mlops:")} == COMPONENTS
+    assert {t for t in types if not t.startswith("mlops:")} <= set(RESOURCE_TYPES)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_outputs_satisfy_the_stack_outputs_contract(plans: dict[str, Plan], stack: str) -> None:
+    outputs = parse_outputs(plans[stack].outputs, stack)
+    assert set(plans[stack].outputs) == set(StackOutputs.model_fields)
+    assert outputs.environment == stack
+    assert outputs.raw_bucket == f"mlops-kit-{stack}-raw-123456789012"
+    assert outputs.glue_jobs == {
+        "build_features": f"mlops-kit-{stack}-build_features",
+        "ingest_events": f"mlops-kit-{stack}-ingest_events",
+    }
+    assert set(outputs.alarm_names) == {
+        "endpoint_errors",
+        "endpoint_latency",
+        "data_quality",
+        "data_drift",
+        "concept_drift",
+        "model_degradation",
+    }
+    assert outputs.log_groups == {
+        "glue": f"/mlops-kit/{stack}/glue",
+        "training": f"/mlops-kit/{stack}/training",
+        "endpoint": f"/aws/sagemaker/Endpoints/mlops-kit-{stack}-endpoint",
+        "monitoring": f"/mlops-kit/{stack}/monitoring",
+    }
+    assert outputs.metrics_namespace == f"MLOpsKit/{stack}"
+    assert outputs.data_capture_prefix == (
+        f"s3://mlops-kit-{stack}-monitoring-123456789012/data-capture/mlops-kit-{stack}-endpoint"
+    )
+    # The program exports what the tracking-server resource returns as its ARN (the local apply returns a URI).
+    assert outputs.mlflow_tracking_uri.startswith("arn:aws:sagemaker:us-east-1:123456789012:")
+
+
+def _resource(plan: Plan, name: str) -> dict[str, Any]:
+    return next(r for r in plan.to_json()["resources"] if r["name"] == name)
+
+
+def test_stack_differences_reach_the_resources(plans: dict[str, Plan]) -> None:
+    dev = {r.name: r.inputs for r in plans["dev"].resources}
+    prod = {r.name: r.inputs for r in plans["prod"].resources}
+    assert dev["streaming-stream"]["streamModeDetails"] == {"streamMode": "ON_DEMAND"}
+    assert "shardCount" not in dev["streaming-stream"]
+    assert (prod["streaming-stream"]["shardCount"], prod["streaming-stream"]["retentionPeriod"]) == (4.0, 168.0)
+    assert prod["processing-job-ingest_events"]["workerType"] == "G.2X"
+    assert prod["serving-scaling-target"]["maxCapacity"] == 8.0
+    assert prod["monitoring-logs-glue"]["retentionInDays"] == 365.0
+    assert dev["processing-schedule-build_features"]["schedule"] == "cron(30 4 * * ? *)"
+    assert dev["processing-schedule-ingest_events"]["schedule"] == "cron(0 3 * * ? *)"
+    assert "cicd-github-oidc" in dev and "cicd-github-oidc" not in prod
+
+
+def test_glue_job_uploads_its_script_and_declares_the_kit_wheel(plans: dict[str, Plan], repo: Path) -> None:
+    inputs = {r.name: r.inputs for r in plans["dev"].resources}
+    script = inputs["processing-script-ingest_events"]
+    assert script["key"] == "glue/scripts/ingest_events.py"
+    assert script["bucket"] == "mlops-kit-dev-artifacts-123456789012"
+    job = inputs["processing-job-ingest_events"]
+    assert job["command"]["scriptLocation"] == "s3://mlops-kit-dev-artifacts-123456789012/glue/scripts/ingest_events.py"
+    assert job["defaultArguments"]["--extra-py-files"] == (
+        "s3://mlops-kit-dev-artifacts-123456789012/glue/packages/mlops_kit-0.1.0-py3-none-any.whl"
+    )
+    assert "processing-script-_shared" not in inputs
+
+
+def test_dependencies_follow_resource_outputs(plans: dict[str, Plan]) -> None:
+    plan = plans["prod"]
+    assert _resource(plan, "serving-endpoint")["dependencies"] == [
+        "monitoring-alarm-endpoint-errors",
+        "monitoring-alarm-endpoint-latency",
+        "serving-endpoint-config",
+    ]
+    assert _resource(plan, "serving-endpoint")["component"] == "serving"
+    assert _resource(plan, "datalake-raw-policy")["dependencies"] == ["datalake-raw", "datalake-raw-public-access"]
+    assert "training-pipeline" in _resource(plan, "monitoring-retrain-target")["dependencies"]
+    assert _resource(plan, "security")["component"] is None
+
+
+def test_pipeline_definition_gets_the_stack_values(plans: dict[str, Plan]) -> None:
+    import json
+
+    pipeline = next(r for r in plans["staging"].resources if r.name == "training-pipeline")
+    defaults = {
+        p["Name"]: p.get("DefaultValue") for p in json.loads(pipeline.inputs["pipelineDefinition"])["Parameters"]
+    }
+    assert defaults["ExecutionRoleArn"] == "arn:aws:iam::123456789012:role/mlops-kit-staging-sagemaker-role"
+    assert defaults["TrainUri"] == "s3://mlops-kit-staging-features-123456789012/training/train/"
+
+
+def test_plan_json_is_stable(repo: Path, plans: dict[str, Plan]) -> None:
+    assert plan_stack("dev", repo).to_json() == plans["dev"].to_json()
+
+
+def test_missing_pipeline_definition_names_file_and_command(tmp_path: Path, repo: Path) -> None:
+    shutil.copytree(repo / "infra", tmp_path / "infra")
+    shutil.copytree(repo / "jobs", tmp_path / "jobs")
+    with pytest.raises(ConfigError, match=r"pipeline_definition.json does not exist: generate it with `python -m"):
+        plan_stack("dev", tmp_path)
+
+
+def test_schedule_for_unknown_job_is_rejected(tmp_path: Path, repo: Path) -> None:
+    shutil.copytree(repo, tmp_path / "r")
+    (tmp_path / "r/jobs/build_features.py").unlink()
+    with pytest.raises(
+        ConfigError, match="glueSchedules names jobs without a script: build_features; scripts: ingest_events"
+    ):
+        plan_stack("dev", tmp_path / "r")

@@ -1,0 +1,11 @@
+"""Hand-built resource records for policy-rule tests (the shape the plan's mocks record)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.plan import PlannedResource
+
+
+def record(type_token: str, name: str, **inputs: Any) -> PlannedResource:
+    return PlannedResource(type=type_token, name=name, custom=True, inputs=inputs, id=f"{name}-id")

@@ -1,0 +1,84 @@
+"""Stack config: YAML keys to typed fields, defaults, contradictions rejected with the key named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from infra.config import REPO_ROOT, load_stack_config, read_stack_file
+from mlops.errors import ConfigError
+
+
+def test_keys_map_to_fields_and_strings_are_coerced() -> None:
+    config = load_stack_config(
+        "staging",
+        {
+            "aws:region": "eu-west-1",
+            "aws:s3UsePathStyle": True,
+            "mlops-kit:streamMode": "PROVISIONED",
+            "mlops-kit:shardCount": "3",
+            "mlops-kit:modelApprovalRequired": "false",
+        },
+    )
+    assert (config.environment, config.region, config.shard_count) == ("staging", "eu-west-1", 3)
+    assert config.model_approval_required is False
+    assert config.glue_worker_type == "G.1X"
+
+
+def test_unknown_key_is_named() -> None:
+    with pytest.raises(ConfigError, match=r"invalid config for stack 'dev': mlops-kit:shardCont: Extra inputs"):
+        load_stack_config("dev", {"mlops-kit:shardCont": 2})
+
+
+def test_bad_value_is_named() -> None:
+    with pytest.raises(ConfigError, match=r"mlops-kit:glueWorkerType: Input should be"):
+        load_stack_config("dev", {"mlops-kit:glueWorkerType": "G.16X"})
+
+
+def test_contradictions_are_rejected() -> None:
+    with pytest.raises(ConfigError, match=r"autoscalingMinCapacity \(3\) exceeds autoscalingMaxCapacity \(2\)"):
+        load_stack_config("dev", {"mlops-kit:autoscalingMinCapacity": 3})
+    with pytest.raises(ConfigError, match="shardCount is only used with streamMode PROVISIONED"):
+        load_stack_config("dev", {"mlops-kit:shardCount": 2})
+    with pytest.raises(ConfigError, match="logRetentionDays 10 is not one CloudWatch Logs accepts"):
+        load_stack_config("dev", {"mlops-kit:logRetentionDays": 10})
+
+
+def test_unknown_environment_is_named() -> None:
+    with pytest.raises(ConfigError, match=r"invalid config for stack 'qa': mlops-kit:environment: Input should be"):
+        load_stack_config("qa", {})
+
+
+@pytest.mark.parametrize("stack", ["local", "dev", "staging", "prod"])
+def test_every_stack_file_loads(stack: str) -> None:
+    config = read_stack_file(stack, REPO_ROOT)
+    assert config.stack == stack
+    assert config.environment == stack
+    assert config.region == "us-east-1"
+
+
+def test_stack_files_differ_where_they_should() -> None:
+    dev = read_stack_file("dev", REPO_ROOT)
+    prod = read_stack_file("prod", REPO_ROOT)
+    assert (dev.stream_mode, prod.stream_mode) == ("ON_DEMAND", "PROVISIONED")
+    assert (dev.model_approval_required, prod.model_approval_required) == (False, True)
+    assert prod.log_retention_days == 365
+    assert prod.autoscaling_max_capacity == 8
+
+
+def test_missing_stack_file_lists_known_stacks(tmp_path: Path) -> None:
+    (tmp_path / "infra").mkdir()
+    (tmp_path / "infra" / "Pulumi.dev.yaml").write_text("config: {}\n")
+    with pytest.raises(ConfigError, match=r"no stack file .*Pulumi.qa.yaml for stack 'qa'; known stacks: dev"):
+        read_stack_file("qa", tmp_path)
+
+
+def test_project_file_defaults_are_inherited(tmp_path: Path) -> None:
+    (tmp_path / "infra").mkdir()
+    (tmp_path / "infra" / "Pulumi.yaml").write_text(
+        "name: mlops-kit\nconfig:\n  aws:region:\n    value: eu-central-1\n"
+    )
+    (tmp_path / "infra" / "Pulumi.dev.yaml").write_text("config:\n  mlops-kit:owner: data-team\n")
+    config = read_stack_file("dev", tmp_path)
+    assert (config.region, config.owner, config.repo_root) == ("eu-central-1", "data-team", tmp_path)

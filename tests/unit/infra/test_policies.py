@@ -1,0 +1,83 @@
+"""IAM documents: exact statements, least privilege, no admin wildcards."""
+
+from __future__ import annotations
+
+import json
+
+from infra import policies
+from infra.guardrails import Violation, no_wildcard_admin
+from tests.unit.infra.records import record
+
+
+def _admin_statements(document: policies.PolicyDocument) -> list[Violation]:
+    return no_wildcard_admin([record("aws:iam/rolePolicy:RolePolicy", "p", policy=json.dumps(document))])
+
+
+def test_tls_only_policy_denies_insecure_transport_on_bucket_and_objects() -> None:
+    document = policies.tls_only_bucket_policy("b")
+    assert document["Statement"] == [
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    ]
+
+
+def test_access_log_bucket_lets_only_s3_log_delivery_of_this_account_write() -> None:
+    statement = policies.tls_only_bucket_policy("logs", log_delivery_account="123456789012")["Statement"][1]
+    assert statement["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert statement["Action"] == "s3:PutObject"
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+
+
+def test_github_trust_is_limited_to_repository_environment_and_branch() -> None:
+    trust = policies.github_trust_policy("arn:oidc", "acme/ml", "prod", "main")["Statement"][0]
+    assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert trust["Principal"] == {"Federated": "arn:oidc"}
+    assert trust["Condition"]["StringEquals"] == {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}
+    assert trust["Condition"]["StringLike"]["token.actions.githubusercontent.com:sub"] == [
+        "repo:acme/ml:environment:prod",
+        "repo:acme/ml:ref:refs/heads/main",
+    ]
+
+
+def test_start_pipeline_policy_names_one_action_on_one_pipeline() -> None:
+    assert policies.start_pipeline_policy("arn:pipe")["Statement"] == [
+        {"Effect": "Allow", "Action": "sagemaker:StartPipelineExecution", "Resource": "arn:pipe"}
+    ]
+
+
+def test_glue_policy_scopes_artifacts_to_glue_prefix() -> None:
+    document = policies.glue_job_policy(["raw"], "art", "arn:key", ["arn:db"], "arn:lg")
+    read_artifacts = next(s for s in document["Statement"] if s.get("Sid") == "ReadArtifacts")
+    assert read_artifacts["Resource"] == ["arn:aws:s3:::art/glue/*"]
+    assert _admin_statements(document) == []
+
+
+def test_no_document_grants_admin() -> None:
+    documents = [
+        policies.kms_key_policy("123456789012", "us-east-1"),
+        policies.firehose_policy("arn:stream", "raw", "arn:key"),
+        policies.sagemaker_policy(
+            ["features"], "models", "arn:key", account_id="123456789012", region="us-east-1", prefix="mlops-kit-dev"
+        ),
+        policies.deploy_policy("123456789012", "us-east-1", "mlops-kit-dev"),
+        policies.assume_role_policy("glue.amazonaws.com"),
+    ]
+    assert [v for d in documents for v in _admin_statements(d)] == []
+
+
+def test_deploy_policy_resources_carry_the_stack_prefix() -> None:
+    statement = policies.deploy_policy("123456789012", "us-east-1", "mlops-kit-dev")["Statement"][0]
+    assert statement["Resource"][:2] == [
+        "arn:aws:s3:::mlops-kit-dev-*",
+        "arn:aws:*:us-east-1:123456789012:*mlops-kit-dev*",
+    ]
+
+
+def test_to_json_sorts_keys() -> None:
+    assert policies.to_json({"b": 1, "a": 2}) == '{"a": 2, "b": 1}'
