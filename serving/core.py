@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mlops.adapters.feature_store import OnlineStore
 from serving import payload
 from serving.errors import InvocationError, PredictionError
-from serving.features import OnlineStore, complete_from_store
+from serving.features import complete_from_store
 from serving.model import LoadedModel
 from serving.schema import check_columns, coerce_rows, rows_to_frame
 
@@ -50,9 +51,14 @@ class InferenceCore:
     """Parses and checks payloads against one model's signature, predicts, and renders the answer."""
 
     def __init__(
-        self, model: LoadedModel, entity_key: str | None = None, online_store: OnlineStore | None = None
+        self,
+        model: LoadedModel,
+        dataset: str | None = None,
+        entity_key: str | None = None,
+        online_store: OnlineStore | None = None,
     ) -> None:
         self.model = model
+        self.dataset = dataset
         self.entity_key = entity_key
         self.online_store = online_store
 
@@ -64,10 +70,11 @@ class InferenceCore:
         if parsed.columns is None:
             return Prepared(coerce_rows(schema, parsed.rows, text=parsed.text), answer_as)
         if self._is_key_lookup(parsed.columns):
-            if self.online_store is None or self.entity_key is None:
+            if self.online_store is None or self.entity_key is None or self.dataset is None:
                 raise InvocationError("this server has no online feature store: send every feature")
             ids = [row[0] for row in parsed.rows]
-            return Prepared(complete_from_store(schema, self.entity_key, ids, self.online_store), answer_as)
+            rows = complete_from_store(schema, self.dataset, self.entity_key, ids, self.online_store)
+            return Prepared(coerce_rows(schema, rows), answer_as)
         check_columns(schema, parsed.columns)
         order = [parsed.columns.index(name) for name in schema.names]
         ordered = [[row[i] for i in order] for row in parsed.rows]

@@ -6,7 +6,8 @@ Configuration follows the SageMaker container contract and MLflow's variables:
 - model: ``--model-uri``, else ``SERVING_MODEL_URI`` (``models:/<name>@champion``, ``models:/<name>/<v>`` or a
   model package ARN); tracking URI from ``MLFLOW_TRACKING_URI``;
 - online features: ``SERVING_DATASET`` (definition in ``SERVING_DATASETS_DIR``, default ``pipelines/datasets``)
-  gives the entity key, ``SERVING_ONLINE_TABLE`` the DynamoDB table holding the latest features.
+  gives the entity key, ``SERVING_ONLINE_TABLE`` the DynamoDB table holding the latest features (reached
+  through the kit's settings: ``MLOPS_TARGET``, ``MLOPS_ENDPOINT_URL``, ``MLOPS_REGION``).
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from mlops.adapters.feature_store import OnlineStore
 from serving import logs
 from serving.core import InferenceCore
 from serving.errors import ModelLoadError
-from serving.features import DynamoDbOnlineStore, OnlineStore
 from serving.model import load_model, model_uri_from_package
 
 log = logging.getLogger("serving.server")
@@ -41,6 +42,15 @@ def _boto3_client(service: str) -> object:
     return boto3.session.Session().client(service)
 
 
+def _online_store(table: str) -> OnlineStore:
+    """The shared DynamoDB adapter, reached the way the kit's settings say (``MLOPS_TARGET`` etc.)."""
+    from mlops.adapters.feature_store import DynamoDBOnlineStore
+    from mlops.clients import ClientFactory
+    from mlops.settings import load_settings
+
+    return DynamoDBOnlineStore(ClientFactory(load_settings()), table)
+
+
 def build_core(model_uri: str, env: Mapping[str, str]) -> InferenceCore:
     """Load the model and, when configured, the online feature store the server completes requests from."""
     if model_uri.startswith("arn:aws:sagemaker:"):
@@ -56,8 +66,8 @@ def build_core(model_uri: str, env: Mapping[str, str]) -> InferenceCore:
         entity_key = definition.entity_key
         table = env.get("SERVING_ONLINE_TABLE")
         if table:
-            store = DynamoDbOnlineStore(_boto3_client("dynamodb"), table)
-    return InferenceCore(model, entity_key=entity_key, online_store=store)
+            store = _online_store(table)
+    return InferenceCore(model, dataset=dataset, entity_key=entity_key, online_store=store)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -78,8 +88,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     def load() -> InferenceCore:
         try:
             return build_core(args.model_uri, env)
-        except ModelLoadError:
-            log.exception("model load failed", extra={"model_uri": args.model_uri})
+        except ModelLoadError as exc:
+            log.error("model load failed", extra={"model_uri": args.model_uri, "error": str(exc)})  # noqa: TRY400
             raise
 
     import uvicorn

@@ -6,7 +6,7 @@ import json
 import math
 from typing import Any
 
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped]
 import pytest
 
 from serving.core import InferenceCore
@@ -29,13 +29,19 @@ class _Store:
     def __init__(self, records: dict[str, dict[str, Any]]) -> None:
         self.records = records
 
-    def get_features(self, entity_ids: Any, feature_names: Any) -> list[dict[str, Any] | None]:
-        return [self.records.get(entity) for entity in entity_ids]
+    def write(self, dataset: str, rows: Any, entity_key: str) -> int:
+        raise AssertionError("serving never writes features")
+
+    def read(self, dataset: str, entities: Any) -> dict[str, dict[str, Any]]:
+        assert dataset == "card_transactions"
+        return {entity: self.records[entity] for entity in entities if entity in self.records}
 
 
 def _core(store: _Store | None = None) -> InferenceCore:
     model = LoadedModel("models:/m/1", "m", "1", SCHEMA, 0.0, _predict)
-    return InferenceCore(model, entity_key="customer_id" if store else None, online_store=store)
+    if store is None:
+        return InferenceCore(model)
+    return InferenceCore(model, dataset="card_transactions", entity_key="customer_id", online_store=store)
 
 
 def _call(body: str | bytes, content_type: str = "application/json", accept: str | None = None) -> tuple[int, Any]:

@@ -1,0 +1,112 @@
+"""The local endpoint: deploy starts the real server process, bad input never kills it, a failed deploy never
+takes traffic, stop stops exactly that process."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from mlops.local import endpoint_runner
+from mlops.local.platform import Platform
+from serving.errors import DeploymentError
+from tests.unit.serving.model_support import DATASET, RegisteredModel, train_and_register
+
+pytestmark = [pytest.mark.emulator, pytest.mark.server]
+
+
+@pytest.fixture(scope="module")
+def registered(platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> RegisteredModel:
+    tracking_dir = Path(platform.outputs.mlflow_tracking_uri.removeprefix("sqlite:///")).parent
+    return train_and_register(tracking_dir)
+
+
+@pytest.fixture(scope="module")
+def route(platform: Platform, registered: RegisteredModel) -> Iterator[endpoint_runner.EndpointRoute]:
+    deployed = endpoint_runner.deploy(platform, DATASET)
+    try:
+        yield deployed
+    finally:
+        endpoint_runner.stop(platform)
+
+
+def _post(route: endpoint_runner.EndpointRoute, body: bytes, content_type: str, accept: str = "*/*") -> httpx.Response:
+    return endpoint_runner.invoke(route, body, content_type, accept)
+
+
+def test_deploy_serves_the_champion_and_registers_it_in_the_emulator(
+    platform: Platform, registered: RegisteredModel, route: endpoint_runner.EndpointRoute
+) -> None:
+    assert (route.version, route.model_uri) == (registered.version, f"models:/{DATASET}/{registered.version}")
+    assert json.loads(httpx.get(route.url + "/ping").text) == {
+        "status": "healthy",
+        "model": DATASET,
+        "version": registered.version,
+    }
+    sagemaker = platform.clients.client("sagemaker")
+    endpoint = sagemaker.describe_endpoint(EndpointName=platform.outputs.endpoint_name)
+    assert endpoint["EndpointConfigName"] == f"{platform.outputs.endpoint_config_name}-v{registered.version}"
+    body = json.dumps({"dataframe_split": json.loads(registered.sample.to_json(orient="split", index=False))})
+    answer = _post(route, body.encode(), "application/json")
+    assert answer.status_code == 200
+    assert len(answer.json()["predictions"]) == 5
+    assert set(answer.json()["predictions"]) <= {0, 1}
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        (b"amount=1", "application/x-www-form-urlencoded", 415),
+        (b'{"dataframe_records": [{"amount": 1', "application/json", 400),
+        (b'amount,channel\n"1,2\n', "text/csv", 400),
+        (b'{"dataframe_records": [{"amount": 1.0}]}', "application/json", 400),
+        (b"", "text/csv", 400),
+        (b"x" * (6 * 1024 * 1024 + 1), "text/csv", 413),
+    ],
+)
+def test_bad_input_gets_4xx_and_the_server_keeps_serving(
+    route: endpoint_runner.EndpointRoute, registered: RegisteredModel, body: bytes, content_type: str, status: int
+) -> None:
+    assert _post(route, body, content_type).status_code == status
+    good = registered.sample.to_csv(index=False).encode()
+    again = _post(route, good, "text/csv", accept="text/csv")
+    assert again.status_code == 200
+    assert len(again.text.splitlines()) == 5
+
+
+def test_a_deployment_that_fails_its_health_check_never_takes_traffic(
+    platform: Platform, registered: RegisteredModel, route: endpoint_runner.EndpointRoute
+) -> None:
+    import mlflow
+    from sklearn.dummy import DummyClassifier
+
+    mlflow.set_tracking_uri(registered.tracking_uri)
+    with mlflow.start_run(experiment_id=mlflow.get_experiment_by_name(DATASET).experiment_id):
+        # no signature: the server refuses to serve it and exits during start-up
+        model = DummyClassifier().fit([[0.0]], [0])
+        info = mlflow.sklearn.log_model(
+            model, name="model", registered_model_name=DATASET, serialization_format="cloudpickle"
+        )
+    with pytest.raises(DeploymentError, match="exited with code 3 before its health check passed"):
+        endpoint_runner.deploy(platform, DATASET, version=str(info.registered_model_version), health_timeout=120)
+    assert endpoint_runner.read_route(platform) == route
+    assert _post(route, registered.sample.to_csv(index=False).encode(), "text/csv").status_code == 200
+
+
+def test_redeploy_switches_the_route_and_stops_the_old_process(
+    platform: Platform, registered: RegisteredModel, route: endpoint_runner.EndpointRoute
+) -> None:
+    new = endpoint_runner.deploy(platform, DATASET, version=registered.version)
+    try:
+        assert new.port != route.port
+        assert endpoint_runner.read_route(platform) == new
+        assert not psutil.pid_exists(route.pid) or psutil.Process(route.pid).status() == psutil.STATUS_ZOMBIE
+        assert httpx.get(new.url + "/ping").status_code == 200
+    finally:
+        stopped = endpoint_runner.stop(platform)
+    assert stopped == new
+    assert endpoint_runner.read_route(platform) is None
