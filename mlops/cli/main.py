@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mlops.cli import infra, local
+from mlops.cli import infra, job, local
 from mlops.cli.context import CliContext, console
 from mlops.errors import MlopsError
 
@@ -27,6 +27,7 @@ app = typer.Typer(
 )
 app.add_typer(local.app, name="local")
 app.add_typer(infra.app, name="infra")
+app.add_typer(job.app, name="job")
 
 
 @app.callback()

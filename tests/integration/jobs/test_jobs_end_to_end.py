@@ -1,0 +1,169 @@
+"""curate -> build_features through the local Glue runner, against the session's emulator."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from mlops.local.glue_runner import GlueRunRecord, read_record, run_job
+from mlops.local.platform import Platform
+from pipelines.lake.delta import commit_metadata, delta_options, read_table, table_uri
+
+pytestmark = [pytest.mark.emulator, pytest.mark.spark]
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def lake(platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A dataset of its own (so other tests' batches never mix in) and Glue jobs declared as the infra would."""
+    name = f"jobs_e2e_{uuid.uuid4().hex[:8]}"
+    datasets_dir = tmp_path_factory.mktemp("datasets")
+    raw = yaml.safe_load((REPO / "pipelines/datasets/card_transactions.yaml").read_text())
+    (datasets_dir / f"{name}.yaml").write_text(yaml.safe_dump({**raw, "name": name}))
+    out = platform.outputs
+    glue, s3 = platform.clients.client("glue"), platform.clients.client("s3")
+    jobs = {}
+    for key in ("curate", "build_features"):
+        script_key = f"tests/{name}/{key}.py"
+        s3.put_object(Bucket=out.artifacts_bucket, Key=script_key, Body=(REPO / "jobs" / f"{key}.py").read_bytes())
+        jobs[key] = f"{name}-{key}"
+        glue.create_job(
+            Name=jobs[key],
+            Role=out.glue_role_arn,
+            Command={"Name": "glueetl", "ScriptLocation": f"s3://{out.artifacts_bucket}/{script_key}"},
+            DefaultArguments={
+                "--dataset": name,
+                "--curated_bucket": out.curated_bucket,
+                "--features_bucket": out.features_bucket,
+                "--glue_database": out.glue_database,
+                "--datasets_dir": str(datasets_dir),
+                "--enable-metrics": "true",
+            },
+            WorkerType="G.1X",
+            NumberOfWorkers=2,
+            Timeout=10,
+        )
+    test_platform = Platform(
+        settings=platform.settings,
+        clients=platform.clients,
+        outputs=out.model_copy(update={"glue_jobs": {**out.glue_jobs, **jobs}}),
+    )
+    return {"name": name, "platform": test_platform, "jobs": jobs}
+
+
+def _rows(ids: list[str], start: datetime) -> list[dict[str, Any]]:
+    return [
+        {
+            "transaction_id": tid,
+            "customer_id": f"c{n % 4}",
+            "merchant_id": "m1",
+            "event_time": start + timedelta(minutes=17 * n),
+            "amount": 10.0 + n,
+            "category": "grocery",
+            "channel": "online",
+            "country": "FR",
+            "is_fraud": n % 2,
+        }
+        for n, tid in enumerate(ids)
+    ]
+
+
+def _write_batch(platform: Platform, dataset: str, batch_id: str, rows: list[dict[str, Any]]) -> None:
+    # As validation writes them: typed per the definition (int32 here, to prove curate casts to int64).
+    schema = pa.schema(
+        [
+            ("transaction_id", pa.string()),
+            ("customer_id", pa.string()),
+            ("merchant_id", pa.string()),
+            ("event_time", pa.timestamp("us", tz="UTC")),
+            ("amount", pa.float64()),
+            ("category", pa.string()),
+            ("channel", pa.string()),
+            ("country", pa.string()),
+            ("is_fraud", pa.int32()),
+        ]
+    )
+    path = f"{platform.outputs.curated_bucket}/validated/{dataset}/batch_id={batch_id}/part-0.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path, filesystem=platform.clients.arrow_filesystem())
+
+
+def _run(lake: dict[str, Any], key: str, **arguments: str) -> tuple[GlueRunRecord, list[str]]:
+    lines: list[str] = []
+    record = run_job(lake["platform"], key, arguments, on_line=lines.append)
+    return record, lines
+
+
+def test_curate_twice_then_build_features_from_a_recorded_version(lake: dict[str, Any]) -> None:
+    platform, dataset = lake["platform"], lake["name"]
+    start = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+    first_ids = [f"a{n:02d}" for n in range(27)] + ["a00", "a01", "a02"]  # 3 duplicates within the batch
+    second_ids = [f"b{n:02d}" for n in range(13)] + ["b00", "b01"] + ["a03", "a04", "a05", "a06", "a07"]
+    _write_batch(platform, dataset, "batch0001", _rows(first_ids, start))
+    _write_batch(platform, dataset, "batch0002", _rows(second_ids, start + timedelta(days=1)))
+
+    first, lines = _run(lake, "curate", batch_ids="batch0001")
+    assert first.state == "SUCCEEDED", "\n".join(lines[-30:])
+    assert {k: first.counts[k] for k in ("rows_in", "rows_curated", "duplicates_removed", "table_version")} == {
+        "rows_in": 30,
+        "rows_curated": 27,
+        "duplicates_removed": 3,
+        "table_version": 0,
+    }
+    second, lines = _run(lake, "curate")
+    assert second.state == "SUCCEEDED", "\n".join(lines[-30:])
+    assert second.counts["batch_ids"] == ["batch0002"]
+    counts = {k: second.counts[k] for k in ("rows_in", "rows_curated", "duplicates_within_run")}
+    assert counts == {"rows_in": 20, "rows_curated": 13, "duplicates_within_run": 2}
+    assert second.counts["duplicates_against_table"] == 5
+    for record in (first, second):  # counts reconcile in every run record
+        c = record.counts
+        assert c["rows_in"] == c["rows_curated"] + c["duplicates_removed"]
+
+    features, lines = _run(lake, "build_features", source_version="0")
+    assert features.state == "SUCCEEDED", "\n".join(lines[-30:])
+    assert (features.counts["rows_out"], features.counts["source_version"]) == (27, 0)
+
+    options = delta_options(platform.clients)
+    out = platform.outputs
+    curated_uri = table_uri(out.curated_bucket, dataset)
+    assert read_table(curated_uri, options, 0).data.num_rows == 27
+    latest = read_table(curated_uri, options)
+    assert (latest.version, latest.data.num_rows) == (1, 40)
+    assert latest.data.schema.field("is_fraud").type == pa.int64()
+    features_uri = table_uri(out.features_bucket, dataset)
+    lineage = commit_metadata(features_uri, options)[0]
+    assert (lineage["source_table"], lineage["source_version"]) == (curated_uri, "0")
+    table = read_table(features_uri, options, 0).data
+    assert table.column_names[:3] == ["customer_id", "event_time", "transaction_id"]
+    assert "txn_count_24h" in table.column_names and table.column_names[-1] == "is_fraud"
+
+    glue = platform.clients.client("glue")
+    curated_table = glue.get_table(DatabaseName=out.glue_database, Name=f"{dataset}_curated")["Table"]
+    assert curated_table["Parameters"]["delta_version"] == "1"
+    assert curated_table["StorageDescriptor"]["Location"] == curated_uri
+    feature_table = glue.get_table(DatabaseName=out.glue_database, Name=f"{dataset}_features")["Table"]
+    assert (feature_table["Parameters"]["delta_version"], feature_table["Parameters"]["source_version"]) == ("0", "0")
+
+    stored = read_record(platform, first.job_name, first.run_id)
+    assert (stored["state"], stored["counts"]["rows_curated"], stored["exit_code"]) == ("SUCCEEDED", 27, 0)
+    assert stored["arguments"]["--batch_ids"] == "batch0001"
+    logs = platform.clients.client("logs").get_log_events(logGroupName=first.log_group, logStreamName=first.run_id)
+    assert any(e["message"].startswith("mlops-job-result ") for e in logs["events"])
+
+
+def test_a_failing_run_is_recorded_failed_with_its_error(lake: dict[str, Any]) -> None:
+    record, _ = _run(lake, "build_features", dataset="no_such_dataset")
+    assert (record.state, record.exit_code != 0) == ("FAILED", True)
+    assert record.error is not None and "unknown dataset 'no_such_dataset'" in record.error
+    stored = read_record(lake["platform"], record.job_name, record.run_id)
+    assert json.loads(json.dumps(stored))["state"] == "FAILED"
+    assert stored["error"] == record.error
