@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mlops.cli import infra, job, local
+from mlops.cli import features, infra, job, local, mlflow_ui, model, train
 from mlops.cli.context import CliContext, console
 from mlops.errors import MlopsError
 
@@ -28,6 +28,10 @@ app = typer.Typer(
 app.add_typer(local.app, name="local")
 app.add_typer(infra.app, name="infra")
 app.add_typer(job.app, name="job")
+app.add_typer(features.app, name="features")
+app.add_typer(train.app, name="train")
+app.add_typer(model.app, name="model")
+app.add_typer(mlflow_ui.app, name="mlflow")
 
 
 @app.callback()

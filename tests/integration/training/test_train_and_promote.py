@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import secrets
 
+import pandas as pd  # type: ignore[import-untyped]
 import pytest
 from deltalake import write_deltalake
 
 from mlops.adapters.registry import SageMakerModelPackages
+from mlops.datasets import DatasetDefinition
 from mlops.errors import PromotionRejectedError, RegistryError
 from mlops.local.platform import Platform
 from mlops.local.training_runner import describe_job
@@ -19,7 +21,7 @@ from tests.unit.training.synthetic import definition, end_time, feature_frame
 pytestmark = pytest.mark.emulator
 
 
-def _dataset(platform: Platform, task: str, rows: int = 1500) -> tuple[object, object]:
+def _dataset(platform: Platform, task: str, rows: int = 1500) -> tuple[DatasetDefinition, pd.DataFrame]:
     name = f"e2e_{task[:3]}_{secrets.token_hex(3)}"
     frame = feature_frame(rows, task)
     write_deltalake(
@@ -31,9 +33,9 @@ def _dataset(platform: Platform, task: str, rows: int = 1500) -> tuple[object, o
 @pytest.mark.parametrize("task", ["classification", "regression"])
 def test_train_registers_challenger_then_promote_and_rollback(platform: Platform, task: str) -> None:
     spec, frame = _dataset(platform, task)
-    cutoff = end_time(frame)  # type: ignore[arg-type]
+    cutoff = end_time(frame)
     hp = {"max_iter": "40", "search_learning_rate": "0.1,0.3", "search_max_leaf_nodes": "15"}
-    first = train_dataset(platform, spec, hyperparameters=hp, cutoff=cutoff)  # type: ignore[arg-type]
+    first = train_dataset(platform, spec, hyperparameters=hp, cutoff=cutoff)
 
     assert first.job.status == "Completed"
     assert describe_job(platform, first.job.job_name).status == "Completed"
@@ -48,29 +50,33 @@ def test_train_registers_challenger_then_promote_and_rollback(platform: Platform
     assert package.model_data_url == first.job.model_artifact
     assert package.metadata["training_job"] == first.job.job_name
 
-    decision = promote(platform, spec, margin=0.0)  # type: ignore[arg-type]
+    decision = promote(platform, spec, margin=0.0)
     assert decision.champion_version is None
-    rows = {row["version"]: row for row in list_models(platform, spec.name)}  # type: ignore[attr-defined]
+    rows = {row["version"]: row for row in list_models(platform, spec.name)}
     assert rows[1]["aliases"] == ["champion"]
     assert (rows[1]["approval"], rows[1]["package_stage"], rows[1]["stage"]) == ("Approved", "Production", "Production")
     assert rows[1]["dataset_version"] == "0"
 
-    second = train_dataset(platform, spec, hyperparameters=hp, cutoff=cutoff)  # type: ignore[arg-type]
+    second = train_dataset(platform, spec, hyperparameters=hp, cutoff=cutoff)
     assert second.registration.model_version == 2
     # Same data and seed: the challenger cannot beat the champion by a positive margin.
     with pytest.raises(PromotionRejectedError, match="does not beat champion v1"):
-        promote(platform, spec, margin=0.05)  # type: ignore[arg-type]
+        promote(platform, spec, margin=0.05)
     with pytest.raises(RegistryError, match="needs a reason"):
-        promote(platform, spec, margin=0.05, force=True)  # type: ignore[arg-type]
-    forced = promote(platform, spec, margin=0.05, force=True, reason="same model, newer code")  # type: ignore[arg-type]
+        promote(platform, spec, margin=0.05, force=True)
+    forced = promote(platform, spec, margin=0.05, force=True, reason="same model, newer code")
     assert (forced.champion_version, forced.challenger_version, forced.forced) == (1, 2, True)
-    rows = {row["version"]: row for row in list_models(platform, spec.name)}  # type: ignore[attr-defined]
+    rows = {row["version"]: row for row in list_models(platform, spec.name)}
     assert (rows[1]["approval"], rows[1]["package_stage"], rows[1]["aliases"]) == ("Approved", "Archived", [])
-    assert (rows[2]["approval"], rows[2]["package_stage"], rows[2]["aliases"]) == ("Approved", "Production", ["champion"])
+    assert (rows[2]["approval"], rows[2]["package_stage"], rows[2]["aliases"]) == (
+        "Approved",
+        "Production",
+        ["champion"],
+    )
 
-    assert rollback(platform, spec) == (2, 1)  # type: ignore[arg-type]
-    rows = {row["version"]: row for row in list_models(platform, spec.name)}  # type: ignore[attr-defined]
+    assert rollback(platform, spec) == (2, 1)
+    rows = {row["version"]: row for row in list_models(platform, spec.name)}
     assert rows[1]["aliases"] == ["champion"]
     assert (rows[2]["approval"], rows[2]["package_stage"]) == ("Rejected", "Archived")
     with pytest.raises(RegistryError, match="replaced no earlier champion"):
-        rollback(platform, spec)  # type: ignore[arg-type]
+        rollback(platform, spec)

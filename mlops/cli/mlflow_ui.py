@@ -1,0 +1,43 @@
+"""``mlops mlflow ui``: MLflow's UI on loopback, pointed at the stack's tracking store and artifacts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlops.cli.context import cli_context, console
+from mlops.local.platform import Platform
+
+app = typer.Typer(help="MLflow experiment tracking.", no_args_is_help=True)
+
+
+@app.command()
+def ui(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
+) -> None:
+    """Start `mlflow ui` on 127.0.0.1 with the stack's tracking URI and S3 endpoint; Ctrl-C stops it."""
+    from pipelines.training.tracking import mlflow_env
+
+    context = cli_context(ctx)
+    platform = Platform(settings=context.settings, clients=context.clients, outputs=context.outputs())
+    env = mlflow_env(platform)
+    mlflow_bin = Path(sys.executable).with_name("mlflow")
+    command = [str(mlflow_bin), "ui", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--backend-store-uri", env["MLFLOW_TRACKING_URI"]]
+    console.print(f"MLflow UI on http://127.0.0.1:{port} (tracking {env['MLFLOW_TRACKING_URI']}); Ctrl-C stops it")
+    process = subprocess.Popen(command, env={**os.environ, **env, "PATH": f"{mlflow_bin.parent}:{os.environ['PATH']}"})
+    try:
+        process.wait()
+    except KeyboardInterrupt:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
