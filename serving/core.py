@@ -67,6 +67,9 @@ class InferenceCore:
         answer_as = payload.negotiate(accept)
         parsed = payload.parse(body, content_type)
         schema = self.model.schema
+        if parsed.text and parsed.columns is not None and not self._names_known(parsed.columns):
+            # headerless CSV whose first row happens to look like names: it is data (batch transform sends these)
+            parsed = payload.Payload(None, [parsed.columns, *parsed.rows], text=True)
         if parsed.columns is None:
             return Prepared(coerce_rows(schema, parsed.rows, text=parsed.text), answer_as)
         if self._is_key_lookup(parsed.columns):
@@ -79,6 +82,10 @@ class InferenceCore:
         order = [parsed.columns.index(name) for name in schema.names]
         ordered = [[row[i] for i in order] for row in parsed.rows]
         return Prepared(coerce_rows(schema, ordered, text=parsed.text), answer_as)
+
+    def _names_known(self, columns: Sequence[str]) -> bool:
+        known = {*self.model.schema.names, self.entity_key}
+        return any(name in known for name in columns)
 
     def _is_key_lookup(self, columns: Sequence[str]) -> bool:
         return self.entity_key is not None and list(columns) == [self.entity_key]

@@ -141,3 +141,23 @@ def deploy_to_sagemaker(
         raise DeploymentError(
             f"deploying {names.model} to endpoint {names.endpoint!r} failed: {exc.response['Error']['Message']}"
         ) from exc
+
+
+def deploy_version(platform: Any, dataset: str, version: str | None, image: str | None) -> dict[str, str]:
+    """Deploy ``dataset``'s model (``version`` or the champion) to the stack's SageMaker endpoint on AWS."""
+    from serving.model import registry_uri, resolve_version
+
+    if not image:
+        raise DeploymentError("deploying to AWS needs the serving image: pass --image-uri (an ECR image URI)")
+    tracking_uri = platform.outputs.mlflow_tracking_uri
+    name, resolved = resolve_version(tracking_uri, registry_uri(dataset, version))
+    names = names_for(platform.outputs, resolved)
+    env = container_environment(dataset, registry_uri(name, resolved), tracking_uri, platform.outputs)
+    action = deploy_to_sagemaker(platform.clients.client("sagemaker"), platform.outputs, names, image, env)
+    return {
+        "endpoint": names.endpoint,
+        "model": names.model,
+        "endpoint_config": names.endpoint_config,
+        "version": resolved,
+        "action": action,
+    }

@@ -89,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         try:
             return build_core(args.model_uri, env)
         except ModelLoadError as exc:
-            log.error("model load failed", extra={"model_uri": args.model_uri, "error": str(exc)})  # noqa: TRY400
+            log.error("model load failed", extra={"model_uri": args.model_uri, "error": str(exc)})
             raise
 
     import uvicorn

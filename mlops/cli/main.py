@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from mlops.cli import features, infra, job, local, mlflow_ui, model, train
+from mlops.cli import deploy as serving_cli
 from mlops.cli.context import CliContext, console
 from mlops.errors import MlopsError
 
@@ -32,6 +33,7 @@ app.add_typer(features.app, name="features")
 app.add_typer(train.app, name="train")
 app.add_typer(model.app, name="model")
 app.add_typer(mlflow_ui.app, name="mlflow")
+serving_cli.register(app)  # deploy, predict, batch-predict, endpoint
 
 
 @app.callback()
