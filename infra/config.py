@@ -9,6 +9,7 @@ are ignored here.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -142,6 +143,21 @@ def load_stack_config(stack: str, raw: Mapping[str, Any], *, repo_root: Path | N
             key = f"{PROJECT}:{field}" if field else "config"
             problems.append(f"{key}: {error['msg']}")
         raise ConfigError(f"invalid config for stack {stack!r}: " + "; ".join(problems)) from exc
+
+
+def decode_config_env(raw: Mapping[str, str]) -> dict[str, Any]:
+    """Config as the Pulumi engine hands it to a program (``pulumi.runtime.get_config_env()``): every value
+    is a string and objects/lists are JSON text. Decode those so :func:`load_stack_config` sees YAML's shapes."""
+    decoded: dict[str, Any] = {}
+    for key, value in raw.items():
+        if isinstance(value, str) and value[:1] in ("{", "["):
+            try:
+                decoded[key] = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"config key {key} holds invalid JSON: {exc}") from exc
+        else:
+            decoded[key] = value
+    return decoded
 
 
 def stack_file(stack: str, repo_root: Path) -> Path:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.config import REPO_ROOT, load_stack_config, read_stack_file
+from infra.config import REPO_ROOT, decode_config_env, load_stack_config, read_stack_file
 from mlops.errors import ConfigError
 
 
@@ -82,3 +82,24 @@ def test_project_file_defaults_are_inherited(tmp_path: Path) -> None:
     (tmp_path / "infra" / "Pulumi.dev.yaml").write_text("config:\n  mlops-kit:owner: data-team\n")
     config = read_stack_file("dev", tmp_path)
     assert (config.region, config.owner, config.repo_root) == ("eu-central-1", "data-team", tmp_path)
+
+
+def test_engine_config_strings_decode_to_yaml_shapes() -> None:
+    raw = decode_config_env(
+        {
+            "mlops-kit:glueSchedules": '{"curate": "cron(0 1 * * ? *)"}',
+            "mlops-kit:glueWorkerCount": "4",
+            "aws:region": "us-east-1",
+        }
+    )
+    assert raw == {
+        "mlops-kit:glueSchedules": {"curate": "cron(0 1 * * ? *)"},
+        "mlops-kit:glueWorkerCount": "4",
+        "aws:region": "us-east-1",
+    }
+    assert load_stack_config("dev", raw).glue_schedules == {"curate": "cron(0 1 * * ? *)"}
+
+
+def test_engine_config_with_bad_json_is_named() -> None:
+    with pytest.raises(ConfigError, match="config key mlops-kit:glueSchedules holds invalid JSON"):
+        decode_config_env({"mlops-kit:glueSchedules": "{oops"})

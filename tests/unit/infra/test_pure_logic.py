@@ -83,3 +83,14 @@ def test_common_tags() -> None:
         "owner": "team",
         "component": "serving",
     }
+
+
+def test_resource_type_tokens_match_their_classes() -> None:
+    import inspect
+
+    from infra.resource_types import RESOURCE_TYPES, is_taggable
+
+    for token, resource_class in RESOURCE_TYPES.items():
+        assert f"'{token}'" in inspect.getsource(resource_class), token
+    assert is_taggable("aws:s3/bucket:Bucket") is True
+    assert is_taggable("aws:s3/bucketPolicy:BucketPolicy") is False
