@@ -28,6 +28,7 @@ def spark() -> Iterator[SparkSession]:
         .getOrCreate()
     )
     gateway = session.sparkContext._gateway
+    assert gateway is not None
     try:
         yield session
     finally:
