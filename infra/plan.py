@@ -28,7 +28,8 @@ GET_REGION = "aws:index/getRegion:getRegion"
 LONG_VALUE = 160
 """Inputs longer than this (policy documents, dashboards, definitions) are summarised in the plan."""
 
-# Outputs the program reads that the provider computes (not inputs): camelCase name -> state key.
+# Physical-name inputs (camelCase): the first one present names the resource in its mock ARN, and each is
+# echoed into the state so outputs like `.name` resolve even when the program did not set that input.
 _COMPUTED_NAMES = (
     "name",
     "bucket",
