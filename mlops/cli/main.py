@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from mlops.cli import features, infra, job, local, mlflow_ui, model, train
+from mlops.cli import data, features, infra, local, mlflow_ui, model, train
+from mlops.cli import job
 from mlops.cli import deploy as serving_cli
 from mlops.cli.context import CliContext, console
 from mlops.errors import MlopsError
@@ -29,6 +30,7 @@ app = typer.Typer(
 app.add_typer(local.app, name="local")
 app.add_typer(infra.app, name="infra")
 app.add_typer(job.app, name="job")
+app.add_typer(data.app, name="data")
 app.add_typer(features.app, name="features")
 app.add_typer(train.app, name="train")
 app.add_typer(model.app, name="model")

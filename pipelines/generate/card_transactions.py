@@ -235,7 +235,8 @@ def _apply_drift(
         index = np.flatnonzero(drifted)[fraud]
         channel[index] = 2
         country[index] = home[index]
-        log_amount[index] = AMOUNT_MU[category[index]] + rng.uniform(0.2, 0.8, size=len(index))
+        known = np.minimum(category[index], len(CATEGORIES) - 1)  # the drift category has no amount profile
+        log_amount[index] = AMOUNT_MU[known] + rng.uniform(0.2, 0.8, size=len(index))
 
 
 def _merchant(rng: np.random.Generator, category: np.ndarray, pop: _Population) -> np.ndarray:
