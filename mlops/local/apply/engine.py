@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import pulumi
 from botocore.exceptions import BotoCoreError, ClientError
+from pulumi.runtime import settings as pulumi_settings
 
 from mlops.clients import ClientFactory
 from mlops.errors import LocalApplyError, MlopsError
@@ -52,9 +53,15 @@ class EmulatorMocks(pulumi.runtime.Mocks):
         self.on_applied = on_applied
         self._lock = threading.Lock()
         self.errors: list[MlopsError] = []
+        self.closed = False
+
+    def close(self) -> None:
+        """Ignore registrations from here on: after a failed run the SDK's event loop still holds the run's
+        pending registrations and would deliver them to these mocks during the next run in the process."""
+        self.closed = True
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        if not args.custom or args.typ.startswith("pulumi:providers:"):
+        if self.closed or not args.custom or args.typ.startswith("pulumi:providers:"):
             # Components and provider instances have no AWS counterpart; they only group or configure.
             return None, dict(args.inputs)
         started = time.monotonic()
@@ -129,6 +136,12 @@ def handler_context(settings: Settings, clients: ClientFactory) -> HandlerContex
     return HandlerContext(clients, account_id, settings.region, settings.state_dir.resolve())
 
 
+def _clear_sdk_leftovers() -> None:
+    with pulumi_settings.SETTINGS.lock:
+        pulumi_settings.SETTINGS.outputs.clear()
+    pulumi_settings.SETTINGS.rpc_manager.clear()
+
+
 def _run_deferred(context: HandlerContext) -> None:
     for description, action in context.deferred.drain():
         try:
@@ -166,9 +179,14 @@ def apply_stack(
     ledger = Ledger()
     mocks = EmulatorMocks(handler_context(settings, clients), ledger, on_applied)
     run = runner or default_runner()
+    # The SDK keeps a failed run's exception and its pending output tasks process-wide and re-raises them
+    # from the next run in the same process: start clean, and leave clean after a failure.
+    _clear_sdk_leftovers()
     try:
         outputs = run(settings.stack_name, mocks, repo_root)
     except Exception as exc:
+        mocks.close()
+        _clear_sdk_leftovers()
         # The SDK re-raises a handler's error from its own frames, sometimes wrapped: report ours.
         if mocks.errors and exc is not mocks.errors[0]:
             raise mocks.errors[0] from exc
