@@ -18,7 +18,6 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import psutil
@@ -214,7 +213,7 @@ def stop(platform: Platform) -> EndpointRoute | None:
     return route
 
 
-def invoke(route: EndpointRoute, body: bytes, content_type: str, accept: str, timeout: float = 60.0) -> Any:
+def invoke(route: EndpointRoute, body: bytes, content_type: str, accept: str, timeout: float = 60.0) -> httpx.Response:
     """POST /invocations to the local process (SageMaker's 60 s invocation timeout)."""
     return httpx.post(
         route.url + "/invocations",

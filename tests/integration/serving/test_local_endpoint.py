@@ -85,7 +85,9 @@ def test_a_deployment_that_fails_its_health_check_never_takes_traffic(
     from sklearn.dummy import DummyClassifier
 
     mlflow.set_tracking_uri(registered.tracking_uri)
-    with mlflow.start_run(experiment_id=mlflow.get_experiment_by_name(DATASET).experiment_id):
+    experiment = mlflow.get_experiment_by_name(DATASET)
+    assert experiment is not None
+    with mlflow.start_run(experiment_id=experiment.experiment_id):
         # no signature: the server refuses to serve it and exits during start-up
         model = DummyClassifier().fit([[0.0]], [0])
         info = mlflow.sklearn.log_model(
