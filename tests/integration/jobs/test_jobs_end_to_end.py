@@ -160,10 +160,24 @@ def test_curate_twice_then_build_features_from_a_recorded_version(lake: dict[str
     assert any(e["message"].startswith("mlops-job-result ") for e in logs["events"])
 
 
-def test_a_failing_run_is_recorded_failed_with_its_error(lake: dict[str, Any]) -> None:
-    record, _ = _run(lake, "build_features", dataset="no_such_dataset")
-    assert (record.state, record.exit_code != 0) == ("FAILED", True)
-    assert record.error is not None and "unknown dataset 'no_such_dataset'" in record.error
-    stored = read_record(lake["platform"], record.job_name, record.run_id)
-    assert json.loads(json.dumps(stored))["state"] == "FAILED"
-    assert stored["error"] == record.error
+def test_a_failing_run_through_the_cli_exits_1_and_is_recorded_failed(
+    lake: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from mlops.cli.main import app
+    from mlops.outputs import write_outputs
+
+    platform: Platform = lake["platform"]
+    outputs_file = tmp_path / "outputs.json"
+    write_outputs(outputs_file, platform.outputs.model_dump())
+    monkeypatch.setenv("MLOPS_STATE_DIR", str(platform.settings.state_dir))
+    monkeypatch.setenv("MLOPS_OUTPUTS_FILE", str(outputs_file))
+    monkeypatch.setenv("MLOPS_STACK", platform.settings.stack_name)
+    result = CliRunner().invoke(app, ["job", "run", "build_features", "--arg", "dataset=no_such_dataset", "--json"])
+    assert result.exit_code == 1, result.output
+    record = json.loads(result.stdout)
+    assert (record["state"], record["exit_code"] != 0) == ("FAILED", True)
+    assert "unknown dataset 'no_such_dataset'" in record["error"]
+    stored = read_record(platform, record["job_name"], record["run_id"])
+    assert (stored["state"], stored["error"]) == ("FAILED", record["error"])
