@@ -135,7 +135,11 @@ def test_curate_twice_then_build_features_from_a_recorded_version(lake: dict[str
     options = delta_options(platform.clients)
     out = platform.outputs
     curated_uri = table_uri(out.curated_bucket, dataset)
-    assert read_table(curated_uri, options, 0).data.num_rows == 27
+    version0 = read_table(curated_uri, options, 0).data
+    assert version0.num_rows == 27
+    # The first occurrence wins: a00 first came with amount 10.0, its duplicate (row 27) with 37.0.
+    kept = {r["transaction_id"]: r["amount"] for r in version0.to_pylist()}
+    assert (kept["a00"], kept["a02"]) == (10.0, 12.0)
     latest = read_table(curated_uri, options)
     assert (latest.version, latest.data.num_rows) == (1, 40)
     assert latest.data.schema.field("is_fraud").type == pa.int64()
