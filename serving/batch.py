@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd  # type: ignore[import-untyped]
+import pandas as pd
 
 from mlops.datasets import DatasetDefinition
 from mlops.errors import DatasetError

@@ -102,7 +102,7 @@ class MicroBatcher:
 def limit_native_threads(threads: int) -> None:
     """Cap OpenMP/BLAS threads of the calling thread: on small batches HistGradientBoosting's OpenMP threads
     spin-wait for each other, which on a busy 2-core host turned a 1 ms predict into 45 ms."""
-    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+    from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=threads)
 

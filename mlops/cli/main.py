@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mlops.cli import data, features, infra, local, mlflow_ui, model, train
-from mlops.cli import job
+from mlops.cli import data, features, infra, job, local, mlflow_ui, model, train
 from mlops.cli import deploy as serving_cli
 from mlops.cli.context import CliContext, console
 from mlops.errors import MlopsError

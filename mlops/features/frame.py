@@ -7,7 +7,7 @@ that shares its time with others then takes the value of the last of them, whose
 
 from __future__ import annotations
 
-import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the dev group
+import pandas as pd  # no pandas-stubs in the dev group
 
 from mlops.datasets import DatasetDefinition, Feature
 from mlops.errors import ConfigError

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import numpy as np
-import pandas as pd  # type: ignore[import-untyped]
+import pandas as pd
 
 SOURCE_ROWS = 442
 DEFAULT_START = datetime(2020, 1, 1, tzinfo=UTC)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import pandas as pd  # type: ignore[import-untyped]
+import pandas as pd
 
 from mlops.errors import DatasetError
 from pipelines.generate.card_transactions import DEFAULT_START, CardOptions, DriftKind, generate_card_transactions

@@ -52,7 +52,7 @@ class Promotion:
 
 def holdout_of(platform: Platform, version: ModelVersion) -> Any:
     """The validation channel the version was evaluated on (recorded as its ``holdout_uri`` tag)."""
-    import pandas as pd  # type: ignore[import-untyped]
+    import pandas as pd
 
     uri = version.tags.get("holdout_uri")
     if not uri:

@@ -22,7 +22,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-import pandas as pd  # type: ignore[import-untyped]
+import pandas as pd
 
 from mlops.errors import MlopsError, TrainingDataError
 from pipelines.training import steps

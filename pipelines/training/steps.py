@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd  # type: ignore[import-untyped]
+import pandas as pd
 
 from mlops.errors import TrainingDataError
 from pipelines.training.hyperparameters import Hyperparameters, ModelSpec

@@ -15,7 +15,7 @@ import io
 from dataclasses import asdict
 from datetime import UTC, datetime
 
-import pandas as pd  # type: ignore[import-untyped]
+import pandas as pd
 
 from mlops.adapters.metrics import CloudWatchMetrics, MetricsPublisher
 from mlops.adapters.object_store import ObjectStore, S3ObjectStore

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import pandas as pd  # type: ignore[import-untyped]
+import pandas as pd
 
 from mlops.datasets import DatasetDefinition
 from pipelines.ingest.records import ROW_NUMBER, RawRecords

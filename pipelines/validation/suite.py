@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import pandas as pd  # type: ignore[import-untyped]
+import pandas as pd
 
 from mlops.datasets import DatasetDefinition
 from pipelines.ingest.records import ROW_NUMBER

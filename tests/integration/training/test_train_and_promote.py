@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-import pandas as pd  # type: ignore[import-untyped]
+import pandas as pd
 import pytest
 from deltalake import write_deltalake
 

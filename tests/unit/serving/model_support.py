@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd  # type: ignore[import-untyped]
+import pandas as pd
 
 DATASET = "card_transactions"
 CATEGORIES = ["grocery", "restaurants", "travel", "electronics", "fuel"]

@@ -6,7 +6,7 @@ import json
 import math
 from typing import Any
 
-import pandas as pd  # type: ignore[import-untyped]
+import pandas as pd
 import pytest
 
 from serving.core import InferenceCore

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pandas as pd  # type: ignore[import-untyped]
+import pandas as pd
 
 from pipelines.feature_store.offline import labelled_rows, latest_per_entity, point_in_time_join
 from tests.unit.training.synthetic import definition
