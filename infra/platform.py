@@ -18,7 +18,7 @@ from infra.components.cicd import CicdArgs, CicdIdentity
 from infra.components.datalake import DataLake, DataLakeArgs
 from infra.components.featurestore import FeatureStore, FeatureStoreArgs
 from infra.components.monitoring import Monitoring, MonitoringArgs
-from infra.components.processing import Processing, ProcessingArgs, discover_job_scripts
+from infra.components.processing import Processing, ProcessingArgs, discover_datasets, discover_job_scripts
 from infra.components.security import SecurityBase, SecurityBaseArgs
 from infra.components.serving import Serving, ServingArgs
 from infra.components.streaming import Streaming, StreamingArgs
@@ -64,6 +64,8 @@ def define_platform(config: StackConfig) -> PlatformOutputs:
             scripts=discover_job_scripts(config.repo_root / "jobs"),
             kms_key_arn=key,
             artifacts_bucket=zones["artifacts"],
+            curated_bucket=zones["curated"],
+            features_bucket=zones["features"],
             data_buckets=[zones[z] for z in ("raw", "curated", "features", "quarantine", "monitoring")],
             database_name=lake.database_name,
             log_group_name=naming.log_group_name(config.project, config.environment, "glue"),
@@ -72,6 +74,7 @@ def define_platform(config: StackConfig) -> PlatformOutputs:
             worker_count=config.glue_worker_count,
             timeout_minutes=config.glue_timeout_minutes,
             default_schedule=config.glue_schedule,
+            datasets=discover_datasets(config.repo_root / "pipelines" / "datasets"),
             schedules=config.glue_schedules,
         ),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 
 import pulumi
@@ -23,6 +24,18 @@ def discover_job_scripts(jobs_dir: Path) -> dict[str, Path]:
     return {path.stem: path for path in sorted(jobs_dir.glob("*.py")) if not path.name.startswith("_")}
 
 
+def discover_datasets(datasets_dir: Path) -> tuple[str, ...]:
+    """Dataset definitions shipped with the kit (``<name>.yaml``): each gets its own scheduled job runs."""
+    if not datasets_dir.is_dir():
+        raise ConfigError(f"dataset definitions directory {datasets_dir} does not exist")
+    return tuple(path.stem for path in sorted(datasets_dir.glob("*.yaml")))
+
+
+def python_modules() -> str:
+    """Glue's ``--additional-python-modules``: the kit's third-party runtime needs, pinned to the tested versions."""
+    return ",".join(f"{name}=={version(name)}" for name in ("deltalake",))
+
+
 @dataclass(frozen=True)
 class ProcessingArgs:
     """Inputs of :class:`Processing`. ``schedules`` maps a script stem to a cron expression overriding
@@ -32,6 +45,8 @@ class ProcessingArgs:
     scripts: Mapping[str, Path]
     kms_key_arn: pulumi.Output[str]
     artifacts_bucket: pulumi.Output[str]
+    curated_bucket: pulumi.Output[str]
+    features_bucket: pulumi.Output[str]
     data_buckets: list[pulumi.Output[str]]
     database_name: pulumi.Output[str]
     log_group_name: str
@@ -40,9 +55,12 @@ class ProcessingArgs:
     worker_count: int
     timeout_minutes: int
     default_schedule: str
+    datasets: tuple[str, ...]
     schedules: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if not self.datasets:
+            raise ConfigError("processing needs at least one dataset definition to schedule its jobs for")
         unknown = sorted(set(self.schedules) - set(self.scripts))
         if unknown:
             raise ConfigError(
@@ -126,20 +144,29 @@ class Processing(pulumi.ComponentResource):
                     "--enable-continuous-cloudwatch-log": "true",
                     "--continuous-log-logGroup": args.log_group_name,
                     "--enable-metrics": "true",
+                    "--additional-python-modules": python_modules(),
                     "--MLOPS_ENVIRONMENT": ident.environment,
+                    # Resource names the job scripts take as arguments (see each script's docstring); the
+                    # dataset is a per-run argument, set by the schedules below or by `mlops job run`.
+                    "--curated_bucket": args.curated_bucket,
+                    "--features_bucket": args.features_bucket,
+                    "--glue_database": args.database_name,
                 },
                 execution_property={"max_concurrent_runs": 1},
                 tags=tags,
                 opts=child(self),
             )
-            aws.glue.Trigger(
-                f"{name}-schedule-{stem}",
-                name=naming.resource_name(ident.project, ident.environment, f"{stem.replace('_', '-')}-schedule"),
-                type="SCHEDULED",
-                schedule=args.schedules.get(stem, args.default_schedule),
-                actions=[{"job_name": job.name}],
-                tags=tags,
-                opts=child(self),
-            )
+            for dataset in args.datasets:
+                aws.glue.Trigger(
+                    f"{name}-schedule-{stem}-{dataset}",
+                    name=naming.resource_name(
+                        ident.project, ident.environment, f"{stem}-{dataset}-schedule".replace("_", "-")
+                    ),
+                    type="SCHEDULED",
+                    schedule=args.schedules.get(stem, args.default_schedule),
+                    actions=[{"job_name": job.name, "arguments": {"--dataset": dataset}}],
+                    tags=tags,
+                    opts=child(self),
+                )
             self.job_names[stem] = job.name
         self.register_outputs({"role_arn": self.role_arn, "job_names": self.job_names})

@@ -24,7 +24,7 @@ def read_pipeline_definition(repo_root: Path) -> str:
     if not path.is_file():
         raise ConfigError(
             f"SageMaker pipeline definition {path} does not exist: generate it with "
-            "`python -m pipelines.training.definition` (the training pipeline's builder) and commit it"
+            "`mlops train pipeline-definition` (the training pipeline's builder) and commit it"
         )
     return path.read_text()
 

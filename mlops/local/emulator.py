@@ -26,6 +26,10 @@ from mlops.local.state import LOGFILE, EmulatorState, clear_state, read_state, w
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
+# A busy server (a big apply, Spark on the same two cores) can take seconds to answer: a live server of ours is
+# only called unresponsive after this long, and is never stopped for it.
+PROBE_TIMEOUT_S = 3.0
+PATIENT_PROBE_TIMEOUT_S = 15.0
 # Answered only by moto's server: tells moto apart from whatever else may hold a recorded port.
 _PROBE_PATH = "/moto-api/data.json"
 
@@ -50,9 +54,10 @@ def free_port(host: str = HOST) -> int:
         return int(sock.getsockname()[1])
 
 
-def answers_as_moto(endpoint_url: str, timeout: float = 1.0) -> bool:
+def answers_as_moto(endpoint_url: str, timeout: float | None = None) -> bool:
+    """True when a moto server answers at ``endpoint_url`` within ``timeout`` (default ``PROBE_TIMEOUT_S``)."""
     try:
-        response = httpx.get(endpoint_url + _PROBE_PATH, timeout=timeout)
+        response = httpx.get(endpoint_url + _PROBE_PATH, timeout=PROBE_TIMEOUT_S if timeout is None else timeout)
     except httpx.HTTPError:
         return False
     if response.status_code != 200:
@@ -79,6 +84,8 @@ def status(emulator_dir: Path) -> EmulatorStatus:
         return EmulatorStatus("stopped", None, "no emulator recorded; run `mlops local up`")
     alive = _is_our_server(state.pid, state.port)
     answering = answers_as_moto(state.endpoint_url)
+    if alive and not answering:
+        answering = answers_as_moto(state.endpoint_url, timeout=PATIENT_PROBE_TIMEOUT_S)
     if alive and answering:
         return EmulatorStatus("running", state, f"moto server pid {state.pid} at {state.endpoint_url}")
     if not alive and answering:
@@ -110,15 +117,16 @@ def _port_taken(host: str, port: int) -> bool:
 def up(emulator_dir: Path, port: int | None = None) -> tuple[EmulatorState, bool]:
     """Start the server, or reuse the healthy one already recorded. Returns the state and whether it started.
 
-    A stale record (process gone, or its port taken by something else) is replaced, after making sure no
-    process of ours is left behind.
+    A stale record (process gone, or its port taken by something else) is replaced. A server of ours that is
+    alive but does not answer is reported, not stopped: it holds every resource of the local stack.
     """
     current = status(emulator_dir)
     if current.health == "running" and current.state is not None:
         return current.state, False
     if current.health == "stale" and current.state is not None:
         if _is_our_server(current.state.pid, current.state.port):
-            _terminate(current.state.pid)
+            # Alive but unresponsive: it still holds every resource, so stopping it is the user's call.
+            raise StalePidfileError(f"{current.detail}; stop it with `mlops local down`, then run `mlops local up`")
         clear_state(emulator_dir)
     chosen = port or free_port()
     if _port_taken(HOST, chosen):

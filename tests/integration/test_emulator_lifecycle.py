@@ -150,3 +150,24 @@ def test_cli_rejects_an_unknown_target_listing_the_allowed_ones(tmp_path: Path) 
     result = subprocess.run([sys.executable, "-m", "mlops.cli", "local", "status"], env=env, capture_output=True)
     assert result.returncode == 2
     assert "allowed targets: moto, localstack, aws" in " ".join(result.stderr.decode().split())
+
+
+def test_a_live_but_unresponsive_server_is_reported_and_never_stopped(
+    emulator_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+
+    state, _ = emulator.up(emulator_dir)
+    monkeypatch.setattr(emulator, "PROBE_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(emulator, "PATIENT_PROBE_TIMEOUT_S", 0.2)
+    os.kill(state.pid, signal.SIGSTOP)
+    try:
+        current = emulator.status(emulator_dir)
+        assert current.health == "stale"
+        assert current.detail == f"moto server pid {state.pid} is alive but does not answer on {state.endpoint_url}"
+        with pytest.raises(StalePidfileError, match=r"stop it with `mlops local down`"):
+            emulator.up(emulator_dir)
+        assert psutil.pid_exists(state.pid)
+        assert read_state(emulator_dir) == state
+    finally:
+        os.kill(state.pid, signal.SIGCONT)

@@ -44,6 +44,9 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     (root / "pipelines" / "training").mkdir(parents=True)
     shutil.copy(REPO_ROOT / "pipelines/training/pipeline_definition.json", root / "pipelines/training")
+    (root / "pipelines" / "datasets").mkdir()
+    for name in ("card_transactions", "diabetes"):
+        shutil.copy(REPO_ROOT / f"pipelines/datasets/{name}.yaml", root / "pipelines/datasets")
     jobs = root / "jobs"
     jobs.mkdir()
     for name in ("__init__.py", "_shared.py", "ingest_events.py", "build_features.py"):
@@ -117,8 +120,11 @@ def test_stack_differences_reach_the_resources(plans: dict[str, Plan]) -> None:
     assert prod["processing-job-ingest_events"]["workerType"] == "G.2X"
     assert prod["serving-scaling-target"]["maxCapacity"] == 8.0
     assert prod["monitoring-logs-glue"]["retentionInDays"] == 365.0
-    assert dev["processing-schedule-build_features"]["schedule"] == "cron(30 4 * * ? *)"
-    assert dev["processing-schedule-ingest_events"]["schedule"] == "cron(0 3 * * ? *)"
+    assert dev["processing-schedule-build_features-diabetes"]["schedule"] == "cron(30 4 * * ? *)"
+    assert dev["processing-schedule-ingest_events-card_transactions"]["schedule"] == "cron(0 3 * * ? *)"
+    assert dev["processing-schedule-ingest_events-diabetes"]["actions"] == [
+        {"jobName": "mlops-kit-dev-ingest_events", "arguments": {"--dataset": "diabetes"}}
+    ]
     assert "cicd-github-oidc" in dev and "cicd-github-oidc" not in prod
 
 
@@ -132,6 +138,10 @@ def test_glue_job_uploads_its_script_and_declares_the_kit_wheel(plans: dict[str,
     assert job["defaultArguments"]["--extra-py-files"] == (
         "s3://mlops-kit-dev-artifacts-123456789012/glue/packages/mlops_kit-0.1.0-py3-none-any.whl"
     )
+    assert job["defaultArguments"]["--curated_bucket"] == "mlops-kit-dev-curated-123456789012"
+    assert job["defaultArguments"]["--features_bucket"] == "mlops-kit-dev-features-123456789012"
+    assert job["defaultArguments"]["--glue_database"] == "mlops_kit_dev"
+    assert job["defaultArguments"]["--additional-python-modules"].startswith("deltalake==1.")
     assert "processing-script-_shared" not in inputs
 
 
@@ -166,7 +176,8 @@ def test_plan_json_is_stable(repo: Path, plans: dict[str, Plan]) -> None:
 def test_missing_pipeline_definition_names_file_and_command(tmp_path: Path, repo: Path) -> None:
     shutil.copytree(repo / "infra", tmp_path / "infra")
     shutil.copytree(repo / "jobs", tmp_path / "jobs")
-    with pytest.raises(ConfigError, match=r"pipeline_definition.json does not exist: generate it with `python -m"):
+    shutil.copytree(repo / "pipelines" / "datasets", tmp_path / "pipelines" / "datasets")
+    with pytest.raises(ConfigError, match=r"pipeline_definition.json does not exist: generate it with `mlops train pipe"):
         plan_stack("dev", tmp_path)
 
 
