@@ -177,7 +177,7 @@ def test_missing_pipeline_definition_names_file_and_command(tmp_path: Path, repo
     shutil.copytree(repo / "infra", tmp_path / "infra")
     shutil.copytree(repo / "jobs", tmp_path / "jobs")
     shutil.copytree(repo / "pipelines" / "datasets", tmp_path / "pipelines" / "datasets")
-    with pytest.raises(ConfigError, match=r"pipeline_definition.json does not exist: generate it with `mlops train pipe"):
+    with pytest.raises(ConfigError, match=r"does not exist: generate it with `mlops train pipeline-definition`"):
         plan_stack("dev", tmp_path)
 
 
