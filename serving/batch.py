@@ -25,6 +25,7 @@ import pandas as pd
 from mlops.datasets import DatasetDefinition
 from mlops.errors import DatasetError
 from mlops.local.platform import Platform
+from mlops.tracking import mlflow_session
 from serving.core import InferenceCore
 from serving.deploy import names_for
 from serving.errors import PredictionError
@@ -197,15 +198,16 @@ def batch_predict(
     from serving.model import load_model, registry_uri, resolve_version
 
     tracking_uri = platform.outputs.mlflow_tracking_uri
-    name, version = resolve_version(tracking_uri, registry_uri(definition.name, model_version))
-    job = plan_job(platform, definition, version)
-    if platform.settings.target == "aws":
-        from mlflow.models import get_model_info
+    with mlflow_session(platform):
+        name, version = resolve_version(tracking_uri, registry_uri(definition.name, model_version))
+        job = plan_job(platform, definition, version)
+        if platform.settings.target == "aws":
+            from mlflow.models import get_model_info
 
-        schema = InputSchema.from_mlflow(get_model_info(registry_uri(name, version)).signature.inputs)
-    else:
-        core = InferenceCore(load_model(registry_uri(name, version), tracking_uri))
-        schema = core.model.schema
+            schema = InputSchema.from_mlflow(get_model_info(registry_uri(name, version)).signature.inputs)
+        else:
+            core = InferenceCore(load_model(registry_uri(name, version), tracking_uri))
+            schema = core.model.schema
     inputs = write_inputs(platform, job, read_features(platform, definition.name, data_version), schema)
     if platform.settings.target == "aws":
         arn = platform.clients.client("sagemaker").create_transform_job(**transform_job_request(platform, job))

@@ -22,7 +22,7 @@ def ui(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
 ) -> None:
     """Start `mlflow ui` on 127.0.0.1 with the stack's tracking URI and S3 endpoint; Ctrl-C stops it."""
-    from pipelines.training.tracking import mlflow_env
+    from mlops.tracking import mlflow_env
 
     context = cli_context(ctx)
     platform = Platform(settings=context.settings, clients=context.clients, outputs=context.outputs())

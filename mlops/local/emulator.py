@@ -30,8 +30,9 @@ STOP_TIMEOUT_S = 10.0
 # only called unresponsive after this long, and is never stopped for it.
 PROBE_TIMEOUT_S = 3.0
 PATIENT_PROBE_TIMEOUT_S = 15.0
-# Answered only by moto's server: tells moto apart from whatever else may hold a recorded port.
-_PROBE_PATH = "/moto-api/data.json"
+# Answered only by moto's server, and cheaply: tells moto apart from whatever else may hold a recorded port.
+# (``/moto-api/data.json`` would serialise every resource the server holds: seconds on a provisioned stack.)
+_PROBE_PATH = "/moto-api/config"
 
 Health = Literal["running", "stopped", "stale"]
 
@@ -60,7 +61,7 @@ def answers_as_moto(endpoint_url: str, timeout: float | None = None) -> bool:
         response = httpx.get(endpoint_url + _PROBE_PATH, timeout=PROBE_TIMEOUT_S if timeout is None else timeout)
     except httpx.HTTPError:
         return False
-    if response.status_code != 200:
+    if response.status_code not in (200, 201):  # moto answers its config with 201
         return False
     try:
         return isinstance(response.json(), dict)

@@ -16,6 +16,7 @@ from mlops.adapters.registry import Approval, SageMakerModelPackages, Stage
 from mlops.datasets import DatasetDefinition
 from mlops.errors import PromotionRejectedError, RegistryError
 from mlops.local.platform import Platform
+from mlops.tracking import mlflow_session
 from pipelines.registry.mlflow_models import (
     CHALLENGER,
     CHAMPION,
@@ -32,7 +33,6 @@ from pipelines.registry.mlflow_models import (
 )
 from pipelines.training import steps
 from pipelines.training.hyperparameters import ModelSpec
-from pipelines.training.tracking import mlflow_session
 
 
 @dataclass(frozen=True)

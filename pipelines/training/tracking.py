@@ -1,45 +1,13 @@
-"""MLflow wiring: tracking URI from the stack outputs, artifacts in the models bucket, the right AWS env.
-
-MLflow reads its S3 endpoint and credentials from the process environment, so :func:`mlflow_session` sets
-them (from ``clients.subprocess_env()``) for the duration of a block and restores the previous values after.
-"""
+"""Training-side MLflow helpers: each dataset's experiment with its artifacts in the models bucket, and the
+code version runs record. The session wiring itself is shared with serving in :mod:`mlops.tracking`."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from mlops.local.platform import Platform
-
-
-def mlflow_env(platform: Platform) -> dict[str, str]:
-    """Environment MLflow (in process or as ``mlflow ui``) needs to reach the tracking store and artifacts."""
-    return {**platform.clients.subprocess_env(), "MLFLOW_TRACKING_URI": platform.outputs.mlflow_tracking_uri}
-
-
-@contextmanager
-def mlflow_session(platform: Platform) -> Iterator[Any]:
-    """Point MLflow at the stack for the block; yields an ``MlflowClient``."""
-    import mlflow
-    from mlflow import MlflowClient
-
-    env = mlflow_env(platform)
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    try:
-        mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
-        mlflow.set_registry_uri(env["MLFLOW_TRACKING_URI"])
-        yield MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"], registry_uri=env["MLFLOW_TRACKING_URI"])
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def artifact_location(platform: Platform, dataset: str) -> str:
