@@ -58,7 +58,7 @@ LIMITS: tuple[Limit, ...] = (
     Limit(
         "aws:sagemaker/pipeline:Pipeline",
         "running the pipeline",
-        "moto stores the definition only; the kit's local runner executes the steps",
+        "moto stores the definition and runs nothing; locally `mlops train` runs the same steps in-process",
     ),
 )
 
