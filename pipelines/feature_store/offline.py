@@ -20,13 +20,14 @@ from typing import Any
 import pandas as pd
 
 from mlops.datasets import DatasetDefinition
-from mlops.errors import FeatureStoreError
+from mlops.errors import DatasetError, FeatureStoreError
 from mlops.local.platform import Platform
+from pipelines.lake.delta import current_version, delta_options, read_table, table_uri
 
 
 def feature_table_uri(platform: Platform, dataset: str) -> str:
     """Where the dataset's feature Delta table lives (features zone, ``tables/<dataset>``)."""
-    return f"s3://{platform.outputs.bucket_for_zone('features')}/tables/{dataset}"
+    return table_uri(platform.outputs.bucket_for_zone("features"), dataset)
 
 
 @dataclass(frozen=True)
@@ -40,27 +41,24 @@ class FeatureSnapshot:
 
 def load_features(platform: Platform, definition: DatasetDefinition, version: int | None = None) -> FeatureSnapshot:
     """Read the feature table at ``version`` (latest when ``None``); event times come back as UTC timestamps."""
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
     uri = feature_table_uri(platform, definition.name)
-    try:
-        table = DeltaTable(uri, version=version, storage_options=platform.clients.storage_options())
-    except TableNotFoundError as exc:
+    options = delta_options(platform.clients)
+    if current_version(uri, options) is None:
         raise FeatureStoreError(
             f"no feature table for dataset {definition.name!r} at {uri}"
             + (f" version {version}" if version is not None else "")
             + ": run the feature pipeline first"
-        ) from exc
-    except Exception as exc:
-        # delta-rs raises a generic error for a version that does not exist; say which one.
-        raise FeatureStoreError(f"cannot read feature table {uri} at version {version}: {exc}") from exc
-    frame = table.to_pandas()
+        )
+    try:
+        table = read_table(uri, options, version)
+    except DatasetError as exc:
+        raise FeatureStoreError(str(exc)) from exc
+    frame = table.data.to_pandas()
     missing = [c for c in required_columns(definition) if c not in frame.columns]
     if missing:
         raise FeatureStoreError(f"feature table {uri} lacks column(s) {', '.join(missing)}")
     frame[definition.event_time] = _utc(frame[definition.event_time])
-    return FeatureSnapshot(frame=frame, version=int(table.version()), uri=uri)
+    return FeatureSnapshot(frame=frame, version=table.version, uri=uri)
 
 
 def required_columns(definition: DatasetDefinition) -> list[str]:

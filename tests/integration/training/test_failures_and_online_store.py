@@ -8,11 +8,11 @@ import pytest
 from deltalake import write_deltalake
 
 from mlops.adapters.feature_store import DynamoDBOnlineStore
-from mlops.errors import TrainingJobFailedError
+from mlops.errors import FeatureStoreError, TrainingJobFailedError
 from mlops.local.platform import Platform
 from mlops.local.training_runner import REASON_TAG, STATUS_TAG, describe_job
 from pipelines.feature_store.materialize import materialize
-from pipelines.feature_store.offline import feature_table_uri
+from pipelines.feature_store.offline import feature_table_uri, load_features
 from pipelines.registry.promotion import list_models
 from pipelines.training.workflow import train_dataset
 from tests.unit.training.synthetic import definition, end_time, feature_frame
@@ -54,3 +54,18 @@ def test_materialize_writes_the_latest_row_per_entity(platform: Platform) -> Non
     assert first["amount"] == pytest.approx(latest.loc[entities[0], "amount"])
     assert first["category"] == latest.loc[entities[0], "category"]
     assert first["feature_table_version"] == 0
+
+
+def test_load_features_names_the_missing_table_and_version(platform: Platform) -> None:
+    name = f"absent_{secrets.token_hex(3)}"
+    uri = feature_table_uri(platform, name)
+    with pytest.raises(FeatureStoreError) as missing:
+        load_features(platform, definition(name), version=2)
+    assert (
+        str(missing.value)
+        == f"no feature table for dataset {name!r} at {uri} version 2: run the feature pipeline first"
+    )
+    write_deltalake(uri, feature_frame(50), storage_options=platform.clients.storage_options())
+    with pytest.raises(FeatureStoreError) as unknown:
+        load_features(platform, definition(name), version=3)
+    assert str(unknown.value) == f"Delta table {uri} has no version 3; its versions are 0..0"
