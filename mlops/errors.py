@@ -91,3 +91,11 @@ class RegistryError(MlopsError):
 
 class PromotionRejectedError(RegistryError):
     """The challenger did not beat the champion by the required margin (nothing was changed)."""
+
+
+class MonitoringError(MlopsError):
+    """A drift or performance run could not be computed; the message names the dataset, window or model."""
+
+
+class AlarmRunnerError(MonitoringError):
+    """The local alarm runner could not read, evaluate or act on an alarm; the message names it."""
