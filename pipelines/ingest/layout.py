@@ -27,9 +27,14 @@ def manifest_key(dataset: str, checksum: str) -> str:
     return f"{manifest_prefix(dataset)}{checksum}.json"
 
 
+def validated_prefix(dataset: str) -> str:
+    """In the curated zone: one ``batch_id=<id>/`` folder per validated batch below it."""
+    return f"validated/{dataset}/"
+
+
 def validated_key(dataset: str, batch_id: str) -> str:
     """In the curated zone."""
-    return f"validated/{dataset}/batch_id={batch_id}/part-0.parquet"
+    return f"{validated_prefix(dataset)}batch_id={batch_id}/part-0.parquet"
 
 
 def quarantine_key(dataset: str, batch_id: str) -> str:
@@ -37,6 +42,11 @@ def quarantine_key(dataset: str, batch_id: str) -> str:
     return f"{dataset}/batch_id={batch_id}/part-0.parquet"
 
 
+def result_prefix(dataset: str) -> str:
+    """In the monitoring zone: every validation result of the dataset is below it."""
+    return f"validation/{dataset}/"
+
+
 def result_key(dataset: str, batch_id: str) -> str:
     """In the monitoring zone."""
-    return f"validation/{dataset}/{batch_id}.json"
+    return f"{result_prefix(dataset)}{batch_id}.json"

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops.datasets import DatasetDefinition
 from mlops.errors import DatasetError
+from pipelines.ingest import layout
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -23,7 +24,7 @@ _ROW = "_mlops_row"
 
 def validated_prefix(bucket: str, dataset: str) -> str:
     """``<curated>/validated/<dataset>``: where validation leaves typed batches (``batch_id=<id>/part-0.parquet``)."""
-    return f"{bucket}/validated/{dataset}"
+    return f"{bucket}/{layout.validated_prefix(dataset)}".rstrip("/")
 
 
 def list_validated_batches(filesystem: Any, bucket: str, dataset: str) -> list[str]:
@@ -59,7 +60,7 @@ def read_validated_batch(filesystem: Any, bucket: str, definition: DatasetDefini
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    path = f"{validated_prefix(bucket, definition.name)}/batch_id={batch_id}/part-0.parquet"
+    path = f"{bucket}/{layout.validated_key(definition.name, batch_id)}"
     try:
         table = pq.read_table(path, filesystem=filesystem)
     except (OSError, pa.ArrowException) as exc:

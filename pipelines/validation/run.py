@@ -106,7 +106,7 @@ def validate_batch(
 def pending_manifests(store: ObjectStore, outputs: StackOutputs, dataset: str) -> list[Manifest]:
     """Batches of ``dataset`` without a stored validation result, oldest first."""
     monitoring = outputs.bucket_for_zone("monitoring")
-    done = set(store.list_keys(monitoring, f"validation/{dataset}/"))
+    done = set(store.list_keys(monitoring, layout.result_prefix(dataset)))
     return [
         manifest
         for manifest in list_manifests(store, outputs.bucket_for_zone("raw"), dataset)
