@@ -31,6 +31,8 @@ from monitoring.alarms import AlarmRule, Evaluation, evaluate, lookback, period_
 DETAIL_TYPE = "CloudWatch Alarm State Change"
 SOURCE = "aws.cloudwatch"
 _STANDARD = {"SampleCount", "Average", "Sum", "Minimum", "Maximum"}
+# Target services moto 5.2 delivers events to; PutEvents answers 500 when a matching rule has any other target.
+_MOTO_DELIVERS = {"sqs", "logs", "events"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class AlarmOutcome:
     applied: bool = False
     notified_topics: list[str] = field(default_factory=list)
     event_id: str | None = None
+    event_skipped: str = ""
     fired: list[FiredTarget] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -66,6 +69,7 @@ class AlarmOutcome:
             "applied": self.applied,
             "notified_topics": self.notified_topics,
             "event_id": self.event_id,
+            "event_skipped": self.event_skipped,
             "fired": [vars(f) for f in self.fired],
         }
 
@@ -192,22 +196,30 @@ def pattern_matches(pattern: Mapping[str, Any], event: Mapping[str, Any]) -> boo
     return True
 
 
-def matching_targets(platform: Platform, event: Mapping[str, Any]) -> list[FiredTarget]:
-    """Targets of every default-bus rule whose pattern matches ``event``."""
+def matching_targets(platform: Platform, event: Mapping[str, Any], bus: str) -> list[FiredTarget]:
+    """Targets of every rule on ``bus`` whose pattern matches ``event``."""
     events = platform.clients.client("events")
-    rules = _call("ListRules", events.list_rules).get("Rules", [])
+    rules = _call("ListRules", events.list_rules, EventBusName=bus).get("Rules", [])
     fired: list[FiredTarget] = []
     for rule in rules:
         if rule.get("State", "ENABLED") != "ENABLED" or not rule.get("EventPattern"):
             continue
         if not pattern_matches(json.loads(rule["EventPattern"]), event):
             continue
-        targets = _call(f"ListTargetsByRule {rule['Name']}", events.list_targets_by_rule, Rule=rule["Name"])
+        targets = _call(
+            f"ListTargetsByRule {rule['Name']}", events.list_targets_by_rule, Rule=rule["Name"], EventBusName=bus
+        )
         fired.extend(FiredTarget(rule["Name"], t["Id"], t["Arn"]) for t in targets.get("Targets", []))
     return fired
 
 
-def _perform_actions(platform: Platform, rule: AlarmRule, outcome: AlarmOutcome, when: datetime) -> None:
+def _undeliverable_on_emulator(platform: Platform, fired: list[FiredTarget]) -> list[FiredTarget]:
+    if not platform.clients.is_emulated:
+        return []
+    return [f for f in fired if f.target_arn.split(":")[2] not in _MOTO_DELIVERS]
+
+
+def _perform_actions(platform: Platform, rule: AlarmRule, outcome: AlarmOutcome, when: datetime, bus: str) -> None:
     evaluation = outcome.evaluation
     actions = {
         "ALARM": rule.alarm_actions,
@@ -223,30 +235,50 @@ def _perform_actions(platform: Platform, rule: AlarmRule, outcome: AlarmOutcome,
             _call(f"SNS Publish to {arn}", sns.publish, TopicArn=arn, Subject=subject, Message=json.dumps(message))
             outcome.notified_topics.append(arn)
     detail = state_change_detail(rule, evaluation, when)
-    account = rule.arn.split(":")[4]
-    entry = {"Source": SOURCE, "DetailType": DETAIL_TYPE, "Resources": [rule.arn], "Detail": json.dumps(detail)}
-    response = _call("PutEvents", platform.clients.client("events").put_events, Entries=[entry])
-    if response.get("FailedEntryCount"):
-        raise AlarmRunnerError(f"PutEvents rejected the state change of alarm {rule.name!r}: {response['Entries']}")
-    outcome.event_id = response["Entries"][0].get("EventId") or str(uuid.uuid4())
     event = {
         "version": "0",
-        "id": outcome.event_id,
+        "id": str(uuid.uuid4()),
         "detail-type": DETAIL_TYPE,
         "source": SOURCE,
-        "account": account,
+        "account": rule.arn.split(":")[4],
         "time": when.isoformat(),
         "region": region,
         "resources": [rule.arn],
         "detail": detail,
     }
-    outcome.fired = matching_targets(platform, event)
+    outcome.fired = matching_targets(platform, event, bus)
+    blocked = _undeliverable_on_emulator(platform, outcome.fired)
+    if blocked:
+        # moto raises NotImplementedError (HTTP 500) inside PutEvents for such targets: the event cannot be put
+        # on this bus of the emulator at all. The match itself was decided above with the rules' own patterns.
+        named = ", ".join(f"{f.rule}/{f.target_id} ({f.target_arn})" for f in blocked)
+        outcome.event_skipped = f"the emulator cannot deliver to target(s) {named}; PutEvents not sent"
+        return
+    entry = {
+        "Source": SOURCE,
+        "DetailType": DETAIL_TYPE,
+        "Resources": [rule.arn],
+        "Detail": json.dumps(detail),
+        "EventBusName": bus,
+    }
+    response = _call("PutEvents", platform.clients.client("events").put_events, Entries=[entry])
+    if response.get("FailedEntryCount"):
+        raise AlarmRunnerError(f"PutEvents rejected the state change of alarm {rule.name!r}: {response['Entries']}")
+    outcome.event_id = str(response["Entries"][0]["EventId"])
 
 
 def run_alarms(
-    platform: Platform, *, keys: Iterable[str] | None = None, apply: bool = True, now: datetime | None = None
+    platform: Platform,
+    *,
+    keys: Iterable[str] | None = None,
+    apply: bool = True,
+    now: datetime | None = None,
+    event_bus: str = "default",
 ) -> list[AlarmOutcome]:
-    """Evaluate the stack's alarms at ``now``; with ``apply``, set changed states and perform their actions."""
+    """Evaluate the stack's alarms at ``now``; with ``apply``, set changed states and perform their actions.
+
+    State-change events go to ``event_bus`` (CloudWatch uses the account's default bus).
+    """
     moment = now or datetime.now(UTC)
     outcomes: list[AlarmOutcome] = []
     cloudwatch = platform.clients.client("cloudwatch")
@@ -264,6 +296,6 @@ def run_alarms(
                 StateReasonData=json.dumps(reason_data),
             )
             outcome.applied = True
-            _perform_actions(platform, rule, outcome, moment)
+            _perform_actions(platform, rule, outcome, moment, event_bus)
         outcomes.append(outcome)
     return outcomes
