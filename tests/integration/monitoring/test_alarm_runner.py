@@ -26,7 +26,7 @@ def _queue_subscribed_to_topic(platform: Platform, name: str) -> str:
         Endpoint=arn,
         Attributes={"RawMessageDelivery": "true"},
     )
-    return url
+    return str(url)
 
 
 def _bus_forwarding_state_changes(platform: Platform, name: str, alarm_arn: str) -> str:
@@ -39,7 +39,7 @@ def _bus_forwarding_state_changes(platform: Platform, name: str, alarm_arn: str)
     events.create_event_bus(Name=name)
     events.put_rule(Name=f"{name}-rule", EventBusName=name, EventPattern=retrain["EventPattern"], State="ENABLED")
     events.put_targets(Rule=f"{name}-rule", EventBusName=name, Targets=[{"Id": "probe", "Arn": arn}])
-    return url
+    return str(url)
 
 
 def _messages(platform: Platform, url: str) -> list[dict[str, object]]:

@@ -1,0 +1,134 @@
+"""CloudWatch alarm semantics: M of N, each comparison operator, each missing-data treatment."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from monitoring.alarms import AlarmDefinitionError, AlarmRule, evaluate, evaluation_range, rule_from_description
+
+NOW = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
+PERIOD = 3600
+
+
+def _rule(**overrides: object) -> AlarmRule:
+    fields: dict[str, object] = {
+        "name": "drift",
+        "arn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:drift",
+        "namespace": "MlopsKit/local",
+        "metric_name": "DataDriftScore",
+        "dimensions": {},
+        "statistic": "Maximum",
+        "comparison": "GreaterThanThreshold",
+        "threshold": 0.2,
+        "period": PERIOD,
+        "evaluation_periods": 3,
+        "datapoints_to_alarm": 2,
+        "treat_missing_data": "missing",
+        "state": "OK",
+    }
+    fields.update(overrides)
+    return AlarmRule(**fields)  # type: ignore[arg-type]
+
+
+def _values(*points: float | None) -> dict[datetime, float]:
+    starts = evaluation_range(_rule(evaluation_periods=len(points), datapoints_to_alarm=1), NOW)
+    return {s: v for s, v in zip(starts, points, strict=True) if v is not None}
+
+
+def test_evaluation_range_ends_with_the_period_holding_now() -> None:
+    starts = evaluation_range(_rule(), NOW)
+    assert starts == [NOW.replace(minute=0) - timedelta(hours=h) for h in (2, 1, 0)]
+
+
+@pytest.mark.parametrize(
+    ("points", "state", "breaching"),
+    [
+        ((0.5, 0.1, 0.5), "ALARM", 2),  # 2 of 3 breach, 2 needed
+        ((0.1, 0.1, 0.5), "OK", 1),
+        ((0.5, 0.5, 0.5), "ALARM", 3),
+        ((0.2, 0.2, 0.2), "OK", 0),  # equal to the threshold is not greater
+    ],
+)
+def test_m_of_n(points: tuple[float, ...], state: str, breaching: int) -> None:
+    result = evaluate(_rule(), _values(*points), NOW)
+    assert (result.state, result.breaching) == (state, breaching)
+
+
+@pytest.mark.parametrize(
+    ("comparison", "value", "state"),
+    [
+        ("GreaterThanThreshold", 0.2, "OK"),
+        ("GreaterThanThreshold", 0.21, "ALARM"),
+        ("GreaterThanOrEqualToThreshold", 0.2, "ALARM"),
+        ("GreaterThanOrEqualToThreshold", 0.19, "OK"),
+        ("LessThanThreshold", 0.2, "OK"),
+        ("LessThanThreshold", 0.19, "ALARM"),
+        ("LessThanOrEqualToThreshold", 0.2, "ALARM"),
+        ("LessThanOrEqualToThreshold", 0.21, "OK"),
+    ],
+)
+def test_comparison_operators(comparison: str, value: float, state: str) -> None:
+    rule = _rule(comparison=comparison, evaluation_periods=1, datapoints_to_alarm=1)
+    assert evaluate(rule, _values(value), NOW).state == state
+
+
+@pytest.mark.parametrize(
+    ("treatment", "points", "previous", "state"),
+    [
+        ("missing", (None, None, None), "ALARM", "INSUFFICIENT_DATA"),
+        ("ignore", (None, None, None), "ALARM", "ALARM"),
+        ("ignore", (None, None, None), "OK", "OK"),
+        ("breaching", (None, None, None), "OK", "ALARM"),
+        ("notBreaching", (None, None, None), "ALARM", "OK"),
+        ("breaching", (None, 0.1, 0.5), "OK", "ALARM"),  # missing + breaching = 2 of 3
+        ("notBreaching", (None, 0.1, 0.5), "OK", "OK"),
+        ("missing", (None, 0.5, 0.5), "OK", "ALARM"),  # present points decide
+        ("missing", (None, None, 0.5), "OK", "OK"),
+    ],
+)
+def test_missing_data_treatments(treatment: str, points: tuple[float | None, ...], previous: str, state: str) -> None:
+    rule = _rule(treat_missing_data=treatment, state=previous)
+    result = evaluate(rule, _values(*points), NOW)
+    assert result.state == state
+    assert result.changed is (state != previous)
+
+
+def test_reason_names_datapoints_and_threshold() -> None:
+    result = evaluate(_rule(), _values(0.5, None, 0.75), NOW)
+    assert result.reason == (
+        "Threshold Crossed: 2 of 3 datapoint(s) [0.5, missing, 0.75] breaching (Maximum GreaterThanThreshold 0.2); "
+        "2 needed: alarm was triggered"
+    )
+
+
+def test_unsupported_definitions_are_named() -> None:
+    with pytest.raises(AlarmDefinitionError, match="'LessThanLowerOrGreaterThanUpperThreshold' is not supported"):
+        _rule(comparison="LessThanLowerOrGreaterThanUpperThreshold")
+    with pytest.raises(AlarmDefinitionError, match=r"DatapointsToAlarm 4 must be within 1\.\.EvaluationPeriods"):
+        _rule(datapoints_to_alarm=4)
+
+
+def test_rule_from_description_defaults() -> None:
+    rule = rule_from_description(
+        {
+            "AlarmName": "p99",
+            "AlarmArn": "arn:aws:cloudwatch:us-east-1:1:alarm:p99",
+            "Namespace": "AWS/SageMaker",
+            "MetricName": "ModelLatency",
+            "Dimensions": [{"Name": "EndpointName", "Value": "e"}],
+            "ExtendedStatistic": "p99",
+            "ComparisonOperator": "GreaterThanThreshold",
+            "Threshold": 500000.0,
+            "Period": 60,
+            "EvaluationPeriods": 3,
+            "StateValue": "OK",
+        }
+    )
+    assert (rule.statistic, rule.datapoints_to_alarm, rule.treat_missing_data, rule.dimensions) == (
+        "p99",
+        3,
+        "missing",
+        {"EndpointName": "e"},
+    )
