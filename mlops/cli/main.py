@@ -9,6 +9,7 @@ import typer
 
 from mlops.cli import data, features, infra, job, local, mlflow_ui, model, train
 from mlops.cli import deploy as serving_cli
+from mlops.cli import monitor as monitor_cli
 from mlops.cli.context import CliContext, console
 from mlops.errors import MlopsError
 
@@ -35,6 +36,7 @@ app.add_typer(train.app, name="train")
 app.add_typer(model.app, name="model")
 app.add_typer(mlflow_ui.app, name="mlflow")
 serving_cli.register(app)  # deploy, predict, batch-predict, endpoint
+app.add_typer(monitor_cli.app, name="monitor")
 
 
 @app.callback()

@@ -1,0 +1,174 @@
+"""Drift and performance runs: read the windows, compute (``monitoring.drift`` / ``monitoring.performance``),
+write a JSON report to ``s3://<monitoring>/reports/<dataset>/<kind>/<timestamp>.json`` and publish the figures.
+
+Metrics go to ``outputs.metrics_namespace`` twice: with ``Dataset=<name>`` (per-dataset graphs) and with no
+dimensions, because the infra program's alarms (``data_drift``, ``concept_drift``, ``model_degradation``)
+watch ``DataDriftScore`` / ``ConceptDriftScore`` / ``ModelQualityDrop`` without dimensions and CloudWatch
+matches a metric's dimension set exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlops.adapters.metrics import CloudWatchMetrics
+from mlops.datasets import DatasetDefinition
+from mlops.errors import MonitoringError
+from mlops.local.platform import Platform
+from monitoring.drift import PSI_DRIFT, dataset_drift
+from monitoring.performance import concept_drift, degradation, window_metrics
+from pipelines.feature_store.offline import label_known, load_features
+from pipelines.training.hyperparameters import ModelSpec
+
+
+def report_key(dataset: str, kind: str, when: datetime) -> str:
+    return f"reports/{dataset}/{kind}/{when.strftime('%Y%m%dT%H%M%SZ')}.json"
+
+
+def write_report(platform: Platform, dataset: str, kind: str, report: dict[str, Any], when: datetime) -> str:
+    """Put the report in the monitoring bucket; returns its ``s3://`` URI."""
+    bucket = platform.outputs.bucket_for_zone("monitoring")
+    key = report_key(dataset, kind, when)
+    body = json.dumps(report, indent=2, sort_keys=True, default=str).encode()
+    platform.clients.client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    return f"s3://{bucket}/{key}"
+
+
+def publish(platform: Platform, dataset: str, values: dict[str, float]) -> None:
+    metrics = CloudWatchMetrics(platform.clients, platform.outputs.metrics_namespace)
+    metrics.publish(values, {})
+    metrics.publish(values, {"Dataset": dataset})
+
+
+def champion(platform: Platform, dataset: str) -> Any:
+    """The champion ``ModelVersion`` of the dataset (MLflow alias), or an error saying how to get one."""
+    from mlops.tracking import mlflow_session
+    from pipelines.registry.mlflow_models import CHAMPION, by_alias
+
+    with mlflow_session(platform) as client:
+        found = by_alias(client, dataset, CHAMPION)
+    if found is None:
+        raise MonitoringError(
+            f"model {dataset!r} has no champion: promote one (`mlops model promote {dataset}`) "
+            "or pass --reference-version"
+        )
+    return found
+
+
+def run_drift(
+    platform: Platform,
+    definition: DatasetDefinition,
+    *,
+    reference_version: int | None = None,
+    current_version: int | None = None,
+    since: datetime | None = None,
+    psi_threshold: float = PSI_DRIFT,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Drift of the current window against the reference; writes the report and publishes ``DataDriftScore``.
+
+    Reference: the feature table at ``reference_version``, or at the champion's recorded ``dataset_version``.
+    Current: the table at ``current_version`` (latest by default), rows newer than ``since`` (default: newer
+    than the reference's newest event).
+    """
+    when = now or datetime.now(UTC)
+    name = definition.name
+    source = "explicit --reference-version"
+    if reference_version is None:
+        version = champion(platform, name)
+        recorded = version.tags.get("dataset_version")
+        if recorded is None:
+            raise MonitoringError(f"champion of {name!r} (version {version.version}) records no dataset_version tag")
+        reference_version, source = int(recorded), f"champion version {version.version} (dataset_version tag)"
+    reference = load_features(platform, definition, reference_version)
+    current = load_features(platform, definition, current_version)
+    times = definition.event_time
+    start = pd.Timestamp(since) if since is not None else reference.frame[times].max()
+    window = current.frame[current.frame[times] > start]
+    if window.empty:
+        raise MonitoringError(
+            f"dataset {name!r}: no rows newer than {start} in feature table version {current.version}"
+        )
+    spec = ModelSpec.from_definition(definition)
+    result = dataset_drift(
+        reference.frame, window, spec.features, categorical=spec.categorical, psi_threshold=psi_threshold
+    )
+    report = {
+        "dataset": name,
+        "kind": "drift",
+        "generated_at": when.isoformat(),
+        "reference": {"version": reference.version, "rows": len(reference.frame), "source": source},
+        "current": {"version": current.version, "rows": len(window), "after": str(start)},
+        **result.to_dict(),
+    }
+    report["report_uri"] = write_report(platform, name, "drift", report, when)
+    publish(platform, name, {"DataDriftScore": result.drift_score})
+    return report
+
+
+def run_performance(
+    platform: Platform,
+    definition: DatasetDefinition,
+    *,
+    window: timedelta = timedelta(days=7),
+    precision: float = 0.9,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Score the champion on labelled rows newer than its holdout; degradation and concept drift per module docs.
+
+    Only rows whose label has arrived by ``now`` (``event_time + label.arrival_delay <= now``) are used.
+    """
+    import mlflow.sklearn
+
+    from pipelines.registry.promotion import holdout_of
+    from pipelines.training import steps
+
+    when = now or datetime.now(UTC)
+    name = definition.name
+    spec = ModelSpec.from_definition(definition)
+    version = champion(platform, name)
+    holdout = holdout_of(platform, version)
+    table = load_features(platform, definition).frame
+    times = pd.to_datetime(holdout[definition.event_time], utc=True)
+    rows = table[(table[definition.event_time] > times.max()) & table[definition.label.column].notna()]
+    rows = rows[label_known(rows[definition.event_time], definition, when)]
+    if rows.empty:
+        raise MonitoringError(f"dataset {name!r}: no labelled rows after the champion's holdout have arrived yet")
+    from mlops.tracking import mlflow_session
+
+    with mlflow_session(platform):
+        model = mlflow.sklearn.load_model(f"models:/{name}/{version.version}")
+    x, y = steps.features_of(rows, spec), steps.target_of(rows, spec)
+    scores = model.predict_proba(x)[:, 1] if spec.task == "classification" else model.predict(x)
+    windows = window_metrics(
+        rows[definition.event_time], y, np.asarray(scores), spec.task, window=window, precision=precision
+    )
+    if not windows:
+        raise MonitoringError(f"dataset {name!r}: no {window} window holds enough labelled rows to score")
+    metric, _ = steps.primary_metric(spec.task)
+    validation = version.metrics.get(f"validation_{metric}")
+    if validation is None:
+        raise MonitoringError(f"champion of {name!r} (version {version.version}) has no validation_{metric} metric")
+    latest = windows[-1]
+    drop = degradation(spec.task, float(validation), latest.metrics[metric])
+    recent = rows[pd.to_datetime(rows[definition.event_time], utc=True) >= pd.Timestamp(latest.start)]
+    concept = concept_drift(holdout, recent, spec.features, spec.label, categorical=spec.categorical)
+    report = {
+        "dataset": name,
+        "kind": "performance",
+        "generated_at": when.isoformat(),
+        "model_version": version.version,
+        "metric": metric,
+        "validation_metric": validation,
+        "windows": [vars(w) for w in windows],
+        "model_quality_drop": drop,
+        "concept_drift": concept.to_dict(),
+    }
+    report["report_uri"] = write_report(platform, name, "performance", report, when)
+    publish(platform, name, {"ModelQualityDrop": drop, "ConceptDriftScore": concept.score})
+    return report
