@@ -144,13 +144,28 @@ def _download_script(platform: Platform, job: Mapping[str, Any], workdir: Path) 
     return target
 
 
+@dataclass(frozen=True)
+class ScriptOutcome:
+    """How the job's child process ended: its status, its last lines, whether the job's timeout stopped it."""
+
+    exit_code: int
+    tail: list[str]
+    timed_out: bool
+
+
 def _run_script(
     command: list[str], env: dict[str, str], timeout_s: float | None, on_line: Callable[[str], None]
-) -> tuple[int, list[str]]:
+) -> ScriptOutcome:
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, cwd=env["HOME"]
     )
-    timer = threading.Timer(timeout_s, process.kill) if timeout_s else None
+    expired = threading.Event()
+
+    def stop() -> None:
+        expired.set()
+        process.kill()
+
+    timer = threading.Timer(timeout_s, stop) if timeout_s else None
     if timer:
         timer.start()
     tail: list[str] = []
@@ -160,15 +175,25 @@ def _run_script(
             line = raw.rstrip("\n")
             on_line(line)
             tail = [*tail[-49:], line]
-        return process.wait(), tail
+        exit_code = process.wait()
     finally:
         if timer:
             timer.cancel()
+    # A timer that ran has killed the child: its last line is then whatever it was doing, not the cause.
+    return ScriptOutcome(exit_code=exit_code, tail=tail, timed_out=expired.is_set())
 
 
-def _error_of(tail: list[str], exit_code: int) -> str:
-    lines = [line.strip() for line in tail if line.strip()]
-    return lines[-1] if lines else f"the script exited with status {exit_code} without output"
+def _error_of(outcome: ScriptOutcome, timeout_s: float | None) -> str:
+    lines = [line.strip() for line in outcome.tail if line.strip()]
+    if outcome.timed_out:
+        last = f" (last line: {lines[-1]!r})" if lines else ""
+        return f"the job ran past its Timeout of {timeout_s:g} s and was stopped{last}"
+    return lines[-1] if lines else f"the script exited with status {outcome.exit_code} without output"
+
+
+def run_record_key(job_name: str, run_id: str) -> str:
+    """Key of a run's record in the monitoring bucket."""
+    return f"glue-runs/{job_name}/{run_id}.json"
 
 
 def run_job(
@@ -205,24 +230,24 @@ def run_job(
             for arg in pair
         ]
         timeout_s = float(job["Timeout"]) * 60 if job.get("Timeout") else None
-        exit_code, tail = _run_script([sys.executable, str(script), *argv], env, timeout_s, emit)
+        outcome = _run_script([sys.executable, str(script), *argv], env, timeout_s, emit)
         counts = json.loads(result_file.read_text()) if result_file.is_file() else {}
     if sink:
         sink.flush()
     record = GlueRunRecord(
         job_name=job_name,
         run_id=run_id,
-        state="SUCCEEDED" if exit_code == 0 else "FAILED",
-        error=None if exit_code == 0 else _error_of(tail, exit_code),
+        state="SUCCEEDED" if outcome.exit_code == 0 else "FAILED",
+        error=None if outcome.exit_code == 0 else _error_of(outcome, timeout_s),
         started_at=started_at.isoformat(),
         finished_at=datetime.now(UTC).isoformat(),
         duration_seconds=round(time.monotonic() - started, 3),
-        exit_code=exit_code,
+        exit_code=outcome.exit_code,
         arguments=arguments,
         counts=counts,
         log_group=group,
         log_stream=run_id if group else None,
-        record_uri=f"s3://{platform.outputs.monitoring_bucket}/glue-runs/{job_name}/{run_id}.json",
+        record_uri=f"s3://{platform.outputs.monitoring_bucket}/{run_record_key(job_name, run_id)}",
     )
     _store_record(platform, record)
     return record
@@ -236,7 +261,12 @@ def _store_record(platform: Platform, record: GlueRunRecord) -> None:
 
 def read_record(platform: Platform, job_name: str, run_id: str) -> dict[str, Any]:
     """A stored run record, as JSON."""
-    bucket = platform.outputs.monitoring_bucket
-    body = platform.clients.client("s3").get_object(Bucket=bucket, Key=f"glue-runs/{job_name}/{run_id}.json")["Body"]
+    bucket, key = platform.outputs.monitoring_bucket, run_record_key(job_name, run_id)
+    try:
+        body = platform.clients.client("s3").get_object(Bucket=bucket, Key=key)["Body"]
+    except ClientError as exc:
+        raise GlueJobError(
+            f"no record of run {run_id!r} of Glue job {job_name!r} at s3://{bucket}/{key}: {exc}"
+        ) from exc
     record: dict[str, Any] = json.loads(body.read())
     return record
