@@ -13,9 +13,11 @@ from pathlib import Path
 import psutil
 import pytest
 
+from mlops.clients import ClientFactory
 from mlops.errors import EmulatorError, StalePidfileError
 from mlops.local import emulator
 from mlops.local.state import EmulatorState, read_state, write_state
+from mlops.settings import load_settings
 
 pytestmark = pytest.mark.emulator
 
@@ -74,12 +76,8 @@ def test_down_stops_exactly_that_process_and_clears_the_record(emulator_dir: Pat
 
 
 def test_reset_drops_resources_but_keeps_the_process(emulator_dir: Path) -> None:
-    import boto3
-
     state, _ = emulator.up(emulator_dir)
-    s3 = boto3.client(
-        "s3", endpoint_url=state.endpoint_url, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
-    )
+    s3 = ClientFactory(load_settings(target="moto", endpoint_url=state.endpoint_url)).client("s3")
     s3.create_bucket(Bucket="before-reset")
     emulator.reset(emulator_dir)
     assert s3.list_buckets()["Buckets"] == []
