@@ -9,8 +9,10 @@ moto stores alarms but never evaluates them nor fires their actions. This runner
 3. with ``apply``, sets the new state in the emulator (``SetAlarmState`` with the reason and the datapoints);
 4. on a state change, does what the emulator cannot: publishes CloudWatch's alarm message to every SNS topic
    among the state's actions, and puts the ``CloudWatch Alarm State Change`` event (the shape CloudWatch
-   emits) on the default event bus; then matches it against the bus's rules and lists the targets that would
-   run (the emulator runs no target: the retrain rule's target is the SageMaker training pipeline).
+   emits) on the default event bus, after matching it against the bus's rules and listing the targets that would
+   run (the emulator runs no target). moto's PutEvents fails (500) when a matching rule has a target it cannot
+   deliver to, such as the retrain rule's SageMaker pipeline; then the event is not put and ``event_skipped``
+   says why.
 """
 
 from __future__ import annotations
