@@ -66,6 +66,7 @@ class StackConfig(BaseModel):
 
     # training and registry
     training_instance_type: str = "ml.m5.xlarge"
+    training_dataset: str = "card_transactions"
     training_image_uri: str = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
     mlflow_server_size: Literal["Small", "Medium", "Large"] = "Small"
     model_approval_required: bool = True

@@ -76,6 +76,16 @@ def glue_script_key(script_stem: str) -> str:
     return f"glue/scripts/{script_stem}.py"
 
 
+def dataset_definition_prefix(dataset: str) -> str:
+    """Artifacts-bucket prefix holding exactly one dataset's definition (a Processing input takes a prefix)."""
+    return f"datasets/{dataset}/"
+
+
+def dataset_definition_key(dataset: str) -> str:
+    """Artifacts-bucket key of a dataset definition file."""
+    return f"{dataset_definition_prefix(dataset)}{dataset}.yaml"
+
+
 def glue_wheel_key() -> str:
     """Key of the kit's wheel in the artifacts bucket, passed to every Glue job as ``--extra-py-files``."""
     return f"glue/packages/{KIT_WHEEL}"

@@ -12,11 +12,16 @@ from collections.abc import Mapping
 
 from mlops.errors import ConfigError
 
+# The default the pipeline renderer (`mlops train pipeline-definition`) writes for every parameter whose value
+# only the stack knows (role, images, bucket locations, model package group).
+UNBOUND = "bound-by-infra"
+
 
 def bind_parameter_defaults(definition: str, values: Mapping[str, str], *, source: str) -> str:
     """Return ``definition`` with each named parameter's default replaced; parameters not named stay.
 
-    Raises :class:`ConfigError` naming ``source`` when the JSON is invalid or has no ``Parameters`` list.
+    Raises :class:`ConfigError` naming ``source`` when the JSON is invalid, has no ``Parameters`` list, or a
+    parameter the stack must bind (default ``bound-by-infra``) is left unbound.
     """
     try:
         document = json.loads(definition)
@@ -29,4 +34,7 @@ def bind_parameter_defaults(definition: str, values: Mapping[str, str], *, sourc
         name = parameter.get("Name") if isinstance(parameter, dict) else None
         if isinstance(name, str) and name in values:
             parameter["DefaultValue"] = values[name]
+    unbound = sorted(str(p.get("Name")) for p in parameters if isinstance(p, dict) and p.get("DefaultValue") == UNBOUND)
+    if unbound:
+        raise ConfigError(f"pipeline definition {source} has parameters the stack does not bind: {', '.join(unbound)}")
     return json.dumps(document, sort_keys=True)

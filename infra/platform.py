@@ -57,6 +57,7 @@ def define_platform(config: StackConfig) -> PlatformOutputs:
             buffer_seconds=config.firehose_buffer_seconds,
         ),
     )
+    datasets = discover_datasets(config.repo_root / "pipelines" / "datasets")
     processing = Processing(
         "processing",
         ProcessingArgs(
@@ -74,7 +75,7 @@ def define_platform(config: StackConfig) -> PlatformOutputs:
             worker_count=config.glue_worker_count,
             timeout_minutes=config.glue_timeout_minutes,
             default_schedule=config.glue_schedule,
-            datasets=discover_datasets(config.repo_root / "pipelines" / "datasets"),
+            datasets=tuple(datasets),
             schedules=config.glue_schedules,
         ),
     )
@@ -95,8 +96,12 @@ def define_platform(config: StackConfig) -> PlatformOutputs:
             kms_key_arn=key,
             data_buckets=[zones["features"], zones["curated"], zones["monitoring"]],
             models_bucket=zones["models"],
+            artifacts_bucket=zones["artifacts"],
             pipeline_definition=read_pipeline_definition(config.repo_root),
             training_image_uri=config.training_image_uri,
+            inference_image_uri=config.serving_image_uri,
+            dataset_definitions=datasets,
+            training_dataset=config.training_dataset,
             training_instance_type=config.training_instance_type,
             mlflow_server_size=config.mlflow_server_size,
             approval_required=config.model_approval_required,

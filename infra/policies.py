@@ -154,18 +154,41 @@ def glue_job_policy(
 
 
 def sagemaker_policy(
-    data_buckets: list[str], models_bucket: str, kms_key_arn: str, *, account_id: str, region: str, prefix: str
+    data_buckets: list[str],
+    models_bucket: str,
+    kms_key_arn: str,
+    *,
+    artifacts_bucket: str,
+    account_id: str,
+    region: str,
+    prefix: str,
 ) -> PolicyDocument:
-    """SageMaker training, pipelines, MLflow and hosting read features, write models and manage their jobs."""
+    """SageMaker training, pipelines, MLflow and hosting read features, write models and manage their jobs;
+    the pipeline's Prepare step reads (only) the dataset definitions from the artifacts bucket."""
     arn = f"arn:aws:sagemaker:{region}:{account_id}"
     return _doc(
         *_read_write([*data_buckets, models_bucket], "Zones"),
+        {
+            "Sid": "ReadDatasetDefinitions",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": [s3_arn(artifacts_bucket, "datasets/*")],
+        },
+        {
+            "Sid": "ListDatasetDefinitions",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": [s3_arn(artifacts_bucket)],
+            "Condition": {"StringLike": {"s3:prefix": ["datasets/*"]}},
+        },
         {
             "Sid": "OwnJobs",
             "Effect": "Allow",
             "Action": [
                 "sagemaker:CreateTrainingJob",
                 "sagemaker:DescribeTrainingJob",
+                "sagemaker:CreateProcessingJob",
+                "sagemaker:DescribeProcessingJob",
                 "sagemaker:CreateModelPackage",
                 "sagemaker:DescribeModelPackage",
                 "sagemaker:AddTags",
@@ -173,6 +196,9 @@ def sagemaker_policy(
             ],
             "Resource": [
                 f"{arn}:training-job/{prefix}-*",
+                # jobs the training pipeline's steps start are named by SageMaker Pipelines
+                f"{arn}:training-job/pipelines-*",
+                f"{arn}:processing-job/pipelines-*",
                 f"{arn}:model-package/{prefix}-*",
                 f"{arn}:model-package-group/{prefix}-*",
                 f"{arn}:mlflow-tracking-server/{prefix}-*",

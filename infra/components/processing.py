@@ -24,11 +24,12 @@ def discover_job_scripts(jobs_dir: Path) -> dict[str, Path]:
     return {path.stem: path for path in sorted(jobs_dir.glob("*.py")) if not path.name.startswith("_")}
 
 
-def discover_datasets(datasets_dir: Path) -> tuple[str, ...]:
-    """Dataset definitions shipped with the kit (``<name>.yaml``): each gets its own scheduled job runs."""
+def discover_datasets(datasets_dir: Path) -> dict[str, Path]:
+    """Dataset definitions shipped with the kit (``<name>.yaml``), keyed by name: each gets scheduled job runs
+    and is uploaded for the training pipeline."""
     if not datasets_dir.is_dir():
         raise ConfigError(f"dataset definitions directory {datasets_dir} does not exist")
-    return tuple(path.stem for path in sorted(datasets_dir.glob("*.yaml")))
+    return {path.stem: path for path in sorted(datasets_dir.glob("*.yaml"))}
 
 
 def python_modules() -> str:

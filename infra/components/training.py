@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,11 +38,22 @@ class TrainingArgs:
     kms_key_arn: pulumi.Output[str]
     data_buckets: list[pulumi.Output[str]]
     models_bucket: pulumi.Output[str]
+    artifacts_bucket: pulumi.Output[str]
     pipeline_definition: str
     training_image_uri: str
+    inference_image_uri: str
     training_instance_type: str
     mlflow_server_size: str
     approval_required: bool
+    dataset_definitions: Mapping[str, Path]
+    training_dataset: str
+
+    def __post_init__(self) -> None:
+        if self.training_dataset not in self.dataset_definitions:
+            raise ConfigError(
+                f"trainingDataset {self.training_dataset!r} has no definition; "
+                f"defined: {', '.join(sorted(self.dataset_definitions)) or 'none'}"
+            )
 
 
 class Training(pulumi.ComponentResource):
@@ -69,11 +81,21 @@ class Training(pulumi.ComponentResource):
             f"{name}-sagemaker-policy",
             role=role.id,
             policy=pulumi.Output.all(
-                pulumi.Output.all(*args.data_buckets), args.models_bucket, args.kms_key_arn, ident.account_id
+                pulumi.Output.all(*args.data_buckets),
+                args.models_bucket,
+                args.kms_key_arn,
+                ident.account_id,
+                args.artifacts_bucket,
             ).apply(
                 lambda v: policies.to_json(
                     policies.sagemaker_policy(
-                        list(v[0]), v[1], v[2], account_id=v[3], region=ident.region, prefix=stack_prefix
+                        list(v[0]),
+                        v[1],
+                        v[2],
+                        artifacts_bucket=v[4],
+                        account_id=v[3],
+                        region=ident.region,
+                        prefix=stack_prefix,
                     )
                 )
             ),
@@ -88,29 +110,54 @@ class Training(pulumi.ComponentResource):
             tags={**tags, "approval": "manual" if args.approval_required else "automatic"},
             opts=child(self),
         )
+        # The pipeline's Prepare step reads the dataset definition from here (Processing input).
+        definitions = [
+            aws.s3.BucketObjectv2(
+                f"{name}-dataset-{dataset}",
+                bucket=args.artifacts_bucket,
+                key=naming.dataset_definition_key(dataset),
+                source=pulumi.FileAsset(str(path)),
+                server_side_encryption="aws:kms",
+                kms_key_id=args.kms_key_arn,
+                tags=tags,
+                opts=child(self),
+            )
+            for dataset, path in sorted(args.dataset_definitions.items())
+        ]
         pipeline_name = naming.sagemaker_name(ident.project, ident.environment, "training")
         pipeline = aws.sagemaker.Pipeline(
             f"{name}-pipeline",
             pipeline_name=pipeline_name,
             pipeline_display_name=pipeline_name,
             pipeline_description="Train, evaluate and register a model candidate",
-            pipeline_definition=pulumi.Output.all(role.arn, args.data_buckets[0], args.models_bucket).apply(
+            pipeline_definition=pulumi.Output.all(
+                role.arn,
+                args.data_buckets[0],
+                args.models_bucket,
+                args.artifacts_bucket,
+                group.model_package_group_name,
+            ).apply(
                 lambda v: bind_parameter_defaults(
                     args.pipeline_definition,
                     {
                         "ExecutionRoleArn": v[0],
                         "TrainingImage": args.training_image_uri,
+                        "InferenceImage": args.inference_image_uri,
                         "TrainingInstanceType": args.training_instance_type,
                         "TrainUri": f"s3://{v[1]}/training/train/",
                         "ValidationUri": f"s3://{v[1]}/training/validation/",
                         "ModelOutputUri": f"s3://{v[2]}/training/output/",
+                        "EvaluationUri": f"s3://{v[2]}/training/reports/",
+                        "FeatureTableUri": f"s3://{v[1]}/tables/{args.training_dataset}/",
+                        "DatasetDefinitionUri": f"s3://{v[3]}/{naming.dataset_definition_prefix(args.training_dataset)}",
+                        "ModelPackageGroup": v[4],
                     },
                     source=str(PIPELINE_DEFINITION),
                 )
             ),
             role_arn=role.arn,
             tags=tags,
-            opts=child(self, depends_on=[role_policy]),
+            opts=child(self, depends_on=[role_policy, *definitions]),
         )
         tracking = aws.sagemaker.MlflowTrackingServer(
             f"{name}-mlflow",

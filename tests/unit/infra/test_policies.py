@@ -58,12 +58,30 @@ def test_glue_policy_scopes_artifacts_to_glue_prefix() -> None:
     assert _admin_statements(document) == []
 
 
+def test_sagemaker_reads_only_the_dataset_definitions_of_the_artifacts_bucket() -> None:
+    document = policies.sagemaker_policy(
+        ["features"], "models", "arn:key", artifacts_bucket="art", account_id="1", region="r", prefix="p"
+    )
+    by_sid = {s.get("Sid"): s for s in document["Statement"]}
+    assert by_sid["ReadDatasetDefinitions"]["Action"] == ["s3:GetObject"]
+    assert by_sid["ReadDatasetDefinitions"]["Resource"] == ["arn:aws:s3:::art/datasets/*"]
+    assert by_sid["ListDatasetDefinitions"]["Condition"] == {"StringLike": {"s3:prefix": ["datasets/*"]}}
+    granted = [r for s in document["Statement"] for r in s.get("Resource", []) if isinstance(r, str)]
+    assert "arn:aws:s3:::art/*" not in granted
+
+
 def test_no_document_grants_admin() -> None:
     documents = [
         policies.kms_key_policy("123456789012", "us-east-1"),
         policies.firehose_policy("arn:stream", "raw", "arn:key"),
         policies.sagemaker_policy(
-            ["features"], "models", "arn:key", account_id="123456789012", region="us-east-1", prefix="mlops-kit-dev"
+            ["features"],
+            "models",
+            "arn:key",
+            artifacts_bucket="art",
+            account_id="123456789012",
+            region="us-east-1",
+            prefix="mlops-kit-dev",
         ),
         policies.deploy_policy("123456789012", "us-east-1", "mlops-kit-dev"),
         policies.assume_role_policy("glue.amazonaws.com"),

@@ -76,6 +76,22 @@ def test_bind_parameter_defaults_names_the_bad_file() -> None:
         bind_parameter_defaults("{}", {}, source="def.json")
 
 
+def test_bind_parameter_defaults_refuses_parameters_left_for_the_stack() -> None:
+    definition = json.dumps(
+        {
+            "Parameters": [
+                {"Name": "Role", "DefaultValue": "bound-by-infra"},
+                {"Name": "Image", "DefaultValue": "bound-by-infra"},
+                {"Name": "Group", "DefaultValue": "bound-by-infra"},
+            ]
+        }
+    )
+    with pytest.raises(
+        ConfigError, match=r"^pipeline definition def\.json has parameters the stack does not bind: Group, Image$"
+    ):
+        bind_parameter_defaults(definition, {"Role": "arn:role"}, source="def.json")
+
+
 def test_common_tags() -> None:
     assert common_tags("p", "dev", "team", "serving") == {
         "project": "p",
