@@ -50,7 +50,7 @@ def register_challenger(
     from mlflow.models import Model
 
     experiment_id = ensure_experiment(client, platform, dataset)
-    signature = Model.load(str(model_dir)).signature
+    saved = Model.load(str(model_dir))
     sk_model = mlflow.sklearn.load_model(str(model_dir))
     with mlflow.start_run(experiment_id=experiment_id, run_name=record.job_name) as run:
         mlflow.log_params({f"hp_{k}": v for k, v in sorted(record.hyperparameters.items()) if k != "features"})
@@ -61,9 +61,9 @@ def register_challenger(
         info = mlflow.sklearn.log_model(
             sk_model,
             name="model",
-            signature=signature,
+            signature=saved.signature,
             serialization_format="cloudpickle",
-            pyfunc_predict_fn=Model.load(str(model_dir)).flavors["python_function"].get("predict_fn", "predict"),
+            pyfunc_predict_fn=saved.flavors["python_function"].get("predict_fn", "predict"),
             registered_model_name=dataset,
             pip_requirements=model_requirements(),
         )
