@@ -30,9 +30,7 @@ SAFE_COMMIT_OPTIONS = {"conditional_put": "etag"}
 
 def delta_options(clients: ClientFactory) -> dict[str, str]:
     """delta-rs storage options for the platform's S3, with safe concurrent commits (see the module docstring)."""
-    options = {**clients.storage_options(), **SAFE_COMMIT_OPTIONS}
-    options.pop("AWS_S3_ALLOW_UNSAFE_RENAME", None)
-    return options
+    return {**clients.storage_options(), **SAFE_COMMIT_OPTIONS}
 
 
 def table_uri(bucket: str, dataset: str) -> str:
