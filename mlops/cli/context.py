@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from mlops.clients import ClientFactory
+from mlops.errors import ConfigError
 from mlops.outputs import StackOutputs, load_outputs
 from mlops.settings import Settings
 
@@ -55,3 +56,18 @@ def cli_context(ctx: typer.Context) -> CliContext:
 def emit_json(payload: Any) -> None:
     """Machine-readable output on stdout (human messages go to stderr, so pipes stay clean)."""
     sys.stdout.write(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def key_value_pairs(pairs: list[str], option: str, example: str) -> dict[str, str]:
+    """``["a=1", "b=x=y"]`` -> ``{"a": "1", "b": "x=y"}``; keys are stripped, the first ``=`` splits.
+
+    A pair without ``=`` or with an empty key is a :class:`ConfigError` naming ``option`` and the pair.
+    """
+    parsed: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"{option} {pair!r} must look like {example}")
+        parsed[key] = value
+    return parsed

@@ -6,8 +6,7 @@ from typing import Annotated
 
 import typer
 
-from mlops.cli.context import cli_context, console, emit_json
-from mlops.errors import ConfigError
+from mlops.cli.context import cli_context, console, emit_json, key_value_pairs
 from mlops.local.platform import Platform
 
 app = typer.Typer(
@@ -22,14 +21,10 @@ app = typer.Typer(
 
 def parse_arguments(pairs: list[str]) -> dict[str, str]:
     """``["dataset=card_transactions", "--source_version=3"]`` -> ``{"--dataset": ..., "--source_version": "3"}``."""
-    parsed: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        key = key.strip().removeprefix("--")
-        if not sep or not key:
-            raise ConfigError(f"--arg {pair!r} must look like KEY=VALUE (e.g. --arg dataset=card_transactions)")
-        parsed[f"--{key}"] = value
-    return parsed
+    # Glue's own spelling (``--key=value``) is accepted too: the prefix goes before the key is checked.
+    stripped = [pair.strip().removeprefix("--") for pair in pairs]
+    parsed = key_value_pairs(stripped, "--arg", "KEY=VALUE (e.g. --arg dataset=card_transactions)")
+    return {f"--{key}": value for key, value in parsed.items()}
 
 
 @app.command()

@@ -9,9 +9,8 @@ import typer
 from typer._click.core import Context
 from typer.core import TyperGroup
 
-from mlops.cli.context import cli_context, console, emit_json
+from mlops.cli.context import cli_context, console, emit_json, key_value_pairs
 from mlops.datasets import find_definition
-from mlops.errors import ConfigError
 from mlops.local.platform import Platform
 
 
@@ -37,13 +36,7 @@ app = typer.Typer(
 
 
 def _hyperparameters(pairs: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--hp {pair!r} must look like name=value")
-        out[key.strip()] = value.strip()
-    return out
+    return {key: value.strip() for key, value in key_value_pairs(pairs, "--hp", "name=value").items()}
 
 
 @app.command("run")
