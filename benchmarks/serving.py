@@ -1,15 +1,18 @@
 """Benchmark: this kit's inference server vs ``mlflow models serve`` on the same registered model.
 
 Run: ``.venv/bin/python -m benchmarks.serving [--seconds 5]``. Trains and registers a small HistGradientBoosting
-model in a throwaway MLflow (sqlite), starts both servers on loopback, and drives them with the same threaded
-keep-alive HTTP client: sequential single-row p50/p99, then throughput and p99 at 1, 8 and 32 concurrent clients
-for a bounded time each. The in-process ``predict`` of one row is printed as the floor. Both servers are stopped
-by PID at the end, whatever happens.
+model in a throwaway MLflow (sqlite), starts both servers on loopback (MLflow's as its docs say: ``mlflow models
+serve -m models:/... --env-manager local``) one after the other, and drives them with the same lean keep-alive
+client running in its own process (:mod:`benchmarks.serving_load`): sequential single-row p50/p99, then
+throughput and p99 at 1, 8 and 32 concurrent clients for a bounded time each, with the server's CPU time per
+request (all its processes). The in-process ``predict`` of one row is printed as the floor. Both servers are
+stopped by PID at the end, whatever happens.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -17,95 +20,51 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
 
 import psutil
 
+from benchmarks.serving_load import HOST, LoadResult
 from mlops.local.emulator import free_port
 
-HOST = "127.0.0.1"
 START_TIMEOUT_S = 120.0
+LEVELS = (1, 8, 32)
+LOAD_GRACE_S = 60.0  # client start-up and connection set-up on a busy host
 
 
-@dataclass(frozen=True)
-class LoadResult:
-    clients: int
-    requests: int
-    errors: int
-    seconds: float
-    p50_ms: float
-    p99_ms: float
-
-    @property
-    def throughput(self) -> float:
-        return self.requests / self.seconds
-
-
-def _percentile(values: list[float], q: int) -> float:
-    if len(values) < 2:
-        return values[0] if values else float("nan")
-    return statistics.quantiles(values, n=100)[q - 1]
+def drive(
+    port: int, body: bytes, clients: int, seconds: float | None = None, requests: int | None = None
+) -> LoadResult:
+    """``clients`` keep-alive connections posting ``body`` for ``seconds`` (or ``requests`` each), driven by
+    :mod:`benchmarks.serving_load` in its own process: the same lean client for every server."""
+    with tempfile.NamedTemporaryFile(prefix="serving-body-", suffix=".json") as body_file:
+        body_file.write(body)
+        body_file.flush()
+        command = [sys.executable, "-m", "benchmarks.serving_load", "--port", str(port), "--clients", str(clients)]
+        command += ["--seconds", str(seconds)] if requests is None else ["--requests", str(requests)]
+        command += ["--body-file", body_file.name]
+        limit = (seconds or 0.0) + (requests or 0) * 0.5 + LOAD_GRACE_S
+        done = subprocess.run(command, capture_output=True, check=False, timeout=limit, env=_client_env())
+    if done.returncode != 0:
+        raise RuntimeError(f"the load generator failed ({done.returncode}): {done.stderr.decode()[-2000:]}")
+    return LoadResult(**json.loads(done.stdout))
 
 
-def drive(port: int, body: bytes, clients: int, seconds: float) -> LoadResult:
-    """``clients`` threads, each with one keep-alive connection, posting ``body`` for ``seconds``."""
-    latencies: list[list[float]] = [[] for _ in range(clients)]
-    errors = [0] * clients
-    stop_at = time.perf_counter() + seconds
-    headers = {"Content-Type": "application/json", "Accept": "application/json"}
-
-    def worker(index: int) -> None:
-        connection = http.client.HTTPConnection(HOST, port, timeout=60)
-        while time.perf_counter() < stop_at:
-            started = time.perf_counter()
-            try:
-                connection.request("POST", "/invocations", body=body, headers=headers)
-                response = connection.getresponse()
-                response.read()
-                ok = response.status == 200
-            except (OSError, http.client.HTTPException):
-                ok = False
-                connection.close()
-                connection = http.client.HTTPConnection(HOST, port, timeout=60)
-            latencies[index].append((time.perf_counter() - started) * 1000)
-            errors[index] += 0 if ok else 1
-        connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
-    began = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - began
-    merged = [value for values in latencies for value in values]
-    return LoadResult(clients, len(merged), sum(errors), elapsed, _percentile(merged, 50), _percentile(merged, 99))
+def _client_env() -> dict[str, str]:
+    root = str(Path(__file__).resolve().parent.parent)
+    return {**os.environ, "PYTHONPATH": root}
 
 
 def sequential(port: int, body: bytes, count: int) -> tuple[float, float]:
-    result = drive_count(port, body, count)
-    return _percentile(result, 50), _percentile(result, 99)
-
-
-def drive_count(port: int, body: bytes, count: int) -> list[float]:
-    connection = http.client.HTTPConnection(HOST, port, timeout=60)
-    out = []
-    for _ in range(count):
-        started = time.perf_counter()
-        connection.request("POST", "/invocations", body=body, headers={"Content-Type": "application/json"})
-        response = connection.getresponse()
-        response.read()
-        if response.status != 200:
-            raise RuntimeError(f"server on port {port} answered {response.status}")
-        out.append((time.perf_counter() - started) * 1000)
-    connection.close()
-    return out
+    """p50 / p99 of ``count`` requests sent one after the other on one connection."""
+    result = drive(port, body, 1, requests=count)
+    if result.errors:
+        raise RuntimeError(f"server on port {port} answered {result.errors} of {count} requests with an error")
+    return result.p50_ms, result.p99_ms
 
 
 @contextmanager
@@ -179,11 +138,36 @@ def _env(tracking_uri: str) -> dict[str, str]:
     }
 
 
-def measure(port: int, body: bytes, seconds: float) -> dict[str, object]:
+@dataclass(frozen=True)
+class Measurement:
+    """One server's figures: sequential p50/p99, a load result and CPU ms per request per concurrency."""
+
+    sequential: tuple[float, float]
+    loads: dict[int, LoadResult]
+    cpu_ms: dict[int, float]
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of the server and its children (mlflow serve runs uvicorn workers as children)."""
+    parent = psutil.Process(pid)
+    total = 0.0
+    for process in [parent, *parent.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def measure(pid: int, port: int, body: bytes, seconds: float) -> Measurement:
     drive(port, body, 8, 1.0)  # warm-up
-    p50, p99 = sequential(port, body, 300)
-    loads = {clients: drive(port, body, clients, seconds) for clients in (1, 8, 32)}
-    return {"sequential": (p50, p99), "loads": loads}
+    sequential_ms = sequential(port, body, 300)
+    loads: dict[int, LoadResult] = {}
+    cpu_ms: dict[int, float] = {}
+    for clients in LEVELS:
+        before = _cpu_seconds(pid)
+        loads[clients] = drive(port, body, clients, seconds)
+        cpu_ms[clients] = (_cpu_seconds(pid) - before) * 1000 / max(loads[clients].requests, 1)
+    return Measurement(sequential_ms, loads, cpu_ms)
 
 
 def main() -> None:
@@ -210,29 +194,26 @@ def main() -> None:
             "-p",
             str(mlflow_port),
         ]
-        with server(ours_cmd, ours_port, env, work / "ours.log"):
-            ours = measure(ours_port, body, args.seconds)
-        with server(mlflow_cmd, mlflow_port, env, work / "mlflow.log"):
-            theirs = measure(mlflow_port, body, args.seconds)
+        with server(ours_cmd, ours_port, env, work / "ours.log") as pid:
+            ours = measure(pid, ours_port, body, args.seconds)
+        with server(mlflow_cmd, mlflow_port, env, work / "mlflow.log") as pid:
+            theirs = measure(pid, mlflow_port, body, args.seconds)
     report(ours, theirs, floor_ms)
 
 
-def report(ours: dict[str, object], theirs: dict[str, object], floor_ms: float) -> None:
+def report(ours: Measurement, theirs: Measurement, floor_ms: float) -> None:
     print(f"in-process predict, 1 row (floor): {floor_ms:.2f} ms")
-    print(f"{'':34}{'mlops-kit server':>22}{'mlflow models serve':>22}")
-    o50, o99 = cast(tuple[float, float], ours["sequential"])
-    t50, t99 = cast(tuple[float, float], theirs["sequential"])
-    print(f"{'sequential 1 row p50 / p99 (ms)':34}{o50:>11.2f} /{o99:>8.2f}{t50:>13.2f} /{t99:>8.2f}")
-    for clients in (1, 8, 32):
-        a: LoadResult = ours["loads"][clients]  # type: ignore[index]
-        b: LoadResult = theirs["loads"][clients]  # type: ignore[index]
+    print(f"{'':34}{'mlops-kit server':>26}{'mlflow models serve':>26}")
+    (o50, o99), (t50, t99) = ours.sequential, theirs.sequential
+    print(f"{'sequential 1 row p50 / p99 (ms)':34}{o50:>15.2f} /{o99:>8.2f}{t50:>17.2f} /{t99:>8.2f}")
+    for clients in LEVELS:
+        a, b = ours.loads[clients], theirs.loads[clients]
         print(
-            f"{f'c={clients} req/s | p99 ms | errors':34}"
-            f"{a.throughput:>8.0f} |{a.p99_ms:>7.1f} |{a.errors:>3}"
-            f"{b.throughput:>11.0f} |{b.p99_ms:>7.1f} |{b.errors:>3}"
+            f"{f'c={clients} req/s | p99 ms | CPU ms/req | err':34}"
+            f"{a.throughput:>7.0f} |{a.p99_ms:>6.1f} |{ours.cpu_ms[clients]:>5.2f} |{a.errors:>2}"
+            f"{b.throughput:>11.0f} |{b.p99_ms:>6.1f} |{theirs.cpu_ms[clients]:>5.2f} |{b.errors:>2}"
         )
-    c8o: LoadResult = ours["loads"][8]  # type: ignore[index]
-    c8t: LoadResult = theirs["loads"][8]  # type: ignore[index]
+    c8o, c8t = ours.loads[8], theirs.loads[8]
     print(
         f"c=8: throughput x{c8o.throughput / c8t.throughput:.1f} (target >= 5), "
         f"p99 ratio {c8o.p99_ms / c8t.p99_ms:.2f} (target <= 0.25)"

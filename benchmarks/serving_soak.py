@@ -16,7 +16,8 @@ from pathlib import Path
 
 import psutil
 
-from benchmarks.serving import HOST, _env, drive, server, single_row_body
+from benchmarks.serving import _env, drive, server, single_row_body
+from benchmarks.serving_load import HOST
 from mlops.local.emulator import free_port
 
 GROWTH_LIMIT = 0.15

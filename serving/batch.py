@@ -3,9 +3,10 @@
 The feature Delta table (``s3://<features>/tables/<dataset>``, read with deltalake at a version) is written as
 headerless CSV input files, key columns first then the model's features in signature order. Each input file is
 split by line; the key columns are filtered out before scoring (``InputFilter``) and the prediction is appended
-to the input line (``JoinSource=Input``) in ``<input file>.out``. The ``.out`` files are then assembled into
-the predictions dataset ``s3://<curated>/predictions/<dataset>/model_version=<v>/<job>.parquet`` (keys,
-prediction, model version, job).
+to the input line (``JoinSource=Input``) in ``<input file>.out``; a classifier's answer is the label then its
+probability (binary: the positive class) or one probability per class (multiclass). The ``.out`` files are then
+assembled into the predictions dataset ``s3://<curated>/predictions/<dataset>/model_version=<v>/<job>.parquet``
+(keys, prediction, ``probability`` or ``probability_<class>`` columns for a classifier, model version, job).
 
 Locally the lines are scored by the same :class:`~serving.core.InferenceCore` the server uses; on AWS the
 same input and output layout is handed to ``create_transform_job`` on the deployed version's SageMaker model.
@@ -29,6 +30,7 @@ from mlops.tracking import mlflow_session
 from serving.core import InferenceCore
 from serving.deploy import names_for
 from serving.errors import PredictionError
+from serving.model import LoadedModel
 from serving.schema import InputSchema
 
 LINES_PER_FILE = 10_000
@@ -144,8 +146,17 @@ def transform_job_request(platform: Platform, job: BatchJob, instance_type: str 
     }
 
 
-def assemble_predictions(platform: Platform, job: BatchJob, outputs: list[str], key_types: dict[str, str]) -> int:
-    """The ``.out`` files -> the predictions Parquet dataset (keys, prediction, model version, job); row count."""
+def assemble_predictions(  # noqa: PLR0917 (the job's whole output contract)
+    platform: Platform,
+    job: BatchJob,
+    outputs: list[str],
+    key_types: dict[str, str],
+    input_width: int,
+    output_columns: list[str],
+) -> int:
+    """The ``.out`` files -> the predictions Parquet dataset (keys, prediction, a classifier's probability
+    column(s), model version, job); returns the row count. ``input_width`` fields of each line are the input
+    (keys + features), the rest are the answer's ``output_columns``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -155,12 +166,20 @@ def assemble_predictions(platform: Platform, job: BatchJob, outputs: list[str], 
         with filesystem.open_input_stream(uri.removeprefix("s3://")) as stream:
             records.extend(csv.reader(io.StringIO(stream.read().decode())))
     keys = job.keys
-    frame = pd.DataFrame([[*row[: len(keys)], row[-1]] for row in records], columns=[*keys, "prediction"])
+    for number, row in enumerate(records):
+        if len(row) != input_width + len(output_columns):
+            raise PredictionError(
+                f"output line {number} has {len(row)} fields; expected {input_width} input fields and "
+                f"{', '.join(output_columns)}"
+            )
+    frame = pd.DataFrame([[*row[: len(keys)], *row[input_width:]] for row in records], columns=[*keys, *output_columns])
     for key, kind in key_types.items():
         if kind == "timestamp":
             frame[key] = pd.to_datetime(frame[key])
     with contextlib.suppress(ValueError):  # class labels that are not numbers stay strings
         frame["prediction"] = pd.to_numeric(frame["prediction"])
+    for column in output_columns[1:]:  # probabilities are always numbers
+        frame[column] = pd.to_numeric(frame[column])
     frame["model_version"] = job.model_version
     frame["job"] = job.name
     pq.write_table(
@@ -169,6 +188,16 @@ def assemble_predictions(platform: Platform, job: BatchJob, outputs: list[str], 
         filesystem=filesystem,
     )
     return len(frame)
+
+
+def output_columns(model: LoadedModel) -> list[str]:
+    """The answer's columns for ``model``: ``prediction``, then ``probability`` (binary: the positive class) or
+    one ``probability_<class>`` per class (multiclass)."""
+    if model.predict_proba_frame is None:
+        return ["prediction"]
+    if len(model.classes) == 2:
+        return ["prediction", "probability"]
+    return ["prediction", *(f"probability_{label}" for label in model.classes)]
 
 
 @dataclass(frozen=True)
@@ -214,5 +243,6 @@ def batch_predict(
         return BatchResult(job.name, version, inputs, [], job.predictions_uri, None, arn["TransformJobArn"])
     outputs = run_local(platform, job, core, inputs)
     key_types: dict[str, str] = {key: definition.column(key).type for key in job.keys}
-    rows = assemble_predictions(platform, job, outputs, key_types)
+    width = len(job.keys) + len(schema.names)
+    rows = assemble_predictions(platform, job, outputs, key_types, width, output_columns(core.model))
     return BatchResult(job.name, version, inputs, outputs, job.predictions_uri, rows)

@@ -18,6 +18,7 @@ from serving.errors import InvocationError, PredictionError
 from serving.features import complete_from_store
 from serving.model import LoadedModel
 from serving.schema import check_columns, coerce_rows, rows_to_frame
+from serving.scores import Scores
 
 log = logging.getLogger("serving.core")
 
@@ -90,16 +91,16 @@ class InferenceCore:
     def _is_key_lookup(self, columns: Sequence[str]) -> bool:
         return self.entity_key is not None and list(columns) == [self.entity_key]
 
-    def predict_rows(self, rows: list[list[Any]]) -> list[Any]:
-        """Predictions for checked rows (one DataFrame, one model call)."""
+    def predict_rows(self, rows: list[list[Any]]) -> Scores:
+        """Predictions (and class probabilities) for checked rows: one DataFrame, one model call."""
         try:
-            return self.model.predict(rows_to_frame(self.model.schema, rows))
+            return self.model.score(rows_to_frame(self.model.schema, rows))
         except Exception as exc:  # the model's own failure on valid input: a 500 naming it
             raise PredictionError(f"the model failed to predict: {type(exc).__name__}: {exc}") from exc
 
     @staticmethod
-    def respond(predictions: Sequence[Any], accept: str) -> Response:
-        return Response(200, payload.render(predictions, accept), accept)
+    def respond(scores: Scores, accept: str) -> Response:
+        return Response(200, payload.render(scores, accept), accept)
 
     def invocations(self, body: bytes, content_type: str | None, accept: str | None) -> Response:
         """The whole ``POST /invocations`` in one call: never raises for a bad request, answers 4xx instead."""

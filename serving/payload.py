@@ -10,8 +10,8 @@ Accepted ``Content-Type`` values:
   ``{"dataframe_records": [{...}]}``, ``{"instances": [...]}`` and ``{"inputs": ...}`` (records, rows, or a
   mapping of column to values).
 
-Responses are JSON (``{"predictions": [...]}``, MLflow's shape) or CSV (one prediction a line), chosen from
-``Accept``.
+Responses are JSON (``{"predictions": [...]}``, MLflow's shape, plus ``"probabilities"`` for a classifier) or
+CSV (one row a line: the prediction, then a classifier's probability column(s)), chosen from ``Accept``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from serving.errors import BadPayloadError, NotAcceptableError, PayloadTooLargeError, UnsupportedContentTypeError
+from serving.scores import Scores
 
 CSV = "text/csv"
 JSON = "application/json"
@@ -189,8 +190,12 @@ def negotiate(accept: str | None) -> str:
     raise NotAcceptableError(f"cannot answer with {accept!r}; this server writes {', '.join(RESPONSE_TYPES)}")
 
 
-def render(predictions: Sequence[Any], kind: str) -> bytes:
-    """Predictions as the negotiated response body."""
+def render(scores: Scores, kind: str) -> bytes:
+    """Predictions as the negotiated response body: JSON (:meth:`Scores.to_json`) or CSV, one row a line with
+    the label then the probability column(s) of a classifier, no header (what batch transform joins)."""
     if kind == CSV:
-        return "".join(f"{value}\n" for value in predictions).encode()
-    return json.dumps({"predictions": list(predictions)}).encode()
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerows(scores.csv_fields(row) for row in range(len(scores)))
+        return buffer.getvalue().encode()
+    return json.dumps(scores.to_json()).encode()
