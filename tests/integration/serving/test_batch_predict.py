@@ -42,9 +42,21 @@ def test_feature_table_is_scored_into_out_files_and_a_predictions_dataset(platfo
     assert lines[0].startswith("t000,c0,2026-01-01 00:00:00,")
     predictions = pq.read_table(result.predictions_uri.removeprefix("s3://"), filesystem=filesystem).to_pandas()
     model = load_model(f"models:/{DATASET}/{registered.version}", registered.tracking_uri)
-    expected = model.predict(features[model.schema.names])
+    expected = model.score(features[model.schema.names])
+    assert expected.probabilities is not None
+    assert lines[0].split(",")[-2:] == [str(expected.predictions[0]), str(expected.probabilities[0])]
     assert predictions["transaction_id"].tolist() == features["transaction_id"].tolist()
-    assert predictions["prediction"].tolist() == expected
+    assert predictions["prediction"].tolist() == model.predict(features[model.schema.names])
+    assert predictions["probability"].tolist() == expected.probabilities
+    assert list(predictions.columns) == [
+        "transaction_id",
+        "customer_id",
+        "event_time",
+        "prediction",
+        "probability",
+        "model_version",
+        "job",
+    ]
     assert set(predictions["model_version"]) == {registered.version}
     request = transform_job_request(platform, _job(result.job, registered.version, result.inputs[0]))
     assert request["DataProcessing"] == {"InputFilter": "$[3:]", "JoinSource": "Input"}

@@ -55,6 +55,10 @@ def test_deploy_serves_the_champion_and_registers_it_in_the_emulator(
     assert answer.status_code == 200
     assert len(answer.json()["predictions"]) == 5
     assert set(answer.json()["predictions"]) <= {0, 1}
+    from serving.model import load_model
+
+    expected = load_model(route.model_uri, registered.tracking_uri).score(registered.sample)
+    assert answer.json() == {"predictions": expected.predictions, "probabilities": expected.probabilities}
 
 
 @pytest.mark.parametrize(
