@@ -3,7 +3,8 @@
 #
 #   provision (Pulumi program applied to moto) -> generate -> ingest -> validate (+ quarantine) -> Glue curate
 #   -> Glue features -> train (SageMaker contract) -> MLflow + registry -> promotion gate -> online store
-#   -> deploy (SageMaker hosting contract) -> predict -> batch predict
+#   -> deploy (SageMaker hosting contract) -> predict -> batch predict -> drifted data -> monitoring and alarms
+#   -> retrain -> gate -> redeploy; then the same pipeline on a second, real dataset
 #
 # Everything runs through the `mlops` CLI, the same commands a user types. The emulator and the endpoint keep
 # running afterwards so you can explore; `mlops endpoint stop && mlops local down` stops both.
@@ -21,23 +22,19 @@ step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*"; }
 step "Provision: start the embedded AWS emulator and apply the infra program to it"
 mlops local up
 
-step "Card transactions: two quarters; from late May the second drifts (an unknown category, larger amounts)"
-mlops data generate card_transactions --rows "$ROWS" --seed 1 --start 2024-01-01 --out "$WORK/transactions-1.csv"
-mlops data generate card_transactions --rows "$ROWS" --seed 2 --start 2024-04-01 \
-    --drift-start 2024-05-25 --drift new_category --drift amount_shift --out "$WORK/transactions-2.parquet"
+step "Card transactions, first quarter: generate, ingest (a second ingest of the same file stores nothing)"
+mlops data generate card_transactions --rows "$ROWS" --seed 1 --start 2024-01-01 --out "$WORK/transactions-q1.csv"
+mlops data ingest card_transactions "$WORK/transactions-q1.csv"
+mlops data ingest card_transactions "$WORK/transactions-q1.csv"
 
-step "Ingest both files into the raw zone (a second ingest of the same file stores nothing)"
-mlops data ingest card_transactions "$WORK/transactions-1.csv" "$WORK/transactions-2.parquet"
-mlops data ingest card_transactions "$WORK/transactions-1.csv"
-
-step "Validate: rows of the unknown category go to the quarantine zone with a reason; figures go to CloudWatch"
+step "Validate against the dataset definition (Great Expectations); figures go to CloudWatch"
 mlops data validate card_transactions --all-pending
 
 step "Glue jobs, run locally with PySpark: curate (de-duplicate into Delta), then build features"
 mlops job run curate --arg dataset=card_transactions
 mlops job run build_features --arg dataset=card_transactions
 
-step "Train (SageMaker training contract), track in MLflow, register the challenger"
+step "Train (SageMaker training contract), track in MLflow, register the challenger, promote it"
 mlops train run card_transactions
 mlops model promote card_transactions
 
@@ -46,7 +43,7 @@ mlops features materialize card_transactions
 
 step "Deploy the champion behind a SageMaker-compatible endpoint and score requests"
 mlops deploy card_transactions
-customer=$(python -c "import pandas as pd; print(pd.read_csv('$WORK/transactions-1.csv', usecols=['customer_id']).customer_id.iloc[0])")
+customer=$(python -c "import pandas as pd; print(pd.read_csv('$WORK/transactions-q1.csv', usecols=['customer_id']).customer_id.iloc[0])")
 printf '{"dataframe_records": [{"customer_id": "%s"}]}\n' "$customer" > "$WORK/request-entity.json"
 mlops predict "$WORK/request-entity.json"
 cat > "$WORK/request.csv" <<'CSV'
@@ -59,10 +56,24 @@ mlops predict "$WORK/request.csv" --content-type text/csv
 step "Batch inference: score the feature table into a predictions dataset"
 mlops batch-predict card_transactions
 
-step "A second model: the promotion gate only lets it through if it beats the champion"
-mlops train run card_transactions --hp max_iter=50
+step "Second quarter: from late May the data drifts (an unknown category, larger amounts, a new fraud pattern)"
+mlops data generate card_transactions --rows "$ROWS" --seed 2 --start 2024-04-01 --drift-start 2024-05-25 \
+    --drift new_category --drift amount_shift --drift fraud_pattern --out "$WORK/transactions-q2.parquet"
+mlops data ingest card_transactions "$WORK/transactions-q2.parquet"
+mlops data validate card_transactions --all-pending   # the unknown category is quarantined, with its reason
+mlops job run curate --arg dataset=card_transactions
+mlops job run build_features --arg dataset=card_transactions
+
+step "Monitoring: data drift against the champion's training data, model quality on labelled windows"
+mlops monitor drift card_transactions --since 2024-06-01   # the newest month against the training data
+mlops monitor performance card_transactions
+mlops monitor alarms --evaluate       # CloudWatch semantics; actions: SNS + the retrain rule's event
+
+step "Retrain on both quarters; the promotion gate compares it with the champion on the same holdout"
+mlops train run card_transactions
 mlops model promote card_transactions || echo "(the challenger did not beat the champion; the champion stays)"
 mlops model list card_transactions
+mlops deploy card_transactions        # blue/green locally: the new process takes traffic once healthy
 
 step "Diabetes (scikit-learn's real data, regression): the same pipeline on another dataset"
 mlops data generate diabetes --out "$WORK/diabetes.csv"
