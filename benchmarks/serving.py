@@ -134,7 +134,6 @@ def _env(tracking_uri: str) -> dict[str, str]:
         "MLFLOW_TRACKING_URI": tracking_uri,
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
         "PYTHONPATH": root,
-        "SERVING_LOG_LEVEL": "WARNING",
     }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import statistics
@@ -75,6 +76,11 @@ def build_app(load_core: Callable[[], InferenceCore]) -> Starlette:
             },
         )
         holder["state"] = ServerState(core)
+        # The loaded model, mlflow, pandas and sklearn are ~360k long-lived objects: a full collection scans them
+        # all (190 ms measured on this host), a p99 spike whenever request garbage triggers one. Frozen, they are
+        # never scanned again; requests' own garbage is still collected.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

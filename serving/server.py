@@ -13,6 +13,7 @@ Configuration follows the SageMaker container contract and MLflow's variables:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -96,5 +97,33 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     from serving.app import build_app
 
-    log.info("starting", extra={"host": args.host, "port": port, "model_uri": args.model_uri})
-    uvicorn.run(build_app(load), host=args.host, port=port, log_config=None, access_log=False, lifespan="on")
+    loop, http = _fast_io()
+    log.info(
+        "starting", extra={"host": args.host, "port": port, "model_uri": args.model_uri, "loop": loop, "http": http}
+    )
+    # access_log off: every invocation is already logged once, as JSON with its latency, by the app
+    uvicorn.run(
+        build_app(load),
+        host=args.host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        loop=loop,
+        http=http,
+    )
+
+
+def _fast_io() -> tuple[str, str]:
+    """uvloop and httptools (uvicorn[standard]) when importable, named explicitly so the start-up log says which
+    event loop and HTTP parser serve (the pure-Python fallbacks are slower)."""
+    loop, http = "asyncio", "h11"
+    with contextlib.suppress(ImportError):
+        import uvloop  # noqa: F401
+
+        loop = "uvloop"
+    with contextlib.suppress(ImportError):
+        import httptools  # noqa: F401
+
+        http = "httptools"
+    return loop, http
