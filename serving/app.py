@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from serving.batcher import MicroBatcher
+from serving.batcher import MicroBatcher, limit_native_threads
 from serving.core import InferenceCore, error_response
 from serving.errors import InvocationError, PayloadTooLargeError
 from serving.logs import now_ms
@@ -75,6 +75,7 @@ def build_app(load_core: Callable[[], InferenceCore]) -> Starlette:
                 "load_seconds": round(model.load_seconds, 3),
             },
         )
+        limit_native_threads(1)  # small batches are predicted on this, the event loop's thread (see batcher)
         holder["state"] = ServerState(core)
         # The loaded model, mlflow, pandas and sklearn are ~360k long-lived objects: a full collection scans them
         # all (190 ms measured on this host), a p99 spike whenever request garbage triggers one. Frozen, they are

@@ -10,7 +10,8 @@ a 1-10 row predict (1-3 ms, mostly Python in sklearn/pandas, holding the GIL) to
 put, a cross-thread wake-up and GIL hand-offs (the loop waits up to the 5 ms switch interval for the GIL while
 the worker runs Python) and bought no parallelism. While a small predict blocks the loop, new requests wait in
 the socket buffers and are all read right after it: they form the next batch. Batches over ``inline_rows``
-(large bodies, batch transform) still go to the worker thread so the loop keeps answering ``/ping``.
+(large bodies, batch transform) still go to the worker thread so the loop keeps answering ``/ping``. The
+server caps the loop thread's native threads like the worker's (:func:`limit_native_threads`).
 """
 
 from __future__ import annotations
@@ -43,7 +44,6 @@ class MicroBatcher:
         self._predict = predict
         self._max_rows = max_rows
         self._inline_rows = inline_rows
-        limit_native_threads(predict_threads)  # inline predicts run on this (the event loop's) thread
         self._pending: list[_Pending] = []
         self._draining = False
         # One thread: predict calls never overlap (sklearn already uses the cores), the loop stays free.

@@ -97,6 +97,11 @@ def test_a_shared_micro_batch_hands_each_request_its_own_rows_and_probabilities(
         finally:
             batcher.close()
 
-    first, second = asyncio.run(scenario())
+    # a private loop: asyncio.run() would leave the main thread without a current loop for later fixtures
+    loop = asyncio.new_event_loop()
+    try:
+        first, second = loop.run_until_complete(scenario())
+    finally:
+        loop.close()
     assert calls == [3]
     assert (first, second) == (Scores([0, 1], [0.1, 0.2]), Scores([1], [0.3]))
