@@ -13,6 +13,7 @@ tests can run all four stacks in one pytest session; runs must not overlap in ti
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +39,22 @@ def run_program(
     return run_config(config, mocks, monitor=monitor)
 
 
+def _ensure_event_loop() -> None:
+    """The SDK drives the program on the thread's current event loop; ``asyncio.run`` (in the same process,
+    earlier) leaves the main thread without one, so give it a new one then."""
+    try:
+        asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+
 def run_config(
     config: StackConfig, mocks: pulumi.runtime.Mocks, *, monitor: MockMonitor | None = None
 ) -> dict[str, Any]:
     """Like :func:`run_program` for an already built config (tests pass deliberately altered configs)."""
     from infra.platform import define_platform
 
+    _ensure_event_loop()
     # A fresh root stack per run: set_mocks keeps an existing root, whose URN would name the previous stack.
     runtime_settings.ROOT.set(None)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=config.stack, preview=False, monitor=monitor)
