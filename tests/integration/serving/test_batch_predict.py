@@ -25,10 +25,13 @@ def test_feature_table_is_scored_into_out_files_and_a_predictions_dataset(platfo
     features = feature_frame(25, seed=11)
     features.insert(0, "transaction_id", [f"t{i:03d}" for i in range(25)])
     features.insert(1, "customer_id", [f"c{i % 4}" for i in range(25)])
-    features.insert(2, "event_time", pd.date_range("2026-01-01", periods=25, freq="h"))
+    # UTC like the real feature table; other tests of the session may have written this table before
+    features.insert(2, "event_time", pd.date_range("2026-01-01", periods=25, freq="h", tz="UTC"))
     features["is_fraud"] = 0
     table = f"s3://{platform.outputs.features_bucket}/tables/{DATASET}"
-    write_deltalake(table, features, mode="overwrite", storage_options=platform.clients.storage_options())
+    write_deltalake(
+        table, features, mode="overwrite", schema_mode="overwrite", storage_options=platform.clients.storage_options()
+    )
 
     definition = find_definition(DATASET, platform.settings.datasets_dir)
     result = batch_predict(platform, definition, model_version=registered.version)
@@ -39,7 +42,7 @@ def test_feature_table_is_scored_into_out_files_and_a_predictions_dataset(platfo
     with filesystem.open_input_stream(result.outputs[0].removeprefix("s3://")) as stream:
         lines = stream.read().decode().splitlines()
     assert len(lines) == 25
-    assert lines[0].startswith("t000,c0,2026-01-01 00:00:00,")
+    assert lines[0].startswith("t000,c0,2026-01-01 00:00:00+00:00,")
     predictions = pq.read_table(result.predictions_uri.removeprefix("s3://"), filesystem=filesystem).to_pandas()
     model = load_model(f"models:/{DATASET}/{registered.version}", registered.tracking_uri)
     expected = model.score(features[model.schema.names])
