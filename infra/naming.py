@@ -76,9 +76,12 @@ def glue_script_key(script_stem: str) -> str:
     return f"glue/scripts/{script_stem}.py"
 
 
+DATASET_DEFINITIONS_ROOT = "datasets/"
+
+
 def dataset_definition_prefix(dataset: str) -> str:
     """Artifacts-bucket prefix holding exactly one dataset's definition (a Processing input takes a prefix)."""
-    return f"datasets/{dataset}/"
+    return f"{DATASET_DEFINITIONS_ROOT}{dataset}/"
 
 
 def dataset_definition_key(dataset: str) -> str:

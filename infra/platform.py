@@ -176,6 +176,7 @@ def define_platform(config: StackConfig) -> PlatformOutputs:
         "sagemaker_role_arn": training.role_arn,
         "model_package_group": training.model_package_group,
         "training_pipeline_name": training.pipeline_name,
+        "dataset_definitions_uri": zones["artifacts"].apply(lambda b: f"s3://{b}/{naming.DATASET_DEFINITIONS_ROOT}"),
         "mlflow_tracking_uri": training.mlflow_tracking_uri,
         "endpoint_name": serving.endpoint_name,
         "endpoint_config_name": serving.endpoint_config_name,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from infra.naming import s3_arn
+from infra.naming import DATASET_DEFINITIONS_ROOT, s3_arn
 
 PolicyDocument = dict[str, Any]
 VERSION = "2012-10-17"
@@ -172,14 +172,14 @@ def sagemaker_policy(
             "Sid": "ReadDatasetDefinitions",
             "Effect": "Allow",
             "Action": ["s3:GetObject"],
-            "Resource": [s3_arn(artifacts_bucket, "datasets/*")],
+            "Resource": [s3_arn(artifacts_bucket, f"{DATASET_DEFINITIONS_ROOT}*")],
         },
         {
             "Sid": "ListDatasetDefinitions",
             "Effect": "Allow",
             "Action": ["s3:ListBucket"],
             "Resource": [s3_arn(artifacts_bucket)],
-            "Condition": {"StringLike": {"s3:prefix": ["datasets/*"]}},
+            "Condition": {"StringLike": {"s3:prefix": [f"{DATASET_DEFINITIONS_ROOT}*"]}},
         },
         {
             "Sid": "OwnJobs",

@@ -59,6 +59,7 @@ class StackOutputs(BaseModel):
     sagemaker_role_arn: str
     model_package_group: str
     training_pipeline_name: str
+    dataset_definitions_uri: str
     mlflow_tracking_uri: str
 
     # serving

@@ -10,7 +10,8 @@ from typer._click.core import Context
 from typer.core import TyperGroup
 
 from mlops.cli.context import cli_context, console, emit_json, key_value_pairs
-from mlops.datasets import find_definition
+from mlops.datasets import DatasetDefinition, find_definition
+from mlops.errors import ConfigError
 from mlops.local.platform import Platform
 
 
@@ -50,12 +51,20 @@ def run(
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
 ) -> None:
-    """Train DATASET and register the model as challenger."""
-    from pipelines.training.workflow import train_dataset
+    """Train DATASET and register the model as challenger.
 
+    On the emulator the steps run here (the local training runner plays SageMaker). On AWS (`--target aws`) this
+    starts the stack's SageMaker Pipeline for DATASET (prepare, train, evaluate, quality bar, register) and
+    prints the execution ARN.
+    """
     context = cli_context(ctx)
     platform = Platform(settings=context.settings, clients=context.clients, outputs=context.outputs())
     definition = find_definition(dataset, context.settings.datasets_dir)
+    if context.settings.target == "aws":
+        _start_pipeline(platform, definition, version, hp or [], json_out)
+        return
+    from pipelines.training.workflow import train_dataset
+
     with console.status(f"training {dataset}...") as status:
         outcome = train_dataset(
             platform,
@@ -85,6 +94,24 @@ def run(
     )
     for name, value in sorted(outcome.job.metrics.items()):
         console.print(f"  {name} = {value:.4f}")
+
+
+def _start_pipeline(
+    platform: Platform, definition: DatasetDefinition, version: int | None, hp: list[str], json_out: bool
+) -> None:
+    from pipelines.training.remote import start_training_pipeline
+
+    if hp:
+        raise ConfigError("--hp applies to local training; on AWS the pipeline's Train step uses its own defaults")
+    run = start_training_pipeline(platform, definition, version)
+    if json_out:
+        emit_json({"pipeline": run.pipeline, "execution_arn": run.execution_arn, "parameters": run.parameters})
+        return
+    console.print(f"[green]started[/] pipeline {run.pipeline} for {definition.name}: {run.execution_arn}")
+    console.print(
+        "  follow it with `aws sagemaker list-pipeline-execution-steps --pipeline-execution-arn "
+        f"{run.execution_arn}`; a model that passes the quality bar is registered PendingManualApproval"
+    )
 
 
 @app.command("pipeline-definition")
