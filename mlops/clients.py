@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from mlops.errors import EmulatorError
+from mlops.errors import CredentialsError, EmulatorError
 from mlops.local.state import read_state
 from mlops.settings import Settings
 
@@ -74,7 +74,9 @@ class ClientFactory:
         """Access key, secret and (for temporary credentials) session token of the active session."""
         frozen = self.session.get_credentials()
         if frozen is None:
-            raise EmulatorError("no AWS credentials found for the aws target (set a profile or AWS_* variables)")
+            raise CredentialsError(
+                "no AWS credentials found for the aws target: set MLOPS_AWS_PROFILE, AWS_PROFILE or AWS_* variables"
+            )
         creds = frozen.get_frozen_credentials()
         out = {"access_key": creds.access_key, "secret_key": creds.secret_key}
         if creds.token:

@@ -27,6 +27,10 @@ class StackOutputsNotFoundError(MlopsError):
     """No stack outputs exist for the stack at all (not applied, or the file is elsewhere)."""
 
 
+class CredentialsError(MlopsError):
+    """No AWS credentials were found for the aws target."""
+
+
 class EmulatorError(MlopsError):
     """The embedded emulator could not be started, reached or stopped."""
 

@@ -1,6 +1,6 @@
-"""Micro-batching: concurrent requests share one ``predict`` call, run off the event loop.
+"""Micro-batching: concurrent requests share one ``predict`` call; large batches run off the event loop.
 
-Tree models cost about the same for 32 rows as for 1 (FACTS: 1.13 ms vs 1.40 ms), so while one predict runs
+Tree models cost about the same for 32 rows as for 1 (measured: 1.13 ms vs 1.40 ms), so while one predict runs
 the requests that arrive wait together and go into the next call. A lone request is predicted at once: there is
 no timer, so a quiet server adds no latency. A batch that fails is retried request by request, so one bad
 request cannot fail the others that shared its batch.

@@ -65,3 +65,16 @@ def test_emulated_targets_hand_the_same_endpoint_to_every_consumer(tmp_path: Pat
 def test_no_client_is_created_before_first_use(tmp_path: Path) -> None:
     factory = ClientFactory(load_settings(state_dir=tmp_path))
     assert factory._clients == {}
+
+
+def test_aws_target_without_credentials_says_how_to_provide_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from mlops.errors import CredentialsError
+
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    factory = ClientFactory(load_settings(target="aws"))
+    with pytest.raises(CredentialsError, match=r"no AWS credentials found for the aws target: set MLOPS_AWS_PROFILE"):
+        factory.credentials()
