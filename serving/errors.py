@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from mlops.errors import MlopsError
+# Deployment and invocation errors are raised by the core's endpoint adapter and runner too, so they live in the
+# core; serving re-exports them under their old names.
+from mlops.errors import DeploymentError, EndpointInvocationError, MlopsError
+
+__all__ = [
+    "BadPayloadError",
+    "DeploymentError",
+    "EndpointInvocationError",
+    "InvocationError",
+    "ModelLoadError",
+    "NotAcceptableError",
+    "PayloadTooLargeError",
+    "PredictionError",
+    "UnsupportedContentTypeError",
+]
 
 
 class InvocationError(MlopsError):
@@ -43,16 +57,3 @@ class PredictionError(InvocationError):
 
 class ModelLoadError(MlopsError):
     """The model could not be resolved or loaded from the registry; names the model URI."""
-
-
-class DeploymentError(MlopsError):
-    """A deployment did not take traffic (failed health check, AWS error); names the endpoint and version."""
-
-
-class EndpointInvocationError(MlopsError):
-    """An endpoint answered an invocation with an error; carries the status and the server's message."""
-
-    def __init__(self, endpoint: str, status: int, message: str) -> None:
-        self.endpoint = endpoint
-        self.status = status
-        super().__init__(f"endpoint {endpoint!r} answered {status}: {message}")

@@ -54,10 +54,11 @@ def platform(emulator_state_dir: Path) -> Platform:
 
     The outputs file is written under the session's state dir and loaded back as :class:`StackOutputs`.
     """
+    from infra.runner import run_program
     from mlops.local.apply.engine import provision_platform
 
     settings = load_settings(target="moto", state_dir=emulator_state_dir, stack="local")
-    return provision_platform(settings, REPO_ROOT)
+    return provision_platform(settings, REPO_ROOT, runner=run_program)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

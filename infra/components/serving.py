@@ -111,7 +111,11 @@ class Serving(pulumi.ComponentResource):
                 },
             },
             tags=tags,
-            opts=child(self),
+            # `mlops deploy` moves the endpoint to each new version's endpoint config (blue/green); a later
+            # `pulumi up` must not move it back to the initial one.
+            opts=pulumi.ResourceOptions.merge(
+                child(self), pulumi.ResourceOptions(ignore_changes=["endpointConfigName"])
+            ),
         )
         target = aws.appautoscaling.Target(
             f"{name}-scaling-target",

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from mlops.clients import ClientFactory
+from mlops.errors import DeploymentError, EndpointInvocationError
 from mlops.local.platform import Platform
-from serving.errors import DeploymentError, EndpointInvocationError
 
 
 @dataclass(frozen=True)

@@ -50,9 +50,10 @@ def deploy(  # noqa: PLR0917 (typer passes options positionally)
             result = deploy_version(platform, dataset, version, image_uri)
     else:
         from mlops.local import endpoint_runner
+        from serving.local_hosting import hosting_spec
 
         with console.status(f"starting the serving process for {dataset} and waiting for /ping..."):
-            route = endpoint_runner.deploy(platform, dataset, version)
+            route = endpoint_runner.deploy(platform, hosting_spec(platform, dataset, version))
         result = {"endpoint": route.endpoint, "version": route.version, "url": route.url, "pid": str(route.pid)}
     if json_out:
         emit_json(result)

@@ -98,7 +98,9 @@ def _apply_with_progress(context: CliContext, *, quiet: bool) -> ApplyResult:
                 task, description=f"applied {applied} resources (last: {entry.type.split(':')[-1]} {entry.name})"
             )
 
-        return apply_stack(settings, context.clients, repo_root, on_applied=on_applied)
+        from infra.runner import run_program  # the program pulls in pulumi_aws (~2 s): only when applying
+
+        return apply_stack(settings, context.clients, repo_root, runner=run_program, on_applied=on_applied)
 
 
 def _apply_summary(result: ApplyResult) -> dict[str, Any]:

@@ -4,7 +4,7 @@ moto stores alarms but never evaluates them nor fires their actions. This runner
 
 1. reads the stack's alarms (``DescribeAlarms`` for the names in ``outputs.alarm_names``);
 2. reads each alarm's metric (``GetMetricStatistics`` with its namespace, dimensions, period and statistic)
-   over its evaluation range and judges it with :func:`monitoring.alarms.evaluate` (period, statistic,
+   over its evaluation range and judges it with :func:`mlops.local.alarm_semantics.evaluate` (period, statistic,
    M of N, comparison, threshold, TreatMissingData);
 3. with ``apply``, sets the new state in the emulator (``SetAlarmState`` with the reason and the datapoints);
 4. on a state change, does what the emulator cannot: publishes CloudWatch's alarm message to every SNS topic
@@ -27,8 +27,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from mlops.errors import AlarmRunnerError
+from mlops.local.alarm_semantics import AlarmRule, Evaluation, evaluate, lookback, period_start, rule_from_description
 from mlops.local.platform import Platform
-from monitoring.alarms import AlarmRule, Evaluation, evaluate, lookback, period_start, rule_from_description
 
 DETAIL_TYPE = "CloudWatch Alarm State Change"
 SOURCE = "aws.cloudwatch"

@@ -8,7 +8,6 @@ exactly the process recorded in the pidfile, after checking it really is that mo
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -21,11 +20,11 @@ import httpx
 import psutil
 
 from mlops.errors import EmulatorError, StalePidfileError
+from mlops.local.processes import terminate
 from mlops.local.state import LOGFILE, EmulatorState, clear_state, read_state, write_state
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 10.0
 # A busy server (a big apply, Spark on the same two cores) can take seconds to answer: a live server of ours is
 # only called unresponsive after this long, and is never stopped for it.
 PROBE_TIMEOUT_S = 3.0
@@ -155,20 +154,8 @@ def up(emulator_dir: Path, port: int | None = None) -> tuple[EmulatorState, bool
             write_state(emulator_dir, state)
             return state, True
         time.sleep(0.1)
-    _terminate(process.pid)
+    terminate(process.pid)
     raise EmulatorError(f"moto server did not answer within {START_TIMEOUT_S:.0f}s; see {emulator_dir / LOGFILE}")
-
-
-def _terminate(pid: int) -> None:
-    try:
-        process = psutil.Process(pid)
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=STOP_TIMEOUT_S)
-    except psutil.NoSuchProcess:
-        return
-    except psutil.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=STOP_TIMEOUT_S)
 
 
 def down(emulator_dir: Path) -> EmulatorStatus:
@@ -176,7 +163,7 @@ def down(emulator_dir: Path) -> EmulatorStatus:
     current = status(emulator_dir)
     if current.state is not None:
         if _is_our_server(current.state.pid, current.state.port):
-            _terminate(current.state.pid)
+            terminate(current.state.pid)
         clear_state(emulator_dir)
     return current
 

@@ -1,36 +1,57 @@
 """The local stand-in for SageMaker hosting: the serving container's server, run as a process on loopback.
 
-``deploy`` starts the server for a model version on a new free port, waits for ``GET /ping``, registers the
-model, endpoint configuration and endpoint in the emulator (names from the stack outputs), then switches the
-recorded route (``<state_dir>/endpoints/<endpoint>.json`` + pidfile) to the new process and stops the old one.
-A new process that fails its health check is stopped and the previous one keeps serving: the local version of
-SageMaker's blue/green update. ``stop`` stops exactly the recorded process.
+``deploy`` takes a :class:`HostingSpec` (what SageMaker would host: the container's serve command and
+environment, and the CreateModel / CreateEndpointConfig requests; the serving package builds it), starts the
+server on a new free port, waits for ``GET /ping``, registers model, endpoint configuration and endpoint in the
+emulator, then switches the recorded route (``<state_dir>/endpoints/<endpoint>.json`` + pidfile) to the new
+process and stops the old one. A new process that fails its health check is stopped and the previous one keeps
+serving: the local version of SageMaker's blue/green update. ``stop`` stops exactly the recorded process.
+The runner knows the SageMaker contract, not the serving code: it imports no capability package.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
 
+import mlops
+from mlops.errors import DeploymentError
 from mlops.local.emulator import HOST, free_port
 from mlops.local.platform import Platform
-from serving.deploy import container_environment, names_for
-from serving.errors import DeploymentError
-from serving.model import registry_uri, resolve_version
+from mlops.local.processes import terminate
 
 HEALTH_TIMEOUT_S = 90.0
-STOP_TIMEOUT_S = 10.0
 LOCAL_IMAGE = "mlops-kit/serving:local"
+"""The image name the emulator's model records carry: locally the container is this checkout's Python."""
+
+
+@dataclass(frozen=True)
+class HostingSpec:
+    """What SageMaker would host for one model version, as the serving package describes it.
+
+    ``module`` is the container's serve entry (run as ``python -m <module> serve --host H --port P``),
+    ``environment`` the container environment (the same one the SageMaker model declares), and the two requests
+    are CreateModel / CreateEndpointConfig as they would be sent to SageMaker.
+    """
+
+    endpoint: str
+    model_uri: str
+    version: str
+    module: str
+    environment: dict[str, str]
+    model_request: dict[str, Any]
+    endpoint_config_request: dict[str, Any]
+    extra_environment: dict[str, str] = field(default_factory=dict)
+    """Local-only settings for the process (not part of the SageMaker model's container environment)."""
 
 
 @dataclass(frozen=True)
@@ -81,18 +102,14 @@ def _clear_route(platform: Platform, endpoint: str) -> None:
 
 
 def _project_root() -> str:
-    spec = importlib.util.find_spec("serving")
-    if spec is None or spec.origin is None:
-        raise DeploymentError("the serving package is not importable; install mlops-kit in this environment")
-    return str(Path(spec.origin).parent.parent)
+    """The checkout the kit runs from: the serving module is imported from the same place in the child."""
+    return str(Path(mlops.__file__).resolve().parent.parent)
 
 
-def _server_env(platform: Platform, dataset: str, model_uri: str, tracking_uri: str) -> dict[str, str]:
-    env = {**os.environ, **platform.clients.subprocess_env()}
-    env.update(container_environment(dataset, model_uri, tracking_uri, platform.outputs))
-    env.pop("SAGEMAKER_BIND_TO_PORT")  # the port is chosen here, per process
-    env["SERVING_DATASETS_DIR"] = str(platform.settings.datasets_dir.resolve())
-    # the online feature store adapter is built from the kit's settings: point them at the same AWS
+def _server_env(platform: Platform, spec: HostingSpec) -> dict[str, str]:
+    env = {**os.environ, **platform.clients.subprocess_env(), **spec.environment, **spec.extra_environment}
+    env.pop("SAGEMAKER_BIND_TO_PORT", None)  # the port is chosen here, per process
+    # the container's own AWS clients (online feature store) are built from the kit's settings: same AWS
     env["MLOPS_TARGET"] = platform.settings.target
     env["MLOPS_REGION"] = platform.settings.region
     if platform.clients.endpoint_url:
@@ -101,14 +118,14 @@ def _server_env(platform: Platform, dataset: str, model_uri: str, tracking_uri: 
     return env
 
 
-def _start(platform: Platform, env: dict[str, str], endpoint: str) -> tuple[subprocess.Popen[bytes], int, Path]:
+def _start(platform: Platform, spec: HostingSpec, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int, Path]:
     port = free_port()
     directory = endpoints_dir(platform)
     directory.mkdir(parents=True, exist_ok=True)
-    log_file = directory / f"{endpoint}-{port}.log"
+    log_file = directory / f"{spec.endpoint}-{port}.log"
     with log_file.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "serving", "serve", "--host", HOST, "--port", str(port)],
+            [sys.executable, "-m", spec.module, "serve", "--host", HOST, "--port", str(port)],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -139,66 +156,49 @@ def _tail(path: Path, lines: int = 5) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def _is_our_server(pid: int, port: int) -> bool:
+def _is_our_server(pid: int, port: int, module: str | None = None) -> bool:
+    """``pid`` still runs a server this runner started on ``port`` (not a process that reused the pid)."""
     try:
         cmdline = psutil.Process(pid).cmdline()
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return False
-    return "serving" in cmdline and str(port) in cmdline
+    started_here = "serve" in cmdline and "--port" in cmdline and str(port) in cmdline
+    return started_here and (module is None or module in cmdline)
 
 
-def _terminate(pid: int) -> None:
-    try:
-        process = psutil.Process(pid)
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=STOP_TIMEOUT_S)
-    except psutil.NoSuchProcess:
-        return
-    except psutil.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=STOP_TIMEOUT_S)
-
-
-def _register(platform: Platform, version: str, env: dict[str, str]) -> None:
+def _register(platform: Platform, spec: HostingSpec) -> None:
     """Record model, config and endpoint in the emulator (moto's update_endpoint answers 500: delete + create)."""
-    from serving.deploy import endpoint_config_request, model_request
-
     sagemaker = platform.clients.client("sagemaker")
-    names = names_for(platform.outputs, version)
-    existing_models = {m["ModelName"] for m in sagemaker.list_models(NameContains=names.model)["Models"]}
-    if names.model not in existing_models:
-        sagemaker.create_model(**model_request(names, platform.outputs, LOCAL_IMAGE, env))
-    configs = sagemaker.list_endpoint_configs(NameContains=names.endpoint_config)["EndpointConfigs"]
-    if names.endpoint_config not in {c["EndpointConfigName"] for c in configs}:
-        sagemaker.create_endpoint_config(**endpoint_config_request(names, platform.outputs, "ml.m5.large", 1))
-    endpoints = sagemaker.list_endpoints(NameContains=names.endpoint)["Endpoints"]
-    if names.endpoint in {e["EndpointName"] for e in endpoints}:
-        sagemaker.delete_endpoint(EndpointName=names.endpoint)
-    sagemaker.create_endpoint(EndpointName=names.endpoint, EndpointConfigName=names.endpoint_config)
+    model = spec.model_request["ModelName"]
+    config = spec.endpoint_config_request["EndpointConfigName"]
+    if model not in {m["ModelName"] for m in sagemaker.list_models(NameContains=model)["Models"]}:
+        sagemaker.create_model(**spec.model_request)
+    configs = sagemaker.list_endpoint_configs(NameContains=config)["EndpointConfigs"]
+    if config not in {c["EndpointConfigName"] for c in configs}:
+        sagemaker.create_endpoint_config(**spec.endpoint_config_request)
+    endpoints = sagemaker.list_endpoints(NameContains=spec.endpoint)["Endpoints"]
+    if spec.endpoint in {e["EndpointName"] for e in endpoints}:
+        sagemaker.delete_endpoint(EndpointName=spec.endpoint)
+    sagemaker.create_endpoint(EndpointName=spec.endpoint, EndpointConfigName=config)
 
 
-def deploy(
-    platform: Platform, dataset: str, version: str | None = None, health_timeout: float = HEALTH_TIMEOUT_S
-) -> EndpointRoute:
-    """Serve ``dataset``'s model (``version``, or the ``champion`` alias) at the stack's endpoint, locally."""
-    tracking_uri = platform.outputs.mlflow_tracking_uri
-    name, resolved = resolve_version(tracking_uri, registry_uri(dataset, version))
-    model_uri = registry_uri(name, resolved)
-    endpoint = platform.outputs.endpoint_name
-    env = _server_env(platform, dataset, model_uri, tracking_uri)
-    process, port, log_file = _start(platform, env, endpoint)
+def deploy(platform: Platform, spec: HostingSpec, health_timeout: float = HEALTH_TIMEOUT_S) -> EndpointRoute:
+    """Serve ``spec`` at its endpoint, locally; the previous process keeps serving unless the new one is healthy."""
+    env = _server_env(platform, spec)
+    process, port, log_file = _start(platform, spec, env)
     try:
         _wait_healthy(process, f"http://{HOST}:{port}", log_file, health_timeout)
-        container_env = {key: env[key] for key in ("SERVING_MODEL_URI", "MLFLOW_TRACKING_URI", "SERVING_DATASET")}
-        _register(platform, resolved, container_env)
+        _register(platform, spec)
     except BaseException:
-        _terminate(process.pid)  # the new process never takes traffic; the recorded route is untouched
+        terminate(process.pid)  # the new process never takes traffic; the recorded route is untouched
         raise
     previous = read_route(platform)
-    route = EndpointRoute(endpoint, process.pid, HOST, port, model_uri, resolved, time.time(), str(log_file))
+    route = EndpointRoute(
+        spec.endpoint, process.pid, HOST, port, spec.model_uri, spec.version, time.time(), str(log_file)
+    )
     _write_route(platform, route)
-    if previous is not None and _is_our_server(previous.pid, previous.port):
-        _terminate(previous.pid)
+    if previous is not None and _is_our_server(previous.pid, previous.port, spec.module):
+        terminate(previous.pid)
     return route
 
 
@@ -208,7 +208,7 @@ def stop(platform: Platform) -> EndpointRoute | None:
     if route is None:
         return None
     if _is_our_server(route.pid, route.port):
-        _terminate(route.pid)
+        terminate(route.pid)
     _clear_route(platform, route.endpoint)
     return route
 

@@ -150,23 +150,18 @@ def _run_deferred(context: HandlerContext) -> None:
             raise LocalApplyError(f"{description}: {exc}") from exc
 
 
-def default_runner() -> ProgramRunner:
-    """``infra.runner.run_program``, imported late: importing the program pulls in pulumi_aws (~2 s)."""
-    from infra.runner import run_program
-
-    runner: ProgramRunner = run_program
-    return runner
-
-
 def apply_stack(
     settings: Settings,
     clients: ClientFactory,
     repo_root: Path,
     *,
-    runner: ProgramRunner | None = None,
+    runner: ProgramRunner,
     on_applied: OnApplied | None = None,
 ) -> ApplyResult:
     """Apply the program for ``settings.stack_name`` to the emulator; write the outputs file and the ledger.
+
+    ``runner`` runs the program under the given mocks (``infra.runner.run_program``; the core does not import
+    the program itself: the CLI and the tests hand it in).
 
     The first handler error is raised as is (it names the resource and its type); the outputs file is
     written only when every resource applied.
@@ -178,12 +173,11 @@ def apply_stack(
     started = time.monotonic()
     ledger = Ledger()
     mocks = EmulatorMocks(handler_context(settings, clients), ledger, on_applied)
-    run = runner or default_runner()
     # The SDK keeps a failed run's exception and its pending output tasks process-wide and re-raises them
     # from the next run in the same process: start clean, and leave clean after a failure.
     _clear_sdk_leftovers()
     try:
-        outputs = run(settings.stack_name, mocks, repo_root)
+        outputs = runner(settings.stack_name, mocks, repo_root)
     except Exception as exc:
         mocks.close()
         _clear_sdk_leftovers()
@@ -208,7 +202,7 @@ def apply_stack(
     )
 
 
-def provision_platform(settings: Settings, repo_root: Path, *, runner: ProgramRunner | None = None) -> Platform:
+def provision_platform(settings: Settings, repo_root: Path, *, runner: ProgramRunner) -> Platform:
     """Apply the program for ``settings.stack_name`` and return the platform as pipeline code sees it.
 
     This is what the test session's ``platform`` fixture and ``mlops local up`` share: the outputs are

@@ -47,8 +47,9 @@ LIMITS: tuple[Limit, ...] = (
     ),
     Limit(
         "aws:sagemaker/endpoint:Endpoint",
-        "pointing an endpoint at a new endpoint configuration (moto's UpdateEndpoint returns HTTP 500)",
-        "the endpoint is deleted and created again with the new configuration",
+        "ignore_changes on endpointConfigName (the deploy tooling owns the served configuration); mocks see no options",
+        "an existing endpoint is reused whatever configuration it serves; `mlops deploy` re-points it by delete and "
+        "create, since moto's UpdateEndpoint returns HTTP 500",
     ),
     Limit(
         "aws:kms/key:Key",

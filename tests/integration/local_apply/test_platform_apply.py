@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from infra.config import read_stack_file
+from infra.runner import run_program
 from mlops.local.apply.engine import apply_stack
 from mlops.local.apply.ledger import count_by_type, ledger_path, read_ledger
 from mlops.local.platform import Platform
@@ -26,7 +27,7 @@ def test_outputs_file_loads_as_the_stack_outputs_contract(platform: Platform) ->
 
 
 def test_second_apply_changes_nothing(platform: Platform) -> None:
-    again = apply_stack(platform.settings, platform.clients, REPO_ROOT)
+    again = apply_stack(platform.settings, platform.clients, REPO_ROOT, runner=run_program)
     ledger = read_ledger(again.ledger_file)
     assert ledger is not None
     assert again.counts == {"created": 0, "reused": len(ledger["resources"]), "updated": 0}
@@ -124,7 +125,9 @@ def test_glue_jobs_run_the_uploaded_scripts(platform: Platform) -> None:
 def test_endpoint_serves_the_declared_configuration(platform: Platform) -> None:
     sagemaker = platform.clients.client("sagemaker")
     endpoint = sagemaker.describe_endpoint(EndpointName=platform.outputs.endpoint_name)
-    assert endpoint["EndpointConfigName"] == platform.outputs.endpoint_config_name
+    # the apply creates it on the declared configuration; `mlops deploy` (other tests) may have moved it since
+    assert endpoint["EndpointStatus"] == "InService"
+    assert endpoint["EndpointConfigName"].startswith(platform.outputs.endpoint_config_name)
     config = sagemaker.describe_endpoint_config(EndpointConfigName=platform.outputs.endpoint_config_name)
     assert config["ProductionVariants"][0]["ModelName"] == platform.outputs.sagemaker_model_name
     assert sagemaker.describe_pipeline(PipelineName=platform.outputs.training_pipeline_name)["RoleArn"] == (
@@ -134,3 +137,30 @@ def test_endpoint_serves_the_declared_configuration(platform: Platform) -> None:
 
 def test_outputs_dir_is_under_the_session_state_dir(platform: Platform, emulator_state_dir: Path) -> None:
     assert platform.settings.resolved_outputs_file.parent == emulator_state_dir / "outputs"
+
+
+def test_an_apply_leaves_a_deployed_endpoint_on_its_new_configuration(platform: Platform) -> None:
+    sagemaker = platform.clients.client("sagemaker")
+    endpoint = platform.outputs.endpoint_name
+    declared = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+    variants = sagemaker.describe_endpoint_config(EndpointConfigName=declared)["ProductionVariants"]
+    deployed = f"{platform.outputs.endpoint_config_name}-deployed-elsewhere"
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=deployed,
+        ProductionVariants=[
+            {
+                k: v
+                for k, v in variants[0].items()
+                if k in ("VariantName", "ModelName", "InstanceType", "InitialInstanceCount")
+            }
+        ],
+    )
+    sagemaker.delete_endpoint(EndpointName=endpoint)
+    sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=deployed)
+    try:
+        again = apply_stack(platform.settings, platform.clients, REPO_ROOT, runner=run_program)
+        assert again.counts["updated"] == 0
+        assert sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"] == deployed
+    finally:
+        sagemaker.delete_endpoint(EndpointName=endpoint)
+        sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=declared)

@@ -31,23 +31,28 @@ def _rows(definition_features: list[str], start: datetime, n: int, amount_mean: 
 
 
 def test_drift_run_writes_report_and_publishes(platform: Platform) -> None:
-    from deltalake import write_deltalake
+    from deltalake import DeltaTable, write_deltalake
 
     definition = find_definition("card_transactions", platform.settings.datasets_dir)
     uri = feature_table_uri(platform, definition.name)
     options = platform.clients.storage_options()
     numeric = [f for f in definition.feature_names if f not in ("amount", "category", "channel")]
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    write_deltalake(uri, _rows(numeric, start, 2000, 50.0, 1), mode="overwrite", storage_options=options)
+    # other tests of the session may have written this table before: take the versions this test writes
+    write_deltalake(
+        uri, _rows(numeric, start, 2000, 50.0, 1), mode="overwrite", schema_mode="overwrite", storage_options=options
+    )
+    reference = DeltaTable(uri, storage_options=options).version()
     write_deltalake(
         uri, _rows(numeric, start + timedelta(days=5), 2000, 90.0, 2), mode="append", storage_options=options
     )
 
-    report = run_drift(platform, definition, reference_version=0, now=datetime(2026, 2, 1, tzinfo=UTC))
+    report = run_drift(platform, definition, reference_version=reference, now=datetime(2026, 2, 1, tzinfo=UTC))
 
     assert report["drifted_features"] == ["amount"]
     assert report["drift_score"] == pytest.approx(1 / len(definition.feature_names))
-    assert (report["reference"]["version"], report["current"]["version"], report["current"]["rows"]) == (0, 1, 2000)
+    versions = (report["reference"]["version"], report["current"]["version"], report["current"]["rows"])
+    assert versions == (reference, reference + 1, 2000)
     bucket = platform.outputs.bucket_for_zone("monitoring")
     key = "reports/card_transactions/drift/20260201T000000Z.json"
     assert report["report_uri"] == f"s3://{bucket}/{key}"

@@ -14,6 +14,7 @@ import pytest
 from mlops.local import endpoint_runner
 from mlops.local.platform import Platform
 from serving.errors import DeploymentError
+from serving.local_hosting import hosting_spec
 from tests.unit.serving.model_support import DATASET, RegisteredModel, train_and_register
 
 pytestmark = [pytest.mark.emulator, pytest.mark.server]
@@ -27,7 +28,7 @@ def registered(platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> 
 
 @pytest.fixture(scope="module")
 def route(platform: Platform, registered: RegisteredModel) -> Iterator[endpoint_runner.EndpointRoute]:
-    deployed = endpoint_runner.deploy(platform, DATASET)
+    deployed = endpoint_runner.deploy(platform, hosting_spec(platform, DATASET))
     try:
         yield deployed
     finally:
@@ -98,7 +99,9 @@ def test_a_deployment_that_fails_its_health_check_never_takes_traffic(
             model, name="model", registered_model_name=DATASET, serialization_format="cloudpickle"
         )
     with pytest.raises(DeploymentError, match="exited with code 3 before its health check passed"):
-        endpoint_runner.deploy(platform, DATASET, version=str(info.registered_model_version), health_timeout=120)
+        endpoint_runner.deploy(
+            platform, hosting_spec(platform, DATASET, str(info.registered_model_version)), health_timeout=120
+        )
     assert endpoint_runner.read_route(platform) == route
     assert _post(route, registered.sample.to_csv(index=False).encode(), "text/csv").status_code == 200
 
@@ -106,7 +109,7 @@ def test_a_deployment_that_fails_its_health_check_never_takes_traffic(
 def test_redeploy_switches_the_route_and_stops_the_old_process(
     platform: Platform, registered: RegisteredModel, route: endpoint_runner.EndpointRoute
 ) -> None:
-    new = endpoint_runner.deploy(platform, DATASET, version=registered.version)
+    new = endpoint_runner.deploy(platform, hosting_spec(platform, DATASET, registered.version))
     try:
         assert new.port != route.port
         assert endpoint_runner.read_route(platform) == new

@@ -6,7 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitoring.alarms import AlarmDefinitionError, AlarmRule, evaluate, evaluation_range, rule_from_description
+from mlops.local.alarm_semantics import (
+    AlarmDefinitionError,
+    AlarmRule,
+    evaluate,
+    evaluation_range,
+    rule_from_description,
+)
 
 NOW = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
 PERIOD = 3600

@@ -80,19 +80,20 @@ def endpoint_configuration(ctx: HandlerContext, name: str, inputs: dict[str, Any
 
 
 def endpoint(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applied:
-    """Create the endpoint; a new configuration means delete and create (moto's UpdateEndpoint fails)."""
+    """Create the endpoint, or reuse it whatever configuration it serves now.
+
+    The program declares the endpoint with ``ignore_changes=["endpointConfigName"]``: after creation the deploy
+    tooling (`mlops deploy`) owns which configuration it serves, and an apply must not move it back. Mocks do not
+    see resource options, so the handler applies that rule itself.
+    """
     sagemaker = ctx.clients.client("sagemaker")
     endpoint_name = str(require(inputs, "name", ENDPOINT, name))
     config_name = str(require(inputs, "endpointConfigName", ENDPOINT, name))
     outcome: Outcome = "created"
     try:
         current = sagemaker.describe_endpoint(EndpointName=endpoint_name)
-        if current["EndpointConfigName"] == config_name:
-            outcome = "reused"
-            arn = current["EndpointArn"]
-        else:
-            sagemaker.delete_endpoint(EndpointName=endpoint_name)
-            outcome = "updated"
+        outcome = "reused"
+        arn = current["EndpointArn"]
     except ClientError as exc:
         if not is_not_found(exc):
             raise
