@@ -24,7 +24,7 @@ def imported_packages(path: Path) -> set[str]:
 
 
 def violations(package: str, forbidden: tuple[str, ...], exclude: tuple[str, ...] = ()) -> list[str]:
-    found = []
+    found: list[str] = []
     for path in sorted((ROOT / package).rglob("*.py")):
         relative = path.relative_to(ROOT).as_posix()
         if relative.startswith(exclude):
