@@ -1,0 +1,73 @@
+"""The consumer's memory: each entity's recent events, bounded by the definition's longest window.
+
+The online store keeps only the latest features per entity, so rolling features need the events themselves.
+The consumer keeps, per entity, the events inside the longest rolling window before that entity's newest event
+(and always the newest one, which ``time_since_last`` needs). History starts empty on each run unless seeded
+(``seed_from_curated``): until an entity has a window's worth of events, its rolling features undercount.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from mlops.datasets import DatasetDefinition
+from mlops.features.online import online_features, to_micros
+from mlops.features.spec import window_micros
+
+
+def longest_window(definition: DatasetDefinition) -> timedelta:
+    """The longest rolling window in the definition (zero when it has none)."""
+    windows = [f.window for f in definition.features if f.window is not None]
+    return max(windows, default=timedelta(0))
+
+
+class EntityHistory:
+    """Per-entity recent events (rows typed per the definition), keyed by primary key so replays replace."""
+
+    def __init__(self, definition: DatasetDefinition) -> None:
+        self.definition = definition
+        self.keep_micros = window_micros(longest_window(definition))
+        self._events: dict[str, dict[tuple[Any, ...], tuple[int, Mapping[str, Any]]]] = {}
+        self._newest: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return sum(len(events) for events in self._events.values())
+
+    @property
+    def entities(self) -> int:
+        return len(self._events)
+
+    def newest(self, entity: str) -> int | None:
+        """Microseconds of the entity's newest event seen so far, ``None`` for an unknown entity."""
+        return self._newest.get(entity)
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        """Remember an event and forget the entity's events that fell out of the longest window."""
+        definition = self.definition
+        entity = str(row[definition.entity_key])
+        moment = to_micros(row[definition.event_time], definition.event_time)
+        events = self._events.setdefault(entity, {})
+        events[tuple(row[k] for k in definition.primary_key)] = (moment, row)
+        newest = max(moment, self._newest.get(entity, moment))
+        self._newest[entity] = newest
+        # The window is (t - window, t]: an event at exactly newest - window can no longer count for any event
+        # at or after ``newest``; the newest event itself always stays for time_since_last.
+        stale = [key for key, (t, _) in events.items() if t <= newest - self.keep_micros and t != newest]
+        for key in stale:
+            del events[key]
+
+    def extend(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Add many events; returns how many."""
+        count = 0
+        for row in rows:
+            self.add(row)
+            count += 1
+        return count
+
+    def features(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """The features of ``row`` from the entity's history (``row`` itself is skipped by its primary key)."""
+        entity = str(row[self.definition.entity_key])
+        past = [event for _, event in self._events.get(entity, {}).values()]
+        return online_features(self.definition, row, past)
