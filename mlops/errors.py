@@ -116,3 +116,7 @@ class EndpointInvocationError(MlopsError):
         self.endpoint = endpoint
         self.status = status
         super().__init__(f"endpoint {endpoint!r} answered {status}: {message}")
+
+
+class StreamError(MlopsError):
+    """Writing to or reading from the event stream failed; the message names the stream, shard or record."""
