@@ -10,6 +10,7 @@ import typer
 from mlops.cli import data, features, infra, job, local, mlflow_ui, model, train
 from mlops.cli import deploy as serving_cli
 from mlops.cli import monitor as monitor_cli
+from mlops.cli import stream as stream_cli
 from mlops.cli.context import CliContext, console
 from mlops.errors import MlopsError
 
@@ -37,6 +38,7 @@ app.add_typer(model.app, name="model")
 app.add_typer(mlflow_ui.app, name="mlflow")
 serving_cli.register(app)  # deploy, predict, batch-predict, endpoint
 app.add_typer(monitor_cli.app, name="monitor")
+app.add_typer(stream_cli.app, name="stream")
 
 
 @app.callback()
