@@ -89,6 +89,8 @@ def run_drift(
     current = load_features(platform, definition, current_version)
     times = definition.event_time
     start = pd.Timestamp(since) if since is not None else reference.frame[times].max()
+    if start.tzinfo is None:  # event times are UTC; a date typed on the command line has no zone
+        start = start.tz_localize(UTC)
     window = current.frame[current.frame[times] > start]
     if window.empty:
         raise MonitoringError(

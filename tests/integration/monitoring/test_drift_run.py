@@ -64,3 +64,33 @@ def test_drift_run_writes_report_and_publishes(platform: Platform) -> None:
     # Other tests of the session publish DataDriftScore too: check both dimension sets exist.
     dimension_sets = {tuple((d["Name"], d["Value"]) for d in m.get("Dimensions", [])) for m in metrics}
     assert {(), (("Dataset", "card_transactions"),)} <= dimension_sets
+
+
+def test_a_window_start_without_a_time_zone_is_read_as_utc(platform: Platform) -> None:
+    from deltalake import write_deltalake
+
+    definition = find_definition("card_transactions", platform.settings.datasets_dir)
+    uri = feature_table_uri(platform, definition.name)
+    options = platform.clients.storage_options()
+    numeric = [f for f in definition.feature_names if f not in ("amount", "category", "channel")]
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    write_deltalake(
+        uri, _rows(numeric, start, 500, 50.0, 3), mode="overwrite", schema_mode="overwrite", storage_options=options
+    )
+    reference = delta_version(uri, options)
+    write_deltalake(
+        uri, _rows(numeric, start + timedelta(days=5), 500, 50.0, 4), mode="append", storage_options=options
+    )
+
+    naive = datetime(2026, 3, 3)  # as `--since 2026-03-03` arrives from the command line
+    report = run_drift(
+        platform, definition, reference_version=reference, since=naive, now=datetime(2026, 4, 1, tzinfo=UTC)
+    )
+
+    assert report["current"]["rows"] == 500
+
+
+def delta_version(uri: str, options: dict[str, str]) -> int:
+    from deltalake import DeltaTable
+
+    return int(DeltaTable(uri, storage_options=options).version())
