@@ -1,0 +1,65 @@
+"""Event checks name the field at fault; the history forgets events no window can reach any more."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from mlops.datasets import find_definition
+from pipelines.stream.events import EventError, encode_event, parse_event
+from pipelines.stream.history import EntityHistory
+from tests.conftest import REPO_ROOT
+
+CARDS = find_definition("card_transactions", REPO_ROOT / "pipelines" / "datasets")
+EVENT = {
+    "transaction_id": "t1",
+    "customer_id": "c1",
+    "merchant_id": "m1",
+    "event_time": "2024-01-01T10:00:00Z",
+    "amount": 12,
+    "category": "grocery",
+    "channel": "online",
+    "country": "US",
+}
+
+
+def test_a_valid_event_is_typed_and_the_absent_label_is_null() -> None:
+    row = parse_event(encode_event(EVENT), CARDS)
+    assert row["amount"] == 12.0 and isinstance(row["amount"], float)
+    assert row["event_time"] == datetime(2024, 1, 1, 10, tzinfo=UTC)
+    assert row["is_fraud"] is None
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"amount": "12"}, "amount: '12' is not of type double"),
+        ({"amount": True}, "amount: True is not of type double"),
+        ({"is_fraud": 0.5}, "is_fraud: 0.5 is not of type int"),
+        ({"event_time": "yesterday"}, "event_time: 'yesterday' is not an ISO-8601 time"),
+        ({"customer_id": None}, "missing required field(s): customer_id"),
+    ],
+)
+def test_a_bad_event_names_its_field(change: dict[str, object], reason: str) -> None:
+    with pytest.raises(EventError) as error:
+        parse_event(encode_event({**EVENT, **change}), CARDS)
+    assert str(error.value) == reason
+
+
+def test_history_keeps_the_longest_window_and_replays_replace() -> None:
+    history = EntityHistory(CARDS)  # longest window: 30d
+    history.add(
+        parse_event(encode_event({**EVENT, "transaction_id": "old", "event_time": "2024-01-01T00:00:00Z"}), CARDS)
+    )
+    history.add(
+        parse_event(encode_event({**EVENT, "transaction_id": "t2", "event_time": "2024-01-20T00:00:00Z"}), CARDS)
+    )
+    history.add(
+        parse_event(encode_event({**EVENT, "transaction_id": "t2", "event_time": "2024-01-20T00:00:00Z"}), CARDS)
+    )
+    assert len(history) == 2
+    history.add(
+        parse_event(encode_event({**EVENT, "transaction_id": "t3", "event_time": "2024-01-31T00:00:00Z"}), CARDS)
+    )
+    assert len(history) == 2  # 'old' is exactly 30 days before the newest: outside (t - 30d, t]
