@@ -1,0 +1,80 @@
+"""The README's main job, run as a user runs it: `scripts/demo.sh` on a fresh embedded emulator.
+
+It exercises every CLI group end to end (provision, data, jobs, training, registry, online store, deployment,
+prediction, batch inference, monitoring, alarms) on a smaller dataset, then checks what it left in the emulator,
+and stops the emulator and the endpoint it leaves running.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mlops.clients import ClientFactory
+from mlops.local import emulator, endpoint_runner
+from mlops.local.platform import Platform
+from mlops.outputs import load_outputs
+from mlops.settings import load_settings
+
+pytestmark = [pytest.mark.emulator, pytest.mark.spark, pytest.mark.server]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subprocess.CompletedProcess[str], Path]]:
+    state_dir = tmp_path_factory.mktemp("demo-state")
+    env = {**os.environ, "MLOPS_STATE_DIR": str(state_dir), "DEMO_ROWS": "12000"}
+    try:
+        result = subprocess.run(
+            ["bash", "scripts/demo.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500
+        )
+        yield result, state_dir
+    finally:
+        mlops = [sys.executable, "-m", "mlops.cli"]
+        subprocess.run([*mlops, "endpoint", "stop"], cwd=ROOT, env=env, capture_output=True, timeout=120)
+        emulator.down(state_dir / "emulator")
+
+
+def test_the_demo_runs_to_the_end(demo: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    result, _ = demo
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "==> Done" in result.stdout
+
+
+def test_the_demo_leaves_models_predictions_reports_and_alarm_states(
+    demo: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    result, state_dir = demo
+    assert result.returncode == 0
+    settings = load_settings(target="moto", state_dir=state_dir)
+    platform = Platform(settings, ClientFactory(settings), load_outputs(settings.resolved_outputs_file, "local"))
+    s3 = platform.clients.client("s3")
+
+    def keys(zone: str, prefix: str) -> list[str]:
+        listed = s3.list_objects_v2(Bucket=platform.outputs.bucket_for_zone(zone), Prefix=prefix)
+        return [item["Key"] for item in listed.get("Contents", [])]
+
+    assert keys("quarantine", "card_transactions/"), "the drifted quarter's unknown category is quarantined"
+    assert keys("curated", "predictions/card_transactions/")
+    assert keys("curated", "predictions/diabetes/")
+    assert keys("monitoring", "reports/card_transactions/drift/")
+    assert keys("monitoring", "reports/card_transactions/performance/")
+    groups = platform.clients.client("sagemaker").list_model_packages(
+        ModelPackageGroupName=platform.outputs.model_package_group
+    )["ModelPackageSummaryList"]
+    assert len(groups) >= 3, "two card_transactions models and one diabetes model are registered"
+    assert {p["ModelApprovalStatus"] for p in groups} >= {"Approved"}
+    alarms = platform.clients.client("cloudwatch").describe_alarms(
+        AlarmNames=[platform.outputs.alarm("model_degradation")]
+    )["MetricAlarms"]
+    assert alarms[0]["StateValue"] == "ALARM", "the drifted quarter degrades the champion"
+    route = endpoint_runner.read_route(platform)
+    assert route is not None and route.endpoint == platform.outputs.endpoint_name
+    assert httpx.get(route.url + "/ping", timeout=10).status_code == 200, "the demo leaves the endpoint serving"
