@@ -3,7 +3,8 @@
 #
 #   provision (Pulumi program applied to moto) -> generate -> ingest -> validate (+ quarantine) -> Glue curate
 #   -> Glue features -> train (SageMaker contract) -> MLflow + registry -> promotion gate -> online store
-#   -> deploy (SageMaker hosting contract) -> predict -> batch predict -> drifted data -> monitoring and alarms
+#   -> deploy (SageMaker hosting contract) -> predict -> batch predict -> drifted data (Kinesis stream + batch)
+#   -> monitoring and alarms
 #   -> retrain -> gate -> redeploy; then the same pipeline on a second, real dataset
 #
 # Everything runs through the `mlops` CLI, the same commands a user types. The emulator and the endpoint keep
@@ -59,6 +60,12 @@ mlops batch-predict card_transactions
 step "Second quarter: from late May the data drifts (an unknown category, larger amounts, a new fraud pattern)"
 mlops data generate card_transactions --rows "$ROWS" --seed 2 --start 2024-04-01 --drift-start 2024-05-25 \
     --drift new_category --drift amount_shift --drift fraud_pattern --out "$WORK/transactions-q2.parquet"
+
+step "The same quarter as events on Kinesis: the stream consumer keeps the online features current"
+mlops stream produce card_transactions "$WORK/transactions-q2.parquet"   # invalid rows are quarantined, not sent
+mlops stream consume card_transactions --seed-from-curated --idle-seconds 2
+
+step "...and as a batch for the offline store"
 mlops data ingest card_transactions "$WORK/transactions-q2.parquet"
 mlops data validate card_transactions --all-pending   # the unknown category is quarantined, with its reason
 mlops job run curate --arg dataset=card_transactions
