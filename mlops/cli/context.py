@@ -12,6 +12,7 @@ from rich.console import Console
 
 from mlops.clients import ClientFactory
 from mlops.errors import ConfigError
+from mlops.local.platform import Platform
 from mlops.outputs import StackOutputs, load_outputs
 from mlops.settings import Settings
 
@@ -43,6 +44,10 @@ class CliContext:
     def outputs(self) -> StackOutputs:
         settings = self.settings
         return load_outputs(settings.resolved_outputs_file, settings.stack_name)
+
+    def platform(self) -> Platform:
+        """The stack as pipeline code sees it: settings, clients and the stack's outputs (read now)."""
+        return Platform(settings=self.settings, clients=self.clients, outputs=self.outputs())
 
 
 def cli_context(ctx: typer.Context) -> CliContext:

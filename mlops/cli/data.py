@@ -10,7 +10,6 @@ import typer
 
 from mlops.cli.context import cli_context, console, emit_json
 from mlops.errors import ConfigError
-from mlops.local.platform import Platform
 
 app = typer.Typer(
     help=(
@@ -32,11 +31,6 @@ def _time(value: str | None, option: str) -> datetime | None:
     except ValueError:
         raise ConfigError(f"{option} {value!r} is not an ISO 8601 time like 2024-03-01 or 2024-03-01T12:00") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _platform(ctx: typer.Context) -> Platform:
-    context = cli_context(ctx)
-    return Platform(settings=context.settings, clients=context.clients, outputs=context.outputs())
 
 
 @app.command()
@@ -107,7 +101,7 @@ def ingest(
     """Store files in the raw zone (partitioned by ingestion date) with a manifest; a file seen before is skipped."""
     from pipelines.ingest.batch import ingest as ingest_files
 
-    platform = _platform(ctx)
+    platform = cli_context(ctx).platform()
     with console.status(f"ingesting {len(files)} file(s) into {dataset}..."):
         outcomes = ingest_files(platform, dataset, files, file_format)
     if json_out:
@@ -133,7 +127,7 @@ def validate(
     from pipelines.validation.run import raise_for_failures
     from pipelines.validation.run import validate as validate_batches
 
-    platform = _platform(ctx)
+    platform = cli_context(ctx).platform()
     with console.status(f"validating {dataset}..."):
         results = validate_batches(platform, dataset, batch, all_pending)
     if json_out:

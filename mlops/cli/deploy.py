@@ -20,11 +20,6 @@ Version = Annotated[
 endpoint_app = typer.Typer(help="The local endpoint process started by `mlops deploy` on the emulator.")
 
 
-def _platform(ctx: typer.Context) -> Platform:
-    context = cli_context(ctx)
-    return Platform(context.settings, context.clients, context.outputs())
-
-
 def deploy(  # noqa: PLR0917 (typer passes options positionally)
     ctx: typer.Context,
     dataset: Dataset,
@@ -39,7 +34,7 @@ def deploy(  # noqa: PLR0917 (typer passes options positionally)
     blue/green with automatic rollback on the endpoint alarms. Locally: starts the serving process on a new
     port, health-checks it, then switches the route and stops the previous process.
     """
-    platform = _platform(ctx)
+    platform = cli_context(ctx).platform()
     if stop:
         _stop(platform, json_out)
         return
@@ -71,7 +66,7 @@ def predict(
     from mlops.adapters.endpoint import endpoint_for
 
     body = sys.stdin.buffer.read() if str(data) == "-" else data.read_bytes()
-    answer = endpoint_for(_platform(ctx)).invoke(body, content_type, accept)
+    answer = endpoint_for(cli_context(ctx).platform()).invoke(body, content_type, accept)
     sys.stdout.write(answer.body.decode() + ("" if answer.body.endswith(b"\n") else "\n"))
 
 
@@ -88,7 +83,7 @@ def batch_predict(
     from mlops.datasets import find_definition
     from serving.batch import batch_predict as run
 
-    platform = _platform(ctx)
+    platform = cli_context(ctx).platform()
     definition = find_definition(dataset, platform.settings.datasets_dir)
     with console.status(f"scoring {dataset} features..."):
         result = run(platform, definition, version, data_version)
@@ -117,7 +112,7 @@ def _stop(platform: Platform, json_out: bool) -> None:
 @endpoint_app.command("stop")
 def stop_endpoint(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     """Stop the local endpoint process (only the one recorded in the pidfile)."""
-    _stop(_platform(ctx), json_out)
+    _stop(cli_context(ctx).platform(), json_out)
 
 
 @endpoint_app.command("status")
@@ -125,7 +120,7 @@ def endpoint_status(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     """Show the local endpoint's route: process, port and model version."""
     from mlops.local import endpoint_runner
 
-    route = endpoint_runner.read_route(_platform(ctx))
+    route = endpoint_runner.read_route(cli_context(ctx).platform())
     if json_out:
         emit_json(route.__dict__ if route else None)
     elif route is None:

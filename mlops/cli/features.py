@@ -10,7 +10,6 @@ from rich.progress import Progress
 
 from mlops.cli.context import cli_context, console, emit_json
 from mlops.datasets import find_definition
-from mlops.local.platform import Platform
 
 app = typer.Typer(help="The feature store: offline Delta table -> online DynamoDB table.", no_args_is_help=True)
 
@@ -26,7 +25,7 @@ def materialize(
     from pipelines.feature_store.materialize import materialize as run
 
     context = cli_context(ctx)
-    platform = Platform(settings=context.settings, clients=context.clients, outputs=context.outputs())
+    platform = context.platform()
     definition = find_definition(dataset, context.settings.datasets_dir)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"materializing {dataset}", total=None)

@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from mlops.cli.context import cli_context, console, emit_json, key_value_pairs
-from mlops.local.platform import Platform
 
 app = typer.Typer(
     help=(
@@ -44,7 +43,7 @@ def run(
 
     context = cli_context(ctx)
     arguments = parse_arguments(arg or [])
-    platform = Platform(settings=context.settings, clients=context.clients, outputs=context.outputs())
+    platform = context.platform()
 
     def show(line: str) -> None:
         console.print(line, markup=False, highlight=False)

@@ -11,7 +11,6 @@ from typing import Annotated
 import typer
 
 from mlops.cli.context import cli_context, console
-from mlops.local.platform import Platform
 
 app = typer.Typer(help="MLflow experiment tracking.", no_args_is_help=True)
 
@@ -25,7 +24,7 @@ def ui(
     from mlops.tracking import mlflow_env
 
     context = cli_context(ctx)
-    platform = Platform(settings=context.settings, clients=context.clients, outputs=context.outputs())
+    platform = context.platform()
     env = mlflow_env(platform)
     mlflow_bin = Path(sys.executable).with_name("mlflow")
     command = [str(mlflow_bin), "ui", "--host", "127.0.0.1", "--port", str(port)]

@@ -9,7 +9,6 @@ from rich.table import Table
 
 from mlops.cli.context import cli_context, console, emit_json
 from mlops.datasets import find_definition
-from mlops.local.platform import Platform
 
 app = typer.Typer(
     help=(
@@ -18,11 +17,6 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
 )
-
-
-def _platform(ctx: typer.Context) -> Platform:
-    context = cli_context(ctx)
-    return Platform(settings=context.settings, clients=context.clients, outputs=context.outputs())
 
 
 @app.command("list")
@@ -34,7 +28,7 @@ def list_versions(
     """Versions with aliases, stages, validation metrics and lineage."""
     from pipelines.registry.promotion import list_models
 
-    rows = list_models(_platform(ctx), dataset)
+    rows = list_models(cli_context(ctx).platform(), dataset)
     if json_out:
         emit_json(rows)
         return
@@ -68,7 +62,7 @@ def promote(
     context = cli_context(ctx)
     definition = find_definition(dataset, context.settings.datasets_dir)
     with console.status("evaluating challenger and champion on the holdout..."):
-        decision = run_promotion(_platform(ctx), definition, margin, force=force, reason=reason)
+        decision = run_promotion(cli_context(ctx).platform(), definition, margin, force=force, reason=reason)
     if json_out:
         emit_json(asdict(decision))
         return
@@ -89,5 +83,5 @@ def rollback(
 
     context = cli_context(ctx)
     definition = find_definition(dataset, context.settings.datasets_dir)
-    old, restored = run_rollback(_platform(ctx), definition)
+    old, restored = run_rollback(cli_context(ctx).platform(), definition)
     console.print(f"[green]rolled back[/] {dataset}: champion v{old} -> v{restored}")

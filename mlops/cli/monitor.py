@@ -11,7 +11,6 @@ from rich.table import Table
 
 from mlops.cli.context import cli_context, console, emit_json
 from mlops.datasets import find_definition, parse_duration
-from mlops.local.platform import Platform
 
 app = typer.Typer(
     help=(
@@ -23,11 +22,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
-
-
-def _platform(ctx: typer.Context) -> Platform:
-    context = cli_context(ctx)
-    return Platform(settings=context.settings, clients=context.clients, outputs=context.outputs())
 
 
 def _spinner(text: str) -> Progress:
@@ -53,7 +47,7 @@ def drift(  # noqa: PLR0917 (typer passes options positionally)
     """Per-feature PSI/KS of the current window vs the reference; publishes DataDriftScore."""
     from monitoring.runs import run_drift
 
-    platform = _platform(ctx)
+    platform = cli_context(ctx).platform()
     definition = find_definition(dataset, platform.settings.datasets_dir)
     with _spinner(f"drift of {dataset}"):
         report = run_drift(
@@ -87,7 +81,7 @@ def performance(
     """Champion quality per labelled window; publishes ModelQualityDrop and ConceptDriftScore."""
     from monitoring.runs import run_performance
 
-    platform = _platform(ctx)
+    platform = cli_context(ctx).platform()
     definition = find_definition(dataset, platform.settings.datasets_dir)
     with _spinner(f"performance of {dataset}"):
         report = run_performance(platform, definition, window=parse_duration(window), precision=precision)
@@ -116,7 +110,7 @@ def alarms(
     """Evaluate the stack's alarms with CloudWatch's semantics (dry run unless --evaluate)."""
     from mlops.local.alarm_runner import run_alarms
 
-    platform = _platform(ctx)
+    platform = cli_context(ctx).platform()
     with _spinner("evaluating alarms"):
         outcomes = run_alarms(platform, keys=key, apply=evaluate)
     payload: list[dict[str, Any]] = [o.to_dict() for o in outcomes]

@@ -11,7 +11,6 @@ from rich.progress import Progress
 
 from mlops.cli.context import cli_context, console, emit_json
 from mlops.datasets import find_definition
-from mlops.local.platform import Platform
 
 app = typer.Typer(
     help="The streaming path: events into the stack's Kinesis stream, online features out of it.",
@@ -33,7 +32,7 @@ def produce(
     from pipelines.stream.produce import produce as run
 
     context = cli_context(ctx)
-    platform = Platform(settings=context.settings, clients=context.clients, outputs=context.outputs())
+    platform = context.platform()
     definition = find_definition(dataset, context.settings.datasets_dir)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"sending {file.name}", total=None)
@@ -74,7 +73,7 @@ def consume(  # noqa: PLR0917 (typer passes options positionally)
     from pipelines.stream.consume import consume as run
 
     context = cli_context(ctx)
-    platform = Platform(settings=context.settings, clients=context.clients, outputs=context.outputs())
+    platform = context.platform()
     definition = find_definition(dataset, context.settings.datasets_dir)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"consuming {dataset}", total=max_records)

@@ -58,7 +58,7 @@ def run(
     prints the execution ARN.
     """
     context = cli_context(ctx)
-    platform = Platform(settings=context.settings, clients=context.clients, outputs=context.outputs())
+    platform = context.platform()
     definition = find_definition(dataset, context.settings.datasets_dir)
     if context.settings.target == "aws":
         _start_pipeline(platform, definition, version, hp or [], json_out)
