@@ -21,7 +21,7 @@ app = typer.Typer(
     help=(
         "Run the platform on your machine: `up` starts moto's server on a free loopback port (pidfile and "
         "log under .mlops/emulator), reuses it on a second call, and applies the infra program to it "
-        "(outputs in .mlops/outputs/<stack>.json); `down` stops exactly that process."
+        "(outputs in .mlops/outputs/STACK.json); `down` stops exactly that process."
     ),
     no_args_is_help=True,
 )
@@ -48,7 +48,7 @@ def up(
     settings = context.settings
     before = emulator.status(settings.emulator_dir)
     if before.health == "stale":
-        console.print(f"[yellow]stale emulator record:[/] {before.detail}; starting a fresh server")
+        console.print(f"[yellow]stale emulator record:[/] {before.detail}")
     started_at = time.monotonic()
     with console.status("starting moto server..."):
         state, started = emulator.up(settings.emulator_dir, port=port)
