@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlops.modeling.metrics import task_metrics
 from monitoring.drift import DEFAULT_BINS, PSI_STABLE, bins_for, psi
 
 MIN_WINDOW_ROWS = 30
@@ -45,26 +46,6 @@ class WindowMetric:
     end: str
     rows: int
     metrics: dict[str, float]
-
-
-def task_metrics(
-    task: str, y: np.ndarray[Any, Any], scores: np.ndarray[Any, Any], precision: float
-) -> dict[str, float]:
-    """PR-AUC, recall at ``precision`` and positive rate; or RMSE and MAE."""
-    from sklearn import metrics
-
-    if task == "classification":
-        from pipelines.training.steps import recall_at_precision
-
-        return {
-            "pr_auc": float(metrics.average_precision_score(y, scores)),
-            "recall_at_precision": recall_at_precision(y, scores, precision),
-            "positive_rate": float(np.mean(y)),
-        }
-    return {
-        "rmse": float(np.sqrt(metrics.mean_squared_error(y, scores))),
-        "mae": float(metrics.mean_absolute_error(y, scores)),
-    }
 
 
 def window_metrics(

@@ -13,17 +13,18 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from mlops.adapters.metrics import CloudWatchMetrics
 from mlops.datasets import DatasetDefinition
 from mlops.errors import MonitoringError
 from mlops.local.platform import Platform
+from mlops.modeling.metrics import primary_metric
+from mlops.modeling.scoring import metric_scores, score
+from mlops.modeling.spec import ModelSpec, features_of, target_of
 from monitoring.drift import PSI_DRIFT, dataset_drift
 from monitoring.performance import concept_drift, degradation, window_metrics
 from pipelines.feature_store.offline import label_known, load_features
-from pipelines.training.hyperparameters import ModelSpec
 
 
 def report_key(dataset: str, kind: str, when: datetime) -> str:
@@ -128,7 +129,6 @@ def run_performance(
     import mlflow.sklearn
 
     from pipelines.registry.promotion import holdout_of
-    from pipelines.training import steps
 
     when = now or datetime.now(UTC)
     name = definition.name
@@ -145,14 +145,13 @@ def run_performance(
 
     with mlflow_session(platform):
         model = mlflow.sklearn.load_model(f"models:/{name}/{version.version}")
-    x, y = steps.features_of(rows, spec), steps.target_of(rows, spec)
-    scores = model.predict_proba(x)[:, 1] if spec.task == "classification" else model.predict(x)
+    x, y = features_of(rows, spec), target_of(rows, spec)
     windows = window_metrics(
-        rows[definition.event_time], y, np.asarray(scores), spec.task, window=window, precision=precision
+        rows[definition.event_time], y, metric_scores(score(model, x)), spec.task, window=window, precision=precision
     )
     if not windows:
         raise MonitoringError(f"dataset {name!r}: no {window} window holds enough labelled rows to score")
-    metric, _ = steps.primary_metric(spec.task)
+    metric, _ = primary_metric(spec.task)
     validation = version.metrics.get(f"validation_{metric}")
     if validation is None:
         raise MonitoringError(f"champion of {name!r} (version {version.version}) has no validation_{metric} metric")

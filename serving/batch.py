@@ -193,11 +193,12 @@ def assemble_predictions(  # noqa: PLR0917 (the job's whole output contract)
 def output_columns(model: LoadedModel) -> list[str]:
     """The answer's columns for ``model``: ``prediction``, then ``probability`` (binary: the positive class) or
     one ``probability_<class>`` per class (multiclass)."""
-    if model.predict_proba_frame is None:
+    scorer = model.scorer
+    if not scorer.is_classifier:
         return ["prediction"]
-    if len(model.classes) == 2:
+    if len(scorer.classes) == 2:
         return ["prediction", "probability"]
-    return ["prediction", *(f"probability_{label}" for label in model.classes)]
+    return ["prediction", *(f"probability_{label}" for label in scorer.classes)]
 
 
 @dataclass(frozen=True)

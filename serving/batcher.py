@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from serving.scores import Scores
+from mlops.modeling.scores import Scores
 
 Rows = list[list[Any]]
 PredictRows = Callable[[Rows], Scores]

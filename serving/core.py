@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlops.adapters.feature_store import OnlineStore
+from mlops.modeling.scores import Scores
 from serving import payload
 from serving.errors import InvocationError, PredictionError
 from serving.features import complete_from_store
 from serving.model import LoadedModel
 from serving.schema import check_columns, coerce_rows, rows_to_frame
-from serving.scores import Scores
 
 log = logging.getLogger("serving.core")
 

@@ -10,16 +10,15 @@ The model URI forms:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from mlops.modeling.scores import Scores
+from mlops.modeling.scoring import Scorer
 from serving.errors import ModelLoadError
 from serving.schema import InputSchema
-from serving.scores import Scores
 
 DEFAULT_ALIAS = "champion"
 
@@ -33,53 +32,15 @@ class LoadedModel:
     version: str
     schema: InputSchema
     load_seconds: float
-    predict_frame: Callable[[pd.DataFrame], Sequence[Any]]
-    # classifiers with predict_proba: the probabilities, the class labels they are ordered by, and whether the
-    # label is their argmax (true for sklearn's trees, boosting, linear models; not for SVMs' Platt scaling)
-    predict_proba_frame: Callable[[pd.DataFrame], Any] | None = None
-    classes: tuple[Any, ...] = ()
-    label_is_argmax: bool = True
+    scorer: Scorer
 
     def predict(self, frame: pd.DataFrame) -> list[Any]:
         """Predictions as JSON-ready Python values, one per row."""
-        return _json_ready(self.predict_frame(frame))
+        return self.scorer.predict(frame)
 
     def score(self, frame: pd.DataFrame) -> Scores:
-        """Predictions, plus class probabilities for a classifier (one ``predict_proba`` call, no second pass)."""
-        if self.predict_proba_frame is None:
-            return Scores(self.predict(frame))
-        proba = np.asarray(self.predict_proba_frame(frame), dtype=float)
-        if self.label_is_argmax:
-            predictions = np.asarray(self.classes)[proba.argmax(axis=1)].tolist()
-        else:
-            predictions = self.predict(frame)
-        if proba.shape[1] == 2:  # binary: the positive class, classes[1]
-            return Scores(predictions, proba[:, 1].tolist())
-        return Scores(predictions, proba.tolist(), _json_ready(self.classes))
-
-
-def _json_ready(result: Any) -> list[Any]:
-    values = np.asarray(result)
-    if values.ndim > 1 and values.shape[1] == 1:
-        values = values[:, 0]
-    return [item.tolist() if hasattr(item, "tolist") else item for item in values]
-
-
-def classifier_scoring(estimator: Any) -> dict[str, Any]:
-    """``LoadedModel`` fields for a fitted sklearn classifier (or pipeline ending in one) with ``predict_proba``;
-    empty for a regressor or a classifier without probabilities."""
-    # Pipeline.predict_proba only exists when its last step has it; SVC(probability=False) has none either
-    if not hasattr(estimator, "predict_proba") or not hasattr(estimator, "classes_"):
-        return {}
-    from sklearn.pipeline import Pipeline
-    from sklearn.svm import SVC, NuSVC
-
-    final = estimator[-1] if isinstance(estimator, Pipeline) else estimator
-    return {
-        "predict_proba_frame": estimator.predict_proba,
-        "classes": tuple(estimator.classes_),
-        "label_is_argmax": not isinstance(final, SVC | NuSVC),
-    }
+        """Predictions, plus class probabilities for a classifier: the kit's one scoring function."""
+        return self.scorer.score(frame)
 
 
 def registry_uri(name: str, version: str | None = None, alias: str = DEFAULT_ALIAS) -> str:
@@ -147,18 +108,14 @@ def load_model(uri: str, tracking_uri: str | None) -> LoadedModel:
         schema = InputSchema.from_mlflow(pyfunc.metadata.get_input_schema())
     except ValueError as exc:
         raise ModelLoadError(f"model {uri!r}: {exc}") from exc
-    predict: Callable[[pd.DataFrame], Sequence[Any]] = pyfunc.predict
-    scoring: dict[str, Any] = {}
+    scorer = Scorer(predict_frame=pyfunc.predict)
     if "sklearn" in pyfunc.metadata.flavors:
-        raw = pyfunc.get_raw_model()
-        predict = raw.predict
-        scoring = classifier_scoring(raw)
+        scorer = Scorer.of(pyfunc.get_raw_model())
     return LoadedModel(
         uri=uri,
         name=name,
         version=version,
         schema=schema,
         load_seconds=time.perf_counter() - started,
-        predict_frame=predict,
-        **scoring,
+        scorer=scorer,
     )

@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mlops.modeling.scores import Scores
 from serving.errors import BadPayloadError, NotAcceptableError, PayloadTooLargeError, UnsupportedContentTypeError
-from serving.scores import Scores
 
 CSV = "text/csv"
 JSON = "application/json"

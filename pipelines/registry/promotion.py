@@ -16,6 +16,8 @@ from mlops.adapters.registry import Approval, SageMakerModelPackages, Stage
 from mlops.datasets import DatasetDefinition
 from mlops.errors import PromotionRejectedError, RegistryError
 from mlops.local.platform import Platform
+from mlops.modeling.metrics import beats, primary_metric
+from mlops.modeling.spec import ModelSpec
 from mlops.tracking import mlflow_session
 from pipelines.registry.mlflow_models import (
     CHALLENGER,
@@ -32,7 +34,6 @@ from pipelines.registry.mlflow_models import (
     version_of,
 )
 from pipelines.training import steps
-from pipelines.training.hyperparameters import ModelSpec
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def score(version: ModelVersion, holdout: Any, spec: ModelSpec) -> float:
     import mlflow.sklearn
 
     model = mlflow.sklearn.load_model(f"models:/{version.name}/{version.version}")
-    metric, _ = steps.primary_metric(spec.task)
+    metric, _ = primary_metric(spec.task)
     return steps.evaluate(model, holdout, spec)[metric]
 
 
@@ -75,7 +76,7 @@ def promote(
     if force and not reason.strip():
         raise RegistryError("a forced promotion needs a reason (--reason)")
     spec = ModelSpec.from_definition(definition)
-    metric, _ = steps.primary_metric(spec.task)
+    metric, _ = primary_metric(spec.task)
     name = definition.name
     with mlflow_session(platform) as client:
         challenger = require_alias(client, name, CHALLENGER)
@@ -94,7 +95,7 @@ def promote(
             forced=force,
             reason=reason,
         )
-        wins = champion_score is None or steps.beats(challenger_score, champion_score, spec.task, margin)
+        wins = champion_score is None or beats(challenger_score, champion_score, spec.task, margin)
         if not wins and not force:
             raise PromotionRejectedError(
                 f"model {name!r}: challenger v{challenger.version} {metric}={challenger_score:.4f} does not beat "

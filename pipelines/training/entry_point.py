@@ -25,8 +25,9 @@ from typing import Any
 import pandas as pd
 
 from mlops.errors import MlopsError, TrainingDataError
+from mlops.modeling.spec import ModelSpec, features_of
 from pipelines.training import steps
-from pipelines.training.hyperparameters import Hyperparameters, ModelSpec, parse_hyperparameters, parse_spec
+from pipelines.training.hyperparameters import Hyperparameters, parse_hyperparameters, parse_spec
 
 ROOT_ENV = "MLOPS_SM_ROOT"
 DEFAULT_ROOT = "/opt/ml"
@@ -111,7 +112,7 @@ def save_model(directory: Path, model: Any, train: pd.DataFrame, spec: ModelSpec
     import mlflow.sklearn
     from mlflow.models import infer_signature
 
-    sample = steps.features_of(train.head(100), spec)
+    sample = features_of(train.head(100), spec)
     output = model.predict_proba(sample) if spec.task == "classification" else model.predict(sample)
     directory.mkdir(parents=True, exist_ok=True)
     mlflow.sklearn.save_model(

@@ -28,8 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from mlops.errors import TrainingDataError
+from mlops.modeling.metrics import primary_metric
+from mlops.modeling.spec import ModelSpec
 from pipelines.training import steps
-from pipelines.training.hyperparameters import Hyperparameters, ModelSpec
+from pipelines.training.hyperparameters import Hyperparameters
 from pipelines.training.processing import (
     add_spec_arguments,
     input_dir,
@@ -72,7 +74,7 @@ def evaluate(root: Path, spec: ModelSpec, target_precision: float) -> dict[str, 
     with tempfile.TemporaryDirectory() as tmp:
         model = load_model(input_dir(root, "model"), Path(tmp))
         metrics = steps.evaluate(model, holdout, spec, target_precision)
-    name, greater = steps.primary_metric(spec.task)
+    name, greater = primary_metric(spec.task)
     report = {
         "task": spec.task,
         "metrics": metrics,

@@ -11,35 +11,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from mlops.datasets import DatasetDefinition
 from mlops.errors import InvalidHyperparameterError
-
-TASKS = ("classification", "regression")
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """What the entry point trains: the task, the label, the features and which of them are categorical."""
-
-    task: str
-    label: str
-    event_time: str
-    features: tuple[str, ...]
-    categorical: tuple[str, ...]
-
-    @classmethod
-    def from_definition(cls, definition: DatasetDefinition) -> ModelSpec:
-        string_columns = {c.name for c in definition.columns if c.type in ("string", "bool")}
-        categorical = tuple(
-            f.name for f in definition.features if f.categorical or (f.kind == "column" and f.source in string_columns)
-        )
-        return cls(
-            task=definition.task,
-            label=definition.label.column,
-            event_time=definition.event_time,
-            features=tuple(definition.feature_names),
-            categorical=categorical,
-        )
+from mlops.modeling.spec import TASKS, ModelSpec
 
 
 @dataclass(frozen=True)

@@ -31,9 +31,9 @@ import pandas as pd
 
 from mlops.datasets import DatasetDefinition, load_definition
 from mlops.errors import ConfigError, FeatureStoreError, TrainingDataError
+from mlops.modeling.spec import ModelSpec
 from pipelines.feature_store.offline import labelled_rows, required_columns
 from pipelines.training import steps
-from pipelines.training.hyperparameters import ModelSpec
 from pipelines.training.processing import add_spec_arguments, input_dir, output_dir, run_step, spec_of
 from pipelines.training.workflow import VALIDATION_FRACTION
 

@@ -22,7 +22,8 @@ from pathlib import Path
 import pandas as pd
 
 from mlops.errors import MlopsError, TrainingDataError
-from pipelines.training.hyperparameters import ModelSpec, parse_spec
+from mlops.modeling.spec import ModelSpec
+from pipelines.training.hyperparameters import parse_spec
 
 ROOT_ENV = "MLOPS_PROCESSING_ROOT"
 DEFAULT_ROOT = "/opt/ml/processing"

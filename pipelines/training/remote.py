@@ -16,9 +16,9 @@ from botocore.exceptions import ClientError
 from mlops.datasets import DatasetDefinition
 from mlops.errors import MlopsError
 from mlops.local.platform import Platform
+from mlops.modeling.spec import ModelSpec
 from mlops.outputs import StackOutputs
 from pipelines.lake.delta import table_uri
-from pipelines.training.hyperparameters import ModelSpec
 from pipelines.training.pipeline_definition import SPEC_DEFAULTS
 
 

@@ -9,7 +9,10 @@ import numpy as np
 import pandas as pd
 
 from mlops.errors import TrainingDataError
-from pipelines.training.hyperparameters import Hyperparameters, ModelSpec
+from mlops.modeling.metrics import primary_metric, task_metrics
+from mlops.modeling.scoring import metric_scores, score
+from mlops.modeling.spec import ModelSpec, features_of, target_of
+from pipelines.training.hyperparameters import Hyperparameters
 
 MIN_VALIDATION_ROWS = 10
 
@@ -58,23 +61,6 @@ def check_frame(frame: pd.DataFrame, spec: ModelSpec, channel: str, min_rows: in
             )
 
 
-def features_of(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
-    """The model's input columns, categoricals as strings (missing stays missing) and numbers as floats."""
-    out = pd.DataFrame(index=frame.index)
-    for name in spec.features:
-        column = frame[name]
-        if name in spec.categorical:
-            out[name] = column.map(lambda v: None if pd.isna(v) else str(v)).astype("object")
-        else:
-            out[name] = pd.to_numeric(column, errors="coerce").astype("float64")
-    return out
-
-
-def target_of(frame: pd.DataFrame, spec: ModelSpec) -> np.ndarray[Any, Any]:
-    dtype = "int64" if spec.task == "classification" else "float64"
-    return np.asarray(frame[spec.label].astype(dtype).to_numpy())
-
-
 def build_model(spec: ModelSpec, params: Hyperparameters, overrides: dict[str, Any] | None = None) -> Any:
     """A sklearn pipeline: categorical features ordinal-encoded, then a HistGradientBoosting model."""
     from sklearn.compose import ColumnTransformer
@@ -109,43 +95,12 @@ def fit(model: Any, frame: pd.DataFrame, spec: ModelSpec) -> Any:
     return model
 
 
-def primary_metric(task: str) -> tuple[str, bool]:
-    """The metric models are selected and gated on, and whether greater is better."""
-    return ("pr_auc", True) if task == "classification" else ("rmse", False)
-
-
 def evaluate(model: Any, frame: pd.DataFrame, spec: ModelSpec, target_precision: float = 0.9) -> dict[str, float]:
-    """Task metrics on ``frame``: PR-AUC, ROC-AUC, recall at a fixed precision; or RMSE, MAE, R2."""
-    from sklearn import metrics
-
+    """Task metrics on ``frame``, scored by the kit's one scoring function (:mod:`mlops.modeling.scoring`)."""
     x, y = features_of(frame, spec), target_of(frame, spec)
-    if spec.task == "classification":
-        if len(np.unique(y)) < 2:
-            raise TrainingDataError(f"evaluation set holds a single class of label {spec.label!r}")
-        scores = model.predict_proba(x)[:, 1]
-        return {
-            "pr_auc": float(metrics.average_precision_score(y, scores)),
-            "roc_auc": float(metrics.roc_auc_score(y, scores)),
-            "recall_at_precision": recall_at_precision(y, scores, target_precision),
-            "positive_rate": float(np.mean(y)),
-            "rows": float(len(y)),
-        }
-    predicted = model.predict(x)
-    return {
-        "rmse": float(np.sqrt(metrics.mean_squared_error(y, predicted))),
-        "mae": float(metrics.mean_absolute_error(y, predicted)),
-        "r2": float(metrics.r2_score(y, predicted)),
-        "rows": float(len(y)),
-    }
-
-
-def recall_at_precision(y: np.ndarray[Any, Any], scores: np.ndarray[Any, Any], precision: float) -> float:
-    """The highest recall over thresholds whose precision is at least ``precision`` (0 if none reaches it)."""
-    from sklearn.metrics import precision_recall_curve
-
-    precisions, recalls, _ = precision_recall_curve(y, scores)
-    reaching = recalls[precisions >= precision]
-    return float(reaching.max()) if reaching.size else 0.0
+    if spec.task == "classification" and len(np.unique(y)) < 2:
+        raise TrainingDataError(f"evaluation set holds a single class of label {spec.label!r}")
+    return task_metrics(spec.task, y, metric_scores(score(model, x)), target_precision)
 
 
 @dataclass(frozen=True)
@@ -170,9 +125,3 @@ def search(train: pd.DataFrame, spec: ModelSpec, params: Hyperparameters) -> Sea
     pick = max if greater else min
     best = pick(scores, key=lambda pair: pair[1])[0]
     return SearchResult(best=best, scores=scores, metric=metric)
-
-
-def beats(challenger: float, champion: float, task: str, margin: float) -> bool:
-    """Whether the challenger's primary metric beats the champion's by at least ``margin`` (absolute)."""
-    _, greater = primary_metric(task)
-    return challenger >= champion + margin if greater else challenger <= champion - margin

@@ -19,12 +19,13 @@ from mlops.datasets import DatasetDefinition
 from mlops.errors import TrainingDataError, TrainingJobFailedError
 from mlops.local.platform import Platform
 from mlops.local.training_runner import TrainingJobRecord, job_prefix, run_training_job
+from mlops.modeling.spec import ModelSpec
 from mlops.tracking import mlflow_session
 from pipelines.feature_store.offline import labelled_rows, load_features
 from pipelines.registry.register import Registration, register_challenger
 from pipelines.training import steps
 from pipelines.training.entry_point import METRIC_DEFINITIONS
-from pipelines.training.hyperparameters import ModelSpec, to_strings
+from pipelines.training.hyperparameters import to_strings
 from pipelines.training.tracking import code_version
 
 ENTRY_MODULE = "pipelines.training.entry_point"

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from mlops.modeling.scoring import Scorer
 from serving.core import InferenceCore
 from serving.model import LoadedModel
 from serving.schema import ColumnSpec, InputSchema
@@ -38,7 +39,7 @@ class _Store:
 
 
 def _core(store: _Store | None = None) -> InferenceCore:
-    model = LoadedModel("models:/m/1", "m", "1", SCHEMA, 0.0, _predict)
+    model = LoadedModel("models:/m/1", "m", "1", SCHEMA, 0.0, Scorer(_predict))
     if store is None:
         return InferenceCore(model)
     return InferenceCore(model, dataset="card_transactions", entity_key="customer_id", online_store=store)

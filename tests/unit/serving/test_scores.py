@@ -11,11 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mlops.modeling.scores import Scores
+from mlops.modeling.scoring import Scorer
 from serving.batcher import MicroBatcher
 from serving.core import InferenceCore
-from serving.model import LoadedModel, classifier_scoring
+from serving.model import LoadedModel
 from serving.schema import ColumnSpec, InputSchema
-from serving.scores import Scores
 
 SCHEMA = InputSchema((ColumnSpec("amount", "double"),))
 BODY = b'{"instances": [[10.0], [250.0]]}'
@@ -29,7 +30,7 @@ def _classifier(proba: list[list[float]], classes: tuple[Any, ...]) -> Inference
     def predict(frame: pd.DataFrame) -> list[Any]:
         raise AssertionError("the label comes from predict_proba's argmax: no second model call")
 
-    model = LoadedModel("models:/m/1", "m", "1", SCHEMA, 0.0, predict, predict_proba, classes)
+    model = LoadedModel("models:/m/1", "m", "1", SCHEMA, 0.0, Scorer(predict, predict_proba, classes))
     return InferenceCore(model)
 
 
@@ -54,7 +55,7 @@ def test_multiclass_classifier_answers_one_probability_per_class() -> None:
 
 
 def test_regression_answers_predictions_only() -> None:
-    model = LoadedModel("models:/m/1", "m", "1", SCHEMA, 0.0, lambda frame: (frame["amount"] * 2).to_numpy())
+    model = LoadedModel("models:/m/1", "m", "1", SCHEMA, 0.0, Scorer(lambda frame: (frame["amount"] * 2).to_numpy()))
     answer = InferenceCore(model).invocations(BODY, "application/json", None)
     assert json.loads(answer.body) == {"predictions": [20.0, 500.0]}
     assert InferenceCore(model).invocations(BODY, "application/json", "text/csv").body == b"20.0\n500.0\n"
@@ -70,16 +71,16 @@ def test_sklearn_estimators_get_probabilities_only_when_they_have_predict_proba(
     x = pd.DataFrame({"amount": [1.0, 2.0, 3.0, 10.0, 11.0, 12.0, 1.5, 11.5]})
     y = np.array([0, 0, 0, 1, 1, 1, 0, 1])
     logistic = make_pipeline(StandardScaler(), LogisticRegression()).fit(x, y)
-    scoring = classifier_scoring(logistic)
-    assert (scoring["classes"], scoring["label_is_argmax"]) == ((0, 1), True)
-    model = LoadedModel("models:/m/1", "m", "1", SCHEMA, 0.0, logistic.predict, **scoring)
+    scorer = Scorer.of(logistic)
+    assert (scorer.classes, scorer.label_is_argmax) == ((0, 1), True)
+    model = LoadedModel("models:/m/1", "m", "1", SCHEMA, 0.0, scorer)
     scores = model.score(x)
     assert scores.predictions == logistic.predict(x).tolist()
     assert scores.probabilities == logistic.predict_proba(x)[:, 1].tolist()
-    assert classifier_scoring(LinearRegression().fit(x, y)) == {}
-    assert classifier_scoring(SVC().fit(x, y)) == {}  # probability=False: no predict_proba
-    svc = classifier_scoring(SVC(probability=True, random_state=0).fit(x, y))
-    assert svc["label_is_argmax"] is False
+    assert not Scorer.of(LinearRegression().fit(x, y)).is_classifier
+    assert not Scorer.of(SVC().fit(x, y)).is_classifier  # probability=False: no predict_proba
+    svc = Scorer.of(SVC(probability=True, random_state=0).fit(x, y))
+    assert svc.label_is_argmax is False
 
 
 @pytest.mark.timeout(30)

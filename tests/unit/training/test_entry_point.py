@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from mlops.errors import InvalidHyperparameterError
+from mlops.modeling.spec import ModelSpec
 from pipelines.training import entry_point
-from pipelines.training.hyperparameters import ModelSpec, parse_hyperparameters, to_strings
+from pipelines.training.hyperparameters import parse_hyperparameters, to_strings
 from tests.unit.training.synthetic import definition, feature_frame
 
 SPEC = ModelSpec.from_definition(definition("ep_test"))

@@ -17,9 +17,10 @@ import pytest
 import yaml
 from deltalake import write_deltalake
 
+from mlops.modeling.spec import ModelSpec
 from pipelines.feature_store.offline import labelled_rows
 from pipelines.training import entry_point, evaluate, prepare, steps
-from pipelines.training.hyperparameters import ModelSpec, to_strings
+from pipelines.training.hyperparameters import to_strings
 from pipelines.training.processing import ROOT_ENV
 from tests.unit.training.synthetic import definition, end_time, feature_frame
 
