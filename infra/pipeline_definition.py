@@ -10,11 +10,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from mlops.contracts import UNBOUND
 from mlops.errors import ConfigError
-
-# The default the pipeline renderer (`mlops train pipeline-definition`) writes for every parameter whose value
-# only the stack knows (role, images, bucket locations, model package group).
-UNBOUND = "bound-by-infra"
 
 
 def bind_parameter_defaults(definition: str, values: Mapping[str, str], *, source: str) -> str:

@@ -14,14 +14,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops.clients import ClientFactory
+from mlops.adapters.aws.clients import ClientFactory
 from mlops.datasets import DatasetDefinition, find_definition
 from mlops.settings import load_settings
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-from mlops.local.glue_runner import RESULT_FILE_ENV, SPARK_MASTER_ENV
+from mlops.contracts import JOB_RESULT_FILE_ENV as RESULT_FILE_ENV
+from mlops.contracts import JOB_SPARK_MASTER_ENV as SPARK_MASTER_ENV
 
 RESULT_LOG_PREFIX = "mlops-job-result "
 

@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -32,6 +32,69 @@ ENV_PREFIX = "MLOPS_"
 DEFAULT_CONFIG_FILE = "mlops.yaml"
 
 
+class _Choice(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ObjectStoreChoice(_Choice):
+    type: Literal["auto", "s3", "memory"] = "auto"
+
+
+class TableStoreChoice(_Choice):
+    type: Literal["auto", "delta", "memory"] = "auto"
+
+
+class EventsChoice(_Choice):
+    type: Literal["auto", "kinesis", "memory"] = "auto"
+
+
+class OnlineStoreChoice(_Choice):
+    type: Literal["auto", "dynamodb", "memory"] = "auto"
+
+
+class ModelRegistryChoice(_Choice):
+    type: Literal["auto", "mlflow-sagemaker", "memory"] = "auto"
+
+
+class EndpointChoice(_Choice):
+    type: Literal["auto", "sagemaker", "local", "memory"] = "auto"
+
+
+class TrainingChoice(_Choice):
+    type: Literal["auto", "sagemaker", "local", "memory"] = "auto"
+
+
+class JobsChoice(_Choice):
+    type: Literal["auto", "glue", "local"] = "auto"
+
+
+class MetricsChoice(_Choice):
+    type: Literal["auto", "cloudwatch", "memory"] = "auto"
+
+
+class CatalogChoice(_Choice):
+    type: Literal["auto", "glue", "memory"] = "auto"
+
+
+class ServiceChoices(_Choice):
+    """Which implementation each capability gets (``type:``, as feast chooses its stores). ``auto`` follows the
+    target: the cloud's service on ``aws``; on an emulator, the emulated service where the emulator runs it and
+    the kit's local runner where it only stores it (hosting, training, jobs). ``memory`` is the in-process fake.
+    Set one with ``MLOPS_SERVICES__<CAPABILITY>__TYPE`` or ``services: {<capability>: {type: ...}}`` in mlops.yaml.
+    """
+
+    object_store: ObjectStoreChoice = ObjectStoreChoice()
+    table_store: TableStoreChoice = TableStoreChoice()
+    events: EventsChoice = EventsChoice()
+    online_store: OnlineStoreChoice = OnlineStoreChoice()
+    model_registry: ModelRegistryChoice = ModelRegistryChoice()
+    endpoint: EndpointChoice = EndpointChoice()
+    training: TrainingChoice = TrainingChoice()
+    jobs: JobsChoice = JobsChoice()
+    metrics: MetricsChoice = MetricsChoice()
+    catalog: CatalogChoice = CatalogChoice()
+
+
 def _config_file() -> Path:
     return Path(os.environ.get(f"{ENV_PREFIX}CONFIG_FILE", DEFAULT_CONFIG_FILE))
 
@@ -39,7 +102,7 @@ def _config_file() -> Path:
 class Settings(BaseSettings):
     """Where the kit runs and where it finds the stack it works on."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True)
 
     target: Target = Field(
         default="moto",
@@ -67,6 +130,10 @@ class Settings(BaseSettings):
     aws_profile: str | None = Field(default=None, description="Named AWS profile for the aws target.")
     datasets_dir: Path = Field(
         default=Path("pipelines/datasets"), description="Directory of dataset definition files (<name>.yaml)."
+    )
+    services: ServiceChoices = Field(
+        default=ServiceChoices(),
+        description="Implementation per capability (`type:`); `auto` follows the target. See mlops/wiring.py.",
     )
 
     @field_validator("endpoint_url")
@@ -109,7 +176,7 @@ class Settings(BaseSettings):
 
 def _describe(error: dict[str, Any]) -> str:
     field = ".".join(str(part) for part in error["loc"]) or "settings"
-    env_var = f"{ENV_PREFIX}{field.upper()}"
+    env_var = f"{ENV_PREFIX}{field.upper().replace('.', '__')}"
     message = str(error["msg"])
     if field == "target":
         message = f"{message} (allowed targets: {', '.join(TARGETS)})"

@@ -48,8 +48,9 @@ def publish(platform: Platform, dataset: str, values: dict[str, float]) -> None:
 
 def champion(platform: Platform, dataset: str) -> Any:
     """The champion ``ModelVersion`` of the dataset (MLflow alias), or an error saying how to get one."""
+    from mlops.contracts import CHAMPION
     from mlops.tracking import mlflow_session
-    from pipelines.registry.mlflow_models import CHAMPION, by_alias
+    from pipelines.registry.mlflow_models import by_alias
 
     with mlflow_session(platform) as client:
         found = by_alias(client, dataset, CHAMPION)

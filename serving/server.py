@@ -46,7 +46,7 @@ def _boto3_client(service: str) -> object:
 def _online_store(table: str) -> OnlineStore:
     """The shared DynamoDB adapter, reached the way the kit's settings say (``MLOPS_TARGET`` etc.)."""
     from mlops.adapters.feature_store import DynamoDBOnlineStore
-    from mlops.clients import ClientFactory
+    from mlops.adapters.aws.clients import ClientFactory
     from mlops.settings import load_settings
 
     return DynamoDBOnlineStore(ClientFactory(load_settings()), table)

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from mlops.clients import ClientFactory
+from mlops.adapters.aws.clients import ClientFactory
 from mlops.local import emulator
 from mlops.local.platform import Platform
 from mlops.settings import Settings, load_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+pytest_plugins = ["tests.support.localstack"]  # localstack_endpoint: a session LocalStack, skipped where it cannot run
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from mlops.clients import ClientFactory
+from mlops.adapters.aws.clients import ClientFactory
 from mlops.errors import DeploymentError, EndpointInvocationError
 from mlops.local.platform import Platform
 

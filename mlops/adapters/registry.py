@@ -16,7 +16,7 @@ from typing import Any, Literal, Protocol
 
 from botocore.exceptions import ClientError
 
-from mlops.clients import ClientFactory
+from mlops.adapters.aws.clients import ClientFactory
 from mlops.errors import RegistryError
 
 Approval = Literal["PendingManualApproval", "Approved", "Rejected"]

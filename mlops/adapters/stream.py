@@ -1,7 +1,7 @@
 """Event stream: put records in batches, read each shard in order from a checkpoint.
 
 ``EventStream`` is the interface; ``KinesisStream`` implements it on the stack's Kinesis stream
-(``outputs.stream_name``) with a client from the :class:`~mlops.clients.ClientFactory`.
+(``outputs.stream_name``) with a client from the :class:`~mlops.adapters.aws.clients.ClientFactory`.
 
 Writes go through PutRecords in batches of at most 500 records and 5 MB (partition keys count towards the size,
 as they do for Kinesis). PutRecords is not atomic: an answer with ``FailedRecordCount > 0`` marks the failed
@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from mlops.clients import ClientFactory
+from mlops.adapters.aws.clients import ClientFactory
 from mlops.errors import StreamError
 
 MAX_BATCH_RECORDS = 500  # PutRecords limit

@@ -10,7 +10,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from mlops.clients import ClientFactory
+from mlops.adapters.aws.clients import ClientFactory
 from mlops.errors import ConfigError
 from mlops.local.platform import Platform
 from mlops.outputs import StackOutputs, load_outputs

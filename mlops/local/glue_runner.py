@@ -28,11 +28,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from mlops.contracts import JOB_RESULT_FILE_ENV, JOB_SPARK_MASTER_ENV
 from mlops.errors import MlopsError
 from mlops.local.platform import Platform
 
-RESULT_FILE_ENV = "MLOPS_JOB_RESULT_FILE"
-SPARK_MASTER_ENV = "MLOPS_SPARK_MASTER"
+RESULT_FILE_ENV = JOB_RESULT_FILE_ENV
+SPARK_MASTER_ENV = JOB_SPARK_MASTER_ENV
 _KIT_ROOT = Path(__file__).resolve().parents[2]  # holds mlops/, jobs/, pipelines/ (Glue: --extra-py-files)
 _LOG_BATCH = 200
 

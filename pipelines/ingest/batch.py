@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from mlops import layout
 from mlops.adapters.object_store import ObjectStore, S3ObjectStore
 from mlops.datasets import DatasetDefinition, find_definition
 from mlops.errors import DatasetError
 from mlops.local.platform import Platform
-from pipelines.ingest import layout
 from pipelines.ingest.formats import FileFormat, format_of
 from pipelines.ingest.records import read_records
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from mlops import layout
 from mlops.datasets import DatasetDefinition
 from mlops.errors import DatasetError
-from pipelines.ingest import layout
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -7,8 +7,6 @@ from typing import Any
 
 from mlops.errors import RegistryError
 
-CHALLENGER = "challenger"
-CHAMPION = "champion"
 STAGE_TAG = "stage"
 PACKAGE_TAG = "model_package_arn"
 PREVIOUS_CHAMPION_TAG = "previous_champion"

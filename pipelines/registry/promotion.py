@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlops.adapters.registry import Approval, SageMakerModelPackages, Stage
+from mlops.contracts import CHALLENGER, CHAMPION
 from mlops.datasets import DatasetDefinition
 from mlops.errors import PromotionRejectedError, RegistryError
 from mlops.local.platform import Platform
@@ -20,8 +21,6 @@ from mlops.modeling.metrics import beats, primary_metric
 from mlops.modeling.spec import ModelSpec
 from mlops.tracking import mlflow_session
 from pipelines.registry.mlflow_models import (
-    CHALLENGER,
-    CHAMPION,
     LINEAGE_TAGS,
     PACKAGE_TAG,
     PREVIOUS_CHAMPION_TAG,

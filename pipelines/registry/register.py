@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from mlops.adapters.registry import SageMakerModelPackages
+from mlops.contracts import CHALLENGER
 from mlops.local.platform import Platform
 from mlops.local.training_runner import LOCAL_IMAGE, TrainingJobRecord
-from pipelines.registry.mlflow_models import CHALLENGER, PACKAGE_TAG, STAGE_TAG
+from pipelines.registry.mlflow_models import PACKAGE_TAG, STAGE_TAG
 from pipelines.training.entry_point import model_requirements
 from pipelines.training.tracking import ensure_experiment
 

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from botocore.exceptions import ClientError
 
-from mlops.clients import ClientFactory
+from mlops.adapters.aws.clients import ClientFactory
 from mlops.errors import StreamError
 
 HASH_KEY = "consumer"

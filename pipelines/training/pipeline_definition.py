@@ -21,12 +21,12 @@ import json
 import os
 from typing import Any
 
+from mlops.contracts import UNBOUND
 from pipelines.training.entry_point import METRIC_DEFINITIONS
 from pipelines.training.hyperparameters import Hyperparameters
 from pipelines.training.prepare import EXECUTION_START
 from serving.payload import ACCEPTED_CONTENT_TYPES, RESPONSE_TYPES
 
-UNBOUND = "bound-by-infra"
 _ROLE_SENTINEL = "arn:aws:iam::000000000000:role/ExecutionRoleArn"
 _PROCESSING_ROOT = "/opt/ml/processing"
 APPROVAL_STATUS = "PendingManualApproval"

@@ -17,13 +17,13 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
+from mlops import layout
 from mlops.adapters.metrics import CloudWatchMetrics, MetricsPublisher
 from mlops.adapters.object_store import ObjectStore, S3ObjectStore
 from mlops.datasets import DatasetDefinition, find_definition
 from mlops.errors import DatasetError
 from mlops.local.platform import Platform
 from mlops.outputs import StackOutputs
-from pipelines.ingest import layout
 from pipelines.ingest.batch import Manifest, find_manifest, list_manifests
 from pipelines.ingest.formats import FileFormat
 from pipelines.ingest.records import read_records

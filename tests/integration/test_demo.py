@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mlops.clients import ClientFactory
+from mlops.adapters.aws.clients import ClientFactory
 from mlops.local import emulator, endpoint_runner
 from mlops.local.platform import Platform
 from mlops.outputs import load_outputs

@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from mlops.clients import ClientFactory
+from mlops.adapters.aws.clients import ClientFactory
 from mlops.errors import EmulatorError, StalePidfileError
 from mlops.local import emulator
 from mlops.local.state import EmulatorState, read_state, write_state

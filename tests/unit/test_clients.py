@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops.clients import ClientFactory
+from mlops.adapters.aws.clients import ClientFactory
 from mlops.errors import EmulatorError
 from mlops.local.state import EmulatorState, write_state
 from mlops.settings import load_settings

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
-from mlops.clients import ClientFactory
+from mlops.adapters.aws.clients import ClientFactory
 from mlops.errors import LocalApplyError
 
 Outcome = Literal["created", "reused", "updated"]

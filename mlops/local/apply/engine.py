@@ -22,7 +22,7 @@ import pulumi
 from botocore.exceptions import BotoCoreError, ClientError
 from pulumi.runtime import settings as pulumi_settings
 
-from mlops.clients import ClientFactory
+from mlops.adapters.aws.clients import ClientFactory
 from mlops.errors import LocalApplyError, MlopsError
 from mlops.local.apply.base import HandlerContext
 from mlops.local.apply.ledger import Ledger, LedgerEntry, ledger_path

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pyarrow as pa
 import pytest
 
-from mlops.clients import ClientFactory
+from mlops.adapters.aws.clients import ClientFactory
 from mlops.errors import DatasetError
 from mlops.local.platform import Platform
 from pipelines.lake.curation import CurationCounts

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mlops.cli.main import app
-from mlops.clients import ClientFactory
+from mlops.adapters.aws.clients import ClientFactory
 from mlops.errors import UnsupportedResourceError
 from mlops.local.apply.engine import apply_stack
 from mlops.local.platform import Platform

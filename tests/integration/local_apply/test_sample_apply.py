@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mlops.clients import ClientFactory
+from mlops.adapters.aws.clients import ClientFactory
 from mlops.local.apply.engine import ApplyResult, apply_stack
 from mlops.local.apply.ledger import read_ledger
 from mlops.local.apply.registry import HANDLERS

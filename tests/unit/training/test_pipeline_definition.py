@@ -8,7 +8,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from pipelines.training.pipeline_definition import STACK_BOUND, UNBOUND, render
+from mlops.contracts import UNBOUND
+from pipelines.training.pipeline_definition import STACK_BOUND, render
 
 COMMITTED = Path(__file__).resolve().parents[3] / "pipelines" / "training" / "pipeline_definition.json"
 

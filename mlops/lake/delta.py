@@ -1,4 +1,6 @@
-"""Versioned datasets: Delta tables on S3 read and written with delta-rs (``deltalake``), no Spark jars needed.
+"""Versioned datasets: Delta tables on an object store read and written with delta-rs (``deltalake``), no Spark
+jars needed. :class:`DeltaTableStore` is the ``TableStore`` port over these functions for any store delta-rs
+reaches (S3 and its emulators, GCS, a local directory); only the storage options differ.
 
 Every write is a new Delta version; every read says which version it read, and any version reads back exactly.
 Steps record what they read in their own commit's metadata (``mlops.*`` keys), so a feature table's version
@@ -14,37 +16,22 @@ table is needed.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from mlops.errors import DatasetError
+from mlops.ports.table_store import TableNotFoundError, TableStoreError, VersionedTable
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-    from mlops.clients import ClientFactory
 
 METADATA_PREFIX = "mlops."
 SAFE_COMMIT_OPTIONS = {"conditional_put": "etag"}
 
 
-def delta_options(clients: ClientFactory) -> dict[str, str]:
-    """delta-rs storage options for the platform's S3, with safe concurrent commits (see the module docstring)."""
-    return {**clients.storage_options(), **SAFE_COMMIT_OPTIONS}
-
-
-def table_uri(bucket: str, dataset: str) -> str:
-    """``s3://<bucket>/tables/<dataset>``: where a zone keeps a dataset's Delta table."""
-    return f"s3://{bucket}/tables/{dataset}"
-
-
-@dataclass(frozen=True)
-class VersionedTable:
-    """Rows of one Delta table version, and which version that is."""
-
-    uri: str
-    version: int
-    data: pa.Table
+def delta_options(storage_options: dict[str, str]) -> dict[str, str]:
+    """delta-rs options for a store's credentials, with safe concurrent commits (see the module docstring)."""
+    return {**storage_options, **SAFE_COMMIT_OPTIONS}
 
 
 def current_version(uri: str, options: dict[str, str]) -> int | None:
@@ -65,14 +52,14 @@ def read_table(
 
     latest = current_version(uri, options)
     if latest is None:
-        raise DatasetError(f"no Delta table at {uri}")
+        raise TableNotFoundError(f"no Delta table at {uri}")
     if version is not None and not 0 <= version <= latest:
-        raise DatasetError(f"Delta table {uri} has no version {version}; its versions are 0..{latest}")
+        raise TableNotFoundError(f"Delta table {uri} has no version {version}; its versions are 0..{latest}")
     try:
         table = DeltaTable(uri, storage_options=options, version=version)
         data = table.to_pyarrow_table(columns=columns)
     except DeltaError as exc:
-        raise DatasetError(
+        raise TableStoreError(
             f"reading Delta table {uri} at version {latest if version is None else version} failed: {exc}"
         ) from exc
     return VersionedTable(uri=uri, version=int(table.version()), data=data)
@@ -104,7 +91,7 @@ def write_table(
             commit_properties=CommitProperties(custom_metadata=custom),
         )
     except (DeltaError, ValueError) as exc:
-        raise DatasetError(f"writing {data.num_rows} rows to Delta table {uri} ({mode}) failed: {exc}") from exc
+        raise TableStoreError(f"writing {data.num_rows} rows to Delta table {uri} ({mode}) failed: {exc}") from exc
     version = current_version(uri, options)
     assert version is not None  # the write above just created it
     return version
@@ -128,3 +115,26 @@ def commit_metadata(uri: str, options: dict[str, str]) -> dict[int, dict[str, st
             if key.startswith(METADATA_PREFIX)
         }
     return found
+
+
+@dataclass(frozen=True)
+class DeltaTableStore:
+    """``TableStore`` on delta-rs; ``options`` gives the store's credentials/endpoint when a call needs them
+    (read at call time, so temporary credentials are fresh)."""
+
+    options: Callable[[], dict[str, str]]
+
+    def storage_options(self) -> dict[str, str]:
+        return delta_options(self.options())
+
+    def version(self, uri: str) -> int | None:
+        return current_version(uri, self.storage_options())
+
+    def read(self, uri: str, version: int | None = None, columns: list[str] | None = None) -> VersionedTable:
+        return read_table(uri, self.storage_options(), version, columns)
+
+    def write(self, uri: str, data: pa.Table, mode: Literal["append", "overwrite"], metadata: dict[str, Any]) -> int:
+        return write_table(uri, self.storage_options(), data, mode, metadata)
+
+    def commit_metadata(self, uri: str) -> dict[int, dict[str, str]]:
+        return commit_metadata(uri, self.storage_options())

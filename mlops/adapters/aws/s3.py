@@ -1,61 +1,28 @@
-"""Object store: put, get, list and test objects by bucket and key.
+"""``ObjectStore`` on S3 (or an emulator's S3) through the client factory's S3 client.
 
-``ObjectStore`` is the interface pipeline code uses; ``S3ObjectStore`` implements it with a boto3 S3 client
-from the :class:`~mlops.clients.ClientFactory`. Files go up through boto3's managed transfer, which switches to
-a parallel multipart upload above ``multipart_threshold``. Every failure raises :class:`ObjectStoreError`
-naming the bucket and key.
+Files go up through boto3's managed transfer, which switches to a parallel multipart upload above
+``multipart_threshold``. Every failure raises an :class:`~mlops.ports.object_store.ObjectStoreError` naming the
+bucket and key (:class:`ObjectNotFoundError` for a missing object or bucket).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mlops.clients import ClientFactory
-from mlops.errors import DatasetError
+from mlops.adapters.aws.clients import ClientFactory
+from mlops.ports.errors import ThrottledError
+from mlops.ports.object_store import ObjectNotFoundError, ObjectStoreError
 
 DEFAULT_MULTIPART_THRESHOLD = 64 * 1024 * 1024
 _MISSING = ("NoSuchKey", "404", "NotFound")
+_THROTTLED = ("SlowDown", "503", "Throttling", "RequestLimitExceeded")
 
 
-class ObjectStoreError(DatasetError):
-    """An object-store operation failed; ``bucket`` and ``key`` say where."""
-
-    def __init__(self, operation: str, bucket: str, key: str, detail: str) -> None:
-        self.operation = operation
-        self.bucket = bucket
-        self.key = key
-        super().__init__(f"{operation} s3://{bucket}/{key} failed: {detail}")
-
-
-class ObjectNotFoundError(ObjectStoreError):
-    """The object (or its bucket) does not exist."""
-
-
-class ObjectStore(Protocol):
-    """Objects addressed by bucket and key."""
-
-    def put(self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
-        """Store ``data`` under ``key``, replacing any object there."""
-        ...
-
-    def put_file(self, bucket: str, key: str, path: Path) -> None:
-        """Upload a local file (multipart when it is large)."""
-        ...
-
-    def get(self, bucket: str, key: str) -> bytes:
-        """The object's bytes; :class:`ObjectNotFoundError` when it does not exist."""
-        ...
-
-    def exists(self, bucket: str, key: str) -> bool:
-        """Whether an object exists under exactly ``key``."""
-        ...
-
-    def list_keys(self, bucket: str, prefix: str = "") -> list[str]:
-        """Every key under ``prefix``, sorted."""
-        ...
+class ObjectStoreThrottledError(ObjectStoreError, ThrottledError):
+    """S3 kept answering SlowDown after the client's retries."""
 
 
 def _detail(exc: Exception) -> tuple[str, str]:
@@ -69,6 +36,8 @@ def _detail(exc: Exception) -> tuple[str, str]:
 class S3ObjectStore:
     """``ObjectStore`` on S3 (or the emulator), through the client factory's S3 client."""
 
+    scheme = "s3"
+
     def __init__(self, clients: ClientFactory, multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD) -> None:
         self._clients = clients
         self._multipart_threshold = multipart_threshold
@@ -77,6 +46,8 @@ class S3ObjectStore:
         code, detail = _detail(exc)
         if code in _MISSING or code == "NoSuchBucket":
             return ObjectNotFoundError(operation, bucket, key, detail)
+        if code in _THROTTLED:
+            return ObjectStoreThrottledError(operation, bucket, key, detail)
         return ObjectStoreError(operation, bucket, key, detail)
 
     def put(self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
@@ -129,3 +100,19 @@ class S3ObjectStore:
         except (ClientError, BotoCoreError) as exc:
             raise self._fail("list", bucket, prefix, exc) from exc
         return sorted(keys)
+
+    def download_file(self, bucket: str, key: str, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._clients.client("s3").download_file(bucket, key, str(path))
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail("download", bucket, key, exc) from exc
+
+    def delete(self, bucket: str, key: str) -> None:
+        try:
+            self._clients.client("s3").delete_object(Bucket=bucket, Key=key)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail("delete", bucket, key, exc) from exc
+
+    def filesystem(self) -> Any:
+        return self._clients.arrow_filesystem()

@@ -2,7 +2,8 @@
 
 The endpoint and credentials follow the settings' target:
 
-- ``moto``: the embedded server recorded by ``mlops local up`` (or ``endpoint_url``), dummy credentials;
+- ``moto``: the embedded server's endpoint, which the wiring finds (``mlops local up`` records it) and hands in
+  as ``endpoint_url``; or the ``endpoint_url`` setting; dummy credentials;
 - ``localstack``: ``localstack-client``'s conventions (``LOCALSTACK_HOST``, ``AWS_ENDPOINT_URL``), dummy credentials;
 - ``aws``: the default credential chain (or ``aws_profile``) and AWS's own endpoints.
 
@@ -19,7 +20,6 @@ import boto3
 from botocore.config import Config
 
 from mlops.errors import CredentialsError, EmulatorError
-from mlops.local.state import read_state
 from mlops.settings import Settings
 
 EMULATOR_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
@@ -29,8 +29,9 @@ _RETRIES = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeo
 class ClientFactory:
     """Creates AWS clients for one settings object; thread-safe, lazy and cached."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, endpoint_url: str | None = None) -> None:
         self.settings = settings
+        self._endpoint_url = endpoint_url
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
 
@@ -39,6 +40,8 @@ class ClientFactory:
         """The endpoint every service is reached at, ``None`` for real AWS."""
         if self.settings.endpoint_url:
             return self.settings.endpoint_url
+        if self._endpoint_url:
+            return self._endpoint_url
         if self.settings.target == "aws":
             return None
         if self.settings.target == "localstack":
@@ -46,12 +49,9 @@ class ClientFactory:
 
             endpoint: str | None = get_service_endpoint("edge")
             return endpoint
-        state = read_state(self.settings.emulator_dir)
-        if state is None:
-            raise EmulatorError(
-                f"the embedded emulator is not running (no state in {self.settings.emulator_dir}): run `mlops local up`"
-            )
-        return state.endpoint_url
+        raise EmulatorError(
+            f"the embedded emulator is not running (no state in {self.settings.emulator_dir}): run `mlops local up`"
+        )
 
     @property
     def is_emulated(self) -> bool:

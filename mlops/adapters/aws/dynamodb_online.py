@@ -1,6 +1,4 @@
-"""Online feature store: the latest feature values per entity, read by serving and written by materialization.
-
-``OnlineStore`` is the interface; ``DynamoDBOnlineStore`` keeps one item per (dataset, entity) in the table the
+"""``OnlineStore`` on DynamoDB: ``DynamoDBOnlineStore`` keeps one item per (dataset, entity) in the table the
 infra program declares (``outputs.online_feature_table``). The item key is ``"<dataset>#<entity>"`` under the
 table's hash-key attribute (read from ``DescribeTable``, so it follows whatever the infra program declares), so
 several datasets share one table without clashing. Items expire through DynamoDB TTL on ``expires_at``.
@@ -9,31 +7,20 @@ several datasets share one table without clashing. Items expire through DynamoDB
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
-from mlops.clients import ClientFactory
-from mlops.errors import FeatureStoreError
+from mlops.adapters.aws.clients import ClientFactory
+from mlops.contracts import backoff as _backoff
+from mlops.ports.online_store import OnlineStoreError as FeatureStoreError
+from mlops.ports.online_store import OnlineTableNotFoundError
 
 TTL_ATTRIBUTE = "expires_at"
 WRITE_BATCH = 25  # BatchWriteItem limit
 READ_BATCH = 100  # BatchGetItem limit
 _RESERVED = ("dataset", "entity", TTL_ATTRIBUTE)
-
-
-class OnlineStore(Protocol):
-    """Latest feature values per entity of a dataset."""
-
-    def write(self, dataset: str, rows: Sequence[Mapping[str, Any]], entity_key: str) -> int:
-        """Upsert one item per row (keyed by ``row[entity_key]``); returns how many were written."""
-        ...
-
-    def read(self, dataset: str, entities: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Feature values of each known entity (unknown entities are absent from the result)."""
-        ...
 
 
 class DynamoDBOnlineStore:
@@ -62,7 +49,7 @@ class DynamoDBOnlineStore:
             try:
                 schema = client.describe_table(TableName=self.table)["Table"]["KeySchema"]
             except client.exceptions.ResourceNotFoundException as exc:
-                raise FeatureStoreError(f"online feature table {self.table!r} does not exist") from exc
+                raise OnlineTableNotFoundError(f"online feature table {self.table!r} does not exist") from exc
             self._key_attribute = next(k["AttributeName"] for k in schema if k["KeyType"] == "HASH")
         return self._key_attribute
 
@@ -134,10 +121,6 @@ class DynamoDBOnlineStore:
             if name != entity_key:
                 item[name] = _encode(value, name)
         return item
-
-
-def _backoff(attempt: int) -> None:
-    time.sleep(min(0.05 * 2**attempt, 2.0))
 
 
 def _encode(value: Any, name: str) -> dict[str, Any]:

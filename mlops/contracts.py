@@ -1,0 +1,27 @@
+"""Names that two sides of a contract must spell the same way: registry aliases and tags, unbound pipeline
+parameters, the environment a job runner hands a job script, the retry backoff every adapter uses."""
+
+from __future__ import annotations
+
+import time
+
+# Model registry: the served model and the candidate are aliases of one registered model per dataset.
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+
+# A pipeline parameter whose default only a stack knows: the infra program must bind it (see training).
+UNBOUND = "bound-by-infra"
+
+# What a job runner tells a job script through its environment (the same script runs on Glue without them).
+JOB_RESULT_FILE_ENV = "MLOPS_JOB_RESULT_FILE"
+JOB_SPARK_MASTER_ENV = "MLOPS_SPARK_MASTER"
+
+
+def backoff_seconds(attempt: int, base: float = 0.05, cap: float = 2.0) -> float:
+    """Exponential backoff for retried calls: ``base * 2**attempt``, at most ``cap`` seconds."""
+    return float(min(base * 2**attempt, cap))
+
+
+def backoff(attempt: int) -> None:
+    """Sleep for :func:`backoff_seconds` of ``attempt`` (retries of throttled or partial batch calls)."""
+    time.sleep(backoff_seconds(attempt))

@@ -1,0 +1,1 @@
+"""The lake: Delta tables (delta-rs) on any object store, shared by jobs, serving and pipelines."""

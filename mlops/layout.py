@@ -1,0 +1,136 @@
+"""The lake layout: every bucket key, prefix, object URI and table URI the kit uses, built in this one module.
+
+Buckets come from ``StackOutputs.bucket_for_zone``; the module-level functions build keys within a zone and
+:class:`Layout` binds them to a stack's buckets and its object store's URI scheme (``s3`` on AWS, ``gs`` on
+Google Cloud), so no other module spells a ``s3://`` string.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mlops.outputs import StackOutputs
+
+MANIFESTS = "_manifests"
+
+
+def batch_id_of(checksum: str) -> str:
+    """A batch is named by the first 16 hex digits of its file's SHA-256."""
+    return checksum[:16]
+
+
+def raw_key(dataset: str, ingest_date: date, checksum: str, suffix: str) -> str:
+    return f"{dataset}/ingest_date={ingest_date.isoformat()}/{checksum}.{suffix}"
+
+
+def manifest_prefix(dataset: str) -> str:
+    return f"{dataset}/{MANIFESTS}/"
+
+
+def manifest_key(dataset: str, checksum: str) -> str:
+    return f"{manifest_prefix(dataset)}{checksum}.json"
+
+
+def validated_prefix(dataset: str) -> str:
+    """In the curated zone: one ``batch_id=<id>/`` folder per validated batch below it."""
+    return f"validated/{dataset}/"
+
+
+def validated_key(dataset: str, batch_id: str) -> str:
+    """In the curated zone."""
+    return f"{validated_prefix(dataset)}batch_id={batch_id}/part-0.parquet"
+
+
+def quarantine_key(dataset: str, batch_id: str) -> str:
+    """In the quarantine zone."""
+    return f"{dataset}/batch_id={batch_id}/part-0.parquet"
+
+
+def result_prefix(dataset: str) -> str:
+    """In the monitoring zone: every validation result of the dataset is below it."""
+    return f"validation/{dataset}/"
+
+
+def result_key(dataset: str, batch_id: str) -> str:
+    """In the monitoring zone."""
+    return f"{result_prefix(dataset)}{batch_id}.json"
+
+
+def table_key(dataset: str) -> str:
+    """In a zone's bucket: the Delta table of ``dataset`` (curated rows in the curated zone, features in the
+    features zone: the offline feature store)."""
+    return f"tables/{dataset}"
+
+
+def report_key(dataset: str, kind: str, when: datetime) -> str:
+    """In the monitoring zone: one monitoring report (``drift``, ``performance``, ...)."""
+    return f"reports/{dataset}/{kind}/{when.strftime('%Y%m%dT%H%M%SZ')}.json"
+
+
+def training_job_prefix(job_name: str) -> str:
+    """In the models zone: a training job's channels (``input/<channel>/``) and output (``output/``)."""
+    return f"training-jobs/{job_name}"
+
+
+def evaluation_key(job_name: str) -> str:
+    """In the models zone: the evaluation report a training job's model was registered with."""
+    return f"{training_job_prefix(job_name)}/output/evaluation.json"
+
+
+def mlflow_artifacts_prefix(dataset: str) -> str:
+    """In the models zone: MLflow's artifact root of the dataset's experiment."""
+    return f"mlflow/{dataset}"
+
+
+def batch_transform_prefix(dataset: str, job_name: str) -> str:
+    """In the artifacts zone: a batch transform's input and output files."""
+    return f"batch-transform/{dataset}/{job_name}"
+
+
+def predictions_prefix(dataset: str, job_name: str) -> str:
+    """In the curated zone: the predictions dataset of a batch inference run."""
+    return f"predictions/{dataset}/{job_name}/"
+
+
+def split_uri(uri: str) -> tuple[str, str, str]:
+    """``scheme://bucket/key`` -> ``(scheme, bucket, key)``; a URI without a scheme is refused."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep or not rest:
+        raise ValueError(f"{uri!r} is not an object URI (scheme://bucket/key)")
+    bucket, _, key = rest.partition("/")
+    return scheme, bucket, key
+
+
+def filesystem_path(uri: str) -> str:
+    """``scheme://bucket/key`` -> ``bucket/key``: the path Arrow filesystems and pandas' ``filesystem=`` take."""
+    _, bucket, key = split_uri(uri)
+    return f"{bucket}/{key}".rstrip("/")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The layout bound to one stack's buckets and its object store's URI scheme."""
+
+    outputs: StackOutputs
+    scheme: str = "s3"
+
+    def bucket(self, zone: str) -> str:
+        return self.outputs.bucket_for_zone(zone)
+
+    def uri(self, bucket: str, key: str = "") -> str:
+        """``<scheme>://<bucket>/<key>``."""
+        return f"{self.scheme}://{bucket}/{key}"
+
+    def zone_uri(self, zone: str, key: str = "") -> str:
+        return self.uri(self.bucket(zone), key)
+
+    def table_uri(self, zone: str, dataset: str) -> str:
+        """The Delta table of ``dataset`` in ``zone`` (``curated`` or ``features``)."""
+        return self.zone_uri(zone, table_key(dataset))
+
+    def feature_table_uri(self, dataset: str) -> str:
+        """The offline feature store: the versioned feature Delta table the jobs write and the catalog describes."""
+        return self.table_uri("features", dataset)

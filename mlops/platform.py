@@ -1,0 +1,54 @@
+"""The platform as capability code sees it: settings, the stack's outputs, the lake layout and the wired ports.
+
+Capability code (``pipelines/``, ``jobs/``, ``serving/``, ``monitoring/``) takes a :class:`Platform` and reaches
+every service through ``platform.services.<capability>``: it never holds a cloud client and never decides which
+implementation it talks to. :mod:`mlops.wiring` builds the services from the settings' ``services`` choices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Protocol
+
+from mlops.layout import Layout
+from mlops.outputs import StackOutputs
+from mlops.ports.catalog import Catalog
+from mlops.ports.metrics import MetricsPublisher
+from mlops.ports.object_store import ObjectStore
+from mlops.ports.online_store import OnlineStore
+from mlops.ports.table_store import TableStore
+from mlops.settings import Settings
+
+
+class Services(Protocol):
+    """One implementation per port, built on first use by the wiring."""
+
+    @property
+    def object_store(self) -> ObjectStore: ...
+
+    @property
+    def table_store(self) -> TableStore: ...
+
+    @property
+    def online_store(self) -> OnlineStore: ...
+
+    @property
+    def metrics(self) -> MetricsPublisher: ...
+
+    @property
+    def catalog(self) -> Catalog: ...
+
+
+@dataclass(frozen=True)
+class Platform:
+    """Everything a pipeline step needs to find and reach the stack's resources."""
+
+    settings: Settings
+    outputs: StackOutputs
+    services: Services
+
+    @cached_property
+    def layout(self) -> Layout:
+        """Every key and URI of the lake, in the object store's scheme."""
+        return Layout(self.outputs, self.services.object_store.scheme)

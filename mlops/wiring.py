@@ -1,0 +1,182 @@
+"""THE wiring: the one module that chooses an implementation for each port.
+
+``build_platform(settings, outputs)`` returns a :class:`~mlops.platform.Platform` whose ``services`` builds each
+port on first use from ``settings.services.<capability>.type``:
+
+===============  ============================  ===================================  ==================
+capability       aws target (``auto``)         emulator target (``auto``)           ``memory``
+===============  ============================  ===================================  ==================
+object_store     S3                            the emulator's S3                    in-process fake
+table_store      Delta (delta-rs) on S3        Delta on the emulator's S3           Delta on a tmp dir
+online_store     DynamoDB                      the emulator's DynamoDB              in-process fake
+metrics          CloudWatch                    the emulator's CloudWatch            in-process fake
+catalog          Glue Data Catalog             the emulator's Glue catalog          in-process fake
+===============  ============================  ===================================  ==================
+
+Where an emulator stores a service but does not run it (SageMaker hosting and training, Glue job runs, alarm
+evaluation), ``auto`` picks the kit's local runner from :mod:`mlops.local`. This module and the CLI are the only
+importers of the local runtime; capability code never sees which implementation it got. A new backend is one
+adapter module plus one branch in the ``_<capability>`` function here (see docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from mlops.errors import ConfigError
+from mlops.outputs import StackOutputs
+from mlops.platform import Platform
+from mlops.settings import Settings
+
+if TYPE_CHECKING:
+    from mlops.adapters.aws.clients import ClientFactory
+    from mlops.ports.catalog import Catalog
+    from mlops.ports.metrics import MetricsPublisher
+    from mlops.ports.object_store import ObjectStore
+    from mlops.ports.online_store import OnlineStore
+    from mlops.ports.table_store import TableStore
+
+
+def emulator_endpoint(settings: Settings) -> str | None:
+    """The endpoint of the embedded emulator ``mlops local up`` recorded, ``None`` when none is recorded."""
+    from mlops.local.state import read_state
+
+    state = read_state(settings.emulator_dir)
+    return state.endpoint_url if state is not None else None
+
+
+def client_factory(settings: Settings) -> ClientFactory:
+    """AWS clients for ``settings``: the emulator's endpoint for the moto target, AWS's (or LocalStack's) else."""
+    from mlops.adapters.aws.clients import ClientFactory
+
+    endpoint = None
+    if settings.target == "moto" and not settings.endpoint_url:
+        endpoint = emulator_endpoint(settings)
+    return ClientFactory(settings, endpoint)
+
+
+def resolve(settings: Settings, capability: str) -> str:
+    """The implementation ``type`` of ``capability``: the explicit choice, or what ``auto`` means for the target."""
+    choice: str = getattr(settings.services, capability).type
+    if choice != "auto":
+        return choice
+    runs_locally = settings.target != "aws"
+    defaults = {
+        "object_store": "s3",
+        "table_store": "delta",
+        "events": "kinesis",
+        "online_store": "dynamodb",
+        "model_registry": "mlflow-sagemaker",
+        "endpoint": "local" if runs_locally else "sagemaker",
+        "training": "local" if runs_locally else "sagemaker",
+        "jobs": "local" if runs_locally else "glue",
+        "metrics": "cloudwatch",
+        "catalog": "glue",
+    }
+    if capability not in defaults:
+        raise ConfigError(f"no capability {capability!r} in settings.services; known: {', '.join(defaults)}")
+    return defaults[capability]
+
+
+def _unknown(capability: str, kind: str) -> ConfigError:
+    return ConfigError(f"settings.services.{capability}.type {kind!r} has no implementation in mlops/wiring.py")
+
+
+class WiredServices:
+    """The ports of one platform, each built on first use (a command pays only for what it touches)."""
+
+    def __init__(self, settings: Settings, outputs: StackOutputs) -> None:
+        self.settings = settings
+        self.outputs = outputs
+        self._lock = threading.Lock()
+
+    @cached_property
+    def clients(self) -> ClientFactory:
+        return client_factory(self.settings)
+
+    def _type(self, capability: str) -> str:
+        return resolve(self.settings, capability)
+
+    @cached_property
+    def object_store(self) -> ObjectStore:
+        kind = self._type("object_store")
+        if kind == "s3":
+            from mlops.adapters.aws.s3 import S3ObjectStore
+
+            return S3ObjectStore(self.clients)
+        if kind == "memory":
+            from mlops.adapters.memory.object_store import MemoryObjectStore
+
+            return MemoryObjectStore()
+        raise _unknown("object_store", kind)
+
+    @cached_property
+    def table_store(self) -> TableStore:
+        kind = self._type("table_store")
+        if kind == "delta":
+            from mlops.lake.delta import DeltaTableStore
+
+            return DeltaTableStore(self.clients.storage_options)
+        if kind == "memory":
+            from mlops.adapters.memory.table_store import MemoryTableStore
+
+            return MemoryTableStore()
+        raise _unknown("table_store", kind)
+
+    @cached_property
+    def online_store(self) -> OnlineStore:
+        kind = self._type("online_store")
+        if kind == "dynamodb":
+            from mlops.adapters.aws.dynamodb_online import DynamoDBOnlineStore
+
+            return DynamoDBOnlineStore(self.clients, self.outputs.online_feature_table)
+        if kind == "memory":
+            from mlops.adapters.memory.online_store import MemoryOnlineStore
+
+            return MemoryOnlineStore()
+        raise _unknown("online_store", kind)
+
+    @cached_property
+    def metrics(self) -> MetricsPublisher:
+        kind = self._type("metrics")
+        if kind == "cloudwatch":
+            from mlops.adapters.aws.cloudwatch import CloudWatchMetrics
+
+            return CloudWatchMetrics(self.clients, self.outputs.metrics_namespace)
+        if kind == "memory":
+            from mlops.adapters.memory.metrics import MemoryMetrics
+
+            return MemoryMetrics(self.outputs.metrics_namespace)
+        raise _unknown("metrics", kind)
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        kind = self._type("catalog")
+        if kind == "glue":
+            from mlops.adapters.aws.glue_catalog import GlueCatalog
+
+            return GlueCatalog(self.clients)
+        if kind == "memory":
+            from mlops.adapters.memory.catalog import MemoryCatalog
+
+            return MemoryCatalog()
+        raise _unknown("catalog", kind)
+
+
+def build_platform(settings: Settings, outputs: StackOutputs) -> Platform:
+    """The platform for ``settings`` and a stack's ``outputs``, its services wired from the settings."""
+    return Platform(settings=settings, outputs=outputs, services=WiredServices(settings, outputs))
+
+
+def memory_platform(outputs: StackOutputs, **overrides: Any) -> Platform:
+    """A platform whose every port is the in-memory fake (unit tests; nothing leaves the process)."""
+    from mlops.settings import load_settings
+
+    choices = {name: {"type": "memory"} for name in MEMORY_CAPABILITIES}
+    settings = load_settings(services=choices, **overrides)
+    return build_platform(settings, outputs)
+
+
+MEMORY_CAPABILITIES = ("object_store", "table_store", "online_store", "metrics", "catalog")
