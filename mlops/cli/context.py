@@ -12,8 +12,8 @@ from rich.console import Console
 
 from mlops.adapters.aws.clients import ClientFactory
 from mlops.errors import ConfigError
-from mlops.local.platform import Platform
 from mlops.outputs import StackOutputs, load_outputs
+from mlops.platform import Platform
 from mlops.settings import Settings
 
 console = Console(stderr=True)
@@ -37,8 +37,11 @@ class CliContext:
 
     @property
     def clients(self) -> ClientFactory:
+        """AWS clients for the local runtime's commands (capability code gets ports, never these)."""
         if self._clients is None:
-            self._clients = ClientFactory(self.settings)
+            from mlops.wiring import client_factory
+
+            self._clients = client_factory(self.settings)
         return self._clients
 
     def outputs(self) -> StackOutputs:
@@ -47,7 +50,9 @@ class CliContext:
 
     def platform(self) -> Platform:
         """The stack as pipeline code sees it: settings, clients and the stack's outputs (read now)."""
-        return Platform(settings=self.settings, clients=self.clients, outputs=self.outputs())
+        from mlops.wiring import build_platform
+
+        return build_platform(self.settings, self.outputs())
 
 
 def cli_context(ctx: typer.Context) -> CliContext:

@@ -28,7 +28,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from mlops.errors import AlarmRunnerError
 from mlops.local.alarm_semantics import AlarmRule, Evaluation, evaluate, lookback, period_start, rule_from_description
-from mlops.local.platform import Platform
+from mlops.local.clients import clients_of
+from mlops.platform import Platform
 
 DETAIL_TYPE = "CloudWatch Alarm State Change"
 SOURCE = "aws.cloudwatch"
@@ -87,7 +88,7 @@ def read_alarms(platform: Platform, keys: Iterable[str] | None = None) -> dict[s
     """The stack's alarms as declared in the emulator, by alarm key (``data_drift``, ...)."""
     wanted = list(keys) if keys is not None else sorted(platform.outputs.alarm_names)
     names = {platform.outputs.alarm(key): key for key in wanted}
-    cloudwatch = platform.clients.client("cloudwatch")
+    cloudwatch = clients_of(platform).client("cloudwatch")
     found: dict[str, AlarmRule] = {}
     for start in range(0, len(names), 100):  # DescribeAlarms takes at most 100 names
         chunk = list(names)[start : start + 100]
@@ -113,7 +114,7 @@ def metric_values(platform: Platform, rule: AlarmRule, now: datetime) -> dict[da
     }
     extended = rule.statistic not in _STANDARD
     request["ExtendedStatistics" if extended else "Statistics"] = [rule.statistic]
-    cloudwatch = platform.clients.client("cloudwatch")
+    cloudwatch = clients_of(platform).client("cloudwatch")
     response = _call(f"GetMetricStatistics for alarm {rule.name!r}", cloudwatch.get_metric_statistics, **request)
     values: dict[datetime, float] = {}
     for point in response.get("Datapoints", []):
@@ -200,7 +201,7 @@ def pattern_matches(pattern: Mapping[str, Any], event: Mapping[str, Any]) -> boo
 
 def matching_targets(platform: Platform, event: Mapping[str, Any], bus: str) -> list[FiredTarget]:
     """Targets of every rule on ``bus`` whose pattern matches ``event``."""
-    events = platform.clients.client("events")
+    events = clients_of(platform).client("events")
     rules = _call("ListRules", events.list_rules, EventBusName=bus).get("Rules", [])
     fired: list[FiredTarget] = []
     for rule in rules:
@@ -216,7 +217,7 @@ def matching_targets(platform: Platform, event: Mapping[str, Any], bus: str) -> 
 
 
 def _undeliverable_on_emulator(platform: Platform, fired: list[FiredTarget]) -> list[FiredTarget]:
-    if not platform.clients.is_emulated:
+    if not clients_of(platform).is_emulated:
         return []
     return [f for f in fired if f.target_arn.split(":")[2] not in _MOTO_DELIVERS]
 
@@ -229,7 +230,7 @@ def _perform_actions(platform: Platform, rule: AlarmRule, outcome: AlarmOutcome,
         "INSUFFICIENT_DATA": rule.insufficient_data_actions,
     }[evaluation.state]
     region = platform.settings.region
-    sns = platform.clients.client("sns")
+    sns = clients_of(platform).client("sns")
     message = alarm_message(rule, evaluation, region, when)
     for arn in actions:
         if arn.startswith("arn:aws:sns:"):
@@ -263,7 +264,7 @@ def _perform_actions(platform: Platform, rule: AlarmRule, outcome: AlarmOutcome,
         "Detail": json.dumps(detail),
         "EventBusName": bus,
     }
-    response = _call("PutEvents", platform.clients.client("events").put_events, Entries=[entry])
+    response = _call("PutEvents", clients_of(platform).client("events").put_events, Entries=[entry])
     if response.get("FailedEntryCount"):
         raise AlarmRunnerError(f"PutEvents rejected the state change of alarm {rule.name!r}: {response['Entries']}")
     outcome.event_id = str(response["Entries"][0]["EventId"])
@@ -283,7 +284,7 @@ def run_alarms(
     """
     moment = now or datetime.now(UTC)
     outcomes: list[AlarmOutcome] = []
-    cloudwatch = platform.clients.client("cloudwatch")
+    cloudwatch = clients_of(platform).client("cloudwatch")
     for key, rule in sorted(read_alarms(platform, keys).items()):
         evaluation = evaluate(rule, metric_values(platform, rule, moment), moment)
         outcome = AlarmOutcome(key=key, evaluation=evaluation)

@@ -25,9 +25,10 @@ import psutil
 
 import mlops
 from mlops.errors import DeploymentError
+from mlops.local.clients import clients_of
 from mlops.local.emulator import HOST, free_port
-from mlops.local.platform import Platform
 from mlops.local.processes import terminate
+from mlops.platform import Platform
 
 HEALTH_TIMEOUT_S = 90.0
 LOCAL_IMAGE = "mlops-kit/serving:local"
@@ -107,13 +108,14 @@ def _project_root() -> str:
 
 
 def _server_env(platform: Platform, spec: HostingSpec) -> dict[str, str]:
-    env = {**os.environ, **platform.clients.subprocess_env(), **spec.environment, **spec.extra_environment}
+    env = {**os.environ, **clients_of(platform).subprocess_env(), **spec.environment, **spec.extra_environment}
     env.pop("SAGEMAKER_BIND_TO_PORT", None)  # the port is chosen here, per process
     # the container's own AWS clients (online feature store) are built from the kit's settings: same AWS
     env["MLOPS_TARGET"] = platform.settings.target
     env["MLOPS_REGION"] = platform.settings.region
-    if platform.clients.endpoint_url:
-        env["MLOPS_ENDPOINT_URL"] = platform.clients.endpoint_url
+    endpoint = clients_of(platform).endpoint_url
+    if endpoint:
+        env["MLOPS_ENDPOINT_URL"] = endpoint
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [_project_root(), env.get("PYTHONPATH")]))
     return env
 
@@ -168,7 +170,7 @@ def _is_our_server(pid: int, port: int, module: str | None = None) -> bool:
 
 def _register(platform: Platform, spec: HostingSpec) -> None:
     """Record model, config and endpoint in the emulator (moto's update_endpoint answers 500: delete + create)."""
-    sagemaker = platform.clients.client("sagemaker")
+    sagemaker = clients_of(platform).client("sagemaker")
     model = spec.model_request["ModelName"]
     config = spec.endpoint_config_request["EndpointConfigName"]
     if model not in {m["ModelName"] for m in sagemaker.list_models(NameContains=model)["Models"]}:

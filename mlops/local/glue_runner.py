@@ -30,7 +30,8 @@ from botocore.exceptions import ClientError
 
 from mlops.contracts import JOB_RESULT_FILE_ENV, JOB_SPARK_MASTER_ENV
 from mlops.errors import MlopsError
-from mlops.local.platform import Platform
+from mlops.local.clients import clients_of
+from mlops.platform import Platform
 
 RESULT_FILE_ENV = JOB_RESULT_FILE_ENV
 SPARK_MASTER_ENV = JOB_SPARK_MASTER_ENV
@@ -85,7 +86,7 @@ def spark_master(job: Mapping[str, Any]) -> str:
 def _child_env(platform: Platform, result_file: Path, master: str) -> dict[str, str]:
     # The caller's own AWS_*/MLOPS_* variables must not redirect the child away from the platform's AWS.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLOPS_"))}
-    env.update(platform.clients.subprocess_env())
+    env.update(clients_of(platform).subprocess_env())
     env.update(
         {
             "PYSPARK_PYTHON": sys.executable,
@@ -126,7 +127,7 @@ class _LogSink:
 
 def _job_definition(platform: Platform, job_name: str) -> dict[str, Any]:
     try:
-        job: dict[str, Any] = platform.clients.client("glue").get_job(JobName=job_name)["Job"]
+        job: dict[str, Any] = clients_of(platform).client("glue").get_job(JobName=job_name)["Job"]
     except ClientError as exc:
         raise GlueJobError(f"Glue job {job_name!r} cannot be read: {exc}") from exc
     return job
@@ -139,7 +140,7 @@ def _download_script(platform: Platform, job: Mapping[str, Any], workdir: Path) 
         raise GlueJobError(f"Glue job {job['Name']!r}: ScriptLocation {location!r} is not an s3:// object")
     target = workdir / Path(key).name
     try:
-        platform.clients.client("s3").download_file(bucket, key, str(target))
+        clients_of(platform).client("s3").download_file(bucket, key, str(target))
     except ClientError as exc:
         raise GlueJobError(f"Glue job {job['Name']!r}: script {location} cannot be downloaded: {exc}") from exc
     return target
@@ -208,11 +209,13 @@ def run_job(
     job = _job_definition(platform, job_name)
     run_arguments = dict(run_arguments or {})
     arguments = merged_arguments(job.get("DefaultArguments") or {}, run_arguments)
-    run_id = platform.clients.client("glue").start_job_run(
-        JobName=job_name, Arguments=merged_arguments({}, run_arguments)
-    )["JobRunId"]
+    run_id = (
+        clients_of(platform)
+        .client("glue")
+        .start_job_run(JobName=job_name, Arguments=merged_arguments({}, run_arguments))["JobRunId"]
+    )
     group = platform.outputs.log_groups.get("glue")
-    sink = _LogSink(platform.clients.client("logs"), group, run_id) if group else None
+    sink = _LogSink(clients_of(platform).client("logs"), group, run_id) if group else None
 
     def emit(line: str) -> None:
         on_line(line)
@@ -257,14 +260,14 @@ def run_job(
 def _store_record(platform: Platform, record: GlueRunRecord) -> None:
     bucket, _, key = record.record_uri.removeprefix("s3://").partition("/")
     body = json.dumps(asdict(record), indent=2, sort_keys=True).encode()
-    platform.clients.client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    clients_of(platform).client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
 
 
 def read_record(platform: Platform, job_name: str, run_id: str) -> dict[str, Any]:
     """A stored run record, as JSON."""
     bucket, key = platform.outputs.monitoring_bucket, run_record_key(job_name, run_id)
     try:
-        body = platform.clients.client("s3").get_object(Bucket=bucket, Key=key)["Body"]
+        body = clients_of(platform).client("s3").get_object(Bucket=bucket, Key=key)["Body"]
     except ClientError as exc:
         raise GlueJobError(
             f"no record of run {run_id!r} of Glue job {job_name!r} at s3://{bucket}/{key}: {exc}"

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from mlops.errors import TrainingError
-from mlops.local.platform import Platform
+from mlops.local.clients import clients_of
+from mlops.platform import Platform
 
 LOCAL_IMAGE = "mlops-kit/training:local"  # recorded on the job; the runner executes the entry point in-host
 ROOT_ENV = "MLOPS_SM_ROOT"
@@ -68,7 +69,7 @@ def run_training_job(
     workdir: Path | None = None,
 ) -> TrainingJobRecord:
     """Create the job in the emulator, run ``python -m entry_module`` on the staged channels, record the result."""
-    sagemaker = platform.clients.client("sagemaker")
+    sagemaker = clients_of(platform).client("sagemaker")
     bucket, prefix = job_prefix(platform, job_name)
     arn = sagemaker.create_training_job(
         TrainingJobName=job_name,
@@ -98,7 +99,7 @@ def run_training_job(
         _stage(platform, root, channels, hyperparameters)
         completed = subprocess.run(
             [sys.executable, "-m", entry_module],
-            env={**os.environ, **platform.clients.subprocess_env(), ROOT_ENV: str(root)},
+            env={**os.environ, **clients_of(platform).subprocess_env(), ROOT_ENV: str(root)},
             capture_output=True,
             text=True,
             check=False,
@@ -130,7 +131,7 @@ def run_training_job(
 
 
 def _stage(platform: Platform, root: Path, channels: Mapping[str, str], hyperparameters: Mapping[str, str]) -> None:
-    s3 = platform.clients.client("s3")
+    s3 = clients_of(platform).client("s3")
     for name, uri in channels.items():
         bucket, _, prefix = uri.removeprefix("s3://").partition("/")
         target = root / "input" / "data" / name
@@ -153,7 +154,7 @@ def _upload_model(platform: Platform, model_dir: Path, bucket: str, key: str) ->
     with tarfile.open(archive, "w:gz") as tar:
         for path in sorted(model_dir.rglob("*")):
             tar.add(path, arcname=str(path.relative_to(model_dir)), recursive=False)
-    platform.clients.client("s3").upload_file(str(archive), bucket, key)
+    clients_of(platform).client("s3").upload_file(str(archive), bucket, key)
     return f"s3://{bucket}/{key}"
 
 
@@ -169,7 +170,7 @@ def parse_metrics(log: str, metric_definitions: Sequence[Mapping[str, str]]) -> 
 
 def _record(platform: Platform, record: TrainingJobRecord) -> None:
     bucket, prefix = job_prefix(platform, record.job_name)
-    platform.clients.client("s3").put_object(
+    clients_of(platform).client("s3").put_object(
         Bucket=bucket,
         Key=f"{prefix}/output/status.json",
         Body=json.dumps(asdict(record), indent=2, sort_keys=True).encode(),
@@ -178,7 +179,7 @@ def _record(platform: Platform, record: TrainingJobRecord) -> None:
     tags = [{"Key": STATUS_TAG, "Value": record.status}]
     if record.failure_reason:
         tags.append({"Key": REASON_TAG, "Value": _tag_value(record.failure_reason)})
-    platform.clients.client("sagemaker").add_tags(ResourceArn=record.job_arn, Tags=tags)
+    clients_of(platform).client("sagemaker").add_tags(ResourceArn=record.job_arn, Tags=tags)
 
 
 def _tag_value(text: str) -> str:
@@ -189,7 +190,7 @@ def _tag_value(text: str) -> str:
 def describe_job(platform: Platform, job_name: str) -> TrainingJobRecord:
     """The kit's record of a job (never moto's ``TrainingJobStatus``, which is Completed whatever happened)."""
     bucket, prefix = job_prefix(platform, job_name)
-    s3 = platform.clients.client("s3")
+    s3 = clients_of(platform).client("s3")
     try:
         body = s3.get_object(Bucket=bucket, Key=f"{prefix}/output/status.json")["Body"].read()
     except s3.exceptions.NoSuchKey as exc:

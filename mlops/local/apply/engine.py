@@ -27,8 +27,8 @@ from mlops.errors import LocalApplyError, MlopsError
 from mlops.local.apply.base import HandlerContext
 from mlops.local.apply.ledger import Ledger, LedgerEntry, ledger_path
 from mlops.local.apply.registry import handler_for
-from mlops.local.platform import Platform
 from mlops.outputs import load_outputs, write_outputs
+from mlops.platform import Platform
 from mlops.settings import Settings
 
 CALLER_IDENTITY = "aws:index/getCallerIdentity:getCallerIdentity"
@@ -209,10 +209,11 @@ def provision_platform(settings: Settings, repo_root: Path, *, runner: ProgramRu
     loaded back through :func:`mlops.outputs.load_outputs`, so a program whose outputs break the contract
     fails here, naming the output.
     """
-    clients = ClientFactory(settings)
-    result = apply_stack(settings, clients, repo_root, runner=runner)
+    from mlops.wiring import build_platform, client_factory
+
+    result = apply_stack(settings, client_factory(settings), repo_root, runner=runner)
     outputs = load_outputs(result.outputs_file, result.stack)
-    return Platform(settings=settings, clients=clients, outputs=outputs)
+    return build_platform(settings, outputs)
 
 
 def find_repo_root(start: Path | None = None) -> Path:
