@@ -9,7 +9,7 @@ import pytest
 
 from mlops.adapters.aws.clients import ClientFactory
 from mlops.local import emulator
-from mlops.local.platform import Platform
+from mlops.platform import Platform
 from mlops.settings import Settings, load_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +46,9 @@ def emulated_settings(emulator_state_dir: Path) -> Settings:
 
 @pytest.fixture
 def emulated_clients(emulated_settings: Settings) -> ClientFactory:
-    return ClientFactory(emulated_settings)
+    from mlops.wiring import client_factory
+
+    return client_factory(emulated_settings)
 
 
 @pytest.fixture(scope="session")

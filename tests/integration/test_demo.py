@@ -16,11 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mlops.adapters.aws.clients import ClientFactory
 from mlops.local import emulator, endpoint_runner
-from mlops.local.platform import Platform
 from mlops.outputs import load_outputs
 from mlops.settings import load_settings
+from mlops.wiring import build_platform, client_factory
 
 pytestmark = [pytest.mark.emulator, pytest.mark.spark, pytest.mark.server]
 
@@ -54,8 +53,9 @@ def test_the_demo_leaves_models_predictions_reports_and_alarm_states(
     result, state_dir = demo
     assert result.returncode == 0
     settings = load_settings(target="moto", state_dir=state_dir)
-    platform = Platform(settings, ClientFactory(settings), load_outputs(settings.resolved_outputs_file, "local"))
-    s3 = platform.clients.client("s3")
+    platform = build_platform(settings, load_outputs(settings.resolved_outputs_file, "local"))
+    clients = client_factory(settings)
+    s3 = clients.client("s3")
 
     def keys(zone: str, prefix: str) -> list[str]:
         listed = s3.list_objects_v2(Bucket=platform.outputs.bucket_for_zone(zone), Prefix=prefix)
@@ -66,14 +66,14 @@ def test_the_demo_leaves_models_predictions_reports_and_alarm_states(
     assert keys("curated", "predictions/diabetes/")
     assert keys("monitoring", "reports/card_transactions/drift/")
     assert keys("monitoring", "reports/card_transactions/performance/")
-    groups = platform.clients.client("sagemaker").list_model_packages(
+    groups = clients.client("sagemaker").list_model_packages(
         ModelPackageGroupName=platform.outputs.model_package_group
     )["ModelPackageSummaryList"]
     assert len(groups) >= 3, "two card_transactions models and one diabetes model are registered"
     assert {p["ModelApprovalStatus"] for p in groups} >= {"Approved"}
-    alarms = platform.clients.client("cloudwatch").describe_alarms(
-        AlarmNames=[platform.outputs.alarm("model_degradation")]
-    )["MetricAlarms"]
+    alarms = clients.client("cloudwatch").describe_alarms(AlarmNames=[platform.outputs.alarm("model_degradation")])[
+        "MetricAlarms"
+    ]
     assert alarms[0]["StateValue"] == "ALARM", "the drifted quarter degrades the champion"
     route = endpoint_runner.read_route(platform)
     assert route is not None and route.endpoint == platform.outputs.endpoint_name

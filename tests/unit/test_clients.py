@@ -9,17 +9,18 @@ from mlops.adapters.aws.clients import ClientFactory
 from mlops.errors import EmulatorError
 from mlops.local.state import EmulatorState, write_state
 from mlops.settings import load_settings
+from mlops.wiring import client_factory
 
 
 def test_moto_target_without_a_running_emulator_says_how_to_start_it(tmp_path: Path) -> None:
-    factory = ClientFactory(load_settings(state_dir=tmp_path))
+    factory = client_factory(load_settings(state_dir=tmp_path))
     with pytest.raises(EmulatorError, match=r"not running.*mlops local up"):
         _ = factory.endpoint_url
 
 
 def test_moto_target_uses_the_recorded_emulator(tmp_path: Path) -> None:
     write_state(tmp_path / "emulator", EmulatorState(pid=1, host="127.0.0.1", port=4999, started_at=time.time()))
-    factory = ClientFactory(load_settings(state_dir=tmp_path))
+    factory = client_factory(load_settings(state_dir=tmp_path))
     assert factory.endpoint_url == "http://127.0.0.1:4999"
     s3 = factory.client("s3")
     assert s3.meta.endpoint_url == "http://127.0.0.1:4999"
@@ -63,7 +64,7 @@ def test_emulated_targets_hand_the_same_endpoint_to_every_consumer(tmp_path: Pat
 
 
 def test_no_client_is_created_before_first_use(tmp_path: Path) -> None:
-    factory = ClientFactory(load_settings(state_dir=tmp_path))
+    factory = client_factory(load_settings(state_dir=tmp_path))
     assert factory._clients == {}
 
 

@@ -11,12 +11,13 @@ import pulumi_aws as aws
 import pytest
 from typer.testing import CliRunner
 
-from mlops.cli.main import app
 from mlops.adapters.aws.clients import ClientFactory
+from mlops.cli.main import app
 from mlops.errors import UnsupportedResourceError
 from mlops.local.apply.engine import apply_stack
-from mlops.local.platform import Platform
+from mlops.platform import Platform
 from mlops.settings import load_settings
+from mlops.wiring import client_factory
 from tests.integration.local_apply.sample_program import run_under_mocks
 
 pytestmark = [pytest.mark.emulator, pytest.mark.pulumi]
@@ -53,7 +54,7 @@ def _program_with_a_vpc() -> dict[str, Any]:
 
 
 def test_unhandled_type_fails_naming_it_and_writes_no_outputs(emulator_state_dir: Path, tmp_path: Path) -> None:
-    endpoint = ClientFactory(load_settings(target="moto", state_dir=emulator_state_dir)).endpoint_url
+    endpoint = client_factory(load_settings(target="moto", state_dir=emulator_state_dir)).endpoint_url
     settings = load_settings(target="moto", state_dir=tmp_path, endpoint_url=endpoint, stack="broken")
 
     def runner(stack: str, mocks: pulumi.runtime.Mocks, repo_root: Path) -> dict[str, Any]:

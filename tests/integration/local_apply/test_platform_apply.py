@@ -10,8 +10,9 @@ from infra.config import read_stack_file
 from infra.runner import run_program
 from mlops.local.apply.engine import apply_stack
 from mlops.local.apply.ledger import count_by_type, ledger_path, read_ledger
-from mlops.local.platform import Platform
+from mlops.local.clients import clients_of
 from mlops.outputs import load_outputs
+from mlops.platform import Platform
 from tests.conftest import REPO_ROOT
 
 pytestmark = [pytest.mark.emulator, pytest.mark.pulumi]
@@ -27,7 +28,7 @@ def test_outputs_file_loads_as_the_stack_outputs_contract(platform: Platform) ->
 
 
 def test_second_apply_changes_nothing(platform: Platform) -> None:
-    again = apply_stack(platform.settings, platform.clients, REPO_ROOT, runner=run_program)
+    again = apply_stack(platform.settings, clients_of(platform), REPO_ROOT, runner=run_program)
     ledger = read_ledger(again.ledger_file)
     assert ledger is not None
     assert again.counts == {"created": 0, "reused": len(ledger["resources"]), "updated": 0}
@@ -47,7 +48,7 @@ def test_ledger_lists_every_applied_resource(platform: Platform) -> None:
 
 
 def test_zone_buckets_are_versioned_encrypted_private_and_logged(platform: Platform) -> None:
-    s3 = platform.clients.client("s3")
+    s3 = clients_of(platform).client("s3")
     outputs = platform.outputs
     for zone in ("raw", "curated", "features", "models", "monitoring", "quarantine", "artifacts"):
         bucket = outputs.bucket_for_zone(zone)
@@ -68,7 +69,7 @@ def test_zone_buckets_are_versioned_encrypted_private_and_logged(platform: Platf
 
 
 def test_tls_only_deny_is_left_out_so_buckets_stay_usable(platform: Platform) -> None:
-    s3 = platform.clients.client("s3")
+    s3 = clients_of(platform).client("s3")
     raw = platform.outputs.raw_bucket
     s3.put_object(Bucket=raw, Key="probe/ok.txt", Body=b"ok")
     assert s3.get_object(Bucket=raw, Key="probe/ok.txt")["Body"].read() == b"ok"
@@ -78,9 +79,11 @@ def test_tls_only_deny_is_left_out_so_buckets_stay_usable(platform: Platform) ->
 
 def test_stream_and_tables(platform: Platform) -> None:
     outputs = platform.outputs
-    summary = platform.clients.client("kinesis").describe_stream_summary(StreamName=outputs.stream_name)[
-        "StreamDescriptionSummary"
-    ]
+    summary = (
+        clients_of(platform)
+        .client("kinesis")
+        .describe_stream_summary(StreamName=outputs.stream_name)["StreamDescriptionSummary"]
+    )
     config = read_stack_file("local", REPO_ROOT)
     assert summary["StreamARN"] == outputs.stream_arn
     assert summary["StreamModeDetails"] == {"StreamMode": config.stream_mode}
@@ -88,13 +91,13 @@ def test_stream_and_tables(platform: Platform) -> None:
     shards = config.shard_count if config.stream_mode == "PROVISIONED" else 4
     assert (summary["OpenShardCount"], summary["RetentionPeriodHours"]) == (shards, config.stream_retention_hours)
     assert (summary["EncryptionType"], summary["KeyId"]) == ("KMS", outputs.kms_key_arn)
-    dynamodb = platform.clients.client("dynamodb")
+    dynamodb = clients_of(platform).client("dynamodb")
     for table in (outputs.checkpoint_table, outputs.online_feature_table):
         assert dynamodb.describe_table(TableName=table)["Table"]["TableStatus"] == "ACTIVE"
 
 
 def test_alarms_notify_the_alarm_topic(platform: Platform) -> None:
-    cloudwatch = platform.clients.client("cloudwatch")
+    cloudwatch = clients_of(platform).client("cloudwatch")
     names = sorted(platform.outputs.alarm_names.values())
     alarms = cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"]
     assert sorted(alarm["AlarmName"] for alarm in alarms) == names
@@ -111,8 +114,8 @@ def test_alarms_notify_the_alarm_topic(platform: Platform) -> None:
 def test_glue_jobs_run_the_uploaded_scripts(platform: Platform) -> None:
     scripts = sorted(p.stem for p in (REPO_ROOT / "jobs").glob("*.py") if not p.name.startswith("_"))
     assert sorted(platform.outputs.glue_jobs) == scripts
-    glue = platform.clients.client("glue")
-    s3 = platform.clients.client("s3")
+    glue = clients_of(platform).client("glue")
+    s3 = clients_of(platform).client("s3")
     artifacts = platform.outputs.artifacts_bucket
     for stem, job_name in platform.outputs.glue_jobs.items():
         job = glue.get_job(JobName=job_name)["Job"]
@@ -123,7 +126,7 @@ def test_glue_jobs_run_the_uploaded_scripts(platform: Platform) -> None:
 
 
 def test_endpoint_serves_the_declared_configuration(platform: Platform) -> None:
-    sagemaker = platform.clients.client("sagemaker")
+    sagemaker = clients_of(platform).client("sagemaker")
     endpoint = sagemaker.describe_endpoint(EndpointName=platform.outputs.endpoint_name)
     # the apply creates it on the declared configuration; `mlops deploy` (other tests) may have moved it since
     assert endpoint["EndpointStatus"] == "InService"
@@ -140,7 +143,7 @@ def test_outputs_dir_is_under_the_session_state_dir(platform: Platform, emulator
 
 
 def test_an_apply_leaves_a_deployed_endpoint_on_its_new_configuration(platform: Platform) -> None:
-    sagemaker = platform.clients.client("sagemaker")
+    sagemaker = clients_of(platform).client("sagemaker")
     endpoint = platform.outputs.endpoint_name
     declared = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
     variants = sagemaker.describe_endpoint_config(EndpointConfigName=declared)["ProductionVariants"]
@@ -158,7 +161,7 @@ def test_an_apply_leaves_a_deployed_endpoint_on_its_new_configuration(platform: 
     sagemaker.delete_endpoint(EndpointName=endpoint)
     sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=deployed)
     try:
-        again = apply_stack(platform.settings, platform.clients, REPO_ROOT, runner=run_program)
+        again = apply_stack(platform.settings, clients_of(platform), REPO_ROOT, runner=run_program)
         assert again.counts["updated"] == 0
         assert sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"] == deployed
     finally:

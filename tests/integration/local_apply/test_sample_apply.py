@@ -13,6 +13,7 @@ from mlops.local.apply.engine import ApplyResult, apply_stack
 from mlops.local.apply.ledger import read_ledger
 from mlops.local.apply.registry import HANDLERS
 from mlops.settings import Settings, load_settings
+from mlops.wiring import client_factory
 from tests.integration.local_apply.sample_program import sample_runner
 
 pytestmark = [pytest.mark.emulator, pytest.mark.pulumi]
@@ -32,7 +33,7 @@ def applied_twice(
     emulator_state_dir: Path, script: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Settings, ClientFactory, ApplyResult, ApplyResult]:
     # The session's emulator, but a state dir of its own: the outputs, ledger and MLflow dir start empty.
-    endpoint = ClientFactory(load_settings(target="moto", state_dir=emulator_state_dir)).endpoint_url
+    endpoint = client_factory(load_settings(target="moto", state_dir=emulator_state_dir)).endpoint_url
     state_dir = tmp_path_factory.mktemp("sample-state")
     settings = load_settings(target="moto", state_dir=state_dir, endpoint_url=endpoint, stack="sample")
     clients = ClientFactory(settings)
