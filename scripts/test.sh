@@ -9,6 +9,10 @@ ruff check .
 ruff format --check .
 echo "==> mypy"
 mypy
+echo "==> LocalStack venv"
+# LocalStack's own venv (Python >= 3.13) for tests/integration/localstack. No such interpreter: it says so and the
+# tests skip; an interpreter but a failed install: it prints why and the run fails (the tests could not run).
+bash scripts/localstack-venv.sh
 echo "==> pytest"
 set +e
 pytest "$@"

@@ -53,5 +53,7 @@ def localstack_settings(localstack_endpoint: str) -> Settings:
 
 @pytest.fixture
 def localstack_clients(localstack_settings: Settings) -> ClientFactory:
-    """The kit's client factory for the session's LocalStack."""
-    return ClientFactory(localstack_settings)
+    """The kit's client factory for the session's LocalStack, built as the kit builds it (the wiring)."""
+    from mlops.wiring import client_factory
+
+    return client_factory(localstack_settings)

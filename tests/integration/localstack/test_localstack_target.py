@@ -29,6 +29,7 @@ from mlops.errors import EmulatorError
 from mlops.local import localstack
 from mlops.local.alarm_semantics import AlarmRule, evaluate, lookback, period_start, rule_from_description
 from mlops.settings import load_settings
+from mlops.wiring import client_factory
 from tests.support.localstack import require_localstack
 
 pytestmark = pytest.mark.server
@@ -217,7 +218,7 @@ def test_sts_identity_and_the_localstack_host_convention(
     assert localstack_clients.client("sts").get_caller_identity()["Account"] == "000000000000"
     # Without endpoint_url the localstack target follows localstack-client's LOCALSTACK_HOST convention.
     monkeypatch.setenv("LOCALSTACK_HOST", localstack_endpoint.removeprefix("http://"))
-    factory = ClientFactory(load_settings(target="localstack"))
+    factory = client_factory(load_settings(target="localstack"))
     assert factory.endpoint_url == localstack_endpoint
     assert factory.client("s3").list_buckets()["ResponseMetadata"]["HTTPStatusCode"] == 200
 
@@ -313,7 +314,7 @@ class Observed:
 
 
 def _wait_for_aligned_start() -> int:
-    """Start of the current period once at least 1.5 s of it are gone and 4 s remain.
+    """Start of the current period once at least 1.5 s of it are gone and 5 s remain.
 
     Datapoints are put at ``period start + 1 s``. LocalStack's windows slide back from the moment it evaluates
     (``[t - PERIOD, t)``, ...); the kit's are aligned to multiples of the period. Both put a datapoint into the
@@ -322,7 +323,7 @@ def _wait_for_aligned_start() -> int:
     while True:
         now = time.time()
         into = now % PERIOD
-        if 1.5 <= into <= PERIOD - 4:
+        if 1.5 <= into <= PERIOD - 5:
             return int(now - into)
         time.sleep(0.1)
 
@@ -332,16 +333,22 @@ def _run_cross_check(clients: ClientFactory, cases: list[AlarmCase]) -> tuple[li
     run = uuid.uuid4().hex[:8]
     namespace = f"MlopsKit/AlarmCheck/{run}"
     names = {case.key: f"check-{run}-{case.key}" for case in cases}
+    cloudwatch.describe_alarms(AlarmNames=list(names.values()))  # loads LocalStack's CloudWatch (2-3 s) before timing
     start = _wait_for_aligned_start()
-    for case in cases:
-        for back, values in case.data.items():
-            stamp = datetime.fromtimestamp(start - back * PERIOD + 1, tz=UTC)
-            cloudwatch.put_metric_data(
-                Namespace=namespace,
-                MetricData=[
-                    {"MetricName": case.key, "Value": v, "Timestamp": stamp, "StorageResolution": 1} for v in values
-                ],
-            )
+    cloudwatch.put_metric_data(  # one call for every case: the evaluations follow within a second
+        Namespace=namespace,
+        MetricData=[
+            {
+                "MetricName": case.key,
+                "Value": value,
+                "Timestamp": datetime.fromtimestamp(start - back * PERIOD + 1, tz=UTC),
+                "StorageResolution": 1,
+            }
+            for case in cases
+            for back, values in case.data.items()
+            for value in values
+        ],
+    )
     for case in cases:
         cloudwatch.put_metric_alarm(
             AlarmName=names[case.key],
@@ -414,7 +421,7 @@ def alarm_check(localstack_endpoint: str) -> Iterator[list[Observed]]:
     When the machine was so slow that an evaluation fell outside the period the data was put for (the binning
     precondition of ``_wait_for_aligned_start``), the round is repeated once with fresh names.
     """
-    clients = ClientFactory(load_settings(target="localstack", endpoint_url=localstack_endpoint))
+    clients = client_factory(load_settings(target="localstack", endpoint_url=localstack_endpoint))
     for _attempt in range(2):
         observed, start = _run_cross_check(clients, AGREEING + DISAGREEING)
         if all(start + 1 < o.evaluated_at.timestamp() < start + PERIOD for o in observed):
