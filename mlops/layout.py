@@ -134,3 +134,10 @@ class Layout:
     def feature_table_uri(self, dataset: str) -> str:
         """The offline feature store: the versioned feature Delta table the jobs write and the catalog describes."""
         return self.table_uri("features", dataset)
+
+
+def stream_quarantine_key(dataset: str, moment: datetime) -> str:
+    """In the quarantine zone: one object of bad stream events (``<dataset>/stream/<UTC timestamp>.jsonl``)."""
+    from datetime import UTC
+
+    return f"{dataset}/stream/{moment.astimezone(UTC).strftime('%Y%m%dT%H%M%S%fZ')}.jsonl"

@@ -14,6 +14,7 @@ from typing import Protocol
 from mlops.layout import Layout
 from mlops.outputs import StackOutputs
 from mlops.ports.catalog import Catalog
+from mlops.ports.events import EventStream
 from mlops.ports.metrics import MetricsPublisher
 from mlops.ports.object_store import ObjectStore
 from mlops.ports.online_store import OnlineStore
@@ -32,6 +33,9 @@ class Services(Protocol):
 
     @property
     def online_store(self) -> OnlineStore: ...
+
+    @property
+    def events(self) -> EventStream: ...
 
     @property
     def metrics(self) -> MetricsPublisher: ...

@@ -9,6 +9,7 @@ capability       aws target (``auto``)         emulator target (``auto``)       
 object_store     S3                            the emulator's S3                    in-process fake
 table_store      Delta (delta-rs) on S3        Delta on the emulator's S3           Delta on a tmp dir
 online_store     DynamoDB                      the emulator's DynamoDB              in-process fake
+events           Kinesis (+ DynamoDB leases)   the emulator's Kinesis and DynamoDB  in-process fake
 metrics          CloudWatch                    the emulator's CloudWatch            in-process fake
 catalog          Glue Data Catalog             the emulator's Glue catalog          in-process fake
 ===============  ============================  ===================================  ==================
@@ -33,6 +34,7 @@ from mlops.settings import Settings
 if TYPE_CHECKING:
     from mlops.adapters.aws.clients import ClientFactory
     from mlops.ports.catalog import Catalog
+    from mlops.ports.events import EventStream
     from mlops.ports.metrics import MetricsPublisher
     from mlops.ports.object_store import ObjectStore
     from mlops.ports.online_store import OnlineStore
@@ -139,6 +141,23 @@ class WiredServices:
         raise _unknown("online_store", kind)
 
     @cached_property
+    def events(self) -> EventStream:
+        kind = self._type("events")
+        if kind == "kinesis":
+            from mlops.adapters.aws.dynamodb_checkpoints import DynamoDBCheckpoints
+            from mlops.adapters.aws.kinesis import KinesisStream
+
+            checkpoints = DynamoDBCheckpoints(self.clients, self.outputs.checkpoint_table)
+            return KinesisStream(self.clients, self.outputs.stream_name, checkpoints)
+        if kind == "memory":
+            from mlops.adapters.memory.events import MemoryEventStreams
+
+            service = MemoryEventStreams()
+            service.create(self.outputs.stream_name)
+            return service.stream(self.outputs.stream_name)
+        raise _unknown("events", kind)
+
+    @cached_property
     def metrics(self) -> MetricsPublisher:
         kind = self._type("metrics")
         if kind == "cloudwatch":
@@ -179,4 +198,4 @@ def memory_platform(outputs: StackOutputs, **overrides: Any) -> Platform:
     return build_platform(settings, outputs)
 
 
-MEMORY_CAPABILITIES = ("object_store", "table_store", "online_store", "metrics", "catalog")
+MEMORY_CAPABILITIES = ("object_store", "table_store", "online_store", "events", "metrics", "catalog")

@@ -13,7 +13,7 @@ from mlops.cli.context import cli_context, console, emit_json
 from mlops.datasets import find_definition
 
 app = typer.Typer(
-    help="The streaming path: events into the stack's Kinesis stream, online features out of it.",
+    help="The streaming path: events into the stack's event stream (Kinesis on AWS), online features out of it.",
     no_args_is_help=True,
 )
 
@@ -48,7 +48,7 @@ def produce(
         return
     console.print(
         f"[green]sent[/] {result.sent} of {result.rows_read} rows of {dataset} to {result.stream} "
-        f"in {result.seconds:.1f}s ({result.put_calls} PutRecords calls, {result.retried} entries retried); "
+        f"in {result.seconds:.1f}s ({result.put_calls} put calls, {result.retried} entries retried); "
         f"{result.quarantined} quarantined"
     )
     for key in result.quarantine_keys:
@@ -69,7 +69,10 @@ def consume(  # noqa: PLR0917 (typer passes options positionally)
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
 ) -> None:
-    """Compute each event's online features and write them to the online store, resuming from checkpoints."""
+    """Compute each event's online features and write them to the online store, resuming from checkpoints.
+
+    The run leases the stream's partitions: a second run for the same dataset reads none of the partitions the
+    first one holds (the leases of a run that died expire after 30 s)."""
     from pipelines.stream.consume import consume as run
 
     context = cli_context(ctx)
@@ -94,7 +97,12 @@ def consume(  # noqa: PLR0917 (typer passes options positionally)
         f"{result.written} online items written, {result.quarantined} quarantined"
         + (f", {result.seeded} history rows seeded from curated v{result.seed_version}" if seed_from_curated else "")
     )
-    for shard, counts in sorted(result.shards.items()):
+    if not result.leased:
         console.print(
-            f"  {shard}: {counts.records} records, checkpoint {counts.checkpoint}, lag {counts.lag_millis} ms"
+            f"[yellow]no partition was free[/]: another owner of consumer {result.consumer} holds every lease "
+            "(a run that died releases them when they expire)"
+        )
+    for partition, counts in sorted(result.partitions.items()):
+        console.print(
+            f"  {partition}: {counts.records} records, checkpoint {counts.checkpoint}, lag {counts.lag_millis} ms"
         )

@@ -17,16 +17,17 @@ from typing import Any
 
 import pandas as pd
 
-from mlops.adapters.object_store import S3ObjectStore
-from mlops.adapters.stream import MAX_BATCH_RECORDS, EventStream, KinesisStream, OutgoingRecord
 from mlops.datasets import DatasetDefinition
 from mlops.errors import DatasetError
-from mlops.local.platform import Platform
+from mlops.platform import Platform
+from mlops.ports.events import EventStream, OutgoingEvent
 from pipelines.ingest.formats import format_of
 from pipelines.ingest.records import read_records
 from pipelines.stream.events import EventError, check_event, encode_event
 from pipelines.stream.quarantine import Quarantine
 from pipelines.validation.coerce import coerce_frame
+
+CHUNK = 500  # records per put call without --rate: progress moves, and the adapter batches each chunk itself
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class ProduceResult:
 
 @dataclass(frozen=True)
 class _Prepared:
-    records: list[OutgoingRecord]
+    records: list[OutgoingEvent]
     rows_read: int
 
 
@@ -70,7 +71,7 @@ def prepare(path: Path, definition: DatasetDefinition, quarantine: Quarantine) -
         if name not in frame.columns:
             frame[name] = None  # an absent nullable column is fine; an absent required one fails below
     typed, reasons = coerce_frame(frame, definition)
-    records: list[OutgoingRecord] = []
+    records: list[OutgoingEvent] = []
     for (number, values), reason, original in zip(
         typed.iterrows(), reasons, frame.to_dict(orient="records"), strict=True
     ):
@@ -84,18 +85,18 @@ def prepare(path: Path, definition: DatasetDefinition, quarantine: Quarantine) -
         except EventError as exc:
             quarantine.add(str(exc), shown, row_number=int(number))
             continue
-        records.append(OutgoingRecord(str(row[definition.entity_key]), body))
+        records.append(OutgoingEvent(str(row[definition.entity_key]), body))
     return _Prepared(records, raw.rows_in)
 
 
 def send(
     stream: EventStream,
-    records: list[OutgoingRecord],
+    records: list[OutgoingEvent],
     rate: float | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[int, int, int]:
-    """Put ``records`` (at most ``rate`` per second when given); returns (sent, PutRecords calls, retried)."""
-    chunk = MAX_BATCH_RECORDS if rate is None else max(1, min(MAX_BATCH_RECORDS, int(rate)))
+    """Put ``records`` (at most ``rate`` per second when given); returns (sent, put calls, retried entries)."""
+    chunk = CHUNK if rate is None else max(1, min(CHUNK, int(rate)))
     started = time.monotonic()
     sent = calls = retried = 0
     for start in range(0, len(records), chunk):
@@ -119,17 +120,15 @@ def produce(
     path: Path,
     *,
     rate: float | None = None,
-    stream: EventStream | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ProduceResult:
-    """Send the valid rows of ``path`` to ``outputs.stream_name``; quarantine the rest."""
+    """Send the valid rows of ``path`` to the platform's event stream; quarantine the rest."""
     if rate is not None and rate <= 0:
         raise DatasetError(f"--rate must be positive, got {rate}")
     started = time.monotonic()
-    target = stream or KinesisStream(platform.clients, platform.outputs.stream_name)
-    quarantine = Quarantine(
-        S3ObjectStore(platform.clients), platform.outputs.quarantine_bucket, definition.name, stage="produce"
-    )
+    target = platform.services.events
+    bucket = platform.layout.bucket("quarantine")
+    quarantine = Quarantine(platform.services.object_store, bucket, definition.name, stage="produce")
     prepared = prepare(path, definition, quarantine)
     quarantine.flush()
     sent, calls, retried = send(target, prepared.records, rate, progress)
@@ -142,5 +141,5 @@ def produce(
         put_calls=calls,
         retried=retried,
         seconds=round(time.monotonic() - started, 3),
-        quarantine_keys=[f"s3://{quarantine.bucket}/{key}" for key in quarantine.keys],
+        quarantine_keys=[platform.layout.uri(bucket, key) for key in quarantine.keys],
     )

@@ -1,8 +1,8 @@
 """Events that are not valid rows go to the quarantine zone, one JSON line each with the reason.
 
-Layout: ``s3://<quarantine>/<dataset>/stream/<UTC timestamp>.jsonl``; each line holds ``_reason``, ``_stage``
-(``produce`` or ``consume``), where the event came from (``_row_number`` of the file, or ``_shard_id`` and
-``_sequence_number``) and the event as read (``_raw``).
+Layout: ``<dataset>/stream/<UTC timestamp>.jsonl`` in the quarantine zone (:func:`mlops.layout.stream_quarantine_key`);
+each line holds ``_reason``, ``_stage`` (``produce`` or ``consume``), where the event came from (``_row_number`` of
+the file, or the stream's ``_partition`` and ``_position``) and the event as read (``_raw``).
 """
 
 from __future__ import annotations
@@ -13,12 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from mlops.adapters.object_store import ObjectStore
-
-
-def quarantine_key(dataset: str, moment: datetime) -> str:
-    """``<dataset>/stream/<YYYYMMDDTHHMMSSffffffZ>.jsonl``."""
-    return f"{dataset}/stream/{moment.astimezone(UTC).strftime('%Y%m%dT%H%M%S%fZ')}.jsonl"
+from mlops.layout import stream_quarantine_key
+from mlops.ports.object_store import ObjectStore
 
 
 @dataclass
@@ -35,7 +31,7 @@ class Quarantine:
     keys: list[str] = field(default_factory=list)
 
     def add(self, reason: str, raw: str, **where: Any) -> None:
-        """Hold one bad event; ``where`` says where it came from (row number, shard and sequence number)."""
+        """Hold one bad event; ``where`` says where it came from (row number, or partition and position)."""
         self.pending.append(
             {"_reason": reason, "_stage": self.stage, **{f"_{k}": v for k, v in where.items()}, "_raw": raw[:2000]}
         )
@@ -45,7 +41,7 @@ class Quarantine:
         """Write the held events (if any) and return the object's key."""
         if not self.pending:
             return None
-        key = quarantine_key(self.dataset, self.clock())
+        key = stream_quarantine_key(self.dataset, self.clock())
         body = "".join(json.dumps(line, sort_keys=True, default=str) + "\n" for line in self.pending)
         self.store.put(self.bucket, key, body.encode(), content_type="application/x-ndjson")
         self.pending = []

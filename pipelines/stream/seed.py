@@ -11,8 +11,7 @@ from typing import Any
 import pandas as pd
 
 from mlops.datasets import DatasetDefinition
-from mlops.local.platform import Platform
-from pipelines.lake.delta import delta_options, read_table, table_uri
+from mlops.platform import Platform
 from pipelines.stream.history import EntityHistory, longest_window
 
 
@@ -38,6 +37,6 @@ def seed_from_curated(
     platform: Platform, definition: DatasetDefinition, history: EntityHistory, version: int | None = None
 ) -> tuple[int, int]:
     """Add the curated table's recent rows (at ``version``, default latest) to ``history``; (rows, version)."""
-    uri = table_uri(platform.outputs.curated_bucket, definition.name)
-    table = read_table(uri, delta_options(platform.clients), version, columns=definition.column_names)
+    uri = platform.layout.table_uri("curated", definition.name)
+    table = platform.services.table_store.read(uri, version, columns=definition.column_names)
     return history.extend(seed_rows(table.data.to_pandas(), definition)), table.version

@@ -9,16 +9,16 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from mlops.adapters.feature_store import DynamoDBOnlineStore
-from mlops.adapters.object_store import S3ObjectStore
-from mlops.adapters.stream import KinesisStream, OutgoingRecord
+from mlops.adapters.aws.clients import ClientFactory
+from mlops.adapters.aws.dynamodb_checkpoints import DynamoDBCheckpoints
 from mlops.datasets import DatasetDefinition, find_definition
 from mlops.features.online import online_features
-from mlops.local.platform import Platform
+from mlops.layout import split_uri
+from mlops.platform import Platform
+from mlops.ports.events import OutgoingEvent
 from pipelines.generate.card_transactions import CardOptions, generate_card_transactions
 from pipelines.generate.writers import write_frame
 from pipelines.ingest.formats import FileFormat
-from pipelines.stream.checkpoints import DynamoDBCheckpoints
 from pipelines.stream.consume import consume, consumer_name
 from pipelines.stream.events import parse_event
 from pipelines.stream.produce import produce
@@ -35,13 +35,13 @@ def definition(platform: Platform) -> DatasetDefinition:
 
 
 def _quarantined(platform: Platform, key_uri: str) -> list[dict[str, Any]]:
-    bucket, _, key = key_uri.removeprefix("s3://").partition("/")
-    body = S3ObjectStore(platform.clients).get(bucket, key)
+    _, bucket, key = split_uri(key_uri)
+    body = platform.services.object_store.get(bucket, key)
     return [json.loads(line) for line in body.decode().splitlines()]
 
 
 def test_produce_consume_resume_and_quarantine(
-    platform: Platform, definition: DatasetDefinition, tmp_path: Path
+    platform: Platform, definition: DatasetDefinition, emulated_clients: ClientFactory, tmp_path: Path
 ) -> None:
     frame = generate_card_transactions(CardOptions(rows=ROWS, seed=7))
     path = tmp_path / "cards.csv"
@@ -57,8 +57,7 @@ def test_produce_consume_resume_and_quarantine(
         (ROWS + 1, "missing required field(s): customer_id"),
         (ROWS + 2, "amount: 'lots' is not of type double"),
     ]
-    stream = KinesisStream(platform.clients, platform.outputs.stream_name)
-    stream.put([OutgoingRecord("x", b"not json"), OutgoingRecord("y", b'{"transaction_id": "t-y"}')])
+    platform.services.events.put([OutgoingEvent("x", b"not json"), OutgoingEvent("y", b'{"transaction_id": "t-y"}')])
 
     first = consume(platform, definition, idle_seconds=0.5)
     assert (first.read, first.quarantined) == (ROWS + 2, 2)
@@ -74,9 +73,7 @@ def test_produce_consume_resume_and_quarantine(
     by_entity: dict[str, list[dict[str, Any]]] = {}
     for event in events:
         by_entity.setdefault(event["customer_id"], []).append(event)
-    stored = DynamoDBOnlineStore(platform.clients, platform.outputs.online_feature_table).read(
-        definition.name, sorted(by_entity)
-    )
+    stored = platform.services.online_store.read(definition.name, sorted(by_entity))
     assert sorted(stored) == sorted(by_entity)
     assert first.written >= len(by_entity)
     for entity, history in by_entity.items():
@@ -86,21 +83,25 @@ def test_produce_consume_resume_and_quarantine(
             assert stored[entity][name] == want, (entity, name)
         assert stored[entity]["feature_time"] == history[-1]["event_time"].isoformat()
 
-    checkpoints = DynamoDBCheckpoints(platform.clients, platform.outputs.checkpoint_table).load(
-        consumer_name(definition.name)
-    )
-    assert checkpoints == {shard: counts.checkpoint for shard, counts in first.shards.items()}
-    assert sum(counts.records for counts in first.shards.values()) == ROWS + 2
+    # the stack's checkpoint table (consumer, shard_id) holds each shard's last sequence number; leases released
+    table = DynamoDBCheckpoints(emulated_clients, platform.outputs.checkpoint_table)
+    checkpoints = table.load(consumer_name(definition.name))
+    assert {shard: c.position for shard, c in checkpoints.items()} == {
+        shard: counts.checkpoint for shard, counts in first.partitions.items()
+    }
+    assert sum(c.records for c in checkpoints.values()) == ROWS + 2
+    assert all(c.lease_owner is None for c in checkpoints.values())
+    assert sum(counts.records for counts in first.partitions.values()) == ROWS + 2
 
     second = consume(platform, definition, idle_seconds=0.0)
     assert (second.read, second.written, second.quarantined) == (0, 0, 0)
 
 
-def produced_records(frame: pd.DataFrame, definition: DatasetDefinition) -> list[OutgoingRecord]:
+def produced_records(frame: pd.DataFrame, definition: DatasetDefinition) -> list[OutgoingEvent]:
     """The events the producer sent, in file order (re-derived from the generated frame)."""
     from pipelines.stream.events import encode_event
 
     return [
-        OutgoingRecord(str(row["customer_id"]), encode_event(row))
+        OutgoingEvent(str(row["customer_id"]), encode_event(row))
         for row in frame[definition.column_names].to_dict(orient="records")
     ]

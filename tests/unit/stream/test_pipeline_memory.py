@@ -1,0 +1,178 @@
+"""The stream pipeline on the in-memory platform (every port a fake): produce, consume, quarantine, parity with
+online features, bounded runs that resume, a held lease keeping a second consumer out, seeding from curated."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from mlops.datasets import DatasetDefinition, find_definition
+from mlops.features.online import online_features
+from mlops.layout import split_uri
+from mlops.outputs import StackOutputs
+from mlops.platform import Platform
+from mlops.ports.events import OutgoingEvent
+from mlops.wiring import memory_platform
+from pipelines.generate.card_transactions import CardOptions, generate_card_transactions
+from pipelines.generate.writers import write_frame
+from pipelines.ingest.formats import FileFormat
+from pipelines.stream.consume import consume, consumer_name
+from pipelines.stream.events import encode_event, parse_event
+from pipelines.stream.produce import produce
+from tests.conftest import REPO_ROOT
+from tests.unit.test_outputs import complete_outputs
+
+ROWS = 400
+
+
+@pytest.fixture
+def platform() -> Platform:
+    return memory_platform(StackOutputs.model_validate(complete_outputs()))
+
+
+@pytest.fixture(scope="module")
+def definition() -> DatasetDefinition:
+    return find_definition("card_transactions", REPO_ROOT / "pipelines" / "datasets")
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    return generate_card_transactions(CardOptions(rows=ROWS, seed=11))
+
+
+def _write(frame: pd.DataFrame, path: Path, *bad_lines: str) -> Path:
+    write_frame(frame, path, FileFormat.CSV)
+    with path.open("a") as out:
+        out.writelines(line + "\n" for line in bad_lines)
+    return path
+
+
+def _quarantined(platform: Platform, uri: str) -> list[dict[str, Any]]:
+    _, bucket, key = split_uri(uri)
+    body = platform.services.object_store.get(bucket, key)
+    return [json.loads(line) for line in body.decode().splitlines()]
+
+
+def _events_by_entity(frame: pd.DataFrame, definition: DatasetDefinition) -> dict[str, list[dict[str, Any]]]:
+    by_entity: dict[str, list[dict[str, Any]]] = {}
+    for row in frame[definition.column_names].to_dict(orient="records"):
+        event = parse_event(encode_event(row), definition)
+        by_entity.setdefault(event[definition.entity_key], []).append(event)
+    return by_entity
+
+
+def _assert_parity(
+    platform: Platform, definition: DatasetDefinition, histories: dict[str, list[dict[str, Any]]]
+) -> None:
+    """The store holds, per entity, the features mlops.features.online gives its last event over ``histories``."""
+    stored = platform.services.online_store.read(definition.name, sorted(histories))
+    assert sorted(stored) == sorted(histories)
+    for entity, history in histories.items():
+        for name, value in online_features(definition, history[-1], history).items():
+            want = pytest.approx(value, rel=1e-12) if isinstance(value, float) else value
+            assert stored[entity][name] == want, (entity, name)
+        assert stored[entity]["feature_time"] == history[-1]["event_time"].isoformat()
+
+
+def test_produce_consume_quarantine_parity_and_a_second_run_reads_nothing(
+    platform: Platform, definition: DatasetDefinition, frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    path = _write(
+        frame,
+        tmp_path / "cards.csv",
+        "bad-1,,merch-1,2024-03-01T00:00:00Z,10.0,grocery,online,US,0",
+        "bad-2,cust-01,merch-1,2024-03-01T00:00:00Z,lots,grocery,online,US,0",
+    )
+    produced = produce(platform, definition, path)
+    assert (produced.rows_read, produced.sent, produced.quarantined) == (ROWS + 2, ROWS, 2)
+    assert produced.stream == platform.outputs.stream_name
+    assert produced.quarantine_keys[0].startswith(f"memory://{platform.outputs.quarantine_bucket}/card_transactions/")
+    lines = _quarantined(platform, produced.quarantine_keys[0])
+    assert [(line["_row_number"], line["_reason"], line["_stage"]) for line in lines] == [
+        (ROWS + 1, "missing required field(s): customer_id", "produce"),
+        (ROWS + 2, "amount: 'lots' is not of type double", "produce"),
+    ]
+    platform.services.events.put([OutgoingEvent("x", b"not json"), OutgoingEvent("y", b'{"transaction_id": "t"}')])
+
+    first = consume(platform, definition, idle_seconds=0.0)
+    assert (first.read, first.quarantined) == (ROWS + 2, 2)
+    assert first.leased == sorted(first.partitions)
+    bad = [line for uri in first.quarantine_keys for line in _quarantined(platform, uri)]
+    assert sorted(line["_reason"][:12] for line in bad) == ["missing requ", "not JSON: Ex"]
+    assert all(line["_stage"] == "consume" and line["_partition"] in first.partitions for line in bad)
+    _assert_parity(platform, definition, _events_by_entity(frame, definition))
+
+    with platform.services.events.subscribe(consumer_name(definition.name), "probe") as probe:
+        stored = {partition: checkpoint.position for partition, checkpoint in probe.committed.items()}
+        assert sum(checkpoint.records for checkpoint in probe.committed.values()) == ROWS + 2
+    assert stored == {partition: counts.checkpoint for partition, counts in first.partitions.items()}
+    assert sum(counts.records for counts in first.partitions.values()) == ROWS + 2
+
+    second = consume(platform, definition, idle_seconds=0.0)
+    assert (second.read, second.written, second.quarantined) == (0, 0, 0)
+
+
+def test_a_bounded_run_stops_at_max_records_and_the_next_resumes(
+    platform: Platform, definition: DatasetDefinition, frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    produce(platform, definition, _write(frame, tmp_path / "cards.csv"))
+    first = consume(platform, definition, max_records=150, idle_seconds=0.0)
+    assert first.read == 150
+    rest = consume(platform, definition, idle_seconds=0.0)
+    assert rest.read == ROWS - 150
+    # a fresh history in the second run: only the entities' newest events decide what is compared
+    newest = {entity: events[-1] for entity, events in _events_by_entity(frame, definition).items()}
+    stored = platform.services.online_store.read(definition.name, sorted(newest))
+    assert {entity: item["feature_time"] for entity, item in stored.items()} == {
+        entity: event["event_time"].isoformat() for entity, event in newest.items()
+    }
+
+
+def test_a_consumer_holding_the_leases_keeps_a_second_one_out(
+    platform: Platform, definition: DatasetDefinition, frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    produce(platform, definition, _write(frame, tmp_path / "cards.csv"))
+    holder = platform.services.events.subscribe(consumer_name(definition.name), "another-process")
+    blocked = consume(platform, definition, idle_seconds=0.0)
+    assert (blocked.read, blocked.leased) == (0, [])
+    holder.close()
+    after = consume(platform, definition, idle_seconds=0.0)
+    assert after.read == ROWS and after.leased
+
+
+def test_seeding_from_curated_gives_the_features_of_the_full_history(
+    platform: Platform, definition: DatasetDefinition, frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    ordered = frame.sort_values(definition.event_time, kind="stable").reset_index(drop=True)
+    older, newer = ordered.iloc[:-40], ordered.iloc[-40:]  # the 30-day windows of the newer reach the older
+    uri = platform.layout.table_uri("curated", definition.name)
+    version = platform.services.table_store.write(
+        uri, pa.Table.from_pandas(older[definition.column_names], preserve_index=False), "overwrite", {}
+    )
+    produce(platform, definition, _write(newer, tmp_path / "newer.csv"))
+
+    result = consume(platform, definition, idle_seconds=0.0, seed_curated=True)
+    assert result.seed_version == version and 0 < result.seeded <= len(older)
+    assert result.read == len(newer)
+    full = _events_by_entity(ordered, definition)
+    streamed = set(_events_by_entity(newer, definition))
+    _assert_parity(platform, definition, {entity: full[entity] for entity in streamed})
+
+
+def test_a_rate_paces_the_puts_in_chunks_of_one_second(platform: Platform) -> None:
+    import time
+
+    from pipelines.stream.produce import send
+
+    records = [OutgoingEvent(f"k{i}", str(i).encode()) for i in range(10)]
+    seen: list[tuple[int, int]] = []
+    started = time.monotonic()
+    sent, calls, retried = send(platform.services.events, records, rate=8.0, progress=lambda d, t: seen.append((d, t)))
+    assert (sent, calls, retried) == (10, 2, 0)
+    assert seen == [(8, 10), (10, 10)]
+    assert time.monotonic() - started >= 10 / 8 - 0.01
