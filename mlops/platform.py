@@ -13,6 +13,7 @@ from typing import Protocol
 
 from mlops.layout import Layout
 from mlops.outputs import StackOutputs
+from mlops.ports.alarms import Alarms
 from mlops.ports.catalog import Catalog
 from mlops.ports.events import EventStream
 from mlops.ports.metrics import MetricsPublisher
@@ -42,6 +43,9 @@ class Services(Protocol):
 
     @property
     def catalog(self) -> Catalog: ...
+
+    @property
+    def alarms(self) -> Alarms: ...
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,13 @@ class CatalogChoice(_Choice):
     type: Literal["auto", "glue", "memory"] = "auto"
 
 
+class AlarmsChoice(_Choice):
+    """``cloudwatch``: CloudWatch evaluates (AWS, LocalStack); ``local``: the kit's alarm runner evaluates the
+    emulator's stored alarms (moto never does); ``memory``: in-process fake."""
+
+    type: Literal["auto", "cloudwatch", "local", "memory"] = "auto"
+
+
 class ServiceChoices(_Choice):
     """Which implementation each capability gets (``type:``, as feast chooses its stores). ``auto`` follows the
     target: the cloud's service on ``aws``; on an emulator, the emulated service where the emulator runs it and
@@ -93,6 +100,7 @@ class ServiceChoices(_Choice):
     jobs: JobsChoice = JobsChoice()
     metrics: MetricsChoice = MetricsChoice()
     catalog: CatalogChoice = CatalogChoice()
+    alarms: AlarmsChoice = AlarmsChoice()
 
 
 def _config_file() -> Path:

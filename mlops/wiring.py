@@ -12,12 +12,14 @@ online_store     DynamoDB                      the emulator's DynamoDB          
 events           Kinesis (+ DynamoDB leases)   the emulator's Kinesis and DynamoDB  in-process fake
 metrics          CloudWatch                    the emulator's CloudWatch            in-process fake
 catalog          Glue Data Catalog             the emulator's Glue catalog          in-process fake
+alarms           CloudWatch evaluates          the kit's alarm runner (moto)        in-process fake
 ===============  ============================  ===================================  ==================
 
 Where an emulator stores a service but does not run it (SageMaker hosting and training, Glue job runs, alarm
-evaluation), ``auto`` picks the kit's local runner from :mod:`mlops.local`. This module and the CLI are the only
-importers of the local runtime; capability code never sees which implementation it got. A new backend is one
-adapter module plus one branch in the ``_<capability>`` function here (see docs/architecture.md).
+evaluation on moto; LocalStack evaluates alarms itself), ``auto`` picks the kit's local runner from
+:mod:`mlops.local`. This module and the CLI are the only importers of the local runtime; capability code never sees
+which implementation it got. A new backend is one adapter module plus one branch in the ``_<capability>`` function
+here (see docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from mlops.settings import Settings
 
 if TYPE_CHECKING:
     from mlops.adapters.aws.clients import ClientFactory
+    from mlops.ports.alarms import Alarms
     from mlops.ports.catalog import Catalog
     from mlops.ports.events import EventStream
     from mlops.ports.metrics import MetricsPublisher
@@ -76,6 +79,8 @@ def resolve(settings: Settings, capability: str) -> str:
         "jobs": "local" if runs_locally else "glue",
         "metrics": "cloudwatch",
         "catalog": "glue",
+        # moto stores alarms but never evaluates them; LocalStack and AWS evaluate their own
+        "alarms": "local" if settings.target == "moto" else "cloudwatch",
     }
     if capability not in defaults:
         raise ConfigError(f"no capability {capability!r} in settings.services; known: {', '.join(defaults)}")
@@ -183,6 +188,23 @@ class WiredServices:
             return MemoryCatalog()
         raise _unknown("catalog", kind)
 
+    @cached_property
+    def alarms(self) -> Alarms:
+        kind = self._type("alarms")
+        if kind == "cloudwatch":
+            from mlops.adapters.aws.cloudwatch_alarms import CloudWatchAlarms
+
+            return CloudWatchAlarms(self.clients)
+        if kind == "local":
+            from mlops.local.alarm_runner import LocalAlarms
+
+            return LocalAlarms(self.clients, self.metrics, history_log_group=self.outputs.log_groups["monitoring"])
+        if kind == "memory":
+            from mlops.adapters.memory.alarms import MemoryAlarms
+
+            return MemoryAlarms(self.metrics)
+        raise _unknown("alarms", kind)
+
 
 def build_platform(settings: Settings, outputs: StackOutputs) -> Platform:
     """The platform for ``settings`` and a stack's ``outputs``, its services wired from the settings."""
@@ -198,4 +220,12 @@ def memory_platform(outputs: StackOutputs, **overrides: Any) -> Platform:
     return build_platform(settings, outputs)
 
 
-MEMORY_CAPABILITIES = ("object_store", "table_store", "online_store", "events", "metrics", "catalog")
+MEMORY_CAPABILITIES = (
+    "object_store",
+    "table_store",
+    "online_store",
+    "events",
+    "metrics",
+    "catalog",
+    "alarms",
+)

@@ -1,10 +1,13 @@
 """Drift and performance runs: read the windows, compute (``monitoring.drift`` / ``monitoring.performance``),
-write a JSON report to ``s3://<monitoring>/reports/<dataset>/<kind>/<timestamp>.json`` and publish the figures.
+write a JSON report to the monitoring zone (:func:`mlops.layout.report_key`: ``reports/<dataset>/<kind>/<UTC
+timestamp>.json``) and publish the figures.
 
-Metrics go to ``outputs.metrics_namespace`` twice: with ``Dataset=<name>`` (per-dataset graphs) and with no
-dimensions, because the infra program's alarms (``data_drift``, ``concept_drift``, ``model_degradation``)
-watch ``DataDriftScore`` / ``ConceptDriftScore`` / ``ModelQualityDrop`` without dimensions and CloudWatch
-matches a metric's dimension set exactly.
+Everything goes through the platform's ports: the feature table through the table store (via the offline feature
+store's readers), the champion and its model through the model registry, the holdout and the report through the
+object store, the figures through the metrics port. Metrics go to ``outputs.metrics_namespace`` twice: with
+``Dataset=<name>`` (per-dataset graphs) and with no dimensions, because the infra program's alarms
+(``data_drift``, ``concept_drift``, ``model_degradation``) watch ``DataDriftScore`` / ``ConceptDriftScore`` /
+``ModelQualityDrop`` without dimensions and CloudWatch matches a metric's dimension set exactly.
 """
 
 from __future__ import annotations
@@ -15,45 +18,41 @@ from typing import Any
 
 import pandas as pd
 
-from mlops.adapters.metrics import CloudWatchMetrics
+from mlops.contracts import CHAMPION
 from mlops.datasets import DatasetDefinition
 from mlops.errors import MonitoringError
-from mlops.local.platform import Platform
+from mlops.layout import report_key
 from mlops.modeling.metrics import primary_metric
 from mlops.modeling.scoring import metric_scores, score
 from mlops.modeling.spec import ModelSpec, features_of, target_of
+from mlops.platform import Platform
+from mlops.ports.model_registry import ModelVersionInfo
+from mlops.registry.holdout import holdout_of
 from monitoring.drift import PSI_DRIFT, dataset_drift
 from monitoring.performance import concept_drift, degradation, window_metrics
 from pipelines.feature_store.offline import label_known, load_features
 
 
-def report_key(dataset: str, kind: str, when: datetime) -> str:
-    return f"reports/{dataset}/{kind}/{when.strftime('%Y%m%dT%H%M%SZ')}.json"
-
-
 def write_report(platform: Platform, dataset: str, kind: str, report: dict[str, Any], when: datetime) -> str:
-    """Put the report in the monitoring bucket; returns its ``s3://`` URI."""
-    bucket = platform.outputs.bucket_for_zone("monitoring")
+    """Put the report in the monitoring zone; returns its URI (in the object store's scheme)."""
+    bucket = platform.layout.bucket("monitoring")
     key = report_key(dataset, kind, when)
     body = json.dumps(report, indent=2, sort_keys=True, default=str).encode()
-    platform.clients.client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
-    return f"s3://{bucket}/{key}"
+    platform.services.object_store.put(bucket, key, body, content_type="application/json")
+    return platform.layout.uri(bucket, key)
 
 
 def publish(platform: Platform, dataset: str, values: dict[str, float]) -> None:
-    metrics = CloudWatchMetrics(platform.clients, platform.outputs.metrics_namespace)
+    """The figures without dimensions (what the alarms watch) and with ``Dataset`` (per-dataset graphs), stamped
+    with the current time: a run's ``now`` is the label cutoff it judges at, and alarms judge recent periods."""
+    metrics = platform.services.metrics
     metrics.publish(values, {})
     metrics.publish(values, {"Dataset": dataset})
 
 
-def champion(platform: Platform, dataset: str) -> Any:
-    """The champion ``ModelVersion`` of the dataset (MLflow alias), or an error saying how to get one."""
-    from mlops.contracts import CHAMPION
-    from mlops.tracking import mlflow_session
-    from pipelines.registry.mlflow_models import by_alias
-
-    with mlflow_session(platform) as client:
-        found = by_alias(client, dataset, CHAMPION)
+def champion(platform: Platform, dataset: str) -> ModelVersionInfo:
+    """The champion version of the dataset's model, or an error saying how to get one."""
+    found = platform.services.model_registry.find(dataset, CHAMPION)
     if found is None:
         raise MonitoringError(
             f"model {dataset!r} has no champion: promote one (`mlops model promote {dataset}`) "
@@ -127,25 +126,18 @@ def run_performance(
 
     Only rows whose label has arrived by ``now`` (``event_time + label.arrival_delay <= now``) are used.
     """
-    import mlflow.sklearn
-
-    from pipelines.registry.promotion import holdout_of
-
     when = now or datetime.now(UTC)
     name = definition.name
     spec = ModelSpec.from_definition(definition)
     version = champion(platform, name)
-    holdout = holdout_of(platform, version)
+    reference = holdout_of(platform, version)
     table = load_features(platform, definition).frame
-    times = pd.to_datetime(holdout[definition.event_time], utc=True)
+    times = pd.to_datetime(reference[definition.event_time], utc=True)
     rows = table[(table[definition.event_time] > times.max()) & table[definition.label.column].notna()]
     rows = rows[label_known(rows[definition.event_time], definition, when)]
     if rows.empty:
         raise MonitoringError(f"dataset {name!r}: no labelled rows after the champion's holdout have arrived yet")
-    from mlops.tracking import mlflow_session
-
-    with mlflow_session(platform):
-        model = mlflow.sklearn.load_model(f"models:/{name}/{version.version}")
+    model = platform.services.model_registry.load_model(name, str(version.version))
     x, y = features_of(rows, spec), target_of(rows, spec)
     windows = window_metrics(
         rows[definition.event_time], y, metric_scores(score(model, x)), spec.task, window=window, precision=precision
@@ -159,7 +151,7 @@ def run_performance(
     latest = windows[-1]
     drop = degradation(spec.task, float(validation), latest.metrics[metric])
     recent = rows[pd.to_datetime(rows[definition.event_time], utc=True) >= pd.Timestamp(latest.start)]
-    concept = concept_drift(holdout, recent, spec.features, spec.label, categorical=spec.categorical)
+    concept = concept_drift(reference, recent, spec.features, spec.label, categorical=spec.categorical)
     report = {
         "dataset": name,
         "kind": "performance",

@@ -1,4 +1,4 @@
-"""``mlops monitor``: data drift, model performance and the local CloudWatch alarm runner."""
+"""``mlops monitor``: data drift, model performance, and the stack's alarms through the alarms port."""
 
 from __future__ import annotations
 
@@ -6,18 +6,21 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from mlops.cli.context import cli_context, console, emit_json
 from mlops.datasets import find_definition, parse_duration
+from mlops.platform import Platform
 
 app = typer.Typer(
     help=(
         "Monitoring: `drift` compares recent feature values with the training reference (PSI, KS), "
         "`performance` scores the champion on labelled windows (degradation, concept drift), `alarms` "
-        "evaluates the stack's CloudWatch alarms like CloudWatch would and performs their actions locally. "
-        "Reports go to `s3://MONITORING_BUCKET/reports/DATASET/KIND/`; figures to the stack's metrics namespace."
+        "shows the stack's alarms (on the moto emulator the kit evaluates them like CloudWatch would and performs "
+        "their actions), `alarm-history` their state changes. Reports go to the monitoring zone under "
+        "`reports/DATASET/KIND/`; figures to the stack's metrics namespace."
     ),
     no_args_is_help=True,
 )
@@ -98,37 +101,83 @@ def performance(
     )
 
 
+def _alarm_names(platform: Platform, keys: list[str] | None) -> dict[str, str]:
+    """Alarm name -> key (``data_drift``, ...) of the given keys, or of every alarm the stack declares."""
+    wanted = keys or sorted(platform.outputs.alarm_names)
+    return {platform.outputs.alarm(key): key for key in wanted}
+
+
+def _since(moment: str | None) -> str:
+    return moment[:19].replace("T", " ") if moment else ""
+
+
 @app.command()
 def alarms(
     ctx: typer.Context,
     evaluate: Annotated[
-        bool, typer.Option("--evaluate", help="Set changed states in the emulator and perform the alarm actions.")
+        bool, typer.Option("--evaluate", help="Write changed states and perform the alarms' actions (local runner).")
     ] = False,
     key: Annotated[list[str] | None, typer.Option(help="Alarm key (repeatable); default: every alarm.")] = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Evaluate the stack's alarms with CloudWatch's semantics (dry run unless --evaluate)."""
-    from mlops.local.alarm_runner import run_alarms
-
+    """The stack's alarms: their state and why. Where the emulator only stores alarms (moto), the kit evaluates
+    them with CloudWatch's semantics (a dry run unless --evaluate); where CloudWatch evaluates (AWS, LocalStack),
+    the state it holds is shown."""
     platform = cli_context(ctx).platform()
+    names = _alarm_names(platform, key)
     with _spinner("evaluating alarms"):
-        outcomes = run_alarms(platform, keys=key, apply=evaluate)
-    payload: list[dict[str, Any]] = [o.to_dict() for o in outcomes]
+        evaluations = platform.services.alarms.evaluate(list(names), apply=evaluate)
+    payload: list[dict[str, Any]] = [{"key": names[e.alarm], **e.to_dict()} for e in evaluations]
     if json_out:
         emit_json(payload)
         return
-    table = Table("alarm", "was", "now", "applied", "notified", "would fire", title="alarms")
+    table = Table("alarm", "was", "now", "since", "applied", "notified", "matched targets", title="alarms")
     for o in payload:
-        fired = ", ".join(f"{f['rule']}/{f['target_id']}" for f in o["fired"])
+        matched = ", ".join(f"{t['rule']}/{t['target_id']}" for t in o["event_targets"])
         table.add_row(
             o["key"],
             o["previous_state"],
             o["state"],
+            _since(o["state_since"]),
             "yes" if o["applied"] else "",
-            str(len(o["notified_topics"])),
-            fired,
+            str(len(o["notified"])),
+            matched,
         )
     console.print(table)
     for o in payload:
-        if o["event_skipped"]:
-            console.print(f"[yellow]{o['key']}:[/] {o['event_skipped']}")
+        console.print(f"[bold]{o['key']}:[/] {escape(o['reason'])}")  # reasons hold "[0.5, missing]"
+        for note in o["notes"]:
+            console.print(f"  [yellow]{escape(note)}[/]")
+
+
+@app.command("alarm-history")
+def alarm_history(
+    ctx: typer.Context,
+    key: Annotated[list[str] | None, typer.Option(help="Alarm key (repeatable); default: every alarm.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="State changes per alarm, newest first.")] = 20,
+    json_out: JsonOption = False,
+) -> None:
+    """The alarms' latest state changes (CloudWatch's history; the local runner's on the emulator)."""
+    platform = cli_context(ctx).platform()
+    names = _alarm_names(platform, key)
+    service = platform.services.alarms
+    items = [(names[name], item) for name in names for item in service.history(name, limit)]
+    if json_out:
+        emit_json(
+            [
+                {
+                    "key": k,
+                    "alarm": i.alarm,
+                    "timestamp": i.timestamp.isoformat(),
+                    "previous_state": i.previous_state,
+                    "state": i.state,
+                    "reason": i.reason,
+                }
+                for k, i in items
+            ]
+        )
+        return
+    table = Table("alarm", "when", "from", "to", "reason", title="alarm history")
+    for k, i in items:
+        table.add_row(k, i.timestamp.isoformat(timespec="seconds"), i.previous_state, i.state, escape(i.reason))
+    console.print(table)

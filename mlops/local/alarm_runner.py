@@ -1,180 +1,118 @@
-"""The local CloudWatch alarm runner: evaluates the stack's alarms and performs their actions.
+"""The local CloudWatch alarm runner: the ``Alarms`` port where the emulator stores alarms but never evaluates
+them nor fires their actions (moto). The wiring picks it for ``services.alarms.type: local`` (``auto`` on moto).
 
-moto stores alarms but never evaluates them nor fires their actions. This runner does what CloudWatch would:
+For each alarm it does what CloudWatch would:
 
-1. reads the stack's alarms (``DescribeAlarms`` for the names in ``outputs.alarm_names``);
-2. reads each alarm's metric (``GetMetricStatistics`` with its namespace, dimensions, period and statistic)
-   over its evaluation range and judges it with :func:`mlops.local.alarm_semantics.evaluate` (period, statistic,
-   M of N, comparison, threshold, TreatMissingData);
-3. with ``apply``, sets the new state in the emulator (``SetAlarmState`` with the reason and the datapoints);
-4. on a state change, does what the emulator cannot: publishes CloudWatch's alarm message to every SNS topic
-   among the state's actions, and puts the ``CloudWatch Alarm State Change`` event (the shape CloudWatch
-   emits) on the default event bus, after matching it against the bus's rules and listing the targets that would
-   run (the emulator runs no target). moto's PutEvents fails (500) when a matching rule has a target it cannot
-   deliver to, such as the retrain rule's SageMaker pipeline; then the event is not put and ``event_skipped``
-   says why.
+1. reads the alarm as the emulator stores it (``DescribeAlarms``, via the CloudWatch adapter's reader);
+2. reads the alarm's statistic per period over its evaluation range through the metrics port (the platform's
+   for the stack's namespace; the emulator's CloudWatch for another namespace such as ``AWS/SageMaker``) and
+   judges it with :func:`mlops.alarm_semantics.evaluate` (period, statistic, M of N, comparison, threshold,
+   TreatMissingData). The emulators compute no percentile: a p99 alarm is judged on missing data, with a note;
+3. with ``apply``, on a state change: sets the new state in the emulator (``SetAlarmState`` with the reason and
+   the datapoints), records the change in the alarm history (a log stream of the stack's monitoring log group,
+   since moto has no ``DescribeAlarmHistory``), publishes CloudWatch's alarm message to every SNS topic among
+   the state's actions, and puts the ``CloudWatch Alarm State Change`` event (the shape CloudWatch emits) on the
+   event bus after matching it against the bus's rules and listing the targets that would run (the emulator
+   runs no target). moto's PutEvents fails (500) when a matching rule has a target it cannot deliver to, such
+   as the retrain rule's SageMaker pipeline; then the event is not put and a note says why.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
-from mlops.errors import AlarmRunnerError
-from mlops.local.alarm_semantics import AlarmRule, Evaluation, evaluate, lookback, period_start, rule_from_description
-from mlops.local.clients import clients_of
-from mlops.platform import Platform
+from mlops.adapters.aws.clients import ClientFactory
+from mlops.adapters.aws.cloudwatch import CloudWatchMetrics
+from mlops.adapters.aws.cloudwatch_alarms import call, describe_alarms
+from mlops.alarm_semantics import evaluate, read_values
+from mlops.ports.alarms import (
+    AlarmDefinition,
+    AlarmEvaluation,
+    AlarmHistoryItem,
+    AlarmsError,
+    EventTarget,
+)
+from mlops.ports.metrics import MetricsPublisher, is_percentile
 
 DETAIL_TYPE = "CloudWatch Alarm State Change"
 SOURCE = "aws.cloudwatch"
-_STANDARD = {"SampleCount", "Average", "Sum", "Minimum", "Maximum"}
+HISTORY_STREAM = "alarm-history"
 # Target services moto 5.2 delivers events to; PutEvents answers 500 when a matching rule has any other target.
 _MOTO_DELIVERS = {"sqs", "logs", "events"}
 
 
-@dataclass(frozen=True)
-class FiredTarget:
-    """A rule that matched the state-change event and one of its targets (which the emulator does not run)."""
-
-    rule: str
-    target_id: str
-    target_arn: str
-
-
-@dataclass
-class AlarmOutcome:
-    """What happened to one alarm in one evaluation."""
-
-    key: str
-    evaluation: Evaluation
-    applied: bool = False
-    notified_topics: list[str] = field(default_factory=list)
-    event_id: str | None = None
-    event_skipped: str = ""
-    fired: list[FiredTarget] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        e = self.evaluation
-        return {
-            "key": self.key,
-            "alarm": e.alarm,
-            "previous_state": e.previous_state,
-            "state": e.state,
-            "changed": e.changed,
-            "reason": e.reason,
-            "datapoints": [{"period_start": start, "value": value} for start, value in e.datapoints],
-            "applied": self.applied,
-            "notified_topics": self.notified_topics,
-            "event_id": self.event_id,
-            "event_skipped": self.event_skipped,
-            "fired": [vars(f) for f in self.fired],
-        }
-
-
-def _call(what: str, fn: Any, **kwargs: Any) -> Any:
-    try:
-        return fn(**kwargs)
-    except (ClientError, BotoCoreError) as exc:
-        raise AlarmRunnerError(f"{what} failed: {exc}") from exc
-
-
-def read_alarms(platform: Platform, keys: Iterable[str] | None = None) -> dict[str, AlarmRule]:
-    """The stack's alarms as declared in the emulator, by alarm key (``data_drift``, ...)."""
-    wanted = list(keys) if keys is not None else sorted(platform.outputs.alarm_names)
-    names = {platform.outputs.alarm(key): key for key in wanted}
-    cloudwatch = clients_of(platform).client("cloudwatch")
-    found: dict[str, AlarmRule] = {}
-    for start in range(0, len(names), 100):  # DescribeAlarms takes at most 100 names
-        chunk = list(names)[start : start + 100]
-        response = _call("DescribeAlarms", cloudwatch.describe_alarms, AlarmNames=chunk, AlarmTypes=["MetricAlarm"])
-        for alarm in response.get("MetricAlarms", []):
-            found[names[alarm["AlarmName"]]] = rule_from_description(alarm)
-    absent = [f"{names[n]} ({n})" for n in names if names[n] not in found]
-    if absent:
-        raise AlarmRunnerError(f"alarm(s) declared in the stack outputs are absent from the emulator: {absent}")
-    return found
-
-
-def metric_values(platform: Platform, rule: AlarmRule, now: datetime) -> dict[datetime, float]:
-    """One value of the alarm's statistic per period start in its evaluation range."""
-    start, end = lookback(rule, now)
-    request: dict[str, Any] = {
-        "Namespace": rule.namespace,
-        "MetricName": rule.metric_name,
-        "Dimensions": [{"Name": k, "Value": v} for k, v in sorted(rule.dimensions.items())],
-        "StartTime": start,
-        "EndTime": end,
-        "Period": rule.period,
-    }
-    extended = rule.statistic not in _STANDARD
-    request["ExtendedStatistics" if extended else "Statistics"] = [rule.statistic]
-    cloudwatch = clients_of(platform).client("cloudwatch")
-    response = _call(f"GetMetricStatistics for alarm {rule.name!r}", cloudwatch.get_metric_statistics, **request)
-    values: dict[datetime, float] = {}
-    for point in response.get("Datapoints", []):
-        value = point.get("ExtendedStatistics", {}).get(rule.statistic) if extended else point.get(rule.statistic)
-        if value is not None:
-            values[period_start(point["Timestamp"], rule.period)] = float(value)
-    return values
-
-
-def alarm_message(rule: AlarmRule, evaluation: Evaluation, region: str, when: datetime) -> dict[str, Any]:
+def alarm_message(alarm: AlarmDefinition, evaluation: AlarmEvaluation, region: str, when: datetime) -> dict[str, Any]:
     """The JSON CloudWatch publishes to an alarm's SNS topic."""
     return {
-        "AlarmName": rule.name,
-        "AlarmDescription": rule.description,
-        "AWSAccountId": rule.arn.split(":")[4],
+        "AlarmName": alarm.name,
+        "AlarmDescription": alarm.description,
+        "AWSAccountId": alarm.arn.split(":")[4],
         "NewStateValue": evaluation.state,
         "NewStateReason": evaluation.reason,
         "StateChangeTime": when.isoformat(),
         "Region": region,
-        "AlarmArn": rule.arn,
+        "AlarmArn": alarm.arn,
         "OldStateValue": evaluation.previous_state,
         "Trigger": {
-            "MetricName": rule.metric_name,
-            "Namespace": rule.namespace,
-            "Statistic": rule.statistic.upper(),
-            "Dimensions": [{"name": k, "value": v} for k, v in sorted(rule.dimensions.items())],
-            "Period": rule.period,
-            "EvaluationPeriods": rule.evaluation_periods,
-            "DatapointsToAlarm": rule.datapoints_to_alarm,
-            "ComparisonOperator": rule.comparison,
-            "Threshold": rule.threshold,
-            "TreatMissingData": rule.treat_missing_data,
+            "MetricName": alarm.metric_name,
+            "Namespace": alarm.namespace,
+            "Statistic": alarm.statistic.upper(),
+            "Dimensions": [{"name": k, "value": v} for k, v in sorted(alarm.dimensions.items())],
+            "Period": alarm.period,
+            "EvaluationPeriods": alarm.evaluation_periods,
+            "DatapointsToAlarm": alarm.datapoints_to_alarm,
+            "ComparisonOperator": alarm.comparison,
+            "Threshold": alarm.threshold,
+            "TreatMissingData": alarm.treat_missing_data,
         },
     }
 
 
-def state_change_detail(rule: AlarmRule, evaluation: Evaluation, when: datetime) -> dict[str, Any]:
+def state_change_detail(alarm: AlarmDefinition, evaluation: AlarmEvaluation, when: datetime) -> dict[str, Any]:
     """``detail`` of the ``CloudWatch Alarm State Change`` event."""
     return {
-        "alarmName": rule.name,
+        "alarmName": alarm.name,
         "state": {"value": evaluation.state, "reason": evaluation.reason, "timestamp": when.isoformat()},
         "previousState": {"value": evaluation.previous_state},
         "configuration": {
-            "description": rule.description,
+            "description": alarm.description,
             "metrics": [
                 {
                     "id": "m1",
                     "metricStat": {
                         "metric": {
-                            "namespace": rule.namespace,
-                            "name": rule.metric_name,
-                            "dimensions": dict(rule.dimensions),
+                            "namespace": alarm.namespace,
+                            "name": alarm.metric_name,
+                            "dimensions": dict(alarm.dimensions),
                         },
-                        "period": rule.period,
-                        "stat": rule.statistic,
+                        "period": alarm.period,
+                        "stat": alarm.statistic,
                     },
                     "returnData": True,
                 }
             ],
         },
+    }
+
+
+def reason_data(evaluation: AlarmEvaluation) -> dict[str, Any]:
+    """``StateReasonData`` as CloudWatch writes it: the judged datapoints."""
+    return {
+        "version": "1.0",
+        "evaluatedDatapoints": [
+            {"timestamp": start.isoformat(), "value": value}
+            for start, value in evaluation.datapoints
+            if value is not None
+        ],
     }
 
 
@@ -190,115 +128,217 @@ def pattern_matches(pattern: Mapping[str, Any], event: Mapping[str, Any]) -> boo
                 return False
             continue
         if not isinstance(expected, list):
-            raise AlarmRunnerError(f"event pattern field {key!r} must be a list or an object, got {expected!r}")
+            raise AlarmsError(f"event pattern field {key!r} must be a list or an object, got {expected!r}")
         if any(isinstance(v, Mapping) for v in expected):
-            raise AlarmRunnerError(f"event pattern field {key!r} uses a content filter this runner does not match")
+            raise AlarmsError(f"event pattern field {key!r} uses a content filter this runner does not match")
         values = actual if isinstance(actual, list) else [actual]
         if not any(v in expected for v in values):
             return False
     return True
 
 
-def matching_targets(platform: Platform, event: Mapping[str, Any], bus: str) -> list[FiredTarget]:
-    """Targets of every rule on ``bus`` whose pattern matches ``event``."""
-    events = clients_of(platform).client("events")
-    rules = _call("ListRules", events.list_rules, EventBusName=bus).get("Rules", [])
-    fired: list[FiredTarget] = []
-    for rule in rules:
-        if rule.get("State", "ENABLED") != "ENABLED" or not rule.get("EventPattern"):
-            continue
-        if not pattern_matches(json.loads(rule["EventPattern"]), event):
-            continue
-        targets = _call(
-            f"ListTargetsByRule {rule['Name']}", events.list_targets_by_rule, Rule=rule["Name"], EventBusName=bus
+class LocalAlarms:
+    """``Alarms`` evaluated by the kit on an emulator's stored alarms (see the module docs)."""
+
+    def __init__(
+        self,
+        clients: ClientFactory,
+        metrics: MetricsPublisher,
+        *,
+        history_log_group: str,
+        event_bus: str = "default",
+    ) -> None:
+        self._clients = clients
+        self._metrics: dict[str, MetricsPublisher] = {metrics.namespace: metrics}
+        self.history_log_group = history_log_group
+        self.event_bus = event_bus
+        self._history_ready = False
+        self._lock = threading.Lock()
+
+    def _client(self, service: str) -> Any:
+        return self._clients.client(service)
+
+    def _metrics_of(self, namespace: str) -> MetricsPublisher:
+        """The platform's metrics port for its namespace; the emulator's CloudWatch for any other."""
+        with self._lock:
+            if namespace not in self._metrics:
+                self._metrics[namespace] = CloudWatchMetrics(self._clients, namespace)
+            return self._metrics[namespace]
+
+    def describe(self, names: Sequence[str]) -> list[AlarmDefinition]:
+        return describe_alarms(self._client("cloudwatch"), names)
+
+    def evaluate(
+        self, names: Sequence[str], now: datetime | None = None, *, apply: bool = True
+    ) -> list[AlarmEvaluation]:
+        moment = now or datetime.now(UTC)
+        results: list[AlarmEvaluation] = []
+        for alarm in self.describe(names):
+            judged = self._judge(alarm, moment)
+            if not judged.changed:
+                results.append(replace(judged, state_since=alarm.state_updated))
+            elif apply:
+                results.append(self._apply(alarm, judged, moment))
+            else:
+                results.append(judged)
+        return results
+
+    def _judge(self, alarm: AlarmDefinition, moment: datetime) -> AlarmEvaluation:
+        source = self._metrics_of(alarm.namespace)
+        if is_percentile(alarm.statistic) and isinstance(source, CloudWatchMetrics) and self._clients.is_emulated:
+            # Neither moto nor LocalStack computes percentiles (their GetMetricData fails with HTTP 500, after the
+            # client's retries): judge the periods as missing, and say so, rather than fail every evaluation.
+            judged = evaluate(alarm, {}, moment)
+            note = f"the emulator computes no {alarm.statistic}: every period was judged as missing"
+            return replace(judged, notes=(note,))
+        return evaluate(alarm, read_values(source, alarm, moment), moment)
+
+    def _apply(self, alarm: AlarmDefinition, judged: AlarmEvaluation, when: datetime) -> AlarmEvaluation:
+        cloudwatch = self._client("cloudwatch")
+        call(
+            f"SetAlarmState {alarm.name}",
+            cloudwatch.set_alarm_state,
+            AlarmName=alarm.name,
+            StateValue=judged.state,
+            StateReason=judged.reason[:1023],
+            StateReasonData=json.dumps(reason_data(judged)),
         )
-        fired.extend(FiredTarget(rule["Name"], t["Id"], t["Arn"]) for t in targets.get("Targets", []))
-    return fired
+        self._record(AlarmHistoryItem(alarm.name, when, judged.previous_state, judged.state, judged.reason))
+        applied = replace(judged, applied=True, state_since=when)
+        if not alarm.actions_enabled:
+            return replace(applied, notes=(*applied.notes, "actions are disabled on this alarm"))
+        return self._perform_actions(alarm, applied, when)
 
+    def _perform_actions(self, alarm: AlarmDefinition, evaluation: AlarmEvaluation, when: datetime) -> AlarmEvaluation:
+        region = self._clients.settings.region
+        message = json.dumps(alarm_message(alarm, evaluation, region, when))
+        subject = f'{evaluation.state}: "{alarm.name}" in {region}'[:100]
+        notified: list[str] = []
+        for arn in alarm.actions_for(evaluation.state):
+            if arn.startswith("arn:aws:sns:"):
+                call(
+                    f"SNS Publish to {arn}", self._client("sns").publish, TopicArn=arn, Subject=subject, Message=message
+                )
+                notified.append(arn)
+        detail = state_change_detail(alarm, evaluation, when)
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": DETAIL_TYPE,
+            "source": SOURCE,
+            "account": alarm.arn.split(":")[4],
+            "time": when.isoformat(),
+            "region": region,
+            "resources": [alarm.arn],
+            "detail": detail,
+        }
+        targets = self._matching_targets(event)
+        result = replace(evaluation, notified=tuple(notified), event_targets=tuple(targets))
+        blocked = [t for t in targets if t.target_arn.split(":")[2] not in _MOTO_DELIVERS]
+        if blocked and self._clients.is_emulated:
+            # moto raises NotImplementedError (HTTP 500) inside PutEvents for such targets: the event cannot be put
+            # on this bus of the emulator at all. The match itself was decided above with the rules' own patterns.
+            named = ", ".join(f"{t.rule}/{t.target_id} ({t.target_arn})" for t in blocked)
+            note = f"the emulator cannot deliver to target(s) {named}; PutEvents not sent"
+            return replace(result, notes=(*result.notes, note))
+        entry = {
+            "Source": SOURCE,
+            "DetailType": DETAIL_TYPE,
+            "Resources": [alarm.arn],
+            "Detail": json.dumps(detail),
+            "EventBusName": self.event_bus,
+        }
+        response = call("PutEvents", self._client("events").put_events, Entries=[entry])
+        if response.get("FailedEntryCount"):
+            raise AlarmsError(f"PutEvents rejected the state change of alarm {alarm.name!r}: {response['Entries']}")
+        return replace(result, event_id=str(response["Entries"][0]["EventId"]))
 
-def _undeliverable_on_emulator(platform: Platform, fired: list[FiredTarget]) -> list[FiredTarget]:
-    if not clients_of(platform).is_emulated:
-        return []
-    return [f for f in fired if f.target_arn.split(":")[2] not in _MOTO_DELIVERS]
-
-
-def _perform_actions(platform: Platform, rule: AlarmRule, outcome: AlarmOutcome, when: datetime, bus: str) -> None:
-    evaluation = outcome.evaluation
-    actions = {
-        "ALARM": rule.alarm_actions,
-        "OK": rule.ok_actions,
-        "INSUFFICIENT_DATA": rule.insufficient_data_actions,
-    }[evaluation.state]
-    region = platform.settings.region
-    sns = clients_of(platform).client("sns")
-    message = alarm_message(rule, evaluation, region, when)
-    for arn in actions:
-        if arn.startswith("arn:aws:sns:"):
-            subject = f'{evaluation.state}: "{rule.name}" in {region}'[:100]
-            _call(f"SNS Publish to {arn}", sns.publish, TopicArn=arn, Subject=subject, Message=json.dumps(message))
-            outcome.notified_topics.append(arn)
-    detail = state_change_detail(rule, evaluation, when)
-    event = {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": DETAIL_TYPE,
-        "source": SOURCE,
-        "account": rule.arn.split(":")[4],
-        "time": when.isoformat(),
-        "region": region,
-        "resources": [rule.arn],
-        "detail": detail,
-    }
-    outcome.fired = matching_targets(platform, event, bus)
-    blocked = _undeliverable_on_emulator(platform, outcome.fired)
-    if blocked:
-        # moto raises NotImplementedError (HTTP 500) inside PutEvents for such targets: the event cannot be put
-        # on this bus of the emulator at all. The match itself was decided above with the rules' own patterns.
-        named = ", ".join(f"{f.rule}/{f.target_id} ({f.target_arn})" for f in blocked)
-        outcome.event_skipped = f"the emulator cannot deliver to target(s) {named}; PutEvents not sent"
-        return
-    entry = {
-        "Source": SOURCE,
-        "DetailType": DETAIL_TYPE,
-        "Resources": [rule.arn],
-        "Detail": json.dumps(detail),
-        "EventBusName": bus,
-    }
-    response = _call("PutEvents", clients_of(platform).client("events").put_events, Entries=[entry])
-    if response.get("FailedEntryCount"):
-        raise AlarmRunnerError(f"PutEvents rejected the state change of alarm {rule.name!r}: {response['Entries']}")
-    outcome.event_id = str(response["Entries"][0]["EventId"])
-
-
-def run_alarms(
-    platform: Platform,
-    *,
-    keys: Iterable[str] | None = None,
-    apply: bool = True,
-    now: datetime | None = None,
-    event_bus: str = "default",
-) -> list[AlarmOutcome]:
-    """Evaluate the stack's alarms at ``now``; with ``apply``, set changed states and perform their actions.
-
-    State-change events go to ``event_bus`` (CloudWatch uses the account's default bus).
-    """
-    moment = now or datetime.now(UTC)
-    outcomes: list[AlarmOutcome] = []
-    cloudwatch = clients_of(platform).client("cloudwatch")
-    for key, rule in sorted(read_alarms(platform, keys).items()):
-        evaluation = evaluate(rule, metric_values(platform, rule, moment), moment)
-        outcome = AlarmOutcome(key=key, evaluation=evaluation)
-        if apply and evaluation.changed:
-            reason_data = {"version": "1.0", "evaluatedDatapoints": evaluation.datapoints}
-            _call(
-                f"SetAlarmState {rule.name}",
-                cloudwatch.set_alarm_state,
-                AlarmName=rule.name,
-                StateValue=evaluation.state,
-                StateReason=evaluation.reason[:1023],
-                StateReasonData=json.dumps(reason_data),
+    def _matching_targets(self, event: Mapping[str, Any]) -> list[EventTarget]:
+        """Targets of every enabled rule on the bus whose pattern matches ``event``."""
+        events = self._client("events")
+        rules = call("ListRules", events.list_rules, EventBusName=self.event_bus).get("Rules", [])
+        fired: list[EventTarget] = []
+        for rule in rules:
+            if rule.get("State", "ENABLED") != "ENABLED" or not rule.get("EventPattern"):
+                continue
+            if not pattern_matches(json.loads(rule["EventPattern"]), event):
+                continue
+            targets = call(
+                f"ListTargetsByRule {rule['Name']}",
+                events.list_targets_by_rule,
+                Rule=rule["Name"],
+                EventBusName=self.event_bus,
             )
-            outcome.applied = True
-            _perform_actions(platform, rule, outcome, moment, event_bus)
-        outcomes.append(outcome)
-    return outcomes
+            fired.extend(EventTarget(rule["Name"], t["Id"], t["Arn"]) for t in targets.get("Targets", []))
+        return fired
+
+    # --- history: moto has no DescribeAlarmHistory, so the runner keeps one in the emulator's CloudWatch Logs ---
+
+    def _record(self, item: AlarmHistoryItem) -> None:
+        logs = self._client("logs")
+        if not self._history_ready:
+            for what, fn, kwargs in (
+                ("CreateLogGroup", logs.create_log_group, {"logGroupName": self.history_log_group}),
+                (
+                    "CreateLogStream",
+                    logs.create_log_stream,
+                    {"logGroupName": self.history_log_group, "logStreamName": HISTORY_STREAM},
+                ),
+            ):
+                try:
+                    fn(**kwargs)
+                except ClientError as exc:
+                    if exc.response.get("Error", {}).get("Code") != "ResourceAlreadyExistsException":
+                        raise AlarmsError(
+                            f"{what} {self.history_log_group} for the alarm history failed: {exc}"
+                        ) from exc
+            self._history_ready = True
+        message = {
+            "alarm": item.alarm,
+            "timestamp": item.timestamp.isoformat(),
+            "previous_state": item.previous_state,
+            "state": item.state,
+            "reason": item.reason,
+        }
+        call(
+            f"PutLogEvents {self.history_log_group}/{HISTORY_STREAM}",
+            logs.put_log_events,
+            logGroupName=self.history_log_group,
+            logStreamName=HISTORY_STREAM,
+            logEvents=[{"timestamp": int(time.time() * 1000), "message": json.dumps(message)}],
+        )
+
+    def history(self, name: str, limit: int = 20) -> list[AlarmHistoryItem]:
+        self.describe([name])
+        logs = self._client("logs")
+        request: dict[str, Any] = {
+            "logGroupName": self.history_log_group,
+            "logStreamName": HISTORY_STREAM,
+            "startFromHead": True,
+        }
+        items: list[AlarmHistoryItem] = []
+        while True:
+            try:
+                answer = logs.get_log_events(**request)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                    return []  # nothing was ever recorded
+                raise AlarmsError(f"reading the alarm history of {name!r} failed: {exc}") from exc
+            for event in answer.get("events", []):
+                record = json.loads(event["message"])
+                if record.get("alarm") == name:
+                    items.append(
+                        AlarmHistoryItem(
+                            name,
+                            datetime.fromisoformat(record["timestamp"]),
+                            record["previous_state"],
+                            record["state"],
+                            record["reason"],
+                        )
+                    )
+            token = answer.get("nextForwardToken")
+            if not answer.get("events") or not token or token == request.get("nextToken"):
+                break
+            request["nextToken"] = token
+        items.sort(key=lambda item: item.timestamp, reverse=True)
+        return items[:limit]

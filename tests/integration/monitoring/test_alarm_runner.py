@@ -1,23 +1,27 @@
-"""The local alarm runner on the applied stack: a drift score above the threshold puts the drift alarm into
-ALARM in the emulator, publishes CloudWatch's message to the alarm topic and puts the state-change event that
-the retrain rule matches."""
+"""The alarms port on the applied stack in the moto emulator (``auto``: the kit's local runner): a drift score
+above the threshold puts the drift alarm into ALARM in the emulator, publishes CloudWatch's message to the alarm
+topic, matches the retrain rule with the state-change event, and records the change in the alarm history."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
-from mlops.adapters.metrics import CloudWatchMetrics
-from mlops.local.alarm_runner import DETAIL_TYPE, run_alarms
-from mlops.local.platform import Platform
+from mlops.adapters.aws.cloudwatch import CloudWatchMetrics
+from mlops.local.alarm_runner import DETAIL_TYPE, LocalAlarms
+from mlops.local.clients import clients_of
+from mlops.platform import Platform
+from mlops.ports.alarms import AlarmNotFoundError
 
 pytestmark = pytest.mark.emulator
 
 
 def _queue_subscribed_to_topic(platform: Platform, name: str) -> str:
-    sqs, sns = platform.clients.client("sqs"), platform.clients.client("sns")
+    clients = clients_of(platform)
+    sqs, sns = clients.client("sqs"), clients.client("sns")
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(
@@ -31,7 +35,8 @@ def _queue_subscribed_to_topic(platform: Platform, name: str) -> str:
 
 def _bus_forwarding_state_changes(platform: Platform, name: str, alarm_arn: str) -> str:
     """A bus with the retrain rule's pattern and an SQS target (moto delivers to SQS, not to SageMaker)."""
-    sqs, events = platform.clients.client("sqs"), platform.clients.client("events")
+    clients = clients_of(platform)
+    sqs, events = clients.client("sqs"), clients.client("events")
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     retrain = events.describe_rule(Name=platform.outputs.retrain_rule_name)
@@ -42,34 +47,54 @@ def _bus_forwarding_state_changes(platform: Platform, name: str, alarm_arn: str)
     return str(url)
 
 
-def _messages(platform: Platform, url: str) -> list[dict[str, object]]:
-    response = platform.clients.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+def _messages(platform: Platform, url: str) -> list[dict[str, Any]]:
+    sqs = clients_of(platform).client("sqs")
+    response = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
     return [json.loads(m["Body"]) for m in response.get("Messages", [])]
 
 
-def test_drift_above_threshold_sets_alarm_notifies_and_matches_retrain_rule(platform: Platform) -> None:
+def _emulator_state(platform: Platform, name: str) -> str:
+    alarm = clients_of(platform).client("cloudwatch").describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+    return str(alarm["StateValue"])
+
+
+def test_drift_above_threshold_sets_alarm_notifies_matches_retrain_rule_and_records_history(
+    platform: Platform,
+) -> None:
     outputs = platform.outputs
+    alarms = platform.services.alarms
+    assert isinstance(alarms, LocalAlarms)  # moto never evaluates alarms: auto picks the kit's runner
     alarm_name = outputs.alarm("data_drift")
-    cloudwatch = platform.clients.client("cloudwatch")
-    alarm = cloudwatch.describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"][0]
+    (definition,) = alarms.describe([alarm_name])
+    cloudwatch = clients_of(platform).client("cloudwatch")
     topic_queue = _queue_subscribed_to_topic(platform, "alarm-runner-topic-probe")
     probe_bus = "alarm-runner-probe"
-    event_queue = _bus_forwarding_state_changes(platform, probe_bus, alarm["AlarmArn"])
+    event_queue = _bus_forwarding_state_changes(platform, probe_bus, definition.arn)
     cloudwatch.set_alarm_state(AlarmName=alarm_name, StateValue="OK", StateReason="test starts from OK")
 
     # The alarm watches DataDriftScore with no dimensions (infra declares none), threshold 0.2, Maximum.
-    CloudWatchMetrics(platform.clients, outputs.metrics_namespace).publish({"DataDriftScore": 0.75}, {})
-    (outcome,) = run_alarms(platform, keys=["data_drift"], now=datetime.now(UTC))
+    assert (definition.metric_name, dict(definition.dimensions), definition.statistic) == (
+        "DataDriftScore",
+        {},
+        "Maximum",
+    )
+    platform.services.metrics.publish({"DataDriftScore": 0.75}, {})
 
-    assert (outcome.evaluation.previous_state, outcome.evaluation.state, outcome.applied) == ("OK", "ALARM", True)
-    assert outcome.evaluation.breaching == 1
-    assert cloudwatch.describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"][0]["StateValue"] == "ALARM"
-    assert outcome.notified_topics == [outputs.alarm_topic_arn]
-    assert [(f.rule, f.target_id) for f in outcome.fired] == [(outputs.retrain_rule_name, "training-pipeline")]
-    assert outcome.fired[0].target_arn.startswith("arn:aws:sagemaker:")
+    (dry,) = alarms.evaluate([alarm_name], apply=False)
+    assert (dry.previous_state, dry.state, dry.applied) == ("OK", "ALARM", False)
+    assert _emulator_state(platform, alarm_name) == "OK"  # a dry run changes nothing
+
+    (outcome,) = alarms.evaluate([alarm_name], now=datetime.now(UTC))
+
+    assert (outcome.previous_state, outcome.state, outcome.applied) == ("OK", "ALARM", True)
+    assert outcome.breaching == 1
+    assert _emulator_state(platform, alarm_name) == "ALARM"
+    assert outcome.notified == (outputs.alarm_topic_arn,)
+    assert [(t.rule, t.target_id) for t in outcome.event_targets] == [(outputs.retrain_rule_name, "training-pipeline")]
+    assert outcome.event_targets[0].target_arn.startswith("arn:aws:sagemaker:")
     # moto cannot deliver to a SageMaker pipeline target, so the event is not put on the default bus.
     assert outcome.event_id is None
-    assert outcome.event_skipped.startswith(f"the emulator cannot deliver to target(s) {outputs.retrain_rule_name}/")
+    assert outcome.notes[0].startswith(f"the emulator cannot deliver to target(s) {outputs.retrain_rule_name}/")
     (notification,) = _messages(platform, topic_queue)
     assert (notification["AlarmName"], notification["NewStateValue"], notification["OldStateValue"]) == (
         alarm_name,
@@ -78,26 +103,60 @@ def test_drift_above_threshold_sets_alarm_notifies_and_matches_retrain_rule(plat
     )
 
     # Evaluated again with the same data: no transition, so no second notification.
-    (again,) = run_alarms(platform, keys=["data_drift"])
-    assert (again.evaluation.state, again.applied, again.notified_topics) == ("ALARM", False, [])
+    (again,) = alarms.evaluate([alarm_name])
+    assert (again.state, again.applied, again.notified, again.changed) == ("ALARM", False, (), False)
     assert _messages(platform, topic_queue) == []
 
     # On a bus whose rule (same pattern as the retrain rule) targets SQS, the event is put and delivered.
     cloudwatch.set_alarm_state(AlarmName=alarm_name, StateValue="OK", StateReason="again from OK")
-    (delivered,) = run_alarms(platform, keys=["data_drift"], event_bus=probe_bus)
+    probing = LocalAlarms(
+        clients_of(platform),
+        platform.services.metrics,
+        history_log_group=outputs.log_groups["monitoring"],
+        event_bus=probe_bus,
+    )
+    (delivered,) = probing.evaluate([alarm_name])
     assert delivered.event_id is not None
-    assert [(f.rule, f.target_id) for f in delivered.fired] == [(f"{probe_bus}-rule", "probe")]
+    assert [(t.rule, t.target_id) for t in delivered.event_targets] == [(f"{probe_bus}-rule", "probe")]
     (event,) = _messages(platform, event_queue)
     assert (event["source"], event["detail-type"], event["resources"], event["id"]) == (
         "aws.cloudwatch",
         DETAIL_TYPE,
-        [alarm["AlarmArn"]],
+        [definition.arn],
         delivered.event_id,
     )
     detail = event["detail"]
-    assert isinstance(detail, dict)
     assert (detail["alarmName"], detail["state"]["value"], detail["previousState"]["value"]) == (
         alarm_name,
         "ALARM",
         "OK",
     )
+
+    # moto keeps no alarm history: the runner's own record of its two transitions, newest first.
+    history = alarms.history(alarm_name, limit=2)
+    assert [(h.previous_state, h.state) for h in history] == [("OK", "ALARM"), ("OK", "ALARM")]
+    assert history[0].timestamp >= history[1].timestamp
+    assert history[0].reason.startswith("Threshold Crossed: 1 of 1 datapoint(s) [0.75]")
+
+
+def test_every_alarm_of_the_stack_is_evaluable_and_absent_ones_are_named(platform: Platform) -> None:
+    """Endpoint alarms read SageMaker's namespace (p99 latency included) through the emulator's CloudWatch."""
+    alarms = platform.services.alarms
+    outputs = platform.outputs
+    (latency,) = alarms.describe([outputs.alarm("endpoint_latency")])
+    # SageMaker would publish these; a p99 query over data fails on moto (HTTP 500), so the runner must not ask.
+    sagemaker = CloudWatchMetrics(clients_of(platform), latency.namespace)
+    sagemaker.publish({latency.metric_name: 900_000.0}, dict(latency.dimensions))
+    names = sorted(outputs.alarm_names.values())
+
+    evaluations = alarms.evaluate(names, apply=False)
+
+    assert [e.alarm for e in evaluations] == names
+    assert {e.state for e in evaluations} <= {"OK", "ALARM"}  # notBreaching: no data is not a failure
+    (judged,) = [e for e in evaluations if e.alarm == latency.name]
+    assert (latency.statistic, judged.state) == ("p99", "OK")
+    assert judged.notes == ("the emulator computes no p99: every period was judged as missing",)
+    with pytest.raises(AlarmNotFoundError, match="'no-such-alarm'"):
+        alarms.evaluate([names[0], "no-such-alarm"])
+    with pytest.raises(AlarmNotFoundError, match="'no-such-alarm'"):
+        alarms.history("no-such-alarm")

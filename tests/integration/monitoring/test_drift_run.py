@@ -1,4 +1,5 @@
-"""A drift run on a feature Delta table in the emulator: report in the monitoring bucket, score published."""
+"""A drift run on a feature Delta table in the emulator: report in the monitoring bucket, score published with
+and without dimensions (read back through the metrics port)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from mlops.datasets import find_definition
-from mlops.local.platform import Platform
+from mlops.platform import Platform
 from monitoring.runs import run_drift
 from pipelines.feature_store.offline import feature_table_uri
 
@@ -30,22 +32,20 @@ def _rows(definition_features: list[str], start: datetime, n: int, amount_mean: 
     return frame
 
 
-def test_drift_run_writes_report_and_publishes(platform: Platform) -> None:
-    from deltalake import DeltaTable, write_deltalake
+def _write(platform: Platform, uri: str, frame: pd.DataFrame, mode: str) -> int:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    return platform.services.table_store.write(uri, table, mode, {"source": "drift test"})  # type: ignore[arg-type]
 
+
+def test_drift_run_writes_report_and_publishes(platform: Platform) -> None:
     definition = find_definition("card_transactions", platform.settings.datasets_dir)
     uri = feature_table_uri(platform, definition.name)
-    options = platform.clients.storage_options()
     numeric = [f for f in definition.feature_names if f not in ("amount", "category", "channel")]
     start = datetime(2026, 1, 1, tzinfo=UTC)
     # other tests of the session may have written this table before: take the versions this test writes
-    write_deltalake(
-        uri, _rows(numeric, start, 2000, 50.0, 1), mode="overwrite", schema_mode="overwrite", storage_options=options
-    )
-    reference = DeltaTable(uri, storage_options=options).version()
-    write_deltalake(
-        uri, _rows(numeric, start + timedelta(days=5), 2000, 90.0, 2), mode="append", storage_options=options
-    )
+    reference = _write(platform, uri, _rows(numeric, start, 2000, 50.0, 1), "overwrite")
+    _write(platform, uri, _rows(numeric, start + timedelta(days=5), 2000, 90.0, 2), "append")
+    published_from = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 
     report = run_drift(platform, definition, reference_version=reference, now=datetime(2026, 2, 1, tzinfo=UTC))
 
@@ -55,32 +55,27 @@ def test_drift_run_writes_report_and_publishes(platform: Platform) -> None:
     assert versions == (reference, reference + 1, 2000)
     bucket = platform.outputs.bucket_for_zone("monitoring")
     key = "reports/card_transactions/drift/20260201T000000Z.json"
-    assert report["report_uri"] == f"s3://{bucket}/{key}"
-    stored = json.loads(platform.clients.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert report["report_uri"] == platform.layout.uri(bucket, key)
+    assert report["report_uri"].startswith("s3://")
+    stored = json.loads(platform.services.object_store.get(bucket, key))
     assert stored["drifted_features"] == ["amount"]
-    metrics = platform.clients.client("cloudwatch").list_metrics(
-        Namespace=platform.outputs.metrics_namespace, MetricName="DataDriftScore"
-    )["Metrics"]
-    # Other tests of the session publish DataDriftScore too: check both dimension sets exist.
-    dimension_sets = {tuple((d["Name"], d["Value"]) for d in m.get("Dimensions", [])) for m in metrics}
-    assert {(), (("Dataset", "card_transactions"),)} <= dimension_sets
+    # Other tests of the session publish DataDriftScore too: at least this score was published, in both sets.
+    metrics = platform.services.metrics
+    for dimensions in ({}, {"Dataset": "card_transactions"}):
+        points = metrics.datapoints(
+            "DataDriftScore", dimensions, published_from, published_from + timedelta(hours=2), 7200, statistic="Maximum"
+        )
+        assert points, dimensions
+        assert max(p.value for p in points) >= report["drift_score"]
 
 
 def test_a_window_start_without_a_time_zone_is_read_as_utc(platform: Platform) -> None:
-    from deltalake import write_deltalake
-
     definition = find_definition("card_transactions", platform.settings.datasets_dir)
     uri = feature_table_uri(platform, definition.name)
-    options = platform.clients.storage_options()
     numeric = [f for f in definition.feature_names if f not in ("amount", "category", "channel")]
     start = datetime(2026, 3, 1, tzinfo=UTC)
-    write_deltalake(
-        uri, _rows(numeric, start, 500, 50.0, 3), mode="overwrite", schema_mode="overwrite", storage_options=options
-    )
-    reference = delta_version(uri, options)
-    write_deltalake(
-        uri, _rows(numeric, start + timedelta(days=5), 500, 50.0, 4), mode="append", storage_options=options
-    )
+    reference = _write(platform, uri, _rows(numeric, start, 500, 50.0, 3), "overwrite")
+    _write(platform, uri, _rows(numeric, start + timedelta(days=5), 500, 50.0, 4), "append")
 
     naive = datetime(2026, 3, 3)  # as `--since 2026-03-03` arrives from the command line
     report = run_drift(
@@ -88,9 +83,3 @@ def test_a_window_start_without_a_time_zone_is_read_as_utc(platform: Platform) -
     )
 
     assert report["current"]["rows"] == 500
-
-
-def delta_version(uri: str, options: dict[str, str]) -> int:
-    from deltalake import DeltaTable
-
-    return int(DeltaTable(uri, storage_options=options).version())

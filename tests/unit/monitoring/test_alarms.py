@@ -1,4 +1,5 @@
-"""CloudWatch alarm semantics: M of N, each comparison operator, each missing-data treatment."""
+"""CloudWatch alarm semantics (:mod:`mlops.alarm_semantics`): M of N, each comparison operator, each missing-data
+treatment, the definitions the evaluator refuses; and how a ``DescribeAlarms`` entry becomes a definition."""
 
 from __future__ import annotations
 
@@ -6,19 +7,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mlops.local.alarm_semantics import (
-    AlarmDefinitionError,
-    AlarmRule,
-    evaluate,
-    evaluation_range,
-    rule_from_description,
-)
+from mlops.adapters.aws.cloudwatch_alarms import definition_from_description
+from mlops.alarm_semantics import evaluate, evaluation_range, lookback, period_start
+from mlops.ports.alarms import AlarmDefinition, AlarmDefinitionError
 
 NOW = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
 PERIOD = 3600
 
 
-def _rule(**overrides: object) -> AlarmRule:
+def _rule(**overrides: object) -> AlarmDefinition:
     fields: dict[str, object] = {
         "name": "drift",
         "arn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:drift",
@@ -35,7 +32,7 @@ def _rule(**overrides: object) -> AlarmRule:
         "state": "OK",
     }
     fields.update(overrides)
-    return AlarmRule(**fields)  # type: ignore[arg-type]
+    return AlarmDefinition(**fields)  # type: ignore[arg-type]
 
 
 def _values(*points: float | None) -> dict[datetime, float]:
@@ -109,15 +106,42 @@ def test_reason_names_datapoints_and_threshold() -> None:
     )
 
 
-def test_unsupported_definitions_are_named() -> None:
-    with pytest.raises(AlarmDefinitionError, match="'LessThanLowerOrGreaterThanUpperThreshold' is not supported"):
-        _rule(comparison="LessThanLowerOrGreaterThanUpperThreshold")
-    with pytest.raises(AlarmDefinitionError, match=r"DatapointsToAlarm 4 must be within 1\.\.EvaluationPeriods"):
-        _rule(datapoints_to_alarm=4)
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"comparison": "LessThanLowerOrGreaterThanUpperThreshold"},
+            "'LessThanLowerOrGreaterThanUpperThreshold' is not",
+        ),
+        ({"datapoints_to_alarm": 4}, r"DatapointsToAlarm 4 must be within 1\.\.EvaluationPeriods \(3\)"),
+        ({"treat_missing_data": "zero"}, "TreatMissingData 'zero' is unknown"),
+        ({"period": 0}, "Period and EvaluationPeriods must be positive"),
+        ({"metric_math": True}, "metric-math alarms are not supported"),
+    ],
+)
+def test_unsupported_definitions_are_refused_by_name(overrides: dict[str, object], message: str) -> None:
+    with pytest.raises(AlarmDefinitionError, match=message) as caught:
+        evaluate(_rule(**overrides), {}, NOW)
+    assert "alarm 'drift'" in str(caught.value)
 
 
-def test_rule_from_description_defaults() -> None:
-    rule = rule_from_description(
+def test_the_evaluation_reads_the_n_periods_ending_with_the_one_holding_now() -> None:
+    start, end = lookback(_rule(), NOW)
+    assert (start, end) == (datetime(2026, 3, 1, 10, tzinfo=UTC), datetime(2026, 3, 1, 13, tzinfo=UTC))
+    assert period_start(NOW, PERIOD) == datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+
+def test_values_are_matched_to_periods_by_the_periods_start() -> None:
+    """The evaluator takes one value per period start, as the metrics port stamps what it reads back."""
+    current = period_start(NOW, PERIOD)
+    assert evaluate(_rule(evaluation_periods=1, datapoints_to_alarm=1), {current: 0.5}, NOW).state == "ALARM"
+    late = current + timedelta(minutes=1)
+    assert evaluate(_rule(evaluation_periods=1, datapoints_to_alarm=1), {late: 0.5}, NOW).state == "INSUFFICIENT_DATA"
+
+
+def test_definition_from_description_defaults() -> None:
+    updated = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    rule = definition_from_description(
         {
             "AlarmName": "p99",
             "AlarmArn": "arn:aws:cloudwatch:us-east-1:1:alarm:p99",
@@ -130,11 +154,33 @@ def test_rule_from_description_defaults() -> None:
             "Period": 60,
             "EvaluationPeriods": 3,
             "StateValue": "OK",
+            "StateReason": "fine",
+            "StateUpdatedTimestamp": updated,
+            "OKActions": ["arn:aws:sns:us-east-1:1:t"],
         }
     )
-    assert (rule.statistic, rule.datapoints_to_alarm, rule.treat_missing_data, rule.dimensions) == (
+    assert (rule.statistic, rule.datapoints_to_alarm, rule.treat_missing_data, dict(rule.dimensions)) == (
         "p99",
         3,
         "missing",
         {"EndpointName": "e"},
     )
+    assert (rule.state, rule.state_reason, rule.state_updated, rule.metric_math) == ("OK", "fine", updated, False)
+    assert rule.actions_for("OK") == ("arn:aws:sns:us-east-1:1:t",)
+    assert rule.actions_for("ALARM") == rule.actions_for("INSUFFICIENT_DATA") == ()
+
+
+def test_a_metric_math_alarm_is_described_but_not_evaluated() -> None:
+    rule = definition_from_description(
+        {
+            "AlarmName": "ratio",
+            "AlarmArn": "arn:aws:cloudwatch:us-east-1:1:alarm:ratio",
+            "Metrics": [{"Id": "e1", "Expression": "m1 / m2"}],
+            "ComparisonOperator": "GreaterThanThreshold",
+            "Threshold": 1.0,
+            "EvaluationPeriods": 1,
+        }
+    )
+    assert (rule.metric_math, rule.metric_name, rule.state) == (True, "", "INSUFFICIENT_DATA")
+    with pytest.raises(AlarmDefinitionError, match="metric-math"):
+        evaluate(rule, {}, NOW)
