@@ -17,6 +17,7 @@ from mlops.ports.alarms import Alarms
 from mlops.ports.catalog import Catalog
 from mlops.ports.events import EventStream
 from mlops.ports.metrics import MetricsPublisher
+from mlops.ports.model_registry import ModelRegistry
 from mlops.ports.object_store import ObjectStore
 from mlops.ports.online_store import OnlineStore
 from mlops.ports.table_store import TableStore
@@ -46,6 +47,9 @@ class Services(Protocol):
 
     @property
     def alarms(self) -> Alarms: ...
+
+    @property
+    def model_registry(self) -> ModelRegistry: ...
 
 
 @dataclass(frozen=True)

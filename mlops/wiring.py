@@ -13,6 +13,7 @@ events           Kinesis (+ DynamoDB leases)   the emulator's Kinesis and Dynamo
 metrics          CloudWatch                    the emulator's CloudWatch            in-process fake
 catalog          Glue Data Catalog             the emulator's Glue catalog          in-process fake
 alarms           CloudWatch evaluates          the kit's alarm runner (moto)        in-process fake
+model_registry   MLflow + SageMaker packages   MLflow + the emulator's packages     sqlite MLflow + fake
 ===============  ============================  ===================================  ==================
 
 Where an emulator stores a service but does not run it (SageMaker hosting and training, Glue job runs, alarm
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from mlops.ports.catalog import Catalog
     from mlops.ports.events import EventStream
     from mlops.ports.metrics import MetricsPublisher
+    from mlops.ports.model_registry import ModelRegistry
     from mlops.ports.object_store import ObjectStore
     from mlops.ports.online_store import OnlineStore
     from mlops.ports.table_store import TableStore
@@ -205,6 +207,37 @@ class WiredServices:
             return MemoryAlarms(self.metrics)
         raise _unknown("alarms", kind)
 
+    @cached_property
+    def model_registry(self) -> ModelRegistry:
+        kind = self._type("model_registry")
+        from mlops.layout import Layout, mlflow_artifacts_prefix
+        from mlops.registry.service import MlflowModelRegistry
+
+        layout = Layout(self.outputs, self.object_store.scheme)
+        if kind == "mlflow-sagemaker":
+            from mlops.adapters.aws.sagemaker_packages import SageMakerModelPackages
+            from mlops.registry.session import MlflowConnection
+
+            connection = MlflowConnection(self.outputs.mlflow_tracking_uri, self.clients.subprocess_env())
+            packages = SageMakerModelPackages(self.clients, self.outputs.model_package_group)
+            return MlflowModelRegistry(
+                connection,
+                packages,
+                self.object_store,
+                layout,
+                lambda dataset: layout.zone_uri("models", mlflow_artifacts_prefix(dataset)),
+            )
+        if kind == "memory":
+            from mlops.adapters.memory.model_packages import MemoryModelPackages
+            from mlops.registry.ephemeral import EphemeralMlflow
+
+            store = EphemeralMlflow()
+            memory_packages = MemoryModelPackages(self.outputs.model_package_group)
+            return MlflowModelRegistry(
+                store.connection, memory_packages, self.object_store, layout, store.artifact_location
+            )
+        raise _unknown("model_registry", kind)
+
 
 def build_platform(settings: Settings, outputs: StackOutputs) -> Platform:
     """The platform for ``settings`` and a stack's ``outputs``, its services wired from the settings."""
@@ -228,4 +261,5 @@ MEMORY_CAPABILITIES = (
     "metrics",
     "catalog",
     "alarms",
+    "model_registry",
 )

@@ -1,4 +1,4 @@
-"""``mlops mlflow ui``: MLflow's UI on loopback, pointed at the stack's tracking store and artifacts."""
+"""``mlops mlflow ui``: MLflow's UI on loopback, pointed at the model registry's tracking store and artifacts."""
 
 from __future__ import annotations
 
@@ -20,12 +20,8 @@ def ui(
     ctx: typer.Context,
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
 ) -> None:
-    """Start `mlflow ui` on 127.0.0.1 with the stack's tracking URI and S3 endpoint; Ctrl-C stops it."""
-    from mlops.tracking import mlflow_env
-
-    context = cli_context(ctx)
-    platform = context.platform()
-    env = mlflow_env(platform)
+    """Start `mlflow ui` on 127.0.0.1 with the registry's tracking URI and artifact store; Ctrl-C stops it."""
+    env = cli_context(ctx).platform().services.model_registry.environment()
     mlflow_bin = Path(sys.executable).with_name("mlflow")
     command = [str(mlflow_bin), "ui", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--backend-store-uri", env["MLFLOW_TRACKING_URI"]]

@@ -12,7 +12,7 @@ from mlops.datasets import find_definition
 
 app = typer.Typer(
     help=(
-        "The model registry: MLflow versions with `challenger`/`champion` aliases, kept in step with SageMaker "
+        "The model registry: MLflow versions with `challenger`/`champion` aliases, kept in step with the cloud's "
         "model packages (approval status; stage Staging/Production/Archived)."
     ),
     no_args_is_help=True,
@@ -62,7 +62,7 @@ def promote(
     context = cli_context(ctx)
     definition = find_definition(dataset, context.settings.datasets_dir)
     with console.status("evaluating challenger and champion on the holdout..."):
-        decision = run_promotion(cli_context(ctx).platform(), definition, margin, force=force, reason=reason)
+        decision = run_promotion(context.platform(), definition, margin, force=force, reason=reason)
     if json_out:
         emit_json(asdict(decision))
         return
@@ -83,5 +83,5 @@ def rollback(
 
     context = cli_context(ctx)
     definition = find_definition(dataset, context.settings.datasets_dir)
-    old, restored = run_rollback(cli_context(ctx).platform(), definition)
+    old, restored = run_rollback(context.platform(), definition)
     console.print(f"[green]rolled back[/] {dataset}: champion v{old} -> v{restored}")

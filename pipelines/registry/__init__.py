@@ -1,1 +1,1 @@
-"""Model registry: MLflow versions with ``challenger``/``champion`` aliases, SageMaker model packages in step."""
+"""The promotion gate over the model registry port: score challenger vs champion, then promote or roll back."""

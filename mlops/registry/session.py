@@ -1,0 +1,68 @@
+"""How the kit reaches an MLflow tracking server: its URI plus the environment MLflow's artifact store reads.
+
+MLflow takes its S3 endpoint and credentials from ``os.environ`` (not from a client object), so
+:meth:`MlflowConnection.session` sets them for the duration of a block and restores the previous values after.
+The wiring builds the connection (tracking URI from the stack outputs, artifact environment from the cloud's
+client factory); nothing else in the kit decides where MLflow is.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+# Progress bars of artifact downloads would interleave with the CLI's own progress display.
+QUIET = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+
+
+@dataclass(frozen=True)
+class MlflowConnection:
+    """A tracking (and registry) URI and the artifact store's environment (endpoint, region, credentials)."""
+
+    tracking_uri: str
+    artifact_env: Mapping[str, str] = field(default_factory=dict)
+
+    def environment(self) -> dict[str, str]:
+        """What a process (in process, ``mlflow ui``, a model server) needs to reach this MLflow."""
+        return {**self.artifact_env, **QUIET, "MLFLOW_TRACKING_URI": self.tracking_uri}
+
+    @contextmanager
+    def session(self) -> Iterator[Any]:
+        """Point MLflow at this server for the block; yields an ``MlflowClient``."""
+        import mlflow
+        from mlflow import MlflowClient
+
+        env = self.environment()
+        saved = {name: os.environ.get(name) for name in env}
+        os.environ.update(env)
+        try:
+            mlflow.set_tracking_uri(self.tracking_uri)
+            mlflow.set_registry_uri(self.tracking_uri)
+            yield MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+def ensure_experiment(client: Any, name: str, artifact_location: str) -> str:
+    """The experiment id of ``name``, created with its artifacts at ``artifact_location`` if absent.
+
+    Two registrations racing to create it both end with the same id (the loser reads the winner's).
+    """
+    from mlflow.exceptions import MlflowException
+
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return str(experiment.experiment_id)
+    try:
+        return str(client.create_experiment(name, artifact_location=artifact_location))
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+        return str(client.get_experiment_by_name(name).experiment_id)
