@@ -84,8 +84,6 @@ def define_platform(config: StackConfig) -> PlatformOutputs:
         FeatureStoreArgs(
             identity=ident,
             kms_key_arn=key,
-            features_bucket=zones["features"],
-            database_name=lake.database_name,
             ttl_attribute=config.online_feature_ttl_attribute,
         ),
     )
@@ -171,7 +169,6 @@ def define_platform(config: StackConfig) -> PlatformOutputs:
         "checkpoint_table": streaming.checkpoint_table,
         "glue_role_arn": processing.role_arn,
         "glue_jobs": processing.job_names,
-        "offline_feature_table": features.offline_table,
         "online_feature_table": features.online_table,
         "sagemaker_role_arn": training.role_arn,
         "model_package_group": training.model_package_group,

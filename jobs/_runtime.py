@@ -1,9 +1,10 @@
-"""What every Glue job script shares: its AWS clients, its Spark session, its dataset definition, its result.
+"""What every Glue job script shares: its platform, its Spark session, its dataset definition, its result.
 
 The same code runs on Glue and under the kit's local runner (``mlops job run``). The differences come from the
 environment only: the local runner sets ``AWS_ENDPOINT_URL`` (the emulator) and ``MLOPS_SPARK_MASTER``
-(``local[N]``); on Glue neither is set, so clients use AWS's endpoints and the instance role, and Spark is
-Glue's own session.
+(``local[N]``); on Glue neither is set, so the services use AWS's endpoints and the job's role, and Spark is
+Glue's own session. A job reaches storage only through the ports :func:`job_platform` wires (table store,
+catalog, object store); it never holds a cloud client.
 """
 
 from __future__ import annotations
@@ -11,28 +12,56 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops.adapters.aws.clients import ClientFactory
+from mlops.contracts import JOB_RESULT_FILE_ENV as RESULT_FILE_ENV
+from mlops.contracts import JOB_RESULT_LOG_PREFIX as RESULT_LOG_PREFIX
+from mlops.contracts import JOB_SPARK_MASTER_ENV as SPARK_MASTER_ENV
 from mlops.datasets import DatasetDefinition, find_definition
-from mlops.settings import load_settings
+from mlops.outputs import StackOutputs
+from mlops.platform import Platform
+from mlops.settings import Settings, load_settings
+from mlops.wiring import build_platform
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-from mlops.contracts import JOB_RESULT_FILE_ENV as RESULT_FILE_ENV
-from mlops.contracts import JOB_SPARK_MASTER_ENV as SPARK_MASTER_ENV
-
-RESULT_LOG_PREFIX = "mlops-job-result "
+# The stack outputs a job learns from its arguments (the infra program passes them as DefaultArguments).
+ARGUMENT_OUTPUTS = ("curated_bucket", "features_bucket", "glue_database")
 
 
-def job_clients() -> ClientFactory:
-    """Clients for the AWS the job runs against: the endpoint in ``AWS_ENDPOINT_URL`` when set, else AWS."""
+def job_settings() -> Settings:
+    """Settings for the AWS the job runs against: the endpoint in ``AWS_ENDPOINT_URL`` when set, else AWS.
+
+    An endpoint means an emulator (dummy credentials); without one it is AWS and the default credential chain
+    (on Glue: the job's role).
+    """
     endpoint = os.environ.get("AWS_ENDPOINT_URL")
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    # An endpoint means an emulator (dummy credentials); without one it is AWS and the default credential chain.
-    return ClientFactory(load_settings(target="moto" if endpoint else "aws", endpoint_url=endpoint, region=region))
+    return load_settings(target="moto" if endpoint else "aws", endpoint_url=endpoint, region=region)
+
+
+def job_outputs(args: Mapping[str, str | None], settings: Settings) -> StackOutputs:
+    """The part of the stack's outputs a job knows: the buckets and catalog database of its arguments.
+
+    A job has no outputs file; asking for an output its arguments did not carry fails naming that output.
+    """
+    environment = str(args.get("MLOPS_ENVIRONMENT") or "job")
+    values: dict[str, Any] = {"stack": environment, "environment": environment, "region": settings.region}
+    values.update({name: str(args[name]) for name in ARGUMENT_OUTPUTS if args.get(name)})
+    return StackOutputs.model_construct(**values)
+
+
+def job_platform(args: Mapping[str, str | None]) -> Platform:
+    """The job's platform, wired by :mod:`mlops.wiring` from :func:`job_settings` and :func:`job_outputs`.
+
+    Only the services a job uses are ever built (each on first use): the table store, the catalog and the
+    object store.
+    """
+    settings = job_settings()
+    return build_platform(settings, job_outputs(args, settings))
 
 
 def spark_session(app_name: str) -> SparkSession:

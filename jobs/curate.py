@@ -6,7 +6,7 @@ Arguments (Glue job arguments; DefaultArguments from the infra program, the rest
   --datasets_dir DIR   where the dataset definitions live (default: those shipped in the kit's wheel)
 
 Each run appends one Delta version whose commit metadata lists the batches it curated and the row counts, so a
-re-run skips them; then the Glue table ``<dataset>_curated`` points at the new version.
+re-run skips them; then the catalog table ``<dataset>_curated`` points at the new version.
 """
 
 from __future__ import annotations
@@ -16,17 +16,17 @@ import sys
 import time
 
 from jobs._glue_args import resolve_options
-from jobs._runtime import dataset_definition, job_clients, log, report, spark_session
+from jobs._runtime import dataset_definition, job_platform, log, report, spark_session
+from mlops import layout
 from mlops.errors import DatasetError
-from pipelines.lake.catalog import register_delta_table
+from mlops.ports.table_store import TableStore
 from pipelines.lake.curation import deduplicate, list_validated_batches, read_validated_batch
-from pipelines.lake.delta import commit_metadata, current_version, delta_options, read_table, table_uri, write_table
 
 
-def curated_batches(uri: str, options: dict[str, str]) -> set[str]:
+def curated_batches(tables: TableStore, uri: str) -> set[str]:
     """Batch ids every earlier run recorded in its commit metadata."""
     done: set[str] = set()
-    for metadata in commit_metadata(uri, options).values():
+    for metadata in tables.commit_metadata(uri).values():
         done.update(json.loads(metadata.get("batch_ids", "[]")))
     return done
 
@@ -35,46 +35,45 @@ def main(argv: list[str]) -> None:
     args = resolve_options(
         argv,
         required=["JOB_NAME", "dataset", "curated_bucket", "glue_database"],
-        optional=["batch_ids", "datasets_dir"],
+        optional=["batch_ids", "datasets_dir", "MLOPS_ENVIRONMENT"],
     )
     started = time.monotonic()
-    dataset, bucket = str(args["dataset"]), str(args["curated_bucket"])
+    dataset = str(args["dataset"])
     definition = dataset_definition(dataset, args["datasets_dir"])
-    clients = job_clients()
-    options = delta_options(clients)
-    uri = table_uri(bucket, dataset)
-    filesystem = clients.arrow_filesystem()
+    platform = job_platform(args)
+    store, tables = platform.services.object_store, platform.services.table_store
+    lake = platform.layout
+    uri = lake.table_uri("curated", dataset)
 
-    available = list_validated_batches(filesystem, bucket, dataset)
+    available = list_validated_batches(store, lake, dataset)
     wanted = str(args["batch_ids"]).split(",") if args["batch_ids"] else available
     unknown = sorted(set(wanted) - set(available))
     if unknown:
-        raise DatasetError(f"curate: no validated batch {', '.join(unknown)} of {dataset!r} in s3://{bucket}")
-    done = curated_batches(uri, options)
+        where = lake.zone_uri("curated", layout.validated_prefix(dataset))
+        raise DatasetError(f"curate: no validated batch {', '.join(unknown)} of {dataset!r} in {where}")
+    done = curated_batches(tables, uri)
     batch_ids = [b for b in wanted if b not in done]
     log(f"curate {dataset}: {len(batch_ids)} new batches of {len(available)} ({len(done)} already curated)")
     result: dict[str, object] = {"dataset": dataset, "table": uri, "batch_ids": batch_ids}
     if not batch_ids:
-        version = current_version(uri, options)
+        version = tables.version(uri)
         report({**result, "rows_in": 0, "rows_curated": 0, "duplicates_removed": 0, "table_version": version})
         return
 
-    batches = [read_validated_batch(filesystem, bucket, definition, batch_id) for batch_id in batch_ids]
-    version = current_version(uri, options)
-    existing = None if version is None else read_table(uri, options, version, columns=definition.primary_key).data
+    batches = [read_validated_batch(store, lake, definition, batch_id) for batch_id in batch_ids]
+    version = tables.version(uri)
+    existing = None if version is None else tables.read(uri, version, columns=definition.primary_key).data
     spark = spark_session(str(args["JOB_NAME"]))
     curated, counts = deduplicate(spark, definition, batches, existing)
-    new_version = write_table(
+    new_version = tables.write(
         uri,
-        options,
         curated,
         mode="append",
         metadata={"batch_ids": batch_ids, "job_run_id": args["JOB_RUN_ID"] or "", **counts.as_dict()},
     )
-    register_delta_table(
-        clients.client("glue"),
+    platform.services.catalog.register_delta_table(
         database=str(args["glue_database"]),
-        name=f"{dataset}_curated",
+        name=layout.catalog_table(dataset, "curated"),
         location=uri,
         schema=curated.schema,
         version=new_version,

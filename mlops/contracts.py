@@ -25,3 +25,7 @@ def backoff_seconds(attempt: int, base: float = 0.05, cap: float = 2.0) -> float
 def backoff(attempt: int) -> None:
     """Sleep for :func:`backoff_seconds` of ``attempt`` (retries of throttled or partial batch calls)."""
     time.sleep(backoff_seconds(attempt))
+
+
+# The line a job script logs with its result (JSON after the prefix); runners read the counts back from it.
+JOB_RESULT_LOG_PREFIX = "mlops-job-result "

@@ -141,3 +141,14 @@ def stream_quarantine_key(dataset: str, moment: datetime) -> str:
     from datetime import UTC
 
     return f"{dataset}/stream/{moment.astimezone(UTC).strftime('%Y%m%dT%H%M%S%fZ')}.jsonl"
+
+
+def job_run_key(job_name: str, run_id: str) -> str:
+    """In the monitoring zone: the record of one batch job run the kit's local runner made."""
+    return f"glue-runs/{job_name}/{run_id}.json"
+
+
+def catalog_table(dataset: str, zone: str) -> str:
+    """The catalog table of ``dataset``'s Delta table in ``zone``: ``<dataset>_curated``, ``<dataset>_features``
+    (the offline feature store's entry)."""
+    return f"{dataset}_{zone}"

@@ -51,8 +51,8 @@ class StackOutputs(BaseModel):
     glue_role_arn: str
     glue_jobs: dict[str, str]
 
-    # feature store
-    offline_feature_table: str
+    # feature store: online table only; the offline store is the Delta table ``tables/<dataset>`` in the
+    # features bucket, catalogued per dataset as ``<dataset>_features`` by the build_features job
     online_feature_table: str
 
     # training, tracking and registry

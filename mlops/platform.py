@@ -16,6 +16,7 @@ from mlops.outputs import StackOutputs
 from mlops.ports.alarms import Alarms
 from mlops.ports.catalog import Catalog
 from mlops.ports.events import EventStream
+from mlops.ports.jobs import JobRunner
 from mlops.ports.metrics import MetricsPublisher
 from mlops.ports.model_registry import ModelRegistry
 from mlops.ports.object_store import ObjectStore
@@ -44,6 +45,9 @@ class Services(Protocol):
 
     @property
     def catalog(self) -> Catalog: ...
+
+    @property
+    def jobs(self) -> JobRunner: ...
 
     @property
     def alarms(self) -> Alarms: ...

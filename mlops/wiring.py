@@ -12,6 +12,7 @@ online_store     DynamoDB                      the emulator's DynamoDB          
 events           Kinesis (+ DynamoDB leases)   the emulator's Kinesis and DynamoDB  in-process fake
 metrics          CloudWatch                    the emulator's CloudWatch            in-process fake
 catalog          Glue Data Catalog             the emulator's Glue catalog          in-process fake
+jobs             Glue job runs                 the kit's local Glue runner          (none)
 alarms           CloudWatch evaluates          the kit's alarm runner (moto)        in-process fake
 model_registry   MLflow + SageMaker packages   MLflow + the emulator's packages     sqlite MLflow + fake
 ===============  ============================  ===================================  ==================
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from mlops.ports.alarms import Alarms
     from mlops.ports.catalog import Catalog
     from mlops.ports.events import EventStream
+    from mlops.ports.jobs import JobRunner
     from mlops.ports.metrics import MetricsPublisher
     from mlops.ports.model_registry import ModelRegistry
     from mlops.ports.object_store import ObjectStore
@@ -118,7 +120,9 @@ class WiredServices:
         if kind == "memory":
             from mlops.adapters.memory.object_store import MemoryObjectStore
 
-            return MemoryObjectStore()
+            # the stack's buckets exist from the start, as the infra program's buckets do
+            buckets = [v for k, v in self.outputs.model_dump().items() if k.endswith("_bucket") and isinstance(v, str)]
+            return MemoryObjectStore(buckets=tuple(buckets))
         raise _unknown("object_store", kind)
 
     @cached_property
@@ -189,6 +193,19 @@ class WiredServices:
 
             return MemoryCatalog()
         raise _unknown("catalog", kind)
+
+    @cached_property
+    def jobs(self) -> JobRunner:
+        kind = self._type("jobs")
+        if kind == "glue":
+            from mlops.adapters.aws.glue_jobs import GlueJobs
+
+            return GlueJobs(self.clients, self.outputs)
+        if kind == "local":
+            from mlops.local.glue_runner import LocalGlueRunner
+
+            return LocalGlueRunner(self.clients, self.outputs, self.object_store)
+        raise _unknown("jobs", kind)
 
     @cached_property
     def alarms(self) -> Alarms:

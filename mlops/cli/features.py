@@ -11,7 +11,14 @@ from rich.progress import Progress
 from mlops.cli.context import cli_context, console, emit_json
 from mlops.datasets import find_definition
 
-app = typer.Typer(help="The feature store: offline Delta table -> online DynamoDB table.", no_args_is_help=True)
+app = typer.Typer(
+    help=(
+        "The feature store: the offline store is the Delta table tables/<dataset> in the features bucket (written by "
+        "the build_features job, catalogued as <dataset>_features); `materialize` loads the latest row per entity "
+        "into the online store (DynamoDB on AWS)."
+    ),
+    no_args_is_help=True,
+)
 
 
 @app.command()

@@ -1,4 +1,5 @@
-"""``mlops job``: run the stack's Glue jobs. Locally the kit runs the script itself (moto runs nothing)."""
+"""``mlops job``: run the stack's batch jobs through the platform's job runner (Glue on AWS; on an emulator the
+kit's local runner, which runs the script itself because moto runs nothing)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from mlops.cli.context import cli_context, console, emit_json, key_value_pairs
 
 app = typer.Typer(
     help=(
-        "Glue jobs of the stack (one per script in jobs/). `run` executes a job's script with local PySpark, "
-        "the way Glue would: job arguments from the job's DefaultArguments overridden by --arg, log streamed "
-        "here and to CloudWatch Logs, run record in `s3://<monitoring>/glue-runs/<job>/<run_id>.json`."
+        "Batch jobs of the stack (one per script in jobs/). `run` starts a job and waits for its end: on AWS a "
+        "Glue job run; on an emulator the kit runs the script with local PySpark the way Glue would, and keeps "
+        "the run record in the monitoring bucket under glue-runs/<job>/<run_id>.json. Job arguments are the "
+        "job's DefaultArguments overridden by --arg; the log is streamed here."
     ),
     no_args_is_help=True,
 )
@@ -36,28 +38,33 @@ def run(
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the run record as JSON on stdout.")] = False,
 ) -> None:
-    """Run a Glue job locally and record the run; exits 1 when the job fails."""
+    """Run a job to its end and show its record; exits 1 when the run fails."""
     from dataclasses import asdict
 
-    from mlops.local.glue_runner import run_job
+    from mlops.ports.jobs import JobRun, JobRunFailedError
 
     context = cli_context(ctx)
     arguments = parse_arguments(arg or [])
-    platform = context.platform()
+    jobs = context.platform().services.jobs
 
     def show(line: str) -> None:
         console.print(line, markup=False, highlight=False)
 
-    record = run_job(platform, name, arguments, on_line=show)
+    run: JobRun
+    try:
+        run = jobs.run(name, arguments, on_line=show)
+    except JobRunFailedError as failed:
+        run = failed.run
     if json_out:
-        emit_json(asdict(record))
-    colour = "green" if record.succeeded else "red"
+        emit_json(asdict(run))
+    colour = "green" if run.succeeded else "red"
+    where = f"; record {run.record_uri}" if run.record_uri else ""
+    logs = f"; log {run.logs}" if run.logs else ""
     console.print(
-        f"[{colour}]{record.state}[/] {record.job_name} run {record.run_id} in {record.duration_seconds:.1f}s; "
-        f"record {record.record_uri}"
+        f"[{colour}]{run.state}[/] {run.job_name} run {run.run_id} in {run.duration_seconds:.1f}s{where}{logs}"
     )
-    if record.counts:
-        console.print(" ".join(f"{k}={v}" for k, v in sorted(record.counts.items()) if not isinstance(v, list)))
-    if not record.succeeded:
-        console.print(f"[red]error:[/] {record.error}", markup=True)
+    if run.counts:
+        console.print(" ".join(f"{k}={v}" for k, v in sorted(run.counts.items()) if not isinstance(v, list)))
+    if not run.succeeded:
+        console.print(f"[red]error:[/] {run.error}", markup=True)
         raise typer.Exit(1)

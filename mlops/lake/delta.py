@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from mlops.ports.table_store import TableNotFoundError, TableStoreError, VersionedTable
+from mlops.ports.table_store import TableCommitConflictError, TableNotFoundError, TableStoreError, VersionedTable
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -75,24 +75,35 @@ def write_table(
     """Commit ``data`` as a new version and return it; ``metadata`` is stored as ``mlops.<key>`` commit info.
 
     ``overwrite`` replaces the rows and the schema (a feature table follows its definition); ``append`` keeps
-    the schema and refuses rows that do not fit it.
+    the schema and refuses rows that do not fit it. The version returned is the one THIS write committed, also
+    when other writers commit meanwhile: an existing table is written through its ``DeltaTable``, whose state
+    the commit moves to its own version (a fresh read of the latest version could be another writer's).
     """
-    from deltalake import CommitProperties, write_deltalake
-    from deltalake.exceptions import DeltaError
+    from deltalake import CommitProperties, DeltaTable, write_deltalake
+    from deltalake.exceptions import CommitFailedError, DeltaError
 
     custom = {f"{METADATA_PREFIX}{key}": _metadata_value(value) for key, value in metadata.items()}
+    target: str | DeltaTable = uri
+    if DeltaTable.is_deltatable(uri, storage_options=options):
+        target = DeltaTable(uri, storage_options=options)
     try:
         write_deltalake(
-            uri,
+            target,
             data,
             mode=mode,
             schema_mode="overwrite" if mode == "overwrite" else None,
             storage_options=options,
             commit_properties=CommitProperties(custom_metadata=custom),
         )
+    except CommitFailedError as exc:
+        raise TableCommitConflictError(
+            f"writing {data.num_rows} rows to Delta table {uri} ({mode}) lost to a concurrent commit: {exc}"
+        ) from exc
     except (DeltaError, ValueError) as exc:
         raise TableStoreError(f"writing {data.num_rows} rows to Delta table {uri} ({mode}) failed: {exc}") from exc
-    version = current_version(uri, options)
+    if isinstance(target, DeltaTable):
+        return int(target.version())
+    version = current_version(uri, options)  # the table's first commit
     assert version is not None  # the write above just created it
     return version
 

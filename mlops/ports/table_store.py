@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from mlops.errors import DatasetError
-from mlops.ports.errors import NotFoundError, PortError
+from mlops.ports.errors import ConflictError, NotFoundError, PortError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -23,6 +23,11 @@ class TableStoreError(PortError, DatasetError):
 
 class TableNotFoundError(TableStoreError, NotFoundError):
     """No table (or no such version of it) exists at the URI."""
+
+
+class TableCommitConflictError(TableStoreError, ConflictError):
+    """A concurrent commit changed what this write depended on (e.g. removed the rows it replaced), so this
+    commit lost; nothing of it was committed. Re-run the step against the new version."""
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mlops.adapters.feature_store import DynamoDBOnlineStore, OnlineStore
 from mlops.datasets import DatasetDefinition
-from mlops.local.platform import Platform
+from mlops.platform import Platform
+from mlops.ports.online_store import OnlineStore
 from pipelines.feature_store.offline import latest_per_entity, load_features
 
 BATCH_ROWS = 500
@@ -23,11 +23,6 @@ class MaterializeResult:
     table_version: int
     entities: int
     online_table: str
-
-
-def online_store(platform: Platform) -> DynamoDBOnlineStore:
-    """The stack's online store."""
-    return DynamoDBOnlineStore(platform.clients, platform.outputs.online_feature_table)
 
 
 def online_rows(frame: Any, definition: DatasetDefinition, table_version: int) -> list[dict[str, Any]]:
@@ -58,10 +53,11 @@ def materialize(
     store: OnlineStore | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> MaterializeResult:
-    """Write the latest row per entity of the feature table (at ``version``) to the online store."""
+    """Write the latest row per entity of the feature table (at ``version``) to the online store (the
+    platform's, unless ``store`` is given)."""
     snapshot = load_features(platform, definition, version)
     rows = online_rows(snapshot.frame, definition, snapshot.version)
-    target = store or online_store(platform)
+    target = store or platform.services.online_store
     written = 0
     for start in range(0, len(rows), BATCH_ROWS):
         written += target.write(definition.name, rows[start : start + BATCH_ROWS], definition.entity_key)

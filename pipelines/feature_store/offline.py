@@ -1,8 +1,10 @@
 """Offline feature store: the versioned feature Delta table and point-in-time correct training-set retrieval.
 
-The feature table (``s3://<features>/tables/<dataset>``) holds one row per event with the entity key, the event
-time, the primary key, every feature (values as of that event) and the label. A training set is read at a fixed
-table version, so a model records exactly which data it saw.
+The feature table (``tables/<dataset>`` in the features zone, :meth:`mlops.layout.Layout.feature_table_uri`) is
+THE offline feature store: a Delta table the ``build_features`` job writes through the table store and catalogs as
+``<dataset>_features``. It holds one row per event with the entity key, the event time, the primary key, every
+feature (values as of that event) and the label. A training set is read at a fixed table version, so a model
+records exactly which data it saw.
 
 Point-in-time correctness has two halves:
 
@@ -21,13 +23,12 @@ import pandas as pd
 
 from mlops.datasets import DatasetDefinition
 from mlops.errors import DatasetError, FeatureStoreError
-from mlops.local.platform import Platform
-from pipelines.lake.delta import current_version, delta_options, read_table, table_uri
+from mlops.platform import Platform
 
 
 def feature_table_uri(platform: Platform, dataset: str) -> str:
     """Where the dataset's feature Delta table lives (features zone, ``tables/<dataset>``)."""
-    return table_uri(platform.outputs.bucket_for_zone("features"), dataset)
+    return platform.layout.feature_table_uri(dataset)
 
 
 @dataclass(frozen=True)
@@ -42,15 +43,15 @@ class FeatureSnapshot:
 def load_features(platform: Platform, definition: DatasetDefinition, version: int | None = None) -> FeatureSnapshot:
     """Read the feature table at ``version`` (latest when ``None``); event times come back as UTC timestamps."""
     uri = feature_table_uri(platform, definition.name)
-    options = delta_options(platform.clients)
-    if current_version(uri, options) is None:
+    tables = platform.services.table_store
+    if tables.version(uri) is None:
         raise FeatureStoreError(
             f"no feature table for dataset {definition.name!r} at {uri}"
             + (f" version {version}" if version is not None else "")
             + ": run the feature pipeline first"
         )
     try:
-        table = read_table(uri, options, version)
+        table = tables.read(uri, version)
     except DatasetError as exc:
         raise FeatureStoreError(str(exc)) from exc
     frame = table.data.to_pandas()

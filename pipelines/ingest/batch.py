@@ -2,8 +2,9 @@
 
 A file is identified by its SHA-256: it is stored at ``<raw>/<dataset>/ingest_date=<day>/<sha256>.<format>``
 and described by ``<raw>/<dataset>/_manifests/<sha256>.json`` (source, checksum, row count, schema, time,
-batch id). The manifest is written last, so a batch is only visible once its data is stored; a file whose
-manifest exists is reported as already ingested and not stored again, whatever its name or ingestion day.
+batch id), through the platform's object store (keys from :mod:`mlops.layout`). The manifest is written last,
+so a batch is only visible once its data is stored; a file whose manifest exists is reported as already
+ingested and not stored again, whatever its name or ingestion day.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mlops import layout
-from mlops.adapters.object_store import ObjectStore, S3ObjectStore
 from mlops.datasets import DatasetDefinition, find_definition
 from mlops.errors import DatasetError
-from mlops.local.platform import Platform
+from mlops.layout import Layout
+from mlops.platform import Platform
+from mlops.ports.object_store import ObjectStore
 from pipelines.ingest.formats import FileFormat, format_of
 from pipelines.ingest.records import read_records
 
@@ -72,12 +74,13 @@ def ingest_file(
     definition: DatasetDefinition,
     path: Path,
     store: ObjectStore,
-    raw_bucket: str,
+    lake: Layout,
     *,
     file_format: str | None = None,
     now: datetime | None = None,
 ) -> IngestOutcome:
     """Store ``path`` as a batch of ``definition``'s dataset unless the same bytes were ingested before."""
+    raw_bucket = lake.bucket("raw")
     fmt: FileFormat = format_of(path, file_format)
     if not path.is_file():
         raise DatasetError(f"cannot ingest {path}: no such file")
@@ -87,7 +90,7 @@ def ingest_file(
     checksum = sha256_of(path)
     manifest_key = layout.manifest_key(definition.name, checksum)
     if store.exists(raw_bucket, manifest_key):
-        return IngestOutcome("already_ingested", load_manifest(store, raw_bucket, manifest_key))
+        return IngestOutcome("already_ingested", load_manifest(store, lake, manifest_key))
     # the row count and schema are read now, so a manifest describes its batch without a second download
     records = read_records(path.read_bytes(), fmt, str(path))
     moment = now or datetime.now(UTC)
@@ -110,31 +113,30 @@ def ingest_file(
     return IngestOutcome("ingested", manifest)
 
 
-def load_manifest(store: ObjectStore, raw_bucket: str, key: str) -> Manifest:
-    return Manifest.from_json(store.get(raw_bucket, key), f"s3://{raw_bucket}/{key}")
+def load_manifest(store: ObjectStore, lake: Layout, key: str) -> Manifest:
+    """The manifest stored under ``key`` in the raw zone."""
+    return Manifest.from_json(store.get(lake.bucket("raw"), key), lake.zone_uri("raw", key))
 
 
-def list_manifests(store: ObjectStore, raw_bucket: str, dataset: str) -> list[Manifest]:
+def list_manifests(store: ObjectStore, lake: Layout, dataset: str) -> list[Manifest]:
     """Every batch of ``dataset`` in the raw zone, oldest ingestion first."""
-    keys = [k for k in store.list_keys(raw_bucket, layout.manifest_prefix(dataset)) if k.endswith(".json")]
-    manifests = [load_manifest(store, raw_bucket, key) for key in keys]
+    keys = [k for k in store.list_keys(lake.bucket("raw"), layout.manifest_prefix(dataset)) if k.endswith(".json")]
+    manifests = [load_manifest(store, lake, key) for key in keys]
     return sorted(manifests, key=lambda m: (m.ingested_at, m.batch_id))
 
 
-def find_manifest(store: ObjectStore, raw_bucket: str, dataset: str, batch_id: str) -> Manifest:
-    """The manifest of batch ``batch_id``; an unknown id is an error listing how to find the known ones."""
-    for key in store.list_keys(raw_bucket, layout.manifest_prefix(dataset)):
+def find_manifest(store: ObjectStore, lake: Layout, dataset: str, batch_id: str) -> Manifest:
+    """The manifest of batch ``batch_id``; an unknown id is an error naming where the manifests are."""
+    prefix = layout.manifest_prefix(dataset)
+    for key in store.list_keys(lake.bucket("raw"), prefix):
         checksum = key.rsplit("/", 1)[-1].removesuffix(".json")
         if layout.batch_id_of(checksum) == batch_id:
-            return load_manifest(store, raw_bucket, key)
-    raise DatasetError(
-        f"dataset {dataset!r} has no batch {batch_id!r} in s3://{raw_bucket}/{layout.manifest_prefix(dataset)}"
-    )
+            return load_manifest(store, lake, key)
+    raise DatasetError(f"dataset {dataset!r} has no batch {batch_id!r} in {lake.zone_uri('raw', prefix)}")
 
 
 def ingest(platform: Platform, dataset: str, paths: list[Path], file_format: str | None = None) -> list[IngestOutcome]:
     """Ingest each file as a batch of ``dataset`` (its definition must exist) into the stack's raw zone."""
     definition = find_definition(dataset, platform.settings.datasets_dir)
-    store = S3ObjectStore(platform.clients)
-    raw_bucket = platform.outputs.bucket_for_zone("raw")
-    return [ingest_file(definition, path, store, raw_bucket, file_format=file_format) for path in paths]
+    store = platform.services.object_store
+    return [ingest_file(definition, path, store, platform.layout, file_format=file_format) for path in paths]

@@ -8,11 +8,13 @@ the keys the curated table already holds. ``rows_in = rows_curated + duplicates_
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mlops import layout
 from mlops.datasets import DatasetDefinition
 from mlops.errors import DatasetError
+from mlops.layout import Layout
+from mlops.ports.object_store import ObjectStore
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -20,20 +22,18 @@ if TYPE_CHECKING:
 
 _ORDER = "_mlops_batch_order"
 _ROW = "_mlops_row"
+_BATCH_FOLDER = "batch_id="
 
 
-def validated_prefix(bucket: str, dataset: str) -> str:
-    """``<curated>/validated/<dataset>``: where validation leaves typed batches (``batch_id=<id>/part-0.parquet``)."""
-    return f"{bucket}/{layout.validated_prefix(dataset)}".rstrip("/")
-
-
-def list_validated_batches(filesystem: Any, bucket: str, dataset: str) -> list[str]:
-    """Batch ids under the validated prefix, sorted."""
-    from pyarrow import fs
-
-    selector = fs.FileSelector(validated_prefix(bucket, dataset), allow_not_found=True)
-    names = [info.base_name for info in filesystem.get_file_info(selector) if info.type == fs.FileType.Directory]
-    return sorted(name.removeprefix("batch_id=") for name in names if name.startswith("batch_id="))
+def list_validated_batches(store: ObjectStore, lake: Layout, dataset: str) -> list[str]:
+    """Batch ids validation left under ``<curated>/validated/<dataset>/batch_id=<id>/``, sorted."""
+    prefix = layout.validated_prefix(dataset)
+    found: set[str] = set()
+    for key in store.list_keys(lake.bucket("curated"), prefix):
+        folder = key[len(prefix) :].split("/", 1)[0]
+        if folder.startswith(_BATCH_FOLDER) and "/" in key[len(prefix) :]:
+            found.add(folder.removeprefix(_BATCH_FOLDER))
+    return sorted(found)
 
 
 def arrow_schema(definition: DatasetDefinition) -> pa.Schema:
@@ -55,17 +55,19 @@ def arrow_schema(definition: DatasetDefinition) -> pa.Schema:
     return pa.schema([pa.field(c.name, types[c.type]) for c in definition.columns])
 
 
-def read_validated_batch(filesystem: Any, bucket: str, definition: DatasetDefinition, batch_id: str) -> pa.Table:
+def read_validated_batch(store: ObjectStore, lake: Layout, definition: DatasetDefinition, batch_id: str) -> pa.Table:
     """One validated batch, conformed: exactly the definition's columns, cast to its types."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    path = f"{bucket}/{layout.validated_key(definition.name, batch_id)}"
+    key = layout.validated_key(definition.name, batch_id)
+    uri = lake.zone_uri("curated", key)
+    data = store.get(lake.bucket("curated"), key)
     try:
-        table = pq.read_table(path, filesystem=filesystem)
+        table = pq.read_table(pa.BufferReader(data))
     except (OSError, pa.ArrowException) as exc:
-        raise DatasetError(f"validated batch {batch_id} of {definition.name!r} at s3://{path}: {exc}") from exc
-    return conform(table, definition, f"batch {batch_id} (s3://{path})")
+        raise DatasetError(f"validated batch {batch_id} of {definition.name!r} at {uri}: {exc}") from exc
+    return conform(table, definition, f"batch {batch_id} ({uri})")
 
 
 def conform(table: pa.Table, definition: DatasetDefinition, what: str) -> pa.Table:

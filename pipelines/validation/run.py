@@ -5,7 +5,8 @@ quarantined rows to ``<quarantine>/<dataset>/batch_id=<id>/part-0.parquet``, and
 valid typed rows to ``<curated>/validated/<dataset>/batch_id=<id>/part-0.parquet``. A failed run (bad fraction
 above ``quality.max_bad_fraction``, a missing column, too few rows, stale data) publishes no valid rows, so
 downstream jobs never read a batch that broke the contract. Every run's result goes to
-``<monitoring>/validation/<dataset>/<batch_id>.json`` and its figures to CloudWatch (Stage=validation).
+``<monitoring>/validation/<dataset>/<batch_id>.json`` and its figures to the platform's metrics (CloudWatch on
+AWS; Stage=validation). Objects go through the platform's object store, keys come from :mod:`mlops.layout`.
 A batch is pending while it has no result; ``--batch`` validates a batch again and replaces its result.
 """
 
@@ -18,12 +19,12 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from mlops import layout
-from mlops.adapters.metrics import CloudWatchMetrics, MetricsPublisher
-from mlops.adapters.object_store import ObjectStore, S3ObjectStore
 from mlops.datasets import DatasetDefinition, find_definition
 from mlops.errors import DatasetError
-from mlops.local.platform import Platform
-from mlops.outputs import StackOutputs
+from mlops.layout import Layout
+from mlops.platform import Platform
+from mlops.ports.metrics import MetricsPublisher
+from mlops.ports.object_store import ObjectStore
 from pipelines.ingest.batch import Manifest, find_manifest, list_manifests
 from pipelines.ingest.formats import FileFormat
 from pipelines.ingest.records import read_records
@@ -48,16 +49,16 @@ def validate_batch(
     definition: DatasetDefinition,
     manifest: Manifest,
     store: ObjectStore,
-    outputs: StackOutputs,
+    lake: Layout,
     metrics: MetricsPublisher,
     *,
     now: datetime | None = None,
 ) -> ValidationResult:
     """Validate one ingested batch; stores rows, result and metrics and returns the result."""
     started = now or datetime.now(UTC)
-    raw_bucket = outputs.bucket_for_zone("raw")
-    data = store.get(raw_bucket, manifest.key)
-    records = read_records(data, FileFormat(manifest.file_format), f"s3://{raw_bucket}/{manifest.key}")
+    source = lake.zone_uri("raw", manifest.key)
+    data = store.get(lake.bucket("raw"), manifest.key)
+    records = read_records(data, FileFormat(manifest.file_format), source)
     split = split_batch(records, definition, manifest.batch_id, started)
     rows_valid, rows_quarantined = len(split.valid), len(split.quarantine)
     failures = list(split.failures)
@@ -72,7 +73,7 @@ def validate_batch(
     result = ValidationResult(
         dataset=definition.name,
         batch_id=manifest.batch_id,
-        source_key=f"s3://{raw_bucket}/{manifest.key}",
+        source_key=source,
         started_at=started.isoformat(),
         finished_at="",
         rows_in=split.rows_in,
@@ -87,29 +88,26 @@ def validate_batch(
         expectations=[{**asdict(o), "rows": len(o.rows)} for o in split.outcomes],
     )
     if rows_quarantined:
-        bucket = outputs.bucket_for_zone("quarantine")
         key = layout.quarantine_key(definition.name, manifest.batch_id)
-        store.put(bucket, key, _parquet(split.quarantine))
-        result.quarantine_key = f"s3://{bucket}/{key}"
+        store.put(lake.bucket("quarantine"), key, _parquet(split.quarantine))
+        result.quarantine_key = lake.zone_uri("quarantine", key)
     if success:
-        bucket = outputs.bucket_for_zone("curated")
         key = layout.validated_key(definition.name, manifest.batch_id)
-        store.put(bucket, key, _parquet(split.valid))
-        result.validated_key = f"s3://{bucket}/{key}"
+        store.put(lake.bucket("curated"), key, _parquet(split.valid))
+        result.validated_key = lake.zone_uri("curated", key)
     result.finished_at = datetime.now(UTC).isoformat()
-    monitoring = outputs.bucket_for_zone("monitoring")
-    store.put(monitoring, layout.result_key(definition.name, manifest.batch_id), result.to_json(), "application/json")
+    result_key = layout.result_key(definition.name, manifest.batch_id)
+    store.put(lake.bucket("monitoring"), result_key, result.to_json(), "application/json")
     metrics.publish(result.metrics(), {"Dataset": definition.name, "Stage": "validation"}, METRIC_UNITS)
     return result
 
 
-def pending_manifests(store: ObjectStore, outputs: StackOutputs, dataset: str) -> list[Manifest]:
+def pending_manifests(store: ObjectStore, lake: Layout, dataset: str) -> list[Manifest]:
     """Batches of ``dataset`` without a stored validation result, oldest first."""
-    monitoring = outputs.bucket_for_zone("monitoring")
-    done = set(store.list_keys(monitoring, layout.result_prefix(dataset)))
+    done = set(store.list_keys(lake.bucket("monitoring"), layout.result_prefix(dataset)))
     return [
         manifest
-        for manifest in list_manifests(store, outputs.bucket_for_zone("raw"), dataset)
+        for manifest in list_manifests(store, lake, dataset)
         if layout.result_key(dataset, manifest.batch_id) not in done
     ]
 
@@ -121,13 +119,12 @@ def validate(
     if (batch_id is None) == (not all_pending):
         raise DatasetError("choose exactly one of --batch ID or --all-pending")
     definition = find_definition(dataset, platform.settings.datasets_dir)
-    store = S3ObjectStore(platform.clients)
-    metrics = CloudWatchMetrics(platform.clients, platform.outputs.metrics_namespace)
+    store, metrics = platform.services.object_store, platform.services.metrics
     if batch_id is not None:
-        manifests = [find_manifest(store, platform.outputs.bucket_for_zone("raw"), dataset, batch_id)]
+        manifests = [find_manifest(store, platform.layout, dataset, batch_id)]
     else:
-        manifests = pending_manifests(store, platform.outputs, dataset)
-    return [validate_batch(definition, m, store, platform.outputs, metrics) for m in manifests]
+        manifests = pending_manifests(store, platform.layout, dataset)
+    return [validate_batch(definition, m, store, platform.layout, metrics) for m in manifests]
 
 
 def raise_for_failures(results: list[ValidationResult]) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from mlops.local.glue_runner import _error_of, _run_script, run_record_key
+from mlops.layout import job_run_key
+from mlops.local.glue_runner import _error_of, _run_script, _state_of
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -21,6 +22,7 @@ def test_a_script_past_its_timeout_is_killed_and_reported_as_timed_out(tmp_path:
     assert outcome.timed_out
     assert outcome.exit_code != 0
     assert _error_of(outcome, 0.5) == "the job ran past its Timeout of 0.5 s and was stopped (last line: 'working')"
+    assert _state_of(outcome) == "TIMEOUT"  # Glue's state for a run its Timeout stopped
 
 
 def test_a_failing_script_reports_its_last_line(tmp_path: Path) -> None:
@@ -28,6 +30,7 @@ def test_a_failing_script_reports_its_last_line(tmp_path: Path) -> None:
     outcome = _run_script([sys.executable, "-c", script], _env(tmp_path), 30, lambda _line: None)
     assert (outcome.exit_code, outcome.timed_out) == (3, False)
     assert _error_of(outcome, 30) == "ValueError: bad row 7"
+    assert _state_of(outcome) == "FAILED"
 
 
 def test_a_silent_failure_names_the_exit_status(tmp_path: Path) -> None:
@@ -36,4 +39,4 @@ def test_a_silent_failure_names_the_exit_status(tmp_path: Path) -> None:
 
 
 def test_run_records_are_kept_per_job_and_run() -> None:
-    assert run_record_key("kit-local-curate", "jr_abc") == "glue-runs/kit-local-curate/jr_abc.json"
+    assert job_run_key("kit-local-curate", "jr_abc") == "glue-runs/kit-local-curate/jr_abc.json"

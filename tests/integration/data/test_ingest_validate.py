@@ -6,14 +6,17 @@ import io
 import json
 import time
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from mlops.adapters.object_store import ObjectNotFoundError, S3ObjectStore
+from mlops.adapters.aws.s3 import S3ObjectStore
 from mlops.errors import ConfigError, DatasetError
-from mlops.local.platform import Platform
+from mlops.local.clients import clients_of
+from mlops.platform import Platform
+from mlops.ports.object_store import ObjectNotFoundError
 from pipelines.generate.produce import GenerateRequest, generate
 from pipelines.ingest.batch import ingest
 from pipelines.ingest.formats import FileFormat
@@ -27,7 +30,7 @@ DATASETS = Path(__file__).resolve().parents[3] / "pipelines" / "datasets"
 def lake(platform: Platform) -> Platform:
     """The session platform reading this repository's definitions, with the data zones emptied."""
     settings = platform.settings.model_copy(update={"datasets_dir": DATASETS})
-    s3 = platform.clients.client("s3")
+    s3 = clients_of(platform).client("s3")  # emptying every object version needs the S3 API itself
     for zone in ("raw", "curated", "quarantine", "monitoring"):
         bucket = platform.outputs.bucket_for_zone(zone)
         for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
@@ -42,7 +45,7 @@ def _cards(path: Path, rows: int, seed: int = 0) -> Path:
 
 
 def _parquet(platform: Platform, zone: str, key: str) -> pd.DataFrame:
-    data = S3ObjectStore(platform.clients).get(platform.outputs.bucket_for_zone(zone), key)
+    data = platform.services.object_store.get(platform.layout.bucket(zone), key)
     return pd.read_parquet(io.BytesIO(data))
 
 
@@ -58,7 +61,7 @@ def test_a_file_is_stored_once_with_its_manifest(lake: Platform, tmp_path: Path)
     assert (m.row_count, m.parse_failures, m.batch_id) == (200, 0, m.checksum[:16])
     assert m.schema["amount"] == "string"
     raw = lake.outputs.bucket_for_zone("raw")
-    keys = S3ObjectStore(lake.clients).list_keys(raw, "card_transactions/")
+    keys = lake.services.object_store.list_keys(raw, "card_transactions/")
     assert keys == [f"card_transactions/_manifests/{m.checksum}.json", m.key]
     assert m.key.startswith("card_transactions/ingest_date=") and m.key.endswith(f"/{m.checksum}.csv")
 
@@ -95,14 +98,21 @@ def test_valid_rows_and_quarantine_are_stored_with_result_and_metrics(lake: Plat
         "transaction_id: duplicate value; amount: outside [0.01, 50000.0]",
     ]
     stored = json.loads(
-        S3ObjectStore(lake.clients).get(
-            lake.outputs.bucket_for_zone("monitoring"), f"validation/card_transactions/{batch}.json"
-        )
+        lake.services.object_store.get(lake.layout.bucket("monitoring"), f"validation/card_transactions/{batch}.json")
     )
     assert (stored["rows_in"], stored["bad_fraction"], stored["success"]) == (302, round(3 / 302, 6), True)
-    stats = lake.clients.client("cloudwatch").list_metrics(Namespace=lake.outputs.metrics_namespace)["Metrics"]
-    names = {m["MetricName"] for m in stats if {"Name": "Dataset", "Value": "card_transactions"} in m["Dimensions"]}
-    assert names == {"rows_in", "rows_valid", "rows_quarantined", "bad_fraction", "success"}
+    assert result.source_key == lake.layout.zone_uri("raw", outcome.manifest.key)
+    assert result.quarantine_key == lake.layout.zone_uri(
+        "quarantine", f"card_transactions/batch_id={batch}/part-0.parquet"
+    )
+    now = datetime.now(UTC)
+    dims = {"Dataset": "card_transactions", "Stage": "validation"}
+    figures = {"rows_in": 302, "rows_valid": 299, "rows_quarantined": 3, "bad_fraction": 0.009, "success": 1}
+    for name, value in figures.items():
+        points = lake.services.metrics.datapoints(
+            name, dims, now - timedelta(hours=1), now + timedelta(minutes=1), 7200
+        )
+        assert sum(p.value for p in points) >= value, name  # other tests of the session validate this dataset too
     assert validate(lake, "card_transactions", all_pending=True) == []  # nothing pending any more
 
 
@@ -127,12 +137,13 @@ def test_too_many_bad_rows_fail_the_run_and_publish_no_valid_rows(lake: Platform
 
 
 def test_large_files_go_up_in_parts_and_missing_objects_name_bucket_and_key(lake: Platform, tmp_path: Path) -> None:
-    store = S3ObjectStore(lake.clients, multipart_threshold=5 * 1024 * 1024)
+    clients = clients_of(lake)
+    store = S3ObjectStore(clients, multipart_threshold=5 * 1024 * 1024)
     big = tmp_path / "big.bin"
     big.write_bytes(b"x" * (11 * 1024 * 1024))
     raw = lake.outputs.bucket_for_zone("raw")
     store.put_file(raw, "big/big.bin", big)
-    etag = lake.clients.client("s3").head_object(Bucket=raw, Key="big/big.bin")["ETag"]
+    etag = clients.client("s3").head_object(Bucket=raw, Key="big/big.bin")["ETag"]
     assert etag.strip('"').endswith("-3")  # three 5 MiB parts: a multipart upload
     with pytest.raises(ObjectNotFoundError, match=rf"get s3://{raw}/absent/key failed: NoSuchKey"):
         store.get(raw, "absent/key")

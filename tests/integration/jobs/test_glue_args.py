@@ -7,7 +7,7 @@ import pytest
 from jobs._glue_args import GlueArgumentError, get_resolved_options, resolve_options
 from mlops.cli.job import parse_arguments
 from mlops.errors import ConfigError
-from mlops.local.glue_runner import merged_arguments
+from mlops.ports.jobs import merged_arguments
 
 ARGV = ["script.py", "--JOB_NAME", "curate", "--JOB_RUN_ID", "jr_1", "--dataset", "cards", "--TempDir", "s3://t"]
 

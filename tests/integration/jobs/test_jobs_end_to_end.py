@@ -1,7 +1,8 @@
-"""curate -> build_features through the local Glue runner, against the session's emulator."""
+"""curate -> build_features through the platform's job runner (the local Glue runner), on the session's emulator."""
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -13,9 +14,12 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from mlops.local.glue_runner import GlueRunRecord, read_record, run_job
-from mlops.local.platform import Platform
-from pipelines.lake.delta import commit_metadata, delta_options, read_table, table_uri
+from mlops import layout
+from mlops.local.clients import clients_of
+from mlops.local.glue_runner import LocalGlueRunner
+from mlops.platform import Platform
+from mlops.ports.jobs import JobRun, JobRunFailedError
+from mlops.wiring import build_platform
 
 pytestmark = [pytest.mark.emulator, pytest.mark.spark]
 
@@ -30,16 +34,16 @@ def lake(platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     raw = yaml.safe_load((REPO / "pipelines/datasets/card_transactions.yaml").read_text())
     (datasets_dir / f"{name}.yaml").write_text(yaml.safe_dump({**raw, "name": name}))
     out = platform.outputs
-    glue, s3 = platform.clients.client("glue"), platform.clients.client("s3")
+    glue = clients_of(platform).client("glue")  # declaring jobs is the infra program's part: no port for it
     jobs = {}
     for key in ("curate", "build_features"):
         script_key = f"tests/{name}/{key}.py"
-        s3.put_object(Bucket=out.artifacts_bucket, Key=script_key, Body=(REPO / "jobs" / f"{key}.py").read_bytes())
+        platform.services.object_store.put(out.artifacts_bucket, script_key, (REPO / "jobs" / f"{key}.py").read_bytes())
         jobs[key] = f"{name}-{key}"
         glue.create_job(
             Name=jobs[key],
             Role=out.glue_role_arn,
-            Command={"Name": "glueetl", "ScriptLocation": f"s3://{out.artifacts_bucket}/{script_key}"},
+            Command={"Name": "glueetl", "ScriptLocation": platform.layout.uri(out.artifacts_bucket, script_key)},
             DefaultArguments={
                 "--dataset": name,
                 "--curated_bucket": out.curated_bucket,
@@ -52,11 +56,8 @@ def lake(platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> dict[s
             NumberOfWorkers=2,
             Timeout=10,
         )
-    test_platform = Platform(
-        settings=platform.settings,
-        clients=platform.clients,
-        outputs=out.model_copy(update={"glue_jobs": {**out.glue_jobs, **jobs}}),
-    )
+    test_platform = build_platform(platform.settings, out.model_copy(update={"glue_jobs": {**out.glue_jobs, **jobs}}))
+    assert isinstance(test_platform.services.jobs, LocalGlueRunner)  # the wiring's choice for the moto target
     return {"name": name, "platform": test_platform, "jobs": jobs}
 
 
@@ -92,14 +93,27 @@ def _write_batch(platform: Platform, dataset: str, batch_id: str, rows: list[dic
             ("is_fraud", pa.int32()),
         ]
     )
-    path = f"{platform.outputs.curated_bucket}/validated/{dataset}/batch_id={batch_id}/part-0.parquet"
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path, filesystem=platform.clients.arrow_filesystem())
+    sink = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), sink)
+    key = layout.validated_key(dataset, batch_id)
+    platform.services.object_store.put(platform.layout.bucket("curated"), key, sink.getvalue())
 
 
-def _run(lake: dict[str, Any], key: str, **arguments: str) -> tuple[GlueRunRecord, list[str]]:
+def _run(lake: dict[str, Any], key: str, **arguments: str) -> tuple[JobRun, list[str]]:
     lines: list[str] = []
-    record = run_job(lake["platform"], key, arguments, on_line=lines.append)
-    return record, lines
+    try:
+        run = lake["platform"].services.jobs.run(key, arguments, on_line=lines.append)
+    except JobRunFailedError as failed:
+        pytest.fail(f"{failed}\n" + "\n".join(lines[-30:]))
+    return run, lines
+
+
+def _record(platform: Platform, run: JobRun) -> dict[str, Any]:
+    assert run.record_uri is not None
+    _, bucket, key = layout.split_uri(run.record_uri)
+    assert (bucket, key) == (platform.layout.bucket("monitoring"), layout.job_run_key(run.job_name, run.run_id))
+    stored: dict[str, Any] = json.loads(platform.services.object_store.get(bucket, key))
+    return stored
 
 
 def test_curate_twice_then_build_features_from_a_recorded_version(lake: dict[str, Any]) -> None:
@@ -132,36 +146,38 @@ def test_curate_twice_then_build_features_from_a_recorded_version(lake: dict[str
     assert features.state == "SUCCEEDED", "\n".join(lines[-30:])
     assert (features.counts["rows_out"], features.counts["source_version"]) == (27, 0)
 
-    options = delta_options(platform.clients)
-    out = platform.outputs
-    curated_uri = table_uri(out.curated_bucket, dataset)
-    version0 = read_table(curated_uri, options, 0).data
+    tables = platform.services.table_store
+    curated_uri = platform.layout.table_uri("curated", dataset)
+    version0 = tables.read(curated_uri, 0).data
     assert version0.num_rows == 27
     # The first occurrence wins: a00 first came with amount 10.0, its duplicate (row 27) with 37.0.
     kept = {r["transaction_id"]: r["amount"] for r in version0.to_pylist()}
     assert (kept["a00"], kept["a02"]) == (10.0, 12.0)
-    latest = read_table(curated_uri, options)
+    latest = tables.read(curated_uri)
     assert (latest.version, latest.data.num_rows) == (1, 40)
     assert latest.data.schema.field("is_fraud").type == pa.int64()
-    features_uri = table_uri(out.features_bucket, dataset)
-    lineage = commit_metadata(features_uri, options)[0]
+    features_uri = platform.layout.feature_table_uri(dataset)  # the offline feature store
+    lineage = tables.commit_metadata(features_uri)[0]
     assert (lineage["source_table"], lineage["source_version"]) == (curated_uri, "0")
-    table = read_table(features_uri, options, 0).data
+    table = tables.read(features_uri, 0).data
     assert table.column_names[:3] == ["customer_id", "event_time", "transaction_id"]
     assert "txn_count_24h" in table.column_names and table.column_names[-1] == "is_fraud"
 
-    glue = platform.clients.client("glue")
-    curated_table = glue.get_table(DatabaseName=out.glue_database, Name=f"{dataset}_curated")["Table"]
-    assert curated_table["Parameters"]["delta_version"] == "1"
-    assert curated_table["StorageDescriptor"]["Location"] == curated_uri
-    feature_table = glue.get_table(DatabaseName=out.glue_database, Name=f"{dataset}_features")["Table"]
-    assert (feature_table["Parameters"]["delta_version"], feature_table["Parameters"]["source_version"]) == ("0", "0")
+    catalog, database = platform.services.catalog, platform.outputs.glue_database
+    curated_table = catalog.get_table(database, f"{dataset}_curated")
+    assert (curated_table.version, curated_table.location) == (1, curated_uri)
+    feature_table = catalog.get_table(database, f"{dataset}_features")
+    assert (feature_table.version, feature_table.parameters["source_version"]) == (0, "0")
+    assert feature_table.location == features_uri
+    assert [name for name, _ in feature_table.columns] == table.column_names
 
-    stored = read_record(platform, first.job_name, first.run_id)
+    stored = _record(platform, first)
     assert (stored["state"], stored["counts"]["rows_curated"], stored["exit_code"]) == ("SUCCEEDED", 27, 0)
     assert stored["arguments"]["--batch_ids"] == "batch0001"
-    logs = platform.clients.client("logs").get_log_events(logGroupName=first.log_group, logStreamName=first.run_id)
-    assert any(e["message"].startswith("mlops-job-result ") for e in logs["events"])
+    assert first.logs == f"{platform.outputs.log_groups['glue']}/{first.run_id}"
+    logs = clients_of(platform).client("logs")
+    events = logs.get_log_events(logGroupName=first.log_group, logStreamName=first.run_id)["events"]
+    assert any(e["message"].startswith("mlops-job-result ") for e in events)
 
 
 def test_a_failing_run_through_the_cli_exits_1_and_is_recorded_failed(
@@ -181,7 +197,16 @@ def test_a_failing_run_through_the_cli_exits_1_and_is_recorded_failed(
     result = CliRunner().invoke(app, ["job", "run", "build_features", "--arg", "dataset=no_such_dataset", "--json"])
     assert result.exit_code == 1, result.output
     record = json.loads(result.stdout)
-    assert (record["state"], record["exit_code"] != 0) == ("FAILED", True)
+    assert (record["state"], record["job_key"]) == ("FAILED", "build_features")
     assert "unknown dataset 'no_such_dataset'" in record["error"]
-    stored = read_record(platform, record["job_name"], record["run_id"])
-    assert (stored["state"], stored["error"]) == ("FAILED", record["error"])
+    stored = _record(platform, JobRun(**record))
+    assert (stored["state"], stored["error"], stored["exit_code"] != 0) == ("FAILED", record["error"], True)
+
+
+def test_a_failed_run_raises_naming_the_job_and_the_reason(lake: dict[str, Any]) -> None:
+    with pytest.raises(JobRunFailedError) as failed:
+        lake["platform"].services.jobs.run("curate", {"batch_ids": "nope"}, on_line=lambda _line: None)
+    run = failed.value.run
+    assert (run.state, run.job_key, run.job_name) == ("FAILED", "curate", lake["jobs"]["curate"])
+    assert str(failed.value).startswith(f"job 'curate' ({run.job_name}) run {run.run_id} ended FAILED: ")
+    assert "curate: no validated batch nope of" in str(failed.value)
