@@ -109,14 +109,5 @@ class DeploymentError(MlopsError):
     """A deployment did not take traffic (failed health check, AWS error); names the endpoint and version."""
 
 
-class EndpointInvocationError(MlopsError):
-    """An endpoint answered an invocation with an error; carries the status and the server's message."""
-
-    def __init__(self, endpoint: str, status: int, message: str) -> None:
-        self.endpoint = endpoint
-        self.status = status
-        super().__init__(f"endpoint {endpoint!r} answered {status}: {message}")
-
-
 class StreamError(MlopsError):
     """Writing to or reading from the event stream failed; the message names the stream, shard or record."""

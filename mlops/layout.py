@@ -152,3 +152,9 @@ def catalog_table(dataset: str, zone: str) -> str:
     """The catalog table of ``dataset``'s Delta table in ``zone``: ``<dataset>_curated``, ``<dataset>_features``
     (the offline feature store's entry)."""
     return f"{dataset}_{zone}"
+
+
+def predictions_key(dataset: str, model_version: str, job_name: str) -> str:
+    """In the curated zone: the predictions dataset of one batch inference run, partitioned by model version
+    (``predictions/<dataset>/model_version=<v>/<job>.parquet``)."""
+    return f"predictions/{dataset}/model_version={model_version}/{job_name}.parquet"

@@ -14,8 +14,11 @@ from typing import Protocol
 from mlops.layout import Layout
 from mlops.outputs import StackOutputs
 from mlops.ports.alarms import Alarms
+from mlops.ports.batch_transform import BatchTransform
 from mlops.ports.catalog import Catalog
+from mlops.ports.endpoint import Endpoint
 from mlops.ports.events import EventStream
+from mlops.ports.hosting import Hosting
 from mlops.ports.jobs import JobRunner
 from mlops.ports.metrics import MetricsPublisher
 from mlops.ports.model_registry import ModelRegistry
@@ -54,6 +57,15 @@ class Services(Protocol):
 
     @property
     def model_registry(self) -> ModelRegistry: ...
+
+    @property
+    def endpoint(self) -> Endpoint: ...
+
+    @property
+    def hosting(self) -> Hosting: ...
+
+    @property
+    def batch_transform(self) -> BatchTransform: ...
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,9 @@ catalog          Glue Data Catalog             the emulator's Glue catalog      
 jobs             Glue job runs                 the kit's local Glue runner          (none)
 alarms           CloudWatch evaluates          the kit's alarm runner (moto)        in-process fake
 model_registry   MLflow + SageMaker packages   MLflow + the emulator's packages     sqlite MLflow + fake
+endpoint         SageMaker runtime             the local endpoint process           in-process fake
+hosting          SageMaker endpoints           the local endpoint runner            in-process fake
+batch_transform  SageMaker transform jobs      the local serving container          in-process fake
 ===============  ============================  ===================================  ==================
 
 Where an emulator stores a service but does not run it (SageMaker hosting and training, Glue job runs, alarm
@@ -38,8 +41,11 @@ from mlops.settings import Settings
 if TYPE_CHECKING:
     from mlops.adapters.aws.clients import ClientFactory
     from mlops.ports.alarms import Alarms
+    from mlops.ports.batch_transform import BatchTransform
     from mlops.ports.catalog import Catalog
+    from mlops.ports.endpoint import Endpoint
     from mlops.ports.events import EventStream
+    from mlops.ports.hosting import Hosting
     from mlops.ports.jobs import JobRunner
     from mlops.ports.metrics import MetricsPublisher
     from mlops.ports.model_registry import ModelRegistry
@@ -255,10 +261,80 @@ class WiredServices:
             )
         raise _unknown("model_registry", kind)
 
+    def _platform(self) -> Platform:
+        """These services as a platform, for the local runners (they take one, as capability code does)."""
+        return Platform(settings=self.settings, outputs=self.outputs, services=self)
+
+    # endpoint, hosting and batch_transform follow one choice (``services.endpoint``): one serving runtime.
+    @cached_property
+    def hosting(self) -> Hosting:
+        kind = self._type("endpoint")
+        if kind == "sagemaker":
+            from mlops.adapters.aws.sagemaker_hosting import SageMakerHosting
+
+            return SageMakerHosting(self.clients)
+        if kind == "local":
+            from mlops.local.hosting import LocalHosting
+
+            return LocalHosting(self._platform())
+        if kind == "memory":
+            from mlops.adapters.memory.endpoint import MemoryHosting
+
+            return MemoryHosting()
+        raise _unknown("endpoint", kind)
+
+    @cached_property
+    def endpoint(self) -> Endpoint:
+        """The stack's endpoint (``outputs.endpoint_name``)."""
+        kind = self._type("endpoint")
+        if kind == "sagemaker":
+            from mlops.adapters.aws.sagemaker_runtime import SageMakerRuntimeEndpoint
+
+            return SageMakerRuntimeEndpoint(self.clients, self.outputs.endpoint_name)
+        if kind == "local":
+            from mlops.local.hosting import LocalEndpoint
+
+            return LocalEndpoint(self._platform(), self.outputs.endpoint_name)
+        if kind == "memory":
+            from mlops.adapters.memory.endpoint import MemoryHosting
+
+            hosting = self.hosting
+            assert isinstance(hosting, MemoryHosting)  # the same choice built it
+            return hosting.endpoint(self.outputs.endpoint_name)
+        raise _unknown("endpoint", kind)
+
+    @cached_property
+    def batch_transform(self) -> BatchTransform:
+        kind = self._type("endpoint")
+        if kind == "sagemaker":
+            from mlops.adapters.aws.sagemaker_transform import SageMakerBatchTransform
+
+            return SageMakerBatchTransform(self.clients, self.object_store)
+        if kind == "local":
+            from mlops.local.batch_transform import LocalBatchTransform
+
+            return LocalBatchTransform(self._platform())
+        if kind == "memory":
+            from mlops.adapters.memory.batch_transform import MemoryBatchTransform
+            from mlops.adapters.memory.endpoint import MemoryHosting
+
+            hosting = self.hosting
+            assert isinstance(hosting, MemoryHosting)
+            return MemoryBatchTransform(self.object_store, hosting)
+        raise _unknown("endpoint", kind)
+
 
 def build_platform(settings: Settings, outputs: StackOutputs) -> Platform:
     """The platform for ``settings`` and a stack's ``outputs``, its services wired from the settings."""
     return Platform(settings=settings, outputs=outputs, services=WiredServices(settings, outputs))
+
+
+def container_platform(settings: Settings, **outputs: str) -> Platform:
+    """The platform of a process that is handed a few stack outputs, not the stack's outputs file: the serving
+    container gets its online table in its environment. Only ``outputs`` are set (e.g. ``online_feature_table``);
+    the services that need no others (online store, model package lookup) work as in any platform."""
+    known: dict[str, Any] = dict(outputs)
+    return build_platform(settings, StackOutputs.model_construct(**known))
 
 
 def memory_platform(outputs: StackOutputs, **overrides: Any) -> Platform:
@@ -279,4 +355,5 @@ MEMORY_CAPABILITIES = (
     "catalog",
     "alarms",
     "model_registry",
+    "endpoint",
 )

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mlops.adapters.feature_store import OnlineStore
 from mlops.modeling.scores import Scores
+from mlops.ports.online_store import OnlineStore
 from serving import payload
 from serving.errors import InvocationError, PredictionError
 from serving.features import complete_from_store

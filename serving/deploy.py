@@ -1,10 +1,12 @@
-"""Deploying a registered model version to a SageMaker endpoint (AWS), with blue/green and auto-rollback.
+"""Deploying a registered model version behind the stack's endpoint, through the hosting port.
 
-SageMaker models and endpoint configurations are immutable, so each version gets its own, named from the
-stack outputs (``<sagemaker_model_name>-v<version>``, ``<endpoint_config_name>-v<version>``). The endpoint
-(``outputs.endpoint_name``) is created on the first deployment and updated afterwards with a blue/green
-``DeploymentConfig``: traffic shifts to the new fleet in a canary step, and the infra's alarms
-(``outputs.alarm_names``) roll it back automatically. The previous fleet serves until the new one is healthy.
+This module describes what to host; ``platform.services.hosting`` hosts it (SageMaker on AWS, the local
+endpoint runner on the emulator, memory in tests). The description is SageMaker's: models and endpoint
+configurations are immutable, so each version gets its own, named from the stack outputs
+(``<sagemaker_model_name>-v<version>``, ``<endpoint_config_name>-v<version>``), with data capture to
+``outputs.data_capture_prefix``. An existing endpoint is updated with a blue/green ``DeploymentConfig``: traffic
+shifts to the new fleet in a canary step, and the infra's alarms (``outputs.alarm_names``) roll it back
+automatically. Every hosting keeps the previous version serving until the new one is healthy.
 """
 
 from __future__ import annotations
@@ -13,10 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlops.outputs import StackOutputs
+from mlops.platform import Platform
+from mlops.ports.hosting import MODEL_URI_ENV, Container, Deployment, HostingSpec
 from serving.errors import DeploymentError
 
 CONTAINER_PORT = 8080
+SERVE_MODULE = "serving"
+"""The container's serve entry: ``python -m serving serve`` (see :mod:`serving.server`)."""
 ROLLBACK_ALARMS = ("endpoint_errors", "endpoint_latency")
+DEFAULT_INSTANCE_TYPE = "ml.m5.large"
 
 
 @dataclass(frozen=True)
@@ -37,15 +44,29 @@ def names_for(outputs: StackOutputs, version: str) -> DeploymentNames:
     )
 
 
-def container_environment(dataset: str, model_uri: str, tracking_uri: str, outputs: StackOutputs) -> dict[str, str]:
-    """What the serving container reads at start (see :mod:`serving.server`)."""
+def container_environment(platform: Platform, dataset: str, model_uri: str) -> dict[str, str]:
+    """What the serving container reads at start (see :mod:`serving.server`): the model, the tracking server,
+    the dataset (for its entity key), the online table, and the kit's target and region, from which the
+    container's own services (online store, model packages) are wired."""
     return {
-        "SERVING_MODEL_URI": model_uri,
-        "MLFLOW_TRACKING_URI": tracking_uri,
+        MODEL_URI_ENV: model_uri,
+        "MLFLOW_TRACKING_URI": platform.outputs.mlflow_tracking_uri,
         "SERVING_DATASET": dataset,
-        "SERVING_ONLINE_TABLE": outputs.online_feature_table,
+        "SERVING_ONLINE_TABLE": platform.outputs.online_feature_table,
         "SAGEMAKER_BIND_TO_PORT": str(CONTAINER_PORT),
+        "MLOPS_TARGET": platform.settings.target,
+        "MLOPS_REGION": platform.settings.region,
     }
+
+
+def serving_container(platform: Platform, dataset: str, model_uri: str) -> Container:
+    """The serving container of one model version, as a local runner starts it."""
+    return Container(
+        module=SERVE_MODULE,
+        environment=container_environment(platform, dataset, model_uri),
+        # the image carries the dataset definitions; a process on this machine reads them from the checkout
+        extra_environment={"SERVING_DATASETS_DIR": str(platform.settings.datasets_dir.resolve())},
+    )
 
 
 def model_request(names: DeploymentNames, outputs: StackOutputs, image: str, env: dict[str, str]) -> dict[str, Any]:
@@ -95,69 +116,50 @@ def blue_green_config(outputs: StackOutputs) -> dict[str, Any]:
     }
 
 
-def _exists(call: Any, **kwargs: Any) -> bool:
-    from botocore.exceptions import ClientError
-
-    try:
-        call(**kwargs)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] in ("ValidationException", "ResourceNotFound"):
-            return False
-        raise
-    return True
-
-
-def deploy_to_sagemaker(
-    sagemaker: Any,
-    outputs: StackOutputs,
-    names: DeploymentNames,
+def hosting_spec(
+    platform: Platform,
+    dataset: str,
+    version: str,
     image: str,
-    env: dict[str, str],
     *,
-    instance_type: str = "ml.m5.large",
+    instance_type: str = DEFAULT_INSTANCE_TYPE,
     instance_count: int = 1,
-) -> str:
-    """Create the version's model and config (when new) and create or blue/green-update the endpoint.
+) -> HostingSpec:
+    """The spec of ``dataset``'s registered model ``version`` (a resolved number) at the stack's endpoint."""
+    from serving.model import registry_uri
 
-    Returns ``"created"`` or ``"updated"``. AWS errors become a :class:`DeploymentError` naming the endpoint.
-    """
-    from botocore.exceptions import ClientError
-
-    try:
-        if not _exists(sagemaker.describe_model, ModelName=names.model):
-            sagemaker.create_model(**model_request(names, outputs, image, env))
-        if not _exists(sagemaker.describe_endpoint_config, EndpointConfigName=names.endpoint_config):
-            sagemaker.create_endpoint_config(**endpoint_config_request(names, outputs, instance_type, instance_count))
-        if _exists(sagemaker.describe_endpoint, EndpointName=names.endpoint):
-            sagemaker.update_endpoint(
-                EndpointName=names.endpoint,
-                EndpointConfigName=names.endpoint_config,
-                DeploymentConfig=blue_green_config(outputs),
-            )
-            return "updated"
-        sagemaker.create_endpoint(EndpointName=names.endpoint, EndpointConfigName=names.endpoint_config)
-        return "created"
-    except ClientError as exc:
-        raise DeploymentError(
-            f"deploying {names.model} to endpoint {names.endpoint!r} failed: {exc.response['Error']['Message']}"
-        ) from exc
+    model_uri = registry_uri(dataset, version)
+    names = names_for(platform.outputs, version)
+    container = serving_container(platform, dataset, model_uri)
+    return HostingSpec(
+        endpoint=names.endpoint,
+        model_uri=model_uri,
+        version=version,
+        container=container,
+        model_request=model_request(names, platform.outputs, image, container.environment),
+        endpoint_config_request=endpoint_config_request(names, platform.outputs, instance_type, instance_count),
+        deployment_config=blue_green_config(platform.outputs),
+    )
 
 
-def deploy_version(platform: Any, dataset: str, version: str | None, image: str | None) -> dict[str, str]:
-    """Deploy ``dataset``'s model (``version`` or the champion) to the stack's SageMaker endpoint on AWS."""
+def resolve(platform: Platform, dataset: str, version: str | None) -> str:
+    """The registered version ``version`` names, or the champion's (an unknown one names what exists)."""
     from serving.model import registry_uri, resolve_version
 
+    _, resolved = resolve_version(platform.outputs.mlflow_tracking_uri, registry_uri(dataset, version))
+    return resolved
+
+
+def deploy_model(platform: Platform, dataset: str, version: str | None = None, image: str | None = None) -> Deployment:
+    """Deploy ``dataset``'s model (``version`` or the champion) behind the stack's endpoint.
+
+    ``image`` defaults to the hosting's own (the local runner's); SageMaker needs the serving image in ECR.
+    """
+    hosting = platform.services.hosting
+    image = image or hosting.default_image
     if not image:
-        raise DeploymentError("deploying to AWS needs the serving image: pass --image-uri (an ECR image URI)")
-    tracking_uri = platform.outputs.mlflow_tracking_uri
-    name, resolved = resolve_version(tracking_uri, registry_uri(dataset, version))
-    names = names_for(platform.outputs, resolved)
-    env = container_environment(dataset, registry_uri(name, resolved), tracking_uri, platform.outputs)
-    action = deploy_to_sagemaker(platform.clients.client("sagemaker"), platform.outputs, names, image, env)
-    return {
-        "endpoint": names.endpoint,
-        "model": names.model,
-        "endpoint_config": names.endpoint_config,
-        "version": resolved,
-        "action": action,
-    }
+        raise DeploymentError(
+            f"deploying {dataset} to endpoint {platform.outputs.endpoint_name!r} needs the serving image: "
+            "pass --image-uri (an ECR image URI)"
+        )
+    return hosting.deploy(hosting_spec(platform, dataset, resolve(platform, dataset, version), image))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-# Deployment and invocation errors are raised by the core's endpoint adapter and runner too, so they live in the
-# core; serving re-exports them under their old names.
-from mlops.errors import DeploymentError, EndpointInvocationError, MlopsError
+# Deployment and invocation errors are the hosting and endpoint ports' (every implementation raises them);
+# serving re-exports them under their old names.
+from mlops.errors import DeploymentError, MlopsError
+from mlops.ports.endpoint import EndpointInvocationError
 
 __all__ = [
     "BadPayloadError",

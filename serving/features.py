@@ -1,6 +1,6 @@
 """Completing entity-key-only requests from the online feature store.
 
-The store is the shared capability adapter (:class:`mlops.adapters.feature_store.OnlineStore`): materialization
+The store is the online store port (:class:`mlops.ports.online_store.OnlineStore`): materialization
 writes the latest value of every feature of the dataset definition per entity, and serving reads them back by
 feature name, so the columns the model was trained on line up with what the store holds.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mlops.adapters.feature_store import OnlineStore
+from mlops.ports.online_store import OnlineStore
 from serving.errors import BadPayloadError
 from serving.schema import InputSchema
 

@@ -3,8 +3,9 @@
 The model URI forms:
 
 - ``models:/<name>@<alias>`` (``champion`` by default) or ``models:/<name>/<version>``;
-- ``arn:aws:sagemaker:...:model-package/...``: the package's container environment names the MLflow model
-  (``MLFLOW_MODEL_URI``), or its ``ModelDataUrl`` is the model's artifact directory.
+- ``arn:aws:sagemaker:...:model-package/...``: the server resolves it through the hosting port first (the
+  package's container environment names the MLflow model, ``MLFLOW_MODEL_URI``, or its ``ModelDataUrl`` is the
+  model's artifact directory), see :func:`serving.server.build_core`.
 """
 
 from __future__ import annotations
@@ -63,24 +64,6 @@ def resolve_version(tracking_uri: str, uri: str) -> tuple[str, str]:
         return name, str(client.get_model_version(name, version).version)
     except MlflowException as exc:
         raise ModelLoadError(f"model {uri!r} is not in the registry at {tracking_uri}: {exc.message}") from exc
-
-
-def model_uri_from_package(package_arn: str, sagemaker: Any) -> str:
-    """The MLflow model URI a SageMaker model package points at."""
-    from botocore.exceptions import ClientError
-
-    try:
-        package = sagemaker.describe_model_package(ModelPackageName=package_arn)
-    except ClientError as exc:
-        raise ModelLoadError(f"model package {package_arn!r} cannot be read: {exc}") from exc
-    for container in package.get("InferenceSpecification", {}).get("Containers", []):
-        uri = container.get("Environment", {}).get("MLFLOW_MODEL_URI") or container.get("ModelDataUrl")
-        if uri:
-            return str(uri)
-    raise ModelLoadError(
-        f"model package {package_arn!r} names no model: set MLFLOW_MODEL_URI in its container environment "
-        "or a ModelDataUrl"
-    )
 
 
 def load_model(uri: str, tracking_uri: str | None) -> LoadedModel:

@@ -6,8 +6,12 @@ Configuration follows the SageMaker container contract and MLflow's variables:
 - model: ``--model-uri``, else ``SERVING_MODEL_URI`` (``models:/<name>@champion``, ``models:/<name>/<v>`` or a
   model package ARN); tracking URI from ``MLFLOW_TRACKING_URI``;
 - online features: ``SERVING_DATASET`` (definition in ``SERVING_DATASETS_DIR``, default ``pipelines/datasets``)
-  gives the entity key, ``SERVING_ONLINE_TABLE`` the DynamoDB table holding the latest features (reached
-  through the kit's settings: ``MLOPS_TARGET``, ``MLOPS_ENDPOINT_URL``, ``MLOPS_REGION``).
+  gives the entity key, ``SERVING_ONLINE_TABLE`` the online store's table holding the latest features.
+
+The container's services (the online store, the model package lookup) are the kit's ports, wired by
+:func:`mlops.wiring.container_platform` from the kit's settings in the environment (``MLOPS_TARGET``,
+``MLOPS_REGION``, ``MLOPS_ENDPOINT_URL``, ``MLOPS_SERVICES__*``): the server never chooses a cloud itself.
+:func:`in_process` serves a container's environment in the calling process (the memory hosting's ``serve``).
 """
 
 from __future__ import annotations
@@ -16,14 +20,16 @@ import argparse
 import contextlib
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from mlops.adapters.feature_store import OnlineStore
+from mlops.platform import Platform
+from mlops.ports.hosting import MODEL_URI_ENV, Container, HostingError
+from mlops.ports.online_store import OnlineStore
 from serving import logs
 from serving.core import InferenceCore
 from serving.errors import ModelLoadError
-from serving.model import load_model, model_uri_from_package
+from serving.model import load_model
 
 log = logging.getLogger("serving.server")
 DEFAULT_PORT = 8080
@@ -37,25 +43,30 @@ def port_from(env: Mapping[str, str]) -> int:
     return int(raw)
 
 
-def _boto3_client(service: str) -> object:
-    import boto3  # the container's own credentials and region (SageMaker execution role)
-
-    return boto3.session.Session().client(service)
-
-
-def _online_store(table: str) -> OnlineStore:
-    """The shared DynamoDB adapter, reached the way the kit's settings say (``MLOPS_TARGET`` etc.)."""
-    from mlops.adapters.feature_store import DynamoDBOnlineStore
-    from mlops.adapters.aws.clients import ClientFactory
+def container_platform(env: Mapping[str, str]) -> Platform:
+    """The container's platform: the kit's settings (``MLOPS_*``; those in ``env`` win over the process
+    environment's) and the one stack output the container is handed (``SERVING_ONLINE_TABLE``)."""
     from mlops.settings import load_settings
+    from mlops.wiring import container_platform as wired
 
-    return DynamoDBOnlineStore(ClientFactory(load_settings()), table)
+    settings = load_settings(
+        target=env.get("MLOPS_TARGET"), region=env.get("MLOPS_REGION"), endpoint_url=env.get("MLOPS_ENDPOINT_URL")
+    )
+    table = env.get("SERVING_ONLINE_TABLE")
+    return wired(settings, **({"online_feature_table": table} if table else {}))
 
 
-def build_core(model_uri: str, env: Mapping[str, str]) -> InferenceCore:
-    """Load the model and, when configured, the online feature store the server completes requests from."""
+def build_core(model_uri: str, env: Mapping[str, str], platform: Platform | None = None) -> InferenceCore:
+    """Load the model and, when configured, the online feature store the server completes requests from.
+
+    A SageMaker model package ARN is resolved to the model it deploys through the hosting port.
+    """
+    platform = platform or container_platform(env)
     if model_uri.startswith("arn:aws:sagemaker:"):
-        model_uri = model_uri_from_package(model_uri, _boto3_client("sagemaker"))
+        try:
+            model_uri = platform.services.hosting.model_uri_of_package(model_uri)
+        except HostingError as exc:
+            raise ModelLoadError(f"model package {model_uri!r} cannot be served: {exc}") from exc
     model = load_model(model_uri, env.get("MLFLOW_TRACKING_URI"))
     entity_key: str | None = None
     store: OnlineStore | None = None
@@ -65,16 +76,31 @@ def build_core(model_uri: str, env: Mapping[str, str]) -> InferenceCore:
 
         definition = find_definition(dataset, Path(env.get("SERVING_DATASETS_DIR", "pipelines/datasets")))
         entity_key = definition.entity_key
-        table = env.get("SERVING_ONLINE_TABLE")
-        if table:
-            store = _online_store(table)
+        if env.get("SERVING_ONLINE_TABLE"):
+            store = platform.services.online_store
     return InferenceCore(model, dataset=dataset, entity_key=entity_key, online_store=store)
+
+
+Handler = Callable[[bytes, str, str], tuple[int, bytes, str]]
+
+
+def in_process(container: Container) -> Handler:
+    """``container`` served in this process: the core ``serve`` would build from the same environment, as a
+    function of (body, content type, accept) -> (status, body, content type)."""
+    env = {**container.environment, **container.extra_environment}
+    core = build_core(env[MODEL_URI_ENV], env)
+
+    def handle(body: bytes, content_type: str, accept: str) -> tuple[int, bytes, str]:
+        answer = core.invocations(body, content_type, accept)
+        return answer.status, answer.body, answer.content_type
+
+    return handle
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m serving", description=__doc__.splitlines()[0])
     parser.add_argument("command", nargs="?", default="serve", choices=["serve"], help="SageMaker runs `serve`")
-    parser.add_argument("--model-uri", default=os.environ.get("SERVING_MODEL_URI"))
+    parser.add_argument("--model-uri", default=os.environ.get(MODEL_URI_ENV))
     parser.add_argument("--host", default=os.environ.get("SERVING_HOST", "0.0.0.0"))
     parser.add_argument("--port", type=int, default=None)
     args = parser.parse_args(argv)

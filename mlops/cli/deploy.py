@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from mlops.cli.context import cli_context, console, emit_json
-from mlops.local.platform import Platform
+from mlops.platform import Platform
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 Dataset = Annotated[str, typer.Argument(help="Dataset name = registered model name (e.g. card_transactions).")]
@@ -17,15 +17,20 @@ Version = Annotated[
     str | None, typer.Option("--version", help="Registered model version (default: the `champion` alias).")
 ]
 
-endpoint_app = typer.Typer(help="The local endpoint process started by `mlops deploy` on the emulator.")
+endpoint_app = typer.Typer(
+    help="The stack's endpoint: what it serves, and stopping it (the local process on the emulator, the "
+    "SageMaker endpoint on AWS)."
+)
 
 
 def deploy(  # noqa: PLR0917 (typer passes options positionally)
     ctx: typer.Context,
     dataset: Dataset,
     version: Version = None,
-    image_uri: Annotated[str | None, typer.Option(help="Serving image in ECR (AWS only).")] = None,
-    stop: Annotated[bool, typer.Option("--stop", help="Stop the local endpoint instead of deploying.")] = False,
+    image_uri: Annotated[
+        str | None, typer.Option(help="Serving image (an ECR image on AWS; locally the checkout's server).")
+    ] = None,
+    stop: Annotated[bool, typer.Option("--stop", help="Stop the stack's endpoint instead of deploying.")] = False,
     json_out: JsonFlag = False,
 ) -> None:
     """Deploy a registered model version to the stack's endpoint.
@@ -34,26 +39,22 @@ def deploy(  # noqa: PLR0917 (typer passes options positionally)
     blue/green with automatic rollback on the endpoint alarms. Locally: starts the serving process on a new
     port, health-checks it, then switches the route and stops the previous process.
     """
+    from serving.deploy import deploy_model
+
     platform = cli_context(ctx).platform()
     if stop:
         _stop(platform, json_out)
         return
-    if platform.settings.target == "aws":
-        from serving.deploy import deploy_version
-
-        with console.status(f"deploying {dataset} to SageMaker..."):
-            result = deploy_version(platform, dataset, version, image_uri)
-    else:
-        from mlops.local import endpoint_runner
-        from serving.local_hosting import hosting_spec
-
-        with console.status(f"starting the serving process for {dataset} and waiting for /ping..."):
-            route = endpoint_runner.deploy(platform, hosting_spec(platform, dataset, version))
-        result = {"endpoint": route.endpoint, "version": route.version, "url": route.url, "pid": str(route.pid)}
+    with console.status(f"deploying {dataset} and waiting until it is healthy..."):
+        deployment = deploy_model(platform, dataset, version, image_uri)
     if json_out:
-        emit_json(result)
+        emit_json(deployment.as_dict())
     else:
-        console.print(f"[green]deployed[/] {dataset} version {result['version']} to {result['endpoint']}")
+        where = f" at {deployment.url}" if deployment.url else ""
+        console.print(
+            f"[green]deployed[/] {dataset} version {deployment.version} to {deployment.endpoint}{where} "
+            f"({deployment.action}, {deployment.status})"
+        )
 
 
 def predict(
@@ -63,10 +64,8 @@ def predict(
     accept: Annotated[str, typer.Option(help="Response type: application/json or text/csv.")] = "application/json",
 ) -> None:
     """Score a payload on the stack's endpoint (SageMaker runtime on AWS, the local process otherwise)."""
-    from mlops.adapters.endpoint import endpoint_for
-
     body = sys.stdin.buffer.read() if str(data) == "-" else data.read_bytes()
-    answer = endpoint_for(cli_context(ctx).platform()).invoke(body, content_type, accept)
+    answer = cli_context(ctx).platform().services.endpoint.invoke(body, content_type, accept)
     sys.stdout.write(answer.body.decode() + ("" if answer.body.endswith(b"\n") else "\n"))
 
 
@@ -98,35 +97,34 @@ def batch_predict(
 
 
 def _stop(platform: Platform, json_out: bool) -> None:
-    from mlops.local import endpoint_runner
-
-    stopped = endpoint_runner.stop(platform)
+    stopped = platform.services.hosting.stop(platform.outputs.endpoint_name)
     if json_out:
-        emit_json({"stopped": stopped.pid if stopped else None})
+        emit_json(stopped.as_dict() if stopped else None)
     elif stopped is None:
-        console.print("no local endpoint was running")
+        console.print(f"nothing was deployed at endpoint {platform.outputs.endpoint_name}")
     else:
-        console.print(f"[green]stopped[/] endpoint process pid {stopped.pid} (version {stopped.version})")
+        process = f" (process {stopped.pid})" if stopped.pid else ""
+        console.print(f"[green]stopped[/] endpoint {stopped.endpoint}{process}, version {stopped.version}")
 
 
 @endpoint_app.command("stop")
 def stop_endpoint(ctx: typer.Context, json_out: JsonFlag = False) -> None:
-    """Stop the local endpoint process (only the one recorded in the pidfile)."""
+    """Stop the stack's endpoint (locally: only the process recorded in the pidfile)."""
     _stop(cli_context(ctx).platform(), json_out)
 
 
 @endpoint_app.command("status")
 def endpoint_status(ctx: typer.Context, json_out: JsonFlag = False) -> None:
-    """Show the local endpoint's route: process, port and model version."""
-    from mlops.local import endpoint_runner
-
-    route = endpoint_runner.read_route(cli_context(ctx).platform())
+    """Show what the stack's endpoint serves: model version, status and, locally, the process and port."""
+    platform = cli_context(ctx).platform()
+    deployment = platform.services.hosting.status(platform.outputs.endpoint_name)
     if json_out:
-        emit_json(route.__dict__ if route else None)
-    elif route is None:
-        console.print("no local endpoint is deployed")
+        emit_json(deployment.as_dict() if deployment else None)
+    elif deployment is None:
+        console.print(f"nothing is deployed at endpoint {platform.outputs.endpoint_name}")
     else:
-        console.print(f"{route.endpoint}: pid {route.pid} at {route.url}, model {route.model_uri}")
+        where = f", pid {deployment.pid} at {deployment.url}" if deployment.pid else ""
+        console.print(f"{deployment.endpoint}: {deployment.status}{where}, model {deployment.model_uri}")
 
 
 def register(app: typer.Typer) -> None:

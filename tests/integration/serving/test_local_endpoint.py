@@ -1,5 +1,5 @@
-"""The local endpoint: deploy starts the real server process, bad input never kills it, a failed deploy never
-takes traffic, stop stops exactly that process."""
+"""The local endpoint: deploy (through the hosting port the wiring gives the moto target) starts the real server
+process, bad input never kills it, a failed deploy never takes traffic, stop stops exactly that process."""
 
 from __future__ import annotations
 
@@ -12,9 +12,12 @@ import psutil
 import pytest
 
 from mlops.local import endpoint_runner
-from mlops.local.platform import Platform
+from mlops.local.clients import clients_of
+from mlops.local.hosting import LocalHosting
+from mlops.platform import Platform
+from mlops.ports.hosting import Deployment
+from serving.deploy import deploy_model, hosting_spec
 from serving.errors import DeploymentError
-from serving.local_hosting import hosting_spec
 from tests.unit.serving.model_support import DATASET, RegisteredModel, train_and_register
 
 pytestmark = [pytest.mark.emulator, pytest.mark.server]
@@ -28,15 +31,22 @@ def registered(platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> 
 
 @pytest.fixture(scope="module")
 def route(platform: Platform, registered: RegisteredModel) -> Iterator[endpoint_runner.EndpointRoute]:
-    deployed = endpoint_runner.deploy(platform, hosting_spec(platform, DATASET))
+    deployment = deploy_model(platform, DATASET)
     try:
+        deployed = endpoint_runner.read_route(platform)
+        assert deployed is not None and deployment.pid == deployed.pid
         yield deployed
     finally:
-        endpoint_runner.stop(platform)
+        platform.services.hosting.stop(platform.outputs.endpoint_name)
 
 
 def _post(route: endpoint_runner.EndpointRoute, body: bytes, content_type: str, accept: str = "*/*") -> httpx.Response:
     return endpoint_runner.invoke(route, body, content_type, accept)
+
+
+def test_the_wiring_gives_the_emulator_target_the_local_hosting(platform: Platform) -> None:
+    assert isinstance(platform.services.hosting, LocalHosting)
+    assert platform.services.hosting.default_image == endpoint_runner.LOCAL_IMAGE
 
 
 def test_deploy_serves_the_champion_and_registers_it_in_the_emulator(
@@ -48,9 +58,12 @@ def test_deploy_serves_the_champion_and_registers_it_in_the_emulator(
         "model": DATASET,
         "version": registered.version,
     }
-    sagemaker = platform.clients.client("sagemaker")
+    sagemaker = clients_of(platform).client("sagemaker")
     endpoint = sagemaker.describe_endpoint(EndpointName=platform.outputs.endpoint_name)
     assert endpoint["EndpointConfigName"] == f"{platform.outputs.endpoint_config_name}-v{registered.version}"
+    model = sagemaker.describe_model(ModelName=f"{platform.outputs.sagemaker_model_name}-v{registered.version}")
+    assert model["PrimaryContainer"]["Image"] == endpoint_runner.LOCAL_IMAGE
+    assert model["PrimaryContainer"]["Environment"]["SERVING_MODEL_URI"] == route.model_uri
     body = json.dumps({"dataframe_split": json.loads(registered.sample.to_json(orient="split", index=False))})
     answer = _post(route, body.encode(), "application/json")
     assert answer.status_code == 200
@@ -60,6 +73,21 @@ def test_deploy_serves_the_champion_and_registers_it_in_the_emulator(
 
     expected = load_model(route.model_uri, registered.tracking_uri).score(registered.sample)
     assert answer.json() == {"predictions": expected.predictions, "probabilities": expected.probabilities}
+    invoked = platform.services.endpoint.invoke(body.encode(), "application/json")
+    assert json.loads(invoked.body) == answer.json()
+
+
+def test_status_says_what_the_endpoint_serves(
+    platform: Platform, registered: RegisteredModel, route: endpoint_runner.EndpointRoute
+) -> None:
+    assert platform.services.hosting.status(platform.outputs.endpoint_name) == Deployment(
+        endpoint=platform.outputs.endpoint_name,
+        status="InService",
+        version=registered.version,
+        model_uri=route.model_uri,
+        url=route.url,
+        pid=route.pid,
+    )
 
 
 @pytest.mark.parametrize(
@@ -98,10 +126,9 @@ def test_a_deployment_that_fails_its_health_check_never_takes_traffic(
         info = mlflow.sklearn.log_model(
             model, name="model", registered_model_name=DATASET, serialization_format="cloudpickle"
         )
+    spec = hosting_spec(platform, DATASET, str(info.registered_model_version), endpoint_runner.LOCAL_IMAGE)
     with pytest.raises(DeploymentError, match="exited with code 3 before its health check passed"):
-        endpoint_runner.deploy(
-            platform, hosting_spec(platform, DATASET, str(info.registered_model_version)), health_timeout=120
-        )
+        LocalHosting(platform, health_timeout=120).deploy(spec)
     assert endpoint_runner.read_route(platform) == route
     assert _post(route, registered.sample.to_csv(index=False).encode(), "text/csv").status_code == 200
 
@@ -109,13 +136,18 @@ def test_a_deployment_that_fails_its_health_check_never_takes_traffic(
 def test_redeploy_switches_the_route_and_stops_the_old_process(
     platform: Platform, registered: RegisteredModel, route: endpoint_runner.EndpointRoute
 ) -> None:
-    new = endpoint_runner.deploy(platform, hosting_spec(platform, DATASET, registered.version))
+    hosting = platform.services.hosting
+    new = hosting.deploy(hosting_spec(platform, DATASET, registered.version, endpoint_runner.LOCAL_IMAGE))
     try:
-        assert new.port != route.port
-        assert endpoint_runner.read_route(platform) == new
+        assert new.action == "updated"
+        assert new.url is not None and new.url != route.url
+        recorded = endpoint_runner.read_route(platform)
+        assert recorded is not None and recorded.pid == new.pid
         assert not psutil.pid_exists(route.pid) or psutil.Process(route.pid).status() == psutil.STATUS_ZOMBIE
         assert httpx.get(new.url + "/ping").status_code == 200
     finally:
-        stopped = endpoint_runner.stop(platform)
-    assert stopped == new
+        stopped = hosting.stop(platform.outputs.endpoint_name)
+    assert stopped is not None and (stopped.pid, stopped.status) == (new.pid, "Stopped")
     assert endpoint_runner.read_route(platform) is None
+    assert hosting.status(platform.outputs.endpoint_name) is None
+    assert hosting.stop(platform.outputs.endpoint_name) is None

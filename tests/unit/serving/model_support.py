@@ -2,6 +2,8 @@
 
 A sklearn pipeline (ordinal-encoded categoricals + HistGradientBoosting) logged with ``mlflow.sklearn`` and a
 signature, registered under the dataset's name and aliased ``champion``. Used by serving tests and benchmarks.
+``refuse_negative=True`` puts :func:`refuse_negative_amounts` first in the pipeline: a model that fails on valid
+input (a negative amount), for the server's 5xx answers.
 """
 
 from __future__ import annotations
@@ -61,8 +63,19 @@ def feature_frame(rows: int, seed: int = 7) -> pd.DataFrame:
     )
 
 
+def refuse_negative_amounts(frame: pd.DataFrame) -> pd.DataFrame:
+    """A pipeline step that fails on a negative amount (valid for the signature, so the server answers 500)."""
+    if (frame["amount"] < 0).any():
+        raise ValueError("amount must not be negative")
+    return frame
+
+
 def train_and_register(
-    tracking_dir: Path, name: str = DATASET, alias: str | None = "champion", seed: int = 7
+    tracking_dir: Path,
+    name: str = DATASET,
+    alias: str | None = "champion",
+    seed: int = 7,
+    refuse_negative: bool = False,
 ) -> RegisteredModel:
     """Fit a small model, log it with a signature, register it as ``name`` and set ``alias`` on the version."""
     import mlflow
@@ -70,15 +83,17 @@ def train_and_register(
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OrdinalEncoder
+    from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
 
     tracking_dir.mkdir(parents=True, exist_ok=True)
     tracking_uri = f"sqlite:///{(tracking_dir / 'mlflow.db').resolve()}"
     frame = feature_frame(600, seed)
     label = ((frame["amount"] > 120) & (frame["channel"] == "online")).astype(int)
     encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
+    guard = [("guard", FunctionTransformer(refuse_negative_amounts))] if refuse_negative else []
     model = Pipeline(
         [
+            *guard,
             ("encode", ColumnTransformer([("cat", encoder, ["category", "channel"])], remainder="passthrough")),
             ("model", HistGradientBoostingClassifier(max_iter=30, random_state=seed)),
         ]

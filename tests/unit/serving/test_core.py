@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from mlops.adapters.memory.online_store import MemoryOnlineStore
 from mlops.modeling.scoring import Scorer
 from serving.core import InferenceCore
 from serving.model import LoadedModel
@@ -26,19 +27,13 @@ def _predict(frame: pd.DataFrame) -> list[float]:
     return [a * n for a, n in zip(frame["amount"], frame["txn_count_1h"], strict=True)]
 
 
-class _Store:
-    def __init__(self, records: dict[str, dict[str, Any]]) -> None:
-        self.records = records
-
-    def write(self, dataset: str, rows: Any, entity_key: str) -> int:
-        raise AssertionError("serving never writes features")
-
-    def read(self, dataset: str, entities: Any) -> dict[str, dict[str, Any]]:
-        assert dataset == "card_transactions"
-        return {entity: self.records[entity] for entity in entities if entity in self.records}
+def _store(records: dict[str, dict[str, Any]], dataset: str = "card_transactions") -> MemoryOnlineStore:
+    store = MemoryOnlineStore()
+    store.write(dataset, [{"customer_id": entity, **values} for entity, values in records.items()], "customer_id")
+    return store
 
 
-def _core(store: _Store | None = None) -> InferenceCore:
+def _core(store: MemoryOnlineStore | None = None) -> InferenceCore:
     model = LoadedModel("models:/m/1", "m", "1", SCHEMA, 0.0, Scorer(_predict))
     if store is None:
         return InferenceCore(model)
@@ -189,11 +184,20 @@ def test_null_double_is_nan_for_the_model() -> None:
 
 
 def test_entity_key_only_request_is_completed_from_the_online_store() -> None:
-    store = _Store({"c1": {"amount": 4.0, "channel": "web", "txn_count_1h": 3, "other": 1}})
+    store = _store({"c1": {"amount": 4.0, "channel": "web", "txn_count_1h": 3, "other": 1}})
     response = _core(store).invocations(b'{"instances": [{"customer_id": "c1"}]}', "application/json", None)
     assert (response.status, json.loads(response.body)) == (200, {"predictions": [12.0]})
     unknown = _core(store).invocations(b"customer_id\nc9\n", "text/csv", None)
     assert (unknown.status, json.loads(unknown.body)["message"]) == (
         400,
         "customer_id 'c9' has no features in the online store",
+    )
+
+
+def test_features_of_another_dataset_are_not_this_servers() -> None:
+    store = _store({"c1": {"amount": 4.0, "channel": "web", "txn_count_1h": 3}}, dataset="other_dataset")
+    response = _core(store).invocations(b"customer_id\nc1\n", "text/csv", None)
+    assert (response.status, json.loads(response.body)["message"]) == (
+        400,
+        "customer_id 'c1' has no features in the online store",
     )

@@ -1,17 +1,27 @@
-"""SageMaker deployment requests: per-version names, blue/green with auto-rollback, create vs update."""
+"""Deployment: the spec serving builds (per-version names, the container, blue/green with auto-rollback), the
+SageMaker hosting adapter's calls (create vs update, status, stop, model packages) checked with botocore's
+Stubber. A whole deploy through the wiring on the in-memory hosting is in tests/integration/serving (it trains and
+registers a model in MLflow)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import Stubber
 
+from mlops.adapters.aws.clients import ClientFactory
+from mlops.adapters.aws.sagemaker_hosting import SageMakerHosting
 from mlops.outputs import StackOutputs
-from serving.deploy import blue_green_config, deploy_to_sagemaker, names_for
+from mlops.platform import Platform
+from mlops.ports.hosting import Deployment, HostingError, HostingNotFoundError
+from mlops.settings import load_settings
+from mlops.wiring import build_platform
+from serving.deploy import blue_green_config, deploy_model, hosting_spec, names_for
 from serving.errors import DeploymentError
 
+ACCOUNT = "arn:aws:sagemaker:us-east-1:123456789012"
 _VALUES: dict[str, Any] = dict(
     sagemaker_model_name="kit-model",
     endpoint_config_name="kit-config",
@@ -19,6 +29,10 @@ _VALUES: dict[str, Any] = dict(
     sagemaker_role_arn="arn:aws:iam::123456789012:role/kit-sagemaker",
     data_capture_prefix="s3://kit-monitoring/data-capture",
     alarm_names={"endpoint_errors": "kit-endpoint-errors", "endpoint_latency": "kit-endpoint-latency"},
+    mlflow_tracking_uri="sqlite:////tmp/unused-mlflow.db",
+    online_feature_table="kit-online",
+    model_package_group="kit-models",
+    metrics_namespace="Kit",
 )
 OUTPUTS = StackOutputs.model_construct(**_VALUES)
 ROLLBACK = {
@@ -37,10 +51,36 @@ ROLLBACK = {
 }
 
 
-def _client() -> object:
-    return boto3.session.Session(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x").client(
-        "sagemaker"
-    )
+def _aws_platform() -> Platform:
+    settings = load_settings(target="aws", region="us-east-1", services={"endpoint": {"type": "sagemaker"}})
+    return build_platform(settings, OUTPUTS)
+
+
+def _sagemaker() -> tuple[SageMakerHosting, Any]:
+    """The adapter over a client factory whose (cached) sagemaker client the test stubs."""
+    clients = ClientFactory(load_settings(target="aws", region="us-east-1"))
+    return SageMakerHosting(clients), clients.client("sagemaker")
+
+
+def _described_model(name: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "ModelName": name,
+        "ModelArn": f"{ACCOUNT}:model/{name}",
+        "CreationTime": 0,
+        "ExecutionRoleArn": "arn:aws:iam::123456789012:role/kit-sagemaker",
+        "PrimaryContainer": {"Image": "img", "Environment": env or {}},
+    }
+
+
+def _described_endpoint(config: str, status: str = "InService") -> dict[str, Any]:
+    return {
+        "EndpointName": "kit-endpoint",
+        "EndpointArn": f"{ACCOUNT}:endpoint/kit-endpoint",
+        "EndpointConfigName": config,
+        "EndpointStatus": status,
+        "CreationTime": 0,
+        "LastModifiedTime": 0,
+    }
 
 
 def test_names_and_rollback_alarms_come_from_the_outputs() -> None:
@@ -49,51 +89,188 @@ def test_names_and_rollback_alarms_come_from_the_outputs() -> None:
     assert blue_green_config(OUTPUTS) == ROLLBACK
 
 
+def test_the_spec_carries_the_requests_sagemaker_gets_and_the_container_a_runner_starts() -> None:
+    spec = hosting_spec(_aws_platform(), "card_transactions", "7", "123.dkr.ecr/serving:1")
+    environment = {
+        "SERVING_MODEL_URI": "models:/card_transactions/7",
+        "MLFLOW_TRACKING_URI": "sqlite:////tmp/unused-mlflow.db",
+        "SERVING_DATASET": "card_transactions",
+        "SERVING_ONLINE_TABLE": "kit-online",
+        "SAGEMAKER_BIND_TO_PORT": "8080",
+        "MLOPS_TARGET": "aws",
+        "MLOPS_REGION": "us-east-1",
+    }
+    assert (spec.endpoint, spec.version, spec.model_uri) == ("kit-endpoint", "7", "models:/card_transactions/7")
+    assert spec.model_request == {
+        "ModelName": "kit-model-v7",
+        "ExecutionRoleArn": "arn:aws:iam::123456789012:role/kit-sagemaker",
+        "PrimaryContainer": {"Image": "123.dkr.ecr/serving:1", "Environment": environment},
+    }
+    assert spec.endpoint_config_request["EndpointConfigName"] == "kit-config-v7"
+    assert spec.endpoint_config_request["ProductionVariants"][0]["ModelName"] == "kit-model-v7"
+    assert spec.endpoint_config_request["DataCaptureConfig"]["DestinationS3Uri"] == "s3://kit-monitoring/data-capture"
+    assert spec.deployment_config == ROLLBACK
+    assert (spec.container.module, spec.container.environment) == ("serving", environment)
+    # local-only: where the definitions are; never part of what SageMaker gets
+    assert Path(spec.container.extra_environment["SERVING_DATASETS_DIR"]).is_absolute()
+
+
 def test_existing_endpoint_is_updated_blue_green_with_auto_rollback() -> None:
-    client = _client()
-    names = names_for(OUTPUTS, "7")
+    hosting, client = _sagemaker()
+    spec = hosting_spec(_aws_platform(), "card_transactions", "7", "img")
     with Stubber(client) as stub:
-        stub.add_response(
-            "describe_model",
-            {
-                "ModelName": "kit-model-v7",
-                "ModelArn": "arn:aws:sagemaker:us-east-1:123456789012:model/kit-model-v7",
-                "CreationTime": 0,
-                "ExecutionRoleArn": "arn:aws:iam::123456789012:role/kit-sagemaker",
-            },
-            {"ModelName": "kit-model-v7"},
-        )
+        stub.add_response("describe_model", _described_model("kit-model-v7"), {"ModelName": "kit-model-v7"})
         stub.add_client_error("describe_endpoint_config", "ValidationException", "Could not find endpoint config")
         stub.add_response(
             "create_endpoint_config",
-            {"EndpointConfigArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/kit-config-v7"},
+            {"EndpointConfigArn": f"{ACCOUNT}:endpoint-config/kit-config-v7"},
+            spec.endpoint_config_request,
         )
-        stub.add_response(
-            "describe_endpoint",
-            {
-                "EndpointName": "kit-endpoint",
-                "EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/kit-endpoint",
-                "EndpointStatus": "InService",
-                "CreationTime": 0,
-                "LastModifiedTime": 0,
-            },
-            {"EndpointName": "kit-endpoint"},
-        )
+        stub.add_response("describe_endpoint", _described_endpoint("kit-config-v6"), {"EndpointName": "kit-endpoint"})
         stub.add_response(
             "update_endpoint",
-            {"EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/kit-endpoint"},
+            {"EndpointArn": f"{ACCOUNT}:endpoint/kit-endpoint"},
             {"EndpointName": "kit-endpoint", "EndpointConfigName": "kit-config-v7", "DeploymentConfig": ROLLBACK},
         )
-        assert deploy_to_sagemaker(client, OUTPUTS, names, "img", {}) == "updated"
+        deployment = hosting.deploy(spec)
         stub.assert_no_pending_responses()
+    assert deployment == Deployment(
+        endpoint="kit-endpoint",
+        status="Updating",
+        version="7",
+        model_uri="models:/card_transactions/7",
+        model="kit-model-v7",
+        endpoint_config="kit-config-v7",
+        action="updated",
+    )
+
+
+def test_the_first_deployment_creates_model_config_and_endpoint() -> None:
+    hosting, client = _sagemaker()
+    spec = hosting_spec(_aws_platform(), "card_transactions", "1", "img")
+    with Stubber(client) as stub:
+        stub.add_client_error("describe_model", "ValidationException", "Could not find model")
+        stub.add_response("create_model", {"ModelArn": f"{ACCOUNT}:model/kit-model-v1"}, spec.model_request)
+        stub.add_client_error("describe_endpoint_config", "ValidationException", "Could not find endpoint config")
+        config_arn = {"EndpointConfigArn": f"{ACCOUNT}:endpoint-config/kit-config-v1"}
+        stub.add_response("create_endpoint_config", config_arn, spec.endpoint_config_request)
+        stub.add_client_error("describe_endpoint", "ValidationException", "Could not find endpoint")
+        stub.add_response(
+            "create_endpoint",
+            {"EndpointArn": f"{ACCOUNT}:endpoint/kit-endpoint"},
+            {"EndpointName": "kit-endpoint", "EndpointConfigName": "kit-config-v1"},
+        )
+        deployment = hosting.deploy(spec)
+        stub.assert_no_pending_responses()
+    assert (deployment.action, deployment.status, deployment.version) == ("created", "Creating", "1")
 
 
 def test_aws_errors_name_the_endpoint() -> None:
-    client = _client()
+    hosting, client = _sagemaker()
     with Stubber(client) as stub:
         stub.add_client_error("describe_model", "AccessDeniedException", "not allowed to describe")
         with pytest.raises(
             DeploymentError,
             match=r"^deploying kit-model-v7 to endpoint 'kit-endpoint' failed: not allowed to describe$",
-        ):
-            deploy_to_sagemaker(client, OUTPUTS, names_for(OUTPUTS, "7"), "img", {})
+        ) as raised:
+            hosting.deploy(hosting_spec(_aws_platform(), "card_transactions", "7", "img"))
+    assert isinstance(raised.value, HostingError)
+
+
+def test_status_reads_the_served_version_from_the_endpoints_model() -> None:
+    hosting, client = _sagemaker()
+    with Stubber(client) as stub:
+        stub.add_response("describe_endpoint", _described_endpoint("kit-config-v7", "Updating"))
+        stub.add_response(
+            "describe_endpoint_config",
+            {
+                "EndpointConfigName": "kit-config-v7",
+                "EndpointConfigArn": f"{ACCOUNT}:endpoint-config/kit-config-v7",
+                "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": "kit-model-v7"}],
+                "CreationTime": 0,
+            },
+            {"EndpointConfigName": "kit-config-v7"},
+        )
+        stub.add_response(
+            "describe_model",
+            _described_model("kit-model-v7", {"SERVING_MODEL_URI": "models:/card_transactions/7"}),
+            {"ModelName": "kit-model-v7"},
+        )
+        stub.add_client_error("describe_endpoint", "ValidationException", "Could not find endpoint")
+        assert hosting.status("kit-endpoint") == Deployment(
+            endpoint="kit-endpoint",
+            status="Updating",
+            version="7",
+            model_uri="models:/card_transactions/7",
+            model="kit-model-v7",
+            endpoint_config="kit-config-v7",
+        )
+        assert hosting.status("kit-endpoint") is None
+
+
+def test_stop_deletes_the_endpoint_and_says_what_served() -> None:
+    hosting, client = _sagemaker()
+    with Stubber(client) as stub:
+        stub.add_response("describe_endpoint", _described_endpoint("kit-config-v7"))
+        stub.add_response(
+            "describe_endpoint_config",
+            {
+                "EndpointConfigName": "kit-config-v7",
+                "EndpointConfigArn": f"{ACCOUNT}:endpoint-config/kit-config-v7",
+                "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": "kit-model-v7"}],
+                "CreationTime": 0,
+            },
+        )
+        stub.add_response("describe_model", _described_model("kit-model-v7", {"SERVING_MODEL_URI": "models:/m/7"}))
+        stub.add_response("delete_endpoint", {}, {"EndpointName": "kit-endpoint"})
+        stopped = hosting.stop("kit-endpoint")
+        stub.assert_no_pending_responses()
+    assert stopped is not None
+    assert (stopped.status, stopped.version, stopped.endpoint_config) == ("Deleting", "7", "kit-config-v7")
+
+
+@pytest.mark.parametrize(
+    ("container", "expected"),
+    [
+        (
+            {"Image": "img", "Environment": {"MLFLOW_MODEL_URI": "models:/m/3"}, "ModelDataUrl": "s3://b/3"},
+            "models:/m/3",
+        ),
+        ({"Image": "img", "ModelDataUrl": "s3://kit-models/m/3/model"}, "s3://kit-models/m/3/model"),
+    ],
+)
+def test_a_model_package_names_the_model_it_deploys(container: dict[str, Any], expected: str) -> None:
+    hosting, client = _sagemaker()
+    arn = f"{ACCOUNT}:model-package/kit-models/3"
+    with Stubber(client) as stub:
+        stub.add_response(
+            "describe_model_package",
+            {
+                "ModelPackageName": "kit-models",
+                "ModelPackageArn": arn,
+                "CreationTime": 0,
+                "ModelPackageStatus": "Completed",
+                "ModelPackageStatusDetails": {"ValidationStatuses": []},
+                "InferenceSpecification": {
+                    "Containers": [container],
+                    "SupportedContentTypes": ["text/csv"],
+                    "SupportedResponseMIMETypes": ["application/json"],
+                },
+            },
+            {"ModelPackageName": arn},
+        )
+        assert hosting.model_uri_of_package(arn) == expected
+
+
+def test_an_unknown_model_package_is_not_found() -> None:
+    hosting, client = _sagemaker()
+    arn = f"{ACCOUNT}:model-package/kit-models/99"
+    with Stubber(client) as stub:
+        stub.add_client_error("describe_model_package", "ValidationException", "Model package not found")
+        with pytest.raises(HostingNotFoundError, match=r"model package '.*kit-models/99' does not exist"):
+            hosting.model_uri_of_package(arn)
+
+
+def test_deploying_where_the_hosting_has_no_image_needs_one() -> None:
+    with pytest.raises(DeploymentError, match=r"needs the serving image: pass --image-uri \(an ECR image URI\)$"):
+        deploy_model(_aws_platform(), "card_transactions", "7")
