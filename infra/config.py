@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
+from infra.lifecycle import MIN_LOG_RETENTION_DAYS
 from mlops.errors import ConfigError
 
 PROJECT = "mlops-kit"
@@ -91,6 +92,19 @@ class StackConfig(BaseModel):
     model_degradation_threshold: float = Field(default=0.05, gt=0)
     alarm_evaluation_periods: int = Field(default=3, ge=1)
 
+    # network: a VPC per stack (private subnets only, VPC endpoints, no internet path), or an existing one
+    vpc_cidr: str = Field(default="10.40.0.0/16", pattern=r"^\d{1,3}(\.\d{1,3}){3}/(1[6-9]|2[0-4])$")
+    availability_zones: tuple[str, ...] = Field(default=(), max_length=6)
+    existing_vpc_id: str | None = Field(default=None, pattern=r"^vpc-[0-9a-f]{8,17}$")
+    existing_subnet_ids: tuple[str, ...] = ()
+    existing_route_table_ids: tuple[str, ...] = ()
+    existing_prefix_list_ids: tuple[str, ...] = ()
+    create_vpc_endpoints: bool = True
+    flow_log_traffic: Literal["ALL", "REJECT", "ACCEPT"] = "ALL"
+
+    # encryption: the Glue Data Catalog's settings are per account and region (one stack per account manages them)
+    manage_catalog_encryption: bool = True
+
     # CI/CD identity
     github_repository: str = Field(default="example-org/mlops-kit", pattern=r"^[\w.-]+/[\w.-]+$")
     deploy_branch: str = "main"
@@ -113,7 +127,53 @@ class StackConfig(BaseModel):
             raise ValueError("shardCount is only used with streamMode PROVISIONED; remove it or set the mode")
         if self.log_retention_days not in LOG_RETENTION_DAYS:
             raise ValueError(f"logRetentionDays {self.log_retention_days} is not one CloudWatch Logs accepts")
+        minimum = MIN_LOG_RETENTION_DAYS.get(self.environment, 1)
+        if self.log_retention_days < minimum:
+            raise ValueError(
+                f"logRetentionDays {self.log_retention_days} is below the {minimum} days {self.environment} requires"
+            )
+        self._check_network()
         return self
+
+    def _check_network(self) -> None:
+        if self.existing_vpc_id is None:
+            if self.existing_subnet_ids or self.existing_route_table_ids or self.existing_prefix_list_ids:
+                raise ValueError(
+                    "existingSubnetIds/existingRouteTableIds/existingPrefixListIds need existingVpcId (their VPC)"
+                )
+            if not self.create_vpc_endpoints:
+                raise ValueError("createVpcEndpoints: false is only for an existingVpcId that has its own endpoints")
+            if self.availability_zones and len(set(self.availability_zones)) < 2:
+                raise ValueError("availabilityZones must name at least two distinct zones")
+            return
+        if len(set(self.existing_subnet_ids)) < 2:
+            raise ValueError("existingVpcId needs existingSubnetIds: at least two private subnets (in two zones)")
+        if len(self.availability_zones) != len(self.existing_subnet_ids):
+            raise ValueError(
+                "existingVpcId needs availabilityZones: the zone of each existingSubnetIds entry, in order"
+            )
+        bad = [s for s in self.existing_subnet_ids if not s.startswith("subnet-")]
+        if bad:
+            raise ValueError(f"existingSubnetIds holds ids that are not subnet ids: {', '.join(bad)}")
+        if self.create_vpc_endpoints and not self.existing_route_table_ids:
+            raise ValueError(
+                "existingVpcId with createVpcEndpoints needs existingRouteTableIds (for the S3 and DynamoDB gateway "
+                "endpoints); set createVpcEndpoints: false if the VPC has its endpoints already"
+            )
+        if not self.create_vpc_endpoints and not self.existing_prefix_list_ids:
+            raise ValueError(
+                "createVpcEndpoints: false needs existingPrefixListIds (the S3 and DynamoDB prefix lists of the VPC's "
+                "gateway endpoints): workloads may send HTTPS only there and to vpcCidr"
+            )
+
+    @property
+    def zones(self) -> tuple[str, ...]:
+        """Zones of the private subnets: the two the kit creates subnets in (``<region>a``/``b`` by default), or
+        the zone of each existing subnet."""
+        if self.existing_vpc_id is not None:
+            return self.availability_zones
+        chosen = self.availability_zones or (f"{self.region}a", f"{self.region}b")
+        return chosen[0], chosen[1]
 
 
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922)

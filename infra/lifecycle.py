@@ -8,6 +8,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pulumi_aws.s3 import BucketLifecycleConfigurationRuleArgsDict as Rule
 
+MIN_LOG_RETENTION_DAYS: dict[str, int] = {"prod": 365}
+"""Least CloudWatch Logs retention per environment (others: any accepted value). The stack config refuses less,
+and the policy pack checks every log group against the same numbers."""
+
 
 @dataclass(frozen=True)
 class Retention:

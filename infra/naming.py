@@ -137,3 +137,35 @@ def s3_arn(bucket: str, key_pattern: str | None = None) -> str:
 def oidc_provider_arn(account_id: str) -> str:
     """ARN of the account's GitHub Actions OIDC provider (used when another stack created it)."""
     return f"arn:aws:iam::{account_id}:oidc-provider/token.actions.githubusercontent.com"
+
+
+def security_group_name(project: str, environment: str, workload: str) -> str:
+    """Security group of one workload (``glue``, ``sagemaker-jobs``...): ``mlops-kit-prod-glue-sg``."""
+    return resource_name(project, environment, f"{workload}-sg", 255)
+
+
+def glue_security_configuration_name(project: str, environment: str) -> str:
+    """The Glue security configuration every job of the stack runs with (S3, logs and bookmarks on KMS)."""
+    return resource_name(project, environment, "glue-encryption", 255)
+
+
+def glue_connection_name(project: str, environment: str, zone: str) -> str:
+    """The Glue NETWORK connection that places jobs in the private subnet of ``zone``."""
+    return resource_name(project, environment, f"network-{zone}", 255)
+
+
+_ECR_IMAGE = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(?P<repository>[a-z0-9._/-]+)"
+    r"(?::[\w.-]+|@sha256:[0-9a-f]{64})?$"
+)
+
+
+def ecr_repository_arn(image_uri: str) -> str:
+    """ARN of the ECR repository an image URI pulls from, so pull permissions name exactly that repository."""
+    found = _ECR_IMAGE.match(image_uri)
+    if found is None:
+        raise ConfigError(
+            f"image {image_uri!r} is not an ECR image URI (<account>.dkr.ecr.<region>.amazonaws.com/<repo>[:tag]); "
+            "SageMaker pulls only from ECR"
+        )
+    return f"arn:aws:ecr:{found['region']}:{found['account']}:repository/{found['repository']}"

@@ -18,11 +18,18 @@ from infra.components.cicd import CicdArgs, CicdIdentity
 from infra.components.datalake import DataLake, DataLakeArgs
 from infra.components.featurestore import FeatureStore, FeatureStoreArgs
 from infra.components.monitoring import Monitoring, MonitoringArgs
-from infra.components.processing import Processing, ProcessingArgs, discover_datasets, discover_job_scripts
+from infra.components.network import Network, NetworkArgs
+from infra.components.processing import (
+    GlueNetwork,
+    Processing,
+    ProcessingArgs,
+    discover_datasets,
+    discover_job_scripts,
+)
 from infra.components.security import SecurityBase, SecurityBaseArgs
 from infra.components.serving import Serving, ServingArgs
 from infra.components.streaming import Streaming, StreamingArgs
-from infra.components.training import Training, TrainingArgs, read_pipeline_definition
+from infra.components.training import SageMakerNetwork, Training, TrainingArgs, read_pipeline_definition
 from infra.config import StackConfig
 from infra.lifecycle import Retention
 from infra.thresholds import ROLLBACK_ALARMS, Thresholds
@@ -40,8 +47,27 @@ def define_platform(config: StackConfig) -> PlatformOutputs:
         account_id=aws.get_caller_identity_output().account_id,
     )
     endpoint_name = naming.sagemaker_name(config.project, config.environment, "endpoint")
-    security = SecurityBase("security", SecurityBaseArgs(identity=ident))
+    security = SecurityBase(
+        "security", SecurityBaseArgs(identity=ident, manage_catalog_encryption=config.manage_catalog_encryption)
+    )
     key = security.key_arn
+    network = Network(
+        "network",
+        NetworkArgs(
+            identity=ident,
+            kms_key_arn=key,
+            vpc_cidr=config.vpc_cidr,
+            zones=config.zones,
+            log_retention_days=config.log_retention_days,
+            flow_log_traffic=config.flow_log_traffic,
+            existing_vpc_id=config.existing_vpc_id,
+            existing_subnet_ids=config.existing_subnet_ids,
+            existing_route_table_ids=config.existing_route_table_ids,
+            create_endpoints=config.create_vpc_endpoints,
+            existing_prefix_list_ids=config.existing_prefix_list_ids,
+        ),
+    )
+    groups = network.security_group_ids
     lake = DataLake("datalake", DataLakeArgs(identity=ident, kms_key_arn=key, retention=_retention(config)))
     zones = lake.buckets
     streaming = Streaming(
@@ -55,6 +81,7 @@ def define_platform(config: StackConfig) -> PlatformOutputs:
             shard_count=config.shard_count,
             retention_hours=config.stream_retention_hours,
             buffer_seconds=config.firehose_buffer_seconds,
+            log_retention_days=config.log_retention_days,
         ),
     )
     datasets = discover_datasets(config.repo_root / "pipelines" / "datasets")
@@ -76,6 +103,7 @@ def define_platform(config: StackConfig) -> PlatformOutputs:
             timeout_minutes=config.glue_timeout_minutes,
             default_schedule=config.glue_schedule,
             datasets=tuple(datasets),
+            network=GlueNetwork(subnet_ids=network.subnet_ids, zones=config.zones, security_group_id=groups["glue"]),
             schedules=config.glue_schedules,
         ),
     )
@@ -103,6 +131,11 @@ def define_platform(config: StackConfig) -> PlatformOutputs:
             training_instance_type=config.training_instance_type,
             mlflow_server_size=config.mlflow_server_size,
             approval_required=config.model_approval_required,
+            network=SageMakerNetwork(
+                subnet_ids=network.subnet_ids,
+                jobs_security_group_id=groups["sagemaker-jobs"],
+                hosting_security_group_id=groups["sagemaker-hosting"],
+            ),
         ),
     )
     monitoring = Monitoring(
@@ -142,6 +175,8 @@ def define_platform(config: StackConfig) -> PlatformOutputs:
             canary_traffic_percent=config.canary_traffic_percent,
             bake_minutes=config.bake_minutes,
             rollback_alarm_names=[monitoring.alarm_names[k] for k in ROLLBACK_ALARMS],
+            subnet_ids=network.subnet_ids,
+            security_group_id=groups["sagemaker-hosting"],
         ),
     )
     cicd = CicdIdentity(

@@ -50,6 +50,20 @@ RESOURCE_TYPES: dict[str, type[pulumi.CustomResource]] = {
     "aws:cloudwatch/eventRule:EventRule": aws.cloudwatch.EventRule,
     "aws:cloudwatch/eventTarget:EventTarget": aws.cloudwatch.EventTarget,
     "aws:sns/topic:Topic": aws.sns.Topic,
+    "aws:cloudwatch/logStream:LogStream": aws.cloudwatch.LogStream,
+    "aws:glue/securityConfiguration:SecurityConfiguration": aws.glue.SecurityConfiguration,
+    "aws:glue/dataCatalogEncryptionSettings:DataCatalogEncryptionSettings": aws.glue.DataCatalogEncryptionSettings,
+    "aws:glue/connection:Connection": aws.glue.Connection,
+    "aws:ec2/vpc:Vpc": aws.ec2.Vpc,
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": aws.ec2.DefaultSecurityGroup,
+    "aws:ec2/subnet:Subnet": aws.ec2.Subnet,
+    "aws:ec2/routeTable:RouteTable": aws.ec2.RouteTable,
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": aws.ec2.RouteTableAssociation,
+    "aws:ec2/securityGroup:SecurityGroup": aws.ec2.SecurityGroup,
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": aws.vpc.SecurityGroupIngressRule,
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": aws.vpc.SecurityGroupEgressRule,
+    "aws:ec2/vpcEndpoint:VpcEndpoint": aws.ec2.VpcEndpoint,
+    "aws:ec2/flowLog:FlowLog": aws.ec2.FlowLog,
 }
 
 

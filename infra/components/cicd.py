@@ -61,7 +61,7 @@ class CicdIdentity(pulumi.ComponentResource):
             role=role.id,
             policy=policy_json(
                 lambda acct: policies.deploy_policy(
-                    acct, ident.region, naming.prefix(ident.project, ident.environment)
+                    acct, ident.region, naming.prefix(ident.project, ident.environment), ident.environment
                 ),
                 ident.account_id,
             ),

@@ -38,6 +38,15 @@ def python_modules() -> str:
 
 
 @dataclass(frozen=True)
+class GlueNetwork:
+    """Where Glue jobs run: one private subnet per zone (a NETWORK connection each) and the Glue security group."""
+
+    subnet_ids: list[pulumi.Output[str]]
+    zones: tuple[str, ...]
+    security_group_id: pulumi.Output[str]
+
+
+@dataclass(frozen=True)
 class ProcessingArgs:
     """Inputs of :class:`Processing`. ``schedules`` maps a script stem to a cron expression overriding
     ``default_schedule``; naming a script that does not exist is an error."""
@@ -57,9 +66,12 @@ class ProcessingArgs:
     timeout_minutes: int
     default_schedule: str
     datasets: tuple[str, ...]
+    network: GlueNetwork
     schedules: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if len(self.network.subnet_ids) != len(self.network.zones):
+            raise ConfigError("processing needs the zone of every private subnet (one Glue connection per subnet)")
         if not self.datasets:
             raise ConfigError("processing needs at least one dataset definition to schedule its jobs for")
         unknown = sorted(set(self.schedules) - set(self.scripts))
@@ -89,11 +101,48 @@ class Processing(pulumi.ComponentResource):
         )
         acct = ident.account_id
         region = ident.region
+        net = args.network
+        connections = [
+            aws.glue.Connection(
+                f"{name}-network-{zone}",
+                name=naming.glue_connection_name(ident.project, ident.environment, zone),
+                description=f"Runs {ident.environment} Glue jobs in the private subnet of {zone}",
+                connection_type="NETWORK",
+                physical_connection_requirements={
+                    "availability_zone": zone,
+                    "subnet_id": subnet,
+                    "security_group_id_lists": [net.security_group_id],
+                },
+                tags=tags,
+                opts=child(self),
+            )
+            for zone, subnet in zip(net.zones, net.subnet_ids, strict=True)
+        ]
+        security = aws.glue.SecurityConfiguration(
+            f"{name}-security-configuration",
+            name=naming.glue_security_configuration_name(ident.project, ident.environment),
+            encryption_configuration={
+                "s3_encryption": {"s3_encryption_mode": "SSE-KMS", "kms_key_arn": args.kms_key_arn},
+                "cloudwatch_encryption": {"cloudwatch_encryption_mode": "SSE-KMS", "kms_key_arn": args.kms_key_arn},
+                "job_bookmarks_encryption": {
+                    "job_bookmarks_encryption_mode": "CSE-KMS",
+                    "kms_key_arn": args.kms_key_arn,
+                },
+            },
+            opts=child(self),
+        )
         aws.iam.RolePolicy(
             f"{name}-glue-policy",
             role=role.id,
             policy=pulumi.Output.all(
-                pulumi.Output.all(*args.data_buckets), args.artifacts_bucket, args.kms_key_arn, args.database_name, acct
+                pulumi.Output.all(*args.data_buckets),
+                args.artifacts_bucket,
+                args.kms_key_arn,
+                args.database_name,
+                acct,
+                pulumi.Output.all(*net.subnet_ids),
+                net.security_group_id,
+                pulumi.Output.all(*[c.name for c in connections]),
             ).apply(
                 lambda v: policies.to_json(
                     policies.glue_job_policy(
@@ -106,6 +155,13 @@ class Processing(pulumi.ComponentResource):
                             f"arn:aws:glue:{region}:{v[4]}:table/{v[3]}/*",
                         ],
                         f"arn:aws:logs:{region}:{v[4]}:log-group:{args.log_group_name}",
+                        network=policies.NetworkPlacement(
+                            region=region,
+                            account_id=v[4],
+                            subnet_ids=tuple(v[5]),
+                            security_group_ids=(v[6],),
+                            glue_connection_arns=tuple(f"arn:aws:glue:{region}:{v[4]}:connection/{c}" for c in v[7]),
+                        ),
                     )
                 )
             ),
@@ -154,6 +210,10 @@ class Processing(pulumi.ComponentResource):
                     "--glue_database": args.database_name,
                 },
                 execution_property={"max_concurrent_runs": 1},
+                # Encrypts what the job writes to S3, its logs and its bookmarks with the stack's key.
+                security_configuration=security.name,
+                # In the private subnets; Glue uses the first connection and fails over to the next zone's.
+                connections=[c.name for c in connections],
                 tags=tags,
                 opts=child(self),
             )

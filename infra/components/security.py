@@ -1,4 +1,5 @@
-"""Security base: the stack's customer-managed KMS key (rotated yearly) and its alias."""
+"""Security base: the stack's customer-managed KMS key (rotated yearly), its alias, and the Glue Data Catalog's
+encryption (metadata and connection passwords) with that key."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ class SecurityBaseArgs:
 
     identity: StackIdentity
     deletion_window_days: int = 30
+    manage_catalog_encryption: bool = True
+    """The catalog's encryption settings are one per account and region: with several stacks in one account,
+    exactly one of them manages them (``manageCatalogEncryption``)."""
 
 
 class SecurityBase(pulumi.ComponentResource):
@@ -43,6 +47,18 @@ class SecurityBase(pulumi.ComponentResource):
             target_key_id=key.key_id,
             opts=child(self),
         )
+        if args.manage_catalog_encryption:
+            aws.glue.DataCatalogEncryptionSettings(
+                f"{name}-catalog-encryption",
+                data_catalog_encryption_settings={
+                    "encryption_at_rest": {"catalog_encryption_mode": "SSE-KMS", "sse_aws_kms_key_id": key.arn},
+                    "connection_password_encryption": {
+                        "return_connection_password_encrypted": True,
+                        "aws_kms_key_id": key.arn,
+                    },
+                },
+                opts=child(self),
+            )
         self.key_arn = key.arn
         self.key_id = key.key_id
         self.register_outputs({"key_arn": self.key_arn, "key_id": self.key_id})

@@ -34,6 +34,8 @@ class ServingArgs:
     canary_traffic_percent: int
     bake_minutes: int
     rollback_alarm_names: list[pulumi.Output[str]]
+    subnet_ids: list[pulumi.Output[str]]
+    security_group_id: pulumi.Output[str]
 
     def __post_init__(self) -> None:
         if not self.min_capacity <= self.instance_count <= self.max_capacity:
@@ -64,6 +66,9 @@ class Serving(pulumi.ComponentResource):
                 "model_data_url": args.models_bucket.apply(lambda b: naming.release_model_uri(b, ident.environment)),
                 "environment": {"MLOPS_ENVIRONMENT": ident.environment},
             },
+            # The container needs no network: SageMaker fetches the archive; requests arrive through the endpoint.
+            enable_network_isolation=True,
+            vpc_config={"subnets": args.subnet_ids, "security_group_ids": [args.security_group_id]},
             tags=tags,
             opts=child(self),
         )

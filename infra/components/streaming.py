@@ -26,6 +26,7 @@ class StreamingArgs:
     shard_count: int
     retention_hours: int
     buffer_seconds: int
+    log_retention_days: int
 
     def __post_init__(self) -> None:
         if self.mode == "ON_DEMAND" and self.shard_count != 1:
@@ -62,10 +63,22 @@ class Streaming(pulumi.ComponentResource):
             tags=tags,
             opts=child(self),
         )
+        # Delivery errors (throttling, KMS, S3 access) are logged here instead of being visible nowhere.
+        error_logs = aws.cloudwatch.LogGroup(
+            f"{name}-firehose-errors",
+            name=naming.log_group_name(ident.project, ident.environment, "firehose"),
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.kms_key_arn,
+            tags=tags,
+            opts=child(self),
+        )
+        error_stream = aws.cloudwatch.LogStream(
+            f"{name}-firehose-errors-stream", name="S3Delivery", log_group_name=error_logs.name, opts=child(self)
+        )
         role_policy = aws.iam.RolePolicy(
             f"{name}-firehose-policy",
             role=role.id,
-            policy=policy_json(policies.firehose_policy, stream.arn, args.raw_bucket, args.kms_key_arn),
+            policy=policy_json(policies.firehose_policy, stream.arn, args.raw_bucket, args.kms_key_arn, error_logs.arn),
             opts=child(self),
         )
         firehose = aws.kinesis.FirehoseDeliveryStream(
@@ -82,6 +95,11 @@ class Streaming(pulumi.ComponentResource):
                 "buffering_size": 64,
                 "compression_format": "GZIP",
                 "kms_key_arn": args.kms_key_arn,
+                "cloudwatch_logging_options": {
+                    "enabled": True,
+                    "log_group_name": error_logs.name,
+                    "log_stream_name": error_stream.name,
+                },
             },
             tags=tags,
             # Firehose validates its role on creation: the policy must exist first.
@@ -96,6 +114,7 @@ class Streaming(pulumi.ComponentResource):
             attributes=[{"name": "shard_id", "type": "S"}, {"name": "consumer", "type": "S"}],
             server_side_encryption={"enabled": True, "kms_key_arn": args.kms_key_arn},
             point_in_time_recovery={"enabled": True},
+            deletion_protection_enabled=True,
             tags=tags,
             opts=child(self),
         )

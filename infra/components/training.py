@@ -11,7 +11,7 @@ import pulumi_aws as aws
 
 from infra import naming, policies
 from infra.components.base import StackIdentity, child, policy_json
-from infra.pipeline_definition import bind_parameter_defaults
+from infra.pipeline_definition import bind_parameter_defaults, security_parameters
 from mlops.errors import ConfigError
 
 COMPONENT = "training"
@@ -31,6 +31,15 @@ def read_pipeline_definition(repo_root: Path) -> str:
 
 
 @dataclass(frozen=True)
+class SageMakerNetwork:
+    """The private subnets and security groups of the pipeline's jobs and of the hosted model."""
+
+    subnet_ids: list[pulumi.Output[str]]
+    jobs_security_group_id: pulumi.Output[str]
+    hosting_security_group_id: pulumi.Output[str]
+
+
+@dataclass(frozen=True)
 class TrainingArgs:
     """Inputs of :class:`Training`. ``data_buckets[0]`` is the features zone the training data comes from."""
 
@@ -47,6 +56,7 @@ class TrainingArgs:
     approval_required: bool
     dataset_definitions: Mapping[str, Path]
     training_dataset: str
+    network: SageMakerNetwork
 
     def __post_init__(self) -> None:
         if self.training_dataset not in self.dataset_definitions:
@@ -86,6 +96,8 @@ class Training(pulumi.ComponentResource):
                 args.kms_key_arn,
                 ident.account_id,
                 args.artifacts_bucket,
+                pulumi.Output.all(*args.network.subnet_ids),
+                pulumi.Output.all(args.network.jobs_security_group_id, args.network.hosting_security_group_id),
             ).apply(
                 lambda v: policies.to_json(
                     policies.sagemaker_policy(
@@ -96,6 +108,16 @@ class Training(pulumi.ComponentResource):
                         account_id=v[3],
                         region=ident.region,
                         prefix=stack_prefix,
+                        image_repositories=[
+                            naming.ecr_repository_arn(args.training_image_uri),
+                            naming.ecr_repository_arn(args.inference_image_uri),
+                        ],
+                        network=policies.NetworkPlacement(
+                            region=ident.region,
+                            account_id=v[3],
+                            subnet_ids=tuple(v[5]),
+                            security_group_ids=tuple(v[6]),
+                        ),
                     )
                 )
             ),
@@ -124,6 +146,10 @@ class Training(pulumi.ComponentResource):
             )
             for dataset, path in sorted(args.dataset_definitions.items())
         ]
+        # Volume/output keys and the jobs' subnets and security group, bound into the definition's parameters.
+        job_security = pulumi.Output.all(
+            args.kms_key_arn, pulumi.Output.all(*args.network.subnet_ids), args.network.jobs_security_group_id
+        ).apply(lambda v: security_parameters(kms_key_arn=v[0], subnet_ids=list(v[1]), security_group_id=v[2]))
         pipeline_name = naming.sagemaker_name(ident.project, ident.environment, "training")
         pipeline = aws.sagemaker.Pipeline(
             f"{name}-pipeline",
@@ -136,6 +162,7 @@ class Training(pulumi.ComponentResource):
                 args.models_bucket,
                 args.artifacts_bucket,
                 group.model_package_group_name,
+                job_security,
             ).apply(
                 lambda v: bind_parameter_defaults(
                     args.pipeline_definition,
@@ -153,6 +180,7 @@ class Training(pulumi.ComponentResource):
                         "ModelPackageGroup": v[4],
                     },
                     source=str(PIPELINE_DEFINITION),
+                    extra=v[-1],
                 )
             ),
             role_arn=role.arn,

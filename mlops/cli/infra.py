@@ -30,16 +30,29 @@ def plan(
         Path | None, typer.Option(help="Repository holding infra/ and jobs/ (default: the installed kit's).")
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the graph as stable JSON on stdout.")] = False,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help=(
+                "With --json: every resource with its complete inputs (policies and definitions unabridged, and "
+                "parsed under 'documents'), its id and ARN as the local apply names them, parent and dependencies "
+                "per input: for a team's own scanners."
+            ),
+        ),
+    ] = False,
 ) -> None:
     """Show the resource graph the program declares for a stack, with its would-be outputs."""
     from infra.config import REPO_ROOT
     from infra.plan import plan_stack
 
+    if full and not json_out:
+        raise typer.BadParameter("--full describes the JSON document: use it with --json", param_hint="--full")
     chosen = stack or cli_context(ctx).settings.stack_name
     started = time.monotonic()
     with console.status(f"running the infra program for stack {chosen!r} under mocks..."):
         result = plan_stack(chosen, repo_root or REPO_ROOT)
-    document = result.to_json()
+    document = result.to_json(full=full)
     if json_out:
         emit_json(document)
         return

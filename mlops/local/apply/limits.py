@@ -61,6 +61,52 @@ LIMITS: tuple[Limit, ...] = (
         "running the pipeline",
         "moto stores the definition and runs nothing; locally `mlops train` runs the same steps in-process",
     ),
+    Limit(
+        "aws:ec2/vpc:Vpc",
+        "private networking: workloads placed in private subnets with no internet path",
+        "moto records the VPC, subnets, route tables and their associations; nothing runs in them: the kit's "
+        "local runners (Glue jobs, training, the endpoint) run as host processes that call the emulator directly",
+    ),
+    Limit(
+        "aws:ec2/vpcEndpoint:VpcEndpoint",
+        "reaching AWS services privately (gateway endpoints for S3/DynamoDB, interface endpoints with private DNS)",
+        "moto records each endpoint (gateway ones report the service's prefix list id, which the security group "
+        "rules refer to); no request goes through them: local clients call the emulator's endpoint URL",
+    ),
+    Limit(
+        "aws:ec2/securityGroup:SecurityGroup",
+        "filtering traffic (the group's rules are aws:vpc/securityGroup{Ingress,Egress}Rule resources)",
+        "moto records the groups and their rules (the default allow-all egress rule is revoked, as the provider "
+        "does); no traffic is filtered, since no local process runs in the VPC",
+    ),
+    Limit(
+        "aws:ec2/flowLog:FlowLog",
+        "VPC flow logs delivered to an encrypted CloudWatch Logs group",
+        "moto records the flow log; with no traffic in the VPC, no log event is ever delivered",
+    ),
+    Limit(
+        "aws:sagemaker/model:Model",
+        "EnableNetworkIsolation and VpcConfig of the hosted model",
+        "both are sent; moto keeps VpcConfig but answers EnableNetworkIsolation=False on DescribeModel. The local "
+        "endpoint runner serves the model in a host process (not isolated, not in the VPC)",
+    ),
+    Limit(
+        "aws:glue/securityConfiguration:SecurityConfiguration",
+        "encrypting job output (SSE-KMS), logs and bookmarks with the stack's key",
+        "moto stores the configuration and the jobs name it; the kit's local Glue runner writes to moto S3 without "
+        "applying it (moto's buckets still carry their default SSE-KMS setting)",
+    ),
+    Limit(
+        "aws:glue/connection:Connection",
+        "running Glue jobs in the private subnets (NETWORK connections); changing a connection",
+        "moto stores the connections and the jobs list them; the local Glue runner runs jobs in-process. moto has "
+        "no UpdateConnection or DeleteConnection: a changed connection fails the apply, naming `mlops local reset`",
+    ),
+    Limit(
+        "aws:glue/dataCatalogEncryptionSettings:DataCatalogEncryptionSettings",
+        "encrypting the Data Catalog's metadata and connection passwords with the stack's key",
+        "moto stores the settings (GetDataCatalogEncryptionSettings returns them); its catalog encrypts nothing",
+    ),
 )
 
 

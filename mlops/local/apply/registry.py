@@ -15,6 +15,7 @@ from mlops.local.apply.handlers import (
     iam,
     kms,
     monitoring,
+    network,
     s3_buckets,
     s3_objects,
     sagemaker_hosting,
@@ -24,6 +25,7 @@ from mlops.local.apply.handlers import (
 
 _MODULES = (
     kms,
+    network,
     s3_buckets,
     s3_objects,
     glue,

@@ -19,11 +19,39 @@ def test_plan_json_for_prod_lists_components_and_outputs() -> None:
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert document["stack"] == "prod"
-    assert document["component_count"] == 9
+    assert document["component_count"] == 10
     assert document["outputs"]["endpoint_name"] == "mlops-kit-prod-endpoint"
     endpoint = next(r for r in document["resources"] if r["name"] == "serving-endpoint")
     assert endpoint["type"] == "aws:sagemaker/endpoint:Endpoint"
     assert endpoint["key_inputs"]["name"] == "mlops-kit-prod-endpoint"
+
+
+def test_full_plan_carries_every_input_unabridged() -> None:
+    result = CliRunner().invoke(app, ["infra", "plan", "--stack", "prod", "--json", "--full"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    role = next(r for r in document["resources"] if r["name"] == "training-sagemaker-role")
+    assert role["id"] == "mlops-kit-prod-sagemaker-role"
+    assert role["arn"] == "arn:aws:iam::123456789012:role/mlops-kit-prod-sagemaker-role"
+    assert json.loads(role["inputs"]["assumeRolePolicy"]) == role["documents"]["assumeRolePolicy"]
+    config = next(r for r in document["resources"] if r["name"] == "serving-endpoint-config")
+    assert config["inputs"]["dataCaptureConfig"]["captureOptions"] == [
+        {"captureMode": "Input"},
+        {"captureMode": "Output"},
+    ]
+    assert config["property_dependencies"]["kmsKeyArn"] == ["security-key"]
+    assert "<dict>" not in result.stdout
+    assert not any(
+        str(v).startswith("<") and str(v).endswith(" chars>")
+        for r in document["resources"]
+        for v in r["inputs"].values()
+    )
+
+
+def test_full_needs_json() -> None:
+    result = CliRunner().invoke(app, ["infra", "plan", "--stack", "dev", "--full"])
+    assert result.exit_code != 0
+    assert "--full" in result.output
 
 
 def test_plan_defaults_to_the_global_env() -> None:

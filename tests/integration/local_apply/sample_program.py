@@ -306,6 +306,8 @@ def sample_program(script: Path) -> dict[str, Any]:
         dashboard_body=json.dumps({"widgets": [{"type": "text", "properties": {"markdown": "hi"}}]}),
     )
     log_group = aws.cloudwatch.LogGroup("job-logs", name="/t/glue/ingest", retention_in_days=30)
+    stream_of_errors = aws.cloudwatch.LogStream("job-log-stream", name="S3Delivery", log_group_name=log_group.name)
+    network = _network(key, log_group, sm_role)
     rule = aws.cloudwatch.EventRule("retrain", name="t-retrain", schedule_expression="rate(7 days)")
     aws.cloudwatch.EventTarget(
         "retrain-target", rule=rule.name, target_id="start-pipeline", arn=pipeline.arn, role_arn=sm_role.arn
@@ -323,6 +325,81 @@ def sample_program(script: Path) -> dict[str, Any]:
         "dashboard_name": dashboard.dashboard_name,
         "log_groups": {"ingest": log_group.name},
         "deploy_oidc": oidc.arn,
+        "log_stream": stream_of_errors.name,
+        **network,
+    }
+
+
+def _network(key: aws.kms.Key, log_group: aws.cloudwatch.LogGroup, role: aws.iam.Role) -> dict[str, Any]:
+    """A private VPC with its default group closed, a subnet, a route table, groups and rules, an endpoint, a
+    flow log; a Glue security configuration, the catalog's encryption and a NETWORK connection."""
+    vpc = aws.ec2.Vpc("vpc", cidr_block="10.9.0.0/16", enable_dns_support=True, enable_dns_hostnames=True)
+    aws.ec2.DefaultSecurityGroup("vpc-default-sg", vpc_id=vpc.id)
+    subnet = aws.ec2.Subnet("subnet", vpc_id=vpc.id, cidr_block="10.9.0.0/20", availability_zone="us-east-1a")
+    table = aws.ec2.RouteTable("routes", vpc_id=vpc.id)
+    aws.ec2.RouteTableAssociation("routes-subnet", subnet_id=subnet.id, route_table_id=table.id)
+    group = aws.ec2.SecurityGroup("jobs-sg", name="t-jobs", description="jobs", vpc_id=vpc.id)
+    gateway = aws.ec2.VpcEndpoint(
+        "s3-endpoint",
+        vpc_id=vpc.id,
+        service_name="com.amazonaws.us-east-1.s3",
+        vpc_endpoint_type="Gateway",
+        route_table_ids=[table.id],
+    )
+    aws.vpc.SecurityGroupIngressRule(
+        "jobs-from-self", security_group_id=group.id, ip_protocol="-1", referenced_security_group_id=group.id
+    )
+    aws.vpc.SecurityGroupEgressRule(
+        "jobs-to-s3",
+        security_group_id=group.id,
+        ip_protocol="tcp",
+        from_port=443,
+        to_port=443,
+        prefix_list_id=gateway.prefix_list_id,
+    )
+    flow = aws.ec2.FlowLog(
+        "flow",
+        vpc_id=vpc.id,
+        traffic_type="ALL",
+        log_destination_type="cloud-watch-logs",
+        log_destination=log_group.arn,
+        iam_role_arn=role.arn,
+        max_aggregation_interval=60,
+    )
+    security = aws.glue.SecurityConfiguration(
+        "glue-security",
+        name="t-glue-encryption",
+        encryption_configuration={
+            "s3_encryption": {"s3_encryption_mode": "SSE-KMS", "kms_key_arn": key.arn},
+            "cloudwatch_encryption": {"cloudwatch_encryption_mode": "SSE-KMS", "kms_key_arn": key.arn},
+            "job_bookmarks_encryption": {"job_bookmarks_encryption_mode": "CSE-KMS", "kms_key_arn": key.arn},
+        },
+    )
+    aws.glue.DataCatalogEncryptionSettings(
+        "catalog-encryption",
+        data_catalog_encryption_settings={
+            "encryption_at_rest": {"catalog_encryption_mode": "SSE-KMS", "sse_aws_kms_key_id": key.arn},
+            "connection_password_encryption": {"return_connection_password_encrypted": True, "aws_kms_key_id": key.arn},
+        },
+    )
+    connection = aws.glue.Connection(
+        "glue-network",
+        name="t-network",
+        connection_type="NETWORK",
+        physical_connection_requirements={
+            "availability_zone": "us-east-1a",
+            "subnet_id": subnet.id,
+            "security_group_id_lists": [group.id],
+        },
+    )
+    return {
+        "vpc_id": vpc.id,
+        "subnet_id": subnet.id,
+        "security_group_id": group.id,
+        "s3_prefix_list": gateway.prefix_list_id,
+        "flow_log": flow.id,
+        "glue_security_configuration": security.name,
+        "glue_connection": connection.name,
     }
 
 

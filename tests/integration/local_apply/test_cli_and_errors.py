@@ -47,10 +47,10 @@ def test_status_lists_resources_by_type(platform: Platform, emulator_state_dir: 
     assert payload["resources"] == sum(by_type.values())
 
 
-def _program_with_a_vpc() -> dict[str, Any]:
+def _program_with_an_internet_gateway() -> dict[str, Any]:
     topic = aws.sns.Topic("ok-topic", name="t-unsupported-ok")
-    vpc = aws.ec2.Vpc("network", cidr_block="10.0.0.0/16")
-    return {"topic": topic.arn, "vpc": vpc.id}
+    gateway = aws.ec2.InternetGateway("way-out")
+    return {"topic": topic.arn, "gateway": gateway.id}
 
 
 def test_unhandled_type_fails_naming_it_and_writes_no_outputs(emulator_state_dir: Path, tmp_path: Path) -> None:
@@ -58,9 +58,12 @@ def test_unhandled_type_fails_naming_it_and_writes_no_outputs(emulator_state_dir
     settings = load_settings(target="moto", state_dir=tmp_path, endpoint_url=endpoint, stack="broken")
 
     def runner(stack: str, mocks: pulumi.runtime.Mocks, repo_root: Path) -> dict[str, Any]:
-        return run_under_mocks(_program_with_a_vpc, stack, mocks)
+        return run_under_mocks(_program_with_an_internet_gateway, stack, mocks)
 
     with pytest.raises(UnsupportedResourceError) as caught:
         apply_stack(settings, ClientFactory(settings), tmp_path, runner=runner)
-    assert (caught.value.type_token, caught.value.logical_name) == ("aws:ec2/vpc:Vpc", "network")
+    assert (caught.value.type_token, caught.value.logical_name) == (
+        "aws:ec2/internetGateway:InternetGateway",
+        "way-out",
+    )
     assert not settings.resolved_outputs_file.exists()

@@ -167,3 +167,55 @@ def test_an_apply_leaves_a_deployed_endpoint_on_its_new_configuration(platform: 
     finally:
         sagemaker.delete_endpoint(EndpointName=endpoint)
         sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=declared)
+
+
+def test_the_plan_names_resources_as_the_local_apply_does(platform: Platform) -> None:
+    """Where a handler's physical id is a name (not an emulator-assigned id), the plan's id is the same."""
+    from infra.plan import plan_stack
+
+    ledger = read_ledger(ledger_path(platform.settings.resolved_outputs_file))
+    assert ledger is not None
+    applied = {entry["name"]: entry["physical_id"] for entry in ledger["resources"]}
+    planned = {r.name: r for r in plan_stack("local", REPO_ROOT).resources if r.custom}
+    assigned = ("aws:kms/key:Key", "aws:ec2/", "aws:vpc/", "aws:appautoscaling/policy:Policy")
+    compared = {
+        name: (resource.id, applied[name])
+        for name, resource in planned.items()
+        if name in applied
+        and not resource.type.startswith(assigned)
+        and resource.type
+        not in (
+            "aws:kinesis/stream:Stream",
+            "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream",
+            "aws:sns/topic:Topic",
+            "aws:glue/catalogDatabase:CatalogDatabase",
+            "aws:glue/catalogTable:CatalogTable",
+            "aws:glue/connection:Connection",
+            "aws:glue/dataCatalogEncryptionSettings:DataCatalogEncryptionSettings",
+            "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
+        )
+    }
+    assert len(compared) > 100
+    assert {name: ids for name, ids in compared.items() if ids[0] != ids[1]} == {}
+
+
+def test_network_in_the_emulator(platform: Platform) -> None:
+    ledger = read_ledger(ledger_path(platform.settings.resolved_outputs_file))
+    assert ledger is not None
+    by_type = count_by_type(ledger["resources"])
+    assert by_type["aws:ec2/vpc:Vpc"] == 1
+    assert by_type["aws:ec2/subnet:Subnet"] == 2
+    assert by_type["aws:ec2/vpcEndpoint:VpcEndpoint"] == 12
+    ec2 = clients_of(platform).client("ec2")
+    vpc_id = next(e["physical_id"] for e in ledger["resources"] if e["type"] == "aws:ec2/vpc:Vpc")
+    endpoints = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["VpcEndpoints"]
+    assert len({e["ServiceName"] for e in endpoints}) == 12
+    glue = clients_of(platform).client("glue")
+    for job_name in platform.outputs.glue_jobs.values():
+        job = glue.get_job(JobName=job_name)["Job"]
+        assert job["SecurityConfiguration"] == "mlops-kit-local-glue-encryption"
+        assert job["Connections"] == {
+            "Connections": ["mlops-kit-local-network-us-east-1a", "mlops-kit-local-network-us-east-1b"]
+        }
+    model = clients_of(platform).client("sagemaker").describe_model(ModelName=platform.outputs.sagemaker_model_name)
+    assert len(model["VpcConfig"]["Subnets"]) == 2

@@ -7,5 +7,5 @@ from typing import Any
 from infra.plan import PlannedResource
 
 
-def record(type_token: str, name: str, **inputs: Any) -> PlannedResource:
-    return PlannedResource(type=type_token, name=name, custom=True, inputs=inputs, id=f"{name}-id")
+def record(type_token: str, logical: str, **inputs: Any) -> PlannedResource:
+    return PlannedResource(type=type_token, name=logical, custom=True, inputs=inputs, id=f"{logical}-id")

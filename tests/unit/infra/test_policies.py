@@ -5,12 +5,32 @@ from __future__ import annotations
 import json
 
 from infra import policies
-from infra.guardrails import Violation, no_wildcard_admin
+from infra.guardrails import Violation, check_all
+from infra.guardrails import identity as identity_rules
 from tests.unit.infra.records import record
+
+NETWORK = policies.NetworkPlacement(
+    region="us-east-1", account_id="123456789012", subnet_ids=("subnet-a", "subnet-b"), security_group_ids=("sg-1",)
+)
 
 
 def _admin_statements(document: policies.PolicyDocument) -> list[Violation]:
-    return no_wildcard_admin([record("aws:iam/rolePolicy:RolePolicy", "p", policy=json.dumps(document))])
+    """What the IAM guardrails find in ``document`` as an inline role policy."""
+    rules = {rule.name: rule for rule in identity_rules.RULES}
+    return check_all([record("aws:iam/rolePolicy:RolePolicy", "p", policy=json.dumps(document))], rules)
+
+
+def _sagemaker(**overrides: object) -> policies.PolicyDocument:
+    kwargs: dict[str, object] = {
+        "artifacts_bucket": "art",
+        "account_id": "123456789012",
+        "region": "us-east-1",
+        "prefix": "mlops-kit-dev",
+        "image_repositories": ["arn:aws:ecr:us-east-1:683313688378:repository/sagemaker-scikit-learn"],
+        "network": NETWORK,
+    }
+    kwargs.update(overrides)
+    return policies.sagemaker_policy(["features"], "models", "arn:key", **kwargs)  # type: ignore[arg-type]
 
 
 def test_tls_only_policy_denies_insecure_transport_on_bucket_and_objects() -> None:
@@ -52,16 +72,14 @@ def test_start_pipeline_policy_names_one_action_on_one_pipeline() -> None:
 
 
 def test_glue_policy_scopes_artifacts_to_glue_prefix() -> None:
-    document = policies.glue_job_policy(["raw"], "art", "arn:key", ["arn:db"], "arn:lg")
+    document = policies.glue_job_policy(["raw"], "art", "arn:key", ["arn:db"], "arn:lg", network=NETWORK)
     read_artifacts = next(s for s in document["Statement"] if s.get("Sid") == "ReadArtifacts")
     assert read_artifacts["Resource"] == ["arn:aws:s3:::art/glue/*"]
     assert _admin_statements(document) == []
 
 
 def test_sagemaker_reads_only_the_dataset_definitions_of_the_artifacts_bucket() -> None:
-    document = policies.sagemaker_policy(
-        ["features"], "models", "arn:key", artifacts_bucket="art", account_id="1", region="r", prefix="p"
-    )
+    document = _sagemaker()
     by_sid = {s.get("Sid"): s for s in document["Statement"]}
     assert by_sid["ReadDatasetDefinitions"]["Action"] == ["s3:GetObject"]
     assert by_sid["ReadDatasetDefinitions"]["Resource"] == ["arn:aws:s3:::art/datasets/*"]
@@ -72,25 +90,20 @@ def test_sagemaker_reads_only_the_dataset_definitions_of_the_artifacts_bucket() 
 
 def test_no_document_grants_admin() -> None:
     documents = [
-        policies.kms_key_policy("123456789012", "us-east-1"),
-        policies.firehose_policy("arn:stream", "raw", "arn:key"),
-        policies.sagemaker_policy(
-            ["features"],
-            "models",
-            "arn:key",
-            artifacts_bucket="art",
-            account_id="123456789012",
-            region="us-east-1",
-            prefix="mlops-kit-dev",
-        ),
-        policies.deploy_policy("123456789012", "us-east-1", "mlops-kit-dev"),
+        policies.firehose_policy("arn:stream", "raw", "arn:key", "arn:logs"),
+        _sagemaker(),
+        policies.glue_job_policy(["raw"], "art", "arn:key", ["arn:db"], "arn:lg", network=NETWORK),
+        policies.deploy_policy("123456789012", "us-east-1", "mlops-kit-dev", "dev"),
+        policies.flow_logs_policy("arn:lg"),
         policies.assume_role_policy("glue.amazonaws.com"),
     ]
     assert [v for d in documents for v in _admin_statements(d)] == []
+    key = record("aws:kms/key:Key", "k", policy=json.dumps(policies.kms_key_policy("123456789012", "us-east-1")))
+    assert check_all([key], {rule.name: rule for rule in identity_rules.RULES}) == []
 
 
 def test_deploy_policy_resources_carry_the_stack_prefix() -> None:
-    statement = policies.deploy_policy("123456789012", "us-east-1", "mlops-kit-dev")["Statement"][0]
+    statement = policies.deploy_policy("123456789012", "us-east-1", "mlops-kit-dev", "dev")["Statement"][0]
     assert statement["Resource"][:2] == [
         "arn:aws:s3:::mlops-kit-dev-*",
         "arn:aws:*:us-east-1:123456789012:*mlops-kit-dev*",
@@ -99,3 +112,33 @@ def test_deploy_policy_resources_carry_the_stack_prefix() -> None:
 
 def test_to_json_sorts_keys() -> None:
     assert policies.to_json({"b": 1, "a": 2}) == '{"a": 2, "b": 1}'
+
+
+def test_ecr_pull_is_scoped_to_the_image_repositories() -> None:
+    by_sid = {s.get("Sid"): s for s in _sagemaker()["Statement"]}
+    assert by_sid["RegistryLogin"] == {
+        "Sid": "RegistryLogin",
+        "Effect": "Allow",
+        "Action": "ecr:GetAuthorizationToken",
+        "Resource": "*",
+    }
+    assert by_sid["PullImages"]["Resource"] == ["arn:aws:ecr:us-east-1:683313688378:repository/sagemaker-scikit-learn"]
+
+
+def test_network_interfaces_only_in_the_stack_subnets_and_groups() -> None:
+    by_sid = {s.get("Sid"): s for s in _sagemaker()["Statement"]}
+    assert by_sid["AttachToPrivateSubnets"]["Resource"] == [
+        "arn:aws:ec2:us-east-1:123456789012:network-interface/*",
+        "arn:aws:ec2:us-east-1:123456789012:subnet/subnet-a",
+        "arn:aws:ec2:us-east-1:123456789012:subnet/subnet-b",
+        "arn:aws:ec2:us-east-1:123456789012:security-group/sg-1",
+    ]
+
+
+def test_deploy_role_passes_workload_roles_only_to_their_services_and_never_edits_itself() -> None:
+    document = policies.deploy_policy("123456789012", "us-east-1", "mlops-kit-dev", "dev")
+    by_sid = {s.get("Sid"): s for s in document["Statement"]}
+    passing = by_sid["PassWorkloadRoles"]
+    assert "iam:PassedToService" in passing["Condition"]["StringEquals"]
+    assert "arn:aws:iam::123456789012:role/mlops-kit-dev-deploy-role" not in by_sid["ManageWorkloadRoles"]["Resource"]
+    assert by_sid["CreateStackNetwork"]["Condition"] == {"StringEquals": {"aws:RequestTag/environment": "dev"}}

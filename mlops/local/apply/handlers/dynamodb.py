@@ -48,6 +48,8 @@ def _create_request(table_name: str, name: str, inputs: dict[str, Any]) -> dict[
             "StreamEnabled": True,
             "StreamViewType": inputs.get("streamViewType", "NEW_AND_OLD_IMAGES"),
         }
+    if inputs.get("deletionProtectionEnabled"):
+        request["DeletionProtectionEnabled"] = True
     if inputs.get("tags"):
         request["Tags"] = tags_list(inputs["tags"])
     return request
@@ -82,6 +84,10 @@ def table(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applied:
                 TableName=table_name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
             )
             outcome = "updated" if outcome == "reused" else outcome
+    protected = bool(inputs.get("deletionProtectionEnabled"))
+    if bool(description.get("DeletionProtectionEnabled")) != protected:
+        dynamodb.update_table(TableName=table_name, DeletionProtectionEnabled=protected)
+        outcome = "updated" if outcome == "reused" else outcome
     arn = description["TableArn"]
     return applied(
         table_name,

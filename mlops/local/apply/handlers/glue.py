@@ -7,6 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from mlops.errors import LocalApplyError
 from mlops.local.apply.base import Applied, Handler, HandlerContext, Outcome, applied, is_not_found, require, to_boto
 
 
@@ -100,6 +101,8 @@ def _job_request(job_name: str, typ: str, name: str, inputs: dict[str, Any]) -> 
     for key in _JOB_MAPS[:2]:
         if key in inputs:
             request[key[:1].upper() + key[1:]] = dict(inputs[key])
+    if inputs.get("connections"):
+        request["Connections"] = {"Connections": list(inputs["connections"])}
     return {"Name": job_name, **request}
 
 
@@ -150,7 +153,117 @@ def trigger(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applied:
     return applied(trigger_name, inputs, outcome, name=trigger_name, arn=ctx.arn("glue", f"trigger/{trigger_name}"))
 
 
+SECURITY_CONFIGURATION = "aws:glue/securityConfiguration:SecurityConfiguration"
+CATALOG_ENCRYPTION = "aws:glue/dataCatalogEncryptionSettings:DataCatalogEncryptionSettings"
+CONNECTION = "aws:glue/connection:Connection"
+
+
+def _encryption_configuration(config: dict[str, Any]) -> dict[str, Any]:
+    s3 = config.get("s3Encryption") or {}
+    cloudwatch = config.get("cloudwatchEncryption") or {}
+    bookmarks = config.get("jobBookmarksEncryption") or {}
+
+    def keyed(mode_key: str, mode: Any, key: Any) -> dict[str, Any]:
+        return {mode_key: mode or "DISABLED", **({"KmsKeyArn": key} if key else {})}
+
+    return {
+        "S3Encryption": [keyed("S3EncryptionMode", s3.get("s3EncryptionMode"), s3.get("kmsKeyArn"))],
+        "CloudWatchEncryption": keyed(
+            "CloudWatchEncryptionMode", cloudwatch.get("cloudwatchEncryptionMode"), cloudwatch.get("kmsKeyArn")
+        ),
+        "JobBookmarksEncryption": keyed(
+            "JobBookmarksEncryptionMode", bookmarks.get("jobBookmarksEncryptionMode"), bookmarks.get("kmsKeyArn")
+        ),
+    }
+
+
+def security_configuration(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applied:
+    """``aws:glue/securityConfiguration:SecurityConfiguration``: Glue has no update, so a changed one is replaced."""
+    glue = ctx.clients.client("glue")
+    config_name = str(require(inputs, "name", SECURITY_CONFIGURATION, name))
+    desired = _encryption_configuration(require(inputs, "encryptionConfiguration", SECURITY_CONFIGURATION, name))
+    current = _get(glue.get_security_configuration, "SecurityConfiguration", Name=config_name)
+    outcome: Outcome = "created"
+    if current is not None:
+        if current.get("EncryptionConfiguration") == desired:
+            outcome = "reused"
+        else:
+            glue.delete_security_configuration(Name=config_name)
+            outcome = "updated"
+    if outcome != "reused":
+        glue.create_security_configuration(Name=config_name, EncryptionConfiguration=desired)
+    return applied(config_name, inputs, outcome, name=config_name)
+
+
+def catalog_encryption(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applied:
+    """``aws:glue/dataCatalogEncryptionSettings:DataCatalogEncryptionSettings``: the account's one setting."""
+    glue = ctx.clients.client("glue")
+    settings = require(inputs, "dataCatalogEncryptionSettings", CATALOG_ENCRYPTION, name)
+    at_rest = settings.get("encryptionAtRest") or {}
+    passwords = settings.get("connectionPasswordEncryption") or {}
+    desired: dict[str, Any] = {
+        "EncryptionAtRest": {
+            "CatalogEncryptionMode": at_rest.get("catalogEncryptionMode", "DISABLED"),
+            **({"SseAwsKmsKeyId": at_rest["sseAwsKmsKeyId"]} if at_rest.get("sseAwsKmsKeyId") else {}),
+        },
+        "ConnectionPasswordEncryption": {
+            "ReturnConnectionPasswordEncrypted": bool(passwords.get("returnConnectionPasswordEncrypted")),
+            **({"AwsKmsKeyId": passwords["awsKmsKeyId"]} if passwords.get("awsKmsKeyId") else {}),
+        },
+    }
+    catalog_id = str(inputs.get("catalogId") or ctx.account_id)
+    current = glue.get_data_catalog_encryption_settings(CatalogId=catalog_id).get("DataCatalogEncryptionSettings")
+    outcome: Outcome = "reused"
+    if current != desired:
+        glue.put_data_catalog_encryption_settings(CatalogId=catalog_id, DataCatalogEncryptionSettings=desired)
+        # The account starts with the catalog unencrypted: the first apply creates the setting.
+        mode = ((current or {}).get("EncryptionAtRest") or {}).get("CatalogEncryptionMode", "DISABLED")
+        outcome = "created" if mode == "DISABLED" else "updated"
+    return applied(catalog_id, inputs, outcome, catalogId=catalog_id)
+
+
+def connection(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applied:
+    """``aws:glue/connection:Connection`` (the kit's are NETWORK connections): created, or reused unchanged."""
+    glue = ctx.clients.client("glue")
+    connection_name = str(require(inputs, "name", CONNECTION, name))
+    desired: dict[str, Any] = {
+        "Name": connection_name,
+        "ConnectionType": str(inputs.get("connectionType") or "JDBC"),
+        "ConnectionProperties": dict(inputs.get("connectionProperties") or {}),
+    }
+    if inputs.get("description"):
+        desired["Description"] = inputs["description"]
+    physical = inputs.get("physicalConnectionRequirements")
+    if physical:
+        desired["PhysicalConnectionRequirements"] = {
+            "AvailabilityZone": physical.get("availabilityZone"),
+            "SubnetId": physical.get("subnetId"),
+            "SecurityGroupIdList": list(physical.get("securityGroupIdLists") or []),
+        }
+    current = _get(glue.get_connection, "Connection", Name=connection_name)
+    outcome: Outcome = "reused"
+    if current is None:
+        glue.create_connection(ConnectionInput=desired, Tags=dict(inputs.get("tags") or {}))
+        outcome = "created"
+    # moto's GetConnection leaves out ConnectionType, and it has neither UpdateConnection nor DeleteConnection.
+    elif any(current.get(key) != value for key, value in desired.items() if key != "ConnectionType"):
+        raise LocalApplyError(
+            f"{CONNECTION} {name!r}: connection {connection_name!r} differs from the declared one and the emulator "
+            "can neither update nor delete a Glue connection: run `mlops local reset`"
+        )
+    return applied(
+        f"{ctx.account_id}:{connection_name}",
+        inputs,
+        outcome,
+        name=connection_name,
+        arn=ctx.arn("glue", f"connection/{connection_name}"),
+    )
+
+
 HANDLERS: dict[str, Handler] = {
+    SECURITY_CONFIGURATION: security_configuration,
+    CATALOG_ENCRYPTION: catalog_encryption,
+    CONNECTION: connection,
     "aws:glue/catalogDatabase:CatalogDatabase": database,
     "aws:glue/catalogTable:CatalogTable": table,
     "aws:glue/job:Job": job,

@@ -24,6 +24,7 @@ ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 TOPIC = "aws:sns/topic:Topic"
+LOG_STREAM = "aws:cloudwatch/logStream:LogStream"
 
 _ALARM_SCALARS = {
     "alarmDescription": "AlarmDescription",
@@ -113,6 +114,19 @@ def log_group(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applied
     return applied(group, inputs, outcome, name=group, arn=ctx.arn("logs", f"log-group:{group}"))
 
 
+def log_stream(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applied:
+    """A log stream in its group (Firehose writes its delivery errors to a named one)."""
+    logs = ctx.clients.client("logs")
+    group = str(require(inputs, "logGroupName", LOG_STREAM, name))
+    stream = str(require(inputs, "name", LOG_STREAM, name))
+    found = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=stream)["logStreams"]
+    outcome: Outcome = "reused"
+    if not any(s["logStreamName"] == stream for s in found):
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        outcome = "created"
+    return applied(stream, inputs, outcome, name=stream, arn=ctx.arn("logs", f"log-group:{group}:log-stream:{stream}"))
+
+
 def topic(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applied:
     """Create the topic (CreateTopic is idempotent by name); existence decides created vs reused."""
     sns = ctx.clients.client("sns")
@@ -130,4 +144,10 @@ def topic(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applied:
     return applied(arn, inputs, outcome, name=topic_name, arn=arn)
 
 
-HANDLERS: dict[str, Handler] = {ALARM: metric_alarm, DASHBOARD: dashboard, LOG_GROUP: log_group, TOPIC: topic}
+HANDLERS: dict[str, Handler] = {
+    ALARM: metric_alarm,
+    DASHBOARD: dashboard,
+    LOG_GROUP: log_group,
+    LOG_STREAM: log_stream,
+    TOPIC: topic,
+}

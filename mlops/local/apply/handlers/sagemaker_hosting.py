@@ -49,6 +49,11 @@ def model(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applied:
             request["PrimaryContainer"] = _container(inputs["primaryContainer"])
         if inputs.get("containers"):
             request["Containers"] = [_container(c) for c in inputs["containers"]]
+        vpc = inputs.get("vpcConfig")
+        if vpc:
+            request["VpcConfig"] = {"Subnets": list(vpc["subnets"]), "SecurityGroupIds": list(vpc["securityGroupIds"])}
+        if inputs.get("enableNetworkIsolation"):
+            request["EnableNetworkIsolation"] = True
         arn = sagemaker.create_model(**request)["ModelArn"]
         outcome = "created"
     return applied(model_name, inputs, outcome, name=model_name, arn=arn)

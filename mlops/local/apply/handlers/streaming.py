@@ -63,6 +63,13 @@ def _s3_destination(config: dict[str, Any]) -> dict[str, Any]:
             destination[boto_key] = config[key]
     if config.get("kmsKeyArn"):
         destination["EncryptionConfiguration"] = {"KMSEncryptionConfig": {"AWSKMSKeyARN": config["kmsKeyArn"]}}
+    logging = config.get("cloudwatchLoggingOptions") or {}
+    if logging.get("enabled"):
+        destination["CloudWatchLoggingOptions"] = {
+            "Enabled": True,
+            "LogGroupName": logging.get("logGroupName", ""),
+            "LogStreamName": logging.get("logStreamName", ""),
+        }
     return destination
 
 
