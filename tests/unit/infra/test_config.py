@@ -103,3 +103,45 @@ def test_engine_config_strings_decode_to_yaml_shapes() -> None:
 def test_engine_config_with_bad_json_is_named() -> None:
     with pytest.raises(ConfigError, match="config key mlops-kit:glueSchedules holds invalid JSON"):
         decode_config_env({"mlops-kit:glueSchedules": "{oops"})
+
+
+def test_prod_keeps_logs_at_least_a_year() -> None:
+    with pytest.raises(ConfigError, match="logRetentionDays 90 is below the 365 days prod requires"):
+        load_stack_config("prod", {"mlops-kit:logRetentionDays": 90})
+
+
+@pytest.mark.parametrize("stack", ["local", "dev", "staging", "prod"])
+def test_every_stack_file_states_its_log_retention(stack: str) -> None:
+    assert "mlops-kit:logRetentionDays:" in (REPO_ROOT / "infra" / f"Pulumi.{stack}.yaml").read_text()
+
+
+def test_default_network_is_two_private_zones() -> None:
+    config = load_stack_config("dev", {})
+    assert (config.zones, config.existing_vpc_id, config.create_vpc_endpoints) == (
+        ("us-east-1a", "us-east-1b"),
+        None,
+        True,
+    )
+
+
+def test_existing_vpc_needs_its_subnets_zones_and_route_tables() -> None:
+    vpc = {"mlops-kit:existingVpcId": "vpc-0123456789abcdef0"}
+    subnets = {"mlops-kit:existingSubnetIds": ["subnet-0a", "subnet-0b"]}
+    with pytest.raises(ConfigError, match="at least two private subnets"):
+        load_stack_config("dev", vpc)
+    with pytest.raises(ConfigError, match="needs availabilityZones"):
+        load_stack_config("dev", {**vpc, **subnets})
+    zones = {"mlops-kit:availabilityZones": ["us-east-1a", "us-east-1b"]}
+    with pytest.raises(ConfigError, match="needs existingRouteTableIds"):
+        load_stack_config("dev", {**vpc, **subnets, **zones})
+    with pytest.raises(ConfigError, match="needs existingPrefixListIds"):
+        load_stack_config("dev", {**vpc, **subnets, **zones, "mlops-kit:createVpcEndpoints": False})
+    config = load_stack_config("dev", {**vpc, **subnets, **zones, "mlops-kit:existingRouteTableIds": ["rtb-1"]})
+    assert config.zones == ("us-east-1a", "us-east-1b")
+
+
+def test_own_endpoints_and_subnets_need_an_existing_vpc() -> None:
+    with pytest.raises(ConfigError, match="only for an existingVpcId"):
+        load_stack_config("dev", {"mlops-kit:createVpcEndpoints": False})
+    with pytest.raises(ConfigError, match="need existingVpcId"):
+        load_stack_config("dev", {"mlops-kit:existingSubnetIds": ["subnet-0a", "subnet-0b"]})
