@@ -158,3 +158,8 @@ def predictions_key(dataset: str, model_version: str, job_name: str) -> str:
     """In the curated zone: the predictions dataset of one batch inference run, partitioned by model version
     (``predictions/<dataset>/model_version=<v>/<job>.parquet``)."""
     return f"predictions/{dataset}/model_version={model_version}/{job_name}.parquet"
+
+
+def pipeline_execution_key(pipeline: str, execution_id: str) -> str:
+    """In the monitoring zone: the record of one pipeline execution the kit's local pipeline executor ran."""
+    return f"pipeline-executions/{pipeline}/{execution_id}.json"

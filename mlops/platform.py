@@ -25,6 +25,7 @@ from mlops.ports.model_registry import ModelRegistry
 from mlops.ports.object_store import ObjectStore
 from mlops.ports.online_store import OnlineStore
 from mlops.ports.table_store import TableStore
+from mlops.ports.training import PipelineRunner
 from mlops.settings import Settings
 
 
@@ -66,6 +67,9 @@ class Services(Protocol):
 
     @property
     def batch_transform(self) -> BatchTransform: ...
+
+    @property
+    def training(self) -> PipelineRunner: ...
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ model_registry   MLflow + SageMaker packages   MLflow + the emulator's packages 
 endpoint         SageMaker runtime             the local endpoint process           in-process fake
 hosting          SageMaker endpoints           the local endpoint runner            in-process fake
 batch_transform  SageMaker transform jobs      the local serving container          in-process fake
+training         SageMaker Pipelines           the local pipeline executor          in-process fake
 ===============  ============================  ===================================  ==================
 
 Where an emulator stores a service but does not run it (SageMaker hosting and training, Glue job runs, alarm
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from mlops.ports.object_store import ObjectStore
     from mlops.ports.online_store import OnlineStore
     from mlops.ports.table_store import TableStore
+    from mlops.ports.training import PipelineRunner
 
 
 def emulator_endpoint(settings: Settings) -> str | None:
@@ -323,6 +325,25 @@ class WiredServices:
             return MemoryBatchTransform(self.object_store, hosting)
         raise _unknown("endpoint", kind)
 
+    @cached_property
+    def training(self) -> PipelineRunner:
+        """The training pipeline's runner: SageMaker Pipelines, or the kit's executor of the same definition."""
+        kind = self._type("training")
+        if kind == "sagemaker":
+            from mlops.adapters.aws.sagemaker_pipeline import SageMakerPipelines
+
+            # only AWS runs executions: an emulator stores them and lists no steps
+            return SageMakerPipelines(self.clients, lists_steps=self.settings.target == "aws")
+        if kind == "local":
+            from mlops.local.pipeline_executor import local_pipeline_executor
+
+            return local_pipeline_executor(self._platform())
+        if kind == "memory":
+            from mlops.adapters.memory.training import MemoryPipelines
+
+            return MemoryPipelines()
+        raise _unknown("training", kind)
+
 
 def build_platform(settings: Settings, outputs: StackOutputs) -> Platform:
     """The platform for ``settings`` and a stack's ``outputs``, its services wired from the settings."""
@@ -356,4 +377,5 @@ MEMORY_CAPABILITIES = (
     "alarms",
     "model_registry",
     "endpoint",
+    "training",
 )

@@ -146,6 +146,17 @@ class Training(pulumi.ComponentResource):
             )
             for dataset, path in sorted(args.dataset_definitions.items())
         ]
+        # The pipeline's Register step records the model in this tracking server's registry.
+        tracking = aws.sagemaker.MlflowTrackingServer(
+            f"{name}-mlflow",
+            tracking_server_name=naming.sagemaker_name(ident.project, ident.environment, "mlflow"),
+            artifact_store_uri=args.models_bucket.apply(naming.mlflow_artifact_uri),
+            role_arn=role.arn,
+            tracking_server_size=args.mlflow_server_size,
+            automatic_model_registration=True,
+            tags=tags,
+            opts=child(self, depends_on=[role_policy]),
+        )
         # Volume/output keys and the jobs' subnets and security group, bound into the definition's parameters.
         job_security = pulumi.Output.all(
             args.kms_key_arn, pulumi.Output.all(*args.network.subnet_ids), args.network.jobs_security_group_id
@@ -162,6 +173,7 @@ class Training(pulumi.ComponentResource):
                 args.models_bucket,
                 args.artifacts_bucket,
                 group.model_package_group_name,
+                tracking.arn,
                 job_security,
             ).apply(
                 lambda v: bind_parameter_defaults(
@@ -178,6 +190,9 @@ class Training(pulumi.ComponentResource):
                         "FeatureTableUri": f"s3://{v[1]}/tables/{args.training_dataset}/",
                         "DatasetDefinitionUri": f"s3://{v[3]}/{naming.dataset_definition_prefix(args.training_dataset)}",
                         "ModelPackageGroup": v[4],
+                        "MlflowTrackingUri": v[5],
+                        "ModelsBucket": v[2],
+                        "Region": ident.region,
                     },
                     source=str(PIPELINE_DEFINITION),
                     extra=v[-1],
@@ -186,16 +201,6 @@ class Training(pulumi.ComponentResource):
             role_arn=role.arn,
             tags=tags,
             opts=child(self, depends_on=[role_policy, *definitions]),
-        )
-        tracking = aws.sagemaker.MlflowTrackingServer(
-            f"{name}-mlflow",
-            tracking_server_name=naming.sagemaker_name(ident.project, ident.environment, "mlflow"),
-            artifact_store_uri=args.models_bucket.apply(naming.mlflow_artifact_uri),
-            role_arn=role.arn,
-            tracking_server_size=args.mlflow_server_size,
-            automatic_model_registration=True,
-            tags=tags,
-            opts=child(self, depends_on=[role_policy]),
         )
         self.role_arn = role.arn
         self.model_package_group = group.model_package_group_name

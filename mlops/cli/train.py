@@ -1,7 +1,9 @@
-"""``mlops train``: train a dataset's model locally the SageMaker way, or render the SageMaker Pipeline."""
+"""``mlops train``: start the training pipeline for a dataset (through the wiring's runner), or render its
+definition."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,9 +12,11 @@ from typer._click.core import Context
 from typer.core import TyperGroup
 
 from mlops.cli.context import cli_context, console, emit_json, key_value_pairs
-from mlops.datasets import DatasetDefinition, find_definition
-from mlops.errors import ConfigError
-from mlops.local.platform import Platform
+from mlops.contracts import CHALLENGER
+from mlops.datasets import find_definition
+from mlops.platform import Platform
+from mlops.ports.model_registry import ModelVersionInfo
+from mlops.ports.training import PipelineExecution, StepExecution
 
 
 class _DatasetFirstGroup(TyperGroup):
@@ -27,10 +31,11 @@ class _DatasetFirstGroup(TyperGroup):
 app = typer.Typer(
     cls=_DatasetFirstGroup,
     help=(
-        "Train a dataset's model: `mlops train DATASET` reads the feature table (at --version), splits it by "
-        "time, runs the SageMaker-contract entry point as a training job, logs the run to MLflow and registers "
-        "the model as `challenger` plus a SageMaker model package (PendingManualApproval). "
-        "`mlops train pipeline-definition` renders the SageMaker Pipeline JSON the infra program deploys."
+        "Train a dataset's model: `mlops train DATASET` starts the stack's training pipeline for the dataset "
+        "(prepare -> train -> evaluate -> quality bar -> register). On AWS SageMaker Pipelines runs it; on the "
+        "emulator the kit's local pipeline executor runs the same definition here. A model that passes the quality "
+        "bar is registered as `challenger` (MLflow version + model package, PendingManualApproval). "
+        "`mlops train pipeline-definition` renders the pipeline definition JSON the infra program deploys."
     ),
     no_args_is_help=True,
 )
@@ -38,6 +43,13 @@ app = typer.Typer(
 
 def _hyperparameters(pairs: list[str]) -> dict[str, str]:
     return {key: value.strip() for key, value in key_value_pairs(pairs, "--hp", "name=value").items()}
+
+
+def _step_line(step: StepExecution) -> str:
+    outcome = step.metadata.get("Condition", {}).get("Outcome")
+    detail = f" (outcome {outcome})" if outcome else (f": {step.failure_reason}" if step.failure_reason else "")
+    colour = {"Succeeded": "green", "Failed": "red"}.get(step.status, "yellow")
+    return f"  [{colour}]{step.status:<9}[/] {step.name}{detail}"
 
 
 @app.command("run")
@@ -49,69 +61,81 @@ def run(
     hp: Annotated[
         list[str] | None, typer.Option("--hp", help="Hyperparameter override name=value, repeatable.")
     ] = None,
+    min_skill: Annotated[
+        float | None, typer.Option(help="Quality bar: the least `quality.skill` a model needs to be registered.")
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
 ) -> None:
-    """Train DATASET and register the model as challenger.
+    """Start the training pipeline for DATASET; a model passing the quality bar becomes challenger.
 
-    On the emulator the steps run here (the local training runner plays SageMaker). On AWS (`--target aws`) this
-    starts the stack's SageMaker Pipeline for DATASET (prepare, train, evaluate, quality bar, register) and
-    prints the execution ARN.
+    Where the pipeline runs is the wiring's choice (`services.training`): the local pipeline executor on the
+    emulator (the command returns when the execution has finished; exit 1 if it failed), SageMaker Pipelines on
+    AWS (the command prints the execution ARN and returns while it runs).
     """
+    from pipelines.training.workflow import train_dataset
+
     context = cli_context(ctx)
     platform = context.platform()
     definition = find_definition(dataset, context.settings.datasets_dir)
-    if context.settings.target == "aws":
-        _start_pipeline(platform, definition, version, hp or [], json_out)
-        return
-    from pipelines.training.workflow import train_dataset
-
-    with console.status(f"training {dataset}...") as status:
-        outcome = train_dataset(
-            platform,
-            definition,
-            version=version,
-            hyperparameters=_hyperparameters(hp or []),
-            progress=status.update,
+    with console.status(f"running the training pipeline for {dataset}..."):
+        started = train_dataset(
+            platform, definition, version=version, hyperparameters=_hyperparameters(hp or []), min_skill=min_skill
         )
+    execution = started.execution
     summary: dict[str, Any] = {
         "dataset": dataset,
-        "feature_table_version": outcome.table_version,
-        "training_job": outcome.job.job_name,
-        "status": outcome.job.status,
-        "seconds": outcome.job.seconds,
-        "metrics": outcome.job.metrics,
-        "model_artifact": outcome.job.model_artifact,
-        "mlflow_version": outcome.registration.model_version,
-        "model_package_arn": outcome.registration.model_package_arn,
-        "code_version": outcome.code_version,
+        "pipeline": execution.pipeline,
+        "execution_arn": execution.arn,
+        "status": execution.status,
+        "failure_reason": execution.failure_reason,
+        "parameters": started.parameters,
+        "steps": [asdict(step) for step in execution.steps],
     }
+    challenger = _challenger(platform, dataset, execution)
+    if challenger is not None:
+        summary.update(
+            mlflow_version=challenger.version,
+            model_package_arn=challenger.model_package_arn,
+            metrics=challenger.metrics,
+            training_job=challenger.tags.get("training_job", ""),
+        )
     if json_out:
         emit_json(summary)
+    else:
+        _report(dataset, execution, challenger)
+    if execution.status in ("Failed", "Stopped"):
+        raise typer.Exit(1)
+
+
+def _challenger(platform: Platform, dataset: str, execution: PipelineExecution) -> ModelVersionInfo | None:
+    """The version this execution registered (the challenger whose lineage names the execution)."""
+    if execution.status != "Succeeded":
+        return None
+    found = platform.services.model_registry.find(dataset, CHALLENGER)
+    return found if found is not None and found.tags.get("pipeline_execution") == execution.arn else None
+
+
+def _report(dataset: str, execution: PipelineExecution, challenger: ModelVersionInfo | None) -> None:
+    if not execution.finished:
+        console.print(f"[green]started[/] pipeline {execution.pipeline} for {dataset}: {execution.arn}")
+        console.print(
+            "  follow it with `aws sagemaker list-pipeline-execution-steps --pipeline-execution-arn "
+            f"{execution.arn}`; a model that passes the quality bar is registered as challenger"
+        )
+        return
+    for step in execution.steps:
+        console.print(_step_line(step))
+    if execution.status != "Succeeded":
+        console.print(f"[red]{execution.status.lower()}[/] {dataset}: {execution.failure_reason}")
+        return
+    if challenger is None:
+        console.print(f"[green]succeeded[/] {dataset}: {execution.arn}")
         return
     console.print(
-        f"[green]trained[/] {dataset} v{outcome.registration.model_version} (challenger) in "
-        f"{outcome.job.seconds:.1f}s, job {outcome.job.job_name}, feature table v{outcome.table_version}"
+        f"[green]trained[/] {dataset} v{challenger.version} (challenger), job {challenger.tags.get('training_job', '')}"
     )
-    for name, value in sorted(outcome.job.metrics.items()):
+    for name, value in sorted(challenger.metrics.items()):
         console.print(f"  {name} = {value:.4f}")
-
-
-def _start_pipeline(
-    platform: Platform, definition: DatasetDefinition, version: int | None, hp: list[str], json_out: bool
-) -> None:
-    from pipelines.training.remote import start_training_pipeline
-
-    if hp:
-        raise ConfigError("--hp applies to local training; on AWS the pipeline's Train step uses its own defaults")
-    run = start_training_pipeline(platform, definition, version)
-    if json_out:
-        emit_json({"pipeline": run.pipeline, "execution_arn": run.execution_arn, "parameters": run.parameters})
-        return
-    console.print(f"[green]started[/] pipeline {run.pipeline} for {definition.name}: {run.execution_arn}")
-    console.print(
-        "  follow it with `aws sagemaker list-pipeline-execution-steps --pipeline-execution-arn "
-        f"{run.execution_arn}`; a model that passes the quality bar is registered PendingManualApproval"
-    )
 
 
 @app.command("pipeline-definition")

@@ -1,13 +1,15 @@
 """Training entry point honouring the SageMaker training contract.
 
-Run as ``python -m pipelines.training.entry_point`` (in a SageMaker training container or by the local runner).
+Run as ``python -m pipelines.training.entry_point`` (the training step's container entry point, on SageMaker or
+in the local training runner).
 
 Contract (paths under ``$MLOPS_SM_ROOT``, default ``/opt/ml``):
 
 - input channels ``input/data/train`` and ``input/data/validation``: Parquet files (searched recursively);
 - hyperparameters ``input/config/hyperparameters.json``: a JSON object whose values are all strings; the
   model spec (``task``, ``label``, ``event_time``, ``features``, ``categorical``) travels there too;
-- the model is written to ``model/``: an MLflow model directory ``model/mlflow_model`` plus ``metrics.json``;
+- the model is written to ``model/``: an MLflow model directory ``model/mlflow_model`` plus ``metrics.json`` (task
+  metrics, the job's metrics by SageMaker name, the hyperparameters read, the search);
 - metrics are printed one per line as ``<name>=<value>;`` (see :data:`METRIC_DEFINITIONS` for the regexes);
 - on error the reason is written to ``output/failure`` and the process exits with status 1.
 """
@@ -77,6 +79,16 @@ def emit_metric(name: str, value: float) -> None:
     print(f"{name}={value:.6g};", flush=True)
 
 
+def job_metrics(metrics: dict[str, float], train_rows: int, seconds: float) -> dict[str, float]:
+    """The job's metrics by their SageMaker names (``validation:pr_auc``...): printed for the metric regexes and
+    kept in ``metrics.json``, so whoever registers the model reads the same figures on every runner."""
+    return {
+        **{f"validation:{name}": value for name, value in metrics.items()},
+        "train:rows": float(train_rows),
+        "train:seconds": seconds,
+    }
+
+
 def train(root: Path) -> dict[str, Any]:
     """Train, select, evaluate and save; returns the metrics written to ``model/metrics.json``."""
     raw = read_hyperparameters(root)
@@ -90,12 +102,13 @@ def train(root: Path) -> dict[str, Any]:
     model = steps.fit(steps.build_model(spec, params, result.best), frames["train"], spec)
     seconds = time.perf_counter() - started
     metrics = steps.evaluate(model, frames["validation"], spec, params.target_precision)
-    for name, value in metrics.items():
-        emit_metric(f"validation:{name}", value)
-    emit_metric("train:rows", float(len(frames["train"])))
-    emit_metric("train:seconds", seconds)
+    reported = job_metrics(metrics, len(frames["train"]), seconds)
+    for name, value in reported.items():
+        emit_metric(name, value)
     summary = {
         "metrics": metrics,
+        "job_metrics": reported,
+        "hyperparameters": raw,
         "best_params": result.best,
         "search": [{"params": p, result.metric: s} for p, s in result.scores],
         "train_rows": len(frames["train"]),

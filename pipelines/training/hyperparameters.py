@@ -113,5 +113,13 @@ def to_strings(spec: ModelSpec, overrides: Mapping[str, str] | None = None) -> d
     return out
 
 
+def as_strings(params: Hyperparameters) -> dict[str, str]:
+    """Every hyperparameter as the string :func:`parse_hyperparameters` reads back (lists comma-separated)."""
+    return {
+        key: ",".join(str(v) for v in value) if isinstance(value, tuple) else str(value)
+        for key, value in asdict(params).items()
+    }
+
+
 def as_dict(params: Hyperparameters) -> dict[str, Any]:
     return {k: (json.dumps(list(v)) if isinstance(v, tuple) else v) for k, v in asdict(params).items()}

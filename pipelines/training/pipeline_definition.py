@@ -1,264 +1,213 @@
-"""The training pipeline as a SageMaker Pipeline, built offline with the SageMaker SDK 3.x and written as JSON.
+"""The training graph (:mod:`pipelines.training.graph`) rendered as a SageMaker Pipeline definition, offline, with
+the SageMaker SDK 3.x; the JSON is committed as ``pipelines/training/pipeline_definition.json``.
 
-Steps (the local workflow's stages, as SageMaker jobs):
+The definition is stack-independent: role, images, instance types, locations, the model package group and the
+MLflow tracking URI are pipeline parameters (the infra program binds their defaults per stack), and so are the
+model spec and the hyperparameters. The SDK wants a literal role, so the jobs are built with a sentinel role whose
+``RoleArn`` is then pointed at the ``ExecutionRoleArn`` parameter. The kit's image runs every step: processing
+steps and the training job call ``python3 -m <module>`` (the SDK's ``ModelTrainer`` sets a container entry point
+only for uploaded source code, so the training step's is set on the rendered JSON).
 
-1. ``Prepare`` (processing, :mod:`pipelines.training.prepare`): feature Delta table at ``DatasetVersion`` ->
-   labels known at the cutoff -> time split, written under ``TrainUri``/``ValidationUri`` per execution;
-2. ``Train`` (training, :mod:`pipelines.training.entry_point`): grid search, refit, the model artifact;
-3. ``Evaluate`` (processing, :mod:`pipelines.training.evaluate`): task metrics and skill on the holdout;
-4. ``QualityBar`` (condition): ``quality.skill`` of ``evaluation.json`` >= ``MinQualitySkill``, then
-5. ``Register`` (model package, PendingManualApproval, in ``ModelPackageGroup``), else ``QualityBarNotMet`` (fail).
-
-The definition is stack-independent: role, images, instance types, locations and the model package group are
-pipeline parameters (the infra program binds their defaults per stack), and so is the model spec. The SDK wants
-a literal role, so the jobs are built with a sentinel role whose ``RoleArn`` is then pointed at the
-``ExecutionRoleArn`` parameter. The kit's image runs every step: processing steps call ``python3 -m <module>``.
+This module maps graph values to SDK objects and nothing else: a step, an input or a reference is added to the
+graph, never here.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 from mlops.contracts import UNBOUND
+from pipelines.training import graph
 from pipelines.training.entry_point import METRIC_DEFINITIONS
-from pipelines.training.hyperparameters import Hyperparameters
-from pipelines.training.prepare import EXECUTION_START
-from serving.payload import ACCEPTED_CONTENT_TYPES, RESPONSE_TYPES
 
 _ROLE_SENTINEL = "arn:aws:iam::000000000000:role/ExecutionRoleArn"
-_PROCESSING_ROOT = "/opt/ml/processing"
-APPROVAL_STATUS = "PendingManualApproval"
-DEFAULT_MIN_SKILL = 0.1
-# Defaults of the model spec parameters: the shipped card_transactions dataset.
-SPEC_DEFAULTS = {
-    "ModelTask": ("task", "classification"),
-    "Label": ("label", "is_fraud"),
-    "EventTime": ("event_time", "event_time"),
-    "Features": (
-        "features",
-        "amount,category,channel,hour_of_day,day_of_week,seconds_since_last_txn,txn_count_1h,txn_count_24h,"
-        "amount_mean_7d,amount_max_7d,amount_std_30d,amount_sum_24h",
-    ),
-    "Categorical": ("categorical", "category,channel"),
-}
-# Parameters whose value only a stack knows: the infra program must set their DefaultValue.
-STACK_BOUND = (
-    "ExecutionRoleArn",
-    "TrainingImage",
-    "InferenceImage",
-    "TrainUri",
-    "ValidationUri",
-    "ModelOutputUri",
-    "EvaluationUri",
-    "FeatureTableUri",
-    "DatasetDefinitionUri",
-    "ModelPackageGroup",
-)
 
 
 def _session() -> Any:
-    """A ``PipelineSession`` that records requests only: dummy credentials, no default-bucket look-up,
-    telemetry off (it would call AWS from a background thread)."""
-    import boto3
+    """A ``PipelineSession`` that records requests only: no default-bucket look-up, telemetry off (it would call
+    AWS from a background thread). Building a definition makes no AWS call, so no credentials are needed."""
     from sagemaker.core.workflow.pipeline_context import PipelineSession
 
     return PipelineSession(
-        boto_session=boto3.Session(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"),
         default_bucket=UNBOUND,
         sagemaker_config={"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}},
     )
 
 
-def _s3_input(name: str, uri: Any) -> Any:
-    from sagemaker.core.shapes import ProcessingInput, ProcessingS3Input
+class _Renderer:
+    """Builds the SDK step objects of the graph, in definition order (a step only reads steps built before it)."""
 
-    local = f"{_PROCESSING_ROOT}/input/{name}"
-    source = ProcessingS3Input(s3_uri=uri, local_path=local, s3_data_type="S3Prefix", s3_input_mode="File")
-    return ProcessingInput(input_name=name, s3_input=source)
+    def __init__(self) -> None:
+        from sagemaker.core.workflow.parameters import ParameterFloat, ParameterString
 
+        self.session = _session()
+        self.parameters: dict[str, Any] = {
+            p.name: (ParameterFloat if p.type == "Float" else ParameterString)(p.name, default_value=p.default)
+            for p in graph.PARAMETERS
+        }
+        self.steps: dict[str, Any] = {}
+        self.property_files: dict[tuple[str, str], Any] = {}
 
-def _s3_output(name: str, prefix: Any, *suffix: str) -> Any:
-    """Output ``name`` under ``<prefix><execution id>/<suffix...>/``: executions never overwrite each other."""
-    from sagemaker.core.shapes import ProcessingOutput, ProcessingS3Output
-    from sagemaker.core.workflow.execution_variables import ExecutionVariables
-    from sagemaker.core.workflow.functions import Join
+    def value(self, value: graph.Value) -> Any:
+        """The SDK object (or literal) a graph value renders to."""
+        from sagemaker.core.workflow.functions import Join
 
-    uri = Join(on="", values=[prefix, ExecutionVariables.PIPELINE_EXECUTION_ID, "/", *(f"{s}/" for s in suffix)])
-    target = ProcessingS3Output(s3_uri=uri, local_path=f"{_PROCESSING_ROOT}/output/{name}", s3_upload_mode="EndOfJob")
-    return ProcessingOutput(output_name=name, s3_output=target)
+        if isinstance(value, graph.Join):
+            return Join(on=value.on, values=[self.value(v) for v in value.values])
+        if isinstance(value, graph.StepProperty):
+            found: Any = self.steps[value.step].properties
+            for part in value.path.split("."):
+                found = getattr(found, part)
+            return found
+        return self._reference(value)
+
+    def _reference(self, value: graph.Value) -> Any:
+        from sagemaker.core.workflow.execution_variables import ExecutionVariable
+        from sagemaker.core.workflow.functions import JsonGet
+
+        if isinstance(value, graph.Param):
+            return self.parameters[value.name]
+        if isinstance(value, graph.ExecutionVariable):
+            return ExecutionVariable(value.name)
+        if isinstance(value, graph.OutputUri):
+            return self.steps[value.step].properties.ProcessingOutputConfig.Outputs[value.output].S3Output.S3Uri
+        if isinstance(value, graph.FileValue):
+            file = self.property_files[(value.step, value.file)]
+            return JsonGet(step_name=value.step, property_file=file, json_path=value.path)
+        return value  # a literal
+
+    def environment(self, pairs: tuple[tuple[str, graph.Value], ...]) -> dict[str, Any]:
+        return {key: self.value(value) for key, value in pairs}
+
+    def step(self, step: graph.Step) -> Any:
+        render: dict[type, Callable[[Any], Any]] = {
+            graph.Processing: self.processing,
+            graph.Training: self.training,
+            graph.Fail: self.fail,
+            graph.Gate: self.gate,
+        }
+        built = render[type(step)](step)
+        self.steps[step.name] = built
+        return built
+
+    def processing(self, step: graph.Processing) -> Any:
+        from sagemaker.core.processing import Processor
+        from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output
+        from sagemaker.core.workflow.execution_variables import ExecutionVariables
+        from sagemaker.core.workflow.functions import Join
+        from sagemaker.core.workflow.properties import PropertyFile
+        from sagemaker.mlops.workflow import ProcessingStep
+
+        processor = Processor(
+            role=_ROLE_SENTINEL,
+            image_uri=self.parameters["TrainingImage"],
+            instance_count=1,
+            instance_type=self.parameters["ProcessingInstanceType"],
+            entrypoint=["python3", "-m", step.module],
+            base_job_name=step.name.lower(),
+            env=self.environment(step.environment),
+            sagemaker_session=self.session,
+        )
+        inputs = [
+            ProcessingInput(
+                input_name=i.name,
+                s3_input=ProcessingS3Input(
+                    s3_uri=self.value(i.source),
+                    local_path=f"{graph.PROCESSING_ROOT}/input/{i.name}",
+                    s3_data_type="S3Prefix",
+                    s3_input_mode="File",
+                ),
+            )
+            for i in step.inputs
+        ]
+        outputs = [
+            ProcessingOutput(
+                output_name=o.name,
+                s3_output=ProcessingS3Output(
+                    s3_uri=Join(
+                        on="",
+                        values=[
+                            self.value(o.prefix),
+                            ExecutionVariables.PIPELINE_EXECUTION_ID,
+                            "/",
+                            *([f"{o.suffix}/"] if o.suffix else []),
+                        ],
+                    ),
+                    local_path=f"{graph.PROCESSING_ROOT}/output/{o.name}",
+                    s3_upload_mode="EndOfJob",
+                ),
+            )
+            for o in step.outputs
+        ]
+        files = [PropertyFile(name=f.name, output_name=f.output, path=f.path) for f in step.property_files]
+        for file in files:
+            self.property_files[(step.name, file.name)] = file
+        arguments = [self.value(a) for a in step.arguments]
+        return ProcessingStep(
+            name=step.name,
+            step_args=processor.run(inputs=inputs, outputs=outputs, arguments=arguments),
+            property_files=files or None,
+        )
+
+    def training(self, step: graph.Training) -> Any:
+        from sagemaker.core.shapes import MetricDefinition
+        from sagemaker.mlops.workflow import TrainingStep
+        from sagemaker.train.configs import Compute, InputData, OutputDataConfig, StoppingCondition
+        from sagemaker.train.model_trainer import ModelTrainer
+
+        trainer = ModelTrainer(
+            sagemaker_session=self.session,
+            role=_ROLE_SENTINEL,
+            training_image=self.parameters["TrainingImage"],
+            compute=Compute(
+                instance_type=self.parameters["TrainingInstanceType"], instance_count=1, volume_size_in_gb=30
+            ),
+            stopping_condition=StoppingCondition(max_runtime_in_seconds=86400),
+            output_data_config=OutputDataConfig(s3_output_path=self.value(step.output)),
+            hyperparameters={key: self.value(value) for key, value in step.hyperparameters},
+            environment=self.environment(step.environment),
+            base_job_name=step.name.lower(),
+        ).with_metric_definitions([MetricDefinition(name=d["Name"], regex=d["Regex"]) for d in METRIC_DEFINITIONS])
+        step_args = trainer.train(
+            input_data_config=[InputData(channel_name=c.name, data_source=self.value(c.source)) for c in step.channels]
+        )
+        return TrainingStep(name=step.name, step_args=step_args)
+
+    def fail(self, step: graph.Fail) -> Any:
+        from sagemaker.mlops.workflow import FailStep
+
+        return FailStep(name=step.name, error_message=self.value(step.message))
+
+    def gate(self, step: graph.Gate) -> Any:
+        from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo
+        from sagemaker.mlops.workflow import ConditionStep
+
+        condition = ConditionGreaterThanOrEqualTo(left=self.value(step.left), right=self.value(step.right))
+        return ConditionStep(
+            name=step.name,
+            conditions=[condition],
+            if_steps=[self.step(s) for s in step.if_steps],
+            else_steps=[self.step(s) for s in step.else_steps],
+        )
 
 
 def build() -> Any:
     """The ``Pipeline`` object (no AWS call: a ``PipelineSession`` only records the requests)."""
     os.environ.setdefault("SAGEMAKER_VALIDATE_ROLE", "false")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    from sagemaker.core.processing import Processor
-    from sagemaker.core.workflow.execution_variables import ExecutionVariables
-    from sagemaker.core.workflow.parameters import ParameterFloat, ParameterString
-    from sagemaker.core.workflow.properties import PropertyFile
-    from sagemaker.mlops.workflow import Pipeline, ProcessingStep
+    from sagemaker.mlops.workflow import Pipeline
 
-    def parameter(name: str, default: str = UNBOUND) -> Any:
-        return ParameterString(name, default_value=default)
-
-    p = {name: parameter(name) for name in STACK_BOUND}
-    p["TriggeredBy"] = parameter("TriggeredBy", "manual")
-    p["TrainingInstanceType"] = parameter("TrainingInstanceType", "ml.m5.xlarge")
-    p["ProcessingInstanceType"] = parameter("ProcessingInstanceType", "ml.m5.xlarge")
-    p["DatasetVersion"] = parameter("DatasetVersion", "latest")
-    p["TrainingCutoff"] = parameter("TrainingCutoff", EXECUTION_START)
-    p["MinQualitySkill"] = ParameterFloat("MinQualitySkill", default_value=DEFAULT_MIN_SKILL)
-    spec = {name: parameter(name, default) for name, (_, default) in SPEC_DEFAULTS.items()}
-    spec_arguments = [a for name, (key, _) in SPEC_DEFAULTS.items() for a in (f"--{key.replace('_', '-')}", spec[name])]
-    session = _session()
-
-    def processor(module: str, base_job_name: str) -> Any:
-        return Processor(
-            role=_ROLE_SENTINEL,
-            image_uri=p["TrainingImage"],
-            instance_count=1,
-            instance_type=p["ProcessingInstanceType"],
-            entrypoint=["python3", "-m", module],
-            base_job_name=base_job_name,
-            env={"MLOPS_TRIGGERED_BY": p["TriggeredBy"]},
-            sagemaker_session=session,
-        )
-
-    split_file = PropertyFile(name="Split", output_name="split", path="split.json")
-    prepare = ProcessingStep(
-        name="Prepare",
-        step_args=processor("pipelines.training.prepare", "prepare").run(
-            inputs=[_s3_input("definition", p["DatasetDefinitionUri"]), _s3_input("features", p["FeatureTableUri"])],
-            outputs=[
-                _s3_output("train", p["TrainUri"]),
-                _s3_output("validation", p["ValidationUri"]),
-                _s3_output("split", p["EvaluationUri"], "split"),
-            ],
-            arguments=[
-                *("--dataset-version", p["DatasetVersion"], "--cutoff", p["TrainingCutoff"]),
-                *("--execution-start", ExecutionVariables.START_DATETIME, *spec_arguments),
-            ],
-        ),
-        property_files=[split_file],
-    )
-    outputs = prepare.properties.ProcessingOutputConfig.Outputs
-    train = _training_step(session, p, spec, outputs["train"].S3Output.S3Uri, outputs["validation"].S3Output.S3Uri)
-    evaluation_file = PropertyFile(name="Evaluation", output_name="evaluation", path="evaluation.json")
-    evaluate = ProcessingStep(
-        name="Evaluate",
-        step_args=processor("pipelines.training.evaluate", "evaluate").run(
-            inputs=[
-                _s3_input("model", train.properties.ModelArtifacts.S3ModelArtifacts),
-                _s3_input("validation", outputs["validation"].S3Output.S3Uri),
-            ],
-            outputs=[_s3_output("evaluation", p["EvaluationUri"], "evaluation")],
-            arguments=[*spec_arguments, "--target-precision", str(Hyperparameters().target_precision)],
-        ),
-        property_files=[evaluation_file],
-    )
-    gate = _quality_gate(
-        session,
-        p,
-        prepare=prepare,
-        split_file=split_file,
-        train=train,
-        evaluate=evaluate,
-        evaluation_file=evaluation_file,
-    )
+    graph.check_graph()
+    renderer = _Renderer()
+    steps = [renderer.step(step) for step in graph.STEPS]
     return Pipeline(
         name="training",
-        parameters=[*p.values(), *spec.values()],
-        steps=[prepare, train, evaluate, gate],
-        sagemaker_session=session,
-    )
-
-
-def _training_step(session: Any, p: dict[str, Any], spec: dict[str, Any], train_uri: Any, validation_uri: Any) -> Any:
-    """The training job on Prepare's outputs: the kit's entry point, the spec as hyperparameters."""
-    from sagemaker.core.shapes import MetricDefinition
-    from sagemaker.mlops.workflow import TrainingStep
-    from sagemaker.train.configs import Compute, InputData, OutputDataConfig, StoppingCondition
-    from sagemaker.train.model_trainer import ModelTrainer
-
-    trainer = ModelTrainer(
-        sagemaker_session=session,
-        role=_ROLE_SENTINEL,
-        training_image=p["TrainingImage"],
-        compute=Compute(instance_type=p["TrainingInstanceType"], instance_count=1, volume_size_in_gb=30),
-        stopping_condition=StoppingCondition(max_runtime_in_seconds=86400),
-        output_data_config=OutputDataConfig(s3_output_path=p["ModelOutputUri"]),
-        hyperparameters={key: spec[name] for name, (key, _) in SPEC_DEFAULTS.items()},
-        environment={"MLOPS_TRIGGERED_BY": p["TriggeredBy"]},
-        base_job_name="train",
-    ).with_metric_definitions([MetricDefinition(name=d["Name"], regex=d["Regex"]) for d in METRIC_DEFINITIONS])
-    step_args = trainer.train(
-        input_data_config=[
-            InputData(channel_name="train", data_source=train_uri),
-            InputData(channel_name="validation", data_source=validation_uri),
-        ]
-    )
-    return TrainingStep(name="Train", step_args=step_args)
-
-
-def _quality_gate(
-    session: Any,
-    p: dict[str, Any],
-    *,
-    prepare: Any,
-    split_file: Any,
-    train: Any,
-    evaluate: Any,
-    evaluation_file: Any,
-) -> Any:
-    """``QualityBar``: register the model if its skill reaches the bar, otherwise fail the execution."""
-    from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
-    from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo
-    from sagemaker.core.workflow.execution_variables import ExecutionVariables
-    from sagemaker.core.workflow.functions import Join, JsonGet
-    from sagemaker.mlops.workflow import ConditionStep, FailStep, ModelStep
-    from sagemaker.serve.model_builder import ModelBuilder
-
-    skill = JsonGet(step_name=evaluate.name, property_file=evaluation_file, json_path="quality.skill")
-    report_prefix = evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri
-    builder = ModelBuilder(
-        s3_model_data_url=train.properties.ModelArtifacts.S3ModelArtifacts,
-        image_uri=p["InferenceImage"],
-        role_arn=_ROLE_SENTINEL,
-        sagemaker_session=session,
-    )
-    # ModelBuilder defaults to auto-detected dependencies, which uploads code to the session's bucket at
-    # definition time; the kit's serving image already carries its code.
-    builder.dependencies = None
-    step_args = builder.register(
-        model_package_group_name=p["ModelPackageGroup"],
-        approval_status=APPROVAL_STATUS,
-        content_types=list(ACCEPTED_CONTENT_TYPES),
-        response_types=list(RESPONSE_TYPES),
-        model_metrics=ModelMetrics(
-            model_statistics=MetricsSource(
-                s3_uri=Join(on="", values=[report_prefix, "evaluation.json"]), content_type="application/json"
-            )
-        ),
-        customer_metadata_properties={
-            "dataset": JsonGet(step_name=prepare.name, property_file=split_file, json_path="dataset"),
-            "dataset_version": JsonGet(step_name=prepare.name, property_file=split_file, json_path="dataset_version"),
-            "training_job": train.properties.TrainingJobName,
-            "pipeline_execution": ExecutionVariables.PIPELINE_EXECUTION_ARN,
-            "stage": "Staging",
-        },
-    )
-    register = ModelStep(name="Register", step_args=step_args)
-    fail = FailStep(
-        name="QualityBarNotMet",
-        error_message=Join(on=" ", values=["model skill", skill, "is below MinQualitySkill", p["MinQualitySkill"]]),
-    )
-    return ConditionStep(
-        name="QualityBar",
-        conditions=[ConditionGreaterThanOrEqualTo(left=skill, right=p["MinQualitySkill"])],
-        if_steps=[register],
-        else_steps=[fail],
+        parameters=list(renderer.parameters.values()),
+        steps=steps,
+        sagemaker_session=renderer.session,
     )
 
 
@@ -275,8 +224,23 @@ def _point_roles_at_parameter(node: Any) -> None:
             _point_roles_at_parameter(item)
 
 
+def _set_training_entry_points(document: dict[str, Any]) -> None:
+    """``AlgorithmSpecification.ContainerEntrypoint`` of each training step: ``python3 -m <its module>``."""
+    modules = {s.name: s.module for s in graph.all_steps() if isinstance(s, graph.Training)}
+
+    def visit(steps: list[dict[str, Any]]) -> None:
+        for step in steps:
+            arguments = step["Arguments"]
+            if step["Name"] in modules:
+                arguments["AlgorithmSpecification"]["ContainerEntrypoint"] = ["python3", "-m", modules[step["Name"]]]
+            visit(arguments.get("IfSteps", []) + arguments.get("ElseSteps", []))
+
+    visit(document["Steps"])
+
+
 def render() -> str:
     """The definition JSON, stable (sorted keys, indented) so the committed file can be compared."""
     document = json.loads(build().definition())
     _point_roles_at_parameter(document)
+    _set_training_entry_points(document)
     return json.dumps(document, indent=2, sort_keys=True) + "\n"

@@ -1,8 +1,8 @@
 """Processing entry point ``Prepare``: features at a dataset version -> labelled rows -> time-based split.
 
-Run as ``python -m pipelines.training.prepare`` (in a SageMaker processing container, or locally with
-``MLOPS_PROCESSING_ROOT`` set). The same pure functions as the local workflow
-(:func:`pipelines.training.workflow.prepare_channels`) do the work: ``labelled_rows`` then ``steps.time_split``.
+Run as ``python -m pipelines.training.prepare`` (in a SageMaker processing container, or by the local pipeline
+executor with ``MLOPS_PROCESSING_ROOT`` set): :func:`pipelines.feature_store.offline.labelled_rows` then
+:func:`pipelines.training.steps.time_split` do the work.
 
 Contract (paths under ``$MLOPS_PROCESSING_ROOT``, default ``/opt/ml/processing``):
 
@@ -34,12 +34,12 @@ from mlops.errors import ConfigError, FeatureStoreError, TrainingDataError
 from mlops.modeling.spec import ModelSpec
 from pipelines.feature_store.offline import labelled_rows, required_columns
 from pipelines.training import steps
+from pipelines.training.graph import EXECUTION_START
 from pipelines.training.processing import add_spec_arguments, input_dir, output_dir, run_step, spec_of
-from pipelines.training.workflow import VALIDATION_FRACTION
 
 LATEST = "latest"
-EXECUTION_START = "execution-start"
-"""``--cutoff`` value (the pipeline parameter's default) meaning: the execution's start time."""
+VALIDATION_FRACTION = 0.2
+"""The newest fifth of the labelled rows is the holdout."""
 
 
 def read_definition(root: Path) -> DatasetDefinition:

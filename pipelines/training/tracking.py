@@ -1,25 +1,10 @@
-"""Training-side MLflow helpers: each dataset's experiment with its artifacts in the models bucket, and the
-code version runs record. The session wiring itself is shared with serving in :mod:`mlops.tracking`."""
+"""The code version a training run records (its git commit): the launcher passes it as the pipeline's
+``CodeVersion`` parameter, because the container that registers the model has no checkout to ask."""
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from typing import Any
-
-from mlops.local.platform import Platform
-
-
-def artifact_location(platform: Platform, dataset: str) -> str:
-    return f"s3://{platform.outputs.bucket_for_zone('models')}/mlflow/{dataset}"
-
-
-def ensure_experiment(client: Any, platform: Platform, dataset: str) -> str:
-    """The dataset's experiment id, created with its artifact location in the models bucket if absent."""
-    experiment = client.get_experiment_by_name(dataset)
-    if experiment is not None:
-        return str(experiment.experiment_id)
-    return str(client.create_experiment(dataset, artifact_location=artifact_location(platform, dataset)))
 
 
 def code_version(repo: Path | None = None) -> str:

@@ -1,76 +1,89 @@
-"""The training pipeline wired end to end: features -> split -> training job -> MLflow + registry.
+"""Train a dataset: start an execution of the stack's training pipeline with the dataset's parameters.
 
-Each stage is a plain function over a :class:`~mlops.local.platform.Platform`; the pure steps are in
-:mod:`pipelines.training.steps`, the container side in :mod:`pipelines.training.entry_point`.
+There is one training flow, the step graph of :mod:`pipelines.training.graph`, deployed as the stack's pipeline
+(``outputs.training_pipeline_name``). This module only computes the parameters that point the dataset-independent
+pipeline at one dataset (its feature table and definition, its model spec, the version and cutoff, hyperparameter
+overrides) and starts it through ``platform.services.training``: SageMaker Pipelines on AWS, the kit's local
+pipeline executor on the emulator (which runs the execution to its end before returning).
 """
 
 from __future__ import annotations
 
-import secrets
-import tarfile
-import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from datetime import datetime
 
 from mlops.datasets import DatasetDefinition
-from mlops.errors import TrainingDataError, TrainingJobFailedError
-from mlops.local.platform import Platform
-from mlops.local.training_runner import TrainingJobRecord, job_prefix, run_training_job
+from mlops.errors import ConfigError, InvalidHyperparameterError
+from mlops.layout import split_uri
 from mlops.modeling.spec import ModelSpec
-from mlops.tracking import mlflow_session
-from pipelines.feature_store.offline import labelled_rows, load_features
-from pipelines.registry.register import Registration, register_challenger
-from pipelines.training import steps
-from pipelines.training.entry_point import METRIC_DEFINITIONS
-from pipelines.training.hyperparameters import to_strings
+from mlops.platform import Platform
+from mlops.ports.training import PipelineExecution
+from pipelines.training.graph import HYPERPARAMETERS, SPEC_DEFAULTS
+from pipelines.training.hyperparameters import SPEC_KEYS, to_strings
 from pipelines.training.tracking import code_version
 
-ENTRY_MODULE = "pipelines.training.entry_point"
-VALIDATION_FRACTION = 0.2
+_PARAMETER_OF = {key: name for name, key in HYPERPARAMETERS.items()}
 
 
 @dataclass(frozen=True)
-class TrainingOutcome:
-    """A finished training run: the job, the data version it saw, its metrics and where it was registered."""
+class TrainingRun:
+    """An execution of the training pipeline for one dataset, and the parameters it was started with."""
 
     dataset: str
-    table_version: int
-    job: TrainingJobRecord
-    registration: Registration
-    code_version: str
+    execution: PipelineExecution
+    parameters: dict[str, str]
 
 
-def new_job_name(dataset: str, now: datetime | None = None) -> str:
-    """A SageMaker-valid job name (letters, digits, hyphens; at most 63 characters)."""
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
-    base = dataset.replace("_", "-")[: 63 - len(stamp) - 6]
-    return f"{base}-{stamp}-{secrets.token_hex(2)}"
+def definition_uri(platform: Platform, dataset: str) -> str:
+    """The folder of the dataset's definition file the stack deployed (the Prepare step's input)."""
+    return f"{platform.outputs.dataset_definitions_uri.rstrip('/')}/{dataset}/"
 
 
-def prepare_channels(
-    platform: Platform, definition: DatasetDefinition, job_name: str, version: int | None, cutoff: datetime
-) -> tuple[dict[str, str], int]:
-    """Labelled rows at the feature table ``version``, split by time, written as the job's Parquet channels."""
-    snapshot = load_features(platform, definition, version)
+def pipeline_parameters(
+    platform: Platform,
+    definition: DatasetDefinition,
+    *,
+    version: int | None = None,
+    triggered_by: str = "mlops train",
+    hyperparameters: Mapping[str, str] | None = None,
+    cutoff: datetime | None = None,
+    min_skill: float | None = None,
+) -> dict[str, str]:
+    """The execution's parameters for ``definition``; a bad hyperparameter fails here, before anything starts."""
     spec = ModelSpec.from_definition(definition)
-    rows = labelled_rows(snapshot.frame, definition, cutoff)
-    if rows.empty:
-        raise TrainingDataError(
-            f"dataset {definition.name!r}: no labelled rows at feature table version {snapshot.version} are known "
-            f"at cutoff {cutoff.isoformat()} (label arrival delay {definition.label.arrival_delay})"
+    overrides = dict(hyperparameters or {})
+    for key, value in overrides.items():
+        if key in SPEC_KEYS:
+            raise InvalidHyperparameterError(key, value, "the model spec comes from the dataset definition")
+    to_strings(spec, overrides)  # validates every override (unknown names, types, ranges)
+    parameters = {
+        "FeatureTableUri": platform.layout.feature_table_uri(definition.name).rstrip("/") + "/",
+        "DatasetDefinitionUri": definition_uri(platform, definition.name),
+        "DatasetVersion": "latest" if version is None else str(version),
+        "TriggeredBy": triggered_by,
+        "CodeVersion": code_version(),
+    }
+    for name, (field, _) in SPEC_DEFAULTS.items():
+        value = getattr(spec, field)
+        parameters[name] = ",".join(value) if isinstance(value, tuple) else str(value)
+    parameters.update({_PARAMETER_OF[key]: str(value) for key, value in overrides.items()})
+    if cutoff is not None:
+        parameters["TrainingCutoff"] = cutoff.isoformat()
+    if min_skill is not None:
+        parameters["MinQualitySkill"] = repr(float(min_skill))
+    return parameters
+
+
+def check_definition_deployed(platform: Platform, dataset: str) -> None:
+    """The pipeline reads the definition the stack deployed: say so before starting if there is none."""
+    uri = definition_uri(platform, dataset)
+    _, bucket, prefix = split_uri(uri)
+    if not platform.services.object_store.list_keys(bucket, prefix):
+        raise ConfigError(
+            f"dataset {dataset!r} has no deployed definition under {uri}: the stack deploys the definitions of "
+            "its datasets directory (`mlops local up`, or `pulumi up` on AWS)"
         )
-    split = steps.time_split(rows, spec, VALIDATION_FRACTION)
-    bucket, prefix = job_prefix(platform, job_name)
-    filesystem = platform.clients.arrow_filesystem()
-    channels: dict[str, str] = {}
-    for name, frame in (("train", split.train), ("validation", split.validation)):
-        columns = list(dict.fromkeys([*definition.primary_key, definition.event_time, *spec.features, spec.label]))
-        frame[columns].to_parquet(f"{bucket}/{prefix}/input/{name}/part-0.parquet", filesystem=filesystem, index=False)
-        channels[name] = f"s3://{bucket}/{prefix}/input/{name}/"
-    return channels, snapshot.version
 
 
 def train_dataset(
@@ -80,49 +93,26 @@ def train_dataset(
     version: int | None = None,
     hyperparameters: Mapping[str, str] | None = None,
     cutoff: datetime | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> TrainingOutcome:
-    """Train on the feature table at ``version`` and register the model as ``challenger``.
+    min_skill: float | None = None,
+    triggered_by: str = "mlops train",
+) -> TrainingRun:
+    """Start the training pipeline for ``definition``.
 
-    A failed job raises :class:`TrainingJobFailedError` (its record says Failed, nothing is registered).
+    Locally the execution has finished when this returns: Succeeded means the model passed the quality bar and was
+    registered as ``challenger``; Failed names the step (``QualityBarNotMet`` when the model was not good enough).
+    On AWS it returns while SageMaker runs the execution.
     """
-    say = progress or (lambda _message: None)
-    spec = ModelSpec.from_definition(definition)
-    strings = to_strings(spec, hyperparameters)  # invalid values fail here, before any job exists
-    job_name = new_job_name(definition.name)
-    say(f"preparing channels for {job_name}")
-    channels, table_version = prepare_channels(platform, definition, job_name, version, cutoff or datetime.now(UTC))
-    say(f"running training job {job_name}")
-    record = run_training_job(
-        platform, job_name, channels, strings, entry_module=ENTRY_MODULE, metric_definitions=METRIC_DEFINITIONS
+    parameters = pipeline_parameters(
+        platform,
+        definition,
+        version=version,
+        triggered_by=triggered_by,
+        hyperparameters=hyperparameters,
+        cutoff=cutoff,
+        min_skill=min_skill,
     )
-    if record.status != "Completed":
-        raise TrainingJobFailedError(job_name, record.failure_reason)
-    say("registering the model")
-    sha = code_version()
-    lineage = {
-        "dataset_version": str(table_version),
-        "training_job": job_name,
-        "code_version": sha,
-        "holdout_uri": channels["validation"],
-        "model_artifact": record.model_artifact,
-    }
-    with tempfile.TemporaryDirectory() as tmp, mlflow_session(platform) as client:
-        model_dir, summary = fetch_model(platform, record, Path(tmp))
-        registration = register_challenger(
-            platform, client, definition.name, record, model_dir=model_dir, summary=summary, lineage=lineage
-        )
-    return TrainingOutcome(definition.name, table_version, record, registration, sha)
-
-
-def fetch_model(platform: Platform, record: TrainingJobRecord, into: Path) -> tuple[Path, dict[str, Any]]:
-    """Download and unpack the job's ``model.tar.gz``; returns the MLflow model dir and ``metrics.json``."""
-    import json
-
-    bucket, _, key = record.model_artifact.removeprefix("s3://").partition("/")
-    archive = into / "model.tar.gz"
-    platform.clients.client("s3").download_file(bucket, key, str(archive))
-    with tarfile.open(archive) as tar:
-        tar.extractall(into / "model", filter="data")
-    summary: dict[str, Any] = json.loads((into / "model" / "metrics.json").read_text())
-    return into / "model" / "mlflow_model", summary
+    check_definition_deployed(platform, definition.name)
+    execution = platform.services.training.start(
+        platform.outputs.training_pipeline_name, parameters, display_name=f"{definition.name} {triggered_by}"
+    )
+    return TrainingRun(definition.name, execution, parameters)

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from mlops.datasets import DatasetDefinition, parse_definition
 
@@ -73,3 +74,19 @@ def end_time(frame: pd.DataFrame) -> datetime:
     """A cutoff late enough that every label in ``frame`` is known (30 days after its last event)."""
     last: datetime = frame["event_time"].max().to_pydatetime()
     return last + timedelta(days=31)
+
+
+def _plain(value: Any) -> Any:
+    """A definition dump as YAML-able values (durations as seconds, the form ``parse_duration`` reads)."""
+    if isinstance(value, timedelta):
+        return f"{int(value.total_seconds())}s"
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def definition_yaml(spec: DatasetDefinition) -> str:
+    """``spec`` as the YAML file a datasets directory holds (what the stack deploys for the Prepare step)."""
+    return yaml.safe_dump(_plain(spec.model_dump(exclude_defaults=True)))

@@ -1,4 +1,5 @@
-"""The committed SageMaker Pipeline definition is what the code renders; its step graph, gate and registration."""
+"""The committed SageMaker Pipeline definition is what the code renders from the step graph; its steps, gate and
+registration (through the registry service, only behind the quality bar)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from mlops.contracts import UNBOUND
-from pipelines.training.pipeline_definition import STACK_BOUND, render
+from pipelines.training import graph
+from pipelines.training.graph import STACK_BOUND
+from pipelines.training.hyperparameters import Hyperparameters, parse_hyperparameters
+from pipelines.training.pipeline_definition import render
 
 COMMITTED = Path(__file__).resolve().parents[3] / "pipelines" / "training" / "pipeline_definition.json"
 
@@ -32,8 +38,9 @@ def _steps() -> dict[str, dict[str, Any]]:
 
 
 def _upstream(step: dict[str, Any]) -> set[str]:
-    """Steps this one reads from (``Steps.<name>.`` references) or explicitly depends on."""
-    text = json.dumps(step["Arguments"])
+    """Steps this one reads from (``Steps.<name>.`` references) or explicitly depends on; a condition's branches are
+    steps of their own."""
+    text = json.dumps({k: v for k, v in step["Arguments"].items() if k not in ("IfSteps", "ElseSteps")})
     return set(re.findall(r'"Steps\.(\w+)\.', text)) | set(step.get("DependsOn", []))
 
 
@@ -49,18 +56,24 @@ def test_step_graph_names_types_and_data_dependencies() -> None:
         "Train": "Training",
         "Evaluate": "Processing",
         "QualityBar": "Condition",
-        "Register": "RegisterModel",
+        "Register": "Processing",
         "QualityBarNotMet": "Fail",
     }
     assert _upstream(steps["Prepare"]) == set()
     assert _upstream(steps["Train"]) == {"Prepare"}
     assert _upstream(steps["Evaluate"]) == {"Prepare", "Train"}
+    assert _upstream(steps["QualityBar"]) == {"Evaluate"}
     assert _upstream(steps["Register"]) == {"Prepare", "Train", "Evaluate"}
-    entry = {n: steps[n]["Arguments"]["AppSpecification"]["ContainerEntrypoint"] for n in ("Prepare", "Evaluate")}
+    entry = {
+        n: steps[n]["Arguments"]["AppSpecification"]["ContainerEntrypoint"] for n in ("Prepare", "Evaluate", "Register")
+    }
     assert entry == {
         "Prepare": ["python3", "-m", "pipelines.training.prepare"],
         "Evaluate": ["python3", "-m", "pipelines.training.evaluate"],
+        "Register": ["python3", "-m", "pipelines.training.register_step"],
     }
+    algorithm = steps["Train"]["Arguments"]["AlgorithmSpecification"]
+    assert algorithm["ContainerEntrypoint"] == ["python3", "-m", "pipelines.training.entry_point"]
     channels = steps["Train"]["Arguments"]["InputDataConfig"]
     assert [c["DataSource"]["S3DataSource"]["S3Uri"] for c in channels] == [
         {"Get": "Steps.Prepare.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"},
@@ -71,6 +84,23 @@ def test_step_graph_names_types_and_data_dependencies() -> None:
         "model",
         {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"},
     )
+
+
+def test_the_rendered_definition_is_the_graph_and_nothing_else() -> None:
+    """Every step of the graph is in the JSON with the graph's dependencies and entry module, and vice versa."""
+    steps = _steps()
+    assert set(steps) == {s.name for s in graph.all_steps()}
+    for step in graph.all_steps():
+        assert _upstream(steps[step.name]) == graph.upstream(step), step.name
+        if isinstance(step, graph.Processing):
+            rendered = steps[step.name]["Arguments"]
+            assert rendered["AppSpecification"]["ContainerEntrypoint"][-1] == step.module
+            assert [i["InputName"] for i in rendered["ProcessingInputs"]] == [i.name for i in step.inputs]
+            assert [o["OutputName"] for o in rendered["ProcessingOutputConfig"]["Outputs"]] == [
+                o.name for o in step.outputs
+            ]
+    assert [p["Name"] for p in _document()["Parameters"]] == [p.name for p in graph.PARAMETERS]
+    assert graph.parameters_used() <= {p.name for p in graph.PARAMETERS}
 
 
 def test_the_condition_gates_registration_on_the_evaluation_skill() -> None:
@@ -93,23 +123,68 @@ def test_the_condition_gates_registration_on_the_evaluation_skill() -> None:
     ]
     assert [s["Name"] for s in gate["IfSteps"]] == ["Register"]
     assert [s["Name"] for s in gate["ElseSteps"]] == ["QualityBarNotMet"]
+    assert steps["QualityBarNotMet"]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"][0] == "model skill"
 
 
-def test_registration_targets_the_group_parameter_pending_manual_approval() -> None:
-    register = _steps()["Register"]["Arguments"]
-    assert register["ModelPackageGroupName"] == {"Get": "Parameters.ModelPackageGroup"}
-    assert register["ModelApprovalStatus"] == "PendingManualApproval"
-    container = register["InferenceSpecification"]["Containers"][0]
-    assert container["Image"] == {"Get": "Parameters.InferenceImage"}
-    assert container["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
-    statistics = register["ModelMetrics"]["ModelQuality"]["Statistics"]
-    assert statistics["S3Uri"]["Std:Join"]["Values"] == [
-        {"Get": "Steps.Evaluate.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"},
-        "evaluation.json",
+def test_nothing_registers_a_model_except_the_step_behind_the_quality_bar() -> None:
+    """No SDK registration step anywhere; the registry is reached only by Register, only in the gate's if branch."""
+    text = json.dumps(_document())
+    assert '"RegisterModel"' not in text and '"Model"' not in text
+    registering = [
+        name
+        for name, step in _steps().items()
+        if "register_step" in json.dumps(step["Arguments"].get("AppSpecification", {}))
     ]
-    assert register["CustomerMetadataProperties"]["dataset_version"] == {
-        "Std:JsonGet": {"Path": "dataset_version", "PropertyFile": {"Get": "Steps.Prepare.PropertyFiles.Split"}}
+    assert registering == ["Register"]
+    assert "Register" not in [s["Name"] for s in _document()["Steps"]]  # not reachable without the gate
+
+
+def test_registration_gets_the_stack_values_and_the_lineage_as_arguments() -> None:
+    register = _steps()["Register"]["Arguments"]
+    arguments = register["AppSpecification"]["ContainerArguments"]
+    given = dict(zip(arguments[::2], arguments[1::2], strict=True))
+    assert given == {
+        "--training-job": {"Get": "Steps.Train.TrainingJobName"},
+        "--training-job-arn": {"Get": "Steps.Train.TrainingJobArn"},
+        "--model-artifact": {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"},
+        "--holdout-uri": {"Get": "Steps.Prepare.ProcessingOutputConfig.Outputs['validation'].S3Output.S3Uri"},
+        "--image": {"Get": "Parameters.InferenceImage"},
+        "--code-version": {"Get": "Parameters.CodeVersion"},
+        "--pipeline-execution": {"Get": "Execution.PipelineExecutionArn"},
+        "--model-package-group": {"Get": "Parameters.ModelPackageGroup"},
+        "--mlflow-tracking-uri": {"Get": "Parameters.MlflowTrackingUri"},
+        "--models-bucket": {"Get": "Parameters.ModelsBucket"},
     }
+    assert register["Environment"]["MLOPS_TARGET"] == "aws"
+    assert register["Environment"]["MLOPS_REGION"] == {"Get": "Parameters.Region"}
+    inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in register["ProcessingInputs"]}
+    assert inputs == {
+        "model": {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"},
+        "split": {"Get": "Steps.Prepare.ProcessingOutputConfig.Outputs['split'].S3Output.S3Uri"},
+        "evaluation": {"Get": "Steps.Evaluate.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"},
+    }
+
+
+def test_every_hyperparameter_is_a_parameter_whose_default_is_the_entry_points_own() -> None:
+    defaults = {p["Name"]: p["DefaultValue"] for p in _document()["Parameters"]}
+    hyperparameters = _steps()["Train"]["Arguments"]["HyperParameters"]
+    raw = {key: defaults[hyperparameters[key]["Get"].removeprefix("Parameters.")] for key in hyperparameters}
+    assert parse_hyperparameters(raw) == Hyperparameters()
+    evaluate_arguments = _steps()["Evaluate"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    assert evaluate_arguments[-2:] == ["--target-precision", {"Get": "Parameters.TargetPrecision"}]
+
+
+def test_a_dangling_reference_in_the_graph_is_refused() -> None:
+    reads_later = graph.Processing("Early", "m", (graph.Input("x", graph.OutputUri("Late", "out")),), (), ())
+    late = graph.Processing("Late", "m", (), (graph.Output("out", graph.Param("TrainUri")),), ())
+    with pytest.raises(ValueError, match="reads step 'Late', which is not defined before it"):
+        graph.check_graph((reads_later, late))
+    unknown_output = graph.Processing("Next", "m", (graph.Input("x", graph.OutputUri("Late", "nope")),), (), ())
+    with pytest.raises(ValueError, match="reads output 'nope' that step 'Late' does not write"):
+        graph.check_graph((late, unknown_output))
+    with pytest.raises(ValueError, match="reads undeclared parameter 'Nope'"):
+        graph.check_graph((graph.Fail("F", graph.Param("Nope")),))
+    graph.check_graph()
 
 
 def test_role_image_and_locations_are_parameters_not_values() -> None:

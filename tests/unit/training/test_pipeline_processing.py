@@ -8,21 +8,20 @@ import os
 import subprocess
 import sys
 import tarfile
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
-import yaml
 from deltalake import write_deltalake
 
 from mlops.modeling.spec import ModelSpec
 from pipelines.feature_store.offline import labelled_rows
 from pipelines.training import entry_point, evaluate, prepare, steps
+from pipelines.training.graph import EXECUTION_START
 from pipelines.training.hyperparameters import to_strings
 from pipelines.training.processing import ROOT_ENV
-from tests.unit.training.synthetic import definition, end_time, feature_frame
+from tests.unit.training.synthetic import definition, definition_yaml, end_time, feature_frame
 
 DEF = definition("proc_test")
 SPEC = ModelSpec.from_definition(DEF)
@@ -33,22 +32,10 @@ SPEC_ARGS = [
 REPO = Path(__file__).resolve().parents[3]
 
 
-def _plain(value: Any) -> Any:
-    """A definition dump as YAML-able values (durations as seconds, the form ``parse_duration`` reads)."""
-    if isinstance(value, timedelta):
-        return f"{int(value.total_seconds())}s"
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
 def _inputs(root: Path, frame: pd.DataFrame) -> pd.DataFrame:
     """``input/definition`` and a two-version Delta table in ``input/features``; returns version 0's rows."""
     (root / "input" / "definition").mkdir(parents=True)
-    dumped = _plain(DEF.model_dump(exclude_defaults=True))
-    (root / "input" / "definition" / "proc_test.yaml").write_text(yaml.safe_dump(dumped))
+    (root / "input" / "definition" / "proc_test.yaml").write_text(definition_yaml(DEF))
     first, second = frame.iloc[:500], frame.iloc[500:]
     write_deltalake(str(root / "input" / "features"), first)
     write_deltalake(str(root / "input" / "features"), second, mode="append")
@@ -92,7 +79,7 @@ def test_prepare_as_a_module_reads_latest_and_cuts_off_at_the_execution_start(tm
     frame = feature_frame(800)
     _inputs(tmp_path, frame)
     start = (frame["event_time"].max() + pd.Timedelta(days=31)).isoformat()
-    argv = ["--dataset-version", "latest", "--cutoff", prepare.EXECUTION_START, "--execution-start", start]
+    argv = ["--dataset-version", "latest", "--cutoff", EXECUTION_START, "--execution-start", start]
     done = subprocess.run(
         [sys.executable, "-m", "pipelines.training.prepare", *argv, *SPEC_ARGS],
         cwd=REPO,
