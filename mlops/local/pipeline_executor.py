@@ -253,7 +253,10 @@ class LocalPipelineExecutor:
             raise StepFailed(f"input {uri} holds no objects")
         for key in keys:
             relative = key[len(prefix) :].lstrip("/") or PurePosixPath(key).name
-            self._store.download_file(bucket, key, target / relative)
+            destination = (target / relative).resolve()
+            if not destination.is_relative_to(target.resolve()):
+                raise StepFailed(f"object {key!r} of input {uri} would be staged outside {target}")
+            self._store.download_file(bucket, key, destination)
 
     def _upload(self, source: Path, uri: str) -> None:
         _, bucket, prefix = split_uri(uri)
@@ -293,7 +296,11 @@ class _Run:
     """One execution: its scope, the steps run so far, the branch outcomes."""
 
     def __init__(
-        self, executor: LocalPipelineExecutor, definition: dict[str, Any], execution: PipelineExecution, values: Any
+        self,
+        executor: LocalPipelineExecutor,
+        definition: dict[str, Any],
+        execution: PipelineExecution,
+        values: dict[str, Any],
     ) -> None:
         self.executor = executor
         self.execution = execution

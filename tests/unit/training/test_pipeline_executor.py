@@ -250,6 +250,15 @@ def test_an_input_with_no_objects_fails_the_step_that_reads_it(store: MemoryObje
     assert execution.failure_reason == "step 'Make' failed: input memory://data/absent/ holds no objects"
 
 
+def test_an_object_key_escaping_the_input_directory_is_refused(store: MemoryObjectStore) -> None:
+    store.put("data", "in/../../escaped.txt", b"x")
+    execution = _executor(store).start("unit", {})
+    assert execution.status == "Failed"
+    assert (
+        "object 'in/../../escaped.txt' of input memory://data/in/ would be staged outside" in execution.failure_reason
+    )
+
+
 def test_a_step_past_its_max_runtime_fails(store: MemoryObjectStore) -> None:
     slow = _processing("Slow", "import time; time.sleep(10)", [], [], [])
     slow["Arguments"]["StoppingCondition"] = {"MaxRuntimeInSeconds": 1}
