@@ -4,7 +4,7 @@
 (b) the kit's ``localstack`` target reaches its S3, Kinesis, CloudWatch, Logs, SNS, SQS, EventBridge and STS
     through the kit's own client factory;
 (c) CloudWatch alarm semantics: LocalStack evaluates alarms (moto does not), so the same datapoints are judged by
-    LocalStack and by the kit's evaluator (``mlops.local.alarm_semantics``, fed as the alarm runner feeds it:
+    LocalStack and by the kit's evaluator (``mlops.alarm_semantics``, fed as the alarm runner feeds it:
     the alarm as DescribeAlarms returns it, one GetMetricStatistics value per aligned period) and compared.
 """
 
@@ -25,9 +25,11 @@ import psutil
 import pytest
 
 from mlops.adapters.aws.clients import ClientFactory
+from mlops.adapters.aws.cloudwatch_alarms import definition_from_description as rule_from_description
+from mlops.alarm_semantics import evaluate, lookback, period_start
 from mlops.errors import EmulatorError
 from mlops.local import localstack
-from mlops.local.alarm_semantics import AlarmRule, evaluate, lookback, period_start, rule_from_description
+from mlops.ports.alarms import AlarmDefinition as AlarmRule
 from mlops.settings import load_settings
 from mlops.wiring import client_factory
 from tests.support.localstack import require_localstack
@@ -309,7 +311,7 @@ class Observed:
     localstack_reason: str
     kit: str
     kit_reason: str
-    kit_datapoints: list[tuple[str, float | None]]
+    kit_datapoints: tuple[tuple[datetime, float | None], ...]
     evaluated_at: datetime
 
 
