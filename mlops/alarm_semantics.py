@@ -17,6 +17,9 @@ What is implemented (the rules CloudWatch documents for metric alarms):
   ``breaching`` / ``notBreaching``: the missing period counts as breaching / not breaching;
   ``missing`` (default): only present datapoints are judged; none present -> INSUFFICIENT_DATA;
   ``ignore``: as ``missing``, but none present keeps the current state.
+- **Premature alarm** (``missing``/``ignore`` only): with fewer than M datapoints breaching, the alarm still goes
+  to ALARM when the oldest breaching datapoint is at least M periods old and every newer period breaches or is
+  missing (CloudWatch's documented rule for alarms whose newest datapoints have not arrived yet).
 
 Simplification: when datapoints are missing, real CloudWatch may look further back than N periods for
 datapoints to judge (and LocalStack counts every datapoint of N + max(N // 3, 2) periods); this evaluator stays
@@ -116,6 +119,13 @@ def evaluate(alarm: AlarmDefinition, values: Mapping[datetime, float], now: date
             f"no datapoints in the last {n} period(s) of {alarm.period} s (TreatMissingData={alarm.treat_missing_data})"
         )
         return AlarmEvaluation(alarm.name, alarm.state, state, reason, now, points, 0)
+    if breaching < m and _premature_alarm(alarm, [v for _, v in points], compare):
+        reason = (
+            f"Threshold Crossed (premature alarm): {breaching} of {n} datapoint(s) {shown} breaching "
+            f"({alarm.statistic} {alarm.comparison} {_fmt(alarm.threshold)}), the oldest at least {m} period(s) old "
+            "and every newer one breaching or missing"
+        )
+        return AlarmEvaluation(alarm.name, alarm.state, "ALARM", reason, now, points, breaching)
     state = "ALARM" if breaching >= m else "OK"
     verb = "was" if breaching >= m else "was not"
     reason = (
@@ -123,3 +133,18 @@ def evaluate(alarm: AlarmDefinition, values: Mapping[datetime, float], now: date
         f"{alarm.comparison} {_fmt(alarm.threshold)}); {m} needed: alarm {verb} triggered"
     )
     return AlarmEvaluation(alarm.name, alarm.state, state, reason, now, points, breaching)
+
+
+def _premature_alarm(
+    alarm: AlarmDefinition, values: list[float | None], compare: Callable[[float, float], bool]
+) -> bool:
+    """CloudWatch's premature-alarm rule over the N values, oldest first (see the module docstring)."""
+    if alarm.treat_missing_data not in ("missing", "ignore"):
+        return False
+    breaching = [i for i, v in enumerate(values) if v is not None and compare(v, alarm.threshold)]
+    if not breaching:
+        return False
+    oldest = breaching[0]
+    old_enough = len(values) - oldest >= alarm.datapoints_to_alarm
+    newer_ok = all(v is None or compare(v, alarm.threshold) for v in values[oldest + 1 :])
+    return old_enough and newer_ok

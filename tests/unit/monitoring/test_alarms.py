@@ -184,3 +184,22 @@ def test_a_metric_math_alarm_is_described_but_not_evaluated() -> None:
     assert (rule.metric_math, rule.metric_name, rule.state) == (True, "", "INSUFFICIENT_DATA")
     with pytest.raises(AlarmDefinitionError, match="metric-math"):
         evaluate(rule, {}, NOW)
+
+
+@pytest.mark.parametrize(
+    ("treatment", "points", "state"),
+    [
+        # CloudWatch's premature-alarm rule: fewer than M datapoints, but the oldest breaching one is at least M
+        # periods old and every newer period breaches or is missing -> ALARM
+        ("missing", (None, 0.5, None), "ALARM"),
+        ("ignore", (None, 0.5, None), "ALARM"),
+        ("missing", (None, None, 0.5), "OK"),  # only 1 period old: not yet
+        ("missing", (None, 0.5, 0.1), "OK"),  # a newer datapoint does not breach
+        ("notBreaching", (None, 0.5, None), "OK"),  # the rule is for missing/ignore only
+    ],
+)
+def test_premature_alarm_rule_for_missing_data(treatment: str, points: tuple[float | None, ...], state: str) -> None:
+    result = evaluate(_rule(treat_missing_data=treatment), _values(*points), NOW)
+    assert result.state == state
+    if state == "ALARM":
+        assert "premature" in result.reason
