@@ -16,6 +16,12 @@ emulator), starts the execution there (so it exists, with its ARN, in the emulat
 - ``Condition``: every condition must hold; the chosen branch runs, the other never starts;
 - ``Fail``: the execution fails with the step's error message.
 
+The jobs' encryption and placement (``VolumeKmsKeyId``, the outputs' ``KmsKeyId``, ``VpcConfig``,
+``EnableNetworkIsolation``, ``EnableInterContainerTrafficEncryption``) are evaluated like every argument and sent to
+the emulator with the job, but not enforced: the entry points run as host processes, and outputs go up through the
+object store port, which takes no per-object key (they get the bucket's default encryption: the stack's key). See
+``mlops/local/apply/limits.py``.
+
 The record of each execution (status, failure reason, the steps with their metadata) is written to
 ``s3://<monitoring>/pipeline-executions/<pipeline>/<execution id>.json`` after every step;
 :meth:`LocalPipelineExecutor.describe` reads it. Subprocesses get the environment that reaches the same stack
@@ -116,7 +122,15 @@ class EmulatorControlPlane:
         return str(self._sagemaker.start_pipeline_execution(**request)["PipelineExecutionArn"])
 
     def create_processing_job(self, job_name: str, request: Mapping[str, Any]) -> str:
-        fields = ("ProcessingInputs", "ProcessingOutputConfig", "ProcessingResources", "StoppingCondition")
+        # NetworkConfig and the KMS keys are recorded as declared (DescribeProcessingJob shows them); the executor
+        # enforces none of them (mlops/local/apply/limits.py).
+        fields = (
+            "ProcessingInputs",
+            "ProcessingOutputConfig",
+            "ProcessingResources",
+            "StoppingCondition",
+            "NetworkConfig",
+        )
         response = self._sagemaker.create_processing_job(
             ProcessingJobName=job_name,
             AppSpecification=request["AppSpecification"],

@@ -15,6 +15,11 @@ A step depends on another exactly when one of its values refers to it (:func:`up
 dependency list to keep in step. Values are literals, pipeline parameters (:class:`Param`), execution variables,
 a processing output's location (:class:`OutputUri`), a property of a finished step (:class:`StepProperty`), a
 value of a step's JSON property file (:class:`FileValue`) or a :class:`Join` of those.
+
+Every job step (processing and training) runs under :data:`JOB_SECURITY`: volumes and outputs encrypted with the
+stack's key, placed in the stack's private subnets with the jobs' security group, traffic between its instances
+encrypted. A job is also network-isolated unless it declares ``needs_network`` (it makes calls of its own, beyond
+the inputs and outputs SageMaker stages for it): a new step is isolated unless it says otherwise.
 """
 
 from __future__ import annotations
@@ -129,6 +134,9 @@ class Processing:
     arguments: tuple[Value, ...]
     property_files: tuple[PropertyFile, ...] = ()
     environment: tuple[tuple[str, Value], ...] = ()
+    needs_network: bool = False
+    """The container makes network calls of its own; ``False`` runs it network-isolated (``EnableNetworkIsolation``),
+    so it reaches nothing but the inputs staged into and the outputs uploaded from ``/opt/ml/processing``."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +149,27 @@ class Training:
     hyperparameters: tuple[tuple[str, Value], ...]
     output: Param
     environment: tuple[tuple[str, Value], ...] = ()
+    needs_network: bool = False
+    """As :attr:`Processing.needs_network`: ``False`` isolates the container (channels in, ``model/`` out)."""
+
+
+@dataclass(frozen=True)
+class JobSecurity:
+    """How every job step is encrypted and placed (SageMaker's ``VolumeKmsKeyId``, ``KmsKeyId`` of the outputs,
+    ``VpcConfig`` and ``EnableInterContainerTrafficEncryption``). One value for the whole pipeline, so no job can be
+    left out; the policy pack's ``sagemaker-pipeline-*`` rules check the rendered definition against it."""
+
+    volume_key: Value
+    output_key: Value
+    subnets: tuple[Value, ...]
+    security_groups: tuple[Value, ...]
+    inter_container_encryption: bool = True
+
+    def values(self) -> Iterator[Value]:
+        yield self.volume_key
+        yield self.output_key
+        yield from self.subnets
+        yield from self.security_groups
 
 
 @dataclass(frozen=True)
@@ -220,7 +249,21 @@ STACK_BOUND = (
     "MlflowTrackingUri",
     "ModelsBucket",
     "Region",
+    # the stack's key and the jobs' network placement (JOB_SECURITY; infra.pipeline_definition.SECURITY_PARAMETERS)
+    "VolumeKmsKeyId",
+    "OutputKmsKeyId",
+    "SubnetIdA",
+    "SubnetIdB",
+    "SecurityGroupId",
 )
+
+JOB_SECURITY = JobSecurity(
+    volume_key=Param("VolumeKmsKeyId"),
+    output_key=Param("OutputKmsKeyId"),
+    subnets=(Param("SubnetIdA"), Param("SubnetIdB")),
+    security_groups=(Param("SecurityGroupId"),),
+)
+"""Every job step's encryption and placement: the stack binds the key, two private subnets and the jobs' group."""
 
 PARAMETERS: tuple[Parameter, ...] = (
     *(Parameter(name) for name in STACK_BOUND),
@@ -300,6 +343,8 @@ REGISTER = Processing(
     # The register step builds its platform from the environment: on SageMaker that is AWS itself (the local
     # executor points the same variables at the emulator).
     environment=(*_TRIGGER, ("MLOPS_TARGET", "aws"), ("MLOPS_REGION", Param("Region"))),
+    # It calls the MLflow tracking server and the SageMaker API (through the VPC's endpoints): not isolated.
+    needs_network=True,
 )
 
 SKILL = FileValue("Evaluate", "Evaluation", "quality.skill")
@@ -342,7 +387,10 @@ def step_named(name: str) -> Step:
 
 
 def values_of(step: Step) -> Iterator[Value]:
-    """Every value a step reads (not its branches': those are steps of their own)."""
+    """Every value a step reads (not its branches': those are steps of their own); a job reads
+    :data:`JOB_SECURITY` too."""
+    if isinstance(step, Processing | Training):
+        yield from JOB_SECURITY.values()
     if isinstance(step, Processing):
         yield from (i.source for i in step.inputs)
         yield from (o.prefix for o in step.outputs)

@@ -82,6 +82,12 @@ class _Renderer:
     def environment(self, pairs: tuple[tuple[str, graph.Value], ...]) -> dict[str, Any]:
         return {key: self.value(value) for key, value in pairs}
 
+    def subnets(self) -> list[Any]:
+        return [self.value(v) for v in graph.JOB_SECURITY.subnets]
+
+    def security_groups(self) -> list[Any]:
+        return [self.value(v) for v in graph.JOB_SECURITY.security_groups]
+
     def step(self, step: graph.Step) -> Any:
         render: dict[type, Callable[[Any], Any]] = {
             graph.Processing: self.processing,
@@ -94,6 +100,7 @@ class _Renderer:
         return built
 
     def processing(self, step: graph.Processing) -> Any:
+        from sagemaker.core.network import NetworkConfig
         from sagemaker.core.processing import Processor
         from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output
         from sagemaker.core.workflow.execution_variables import ExecutionVariables
@@ -101,6 +108,7 @@ class _Renderer:
         from sagemaker.core.workflow.properties import PropertyFile
         from sagemaker.mlops.workflow import ProcessingStep
 
+        security = graph.JOB_SECURITY
         processor = Processor(
             role=_ROLE_SENTINEL,
             image_uri=self.parameters["TrainingImage"],
@@ -109,6 +117,14 @@ class _Renderer:
             entrypoint=["python3", "-m", step.module],
             base_job_name=step.name.lower(),
             env=self.environment(step.environment),
+            volume_kms_key=self.value(security.volume_key),
+            output_kms_key=self.value(security.output_key),
+            network_config=NetworkConfig(
+                enable_network_isolation=not step.needs_network,
+                security_group_ids=self.security_groups(),
+                subnets=self.subnets(),
+                encrypt_inter_container_traffic=security.inter_container_encryption,
+            ),
             sagemaker_session=self.session,
         )
         inputs = [
@@ -155,18 +171,30 @@ class _Renderer:
     def training(self, step: graph.Training) -> Any:
         from sagemaker.core.shapes import MetricDefinition
         from sagemaker.mlops.workflow import TrainingStep
-        from sagemaker.train.configs import Compute, InputData, OutputDataConfig, StoppingCondition
+        from sagemaker.train.configs import Compute, InputData, Networking, OutputDataConfig, StoppingCondition
         from sagemaker.train.model_trainer import ModelTrainer
 
+        security = graph.JOB_SECURITY
         trainer = ModelTrainer(
             sagemaker_session=self.session,
             role=_ROLE_SENTINEL,
             training_image=self.parameters["TrainingImage"],
             compute=Compute(
-                instance_type=self.parameters["TrainingInstanceType"], instance_count=1, volume_size_in_gb=30
+                instance_type=self.parameters["TrainingInstanceType"],
+                instance_count=1,
+                volume_size_in_gb=30,
+                volume_kms_key_id=self.value(security.volume_key),
+            ),
+            networking=Networking(
+                subnets=self.subnets(),
+                security_group_ids=self.security_groups(),
+                enable_network_isolation=not step.needs_network,
+                enable_inter_container_traffic_encryption=security.inter_container_encryption,
             ),
             stopping_condition=StoppingCondition(max_runtime_in_seconds=86400),
-            output_data_config=OutputDataConfig(s3_output_path=self.value(step.output)),
+            output_data_config=OutputDataConfig(
+                s3_output_path=self.value(step.output), kms_key_id=self.value(security.output_key)
+            ),
             hyperparameters={key: self.value(value) for key, value in step.hyperparameters},
             environment=self.environment(step.environment),
             base_job_name=step.name.lower(),

@@ -62,6 +62,16 @@ LIMITS: tuple[Limit, ...] = (
         "moto stores the definition and runs nothing; locally `mlops train` runs the same steps in-process",
     ),
     Limit(
+        "aws:sagemaker/pipeline:Pipeline",
+        "every job's VolumeKmsKeyId and output KmsKeyId (OutputKmsKeyId), VpcConfig (SubnetIdA/B, SecurityGroupId), "
+        "EnableNetworkIsolation and EnableInterContainerTrafficEncryption",
+        "the local pipeline executor evaluates them like every parameter and sends processing jobs' NetworkConfig and "
+        "keys to moto, but enforces none: entry points run as host processes (no volume, no VPC, no isolation, one "
+        "instance), and outputs are uploaded through the object store port, which takes no per-object key, so they "
+        "get the bucket's default encryption (SSE-KMS with the stack's key, the key the stack binds to "
+        "OutputKmsKeyId) rather than an SSE-KMS request naming OutputKmsKeyId",
+    ),
+    Limit(
         "aws:ec2/vpc:Vpc",
         "private networking: workloads placed in private subnets with no internet path",
         "moto records the VPC, subnets, route tables and their associations; nothing runs in them: the kit's "

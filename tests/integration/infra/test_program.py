@@ -37,12 +37,6 @@ COMPONENTS = {
     "mlops:cicd:CicdIdentity",
     "mlops:network:Network",
 }
-PIPELINE_RULES = {
-    "sagemaker-pipeline-encryption",
-    "sagemaker-pipeline-network",
-    "sagemaker-pipeline-inter-container-encryption",
-}
-"""Rules that read the rendered pipeline definition (pipelines/training/pipeline_definition.py renders it)."""
 
 
 @pytest.fixture(scope="module")
@@ -73,21 +67,14 @@ def plans(repo: Path) -> dict[str, Plan]:
     return {stack: plan_stack(stack, repo) for stack in STACKS}
 
 
-def _definition_parameters(plan: Plan) -> set[str]:
-    pipeline = next(r for r in plan.resources if r.name == "training-pipeline")
-    return {p["Name"] for p in json.loads(pipeline.inputs["pipelineDefinition"])["Parameters"]}
-
-
 @pytest.mark.parametrize("stack", STACKS)
 def test_policies_hold_for_every_resource(plans: dict[str, Plan], stack: str) -> None:
     violations = [str(v) for v in check_all(plans[stack].resources)]
-    assert [v for v in violations if v.split("]")[0][1:] not in PIPELINE_RULES] == []
-    missing = sorted(set(SECURITY_PARAMETERS) - _definition_parameters(plans[stack]))
-    if missing:
-        # The program binds these parameters; the definition's steps must declare and use them (see the
-        # docstring of infra.pipeline_definition.SECURITY_PARAMETERS). Until then the pipeline rules fire.
-        pytest.xfail(f"the pipeline definition does not declare {', '.join(missing)}: {len(violations)} violations")
     assert violations == []
+    # the pipeline rules did inspect the definition's jobs (a definition without jobs would pass them vacuously)
+    pipeline = next(r for r in plans[stack].resources if r.name == "training-pipeline")
+    kinds = [s.get("Type") for s in pipeline_steps(json.loads(pipeline.inputs["pipelineDefinition"]))]
+    assert kinds.count("Processing") == 3 and kinds.count("Training") == 1
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -126,8 +113,16 @@ def test_every_sagemaker_and_glue_workload_is_placed_and_encrypted(plans: dict[s
             ]
     pipeline = json.loads(inputs["training-pipeline"]["pipelineDefinition"])
     bound = {p["Name"]: p.get("DefaultValue") for p in pipeline["Parameters"]}
-    for parameter in set(SECURITY_PARAMETERS) & set(bound):
-        assert bound[parameter] not in (None, "", "bound-by-infra"), parameter
+    keys = [r.arn for r in plans[stack].resources if r.type == "aws:kms/key:Key"]
+    # the stack's key, the network component's two private subnets (in order) and the jobs' security group
+    assert {name: bound.get(name) for name in SECURITY_PARAMETERS} == {
+        "VolumeKmsKeyId": keys[0],
+        "OutputKmsKeyId": keys[0],
+        "SubnetIdA": subnets[0],
+        "SubnetIdB": subnets[1],
+        "SecurityGroupId": groups["network-sagemaker-jobs-sg"],
+    }
+    assert len(keys) == 1 and keys[0]
     assert [s["Name"] for s in pipeline_steps(pipeline)]
 
 
@@ -154,8 +149,10 @@ def test_an_existing_vpc_replaces_the_kit_network(repo: Path) -> None:
     assert inputs["processing-network-us-east-1c"]["physicalConnectionRequirements"]["subnetId"] == (
         "subnet-0bbbbbbbbbbbbbbbb"
     )
-    outside = [str(v) for v in check_all(plan.resources) if v.rule not in PIPELINE_RULES]
-    assert outside == []
+    pipeline = json.loads(inputs["training-pipeline"]["pipelineDefinition"])
+    bound = {p["Name"]: p.get("DefaultValue") for p in pipeline["Parameters"]}
+    assert (bound["SubnetIdA"], bound["SubnetIdB"]) == ("subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb")
+    assert [str(v) for v in check_all(plan.resources)] == []
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -76,6 +76,33 @@ def test_a_good_model_runs_every_step_and_is_registered_with_the_executions_line
     )
     assert json.loads(report)["model_version"] == challenger.version
 
+    # the stack bound the jobs' key and placement; the emulator records them (nothing enforces them locally), and
+    # outputs land SSE-KMS under the key bound to OutputKmsKeyId (the bucket's default: the object store port
+    # takes no per-object key)
+    bound = execution.parameters
+    assert bound["OutputKmsKeyId"].startswith("arn:aws:kms:") and bound["SubnetIdA"].startswith("subnet-")
+    assert described["NetworkConfig"] == {
+        "EnableInterContainerTrafficEncryption": True,
+        "EnableNetworkIsolation": False,  # Register calls MLflow and the SageMaker API
+        "VpcConfig": {
+            "SecurityGroupIds": [bound["SecurityGroupId"]],
+            "Subnets": [bound["SubnetIdA"], bound["SubnetIdB"]],
+        },
+    }
+    assert described["ProcessingOutputConfig"]["KmsKeyId"] == bound["OutputKmsKeyId"]
+    prepare_job = execution.step("Prepare").metadata["ProcessingJob"]["Arn"]  # type: ignore[union-attr]
+    prepared = sagemaker.describe_processing_job(ProcessingJobName=prepare_job.rsplit("/", 1)[1])
+    assert prepared["NetworkConfig"]["EnableNetworkIsolation"] is True
+    head = (
+        clients_of(platform)
+        .client("s3")
+        .head_object(
+            Bucket=platform.outputs.models_bucket,
+            Key=f"training/reports/{execution.arn.rsplit('/', 1)[1]}/registration/registration.json",
+        )
+    )
+    assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", bound["OutputKmsKeyId"])
+
 
 def test_a_model_below_the_quality_bar_fails_the_execution_and_registers_nothing(platform: Platform) -> None:
     spec = definition(f"pipe_low_{secrets.token_hex(3)}")

@@ -210,3 +210,35 @@ def test_role_image_and_locations_are_parameters_not_values() -> None:
     defaults = {p["Name"]: p.get("DefaultValue") for p in _document()["Parameters"]}
     assert [name for name, value in defaults.items() if value == UNBOUND] == list(STACK_BOUND)
     assert "arn:aws" not in json.dumps(_document())
+
+
+def test_every_job_is_encrypted_placed_in_the_vpc_and_isolated_unless_it_needs_the_network() -> None:
+    """The stack's key on volumes and outputs, its subnets and the jobs' group, encrypted inter-node traffic; only
+    Register (MLflow, the SageMaker API) may call out. The values are stack-bound parameters."""
+    key, output_key = {"Get": "Parameters.VolumeKmsKeyId"}, {"Get": "Parameters.OutputKmsKeyId"}
+    vpc = {
+        "SecurityGroupIds": [{"Get": "Parameters.SecurityGroupId"}],
+        "Subnets": [{"Get": "Parameters.SubnetIdA"}, {"Get": "Parameters.SubnetIdB"}],
+    }
+    steps = _steps()
+    jobs = [name for name, step in steps.items() if step["Type"] in ("Processing", "Training")]
+    assert sorted(jobs) == ["Evaluate", "Prepare", "Register", "Train"]
+    isolated: dict[str, bool] = {}
+    for name in jobs:
+        arguments = steps[name]["Arguments"]
+        if steps[name]["Type"] == "Processing":
+            assert arguments["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == key, name
+            assert arguments["ProcessingOutputConfig"]["KmsKeyId"] == output_key, name
+            network = arguments["NetworkConfig"]
+            assert (network["VpcConfig"], network["EnableInterContainerTrafficEncryption"]) == (vpc, True), name
+            isolated[name] = network["EnableNetworkIsolation"]
+        else:
+            assert arguments["ResourceConfig"]["VolumeKmsKeyId"] == key
+            assert arguments["OutputDataConfig"]["KmsKeyId"] == output_key
+            assert (arguments["VpcConfig"], arguments["EnableInterContainerTrafficEncryption"]) == (vpc, True)
+            isolated[name] = arguments["EnableNetworkIsolation"]
+    assert isolated == {"Prepare": True, "Train": True, "Evaluate": True, "Register": False}
+    jobs_in_graph = [s for s in graph.all_steps() if isinstance(s, graph.Processing | graph.Training)]
+    assert {step.name: not step.needs_network for step in jobs_in_graph} == isolated
+    security = {"VolumeKmsKeyId", "OutputKmsKeyId", "SubnetIdA", "SubnetIdB", "SecurityGroupId"}
+    assert security <= set(STACK_BOUND) and security <= graph.parameters_used()
