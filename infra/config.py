@@ -68,12 +68,17 @@ class StackConfig(BaseModel):
     # training and registry
     training_instance_type: str = "ml.m5.xlarge"
     training_dataset: str = "card_transactions"
-    training_image_uri: str = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+    # images: the kit's own (docker/, in this stack's ECR repositories, tagged by content) unless a URI is given
+    training_image_uri: str | None = None
+    docker_build: bool = False
+    """Build and push the images from ``pulumi up`` (docker-build provider; needs a Docker engine and a
+    ``docker login`` to the stack's registry). Off: CI pushes them (`mlops release context` + docker build)."""
+    image_retention_count: int = Field(default=30, ge=1, le=1000)
     mlflow_server_size: Literal["Small", "Medium", "Large"] = "Small"
     model_approval_required: bool = True
 
     # serving
-    serving_image_uri: str = "763104351884.dkr.ecr.us-east-1.amazonaws.com/sklearn-inference:1.2-1-cpu-py3"
+    serving_image_uri: str | None = None
     endpoint_instance_type: str = "ml.m5.large"
     endpoint_instance_count: int = Field(default=1, ge=1)
     autoscaling_min_capacity: int = Field(default=1, ge=1)

@@ -18,7 +18,7 @@ ZONES: tuple[str, ...] = ("raw", "curated", "features", "models", "monitoring", 
 ACCESS_LOGS = "access-logs"
 ENDPOINT_VARIANT = "AllTraffic"
 KIT_WHEEL = "mlops_kit-0.1.0-py3-none-any.whl"
-"""File name of the kit's wheel; the deploy tooling builds and uploads it (see :func:`glue_wheel_key`)."""
+"""File name of the kit's wheel; the program builds and uploads it (see :func:`glue_wheel_key`)."""
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -71,9 +71,9 @@ def glue_job_name(project: str, environment: str, script_stem: str) -> str:
     return f"{prefix(project, environment)}-{script_stem}"
 
 
-def glue_script_key(script_stem: str) -> str:
-    """Key of a job script in the artifacts bucket."""
-    return f"glue/scripts/{script_stem}.py"
+def glue_script_key(script_stem: str, digest: str) -> str:
+    """Key of a job script in the artifacts bucket, under its content digest: ``glue/scripts/<16 hex>/<stem>.py``."""
+    return content_key("glue/scripts", digest, f"{script_stem}.py")
 
 
 DATASET_DEFINITIONS_ROOT = "datasets/"
@@ -89,9 +89,10 @@ def dataset_definition_key(dataset: str) -> str:
     return f"{dataset_definition_prefix(dataset)}{dataset}.yaml"
 
 
-def glue_wheel_key() -> str:
-    """Key of the kit's wheel in the artifacts bucket, passed to every Glue job as ``--extra-py-files``."""
-    return f"glue/packages/{KIT_WHEEL}"
+def glue_wheel_key(digest: str, file_name: str = KIT_WHEEL) -> str:
+    """Key of the kit's wheel in the artifacts bucket (``glue/packages/<16 hex>/<wheel>``), passed to every Glue
+    job as ``--extra-py-files``; the program builds and uploads it."""
+    return content_key("glue/packages", digest, file_name)
 
 
 def kms_alias(project: str, environment: str) -> str:
@@ -169,3 +170,27 @@ def ecr_repository_arn(image_uri: str) -> str:
             "SageMaker pulls only from ECR"
         )
     return f"arn:aws:ecr:{found['region']}:{found['account']}:repository/{found['repository']}"
+
+
+_ECR_REPOSITORY = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
+
+
+def ecr_repository_name(project: str, environment: str, image: str) -> str:
+    """ECR repository of one of the kit's images: ``mlops-kit-prod/serving`` (lowercase path, 2-256 chars)."""
+    return _check("ECR repository", f"{prefix(project, environment)}/{image}", _ECR_REPOSITORY, 256)
+
+
+def ecr_registry(account_id: str, region: str) -> str:
+    """Registry host of an account's private ECR in a region (what ``docker login`` takes)."""
+    return f"{account_id}.dkr.ecr.{region}.amazonaws.com"
+
+
+def image_uri(account_id: str, region: str, repository: str, tag: str) -> str:
+    """``<registry>/<repository>:<tag>``: an image the stack's own repository holds."""
+    return f"{ecr_registry(account_id, region)}/{repository}:{tag}"
+
+
+def content_key(prefix_key: str, digest: str, file_name: str) -> str:
+    """Artifacts-bucket key of an uploaded file addressed by its content: ``<prefix>/<16 hex>/<file_name>``, so a
+    new version never overwrites the one a running job reads, and the same content is uploaded once."""
+    return f"{prefix_key.rstrip('/')}/{digest[:16]}/{file_name}"

@@ -208,7 +208,24 @@ def _dashboard(_name: str, physical: str, _inputs: dict[str, Any], account: str,
     return Identity(physical, arn, {"dashboardArn": arn})
 
 
+def _ecr_repository(_name: str, physical: str, _inputs: dict[str, Any], account: str, region: str) -> Identity:
+    url = f"{account}.dkr.ecr.{region}.amazonaws.com/{physical}"
+    return Identity(
+        physical, f"arn:aws:ecr:{region}:{account}:repository/{physical}", {"repositoryUrl": url, "registryId": account}
+    )
+
+
+def _built_image(name: str, _physical: str, inputs: dict[str, Any], _account: str, _region: str) -> Identity:
+    """An image the program builds: the plan builds nothing, so its digest stands for its declared inputs."""
+    digest = "sha256:" + hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+    tags = inputs.get("tags") or [name]
+    return Identity(digest, "", {"digest": digest, "ref": f"{tags[0]}@{digest}", "contextHash": digest[7:]})
+
+
 _IDENTITIES: dict[str, IdentityRule] = {
+    "aws:ecr/repository:Repository": _ecr_repository,
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy": _no_arn(lambda _n, _p, i, _a: str(i.get("repository", ""))),
+    "docker-build:index:Image": _built_image,
     "aws:kms/key:Key": _kms_key,
     "aws:kms/alias:Alias": lambda _n, p, _i, acct, region: Identity(p, f"arn:aws:kms:{region}:{acct}:{p}"),
     "aws:s3/bucket:Bucket": lambda _n, p, _i, _a, _r: Identity(p, f"arn:aws:s3:::{p}"),

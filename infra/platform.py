@@ -17,6 +17,7 @@ from infra.components.base import StackIdentity
 from infra.components.cicd import CicdArgs, CicdIdentity
 from infra.components.datalake import DataLake, DataLakeArgs
 from infra.components.featurestore import FeatureStore, FeatureStoreArgs
+from infra.components.images import Images, ImagesArgs
 from infra.components.monitoring import Monitoring, MonitoringArgs
 from infra.components.network import Network, NetworkArgs
 from infra.components.processing import (
@@ -30,15 +31,19 @@ from infra.components.security import SecurityBase, SecurityBaseArgs
 from infra.components.serving import Serving, ServingArgs
 from infra.components.streaming import Streaming, StreamingArgs
 from infra.components.training import SageMakerNetwork, Training, TrainingArgs, read_pipeline_definition
-from infra.config import StackConfig
+from infra.config import REPO_ROOT, StackConfig
 from infra.lifecycle import Retention
 from infra.thresholds import ROLLBACK_ALARMS, Thresholds
+from mlops.release.wheel import kit_wheel
 
 PlatformOutputs = dict[str, pulumi.Output[Any] | Any]
 
 
 def define_platform(config: StackConfig) -> PlatformOutputs:
-    """Declare every component of the stack described by ``config`` and return its outputs."""
+    """Declare every component of the stack described by ``config`` and return its outputs.
+
+    The stack's job scripts and dataset definitions come from ``config.repo_root``; the kit's images and wheel
+    are built from the kit's own source tree (this checkout, :data:`~infra.config.REPO_ROOT`)."""
     ident = StackIdentity(
         project=config.project,
         environment=config.environment,
@@ -51,6 +56,17 @@ def define_platform(config: StackConfig) -> PlatformOutputs:
         "security", SecurityBaseArgs(identity=ident, manage_catalog_encryption=config.manage_catalog_encryption)
     )
     key = security.key_arn
+    images = Images(
+        "images",
+        ImagesArgs(
+            identity=ident,
+            kms_key_arn=key,
+            repo_root=REPO_ROOT,
+            keep_images=config.image_retention_count,
+            docker_build=config.docker_build,
+            overrides={"training": config.training_image_uri, "serving": config.serving_image_uri},
+        ),
+    )
     network = Network(
         "network",
         NetworkArgs(
@@ -104,6 +120,7 @@ def define_platform(config: StackConfig) -> PlatformOutputs:
             default_schedule=config.glue_schedule,
             datasets=tuple(datasets),
             network=GlueNetwork(subnet_ids=network.subnet_ids, zones=config.zones, security_group_id=groups["glue"]),
+            kit_wheel=kit_wheel(REPO_ROOT),
             schedules=config.glue_schedules,
         ),
     )
@@ -124,8 +141,9 @@ def define_platform(config: StackConfig) -> PlatformOutputs:
             models_bucket=zones["models"],
             artifacts_bucket=zones["artifacts"],
             pipeline_definition=read_pipeline_definition(config.repo_root),
-            training_image_uri=config.training_image_uri,
-            inference_image_uri=config.serving_image_uri,
+            training_image_uri=images.uris["training"],
+            inference_image_uri=images.uris["serving"],
+            image_repository_arns=[images.repository_arns["training"], images.repository_arns["serving"]],
             dataset_definitions=datasets,
             training_dataset=config.training_dataset,
             training_instance_type=config.training_instance_type,
@@ -165,7 +183,7 @@ def define_platform(config: StackConfig) -> PlatformOutputs:
             models_bucket=zones["models"],
             monitoring_bucket=zones["monitoring"],
             endpoint_name=endpoint_name,
-            image_uri=config.serving_image_uri,
+            image_uri=images.uris["serving"],
             instance_type=config.endpoint_instance_type,
             instance_count=config.endpoint_instance_count,
             min_capacity=config.autoscaling_min_capacity,
@@ -221,6 +239,7 @@ def define_platform(config: StackConfig) -> PlatformOutputs:
         "log_groups": monitoring.log_groups,
         "retrain_rule_name": monitoring.retrain_rule_name,
         "deploy_role_arn": cicd.deploy_role_arn,
+        "image_uris": images.uris,
     }
     return outputs
 

@@ -11,6 +11,7 @@ from functools import cache
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_docker_build as docker_build
 
 RESOURCE_TYPES: dict[str, type[pulumi.CustomResource]] = {
     "aws:kms/key:Key": aws.kms.Key,
@@ -64,14 +65,20 @@ RESOURCE_TYPES: dict[str, type[pulumi.CustomResource]] = {
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": aws.vpc.SecurityGroupEgressRule,
     "aws:ec2/vpcEndpoint:VpcEndpoint": aws.ec2.VpcEndpoint,
     "aws:ec2/flowLog:FlowLog": aws.ec2.FlowLog,
+    "aws:ecr/repository:Repository": aws.ecr.Repository,
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy": aws.ecr.LifecyclePolicy,
+    "docker-build:index:Image": docker_build.Image,
 }
+
+IMAGE_TAG_TYPES = frozenset({"docker-build:index:Image"})
+"""Types whose ``tags`` input names image tags (``repo:tag``), not resource tags."""
 
 
 @cache
 def is_taggable(type_token: str) -> bool:
     """Whether resources of this type take a ``tags`` input (so they must carry the required tags)."""
     resource_class = RESOURCE_TYPES.get(type_token)
-    if resource_class is None:
+    if resource_class is None or type_token in IMAGE_TAG_TYPES:
         return False
     init = resource_class._internal_init  # type: ignore[attr-defined]
     return "tags" in inspect.signature(init).parameters

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mlops.errors import StackOutputError, StackOutputsNotFoundError
 
@@ -78,6 +78,9 @@ class StackOutputs(BaseModel):
 
     # CI/CD identity
     deploy_role_arn: str
+
+    # images: what SageMaker runs, by image name (training, serving); outputs of older applies may lack them
+    image_uris: dict[str, str] = Field(default_factory=dict)
 
     def bucket_for_zone(self, zone: str) -> str:
         """Bucket name of a data-lake zone (``raw``, ``curated``, ``features``, ...)."""

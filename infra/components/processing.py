@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -13,6 +14,7 @@ import pulumi_aws as aws
 from infra import naming, policies
 from infra.components.base import StackIdentity, child, policy_json
 from mlops.errors import ConfigError
+from mlops.release.wheel import Wheel
 
 COMPONENT = "processing"
 
@@ -67,6 +69,8 @@ class ProcessingArgs:
     default_schedule: str
     datasets: tuple[str, ...]
     network: GlueNetwork
+    kit_wheel: Wheel
+    """The kit's wheel (built by the program), uploaded under its digest and named by ``--extra-py-files``."""
     schedules: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -83,7 +87,7 @@ class ProcessingArgs:
 
 
 class Processing(pulumi.ComponentResource):
-    """Glue ETL jobs; the deploy tooling uploads the kit's wheel that ``--extra-py-files`` points at."""
+    """Glue ETL jobs, their scripts and the kit's wheel, uploaded under content-addressed keys."""
 
     role_arn: pulumi.Output[str]
     job_names: dict[str, pulumi.Output[str]]
@@ -169,12 +173,22 @@ class Processing(pulumi.ComponentResource):
         )
         self.role_arn = role.arn
         self.job_names = {}
-        wheel = args.artifacts_bucket.apply(lambda b: f"s3://{b}/{naming.glue_wheel_key()}")
+        wheel_object = aws.s3.BucketObjectv2(
+            f"{name}-kit-wheel",
+            bucket=args.artifacts_bucket,
+            key=naming.glue_wheel_key(args.kit_wheel.sha256, args.kit_wheel.file_name),
+            source=pulumi.FileAsset(str(args.kit_wheel.path)),
+            server_side_encryption="aws:kms",
+            kms_key_id=args.kms_key_arn,
+            tags=tags,
+            opts=child(self),
+        )
+        wheel = pulumi.Output.concat("s3://", wheel_object.bucket, "/", wheel_object.key)
         for stem, path in args.scripts.items():
             script = aws.s3.BucketObjectv2(
                 f"{name}-script-{stem}",
                 bucket=args.artifacts_bucket,
-                key=naming.glue_script_key(stem),
+                key=naming.glue_script_key(stem, hashlib.sha256(path.read_bytes()).hexdigest()),
                 source=pulumi.FileAsset(str(path)),
                 server_side_encryption="aws:kms",
                 kms_key_id=args.kms_key_arn,
@@ -196,7 +210,7 @@ class Processing(pulumi.ComponentResource):
                 },
                 default_arguments={
                     "--job-language": "python",
-                    # The deploy tooling builds the kit's wheel and uploads it to this key before jobs run.
+                    # The kit's wheel, uploaded above: a new kit is a new key, so runs in flight keep theirs.
                     "--extra-py-files": wheel,
                     "--enable-continuous-cloudwatch-log": "true",
                     "--continuous-log-logGroup": args.log_group_name,

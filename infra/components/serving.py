@@ -24,7 +24,7 @@ class ServingArgs:
     models_bucket: pulumi.Output[str]
     monitoring_bucket: pulumi.Output[str]
     endpoint_name: str
-    image_uri: str
+    image_uri: pulumi.Input[str]
     instance_type: str
     instance_count: int
     min_capacity: int

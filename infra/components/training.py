@@ -49,8 +49,10 @@ class TrainingArgs:
     models_bucket: pulumi.Output[str]
     artifacts_bucket: pulumi.Output[str]
     pipeline_definition: str
-    training_image_uri: str
-    inference_image_uri: str
+    training_image_uri: pulumi.Input[str]
+    inference_image_uri: pulumi.Input[str]
+    image_repository_arns: list[pulumi.Output[str]]
+    """The repositories the images come from (SageMaker may pull from these only)."""
     training_instance_type: str
     mlflow_server_size: str
     approval_required: bool
@@ -98,6 +100,7 @@ class Training(pulumi.ComponentResource):
                 args.artifacts_bucket,
                 pulumi.Output.all(*args.network.subnet_ids),
                 pulumi.Output.all(args.network.jobs_security_group_id, args.network.hosting_security_group_id),
+                pulumi.Output.all(*args.image_repository_arns),
             ).apply(
                 lambda v: policies.to_json(
                     policies.sagemaker_policy(
@@ -108,10 +111,7 @@ class Training(pulumi.ComponentResource):
                         account_id=v[3],
                         region=ident.region,
                         prefix=stack_prefix,
-                        image_repositories=[
-                            naming.ecr_repository_arn(args.training_image_uri),
-                            naming.ecr_repository_arn(args.inference_image_uri),
-                        ],
+                        image_repositories=list(v[7]),
                         network=policies.NetworkPlacement(
                             region=ident.region,
                             account_id=v[3],
@@ -174,14 +174,15 @@ class Training(pulumi.ComponentResource):
                 args.artifacts_bucket,
                 group.model_package_group_name,
                 tracking.arn,
+                pulumi.Output.all(args.training_image_uri, args.inference_image_uri),
                 job_security,
             ).apply(
                 lambda v: bind_parameter_defaults(
                     args.pipeline_definition,
                     {
                         "ExecutionRoleArn": v[0],
-                        "TrainingImage": args.training_image_uri,
-                        "InferenceImage": args.inference_image_uri,
+                        "TrainingImage": v[6][0],
+                        "InferenceImage": v[6][1],
                         "TrainingInstanceType": args.training_instance_type,
                         "TrainUri": f"s3://{v[1]}/training/train/",
                         "ValidationUri": f"s3://{v[1]}/training/validation/",

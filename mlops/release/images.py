@@ -144,7 +144,8 @@ def requirement_names(requirements: str) -> set[str]:
     return names
 
 
-def _skipped(path: Path) -> bool:
+def is_cache(path: Path) -> bool:
+    """Whether a repository-relative path is a cache or bytecode (never shipped, never part of a digest)."""
     return any(part in SKIPPED_PARTS for part in path.parts) or path.suffix in SKIPPED_SUFFIXES
 
 
@@ -160,7 +161,7 @@ def source_files(spec: ImageSpec, repo_root: Path) -> list[str]:
             raise ReleaseError(f"image {spec.name}: source {source!r} does not exist under {repo_root}")
         for file in path.rglob("*"):
             relative = file.relative_to(repo_root)
-            if file.is_file() and not _skipped(relative):
+            if file.is_file() and not is_cache(relative):
                 found.add(relative.as_posix())
     return sorted(f for f in found if not any(f == e or f.startswith(f"{e}/") for e in spec.excluded))
 

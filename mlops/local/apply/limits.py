@@ -113,6 +113,17 @@ LIMITS: tuple[Limit, ...] = (
         "no UpdateConnection or DeleteConnection: a changed connection fails the apply, naming `mlops local reset`",
     ),
     Limit(
+        "aws:ecr/repository:Repository",
+        "scan on push, KMS encryption and immutable tags",
+        "all three are stored; moto scans nothing and encrypts nothing (immutability is enforced)",
+    ),
+    Limit(
+        "docker-build:index:Image",
+        "build the image from its context and push it (dockerBuild: true)",
+        "no Docker engine: the handler pushes a manifest standing for the context (its digest names the context's "
+        "files) under the declared tag, so the repository lists the tag and dependents get repo@sha256 URIs",
+    ),
+    Limit(
         "aws:glue/dataCatalogEncryptionSettings:DataCatalogEncryptionSettings",
         "encrypting the Data Catalog's metadata and connection passwords with the stack's key",
         "moto stores the settings (GetDataCatalogEncryptionSettings returns them); its catalog encrypts nothing",

@@ -10,6 +10,7 @@ from mlops.local.apply.base import Handler
 from mlops.local.apply.handlers import (
     autoscaling,
     dynamodb,
+    ecr,
     events,
     glue,
     iam,
@@ -37,6 +38,7 @@ _MODULES = (
     autoscaling,
     monitoring,
     events,
+    ecr,
 )
 
 

@@ -6,6 +6,7 @@ stack per run (see ``infra/runner.py``), so no subprocess per stack is needed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -36,6 +37,7 @@ COMPONENTS = {
     "mlops:serving:Serving",
     "mlops:cicd:CicdIdentity",
     "mlops:network:Network",
+    "mlops:images:Images",
 }
 
 
@@ -220,13 +222,15 @@ def test_stack_differences_reach_the_resources(plans: dict[str, Plan]) -> None:
 def test_glue_job_uploads_its_script_and_declares_the_kit_wheel(plans: dict[str, Plan], repo: Path) -> None:
     inputs = {r.name: r.inputs for r in plans["dev"].resources}
     script = inputs["processing-script-ingest_events"]
-    assert script["key"] == "glue/scripts/ingest_events.py"
+    digest = hashlib.sha256((repo / "jobs" / "ingest_events.py").read_bytes()).hexdigest()
+    assert script["key"] == f"glue/scripts/{digest[:16]}/ingest_events.py"
     assert script["bucket"] == "mlops-kit-dev-artifacts-123456789012"
     job = inputs["processing-job-ingest_events"]
-    assert job["command"]["scriptLocation"] == "s3://mlops-kit-dev-artifacts-123456789012/glue/scripts/ingest_events.py"
-    assert job["defaultArguments"]["--extra-py-files"] == (
-        "s3://mlops-kit-dev-artifacts-123456789012/glue/packages/mlops_kit-0.1.0-py3-none-any.whl"
-    )
+    assert job["command"]["scriptLocation"] == f"s3://mlops-kit-dev-artifacts-123456789012/{script['key']}"
+    wheel = inputs["processing-kit-wheel"]
+    wheel_digest = hashlib.sha256(Path(wheel["source"].path).read_bytes()).hexdigest()
+    assert wheel["key"] == f"glue/packages/{wheel_digest[:16]}/mlops_kit-0.1.0-py3-none-any.whl"
+    assert job["defaultArguments"]["--extra-py-files"] == f"s3://mlops-kit-dev-artifacts-123456789012/{wheel['key']}"
     assert job["defaultArguments"]["--curated_bucket"] == "mlops-kit-dev-curated-123456789012"
     assert job["defaultArguments"]["--features_bucket"] == "mlops-kit-dev-features-123456789012"
     assert job["defaultArguments"]["--glue_database"] == "mlops_kit_dev"

@@ -327,6 +327,47 @@ def sample_program(script: Path) -> dict[str, Any]:
         "deploy_oidc": oidc.arn,
         "log_stream": stream_of_errors.name,
         **network,
+        **_images(key, script.parent),
+    }
+
+
+def _images(key: aws.kms.Key, context: Path) -> dict[str, Any]:
+    """A repository as the images component declares it, its lifecycle, and an image built into it."""
+    import pulumi_docker_build as docker_build
+
+    repository = aws.ecr.Repository(
+        "repository",
+        name="t-kit/serving",
+        image_tag_mutability="IMMUTABLE",
+        image_scanning_configuration={"scan_on_push": True},
+        encryption_configurations=[{"encryption_type": "KMS", "kms_key": key.arn}],
+        force_delete=True,
+    )
+    aws.ecr.LifecyclePolicy(
+        "repository-lifecycle",
+        repository=repository.name,
+        policy=json.dumps(
+            {
+                "rules": [
+                    {
+                        "rulePriority": 1,
+                        "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 5},
+                        "action": {"type": "expire"},
+                    }
+                ]
+            }
+        ),
+    )
+    image = docker_build.Image(
+        "image",
+        context={"location": str(context)},
+        tags=[repository.repository_url.apply(lambda url: f"{url}:ctx-0123456789abcdef")],
+        push=True,
+        opts=pulumi.ResourceOptions(depends_on=[repository]),
+    )
+    return {
+        "repository_url": repository.repository_url,
+        "image_uri": pulumi.Output.all(repository.repository_url, image.digest).apply(lambda v: f"{v[0]}@{v[1]}"),
     }
 
 

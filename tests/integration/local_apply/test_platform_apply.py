@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -119,10 +120,16 @@ def test_glue_jobs_run_the_uploaded_scripts(platform: Platform) -> None:
     artifacts = platform.outputs.artifacts_bucket
     for stem, job_name in platform.outputs.glue_jobs.items():
         job = glue.get_job(JobName=job_name)["Job"]
-        assert job["Command"]["ScriptLocation"] == f"s3://{artifacts}/glue/scripts/{stem}.py"
+        script = (REPO_ROOT / "jobs" / f"{stem}.py").read_bytes()
+        key = f"glue/scripts/{hashlib.sha256(script).hexdigest()[:16]}/{stem}.py"
+        assert job["Command"]["ScriptLocation"] == f"s3://{artifacts}/{key}"
         assert job["Role"] == platform.outputs.glue_role_arn
-        uploaded = s3.get_object(Bucket=artifacts, Key=f"glue/scripts/{stem}.py")["Body"].read()
-        assert uploaded == (REPO_ROOT / "jobs" / f"{stem}.py").read_bytes()
+        assert s3.get_object(Bucket=artifacts, Key=key)["Body"].read() == script
+        # the kit's wheel the job names is uploaded, under the digest of its bytes
+        wheel_key = job["DefaultArguments"]["--extra-py-files"].removeprefix(f"s3://{artifacts}/")
+        wheel = s3.get_object(Bucket=artifacts, Key=wheel_key)["Body"].read()
+        assert wheel_key == f"glue/packages/{hashlib.sha256(wheel).hexdigest()[:16]}/mlops_kit-0.1.0-py3-none-any.whl"
+        assert wheel[:2] == b"PK"
 
 
 def test_endpoint_serves_the_declared_configuration(platform: Platform) -> None:

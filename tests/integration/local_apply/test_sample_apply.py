@@ -10,6 +10,7 @@ import pytest
 
 from mlops.adapters.aws.clients import ClientFactory
 from mlops.local.apply.engine import ApplyResult, apply_stack
+from mlops.local.apply.handlers.ecr import context_digest
 from mlops.local.apply.ledger import read_ledger
 from mlops.local.apply.registry import HANDLERS
 from mlops.settings import Settings, load_settings
@@ -55,10 +56,10 @@ def test_first_apply_creates_and_second_reuses_everything(applied_twice: Any) ->
     # The catalog's encryption is one setting per account: another apply in this session's emulator (the
     # platform fixture's) may have set it already, and then the sample's apply updates it.
     assert first.counts in (
-        {"created": 52, "reused": 1, "updated": 0},
-        {"created": 51, "reused": 1, "updated": 1},
+        {"created": 55, "reused": 1, "updated": 0},
+        {"created": 54, "reused": 1, "updated": 1},
     )
-    assert second.counts == {"created": 0, "reused": 53, "updated": 0}
+    assert second.counts == {"created": 0, "reused": 56, "updated": 0}
     assert second.outputs == first.outputs
 
 
@@ -191,3 +192,25 @@ def test_network_and_glue_encryption(applied_twice: Any) -> None:
     assert catalog["EncryptionAtRest"] == {"CatalogEncryptionMode": "SSE-KMS", "SseAwsKmsKeyId": outputs["kms_key_arn"]}
     connection = glue.get_connection(Name="t-network")["Connection"]
     assert connection["PhysicalConnectionRequirements"]["SubnetId"] == outputs["subnet_id"]
+
+
+def test_repository_and_the_recorded_image(applied_twice: Any, script: Path) -> None:
+    _, clients, first, _ = applied_twice
+    ecr = clients.client("ecr")
+    repository = ecr.describe_repositories(repositoryNames=["t-kit/serving"])["repositories"][0]
+    assert repository["imageTagMutability"] == "IMMUTABLE"
+    assert repository["imageScanningConfiguration"] == {"scanOnPush": True}
+    assert repository["encryptionConfiguration"] == {"encryptionType": "KMS", "kmsKey": first.outputs["kms_key_arn"]}
+    assert first.outputs["repository_url"] == repository["repositoryUri"]
+    rules = json.loads(ecr.get_lifecycle_policy(repositoryName="t-kit/serving")["lifecyclePolicyText"])["rules"]
+    assert rules[0]["selection"]["countNumber"] == 5
+    # no image is built: the tag holds a manifest standing for the context, and the URI pins its digest
+    image = ecr.describe_images(repositoryName="t-kit/serving", imageIds=[{"imageTag": "ctx-0123456789abcdef"}])
+    digest = image["imageDetails"][0]["imageDigest"]
+    assert first.outputs["image_uri"] == f"{repository['repositoryUri']}@{digest}"
+    manifest = json.loads(
+        ecr.batch_get_image(repositoryName="t-kit/serving", imageIds=[{"imageDigest": digest}])["images"][0][
+            "imageManifest"
+        ]
+    )
+    assert manifest["annotations"]["org.mlops-kit.context-digest"] == f"sha256:{context_digest(script.parent)}"

@@ -35,8 +35,22 @@ def test_prefix_rejects_uppercase_project() -> None:
 def test_glue_names() -> None:
     assert naming.glue_database_name("mlops-kit", "dev") == "mlops_kit_dev"
     assert naming.glue_job_name("mlops-kit", "dev", "build_features") == "mlops-kit-dev-build_features"
-    assert naming.glue_script_key("build_features") == "glue/scripts/build_features.py"
-    assert naming.glue_wheel_key() == "glue/packages/mlops_kit-0.1.0-py3-none-any.whl"
+    digest = "0123456789abcdef" * 4
+    assert naming.glue_script_key("build_features", digest) == "glue/scripts/0123456789abcdef/build_features.py"
+    assert naming.glue_wheel_key(digest) == "glue/packages/0123456789abcdef/mlops_kit-0.1.0-py3-none-any.whl"
+
+
+def test_image_names() -> None:
+    assert naming.ecr_repository_name("mlops-kit", "prod", "serving") == "mlops-kit-prod/serving"
+    assert naming.image_uri("123456789012", "eu-west-1", "mlops-kit-prod/serving", "ctx-0a") == (
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com/mlops-kit-prod/serving:ctx-0a"
+    )
+    with pytest.raises(ConfigError, match="ECR repository name 'mlops-kit-prod/Serving' is invalid"):
+        naming.ecr_repository_name("mlops-kit", "prod", "Serving")
+    repository = naming.ecr_repository_name("mlops-kit", "prod", "serving")
+    assert naming.ecr_repository_arn(naming.image_uri("123456789012", "eu-west-1", repository, "ctx-0a")) == (
+        "arn:aws:ecr:eu-west-1:123456789012:repository/mlops-kit-prod/serving"
+    )
 
 
 def test_glue_job_name_requires_snake_case_stem() -> None:
