@@ -9,17 +9,60 @@ The feature table (``tables/<dataset>`` in the features bucket) is THE offline f
 the whole curated version (rolling windows need each entity's history) and committed as a new version whose
 metadata names the source table and version; the catalog table ``<dataset>_features`` carries both as parameters
 too.
+
+Where the work runs (see docs/jobs.md): the driver lists the curated version's data files from the Delta log; the
+executors read them, compute the features and write the feature table's Parquet files; the driver commits them as
+ONE Delta version (an overwrite) through delta-rs. No row passes through the driver.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from jobs._glue_args import resolve_options
 from jobs._runtime import dataset_definition, job_platform, log, report, spark_session
 from mlops import layout
+from mlops.datasets import DatasetDefinition
 from mlops.features.spark import spark_features
+from mlops.lake.spark_delta import DeltaWrite, read_delta, write_delta
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+@dataclass(frozen=True)
+class FeatureBuild:
+    """What one build read and committed."""
+
+    rows_in: int
+    source_version: int
+    lineage: dict[str, str]
+    written: DeltaWrite
+
+
+def build(
+    spark: SparkSession,
+    definition: DatasetDefinition,
+    source_uri: str,
+    target_uri: str,
+    options: Mapping[str, str],
+    *,
+    source_version: int | None = None,
+    job_run_id: str = "",
+) -> FeatureBuild:
+    """The curated version -> the feature table's new version; rows stay on the executors (the benchmark runs
+    this same function: ``benchmarks/jobs_memory.py``)."""
+    source = read_delta(spark, source_uri, options, source_version)
+    rows_in = source.rows if source.rows is not None else source.frame.count()
+    log(f"build_features {definition.name}: {rows_in} curated rows in {source.files} files, version {source.version}")
+    features = spark_features(definition, source.frame).orderBy(definition.entity_key, definition.event_time)
+    lineage = {"source_table": source_uri, "source_version": str(source.version)}
+    written = write_delta(features, target_uri, options, "overwrite", {**lineage, "job_run_id": job_run_id})
+    return FeatureBuild(rows_in, source.version, lineage, written)
 
 
 def main(argv: list[str]) -> None:
@@ -32,38 +75,36 @@ def main(argv: list[str]) -> None:
     dataset = str(args["dataset"])
     definition = dataset_definition(dataset, args["datasets_dir"])
     platform = job_platform(args)
-    tables = platform.services.table_store
-    source_uri = platform.layout.table_uri("curated", dataset)
     target_uri = platform.layout.feature_table_uri(dataset)
     requested = int(args["source_version"]) if args["source_version"] not in (None, "", "latest") else None
-
-    source = tables.read(source_uri, requested)
-    log(f"build_features {dataset}: {source.data.num_rows} curated rows at version {source.version}")
     spark = spark_session(str(args["JOB_NAME"]))
-    events = spark.createDataFrame(source.data)
-    features = spark_features(definition, events).orderBy(definition.entity_key, definition.event_time)
-    table = features.toArrow()
-    lineage = {"source_table": source_uri, "source_version": str(source.version)}
-    version = tables.write(
-        target_uri, table, mode="overwrite", metadata={**lineage, "job_run_id": args["JOB_RUN_ID"] or ""}
+    built = build(
+        spark,
+        definition,
+        platform.layout.table_uri("curated", dataset),
+        target_uri,
+        platform.services.table_store.storage_options(),
+        source_version=requested,
+        job_run_id=args["JOB_RUN_ID"] or "",
     )
+    written = built.written
     platform.services.catalog.register_delta_table(
         database=str(args["glue_database"]),
         name=layout.catalog_table(dataset, "features"),
         location=target_uri,
-        schema=table.schema,
-        version=version,
-        parameters=lineage,
+        schema=written.schema,
+        version=written.version,
+        parameters=built.lineage,
     )
-    log(f"build_features {dataset}: {table.num_rows} feature rows in version {version}")
+    log(f"build_features {dataset}: {written.rows} feature rows in {written.files} files, version {written.version}")
     report(
         {
             "dataset": dataset,
             "table": target_uri,
-            "rows_in": source.data.num_rows,
-            "rows_out": table.num_rows,
-            "source_version": source.version,
-            "table_version": version,
+            "rows_in": built.rows_in,
+            "rows_out": written.rows,
+            "source_version": built.source_version,
+            "table_version": written.version,
             "seconds": time.monotonic() - started,
         }
     )

@@ -16,7 +16,7 @@ table is needed.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -24,6 +24,7 @@ from mlops.ports.table_store import TableCommitConflictError, TableNotFoundError
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from deltalake import DeltaTable
 
 METADATA_PREFIX = "mlops."
 SAFE_COMMIT_OPTIONS = {"conditional_put": "etag"}
@@ -47,6 +48,19 @@ def read_table(
     uri: str, options: dict[str, str], version: int | None = None, columns: list[str] | None = None
 ) -> VersionedTable:
     """The table at ``version`` (default: the latest), optionally only ``columns``."""
+    from deltalake.exceptions import DeltaError
+
+    table = open_table(uri, options, version)
+    try:
+        data = table.to_pyarrow_table(columns=columns)
+    except DeltaError as exc:
+        raise TableStoreError(f"reading Delta table {uri} at version {table.version()} failed: {exc}") from exc
+    return VersionedTable(uri=uri, version=int(table.version()), data=data)
+
+
+def open_table(uri: str, options: dict[str, str], version: int | None = None) -> DeltaTable:
+    """The ``DeltaTable`` at ``version`` (default: the latest); a missing table or version is a
+    :class:`TableNotFoundError` naming the table and its version range."""
     from deltalake import DeltaTable
     from deltalake.exceptions import DeltaError
 
@@ -56,13 +70,11 @@ def read_table(
     if version is not None and not 0 <= version <= latest:
         raise TableNotFoundError(f"Delta table {uri} has no version {version}; its versions are 0..{latest}")
     try:
-        table = DeltaTable(uri, storage_options=options, version=version)
-        data = table.to_pyarrow_table(columns=columns)
+        return DeltaTable(uri, storage_options=options, version=version)
     except DeltaError as exc:
         raise TableStoreError(
-            f"reading Delta table {uri} at version {latest if version is None else version} failed: {exc}"
+            f"opening Delta table {uri} at version {latest if version is None else version} failed: {exc}"
         ) from exc
-    return VersionedTable(uri=uri, version=int(table.version()), data=data)
 
 
 def write_table(
@@ -82,7 +94,7 @@ def write_table(
     from deltalake import CommitProperties, DeltaTable, write_deltalake
     from deltalake.exceptions import CommitFailedError, DeltaError
 
-    custom = {f"{METADATA_PREFIX}{key}": _metadata_value(value) for key, value in metadata.items()}
+    custom = commit_info(metadata)
     target: str | DeltaTable = uri
     if DeltaTable.is_deltatable(uri, storage_options=options):
         target = DeltaTable(uri, storage_options=options)
@@ -110,6 +122,11 @@ def write_table(
 
 def _metadata_value(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def commit_info(metadata: Mapping[str, Any]) -> dict[str, str]:
+    """A step's metadata as commit info: ``mlops.<key>``, values JSON unless already strings."""
+    return {f"{METADATA_PREFIX}{key}": _metadata_value(value) for key, value in metadata.items()}
 
 
 def commit_metadata(uri: str, options: dict[str, str]) -> dict[int, dict[str, str]]:

@@ -3,16 +3,27 @@
 Duplicates are removed twice: within the run (the first occurrence wins, in batch then row order) and against
 the keys the curated table already holds. ``rows_in = rows_curated + duplicates_removed`` always holds;
 :meth:`CurationCounts.reconcile` checks it before anything is committed.
+
+Two engines share the de-duplication (:func:`unique_and_fresh`):
+
+- :func:`curate_on_executors`, the ``curate`` job's: the batches (:func:`read_batches`) and the table's keys are
+  read by Spark's executors, the anti-join against the keys is a distributed join, and the curated rows are
+  written as Parquet files by the executors (:mod:`mlops.lake.spark_delta`); the driver holds only file lists,
+  counts and file metadata, then commits one Delta version;
+- :func:`deduplicate`, on Arrow tables in the caller's memory (small data; the reference the job's output is
+  compared with in ``tests/integration/jobs/test_output_identity.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from mlops import layout
 from mlops.datasets import DatasetDefinition
 from mlops.errors import DatasetError
+from mlops.lake.arrow_files import FileToRead, WrittenFile, cast_column, delete_files, filesystem
 from mlops.layout import Layout
 from mlops.ports.object_store import ObjectStore
 
@@ -23,6 +34,14 @@ if TYPE_CHECKING:
 _ORDER = "_mlops_batch_order"
 _ROW = "_mlops_row"
 _BATCH_FOLDER = "batch_id="
+# Delta application-transaction id recording that a version curated a batch (``txn`` action, version = the
+# table version that committed it): the log itself says which batches are in the table.
+BATCH_TRANSACTION_PREFIX = "mlops.curate.batch."
+
+
+def batch_transaction_id(batch_id: str) -> str:
+    """The Delta ``txn`` application id of a curated batch."""
+    return f"{BATCH_TRANSACTION_PREFIX}{batch_id}"
 
 
 def list_validated_batches(store: ObjectStore, lake: Layout, dataset: str) -> list[str]:
@@ -78,15 +97,7 @@ def conform(table: pa.Table, definition: DatasetDefinition, what: str) -> pa.Tab
     missing = [name for name in schema.names if name not in table.column_names]
     if missing:
         raise DatasetError(f"{what} lacks columns {', '.join(missing)}")
-    columns = []
-    for field in schema:
-        try:
-            columns.append(table.column(field.name).cast(field.type))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            column_type = table.schema.field(field.name).type
-            raise DatasetError(
-                f"{what}: column {field.name!r} ({column_type}) does not cast to {field.type}: {exc}"
-            ) from exc
+    columns = [cast_column(table.column(field.name), field.type, field.name, what) for field in schema]
     return pa.Table.from_arrays(columns, schema=schema)
 
 
@@ -127,22 +138,37 @@ def _ordered_union(spark: SparkSession, batches: list[pa.Table]) -> DataFrame:
     return spark.createDataFrame(pa.concat_tables(numbered))
 
 
-def deduplicate(
-    spark: SparkSession, definition: DatasetDefinition, batches: list[pa.Table], existing_keys: pa.Table | None
-) -> tuple[pa.Table, CurationCounts]:
-    """Rows of ``batches`` (conformed, in order) whose primary key is new, and the counts of what was dropped."""
+def unique_and_fresh(
+    rows: DataFrame, key: Sequence[str], existing_keys: DataFrame | None
+) -> tuple[DataFrame, DataFrame]:
+    """``rows`` (numbered by batch and row) without duplicates within the run (the first occurrence wins), and
+    of those the rows whose key ``existing_keys`` lacks (a distributed left anti-join), in batch then row order.
+    """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    key = definition.primary_key
-    rows = _ordered_union(spark, batches)
     first = Window.partitionBy(*key).orderBy(_ORDER, _ROW)
     unique = rows.withColumn("_mlops_rank", F.row_number().over(first)).filter(F.col("_mlops_rank") == 1)
     fresh = unique
+    if existing_keys is not None:
+        fresh = unique.join(existing_keys.select(*key), on=list(key), how="left_anti")
+    return unique, fresh.orderBy(_ORDER, _ROW)
+
+
+def deduplicate(
+    spark: SparkSession, definition: DatasetDefinition, batches: list[pa.Table], existing_keys: pa.Table | None
+) -> tuple[pa.Table, CurationCounts]:
+    """Rows of ``batches`` (conformed, in order) whose primary key is new, and the counts of what was dropped.
+
+    Everything passes through the caller's memory (Arrow in, Arrow out): for small data and as the reference of
+    :func:`curate_on_executors`.
+    """
+    key = definition.primary_key
+    keys = None
     if existing_keys is not None and existing_keys.num_rows:
-        fresh = unique.join(spark.createDataFrame(existing_keys.select(key)), on=key, how="left_anti")
-    fresh = fresh.orderBy(_ORDER, _ROW).select(*definition.column_names)
-    curated = fresh.toArrow()
+        keys = spark.createDataFrame(existing_keys.select(key))
+    unique, fresh = unique_and_fresh(_ordered_union(spark, batches), key, keys)
+    curated = fresh.select(*definition.column_names).toArrow()
     rows_in = sum(batch.num_rows for batch in batches)
     unique_count = unique.count()
     counts = CurationCounts(
@@ -153,3 +179,88 @@ def deduplicate(
     )
     counts.reconcile()
     return curated.cast(arrow_schema(definition)), counts
+
+
+def batch_uri(lake: Layout, dataset: str, batch_id: str) -> str:
+    """Where validation left a batch (one Parquet object)."""
+    return lake.zone_uri("curated", layout.validated_key(dataset, batch_id))
+
+
+def read_batches(
+    spark: SparkSession,
+    lake: Layout,
+    definition: DatasetDefinition,
+    batch_ids: Sequence[str],
+    options: Mapping[str, str],
+) -> tuple[DataFrame, int]:
+    """The validated batches as one DataFrame read by the executors, conformed to the definition's types and
+    numbered by batch and row (the order de-duplication keeps), and the number of rows they hold.
+
+    The driver reads each batch's Parquet footer only: a batch lacking a column, or holding one whose type can
+    never cast to the definition's, fails here naming the batch; values that do not cast fail in the task.
+    """
+    import pyarrow as pa
+
+    schema = pa.schema([*arrow_schema(definition), pa.field(_ORDER, pa.int64()), pa.field(_ROW, pa.int64())])
+    sources, rows_in = [], 0
+    for order, batch_id in enumerate(batch_ids):
+        uri = batch_uri(lake, definition.name, batch_id)
+        rows_in += _check_batch(uri, options, definition, batch_id)
+        sources.append(FileToRead(uri, constants={_ORDER: order}))
+    from mlops.lake.spark_delta import read_files
+
+    return read_files(spark, sources, schema, options, row_index=_ROW), rows_in
+
+
+def _check_batch(uri: str, options: Mapping[str, str], definition: DatasetDefinition, batch_id: str) -> int:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    fs, path = filesystem(uri, options)
+    try:
+        with fs.open_input_file(path) as handle:
+            footer = pq.ParquetFile(handle)
+            stored, rows = footer.schema_arrow, footer.metadata.num_rows
+    except (OSError, pa.ArrowException) as exc:
+        raise DatasetError(f"validated batch {batch_id} of {definition.name!r} at {uri}: {exc}") from exc
+    what = f"batch {batch_id} ({uri})"
+    missing = [name for name in definition.column_names if name not in stored.names]
+    if missing:
+        raise DatasetError(f"{what} lacks columns {', '.join(missing)}")
+    for field in arrow_schema(definition):
+        cast_column(pa.array([], stored.field(field.name).type), field.type, field.name, what)
+    return int(rows)
+
+
+def curate_on_executors(
+    definition: DatasetDefinition,
+    rows: DataFrame,
+    rows_in: int,
+    existing_keys: DataFrame | None,
+    *,
+    table_uri: str,
+    options: Mapping[str, str],
+) -> tuple[list[WrittenFile], CurationCounts]:
+    """De-duplicate ``rows`` (from :func:`read_batches`) against themselves and ``existing_keys`` (the table's
+    keys at the version the commit will be based on), write the curated rows as Parquet files below
+    ``table_uri`` from the executors, and reconcile the counts. The files are NOT committed (the caller commits
+    them with its metadata); if the counts do not reconcile they are deleted and nothing is left behind.
+    """
+    from mlops.lake.spark_delta import write_files
+
+    unique, fresh = unique_and_fresh(rows, definition.primary_key, existing_keys)
+    written, _ = write_files(fresh.select(*definition.column_names), table_uri, options, arrow_schema(definition))
+    try:
+        rows_curated = sum(w.num_records for w in written)
+        unique_count = unique.count()
+        counts = CurationCounts(
+            rows_in=rows_in,
+            rows_curated=rows_curated,
+            duplicates_within_run=rows_in - unique_count,
+            duplicates_against_table=unique_count - rows_curated,
+        )
+        counts.reconcile()
+    except BaseException:
+        delete_files(table_uri, options, written)
+        raise
+    return written, counts

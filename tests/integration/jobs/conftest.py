@@ -1,16 +1,20 @@
-"""One local SparkSession for the jobs tests (local[2], few shuffle partitions, no UI), stopped at the end."""
+"""One local SparkSession for the jobs tests (local[2], few shuffle partitions, no UI), stopped at the end; the
+kit's job scripts declared as Glue jobs for a test's own dataset."""
 
 from __future__ import annotations
 
 import os
 import sys
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="session")
@@ -39,3 +43,34 @@ def spark() -> Iterator[SparkSession]:
         if jvm is not None:
             jvm.terminate()
             jvm.wait(timeout=30)
+
+
+def declare_glue_jobs(platform: Any, name: str, datasets_dir: Path) -> Any:
+    """The kit's job scripts declared as Glue jobs for dataset ``name`` (as the infra program would), and a
+    platform whose job runner knows them (the local Glue runner on the emulator)."""
+    from mlops.local.clients import clients_of
+    from mlops.wiring import build_platform
+
+    out = platform.outputs
+    glue = clients_of(platform).client("glue")  # declaring jobs is the infra program's part: no port for it
+    jobs = {}
+    for key in ("curate", "build_features"):
+        script_key = f"tests/{name}/{key}.py"
+        platform.services.object_store.put(out.artifacts_bucket, script_key, (REPO / "jobs" / f"{key}.py").read_bytes())
+        jobs[key] = f"{name}-{key}"
+        glue.create_job(
+            Name=jobs[key],
+            Role=out.glue_role_arn,
+            Command={"Name": "glueetl", "ScriptLocation": platform.layout.uri(out.artifacts_bucket, script_key)},
+            DefaultArguments={
+                "--dataset": name,
+                "--curated_bucket": out.curated_bucket,
+                "--features_bucket": out.features_bucket,
+                "--glue_database": out.glue_database,
+                "--datasets_dir": str(datasets_dir),
+            },
+            WorkerType="G.1X",
+            NumberOfWorkers=2,
+            Timeout=10,
+        )
+    return build_platform(platform.settings, out.model_copy(update={"glue_jobs": {**out.glue_jobs, **jobs}}))
