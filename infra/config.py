@@ -111,9 +111,14 @@ class StackConfig(BaseModel):
     manage_catalog_encryption: bool = True
 
     # CI/CD identity
+    # (trusted by the GitHub environment named like the stack, and <env>-preview for previews; not by branch)
     github_repository: str = Field(default="example-org/mlops-kit", pattern=r"^[\w.-]+/[\w.-]+$")
-    deploy_branch: str = "main"
     create_oidc_provider: bool = True
+    pulumi_state_bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    """The DIY backend's bucket (``pulumi login s3://<bucket>``): the CI roles may read and write this stack's
+    state there."""
+    pulumi_secrets_key_arn: str | None = Field(default=None, pattern=r"^arn:aws[\w-]*:kms:[\w-]+:\d{12}:key/[\w-]+$")
+    """The awskms secrets provider's key (``--secrets-provider awskms://...``)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> StackConfig:

@@ -223,6 +223,9 @@ def _built_image(name: str, _physical: str, inputs: dict[str, Any], _account: st
 
 
 _IDENTITIES: dict[str, IdentityRule] = {
+    "aws:iam/policy:Policy": lambda _n, p, _i, acct, _r: Identity(
+        f"arn:aws:iam::{acct}:policy/{p}", f"arn:aws:iam::{acct}:policy/{p}"
+    ),
     "aws:ecr/repository:Repository": _ecr_repository,
     "aws:ecr/lifecyclePolicy:LifecyclePolicy": _no_arn(lambda _n, _p, i, _a: str(i.get("repository", ""))),
     "docker-build:index:Image": _built_image,

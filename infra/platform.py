@@ -7,6 +7,7 @@ pure functions in :mod:`infra.naming`; everything else flows from resource outpu
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pulumi
@@ -14,7 +15,7 @@ import pulumi_aws as aws
 
 from infra import naming
 from infra.components.base import StackIdentity
-from infra.components.cicd import CicdArgs, CicdIdentity
+from infra.components.cicd import CicdArgs, CicdIdentity, WorkloadBoundary
 from infra.components.datalake import DataLake, DataLakeArgs
 from infra.components.featurestore import FeatureStore, FeatureStoreArgs
 from infra.components.images import Images, ImagesArgs
@@ -51,6 +52,8 @@ def define_platform(config: StackConfig) -> PlatformOutputs:
         region=config.region,
         account_id=aws.get_caller_identity_output().account_id,
     )
+    # Every role the stack creates carries the stack's permissions boundary (see infra/components/cicd.py).
+    ident = dataclasses.replace(ident, permissions_boundary=WorkloadBoundary("boundary", ident).arn)
     endpoint_name = naming.sagemaker_name(config.project, config.environment, "endpoint")
     security = SecurityBase(
         "security", SecurityBaseArgs(identity=ident, manage_catalog_encryption=config.manage_catalog_encryption)
@@ -202,8 +205,9 @@ def define_platform(config: StackConfig) -> PlatformOutputs:
         CicdArgs(
             identity=ident,
             repository=config.github_repository,
-            branch=config.deploy_branch,
             create_oidc_provider=config.create_oidc_provider,
+            state_bucket=config.pulumi_state_bucket,
+            secrets_key_arn=config.pulumi_secrets_key_arn,
         ),
     )
     outputs: PlatformOutputs = {

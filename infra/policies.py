@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from infra import naming
 from infra.naming import DATASET_DEFINITIONS_ROOT, s3_arn
 
 PolicyDocument = dict[str, Any]
@@ -354,40 +355,28 @@ def start_pipeline_policy(pipeline_arn: str) -> PolicyDocument:
     return _doc({"Effect": "Allow", "Action": "sagemaker:StartPipelineExecution", "Resource": pipeline_arn})
 
 
-def github_trust_policy(provider_arn: str, repository: str, environment: str, branch: str) -> PolicyDocument:
-    """Only GitHub Actions runs of ``repository`` for this environment (or the deploy branch) may assume."""
+GITHUB_AUDIENCE = "sts.amazonaws.com"
+GITHUB_TOKEN_ISSUER = "token.actions.githubusercontent.com"
+
+
+def github_trust_policy(provider_arn: str, repository: str, environment: str) -> PolicyDocument:
+    """Only GitHub Actions jobs of ``repository`` that run in the GitHub environment ``environment`` may assume
+    (subject ``repo:<repository>:environment:<environment>``): the environment's protection rules (required
+    reviewers, branches) decide who gets the role, not the branch a workflow happens to run on."""
     return _doc(
         {
             "Effect": "Allow",
             "Principal": {"Federated": provider_arn},
             "Action": "sts:AssumeRoleWithWebIdentity",
             "Condition": {
-                "StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"},
-                "StringLike": {
-                    "token.actions.githubusercontent.com:sub": [
-                        f"repo:{repository}:environment:{environment}",
-                        f"repo:{repository}:ref:refs/heads/{branch}",
-                    ]
+                "StringEquals": {
+                    f"{GITHUB_TOKEN_ISSUER}:aud": GITHUB_AUDIENCE,
+                    f"{GITHUB_TOKEN_ISSUER}:sub": f"repo:{repository}:environment:{environment}",
                 },
             },
         }
     )
 
-
-DEPLOY_SERVICES: tuple[str, ...] = (
-    "s3",
-    "kms",
-    "glue",
-    "kinesis",
-    "firehose",
-    "dynamodb",
-    "sagemaker",
-    "cloudwatch",
-    "logs",
-    "events",
-    "sns",
-    "application-autoscaling",
-)
 
 WORKLOAD_ROLES: dict[str, str] = {
     "glue": "glue.amazonaws.com",
@@ -397,7 +386,11 @@ WORKLOAD_ROLES: dict[str, str] = {
     "flow-logs": "vpc-flow-logs.amazonaws.com",
 }
 """The roles the stack creates for its services (purpose -> the service that assumes it). The deploy role
-manages exactly these, never itself."""
+manages exactly these, each under the stack's permissions boundary, and passes each only to its service."""
+
+IDENTITY_ROLES: tuple[str, ...] = ("deploy", "preview")
+"""The CI roles (``<prefix>-deploy-role``, ``<prefix>-preview-role``): created by an administrator's first
+``pulumi up``; the deploy role may not change them, nor the boundary."""
 
 NETWORK_ACTIONS: tuple[str, ...] = (
     "ec2:AssociateRouteTable",
@@ -424,22 +417,135 @@ NETWORK_ACTIONS: tuple[str, ...] = (
     "ec2:RevokeSecurityGroupIngress",
 )
 
+ROLE_EDIT_ACTIONS: tuple[str, ...] = (
+    "iam:CreateRole",
+    "iam:DeleteRole",
+    "iam:PutRolePolicy",
+    "iam:DeleteRolePolicy",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:UpdateRole",
+    "iam:UpdateRoleDescription",
+    "iam:PutRolePermissionsBoundary",
+    "iam:TagRole",
+    "iam:UntagRole",
+)
+"""What the deploy role does to a workload role: only while the role carries the stack's boundary."""
 
-def deploy_policy(account_id: str, region: str, prefix: str, environment: str) -> PolicyDocument:
-    """What the CI deploy role may manage: the kit's services, resources named with this stack's prefix, the
-    stack's network (EC2 resources carry no name: created only with, and changed only under, this stack's
-    ``environment`` tag), and the workload roles, which it may pass only to their own service."""
-    workload_roles = [f"arn:aws:iam::{account_id}:role/{prefix}-{purpose}-role" for purpose in WORKLOAD_ROLES]
-    ec2 = f"arn:aws:ec2:{region}:{account_id}"
-    return _doc(
+ROLE_READ_ACTIONS: tuple[str, ...] = (
+    "iam:GetRole",
+    "iam:GetRolePolicy",
+    "iam:ListRolePolicies",
+    "iam:ListAttachedRolePolicies",
+    "iam:ListInstanceProfilesForRole",
+    "iam:ListRoleTags",
+)
+
+IDENTITY_WRITE_ACTIONS: tuple[str, ...] = (
+    *ROLE_EDIT_ACTIONS,
+    "iam:AttachRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:DeleteRolePermissionsBoundary",
+    "iam:CreatePolicy",
+    "iam:CreatePolicyVersion",
+    "iam:DeletePolicy",
+    "iam:DeletePolicyVersion",
+    "iam:SetDefaultPolicyVersion",
+    "iam:TagPolicy",
+    "iam:UntagPolicy",
+    "iam:CreateOpenIDConnectProvider",
+    "iam:DeleteOpenIDConnectProvider",
+    "iam:UpdateOpenIDConnectProviderThumbprint",
+    "iam:AddClientIDToOpenIDConnectProvider",
+    "iam:RemoveClientIDFromOpenIDConnectProvider",
+    "iam:TagOpenIDConnectProvider",
+)
+"""Every IAM write the deploy role is denied on its own identity (itself, the preview role, the boundary, the
+OIDC provider), whatever else allows it."""
+
+UNSCOPED_READ_ACTIONS: tuple[str, ...] = (
+    "application-autoscaling:DescribeScalableTargets",
+    "application-autoscaling:DescribeScalingPolicies",
+    "application-autoscaling:DescribeScalingActivities",
+    "kms:ListAliases",
+    "logs:DescribeLogGroups",
+)
+"""Reads the provider makes that support no resource-level permission (so ``Resource: *``): Application Auto
+Scaling's descriptions, KMS's alias list (an alias is read by listing), CloudWatch Logs' group list."""
+
+
+@dataclass(frozen=True)
+class DeployScope:
+    """What one stack's CI identity may touch: its names (from :mod:`infra.naming`, as the components name
+    their resources), its account and region, and where its Pulumi state and secrets key live."""
+
+    account_id: str
+    region: str
+    project: str
+    environment: str
+    state_bucket: str | None = None
+    secrets_key_arn: str | None = None
+
+    @property
+    def prefix(self) -> str:
+        return naming.prefix(self.project, self.environment)
+
+    def arn(self, service: str, resource: str) -> str:
+        return f"arn:aws:{service}:{self.region}:{self.account_id}:{resource}"
+
+    def role_arn(self, purpose: str) -> str:
+        return f"arn:aws:iam::{self.account_id}:role/{naming.role_name(self.project, self.environment, purpose)}"
+
+    @property
+    def boundary_name(self) -> str:
+        return naming.resource_name(self.project, self.environment, "workload-boundary", 128)
+
+    @property
+    def boundary_arn(self) -> str:
+        return f"arn:aws:iam::{self.account_id}:policy/{self.boundary_name}"
+
+    @property
+    def oidc_provider_arn(self) -> str:
+        return naming.oidc_provider_arn(self.account_id)
+
+    @property
+    def glue_database(self) -> str:
+        return naming.glue_database_name(self.project, self.environment)
+
+    @property
+    def log_groups(self) -> list[str]:
+        """The stack's log groups: its own (``/<project>/<env>/...``) and its endpoint's (named by SageMaker)."""
+        own = naming.log_group_name(self.project, self.environment, "*")
+        endpoint = naming.endpoint_log_group(f"{self.prefix}-*")
+        return [self.arn("logs", f"log-group:{name}") for name in (own, endpoint)] + [
+            self.arn("logs", f"log-group:{name}:*") for name in (own, endpoint)
+        ]
+
+    @property
+    def repositories(self) -> str:
+        return self.arn("ecr", f"repository/{self.prefix}/*")
+
+
+def _stack_services(scope: DeployScope) -> list[dict[str, Any]]:
+    """Each service the stack uses, on the resources its naming functions give this stack only."""
+    prefix, database = scope.prefix, scope.glue_database
+    return [
         {
-            "Sid": "ManageStackResources",
+            "Sid": "StackBuckets",
             "Effect": "Allow",
-            "Action": [f"{service}:*" for service in DEPLOY_SERVICES],
+            "Action": ["s3:*"],
+            "Resource": [s3_arn(f"{prefix}-*"), s3_arn(f"{prefix}-*", "*")],
+        },
+        {
+            "Sid": "StackCatalogAndJobs",
+            "Effect": "Allow",
+            "Action": ["glue:*"],
             "Resource": [
-                f"arn:aws:s3:::{prefix}-*",
-                f"arn:aws:*:{region}:{account_id}:*{prefix}*",
-                f"arn:aws:glue:{region}:{account_id}:catalog",
+                scope.arn("glue", "catalog"),
+                scope.arn("glue", f"database/{database}"),
+                scope.arn("glue", f"table/{database}/*"),
+                scope.arn("glue", f"job/{prefix}-*"),
+                scope.arn("glue", f"trigger/{prefix}-*"),
+                scope.arn("glue", f"connection/{prefix}-*"),
             ],
         },
         {
@@ -454,43 +560,371 @@ def deploy_policy(account_id: str, region: str, prefix: str, environment: str) -
             "Resource": "*",
         },
         {
+            "Sid": "StackStreams",
+            "Effect": "Allow",
+            "Action": ["kinesis:*", "firehose:*"],
+            "Resource": [
+                scope.arn("kinesis", f"stream/{prefix}-*"),
+                scope.arn("firehose", f"deliverystream/{prefix}-*"),
+            ],
+        },
+        {
+            "Sid": "StackTables",
+            "Effect": "Allow",
+            "Action": ["dynamodb:*"],
+            "Resource": [scope.arn("dynamodb", f"table/{prefix}-*")],
+        },
+        {
+            "Sid": "StackSageMaker",
+            "Effect": "Allow",
+            "Action": ["sagemaker:*", "sagemaker-mlflow:*"],
+            "Resource": [scope.arn("sagemaker", f"*/{prefix}-*")],
+        },
+        {
+            "Sid": "StackMonitoring",
+            "Effect": "Allow",
+            "Action": ["cloudwatch:*", "events:*", "sns:*"],
+            "Resource": [
+                scope.arn("cloudwatch", f"alarm:{prefix}-*"),
+                f"arn:aws:cloudwatch::{scope.account_id}:dashboard/{prefix}-*",
+                scope.arn("events", f"rule/{prefix}-*"),
+                scope.arn("sns", f"{prefix}-*"),
+            ],
+        },
+        {"Sid": "StackLogs", "Effect": "Allow", "Action": ["logs:*"], "Resource": scope.log_groups},
+        {
+            "Sid": "StackScaling",
+            "Effect": "Allow",
+            "Action": ["application-autoscaling:*"],
+            "Resource": [scope.arn("application-autoscaling", "scalable-target/*")],
+        },
+        {"Sid": "UnscopedReads", "Effect": "Allow", "Action": list(UNSCOPED_READ_ACTIONS), "Resource": "*"},
+        {
+            "Sid": "ScalingServiceRole",
+            "Effect": "Allow",
+            "Action": ["iam:CreateServiceLinkedRole"],
+            "Resource": [
+                f"arn:aws:iam::{scope.account_id}:role/aws-service-role/"
+                "sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+            ],
+            "Condition": {"StringEquals": {"iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"}},
+        },
+        {
+            "Sid": "StackImages",
+            "Effect": "Allow",
+            "Action": ["ecr:*"],
+            "Resource": [scope.repositories],
+        },
+        {"Sid": "RegistryLogin", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"},
+    ]
+
+
+def _stack_keys(scope: DeployScope) -> list[dict[str, Any]]:
+    """The stack's KMS key has no name before it exists: created only with, and managed only under, this
+    stack's ``environment`` tag; its alias is the stack's (:func:`infra.naming.kms_alias`)."""
+    keys = scope.arn("kms", "key/*")
+    return [
+        {
+            "Sid": "CreateStackKey",
+            "Effect": "Allow",
+            "Action": ["kms:CreateKey", "kms:TagResource"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:RequestTag/environment": scope.environment}},
+        },
+        {
+            "Sid": "ManageStackKey",
+            "Effect": "Allow",
+            "Action": ["kms:*"],
+            "Resource": [keys],
+            "Condition": {"StringEquals": {"aws:ResourceTag/environment": scope.environment}},
+        },
+        {
+            "Sid": "StackKeyAlias",
+            "Effect": "Allow",
+            "Action": ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
+            "Resource": [scope.arn("kms", naming.kms_alias(scope.project, scope.environment)), keys],
+        },
+    ]
+
+
+def _stack_network(scope: DeployScope) -> list[dict[str, Any]]:
+    """EC2 resources carry no name: created only with, and changed only under, this stack's environment tag."""
+    ec2 = scope.arn("ec2", "*")
+    return [
+        {
             "Sid": "CreateStackNetwork",
             "Effect": "Allow",
             "Action": list(NETWORK_ACTIONS),
-            "Resource": f"{ec2}:*",
-            "Condition": {"StringEquals": {"aws:RequestTag/environment": environment}},
+            "Resource": ec2,
+            "Condition": {"StringEquals": {"aws:RequestTag/environment": scope.environment}},
         },
         {
             "Sid": "ChangeStackNetwork",
             "Effect": "Allow",
             "Action": list(NETWORK_ACTIONS),
-            "Resource": f"{ec2}:*",
-            "Condition": {"StringEquals": {"aws:ResourceTag/environment": environment}},
+            "Resource": ec2,
+            "Condition": {"StringEquals": {"aws:ResourceTag/environment": scope.environment}},
         },
         {"Sid": "ReadNetwork", "Effect": "Allow", "Action": ["ec2:Describe*"], "Resource": "*"},
+    ]
+
+
+def _workload_roles(scope: DeployScope) -> list[dict[str, Any]]:
+    """Workload roles: created and changed only with the stack's boundary; each passed only to its service."""
+    roles = [scope.role_arn(purpose) for purpose in WORKLOAD_ROLES]
+    statements: list[dict[str, Any]] = [
         {
-            "Sid": "ManageWorkloadRoles",
+            "Sid": "EditWorkloadRolesWithinTheBoundary",
+            "Effect": "Allow",
+            "Action": list(ROLE_EDIT_ACTIONS),
+            "Resource": roles,
+            "Condition": {"StringEquals": {"iam:PermissionsBoundary": scope.boundary_arn}},
+        },
+        {
+            "Sid": "ReadStackIdentity",
+            "Effect": "Allow",
+            "Action": list(ROLE_READ_ACTIONS),
+            "Resource": [*roles, *(scope.role_arn(purpose) for purpose in IDENTITY_ROLES)],
+        },
+        {
+            "Sid": "ReadBoundaryAndProvider",
             "Effect": "Allow",
             "Action": [
-                "iam:GetRole",
-                "iam:CreateRole",
-                "iam:DeleteRole",
-                "iam:PutRolePolicy",
-                "iam:GetRolePolicy",
-                "iam:DeleteRolePolicy",
-                "iam:TagRole",
-                "iam:UpdateAssumeRolePolicy",
+                "iam:GetPolicy",
+                "iam:GetPolicyVersion",
+                "iam:ListPolicyVersions",
+                "iam:ListPolicyTags",
+                "iam:GetOpenIDConnectProvider",
             ],
-            "Resource": workload_roles,
+            "Resource": [scope.boundary_arn, scope.oidc_provider_arn],
+        },
+    ]
+    for purpose, service in WORKLOAD_ROLES.items():
+        statements.append(
+            {
+                "Sid": "Pass" + "".join(part.title() for part in purpose.split("-")) + "Role",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": scope.role_arn(purpose),
+                "Condition": {"StringEquals": {"iam:PassedToService": service}},
+            }
+        )
+    return statements
+
+
+def _state(scope: DeployScope, *, write: bool) -> list[dict[str, Any]]:
+    """The stack's Pulumi state in a DIY S3 backend (``.pulumi/`` files of this project and stack only) and
+    the secrets provider's key. ``write``: the deploy role updates state; the preview role only locks it."""
+    statements: list[dict[str, Any]] = []
+    if scope.state_bucket:
+        stack = f"{scope.project}/{scope.environment}"
+        own = [
+            f".pulumi/stacks/{stack}.json*",
+            f".pulumi/history/{stack}/*",
+            f".pulumi/backups/{stack}/*",
+        ]
+        statements += [
+            {
+                "Sid": "StateList",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket", "s3:GetBucketLocation", "s3:GetBucketVersioning"],
+                "Resource": s3_arn(scope.state_bucket),
+            },
+            {
+                "Sid": "StateRead",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": [s3_arn(scope.state_bucket, key) for key in (".pulumi/meta.yaml", *own)],
+            },
+            {
+                "Sid": "StateLock",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:DeleteObject"],
+                "Resource": [s3_arn(scope.state_bucket, f".pulumi/locks/{stack}/*")],
+            },
+        ]
+        if write:
+            statements.append(
+                {
+                    "Sid": "StateWrite",
+                    "Effect": "Allow",
+                    "Action": ["s3:PutObject", "s3:DeleteObject"],
+                    "Resource": [s3_arn(scope.state_bucket, key) for key in own],
+                }
+            )
+    if scope.secrets_key_arn:
+        statements.append(
+            {
+                "Sid": "StateSecrets",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+                if write
+                else ["kms:Decrypt", "kms:DescribeKey"],
+                "Resource": scope.secrets_key_arn,
+            }
+        )
+    return statements
+
+
+def deploy_policy(scope: DeployScope) -> PolicyDocument:
+    """What the CI deploy role of one stack may do: apply exactly that stack (its services on the resources its
+    naming functions give it, its network and key under its environment tag, its workload roles within the
+    boundary, its images, its state), and nothing else. Explicitly denied whatever else might allow it: any
+    change to the deploy identity itself (the deploy and preview roles, the boundary, the OIDC provider), a
+    role without the stack's boundary, and removing a boundary."""
+    identity = [scope.role_arn(purpose) for purpose in IDENTITY_ROLES]
+    return _doc(
+        *_stack_services(scope),
+        *_stack_keys(scope),
+        *_stack_network(scope),
+        *_workload_roles(scope),
+        *_state(scope, write=True),
+        {"Sid": "WhoAmI", "Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"},
+        {
+            "Sid": "DenyChangingTheDeployIdentity",
+            "Effect": "Deny",
+            "Action": list(IDENTITY_WRITE_ACTIONS),
+            "Resource": [*identity, scope.boundary_arn, scope.oidc_provider_arn],
         },
         {
-            "Sid": "PassWorkloadRoles",
+            "Sid": "DenyRolesWithoutTheBoundary",
+            "Effect": "Deny",
+            "Action": ["iam:CreateRole", "iam:PutRolePermissionsBoundary"],
+            "Resource": f"arn:aws:iam::{scope.account_id}:role/*",
+            "Condition": {"StringNotEquals": {"iam:PermissionsBoundary": scope.boundary_arn}},
+        },
+        {
+            "Sid": "DenyRemovingBoundaries",
+            "Effect": "Deny",
+            "Action": ["iam:DeleteRolePermissionsBoundary"],
+            "Resource": f"arn:aws:iam::{scope.account_id}:role/*",
+        },
+    )
+
+
+def preview_policy(scope: DeployScope) -> PolicyDocument:
+    """What a pull request's ``pulumi preview`` needs: who it is, the stack's state (read, and its lock) and
+    the secrets key to decrypt config. It changes no resource."""
+    return _doc(
+        {"Sid": "WhoAmI", "Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"},
+        *_state(scope, write=False),
+    )
+
+
+def workload_boundary_policy(scope: DeployScope) -> PolicyDocument:
+    """The permissions boundary of every role the stack creates: the most any workload role can ever do, so a
+    deploy identity that writes role policies still cannot mint a role beyond it. It covers what the
+    workloads need (data, catalog, jobs, streams, tables, SageMaker, logs, images, placing their network
+    interfaces) on this stack's resources, and nothing of IAM but passing the stack's roles to SageMaker."""
+    prefix, database = scope.prefix, scope.glue_database
+    return _doc(
+        {
+            "Sid": "StackData",
+            "Effect": "Allow",
+            "Action": [
+                "s3:GetObject",
+                "s3:PutObject",
+                "s3:DeleteObject",
+                "s3:ListBucket",
+                "s3:GetBucketLocation",
+                "s3:AbortMultipartUpload",
+            ],
+            "Resource": [s3_arn(f"{prefix}-*"), s3_arn(f"{prefix}-*", "*")],
+        },
+        {
+            "Sid": "StackKeyUse",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey", "kms:CreateGrant"],
+            "Resource": [scope.arn("kms", "key/*")],
+            "Condition": {"StringEquals": {"aws:ResourceTag/environment": scope.environment}},
+        },
+        {
+            "Sid": "StackCatalog",
+            "Effect": "Allow",
+            "Action": ["glue:Get*", "glue:CreateTable", "glue:UpdateTable", "glue:BatchCreatePartition"],
+            "Resource": [
+                scope.arn("glue", "catalog"),
+                scope.arn("glue", f"database/{database}"),
+                scope.arn("glue", f"table/{database}/*"),
+                scope.arn("glue", f"connection/{prefix}-*"),
+            ],
+        },
+        {
+            "Sid": "StackStreams",
+            "Effect": "Allow",
+            "Action": [
+                "kinesis:DescribeStream",
+                "kinesis:GetShardIterator",
+                "kinesis:GetRecords",
+                "kinesis:ListShards",
+            ],
+            "Resource": [scope.arn("kinesis", f"stream/{prefix}-*")],
+        },
+        {
+            "Sid": "StackSageMaker",
+            "Effect": "Allow",
+            "Action": [
+                "sagemaker:CreateTrainingJob",
+                "sagemaker:DescribeTrainingJob",
+                "sagemaker:CreateProcessingJob",
+                "sagemaker:DescribeProcessingJob",
+                "sagemaker:CreateModelPackage",
+                "sagemaker:DescribeModelPackage",
+                "sagemaker:AddTags",
+                "sagemaker:StartPipelineExecution",
+                "sagemaker-mlflow:*",
+            ],
+            "Resource": [
+                scope.arn("sagemaker", f"*/{prefix}-*"),
+                scope.arn("sagemaker", "training-job/pipelines-*"),
+                scope.arn("sagemaker", "processing-job/pipelines-*"),
+            ],
+        },
+        {
+            "Sid": "PassStackRolesToSageMaker",
             "Effect": "Allow",
             "Action": "iam:PassRole",
-            "Resource": workload_roles,
-            "Condition": {"StringEquals": {"iam:PassedToService": sorted(set(WORKLOAD_ROLES.values()))}},
+            "Resource": f"arn:aws:iam::{scope.account_id}:role/{prefix}-*",
+            "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
         },
-        {"Sid": "WhoAmI", "Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"},
+        {
+            "Sid": "Logs",
+            "Effect": "Allow",
+            "Action": [
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+                "logs:DescribeLogStreams",
+                "logs:AssociateKmsKey",
+            ],
+            "Resource": [
+                *scope.log_groups,
+                scope.arn("logs", "log-group:/aws/sagemaker/*"),
+                scope.arn("logs", "log-group:/aws-glue/*"),
+            ],
+        },
+        {"Sid": "RegistryLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+        {
+            "Sid": "PullImages",
+            "Effect": "Allow",
+            "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            "Resource": "arn:aws:ecr:*:*:repository/*",
+        },
+        {"Sid": "DescribeNetwork", "Effect": "Allow", "Action": list(VPC_DESCRIBE_ACTIONS), "Resource": "*"},
+        {
+            "Sid": "NetworkInterfaces",
+            "Effect": "Allow",
+            "Action": [
+                "ec2:CreateNetworkInterface",
+                "ec2:CreateNetworkInterfacePermission",
+                "ec2:DeleteNetworkInterface",
+                "ec2:DeleteNetworkInterfacePermission",
+                "ec2:CreateTags",
+                "ec2:DeleteTags",
+            ],
+            "Resource": [scope.arn("ec2", "*")],
+        },
+        {"Sid": "Metrics", "Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*"},
     )
 
 

@@ -34,6 +34,7 @@ RESOURCE_TYPES: dict[str, type[pulumi.CustomResource]] = {
     "aws:iam/role:Role": aws.iam.Role,
     "aws:iam/rolePolicy:RolePolicy": aws.iam.RolePolicy,
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": aws.iam.OpenIdConnectProvider,
+    "aws:iam/policy:Policy": aws.iam.Policy,
     "aws:kinesis/stream:Stream": aws.kinesis.Stream,
     "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream": aws.kinesis.FirehoseDeliveryStream,
     "aws:dynamodb/table:Table": aws.dynamodb.Table,

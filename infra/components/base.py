@@ -21,6 +21,8 @@ class StackIdentity:
     owner: str
     region: str
     account_id: pulumi.Output[str]
+    permissions_boundary: pulumi.Output[str] | None = None
+    """ARN of the stack's workload permissions boundary: every role a component creates carries it."""
 
     def tags(self, component: str) -> dict[str, str]:
         """The required tags of a resource of ``component``."""

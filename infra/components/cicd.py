@@ -1,4 +1,12 @@
-"""CI/CD identity: GitHub Actions' OIDC provider and this environment's deploy role (no long-lived keys)."""
+"""CI/CD identity: GitHub Actions' OIDC provider, this stack's deploy and preview roles, and the permissions
+boundary every workload role of the stack carries (no long-lived keys anywhere).
+
+The deploy role is assumed only by jobs running in the GitHub environment named like the stack (subject
+``repo:<repository>:environment:<env>``), so the environment's required reviewers gate it; the preview role
+(read-only: state and secrets key) only by jobs in ``<env>-preview``, which pull requests use. The deploy role can
+apply its stack and nothing else, and cannot change these resources: an administrator's ``pulumi up`` creates
+and changes them (docs/release.md).
+"""
 
 from __future__ import annotations
 
@@ -12,23 +20,76 @@ from infra.components.base import StackIdentity, child, policy_json
 
 COMPONENT = "cicd"
 GITHUB_OIDC_URL = "https://token.actions.githubusercontent.com"
+PREVIEW_SUFFIX = "-preview"
+"""GitHub environment of a stack's pull-request previews: ``<env>-preview``."""
+
+
+def preview_environment(environment: str) -> str:
+    """The GitHub environment whose jobs may assume the preview role of ``environment``'s stack."""
+    return f"{environment}{PREVIEW_SUFFIX}"
 
 
 @dataclass(frozen=True)
 class CicdArgs:
     """Inputs of :class:`CicdIdentity`. The OIDC provider is account-wide: one stack per account creates it
-    (``create_oidc_provider``), the others refer to it by its ARN."""
+    (``create_oidc_provider``), the others refer to it by its ARN. ``state_bucket``/``secrets_key_arn``: where the
+    stack's Pulumi state and secrets key live (the DIY S3 backend and the awskms secrets provider)."""
 
     identity: StackIdentity
     repository: str
-    branch: str
     create_oidc_provider: bool
+    state_bucket: str | None = None
+    secrets_key_arn: str | None = None
+
+
+def deploy_scope(ident: StackIdentity, account_id: str, args: CicdArgs) -> policies.DeployScope:
+    return policies.DeployScope(
+        account_id=account_id,
+        region=ident.region,
+        project=ident.project,
+        environment=ident.environment,
+        state_bucket=args.state_bucket,
+        secrets_key_arn=args.secrets_key_arn,
+    )
+
+
+class WorkloadBoundary(pulumi.ComponentResource):
+    """The permissions boundary of the stack's workload roles (declared first: every role names it)."""
+
+    arn: pulumi.Output[str]
+
+    def __init__(self, name: str, identity: StackIdentity, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:cicd:WorkloadBoundary", name, None, opts)
+        scope = policies.DeployScope(
+            account_id="", region=identity.region, project=identity.project, environment=identity.environment
+        )
+        boundary = aws.iam.Policy(
+            f"{name}-policy",
+            name=scope.boundary_name,
+            description=f"Permissions boundary of every role of the {identity.environment} stack",
+            policy=policy_json(
+                lambda acct: policies.workload_boundary_policy(
+                    policies.DeployScope(
+                        account_id=acct,
+                        region=identity.region,
+                        project=identity.project,
+                        environment=identity.environment,
+                    )
+                ),
+                identity.account_id,
+            ),
+            tags=identity.tags(COMPONENT),
+            opts=child(self),
+        )
+        self.arn = boundary.arn
+        self.register_outputs({"arn": self.arn})
 
 
 class CicdIdentity(pulumi.ComponentResource):
-    """Deploy role trusted only by GitHub Actions runs of the configured repository and environment/branch."""
+    """Deploy and preview roles trusted only by GitHub Actions jobs of the repository's stack environments."""
 
     deploy_role_arn: pulumi.Output[str]
+    preview_role_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: CicdArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:cicd:CicdIdentity", name, None, opts)
@@ -38,34 +99,36 @@ class CicdIdentity(pulumi.ComponentResource):
             provider = aws.iam.OpenIdConnectProvider(
                 f"{name}-github-oidc",
                 url=GITHUB_OIDC_URL,
-                client_id_lists=["sts.amazonaws.com"],
+                client_id_lists=[policies.GITHUB_AUDIENCE],
                 tags=tags,
                 opts=child(self),
             )
             provider_arn: pulumi.Output[str] = provider.arn
         else:
             provider_arn = ident.account_id.apply(naming.oidc_provider_arn)
-        role = aws.iam.Role(
-            f"{name}-deploy-role",
-            name=naming.role_name(ident.project, ident.environment, "deploy"),
-            assume_role_policy=policy_json(
-                lambda arn: policies.github_trust_policy(arn, args.repository, ident.environment, args.branch),
-                provider_arn,
-            ),
-            max_session_duration=3600,
-            tags=tags,
-            opts=child(self),
-        )
-        aws.iam.RolePolicy(
-            f"{name}-deploy-policy",
-            role=role.id,
-            policy=policy_json(
-                lambda acct: policies.deploy_policy(
-                    acct, ident.region, naming.prefix(ident.project, ident.environment), ident.environment
+        roles: dict[str, pulumi.Output[str]] = {}
+        for purpose, environment, build in (
+            ("deploy", ident.environment, policies.deploy_policy),
+            ("preview", preview_environment(ident.environment), policies.preview_policy),
+        ):
+            role = aws.iam.Role(
+                f"{name}-{purpose}-role",
+                name=naming.role_name(ident.project, ident.environment, purpose),
+                assume_role_policy=policy_json(
+                    lambda arn, env=environment: policies.github_trust_policy(arn, args.repository, env),
+                    provider_arn,
                 ),
-                ident.account_id,
-            ),
-            opts=child(self),
-        )
-        self.deploy_role_arn = role.arn
-        self.register_outputs({"deploy_role_arn": self.deploy_role_arn})
+                max_session_duration=3600,
+                tags=tags,
+                opts=child(self),
+            )
+            aws.iam.RolePolicy(
+                f"{name}-{purpose}-policy",
+                role=role.id,
+                policy=policy_json(lambda acct, b=build: b(deploy_scope(ident, acct, args)), ident.account_id),
+                opts=child(self),
+            )
+            roles[purpose] = role.arn
+        self.deploy_role_arn = roles["deploy"]
+        self.preview_role_arn = roles["preview"]
+        self.register_outputs({"deploy_role_arn": self.deploy_role_arn, "preview_role_arn": self.preview_role_arn})

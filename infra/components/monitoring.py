@@ -170,6 +170,7 @@ class Monitoring(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{self._name}-events-role",
             name=naming.role_name(ident.project, ident.environment, "retrain-events"),
+            permissions_boundary=ident.permissions_boundary,
             assume_role_policy=policy_json(lambda: policies.assume_role_policy("events.amazonaws.com")),
             tags=tags,
             opts=child(self),

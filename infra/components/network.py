@@ -173,6 +173,7 @@ class Network(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-flow-logs-role",
             name=naming.role_name(ident.project, ident.environment, "flow-logs"),
+            permissions_boundary=ident.permissions_boundary,
             assume_role_policy=policy_json(
                 lambda acct: policies.assume_role_policy("vpc-flow-logs.amazonaws.com", source_account=acct),
                 ident.account_id,

@@ -99,6 +99,7 @@ class Processing(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-glue-role",
             name=naming.role_name(ident.project, ident.environment, "glue"),
+            permissions_boundary=ident.permissions_boundary,
             assume_role_policy=policy_json(lambda: policies.assume_role_policy("glue.amazonaws.com")),
             tags=tags,
             opts=child(self),

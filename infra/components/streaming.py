@@ -59,6 +59,7 @@ class Streaming(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-firehose-role",
             name=naming.role_name(ident.project, ident.environment, "firehose"),
+            permissions_boundary=ident.permissions_boundary,
             assume_role_policy=policy_json(lambda: policies.assume_role_policy("firehose.amazonaws.com")),
             tags=tags,
             opts=child(self),

@@ -85,6 +85,7 @@ class Training(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-sagemaker-role",
             name=naming.role_name(ident.project, ident.environment, "sagemaker"),
+            permissions_boundary=ident.permissions_boundary,
             assume_role_policy=policy_json(lambda: policies.assume_role_policy("sagemaker.amazonaws.com")),
             tags=tags,
             opts=child(self),

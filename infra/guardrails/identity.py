@@ -72,8 +72,16 @@ RESOURCE_WILDCARD_ALLOWED: tuple[str, ...] = (
     "glue:GetSecurityConfiguration",
     "glue:GetSecurityConfigurations",
     "cloudwatch:PutMetricData",
+    "kms:CreateKey",
+    "kms:TagResource",
+    "application-autoscaling:DescribeScalableTargets",
+    "application-autoscaling:DescribeScalingPolicies",
+    "application-autoscaling:DescribeScalingActivities",
+    "kms:ListAliases",
+    "logs:DescribeLogGroups",
 )
-"""Actions that support no resource-level permission, so they may (only they may) be granted on ``*``."""
+"""Actions that support no resource-level permission, so they may (only they may) be granted on ``*``
+(``kms:CreateKey``/``kms:TagResource`` at creation: the deploy role grants them only with a request-tag condition)."""
 
 ROLE_WRITE_ACTIONS = (
     "iam:PutRolePolicy",

@@ -19,7 +19,7 @@ def test_plan_json_for_prod_lists_components_and_outputs() -> None:
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert document["stack"] == "prod"
-    assert document["component_count"] == 11
+    assert document["component_count"] == 12
     assert document["outputs"]["endpoint_name"] == "mlops-kit-prod-endpoint"
     endpoint = next(r for r in document["resources"] if r["name"] == "serving-endpoint")
     assert endpoint["type"] == "aws:sagemaker/endpoint:Endpoint"

@@ -38,6 +38,7 @@ COMPONENTS = {
     "mlops:cicd:CicdIdentity",
     "mlops:network:Network",
     "mlops:images:Images",
+    "mlops:cicd:WorkloadBoundary",
 }
 
 

@@ -127,7 +127,23 @@ def sample_program(script: Path) -> dict[str, Any]:
     script_object = aws.s3.BucketObjectv2(
         "script", bucket=raw.id, key="glue/scripts/ingest.py", source=pulumi.FileAsset(str(script))
     )
-    glue_role = aws.iam.Role("glue-role", name="t-glue", assume_role_policy=_trust("glue.amazonaws.com"))
+    boundary = aws.iam.Policy(
+        "boundary",
+        name="t-boundary",
+        description="roles of the sample stay within this",
+        policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::t-*/*"}],
+            }
+        ),
+    )
+    glue_role = aws.iam.Role(
+        "glue-role",
+        name="t-glue",
+        assume_role_policy=_trust("glue.amazonaws.com"),
+        permissions_boundary=boundary.arn,
+    )
     aws.iam.RolePolicy(
         "glue-role-policy",
         role=glue_role.name,
@@ -325,6 +341,7 @@ def sample_program(script: Path) -> dict[str, Any]:
         "dashboard_name": dashboard.dashboard_name,
         "log_groups": {"ingest": log_group.name},
         "deploy_oidc": oidc.arn,
+        "boundary_arn": boundary.arn,
         "log_stream": stream_of_errors.name,
         **network,
         **_images(key, script.parent),

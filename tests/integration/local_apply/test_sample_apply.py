@@ -56,10 +56,10 @@ def test_first_apply_creates_and_second_reuses_everything(applied_twice: Any) ->
     # The catalog's encryption is one setting per account: another apply in this session's emulator (the
     # platform fixture's) may have set it already, and then the sample's apply updates it.
     assert first.counts in (
-        {"created": 55, "reused": 1, "updated": 0},
-        {"created": 54, "reused": 1, "updated": 1},
+        {"created": 56, "reused": 1, "updated": 0},
+        {"created": 55, "reused": 1, "updated": 1},
     )
-    assert second.counts == {"created": 0, "reused": 56, "updated": 0}
+    assert second.counts == {"created": 0, "reused": 57, "updated": 0}
     assert second.outputs == first.outputs
 
 
@@ -214,3 +214,16 @@ def test_repository_and_the_recorded_image(applied_twice: Any, script: Path) -> 
         ]
     )
     assert manifest["annotations"]["org.mlops-kit.context-digest"] == f"sha256:{context_digest(script.parent)}"
+
+
+def test_a_role_carries_its_permissions_boundary(applied_twice: Any) -> None:
+    _, clients, first, _ = applied_twice
+    iam = clients.client("iam")
+    boundary = first.outputs["boundary_arn"]
+    assert boundary == f"arn:aws:iam::{ACCOUNT}:policy/t-boundary"
+    version = iam.get_policy(PolicyArn=boundary)["Policy"]["DefaultVersionId"]
+    document = iam.get_policy_version(PolicyArn=boundary, VersionId=version)["PolicyVersion"]["Document"]
+    document = json.loads(document) if isinstance(document, str) else document
+    assert document["Statement"][0]["Resource"] == "arn:aws:s3:::t-*/*"
+    role = iam.get_role(RoleName="t-glue")["Role"]
+    assert role["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary

@@ -215,13 +215,13 @@ def compliant() -> list[PlannedResource]:
             "aws:iam/role:Role",
             "deploy-role",
             name="p-prod-deploy-role",
-            assumeRolePolicy=json.dumps(policies.github_trust_policy("arn:oidc", "acme/ml", "prod", "main")),
+            assumeRolePolicy=json.dumps(policies.github_trust_policy("arn:oidc", "acme/ml", "prod")),
         ),
         record(
             "aws:iam/rolePolicy:RolePolicy",
             "deploy-policy",
             role="deploy-role-id",
-            policy=json.dumps(policies.deploy_policy(ACCOUNT, "us-east-1", "p-prod", "prod")),
+            policy=json.dumps(policies.deploy_policy(policies.DeployScope(ACCOUNT, "us-east-1", "p", "prod"))),
         ),
         # SageMaker
         record(

@@ -13,6 +13,8 @@ NETWORK = policies.NetworkPlacement(
     region="us-east-1", account_id="123456789012", subnet_ids=("subnet-a", "subnet-b"), security_group_ids=("sg-1",)
 )
 
+DEV = policies.DeployScope(account_id="123456789012", region="us-east-1", project="mlops-kit", environment="dev")
+
 
 def _admin_statements(document: policies.PolicyDocument) -> list[Violation]:
     """What the IAM guardrails find in ``document`` as an inline role policy."""
@@ -54,15 +56,16 @@ def test_access_log_bucket_lets_only_s3_log_delivery_of_this_account_write() -> 
     assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
 
 
-def test_github_trust_is_limited_to_repository_environment_and_branch() -> None:
-    trust = policies.github_trust_policy("arn:oidc", "acme/ml", "prod", "main")["Statement"][0]
+def test_github_trust_is_limited_to_the_repository_s_environment_not_a_branch() -> None:
+    trust = policies.github_trust_policy("arn:oidc", "acme/ml", "prod")["Statement"][0]
     assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
     assert trust["Principal"] == {"Federated": "arn:oidc"}
-    assert trust["Condition"]["StringEquals"] == {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}
-    assert trust["Condition"]["StringLike"]["token.actions.githubusercontent.com:sub"] == [
-        "repo:acme/ml:environment:prod",
-        "repo:acme/ml:ref:refs/heads/main",
-    ]
+    assert trust["Condition"] == {
+        "StringEquals": {
+            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+            "token.actions.githubusercontent.com:sub": "repo:acme/ml:environment:prod",
+        }
+    }
 
 
 def test_start_pipeline_policy_names_one_action_on_one_pipeline() -> None:
@@ -93,7 +96,9 @@ def test_no_document_grants_admin() -> None:
         policies.firehose_policy("arn:stream", "raw", "arn:key", "arn:logs"),
         _sagemaker(),
         policies.glue_job_policy(["raw"], "art", "arn:key", ["arn:db"], "arn:lg", network=NETWORK),
-        policies.deploy_policy("123456789012", "us-east-1", "mlops-kit-dev", "dev"),
+        policies.deploy_policy(DEV),
+        policies.preview_policy(DEV),
+        policies.workload_boundary_policy(DEV),
         policies.flow_logs_policy("arn:lg"),
         policies.assume_role_policy("glue.amazonaws.com"),
     ]
@@ -102,12 +107,16 @@ def test_no_document_grants_admin() -> None:
     assert check_all([key], {rule.name: rule for rule in identity_rules.RULES}) == []
 
 
-def test_deploy_policy_resources_carry_the_stack_prefix() -> None:
-    statement = policies.deploy_policy("123456789012", "us-east-1", "mlops-kit-dev", "dev")["Statement"][0]
-    assert statement["Resource"][:2] == [
-        "arn:aws:s3:::mlops-kit-dev-*",
-        "arn:aws:*:us-east-1:123456789012:*mlops-kit-dev*",
-    ]
+def test_deploy_policy_resources_come_from_the_naming_functions() -> None:
+    by_sid = {s.get("Sid"): s for s in policies.deploy_policy(DEV)["Statement"]}
+    assert by_sid["StackBuckets"]["Resource"] == ["arn:aws:s3:::mlops-kit-dev-*", "arn:aws:s3:::mlops-kit-dev-*/*"]
+    assert "arn:aws:glue:us-east-1:123456789012:database/mlops_kit_dev" in by_sid["StackCatalogAndJobs"]["Resource"]
+    assert "arn:aws:logs:us-east-1:123456789012:log-group:/mlops-kit/dev/*" in by_sid["StackLogs"]["Resource"]
+    assert by_sid["StackKeyAlias"]["Resource"][0] == "arn:aws:kms:us-east-1:123456789012:alias/mlops-kit-dev"
+    assert by_sid["StackImages"]["Resource"] == ["arn:aws:ecr:us-east-1:123456789012:repository/mlops-kit-dev/*"]
+    allows = [s for s in policies.deploy_policy(DEV)["Statement"] if s["Effect"] == "Allow"]
+    granted = [r for s in allows for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])]
+    assert not [r for r in granted if "*mlops-kit-dev*" in r], "no substring patterns: other stacks' names match"
 
 
 def test_to_json_sorts_keys() -> None:
@@ -136,9 +145,17 @@ def test_network_interfaces_only_in_the_stack_subnets_and_groups() -> None:
 
 
 def test_deploy_role_passes_workload_roles_only_to_their_services_and_never_edits_itself() -> None:
-    document = policies.deploy_policy("123456789012", "us-east-1", "mlops-kit-dev", "dev")
+    document = policies.deploy_policy(DEV)
     by_sid = {s.get("Sid"): s for s in document["Statement"]}
-    passing = by_sid["PassWorkloadRoles"]
-    assert "iam:PassedToService" in passing["Condition"]["StringEquals"]
-    assert "arn:aws:iam::123456789012:role/mlops-kit-dev-deploy-role" not in by_sid["ManageWorkloadRoles"]["Resource"]
+    assert by_sid["PassGlueRole"]["Resource"] == "arn:aws:iam::123456789012:role/mlops-kit-dev-glue-role"
+    assert by_sid["PassGlueRole"]["Condition"] == {"StringEquals": {"iam:PassedToService": "glue.amazonaws.com"}}
+    edits = by_sid["EditWorkloadRolesWithinTheBoundary"]
+    assert "arn:aws:iam::123456789012:role/mlops-kit-dev-deploy-role" not in edits["Resource"]
+    assert edits["Condition"] == {
+        "StringEquals": {"iam:PermissionsBoundary": "arn:aws:iam::123456789012:policy/mlops-kit-dev-workload-boundary"}
+    }
+    denied = by_sid["DenyChangingTheDeployIdentity"]
+    assert denied["Effect"] == "Deny"
+    assert "arn:aws:iam::123456789012:role/mlops-kit-dev-deploy-role" in denied["Resource"]
+    assert "arn:aws:iam::123456789012:policy/mlops-kit-dev-workload-boundary" in denied["Resource"]
     assert by_sid["CreateStackNetwork"]["Condition"] == {"StringEquals": {"aws:RequestTag/environment": "dev"}}

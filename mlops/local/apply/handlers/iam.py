@@ -25,11 +25,15 @@ def role(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applied:
     iam = ctx.clients.client("iam")
     role_name = str(require(inputs, "name", typ, name))
     trust = str(require(inputs, "assumeRolePolicy", typ, name))
+    boundary = inputs.get("permissionsBoundary") or None
     outcome: Outcome = "reused"
     try:
         current = iam.get_role(RoleName=role_name)["Role"]
         if not same_json(current["AssumeRolePolicyDocument"], trust):
             iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=trust)
+            outcome = "updated"
+        if boundary and current.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn") != boundary:
+            iam.put_role_permissions_boundary(RoleName=role_name, PermissionsBoundary=boundary)
             outcome = "updated"
     except ClientError as exc:
         if not is_not_found(exc):
@@ -43,6 +47,8 @@ def role(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applied:
         }
         if inputs.get("maxSessionDuration"):
             request["MaxSessionDuration"] = int(inputs["maxSessionDuration"])
+        if boundary:
+            request["PermissionsBoundary"] = boundary
         current = iam.create_role(**request)["Role"]
         outcome = "created"
     return applied(role_name, inputs, outcome, name=role_name, arn=current["Arn"], uniqueId=current["RoleId"])
@@ -89,7 +95,42 @@ def oidc_provider(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> App
     return applied(arn, inputs, outcome, arn=arn)
 
 
+def managed_policy(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applied:
+    """``aws:iam/policy:Policy``: the named customer-managed policy; a changed document becomes its new default
+    version (the oldest non-default version is removed first when IAM's five are used)."""
+    typ = "aws:iam/policy:Policy"
+    iam = ctx.clients.client("iam")
+    policy_name = str(require(inputs, "name", typ, name))
+    document = str(require(inputs, "policy", typ, name))
+    path = str(inputs.get("path") or "/")
+    arn = ctx.arn("iam", f"policy{path}{policy_name}", regional=False)
+    outcome: Outcome = "reused"
+    try:
+        current = iam.get_policy(PolicyArn=arn)["Policy"]
+        version = iam.get_policy_version(PolicyArn=arn, VersionId=current["DefaultVersionId"])["PolicyVersion"]
+        if not same_json(version["Document"], document):
+            versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
+            if len(versions) >= 5:
+                oldest = min((v for v in versions if not v["IsDefaultVersion"]), key=lambda v: v["CreateDate"])
+                iam.delete_policy_version(PolicyArn=arn, VersionId=oldest["VersionId"])
+            iam.create_policy_version(PolicyArn=arn, PolicyDocument=document, SetAsDefault=True)
+            outcome = "updated"
+    except ClientError as exc:
+        if not is_not_found(exc):
+            raise
+        current = iam.create_policy(
+            PolicyName=policy_name,
+            Path=path,
+            PolicyDocument=document,
+            Description=str(inputs.get("description") or ""),
+            Tags=tags_list(inputs.get("tags")),
+        )["Policy"]
+        outcome = "created"
+    return applied(current["Arn"], inputs, outcome, name=policy_name, arn=current["Arn"], policyId=current["PolicyId"])
+
+
 HANDLERS: dict[str, Handler] = {
+    "aws:iam/policy:Policy": managed_policy,
     "aws:iam/role:Role": role,
     "aws:iam/rolePolicy:RolePolicy": role_policy,
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": oidc_provider,
