@@ -78,6 +78,7 @@ def stack(emulated_clients: ClientFactory) -> Stack:
         glue_jobs={"tiny": job_name, "ghost": f"ghost-{suffix}"},
         log_groups={"glue": group},
         alarm_names={},
+        image_uris={},
     )
     return Stack(emulated_clients, StackOutputs.model_validate(values), job_name, group)
 
