@@ -68,3 +68,129 @@ def tag(
     from mlops.release.images import image_spec, image_tag
 
     typer.echo(image_tag(image_spec(image), _repo(repo_root)))
+
+
+@app.command()
+def preview(
+    stack: Annotated[str, typer.Option(help="Stack to preview: dev, staging or prod.")],
+    out: Annotated[Path, typer.Option(help="Markdown file to write the pull-request comment to.")],
+    policy_pack: Annotated[Path | None, typer.Option(help="Run the CrossGuard pack too (infra/policypack).")] = None,
+    repo_root: RepoRoot = None,
+) -> None:
+    """Run `pulumi preview --diff` of STACK (the Pulumi CLI, logged in to the state backend) and write the
+    comment; exit 1 when the preview or a policy failed."""
+    from mlops.release.preview import comment_body, run_preview
+
+    root = _repo(repo_root)
+    result = run_preview(stack, root / "infra", policy_pack.resolve() if policy_pack else None)
+    out.write_text(comment_body(result))
+    console.print(f"preview of {stack}: exit {result.exit_code}; comment written to {out}")
+    if not result.succeeded:
+        raise typer.Exit(1)
+
+
+@app.command()
+def comment(
+    body: Annotated[Path, typer.Option("--file", help="The comment (its first line is its marker).")],
+    pull_request: Annotated[int, typer.Option("--pr", help="Pull request number.")],
+    repository: Annotated[str, typer.Option(envvar="GITHUB_REPOSITORY", help="owner/name.")],
+    token: Annotated[str, typer.Option(envvar="GITHUB_TOKEN", help="The workflow's token.", show_default=False)],
+    api_url: Annotated[str, typer.Option(envvar="GITHUB_API_URL")] = "https://api.github.com",
+) -> None:
+    """Create or update the pull request's comment carrying FILE's marker."""
+    from mlops.release.preview import github_client, upsert_comment
+
+    with github_client(token, api_url) as client:
+        posted = upsert_comment(client, repository, pull_request, body.read_text())
+    console.print(f"comment {posted.get('html_url', posted.get('id'))}")
+
+
+def _github_output(**values: object) -> None:
+    """Step outputs for the workflow (``$GITHUB_OUTPUT``), when run in one."""
+    import os
+
+    path = os.environ.get("GITHUB_OUTPUT")
+    if path:
+        with open(path, "a", encoding="utf-8") as handle:
+            for key, value in values.items():
+                handle.write(f"{key}={str(value).lower() if isinstance(value, bool) else value}\n")
+
+
+@app.command()
+def train(
+    ctx: typer.Context,
+    dataset: Annotated[str, typer.Argument(help="Dataset whose training pipeline runs.")],
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the execution to finish.")] = 4 * 3600,
+    poll: Annotated[float, typer.Option(help="Seconds between two looks at the execution.")] = 30,
+) -> None:
+    """Start the stack's training pipeline for DATASET and wait for its end; exit 1 unless it succeeded."""
+    from mlops.cli.context import cli_context
+    from mlops.datasets import find_definition
+    from mlops.release.promotion import wait_for_execution
+    from pipelines.training.workflow import train_dataset
+
+    context = cli_context(ctx)
+    platform = context.platform()
+    started = train_dataset(platform, find_definition(dataset, context.settings.datasets_dir))
+    execution = wait_for_execution(
+        platform.services.training, started.execution, timeout_seconds=timeout, poll_seconds=poll
+    )
+    emit_json({"dataset": dataset, "execution_arn": execution.arn, "status": execution.status})
+    _github_output(execution_arn=execution.arn, status=execution.status)
+    if execution.status != "Succeeded":
+        console.print(f"[red]training pipeline {execution.status}[/]: {execution.failure_reason}")
+        raise typer.Exit(1)
+
+
+@app.command()
+def gate(
+    ctx: typer.Context,
+    dataset: Annotated[str, typer.Argument(help="Dataset (= registered model) name.")],
+    margin: Annotated[float, typer.Option(help="Improvement the challenger needs over the champion.")] = 0.01,
+) -> None:
+    """The model gate: promote the challenger if it beats the champion; fail if no champion is left to serve.
+    Sets the step output `deploy` (true when a new champion must go to the endpoint)."""
+    from dataclasses import asdict
+
+    from mlops.cli.context import cli_context
+    from mlops.datasets import find_definition
+    from mlops.release.promotion import model_gate
+    from pipelines.registry.promotion import promote
+
+    context = cli_context(ctx)
+    platform = context.platform()
+    definition = find_definition(dataset, context.settings.datasets_dir)
+    outcome = model_gate(platform.services.model_registry, dataset, lambda: promote(platform, definition, margin))
+    emit_json({**asdict(outcome), "deploy": outcome.deploy})
+    _github_output(decision=outcome.decision, deploy=outcome.deploy, champion_version=outcome.champion_version)
+
+
+@app.command()
+def smoke(
+    ctx: typer.Context,
+    payload: Annotated[Path, typer.Argument(help="MLflow JSON payload (dataframe_records or dataframe_split).")],
+) -> None:
+    """Invoke the stack's endpoint with PAYLOAD: one prediction per row, or exit 1."""
+    from dataclasses import asdict
+
+    from mlops.cli.context import cli_context
+    from mlops.release.promotion import smoke_test
+
+    platform = cli_context(ctx).platform()
+    result = smoke_test(platform.services.endpoint, platform.outputs.endpoint_name, payload.read_bytes())
+    emit_json(asdict(result))
+
+
+@app.command("destroy-args")
+def destroy_args(
+    stack: Annotated[str, typer.Option(help="Stack about to be destroyed (never prod).")],
+    repo_root: RepoRoot = None,
+) -> None:
+    """Print `pulumi destroy`'s arguments that keep the deploy identity (one `--exclude URN` each, a line each);
+    exit 1 for a protected stack (prod). The destroy workflow runs this before `pulumi destroy`."""
+    from infra.config import PROJECT
+    from infra.plan import plan_stack
+    from mlops.release.destroy import destroy_excludes
+
+    arguments = destroy_excludes(stack, PROJECT, plan_stack(stack, _repo(repo_root)).resources)
+    typer.echo("\n".join(arguments))

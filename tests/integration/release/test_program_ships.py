@@ -27,7 +27,8 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def dev(repo: Path) -> Plan:
-    return plan_with(repo, "dev")
+    """dev as a stack whose images CI pushes (the repository's cloud stacks build them: dockerBuild)."""
+    return plan_with(repo, "dev", {"dockerBuild": False})
 
 
 def _parameters(plan: Plan) -> dict[str, str]:
@@ -83,7 +84,7 @@ def test_production_keeps_its_images_when_the_stack_goes(repo: Path) -> None:
 
 
 def test_a_docker_build_stack_builds_pushes_and_pins_each_image_by_digest(repo: Path) -> None:
-    plan = plan_with(repo, "staging", {"dockerBuild": True, "imageRetentionCount": 5})
+    plan = plan_with(repo, "staging", {"imageRetentionCount": 5})
     builds = {r.name: r for r in plan.resources if r.type == "docker-build:index:Image"}
     assert sorted(builds) == ["images-serving-build", "images-training-build"]
     for image, spec in IMAGES.items():
@@ -107,7 +108,7 @@ def test_a_docker_build_stack_builds_pushes_and_pins_each_image_by_digest(repo: 
 
 def test_a_configured_image_uri_replaces_the_own_one_and_is_the_only_one_pulled(repo: Path) -> None:
     external = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
-    plan = plan_with(repo, "dev", {"trainingImageUri": external})
+    plan = plan_with(repo, "dev", {"trainingImageUri": external, "dockerBuild": False})
     assert _parameters(plan)["TrainingImage"] == external
     assert plan.outputs["image_uris"]["training"] == external
     assert sorted(_pull_resources(plan)) == [
