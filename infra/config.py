@@ -75,10 +75,17 @@ class StackConfig(BaseModel):
     ``docker login`` to the stack's registry). Off: CI pushes them (`mlops release context` + docker build)."""
     image_retention_count: int = Field(default=30, ge=1, le=1000)
     mlflow_server_size: Literal["Small", "Medium", "Large"] = "Small"
+    mlflow_tracking_server: bool = True
+    """Cost switch: ``false`` declares no managed MLflow server; the stack then uses ``mlflowTrackingUri`` (e.g. the
+    tracking server of another stack, shared)."""
+    mlflow_tracking_uri: str | None = None
     model_approval_required: bool = True
 
     # serving
     serving_image_uri: str | None = None
+    endpoint_enabled: bool = True
+    """Cost switch: ``false`` declares the model and endpoint configuration but no endpoint (no instances run);
+    ``mlops deploy`` creates the endpoint when a model is deployed."""
     endpoint_instance_type: str = "ml.m5.large"
     endpoint_instance_count: int = Field(default=1, ge=1)
     autoscaling_min_capacity: int = Field(default=1, ge=1)
@@ -96,6 +103,12 @@ class StackConfig(BaseModel):
     concept_drift_threshold: float = Field(default=0.2, gt=0)
     model_degradation_threshold: float = Field(default=0.05, gt=0)
     alarm_evaluation_periods: int = Field(default=3, ge=1)
+
+    # usage the cost estimate assumes (`mlops infra cost`): runs a month and their length
+    training_runs_per_month: int = Field(default=4, ge=0)
+    training_hours_per_run: float = Field(default=1.0, ge=0)
+    processing_hours_per_run: float = Field(default=0.5, ge=0)
+    glue_minutes_per_run: float = Field(default=10.0, ge=0)
 
     # network: a VPC per stack (private subnets only, VPC endpoints, no internet path), or an existing one
     vpc_cidr: str = Field(default="10.40.0.0/16", pattern=r"^\d{1,3}(\.\d{1,3}){3}/(1[6-9]|2[0-4])$")
@@ -143,6 +156,8 @@ class StackConfig(BaseModel):
                 f"logRetentionDays {self.log_retention_days} is below the {minimum} days {self.environment} requires"
             )
         self._check_network()
+        if not self.mlflow_tracking_server and not self.mlflow_tracking_uri:
+            raise ValueError("mlflowTrackingServer: false needs mlflowTrackingUri (the tracking server the stack uses)")
         return self
 
     def _check_network(self) -> None:

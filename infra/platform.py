@@ -151,6 +151,8 @@ def define_platform(config: StackConfig) -> PlatformOutputs:
             training_dataset=config.training_dataset,
             training_instance_type=config.training_instance_type,
             mlflow_server_size=config.mlflow_server_size,
+            mlflow_server=config.mlflow_tracking_server,
+            external_tracking_uri=config.mlflow_tracking_uri,
             approval_required=config.model_approval_required,
             network=SageMakerNetwork(
                 subnet_ids=network.subnet_ids,
@@ -198,6 +200,7 @@ def define_platform(config: StackConfig) -> PlatformOutputs:
             rollback_alarm_names=[monitoring.alarm_names[k] for k in ROLLBACK_ALARMS],
             subnet_ids=network.subnet_ids,
             security_group_id=groups["sagemaker-hosting"],
+            endpoint_enabled=config.endpoint_enabled,
         ),
     )
     cicd = CicdIdentity(

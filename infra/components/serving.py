@@ -36,6 +36,8 @@ class ServingArgs:
     rollback_alarm_names: list[pulumi.Output[str]]
     subnet_ids: list[pulumi.Output[str]]
     security_group_id: pulumi.Output[str]
+    endpoint_enabled: bool = True
+    """Cost switch: ``False`` declares the model and its endpoint configuration but no endpoint nor scaling."""
 
     def __post_init__(self) -> None:
         if not self.min_capacity <= self.instance_count <= self.max_capacity:
@@ -98,56 +100,60 @@ class Serving(pulumi.ComponentResource):
             tags=tags,
             opts=child(self),
         )
-        endpoint = aws.sagemaker.Endpoint(
-            f"{name}-endpoint",
-            name=args.endpoint_name,
-            endpoint_config_name=config.name,
-            deployment_config={
-                "blue_green_update_policy": {
-                    "traffic_routing_configuration": {
-                        "type": "CANARY",
-                        "canary_size": {"type": "CAPACITY_PERCENT", "value": args.canary_traffic_percent},
-                        "wait_interval_in_seconds": max(args.bake_minutes * 60, 60),
+        self.endpoint_name = pulumi.Output.from_input(args.endpoint_name)
+        if args.endpoint_enabled:  # cost switch: without it, `mlops deploy` creates the endpoint
+            endpoint = aws.sagemaker.Endpoint(
+                f"{name}-endpoint",
+                name=args.endpoint_name,
+                endpoint_config_name=config.name,
+                deployment_config={
+                    "blue_green_update_policy": {
+                        "traffic_routing_configuration": {
+                            "type": "CANARY",
+                            "canary_size": {"type": "CAPACITY_PERCENT", "value": args.canary_traffic_percent},
+                            "wait_interval_in_seconds": max(args.bake_minutes * 60, 60),
+                        },
+                        "termination_wait_in_seconds": args.bake_minutes * 60,
                     },
-                    "termination_wait_in_seconds": args.bake_minutes * 60,
+                    "auto_rollback_configuration": {
+                        "alarms": [{"alarm_name": alarm} for alarm in args.rollback_alarm_names]
+                    },
                 },
-                "auto_rollback_configuration": {
-                    "alarms": [{"alarm_name": alarm} for alarm in args.rollback_alarm_names]
+                tags=tags,
+                # `mlops deploy` moves the endpoint to each new version's endpoint config (blue/green); a later
+                # `pulumi up` must not move it back to the initial one.
+                opts=pulumi.ResourceOptions.merge(
+                    child(self), pulumi.ResourceOptions(ignore_changes=["endpointConfigName"])
+                ),
+            )
+            target = aws.appautoscaling.Target(
+                f"{name}-scaling-target",
+                service_namespace="sagemaker",
+                scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+                resource_id=endpoint.name.apply(lambda n: f"endpoint/{n}/variant/{naming.ENDPOINT_VARIANT}"),
+                min_capacity=args.min_capacity,
+                max_capacity=args.max_capacity,
+                tags=tags,
+                opts=child(self),
+            )
+            aws.appautoscaling.Policy(
+                f"{name}-scaling-policy",
+                name=naming.resource_name(ident.project, ident.environment, "invocations-tracking"),
+                policy_type="TargetTrackingScaling",
+                service_namespace=target.service_namespace,
+                scalable_dimension=target.scalable_dimension,
+                resource_id=target.resource_id,
+                target_tracking_scaling_policy_configuration={
+                    "target_value": args.target_invocations_per_instance,
+                    "predefined_metric_specification": {
+                        "predefined_metric_type": "SageMakerVariantInvocationsPerInstance"
+                    },
+                    "scale_in_cooldown": 300,
+                    "scale_out_cooldown": 60,
                 },
-            },
-            tags=tags,
-            # `mlops deploy` moves the endpoint to each new version's endpoint config (blue/green); a later
-            # `pulumi up` must not move it back to the initial one.
-            opts=pulumi.ResourceOptions.merge(
-                child(self), pulumi.ResourceOptions(ignore_changes=["endpointConfigName"])
-            ),
-        )
-        target = aws.appautoscaling.Target(
-            f"{name}-scaling-target",
-            service_namespace="sagemaker",
-            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
-            resource_id=endpoint.name.apply(lambda n: f"endpoint/{n}/variant/{naming.ENDPOINT_VARIANT}"),
-            min_capacity=args.min_capacity,
-            max_capacity=args.max_capacity,
-            tags=tags,
-            opts=child(self),
-        )
-        aws.appautoscaling.Policy(
-            f"{name}-scaling-policy",
-            name=naming.resource_name(ident.project, ident.environment, "invocations-tracking"),
-            policy_type="TargetTrackingScaling",
-            service_namespace=target.service_namespace,
-            scalable_dimension=target.scalable_dimension,
-            resource_id=target.resource_id,
-            target_tracking_scaling_policy_configuration={
-                "target_value": args.target_invocations_per_instance,
-                "predefined_metric_specification": {"predefined_metric_type": "SageMakerVariantInvocationsPerInstance"},
-                "scale_in_cooldown": 300,
-                "scale_out_cooldown": 60,
-            },
-            opts=child(self),
-        )
-        self.endpoint_name = endpoint.name
+                opts=child(self),
+            )
+            self.endpoint_name = endpoint.name
         self.endpoint_config_name = config.name
         self.model_name = model.name
         self.register_outputs({"endpoint_name": self.endpoint_name, "model_name": self.model_name})

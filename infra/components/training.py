@@ -59,8 +59,13 @@ class TrainingArgs:
     dataset_definitions: Mapping[str, Path]
     training_dataset: str
     network: SageMakerNetwork
+    mlflow_server: bool = True
+    """``False``: no managed MLflow server; ``external_tracking_uri`` is the tracking server the stack uses."""
+    external_tracking_uri: str | None = None
 
     def __post_init__(self) -> None:
+        if not self.mlflow_server and not self.external_tracking_uri:
+            raise ConfigError("a stack without its MLflow server needs mlflowTrackingUri")
         if self.training_dataset not in self.dataset_definitions:
             raise ConfigError(
                 f"trainingDataset {self.training_dataset!r} has no definition; "
@@ -148,16 +153,21 @@ class Training(pulumi.ComponentResource):
             for dataset, path in sorted(args.dataset_definitions.items())
         ]
         # The pipeline's Register step records the model in this tracking server's registry.
-        tracking = aws.sagemaker.MlflowTrackingServer(
-            f"{name}-mlflow",
-            tracking_server_name=naming.sagemaker_name(ident.project, ident.environment, "mlflow"),
-            artifact_store_uri=args.models_bucket.apply(naming.mlflow_artifact_uri),
-            role_arn=role.arn,
-            tracking_server_size=args.mlflow_server_size,
-            automatic_model_registration=True,
-            tags=tags,
-            opts=child(self, depends_on=[role_policy]),
-        )
+        tracking_uri: pulumi.Output[str]
+        if args.mlflow_server:
+            tracking = aws.sagemaker.MlflowTrackingServer(
+                f"{name}-mlflow",
+                tracking_server_name=naming.sagemaker_name(ident.project, ident.environment, "mlflow"),
+                artifact_store_uri=args.models_bucket.apply(naming.mlflow_artifact_uri),
+                role_arn=role.arn,
+                tracking_server_size=args.mlflow_server_size,
+                automatic_model_registration=True,
+                tags=tags,
+                opts=child(self, depends_on=[role_policy]),
+            )
+            tracking_uri = tracking.arn
+        else:  # cost switch: the stack uses another tracking server (mlflowTrackingUri)
+            tracking_uri = pulumi.Output.from_input(str(args.external_tracking_uri))
         # Volume/output keys and the jobs' subnets and security group, bound into the definition's parameters.
         job_security = pulumi.Output.all(
             args.kms_key_arn, pulumi.Output.all(*args.network.subnet_ids), args.network.jobs_security_group_id
@@ -174,7 +184,7 @@ class Training(pulumi.ComponentResource):
                 args.models_bucket,
                 args.artifacts_bucket,
                 group.model_package_group_name,
-                tracking.arn,
+                tracking_uri,
                 pulumi.Output.all(args.training_image_uri, args.inference_image_uri),
                 job_security,
             ).apply(
@@ -210,5 +220,5 @@ class Training(pulumi.ComponentResource):
         self.pipeline_arn = pipeline.arn
         # The sagemaker-mlflow plugin takes the tracking server's ARN as the tracking URI; the local apply
         # returns a local MLflow URI as this resource's ARN, so the same output works in both places.
-        self.mlflow_tracking_uri = tracking.arn
+        self.mlflow_tracking_uri = tracking_uri
         self.register_outputs({"role_arn": self.role_arn, "pipeline_arn": self.pipeline_arn})

@@ -76,3 +76,38 @@ def plan(
         )
     console.print(table)
     console.print(f"planned in {time.monotonic() - started:.1f}s")
+
+
+@app.command()
+def cost(
+    ctx: typer.Context,
+    stack: Annotated[str | None, typer.Option(help="Stack to estimate (default: the global --env).")] = None,
+    prices_as_of: Annotated[
+        str | None, typer.Option(help="Date of the price file to use (infra/prices/aws-<date>.yaml; default newest).")
+    ] = None,
+    repo_root: Annotated[
+        Path | None, typer.Option(help="Repository holding infra/ and jobs/ (default: the installed kit's).")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the estimate as JSON on stdout.")] = False,
+) -> None:
+    """Estimate the stack's monthly cost from its config and the dated price table in the repository (no
+    pricing API is called). Endpoint instances and the managed MLflow server can be switched off per stack."""
+    from infra.config import REPO_ROOT, read_stack_file
+    from infra.pricing import estimate, footprint_of, load_prices
+
+    root = repo_root or REPO_ROOT
+    config = read_stack_file(stack or cli_context(ctx).settings.stack_name, root)
+    result = estimate(config, load_prices(root, config.region, prices_as_of), footprint_of(config))
+    if json_out:
+        emit_json(result.to_json())
+        return
+    table = Table(title=f"stack {result.stack} ({result.region}): prices as of {result.as_of}")
+    for column in ("item", "quantity", "unit price (USD)", "monthly (USD)"):
+        table.add_column(column, overflow="fold")
+    for line in result.lines:
+        table.add_row(line.item, f"{line.quantity:,.1f} {line.unit}", f"{line.unit_price:g}", f"{line.monthly:,.2f}")
+    table.add_row("total", "", "", f"{result.total:,.2f}")
+    console.print(table)
+    for item in result.switched_off:
+        console.print(f"switched off: {item}")
+    console.print("not estimated (traffic-driven): " + "; ".join(result.not_estimated))
