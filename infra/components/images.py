@@ -127,6 +127,8 @@ class Images(pulumi.ComponentResource):
             platforms=[docker_build.Platform.LINUX_AMD64],
             tags=[pulumi.Output.concat(repository.repository_url, ":", tag)],
             push=True,
+            # a pull request's preview (read-only role, no registry login) neither builds nor pushes
+            build_on_preview=False,
             opts=child(self, depends_on=[repository]),
         )
         return pulumi.Output.all(repository.repository_url, built.digest).apply(lambda v: f"{v[0]}@{v[1]}")

@@ -92,6 +92,7 @@ def test_a_docker_build_stack_builds_pushes_and_pins_each_image_by_digest(repo: 
         tag = image_tag(spec, REPO_ROOT)
         assert build.inputs["tags"] == [f"{REGISTRY}/mlops-kit-staging/{image}:{tag}"]
         assert build.inputs["push"] is True
+        assert build.inputs["buildOnPreview"] is False
         assert build.inputs["platforms"] == ["linux/amd64"]
         context = Path(build.inputs["context"]["location"])
         assert context == REPO_ROOT / BUILD_DIR / image / tag
