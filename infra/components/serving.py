@@ -10,8 +10,11 @@ import pulumi_aws as aws
 
 from infra import naming
 from infra.components.base import StackIdentity, child
+from infra.guardrails.compute import NETWORK_ACCESS_TAG
 
 COMPONENT = "serving"
+# Tag values allow letters, digits, spaces and _.:/=+-@ only.
+MODEL_NETWORK_REASON = "online feature store (DynamoDB) and the MLflow tracking server, through VPC endpoints"
 
 
 @dataclass(frozen=True)
@@ -68,10 +71,11 @@ class Serving(pulumi.ComponentResource):
                 "model_data_url": args.models_bucket.apply(lambda b: naming.release_model_uri(b, ident.environment)),
                 "environment": {"MLOPS_ENVIRONMENT": ident.environment},
             },
-            # The container needs no network: SageMaker fetches the archive; requests arrive through the endpoint.
-            enable_network_isolation=True,
+            # Not isolated: the server completes entity-key requests from the online feature store and loads the
+            # model version from the tracking server. It stays in the private subnets (VPC endpoints, no internet).
+            enable_network_isolation=False,
             vpc_config={"subnets": args.subnet_ids, "security_group_ids": [args.security_group_id]},
-            tags=tags,
+            tags={**tags, NETWORK_ACCESS_TAG: MODEL_NETWORK_REASON},
             opts=child(self),
         )
         self.data_capture_prefix = args.monitoring_bucket.apply(

@@ -144,10 +144,22 @@ def model_network(resources: Sequence[Declared]) -> Iterator[Violation]:
             yield Violation(rule, model.name, "no security group")
 
 
+# A model that must reach a service (the online feature store, the tracking server) says why in this tag; it
+# still runs in the stack's private subnets (sagemaker-model-network), reaching AWS through VPC endpoints only.
+NETWORK_ACCESS_TAG = "mlops:network-access"
+
+
 def model_isolation(resources: Sequence[Declared]) -> Iterator[Violation]:
     for model in of(resources, MODEL):
-        if value(model, "enableNetworkIsolation") is not True:
-            yield Violation("sagemaker-model-isolation", model.name, "container may make network calls")
+        if value(model, "enableNetworkIsolation") is True:
+            continue
+        reason = str((value(model, "tags") or {}).get(NETWORK_ACCESS_TAG, "")).strip()
+        if not reason:
+            yield Violation(
+                "sagemaker-model-isolation",
+                model.name,
+                f"container may make network calls and no {NETWORK_ACCESS_TAG} tag says why",
+            )
 
 
 # --- Glue -------------------------------------------------------------------------------------------------
@@ -251,7 +263,12 @@ RULES: tuple[Rule, ...] = (
         endpoint_encryption,
     ),
     Rule("sagemaker-model-network", "network", "Models run in private subnets with a security group.", model_network),
-    Rule("sagemaker-model-isolation", "network", "Models run network-isolated.", model_isolation),
+    Rule(
+        "sagemaker-model-isolation",
+        "network",
+        "Models run network-isolated, or say in their tags why they need the network.",
+        model_isolation,
+    ),
     Rule(
         "glue-job-security-configuration",
         "encryption",

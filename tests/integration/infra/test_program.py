@@ -104,7 +104,8 @@ def test_every_sagemaker_and_glue_workload_is_placed_and_encrypted(plans: dict[s
     groups = {r.name: r.id for r in plans[stack].resources if r.type == "aws:ec2/securityGroup:SecurityGroup"}
     subnets = sorted(r.id for r in plans[stack].resources if r.type == "aws:ec2/subnet:Subnet")
     model = inputs["serving-model"]
-    assert model["enableNetworkIsolation"] is True
+    assert model["enableNetworkIsolation"] is False, "it reads the online store and the tracking server"
+    assert model["tags"]["mlops:network-access"]
     assert sorted(model["vpcConfig"]["subnets"]) == subnets
     assert model["vpcConfig"]["securityGroupIds"] == [groups["network-sagemaker-hosting-sg"]]
     for name, job in inputs.items():

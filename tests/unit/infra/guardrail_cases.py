@@ -37,6 +37,11 @@ ENDPOINT_SERVICES = (
 )
 
 
+MODEL_NOT_ISOLATED = (
+    "[sagemaker-model-isolation] model: container may make network calls and no mlops:network-access tag says why"
+)
+
+
 def record(type_token: str, logical: str, **inputs: Any) -> PlannedResource:
     """A resource as the plan records it; taggable ones (and unknown types) carry the required tags."""
     if (type_token not in RESOURCE_TYPES or is_taggable(type_token)) and "tags" not in inputs:
@@ -938,8 +943,13 @@ CASES: tuple[Case, ...] = (
     ),
     Case(
         "model-not-isolated",
-        ["[sagemaker-model-isolation] model: container may make network calls"],
+        [MODEL_NOT_ISOLATED],
         {"model": {"enableNetworkIsolation": False}},
+    ),
+    Case(
+        "model-not-isolated-empty-reason",
+        [MODEL_NOT_ISOLATED],
+        {"model": {"enableNetworkIsolation": False, "tags": {**TAGS, "mlops:network-access": " "}}},
     ),
     # --- Glue
     Case(
