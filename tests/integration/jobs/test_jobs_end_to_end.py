@@ -19,7 +19,7 @@ from mlops.local.clients import clients_of
 from mlops.local.glue_runner import LocalGlueRunner
 from mlops.platform import Platform
 from mlops.ports.jobs import JobRun, JobRunFailedError
-from mlops.wiring import build_platform
+from tests.integration.jobs.conftest import declare_glue_jobs
 
 pytestmark = [pytest.mark.emulator, pytest.mark.spark]
 
@@ -33,30 +33,8 @@ def lake(platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     datasets_dir = tmp_path_factory.mktemp("datasets")
     raw = yaml.safe_load((REPO / "pipelines/datasets/card_transactions.yaml").read_text())
     (datasets_dir / f"{name}.yaml").write_text(yaml.safe_dump({**raw, "name": name}))
-    out = platform.outputs
-    glue = clients_of(platform).client("glue")  # declaring jobs is the infra program's part: no port for it
-    jobs = {}
-    for key in ("curate", "build_features"):
-        script_key = f"tests/{name}/{key}.py"
-        platform.services.object_store.put(out.artifacts_bucket, script_key, (REPO / "jobs" / f"{key}.py").read_bytes())
-        jobs[key] = f"{name}-{key}"
-        glue.create_job(
-            Name=jobs[key],
-            Role=out.glue_role_arn,
-            Command={"Name": "glueetl", "ScriptLocation": platform.layout.uri(out.artifacts_bucket, script_key)},
-            DefaultArguments={
-                "--dataset": name,
-                "--curated_bucket": out.curated_bucket,
-                "--features_bucket": out.features_bucket,
-                "--glue_database": out.glue_database,
-                "--datasets_dir": str(datasets_dir),
-                "--enable-metrics": "true",
-            },
-            WorkerType="G.1X",
-            NumberOfWorkers=2,
-            Timeout=10,
-        )
-    test_platform = build_platform(platform.settings, out.model_copy(update={"glue_jobs": {**out.glue_jobs, **jobs}}))
+    test_platform = declare_glue_jobs(platform, name, datasets_dir)
+    jobs = {key: test_platform.outputs.glue_job(key) for key in ("curate", "build_features")}
     assert isinstance(test_platform.services.jobs, LocalGlueRunner)  # the wiring's choice for the moto target
     return {"name": name, "platform": test_platform, "jobs": jobs}
 
