@@ -101,10 +101,6 @@ class MonitoringError(MlopsError):
     """A drift or performance run could not be computed; the message names the dataset, window or model."""
 
 
-class AlarmRunnerError(MonitoringError):
-    """The local alarm runner could not read, evaluate or act on an alarm; the message names it."""
-
-
 class DeploymentError(MlopsError):
     """A deployment did not take traffic (failed health check, AWS error); names the endpoint and version."""
 

@@ -90,11 +90,6 @@ def batch_transform_prefix(dataset: str, job_name: str) -> str:
     return f"batch-transform/{dataset}/{job_name}"
 
 
-def predictions_prefix(dataset: str, job_name: str) -> str:
-    """In the curated zone: the predictions dataset of a batch inference run."""
-    return f"predictions/{dataset}/{job_name}/"
-
-
 def split_uri(uri: str) -> tuple[str, str, str]:
     """``scheme://bucket/key`` -> ``(scheme, bucket, key)``; a URI without a scheme is refused."""
     scheme, sep, rest = uri.partition("://")
