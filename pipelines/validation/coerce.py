@@ -7,7 +7,9 @@ their numpy names, so the kit types values itself and records a reason for each 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -16,6 +18,8 @@ from mlops.datasets import Column, DatasetDefinition
 
 _TRUE = {"true", "t", "1", "yes", "y"}
 _FALSE = {"false", "f", "0", "no", "n"}
+# An ISO 8601 zone designator after a time of day: 10:00Z, 10:00:00+05:30, 10:00-0200 (not a date's "-01").
+_ZONE = re.compile(r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$")
 
 
 def _numeric(values: pd.Series) -> pd.Series:
@@ -50,8 +54,29 @@ def _as_bool(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     return typed, pd.Series(False, index=values.index)
 
 
+def _has_zone(value: object) -> bool:
+    if isinstance(value, datetime):
+        return value.tzinfo is not None
+    return isinstance(value, str) and _ZONE.search(value.strip()) is not None
+
+
 def _as_timestamp(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    typed = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
+    """Times with a zone are converted to UTC; times without one ARE UTC.
+
+    The two kinds are parsed apart: one ``pd.to_datetime(..., utc=True)`` over a mixed column gives zone-less
+    values the offset of the first zoned row it saw (``10:00`` after a ``+05:30`` row became ``04:30Z``).
+    """
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_convert("UTC"), pd.Series(False, index=values.index)
+    if pd.api.types.is_datetime64_dtype(values.dtype):
+        return values.dt.tz_localize("UTC"), pd.Series(False, index=values.index)
+    typed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    zoned = values.map(_has_zone).astype(bool)
+    if zoned.any():
+        typed[zoned] = pd.to_datetime(values[zoned], utc=True, errors="coerce", format="ISO8601")
+    if (~zoned).any():
+        naive = pd.to_datetime(values[~zoned], errors="coerce", format="ISO8601")
+        typed[~zoned] = naive.dt.tz_localize("UTC") if naive.dt.tz is None else naive.dt.tz_convert("UTC")
     return typed, pd.Series(False, index=values.index)
 
 
