@@ -158,3 +158,20 @@ def predictions_key(dataset: str, model_version: str, job_name: str) -> str:
 def pipeline_execution_key(pipeline: str, execution_id: str) -> str:
     """In the monitoring zone: the record of one pipeline execution the kit's local pipeline executor ran."""
     return f"pipeline-executions/{pipeline}/{execution_id}.json"
+
+
+def data_capture_prefix(base_key: str, endpoint: str, variant: str | None = None) -> str:
+    """Under an endpoint config's ``DestinationS3Uri`` key: the capture of ``endpoint`` (and ``variant``), as
+    SageMaker lays it out (``<base>/<endpoint>/<variant>/``)."""
+    parts = [base_key.strip("/"), endpoint] + ([variant] if variant else [])
+    return "/".join(p for p in parts if p) + "/"
+
+
+def data_capture_key(base_key: str, endpoint: str, variant: str, moment: datetime, file_id: str) -> str:
+    """One capture file, as SageMaker names it: ``<base>/<endpoint>/<variant>/yyyy/mm/dd/hh/mm-ss-mmm-<id>.jsonl``
+    (UTC; the hour directory is the one a reader selects a time range by)."""
+    from datetime import UTC
+
+    when = moment.astimezone(UTC)
+    name = f"{when:%M-%S}-{when.microsecond // 1000:03d}-{file_id}.jsonl"
+    return f"{data_capture_prefix(base_key, endpoint, variant)}{when:%Y/%m/%d/%H}/{name}"
