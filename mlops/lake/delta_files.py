@@ -176,6 +176,7 @@ def _commit(
                 raise TableCommitConflictError(
                     f"{what}: the job read version {based_on} but version {current} is now the latest"
                 )
+            _check_transactions_new(what, table, transactions)
             if mode == "append":
                 _check_append_schema(uri, table, schema)
             table.create_write_transaction(
@@ -238,6 +239,15 @@ def _properties(metadata: Mapping[str, Any], transactions: Sequence[str], versio
         max_commit_retries=0,  # conditional: this version or nothing (the caller decides whether to retry)
         app_transactions=[Transaction(app_id, version) for app_id in transactions] or None,
     )
+
+
+def _check_transactions_new(what: str, table: DeltaTable, transactions: Sequence[str]) -> None:
+    """Refuse to commit an application transaction (an input batch) the table already holds: whatever version a
+    writer read, a batch lands once (a concurrent commit of it after this check fails the version's put)."""
+    for app_id in transactions:
+        version = table.transaction_version(app_id)
+        if version is not None:
+            raise TableCommitConflictError(f"{what}: batch transaction {app_id} is already in version {version}")
 
 
 def _check_append_schema(uri: str, table: DeltaTable, schema: pa.Schema) -> None:

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
 from botocore.exceptions import BotoCoreError, ClientError
 
 from mlops import layout
@@ -34,11 +35,13 @@ from mlops.adapters.aws.clients import ClientFactory
 from mlops.adapters.aws.glue_jobs import job_name_of
 from mlops.contracts import JOB_RESULT_FILE_ENV, JOB_SPARK_MASTER_ENV
 from mlops.layout import Layout
+from mlops.local.processes import start_watched, stop_watched
 from mlops.outputs import StackOutputs
 from mlops.ports.jobs import SUCCEEDED, JobError, JobNotFoundError, JobRun, JobRunFailedError, merged_arguments
 from mlops.ports.object_store import ObjectStore, ObjectStoreError
 
 RESULT_FILE_ENV = JOB_RESULT_FILE_ENV
+RUNNING = "RUNNING"
 SPARK_MASTER_ENV = JOB_SPARK_MASTER_ENV
 _KIT_ROOT = Path(__file__).resolve().parents[2]  # holds mlops/, jobs/, pipelines/ (Glue: --extra-py-files)
 _LOG_BATCH = 200
@@ -99,19 +102,23 @@ class ScriptOutcome:
     exit_code: int
     tail: list[str]
     timed_out: bool
+    interrupted: str | None = None  # what stopped the runner itself (Ctrl-C, an error), if anything
 
 
 def _run_script(
     command: list[str], env: dict[str, str], timeout_s: float | None, on_line: Callable[[str], None]
 ) -> ScriptOutcome:
-    process = subprocess.Popen(
+    # Under the supervisor of mlops.local.processes: the script, its JVM and Python workers are one process group
+    # killed together on timeout, on an interrupt or error here, and when this process dies (even by SIGKILL):
+    # an abandoned run must not go on and commit.
+    process = start_watched(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, cwd=env["HOME"]
     )
     expired = threading.Event()
 
     def stop() -> None:
         expired.set()
-        process.kill()
+        stop_watched(process)
 
     timer = threading.Timer(timeout_s, stop) if timeout_s else None
     if timer:
@@ -124,6 +131,9 @@ def _run_script(
             on_line(line)
             tail = [*tail[-49:], line]
         exit_code = process.wait()
+    except BaseException:
+        stop_watched(process)
+        raise
     finally:
         if timer:
             timer.cancel()
@@ -133,6 +143,8 @@ def _run_script(
 
 def _error_of(outcome: ScriptOutcome, timeout_s: float | None) -> str:
     lines = [line.strip() for line in outcome.tail if line.strip()]
+    if outcome.interrupted:
+        return f"the runner was interrupted ({outcome.interrupted}); the job's processes were stopped"
     if outcome.timed_out:
         last = f" (last line: {lines[-1]!r})" if lines else ""
         return f"the job ran past its Timeout of {timeout_s:g} s and was stopped{last}"
@@ -142,7 +154,15 @@ def _error_of(outcome: ScriptOutcome, timeout_s: float | None) -> str:
 def _state_of(outcome: ScriptOutcome) -> str:
     if outcome.timed_out:
         return "TIMEOUT"
-    return SUCCEEDED if outcome.exit_code == 0 else "FAILED"
+    return SUCCEEDED if outcome.exit_code == 0 and not outcome.interrupted else "FAILED"
+
+
+def _runner_alive(record: Mapping[str, Any]) -> bool:
+    try:
+        runner = psutil.Process(int(record.get("runner_pid") or 0))
+        return abs(runner.create_time() - float(record.get("runner_started") or 0)) < 1  # not a reused pid
+    except (psutil.Error, ValueError):
+        return False
 
 
 class LocalGlueRunner:
@@ -169,6 +189,7 @@ class LocalGlueRunner:
         run_arguments = merged_arguments({}, arguments or {})
         effective = merged_arguments(job.get("DefaultArguments") or {}, run_arguments)
         glue = self._clients.client("glue")
+        self._fail_abandoned_runs(job_name)
         run_id = str(glue.start_job_run(JobName=job_name, Arguments=run_arguments)["JobRunId"])
         group = self._outputs.log_groups.get("glue")
         sink = _LogSink(self._clients.client("logs"), group, run_id) if group else None
@@ -180,6 +201,8 @@ class LocalGlueRunner:
                 sink.add(line)
 
         started_at, started = datetime.now(UTC), time.monotonic()
+        self._record_running(job_key, job_name, run_id, started_at)
+        interruption: BaseException | None = None
         with tempfile.TemporaryDirectory(prefix=f"glue-{job_key}-") as tmp:
             workdir = Path(tmp)
             script = self._download_script(job_key, job, workdir)
@@ -191,7 +214,11 @@ class LocalGlueRunner:
                 for arg in pair
             ]
             timeout_s = float(job["Timeout"]) * 60 if job.get("Timeout") else None
-            outcome = _run_script([sys.executable, str(script), *argv], env, timeout_s, emit)
+            try:
+                outcome = _run_script([sys.executable, str(script), *argv], env, timeout_s, emit)
+            except BaseException as exc:  # Ctrl-C or an error here: the tree is stopped, the run recorded FAILED
+                interruption = exc
+                outcome = ScriptOutcome(-1, [], timed_out=False, interrupted=type(exc).__name__)
             counts = json.loads(result_file.read_text()) if result_file.is_file() else {}
         if sink:
             sink.flush()
@@ -214,9 +241,40 @@ class LocalGlueRunner:
         )
         body = json.dumps({**asdict(run), "exit_code": outcome.exit_code}, indent=2, sort_keys=True).encode()
         self._store.put(self._layout.bucket("monitoring"), key, body, "application/json")
+        if interruption is not None:
+            raise interruption
         if not run.succeeded:
             raise JobRunFailedError(run)
         return run
+
+    def _record_running(self, job_key: str, job_name: str, run_id: str, started_at: datetime) -> None:
+        """A RUNNING record naming this runner, so a run whose runner is killed outright is found later."""
+        record = {
+            "job_key": job_key,
+            "job_name": job_name,
+            "run_id": run_id,
+            "state": RUNNING,
+            "started_at": started_at.isoformat(),
+            "runner_pid": os.getpid(),
+            "runner_started": psutil.Process().create_time(),
+        }
+        key = layout.job_run_key(job_name, run_id)
+        self._store.put(
+            self._layout.bucket("monitoring"), key, json.dumps(record, indent=2).encode(), "application/json"
+        )
+
+    def _fail_abandoned_runs(self, job_name: str) -> None:
+        """Record as FAILED the RUNNING runs of ``job_name`` whose runner is gone (killed outright: its job's
+        processes died with it, see :func:`mlops.local.processes.start_watched`)."""
+        bucket = self._layout.bucket("monitoring")
+        prefix = layout.job_run_key(job_name, "_").rsplit("/", 1)[0] + "/"
+        for key in self._store.list_keys(bucket, prefix):
+            record = json.loads(self._store.get(bucket, key))
+            if record.get("state") != RUNNING or _runner_alive(record):
+                continue
+            error = f"its runner (pid {record.get('runner_pid')}) died; the job's processes were stopped with it"
+            record.update(state="FAILED", error=error, finished_at=datetime.now(UTC).isoformat())
+            self._store.put(bucket, key, json.dumps(record, indent=2, sort_keys=True).encode(), "application/json")
 
     def _job_definition(self, job_key: str, job_name: str) -> dict[str, Any]:
         try:

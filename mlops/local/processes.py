@@ -1,8 +1,17 @@
-"""Stopping the processes the local runtime started (emulator, serving processes), politely and then firmly."""
+"""Stopping the processes the local runtime started (emulator, serving processes), politely and then firmly;
+running a job's process tree so that it never outlives its runner (:func:`start_watched`)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -20,3 +29,87 @@ def terminate(pid: int, timeout: float = STOP_TIMEOUT_S) -> None:
     except psutil.TimeoutExpired:
         process.kill()
         process.wait(timeout=timeout)
+
+
+# --- Child processes that must not outlive the command that started them ------------------------------------
+#
+# A job script (and the JVM or worker processes it starts) must stop when the runner that started it stops: a
+# run the caller no longer waits for must not go on and commit. :func:`start_watched` runs the command under a
+# small supervisor (this file run as a script): the command gets a process group of its own, and the supervisor
+# kills that whole group when the command exits (leftover grandchildren), when it is asked to stop (SIGTERM,
+# SIGINT, SIGHUP) and when the runner dies, even by SIGKILL (Linux: PR_SET_PDEATHSIG; elsewhere: it polls its
+# parent's pid). The runner stops a run with :func:`stop_watched`.
+
+_WATCH_POLL_S = 0.5
+_PR_SET_PDEATHSIG = 1
+
+
+def watched_command(command: list[str]) -> list[str]:
+    """``command`` run under the supervisor, which watches this process (the caller) as its parent.
+
+    ``-I``: the supervisor imports nothing from its folder or the environment's PYTHONPATH (the command does).
+    """
+    return [sys.executable, "-I", str(Path(__file__).resolve()), "--watch", str(os.getpid()), "--", *command]
+
+
+def start_watched(command: list[str], **popen: Any) -> subprocess.Popen[str]:
+    """Start ``command`` under the supervisor (see above), in a session of its own (Ctrl-C reaches the caller,
+    who decides); ``popen`` are :class:`subprocess.Popen` arguments (pipes, env, cwd)."""
+    return subprocess.Popen(watched_command(command), start_new_session=True, **popen)
+
+
+def stop_watched(process: subprocess.Popen[str], timeout: float = STOP_TIMEOUT_S) -> None:
+    """Stop a :func:`start_watched` process and everything the command started; SIGKILL if it lingers."""
+    with contextlib.suppress(ProcessLookupError):
+        process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=timeout)
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGTERM this process when its parent dies (no-op elsewhere: the poll covers it)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+def _supervise(parent: int, command: list[str]) -> int:
+    _die_with_parent()
+    child = subprocess.Popen(command, process_group=0)
+
+    def stop(signum: int, _frame: object) -> None:
+        _kill_group(child.pid)
+        os._exit(128 + signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, stop)
+    if os.getppid() != parent:  # the parent died before the watch was set up
+        stop(signal.SIGTERM, None)
+
+    def poll_parent() -> None:
+        while child.poll() is None:
+            if os.getppid() != parent:
+                stop(signal.SIGHUP, None)
+            time.sleep(_WATCH_POLL_S)
+
+    threading.Thread(target=poll_parent, daemon=True).start()
+    code = child.wait()
+    _kill_group(child.pid)  # whatever the command left running (a JVM, workers) goes with it
+    return code if code >= 0 else 128 - code
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 5 or sys.argv[1] != "--watch" or sys.argv[3] != "--":
+        sys.exit("usage: processes.py --watch PARENT_PID -- COMMAND...")
+    sys.exit(_supervise(int(sys.argv[2]), sys.argv[4:]))
