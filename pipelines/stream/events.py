@@ -3,8 +3,9 @@
 On the wire an event is a JSON object with the definition's columns: strings, numbers, booleans, timestamps and
 dates as ISO-8601 strings (UTC). A nullable column may be absent (a label is rarely known when the event
 happens); the entity key, the event time, the primary key and every non-nullable column must be present and
-non-null. A value of the wrong type fails the event. Quality rules (allowed values, min/max) are validation's
-business, not the stream's: a drifted category is still an event whose features must be served.
+non-null. A value of the wrong type fails the event, and so does a value batch validation would quarantine
+(``allowed`` values, ``min``/``max``: the same rules and reasons, :mod:`pipelines.validation.rules`), so the
+online store never serves features of a row the curated table would not hold.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from mlops.datasets import Column, DatasetDefinition
 from mlops.errors import DatasetError
 from mlops.features.online import to_utc
+from pipelines.validation.rules import row_violations
 
 
 class EventError(DatasetError):
@@ -60,6 +62,9 @@ def check_event(raw: Mapping[str, Any], definition: DatasetDefinition) -> dict[s
     for column in definition.columns:
         value = raw.get(column.name)
         row[column.name] = None if value is None else _typed(value, column)
+    broken = row_violations(row, definition)
+    if broken:
+        raise EventError("; ".join(broken))
     return row
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 
 from mlops.datasets import DatasetDefinition
 from pipelines.ingest.records import ROW_NUMBER
+from pipelines.validation import rules
 
 
 @dataclass(frozen=True)
@@ -67,11 +68,11 @@ def build_suite(definition: DatasetDefinition, now: datetime) -> Any:
 def _reason(kind: str, kwargs: dict[str, Any]) -> str:
     column = kwargs.get("column")
     reasons = {
-        "expect_column_values_to_not_be_null": f"{column}: null in a non-nullable column",
-        "expect_column_values_to_be_between": (
-            f"{column}: outside [{kwargs.get('min_value')}, {kwargs.get('max_value')}]"
+        "expect_column_values_to_not_be_null": rules.not_null_reason(str(column)),
+        "expect_column_values_to_be_between": rules.between_reason(
+            str(column), kwargs.get("min_value"), kwargs.get("max_value")
         ),
-        "expect_column_values_to_be_in_set": f"{column}: not one of the allowed values",
+        "expect_column_values_to_be_in_set": rules.allowed_reason(str(column)),
         "expect_column_values_to_be_unique": f"{column}: duplicate value",
         "expect_compound_columns_to_be_unique": f"duplicate primary key ({', '.join(kwargs.get('column_list', []))})",
         "expect_table_columns_to_match_set": "the column set differs from the definition",
