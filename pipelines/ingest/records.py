@@ -4,11 +4,13 @@ CSV and JSON lines are read record by record so one malformed record costs one r
 with the wrong number of fields, bytes that are not UTF-8, a JSON line that does not parse or is not an object
 become :class:`ParseFailure` entries with a reason. Values stay as read (strings for CSV, JSON values, Arrow
 types for Parquet); typing them is validation's job. Row numbers count records from 1 (the CSV header is not a
-record) and identify a row in quarantine.
+record) and identify a row in quarantine. A UTF-8 byte-order mark (Excel writes one) is not data: it is dropped
+before the header is read. A failure's ``raw`` is the whole record, however long: quarantine keeps what came in.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -55,8 +57,12 @@ def _frame(rows: list[Any], columns: list[str], numbers: list[int]) -> pd.DataFr
     return frame
 
 
+def _without_bom(data: bytes) -> bytes:
+    return data[len(codecs.BOM_UTF8) :] if data.startswith(codecs.BOM_UTF8) else data
+
+
 def _read_csv(data: bytes, source: str) -> RawRecords:
-    text = data.decode("utf-8", errors="replace")  # bad bytes become U+FFFD and fail only their record
+    text = _without_bom(data).decode("utf-8", errors="replace")  # bad bytes become U+FFFD and fail only their record
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
@@ -81,7 +87,7 @@ def _read_csv(data: bytes, source: str) -> RawRecords:
         if not record:
             continue  # a blank line is not a record
         number += 1
-        raw = ",".join(record)[:500]
+        raw = ",".join(record)
         if len(record) != len(header):
             hint = " (an unclosed quote joins lines)" if any("\n" in value for value in record) else ""
             reason = f"malformed CSV record: {len(record)} fields, header has {len(header)}{hint}"
@@ -107,11 +113,11 @@ def _read_jsonl(data: bytes) -> RawRecords:
     columns: dict[str, None] = {}  # insertion-ordered union of keys
     schema: dict[str, str] = {}
     number = 0
-    for line in data.splitlines():
+    for line in _without_bom(data).splitlines():
         if not line.strip():
             continue
         number += 1
-        raw = line[:500].decode("utf-8", errors="replace")
+        raw = line.decode("utf-8", errors="replace")
         try:
             value = json.loads(line)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:

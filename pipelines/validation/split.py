@@ -8,10 +8,14 @@ Column set decisions:
   producer broke the contract and no row can be judged complete;
 - an extra column is dropped with a warning recorded in the result: upstream adding a field is a compatible
   change, and quarantining whole batches for it would stop the pipeline over data nobody reads yet.
+
+Every quarantined row keeps the record as read in ``_raw`` (a JSON object of all its columns, or the text of a
+record that did not parse), whatever its reason: a renamed or extra column's values are not lost.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -53,6 +57,12 @@ def _add(reasons: pd.Series, rows: pd.Index | list[int], reason: str) -> None:
     reasons.loc[rows] = current.where(current == "", current + "; ") + reason
 
 
+def _raw_records(frame: pd.DataFrame) -> list[str]:
+    """Each row as read, every column (also the ones the definition lacks or renamed), as one JSON object."""
+    rows = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+    return [json.dumps(row, default=str) for row in rows]
+
+
 def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.apply(lambda col: col.map(str, na_action="ignore").astype(object).where(col.notna(), None))
 
@@ -87,7 +97,7 @@ def split_batch(records: RawRecords, definition: DatasetDefinition, batch_id: st
                 failures.append(f"{outcome.reason} (observed: {outcome.observed})")
     bad = reasons != ""
     quarantine = _as_text(frame[bad])
-    quarantine[RAW] = None
+    quarantine[RAW] = _raw_records(records.frame[bad])
     quarantine[REASON] = reasons[bad]
     parse = pd.DataFrame(
         {RAW: [f.raw for f in records.failures], REASON: [f.reason for f in records.failures]},
