@@ -175,3 +175,30 @@ def data_capture_key(base_key: str, endpoint: str, variant: str, moment: datetim
     when = moment.astimezone(UTC)
     name = f"{when:%M-%S}-{when.microsecond // 1000:03d}-{file_id}.jsonl"
     return f"{data_capture_prefix(base_key, endpoint, variant)}{when:%Y/%m/%d/%H}/{name}"
+
+def baseline_key(job_name: str, name: str) -> str:
+    """In the models zone: a drift-check baseline file (``statistics.json``, ``constraints.json``) of the model a
+    training job produced."""
+    return f"{training_job_prefix(job_name)}/output/baseline/{name}"
+
+
+def model_monitor_prefix(dataset: str, source: str, schedule: str, when: datetime) -> str:
+    """In the monitoring zone: one monitoring run's outputs (``statistics.json``, ``constraint_violations.json``,
+    ``drift.json``, ``report.html``), laid out as Model Monitor's ``<endpoint>/<schedule>/<yyyy>/<mm>/<dd>/<hh>``
+    with the run's minute and second added so runs within an hour stay apart."""
+    return f"model-monitor/{dataset}/{source}/{schedule}/{when.strftime('%Y/%m/%d/%H/%M%S')}/"
+
+
+def model_monitor_root(dataset: str) -> str:
+    """In the monitoring zone: every monitoring run of the dataset is below it."""
+    return f"model-monitor/{dataset}/"
+
+
+def ground_truth_key(dataset: str, when: datetime, name: str) -> str:
+    """In the monitoring zone: one file of ground-truth labels in Model Monitor's layout
+    (``groundtruth/<dataset>/<yyyy>/<mm>/<dd>/<hh>/<name>.jsonl``)."""
+    return f"groundtruth/{dataset}/{when.strftime('%Y/%m/%d/%H')}/{name}.jsonl"
+
+
+def ground_truth_prefix(dataset: str) -> str:
+    return f"groundtruth/{dataset}/"

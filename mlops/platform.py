@@ -47,6 +47,11 @@ class Services(Protocol):
     @property
     def metrics(self) -> MetricsPublisher: ...
 
+    def metrics_in(self, namespace: str) -> MetricsPublisher:
+        """The metrics port on another namespace (Model Monitor's ``/aws/sagemaker/Endpoints/data-metrics``):
+        the same implementation as :attr:`metrics`, one instance per namespace."""
+        ...
+
     @property
     def catalog(self) -> Catalog: ...
 

@@ -110,6 +110,7 @@ class WiredServices:
         self.settings = settings
         self.outputs = outputs
         self._lock = threading.Lock()
+        self._other_metrics: dict[str, MetricsPublisher] = {}
 
     @cached_property
     def clients(self) -> ClientFactory:
@@ -188,6 +189,25 @@ class WiredServices:
 
             return MemoryMetrics(self.outputs.metrics_namespace)
         raise _unknown("metrics", kind)
+
+    def metrics_in(self, namespace: str) -> MetricsPublisher:
+        if namespace == self.outputs.metrics_namespace:
+            return self.metrics
+        with self._lock:
+            others = self._other_metrics
+            if namespace not in others:
+                kind = self._type("metrics")
+                if kind == "cloudwatch":
+                    from mlops.adapters.aws.cloudwatch import CloudWatchMetrics
+
+                    others[namespace] = CloudWatchMetrics(self.clients, namespace)
+                elif kind == "memory":
+                    from mlops.adapters.memory.metrics import MemoryMetrics
+
+                    others[namespace] = MemoryMetrics(namespace)
+                else:
+                    raise _unknown("metrics", kind)
+            return others[namespace]
 
     @cached_property
     def catalog(self) -> Catalog:

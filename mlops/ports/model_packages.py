@@ -12,7 +12,7 @@ a silently truncated lineage value (an S3 URI, a commit) would point somewhere e
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from mlops.errors import RegistryError
@@ -49,6 +49,8 @@ class ModelPackage:
     image: str
     metadata: dict[str, str]
     description: str
+    drift_check_baselines: dict[str, str] = field(default_factory=dict)
+    """``statistics`` / ``constraints`` URIs of the data-quality baseline (SageMaker's ``DriftCheckBaselines``)."""
 
 
 class ModelPackageRegistry(Protocol):
@@ -65,8 +67,10 @@ class ModelPackageRegistry(Protocol):
         description: str,
         metrics_url: str | None = None,
         lineage: Mapping[str, str] | None = None,
+        drift_baselines: Mapping[str, str] | None = None,
     ) -> ModelPackage:
-        """Register a new version as PendingManualApproval in stage Staging; ``metadata`` values over
+        """Register a new version as PendingManualApproval in stage Staging (``drift_baselines``: ``statistics``
+        and ``constraints`` URIs, the package's data-quality baseline); ``metadata`` values over
         :data:`METADATA_VALUE_LIMIT` characters raise :class:`InvalidModelPackageError` (nothing is created)."""
         ...
 

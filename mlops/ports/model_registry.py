@@ -88,6 +88,9 @@ class RegistrationRequest:
     metrics: Mapping[str, float]
     summary: Mapping[str, Any]
     lineage: Mapping[str, str] = field(default_factory=dict)
+    baseline: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """The drift-check baseline files by name (``statistics.json``, ``constraints.json``: Model Monitor's
+    formats), stored with the version and named on its model package; empty when the pipeline wrote none."""
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops.contracts import CHALLENGER, CHAMPION
-from mlops.layout import Layout, evaluation_key
+from mlops.layout import Layout, baseline_key, evaluation_key
 from mlops.ports.model_packages import Approval, ModelPackage, ModelPackageRegistry, Stage
 from mlops.ports.model_registry import (
     ModelNotFoundError,
@@ -48,6 +48,8 @@ PACKAGE_LINEAGE_KEYS = ("dataset_version", "training_job", "code_version", "pipe
 # What the serving image needs when the job's model directory lists no requirements of its own.
 SERVING_DISTRIBUTIONS = ("mlflow", "scikit-learn", "pandas", "numpy", "cloudpickle")
 ERROR_TAG = "registration_error"
+BASELINE_TAGS = {"statistics": "baseline_statistics_uri", "constraints": "baseline_constraints_uri"}
+"""Version tags naming the drift-check baseline files (monitoring finds the champion's baseline by them)."""
 _MLFLOW_TAG_LIMIT = 5000
 
 
@@ -92,7 +94,12 @@ class MlflowModelRegistry:
                         f"package {package.arn} Rejected/Archived",
                         lambda: self.packages.update(package.arn, "Rejected", "Archived", "registration failed"),
                     )
-                    tags = {**request.lineage, STAGE_TAG: "Staging", PACKAGE_TAG: package.arn}
+                    tags = {
+                        **request.lineage,
+                        **{BASELINE_TAGS[k]: v for k, v in package.drift_check_baselines.items() if k in BASELINE_TAGS},
+                        STAGE_TAG: "Staging",
+                        PACKAGE_TAG: package.arn,
+                    }
                     for key, value in tags.items():
                         client.set_model_version_tag(name, str(version), key, value)
                     client.set_registered_model_alias(name, CHALLENGER, str(version))
@@ -107,6 +114,11 @@ class MlflowModelRegistry:
         key = evaluation_key(request.job_name)
         report = json.dumps(dict(request.summary), sort_keys=True, default=str).encode()
         self._objects.put(bucket, key, report, content_type="application/json")
+        baselines: dict[str, str] = {}
+        for name, content in request.baseline.items():
+            stored = baseline_key(request.job_name, name)
+            self._objects.put(bucket, stored, json.dumps(content).encode(), content_type="application/json")
+            baselines[name.removesuffix(".json")] = self._layout.uri(bucket, stored)
         return self.packages.create(
             model_data_url=request.model_artifact,
             image=request.image,
@@ -119,6 +131,7 @@ class MlflowModelRegistry:
             description=f"{request.dataset} v{version} from training job {request.job_name}",
             metrics_url=self._layout.uri(bucket, key),
             lineage={"CommitId": request.lineage.get("code_version", ""), "GeneratedBy": request.job_arn},
+            drift_baselines=baselines or None,
         )
 
     # -- promotion and rollback ---------------------------------------------------------------------------------

@@ -67,6 +67,10 @@ IMAGES: dict[str, ImageSpec] = {
             "pipelines/training",
             "pipelines/feature_store",
             "pipelines/datasets",
+            "monitoring/__init__.py",  # Evaluate writes the drift-check baseline (monitoring.baseline)
+            "monitoring/drift.py",
+            "monitoring/baseline.py",
+            "monitoring/modelmonitor",
         ),
         excluded=_LOCAL_ONLY,
         entry_points={"train": "pipelines.training.entry_point"},

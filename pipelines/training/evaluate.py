@@ -9,7 +9,9 @@ Contract (paths under ``$MLOPS_PROCESSING_ROOT``, default ``/opt/ml/processing``
 - ``input/model/model.tar.gz``: the training job's artifact (``mlflow_model/`` + ``metrics.json``);
 - ``input/validation/``: the holdout Parquet written by ``Prepare``;
 - ``output/evaluation/evaluation.json``: ``task``, ``metrics``, ``primary_metric`` and ``quality.skill``, read by
-  the pipeline's quality bar (a ``PropertyFile``) and attached to the model package as its quality statistics.
+  the pipeline's quality bar (a ``PropertyFile``) and attached to the model package as its quality statistics;
+- ``output/evaluation/statistics.json`` and ``constraints.json``: the holdout's drift-check baseline in Model
+  Monitor's formats (:mod:`monitoring.baseline`), registered with the model version.
 
 ``quality.skill`` puts both tasks on one scale, 0 for a model no better than a constant and 1 for a perfect one:
 classification ``(PR-AUC - positive rate) / (1 - positive rate)`` (a random ranking's PR-AUC is the positive
@@ -30,6 +32,7 @@ from typing import Any
 from mlops.errors import TrainingDataError
 from mlops.modeling.metrics import primary_metric
 from mlops.modeling.spec import ModelSpec
+from monitoring.baseline import baseline_of, write_baseline
 from pipelines.training import steps
 from pipelines.training.hyperparameters import Hyperparameters
 from pipelines.training.processing import (
@@ -82,6 +85,7 @@ def evaluate(root: Path, spec: ModelSpec, target_precision: float) -> dict[str, 
         "quality": {"skill": skill(spec.task, metrics)},
     }
     (output_dir(root, "evaluation") / REPORT).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    write_baseline(output_dir(root, "evaluation"), baseline_of(holdout, spec))
     return report
 
 

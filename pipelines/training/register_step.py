@@ -12,6 +12,7 @@ Contract (paths under ``$MLOPS_PROCESSING_ROOT``, default ``/opt/ml/processing``
 - ``input/model/model.tar.gz``: the training job's artifact (``mlflow_model/`` + ``metrics.json``);
 - ``input/split/split.json``: Prepare's lineage (``dataset``, ``dataset_version``);
 - ``input/evaluation/evaluation.json``: Evaluate's report (kept with the registration's summary);
+- ``input/evaluation/statistics.json``, ``constraints.json``: the drift-check baseline (stored with the version);
 - ``output/registration/registration.json``: where the model was registered (MLflow version, model package).
 """
 
@@ -31,6 +32,7 @@ from mlops.errors import TrainingDataError
 from mlops.platform import Platform
 from mlops.ports.model_registry import ModelRegistry, Registration, RegistrationRequest
 from mlops.settings import Settings
+from monitoring.baseline import read_baseline
 from pipelines.training.processing import input_dir, output_dir, run_step
 
 ARTIFACT = "model.tar.gz"
@@ -75,6 +77,7 @@ def registration_request(root: Path, arguments: argparse.Namespace, model_into: 
         hyperparameters={str(k): str(v) for k, v in summary["hyperparameters"].items()},
         metrics={str(k): float(v) for k, v in summary["job_metrics"].items()},
         summary={**summary, "evaluation": evaluation},
+        baseline=read_baseline(input_dir(root, "evaluation")),
         lineage={
             "dataset_version": str(split["dataset_version"]),
             "training_job": arguments.training_job,

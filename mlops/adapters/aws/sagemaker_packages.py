@@ -76,6 +76,7 @@ class SageMakerModelPackages:
         description: str,
         metrics_url: str | None = None,
         lineage: Mapping[str, str] | None = None,
+        drift_baselines: Mapping[str, str] | None = None,
     ) -> ModelPackage:
         request: dict[str, Any] = {
             "ModelPackageGroupName": self.group,
@@ -92,6 +93,10 @@ class SageMakerModelPackages:
             request["ModelMetrics"] = {
                 "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": metrics_url}}
             }
+        if drift_baselines:
+            quality = _data_quality(drift_baselines)
+            request.setdefault("ModelMetrics", {})["ModelDataQuality"] = quality
+            request["DriftCheckBaselines"] = {"ModelDataQuality": quality}
         if lineage:
             request["MetadataProperties"] = {key: value for key, value in lineage.items() if value}
         try:
@@ -116,6 +121,7 @@ class SageMakerModelPackages:
             image=containers[0].get("Image", ""),
             metadata=metadata,
             description=raw.get("ApprovalDescription") or "",
+            drift_check_baselines=_baselines_of(raw),
         )
 
     def update(self, arn: str, approval: Approval, stage: Stage, note: str) -> ModelPackage:
@@ -140,3 +146,17 @@ class SageMakerModelPackages:
         except (ClientError, BotoCoreError) as exc:
             raise _failure(f"listing model packages of group {self.group!r}", exc) from exc
         return sorted((self.describe(arn) for arn in arns), key=lambda package: package.version)
+
+
+def _data_quality(baselines: Mapping[str, str]) -> dict[str, Any]:
+    """SageMaker's ``ModelDataQuality``: the baseline's statistics and constraints files (Model Monitor's JSON)."""
+    return {
+        key.capitalize(): {"ContentType": "application/json", "S3Uri": uri}
+        for key, uri in baselines.items()
+        if key in ("statistics", "constraints")
+    }
+
+
+def _baselines_of(raw: Mapping[str, Any]) -> dict[str, str]:
+    quality = raw.get("DriftCheckBaselines", {}).get("ModelDataQuality", {})
+    return {key.lower(): str(value["S3Uri"]) for key, value in quality.items() if "S3Uri" in value}

@@ -35,6 +35,7 @@ class MemoryModelPackages:
         description: str,
         metrics_url: str | None = None,
         lineage: Mapping[str, str] | None = None,
+        drift_baselines: Mapping[str, str] | None = None,
     ) -> ModelPackage:
         values = checked_metadata({**metadata, STAGE_KEY: "Staging"})
         with self._lock:
@@ -48,6 +49,7 @@ class MemoryModelPackages:
                 image=image,
                 metadata=values,
                 description="",
+                drift_check_baselines=dict(drift_baselines or {}),
             )
             self._packages[package.arn] = package
         return package
