@@ -202,3 +202,8 @@ def ground_truth_key(dataset: str, when: datetime, name: str) -> str:
 
 def ground_truth_prefix(dataset: str) -> str:
     return f"groundtruth/{dataset}/"
+
+
+def stream_history_key(consumer: str, partition: str) -> str:
+    """In the features zone: a stream consumer's per-entity history of one partition, saved with each commit."""
+    return f"stream-state/{consumer}/{partition}.json"

@@ -96,6 +96,7 @@ def consume(  # noqa: PLR0917 (typer passes options positionally)
         f"[green]consumed[/] {result.read} records of {dataset} in {result.seconds:.1f}s: "
         f"{result.written} online items written, {result.quarantined} quarantined"
         + (f", {result.seeded} history rows seeded from curated v{result.seed_version}" if seed_from_curated else "")
+        + (f", {result.restored} history rows restored from the last run" if result.restored else "")
     )
     if not result.leased:
         console.print(
@@ -104,5 +105,6 @@ def consume(  # noqa: PLR0917 (typer passes options positionally)
         )
     for partition, counts in sorted(result.partitions.items()):
         console.print(
-            f"  {partition}: {counts.records} records, checkpoint {counts.checkpoint}, lag {counts.lag_millis} ms"
+            f"  {partition}: {counts.records} records ({counts.committed_records} in all), "
+            f"checkpoint {counts.checkpoint}, lag {counts.lag_millis} ms"
         )

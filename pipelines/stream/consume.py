@@ -8,8 +8,9 @@ the replay rewrites the same items). The subscription leases the partitions, so 
 dataset reads none of the partitions this one holds.
 
 A run is bounded: it stops after ``max_records`` records or once no partition has returned a record for
-``idle_seconds``. The next run resumes from the checkpoints. History starts empty each run unless seeded from
-the curated Delta table (:func:`seed_from_curated`); see ``docs/stream.md`` for the warm-up this implies.
+``idle_seconds``. The next run resumes from the checkpoints with the per-entity history saved before each commit
+(:mod:`pipelines.stream.history_store`: a crash loses no history), optionally seeded from the curated Delta table
+(:func:`seed_from_curated`); see ``docs/stream.md``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from mlops.ports.events import Delivery, Subscription
 from mlops.ports.online_store import OnlineStore
 from pipelines.stream.events import EventError, parse_event
 from pipelines.stream.history import EntityHistory
+from pipelines.stream.history_store import HistoryStore
 from pipelines.stream.quarantine import Quarantine
 from pipelines.stream.seed import seed_from_curated
 
@@ -51,8 +53,9 @@ def owner_id() -> str:
 class PartitionCounts:
     """One partition's progress in a run."""
 
-    records: int = 0
+    records: int = 0  # read in this run
     checkpoint: str | None = None
+    committed_records: int = 0  # committed in all runs (the checkpoint's count)
     lag_millis: int = 0
 
 
@@ -68,6 +71,7 @@ class ConsumeResult:
     written: int = 0
     quarantined: int = 0
     seeded: int = 0
+    restored: int = 0  # events of the history saved by earlier runs
     seed_version: int | None = None
     seconds: float = 0.0
     leased: list[str] = field(default_factory=list)
@@ -84,6 +88,7 @@ class StreamConsumer:
     quarantine: Quarantine
     history: EntityHistory
     result: ConsumeResult
+    saved: HistoryStore | None = None
 
     def online_row(self, row: dict[str, Any], position: str) -> dict[str, Any]:
         """The store item of an event: its features, entity, the time they are as of, the record they came from."""
@@ -109,6 +114,8 @@ class StreamConsumer:
                 self.quarantine.add(str(exc), raw, partition=delivery.partition, position=delivery.position)
                 continue
             entity = str(row[definition.entity_key])
+            if self.saved is not None:
+                self.saved.note(entity, delivery.partition)
             seen = self.history.newest(entity)
             self.history.add(row)
             # A late event joins the history but does not replace features of a newer event in the store.
@@ -138,6 +145,8 @@ def run(
         deliveries = subscription.poll(limit)
         if deliveries:
             positions = consumer.process(deliveries)
+            if consumer.saved is not None:  # before the commit: a crash after it must find this history
+                consumer.saved.save(consumer.history, positions)
             subscription.commit(positions)  # only now: every delivery up to these positions is in the store
             for partition, position in positions.items():
                 result.partitions[partition].checkpoint = position
@@ -178,13 +187,16 @@ def consume(
         result.seeded, result.seed_version = seed_from_curated(platform, definition, history, seed_version)
     bucket = platform.layout.bucket("quarantine")
     quarantine = Quarantine(services.object_store, bucket, definition.name, "consume")
-    consumer = StreamConsumer(definition, services.online_store, quarantine, history, result)
+    saved = HistoryStore(services.object_store, platform.layout.bucket("features"), name, definition)
+    consumer = StreamConsumer(definition, services.online_store, quarantine, history, result, saved)
     with services.events.subscribe(name, result.owner) as subscription:
         result.leased = subscription.partitions
+        result.restored = saved.load(history, subscription.partitions)
         run(consumer, subscription, max_records, idle_seconds, progress=progress)
         for partition, checkpoint in subscription.committed.items():
             counts = result.partitions.setdefault(partition, PartitionCounts())
             counts.checkpoint = checkpoint.position
+            counts.committed_records = checkpoint.records
     result.quarantined = quarantine.count
     result.quarantine_keys = [platform.layout.uri(bucket, key) for key in quarantine.keys]
     result.seconds = round(time.monotonic() - started, 3)

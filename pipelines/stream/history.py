@@ -2,8 +2,9 @@
 
 The online store keeps only the latest features per entity, so rolling features need the events themselves.
 The consumer keeps, per entity, the events inside the longest rolling window before that entity's newest event
-(and always the newest one, which ``time_since_last`` needs). History starts empty on each run unless seeded
-(``seed_from_curated``): until an entity has a window's worth of events, its rolling features undercount.
+(and always the newest one, which ``time_since_last`` needs). A run starts from the history the previous run saved
+with its last commit (:mod:`pipelines.stream.history_store`), and may be seeded from curated
+(``seed_from_curated``): without either, until an entity has a window's worth of events, its features undercount.
 """
 
 from __future__ import annotations
@@ -65,6 +66,10 @@ class EntityHistory:
             self.add(row)
             count += 1
         return count
+
+    def events(self, entity: str) -> list[Mapping[str, Any]]:
+        """The entity's remembered events (what a saved history holds)."""
+        return [event for _, event in self._events.get(entity, {}).values()]
 
     def features(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """The features of ``row`` from the entity's history (``row`` itself is skipped by its primary key)."""
