@@ -1,9 +1,14 @@
-"""The web layer of the SageMaker hosting contract: ``GET /ping``, ``POST /invocations`` (and ``GET /stats``).
+"""The web layer of the SageMaker hosting contract: ``GET /ping``, ``POST /invocations`` (and ``GET /stats``), plus
+MLflow's scoring server's ``GET /health`` (the same as ``/ping``) and ``GET /version`` (the MLflow version).
 
 Thin on purpose: it reads the body (refusing more than 6 MB before reading it all), hands it to
 :class:`~serving.core.InferenceCore`, and lets :class:`~serving.batcher.MicroBatcher` put concurrent requests
 into one ``predict`` in a worker thread. Every request is logged as one JSON line with its latency; the model's
 load time is logged at start-up and reported by ``/ping`` and ``/stats``.
+
+Bad input never reaches the client as a plain-text error or a hung connection: every error, 4xx or 5xx, is a JSON
+body in MLflow's shape (``error_code``, ``message``); a failure of the server itself is logged once and answered
+500; a client that stops sending its body is answered 408 after ``body_timeout_s`` and its connection closed.
 """
 
 from __future__ import annotations
@@ -19,19 +24,22 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from serving.batcher import MicroBatcher, limit_native_threads
-from serving.core import InferenceCore, error_response
-from serving.errors import InvocationError, PayloadTooLargeError
+from serving.core import RESPONSE_FORMAT_HEADER, InferenceCore, error_response
+from serving.errors import BodyTimeoutError, InternalServerError, InvocationError, PayloadTooLargeError
 from serving.logs import now_ms
 from serving.payload import MAX_PAYLOAD_BYTES, raise_too_large
 
 log = logging.getLogger("serving.app")
 # Bodies larger than this are parsed in a worker thread so the event loop keeps answering.
 _PARSE_INLINE_BYTES = 64 * 1024
+BODY_TIMEOUT_S = 60.0  # SageMaker's InvokeEndpoint timeout: a body not complete by then never will be
+_CLOSE_STATUSES = (PayloadTooLargeError.status, BodyTimeoutError.status)  # the rest of the body is not read
 
 
 class ServerState:
@@ -45,7 +53,15 @@ class ServerState:
         self.errors = 0
 
 
-async def _read_body(request: Request) -> bytes:
+async def _read_body(request: Request, timeout_s: float) -> bytes:
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await _read_all(request)
+    except TimeoutError:
+        raise BodyTimeoutError(f"the request body was not complete within {timeout_s:g} s") from None
+
+
+async def _read_all(request: Request) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_PAYLOAD_BYTES:
         raise_too_large(int(declared))
@@ -59,7 +75,7 @@ async def _read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def build_app(load_core: Callable[[], InferenceCore]) -> Starlette:
+def build_app(load_core: Callable[[], InferenceCore], body_timeout_s: float = BODY_TIMEOUT_S) -> Starlette:
     """The ASGI app; ``load_core`` runs once at start-up (``/ping`` answers only after the model loaded)."""
     holder: dict[str, ServerState] = {}
 
@@ -73,6 +89,7 @@ def build_app(load_core: Callable[[], InferenceCore]) -> Starlette:
                 "model_uri": model.uri,
                 "model_version": model.version,
                 "load_seconds": round(model.load_seconds, 3),
+                "engine": model.engine,
             },
         )
         limit_native_threads(1)  # small batches are predicted on this, the event loop's thread (see batcher)
@@ -92,24 +109,33 @@ def build_app(load_core: Callable[[], InferenceCore]) -> Starlette:
         body = {"status": "healthy", "model": model.name, "version": model.version}
         return Response(json.dumps(body), media_type="application/json")
 
+    async def version(_: Request) -> Response:
+        from mlflow.version import VERSION
+
+        return Response(VERSION, media_type="application/json")  # what MLflow's scoring server answers
+
     async def invocations(request: Request) -> Response:
         state = holder["state"]
         started = now_ms()
         rows = 0
         try:
-            body = await _read_body(request)
-            content_type, accept = request.headers.get("content-type"), request.headers.get("accept")
+            body = await _read_body(request, body_timeout_s)
+            received = request.headers
+            asked = (received.get("content-type"), received.get("accept"), received.get(RESPONSE_FORMAT_HEADER))
             if len(body) > _PARSE_INLINE_BYTES:
-                prepared = await asyncio.to_thread(state.core.prepare, body, content_type, accept)
+                prepared = await asyncio.to_thread(state.core.prepare, body, *asked)
             else:
-                prepared = state.core.prepare(body, content_type, accept)
+                prepared = state.core.prepare(body, *asked)
             rows = len(prepared.rows)
-            answer = state.core.respond(await state.batcher.predict(prepared.rows), prepared.accept)
+            answer = state.core.respond(await state.batcher.predict(prepared.rows), prepared)
         except InvocationError as exc:
             answer = error_response(exc)
+        except Exception as exc:  # a bug of the server's own: logged once, answered as JSON, the server serves on
+            log.exception("invocation failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+            answer = error_response(InternalServerError(f"the server failed on this request: {type(exc).__name__}"))
         elapsed = now_ms() - started
         _record(state, answer.status, rows, elapsed, request)
-        headers = {"Connection": "close"} if answer.status == PayloadTooLargeError.status else None
+        headers = {"Connection": "close"} if answer.status in _CLOSE_STATUSES else None
         return Response(answer.body, status_code=answer.status, media_type=answer.content_type, headers=headers)
 
     async def stats(_: Request) -> Response:
@@ -118,10 +144,28 @@ def build_app(load_core: Callable[[], InferenceCore]) -> Starlette:
 
     routes = [
         Route("/ping", ping, methods=["GET"]),
+        Route("/health", ping, methods=["GET"]),
+        Route("/version", version, methods=["GET"]),
         Route("/invocations", invocations, methods=["POST"]),
         Route("/stats", stats, methods=["GET"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    handlers = {HTTPException: _http_error, Exception: _server_error}
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
+
+
+async def _http_error(_: Request, exc: Exception) -> Response:
+    """Routing errors (404 unknown path, 405 wrong method) as JSON in MLflow's error shape."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    code = "ENDPOINT_NOT_FOUND" if status in (404, 405) else "BAD_REQUEST"
+    body = json.dumps({"error_code": code, "message": str(getattr(exc, "detail", exc))})
+    return Response(body, status_code=status, media_type="application/json")
+
+
+async def _server_error(_: Request, exc: Exception) -> Response:
+    """Anything that escaped a handler: JSON, never starlette's plain-text 500."""
+    log.error("request failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+    body = json.dumps({"error_code": "INTERNAL_ERROR", "message": f"the server failed: {type(exc).__name__}"})
+    return Response(body, status_code=500, media_type="application/json")
 
 
 def _record(state: ServerState, status: int, rows: int, elapsed_ms: float, request: Request) -> None:
@@ -142,6 +186,7 @@ def _stats(state: ServerState) -> dict[str, Any]:
         "model": model.name,
         "version": model.version,
         "model_load_seconds": round(model.load_seconds, 3),
+        "engine": model.engine,
         "requests": state.requests,
         "errors": state.errors,
         "predict_batches": state.batcher.batches,

@@ -21,6 +21,7 @@ from serving.model import LoadedModel
 from serving.schema import check_columns, coerce_rows, rows_to_frame
 
 log = logging.getLogger("serving.core")
+RESPONSE_FORMAT_HEADER = "X-Mlops-Response-Format"  # "mlflow": answer exactly as `mlflow models serve` does
 
 
 @dataclass(frozen=True)
@@ -34,17 +35,19 @@ class Response:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A parsed, checked request: rows in signature order and the response type to answer with."""
+    """A parsed, checked request: rows in signature order, the response type and format to answer with."""
 
     rows: list[list[Any]]
     accept: str
+    response_format: str = payload.KIT_FORMAT
 
 
 def error_response(error: InvocationError) -> Response:
-    """A JSON error body naming the problem, with the error's status (MLflow's error shape)."""
+    """A JSON error body naming the problem, with the error's status: MLflow's error shape, ``error_code`` being
+    the code MLflow's server uses for the same kind of failure (:mod:`serving.errors`)."""
     import json
 
-    body = json.dumps({"error_code": type(error).__name__, "message": str(error)}).encode()
+    body = json.dumps({"error_code": error.error_code, "message": str(error)}).encode()
     return Response(error.status, body, payload.JSON)
 
 
@@ -57,32 +60,44 @@ class InferenceCore:
         dataset: str | None = None,
         entity_key: str | None = None,
         online_store: OnlineStore | None = None,
+        response_format: str = payload.KIT_FORMAT,
     ) -> None:
+        """``response_format`` is the deployment's default answer (``kit`` or ``mlflow``, see :mod:`serving.payload`);
+        a request may ask for the other with the :data:`RESPONSE_FORMAT_HEADER` header."""
         self.model = model
         self.dataset = dataset
         self.entity_key = entity_key
         self.online_store = online_store
+        self.response_format = payload.response_format(response_format, payload.KIT_FORMAT)
 
-    def prepare(self, body: bytes, content_type: str | None, accept: str | None) -> Prepared:
+    def prepare(
+        self, body: bytes, content_type: str | None, accept: str | None, response_format: str | None = None
+    ) -> Prepared:
         """Parse and check a request; raises an :class:`InvocationError` (4xx) naming what is wrong."""
-        answer_as = payload.negotiate(accept)
+        form = payload.response_format(response_format, self.response_format)
+        # MLflow's server answers JSON whatever Accept says: in its format, Accept is not negotiated
+        answer_as = payload.JSON if form == payload.MLFLOW_FORMAT else payload.negotiate(accept)
+        prepared = self._rows(body, content_type)
+        return Prepared(prepared, answer_as, form)
+
+    def _rows(self, body: bytes, content_type: str | None) -> list[list[Any]]:
         parsed = payload.parse(body, content_type)
         schema = self.model.schema
         if parsed.text and parsed.columns is not None and not self._names_known(parsed.columns):
             # headerless CSV whose first row happens to look like names: it is data (batch transform sends these)
             parsed = payload.Payload(None, [parsed.columns, *parsed.rows], text=True)
         if parsed.columns is None:
-            return Prepared(coerce_rows(schema, parsed.rows, text=parsed.text), answer_as)
+            return coerce_rows(schema, parsed.rows, text=parsed.text)
         if self._is_key_lookup(parsed.columns):
             if self.online_store is None or self.entity_key is None or self.dataset is None:
                 raise InvocationError("this server has no online feature store: send every feature")
             ids = [row[0] for row in parsed.rows]
             rows = complete_from_store(schema, self.dataset, self.entity_key, ids, self.online_store)
-            return Prepared(coerce_rows(schema, rows), answer_as)
+            return coerce_rows(schema, rows)
         check_columns(schema, parsed.columns)
         order = [parsed.columns.index(name) for name in schema.names]
         ordered = [[row[i] for i in order] for row in parsed.rows]
-        return Prepared(coerce_rows(schema, ordered, text=parsed.text), answer_as)
+        return coerce_rows(schema, ordered, text=parsed.text)
 
     def _names_known(self, columns: Sequence[str]) -> bool:
         known = {*self.model.schema.names, self.entity_key}
@@ -98,14 +113,18 @@ class InferenceCore:
         except Exception as exc:  # the model's own failure on valid input: a 500 naming it
             raise PredictionError(f"the model failed to predict: {type(exc).__name__}: {exc}") from exc
 
-    @staticmethod
-    def respond(scores: Scores, accept: str) -> Response:
-        return Response(200, payload.render(scores, accept), accept)
+    def respond(self, scores: Scores, prepared: Prepared) -> Response:
+        """The answer to a prepared request: the kit's JSON or CSV, or MLflow's answer (:mod:`serving.payload`)."""
+        if prepared.response_format == payload.MLFLOW_FORMAT:
+            return Response(200, payload.render_mlflow(scores, self.model.predict_fn), payload.JSON)
+        return Response(200, payload.render(scores, prepared.accept), prepared.accept)
 
-    def invocations(self, body: bytes, content_type: str | None, accept: str | None) -> Response:
+    def invocations(
+        self, body: bytes, content_type: str | None, accept: str | None, response_format: str | None = None
+    ) -> Response:
         """The whole ``POST /invocations`` in one call: never raises for a bad request, answers 4xx instead."""
         try:
-            prepared = self.prepare(body, content_type, accept)
-            return self.respond(self.predict_rows(prepared.rows), prepared.accept)
+            prepared = self.prepare(body, content_type, accept, response_format)
+            return self.respond(self.predict_rows(prepared.rows), prepared)
         except InvocationError as exc:
             return error_response(exc)

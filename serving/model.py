@@ -18,6 +18,7 @@ import pandas as pd
 
 from mlops.modeling.scores import Scores
 from mlops.modeling.scoring import Scorer
+from serving.compiled import estimator_for, version_tags
 from serving.errors import ModelLoadError
 from serving.schema import InputSchema
 
@@ -34,6 +35,8 @@ class LoadedModel:
     schema: InputSchema
     load_seconds: float
     scorer: Scorer
+    engine: str = "pyfunc"  # what computes: "onnx" (the compiled model), "sklearn" or "pyfunc"
+    predict_fn: str = "predict"  # the pyfunc's predict function (what MLflow's server answers with)
 
     def predict(self, frame: pd.DataFrame) -> list[Any]:
         """Predictions as JSON-ready Python values, one per row."""
@@ -66,12 +69,15 @@ def resolve_version(tracking_uri: str, uri: str) -> tuple[str, str]:
         raise ModelLoadError(f"model {uri!r} is not in the registry at {tracking_uri}: {exc.message}") from exc
 
 
-def load_model(uri: str, tracking_uri: str | None) -> LoadedModel:
+def load_model(uri: str, tracking_uri: str | None, engine: str = "auto") -> LoadedModel:
     """Load the model at ``uri`` and its signature; the load time is recorded on the result.
 
     sklearn models predict through the raw estimator: MLflow's pyfunc wrapper re-checks the schema on every
     call, which the server has already done for the whole micro-batch. A classifier with ``predict_proba`` is
     scored with it (see :meth:`LoadedModel.score`), whatever ``pyfunc_predict_fn`` it was logged with.
+
+    A version registered with a compiled model is scored by it unless ``engine`` is ``plain``
+    (:mod:`serving.compiled`); the compiled model answers like the estimator, through the same scoring function.
     """
     import mlflow
 
@@ -92,8 +98,11 @@ def load_model(uri: str, tracking_uri: str | None) -> LoadedModel:
     except ValueError as exc:
         raise ModelLoadError(f"model {uri!r}: {exc}") from exc
     scorer = Scorer(predict_frame=pyfunc.predict)
+    used = "pyfunc"
     if "sklearn" in pyfunc.metadata.flavors:
-        scorer = Scorer.of(pyfunc.get_raw_model())
+        tags = version_tags(tracking_uri, name, version)
+        estimator, used = estimator_for(pyfunc.get_raw_model(), tags, engine)
+        scorer = Scorer.of(estimator)
     return LoadedModel(
         uri=uri,
         name=name,
@@ -101,4 +110,6 @@ def load_model(uri: str, tracking_uri: str | None) -> LoadedModel:
         schema=schema,
         load_seconds=time.perf_counter() - started,
         scorer=scorer,
+        engine=used,
+        predict_fn=str(pyfunc.metadata.flavors.get("python_function", {}).get("predict_fn", "predict")),
     )

@@ -8,10 +8,14 @@ Accepted ``Content-Type`` values:
   or array (a row in signature order) a line;
 - ``application/json``: MLflow's formats ``{"dataframe_split": {"columns": [...], "data": [[...]]}}``,
   ``{"dataframe_records": [{...}]}``, ``{"instances": [...]}`` and ``{"inputs": ...}`` (records, rows, or a
-  mapping of column to values).
+  mapping of column to values). MLflow's ``"params"`` may sit next to the data key (an object; sklearn models take
+  no parameters, as MLflow's sklearn flavour ignores them).
 
 Responses are JSON (``{"predictions": [...]}``, MLflow's shape, plus ``"probabilities"`` for a classifier) or
-CSV (one row a line: the prediction, then a classifier's probability column(s)), chosen from ``Accept``.
+CSV (one row a line: the prediction, then a classifier's probability column(s)), chosen from ``Accept``; or, when
+asked for (:data:`MLFLOW_FORMAT`), exactly what ``mlflow models serve`` answers for the same model: JSON
+``{"predictions": <the output of the model's pyfunc predict function>}`` (``predict_proba``'s rows of class
+probabilities for the kit's classifiers), whatever ``Accept`` says, as MLflow's server does.
 """
 
 from __future__ import annotations
@@ -33,6 +37,10 @@ _JSONLINES_ALIASES = (JSONLINES, "application/x-jsonlines", "application/jsonl",
 ACCEPTED_CONTENT_TYPES = (CSV, JSON, *_JSONLINES_ALIASES)
 RESPONSE_TYPES = (JSON, CSV)
 JSON_FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+PARAMS_KEY = "params"  # MLflow's inference parameters, next to the data key
+KIT_FORMAT = "kit"
+MLFLOW_FORMAT = "mlflow"
+RESPONSE_FORMATS = (KIT_FORMAT, MLFLOW_FORMAT)
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker InvokeEndpoint's limit
 
 
@@ -43,6 +51,7 @@ class Payload:
     columns: list[str] | None
     rows: list[list[Any]]
     text: bool = False  # values are CSV strings still to be read as the column types
+    params: dict[str, Any] | None = None  # MLflow's "params" of a JSON body
 
 
 def media_type(header: str | None) -> str:
@@ -109,6 +118,8 @@ def _load_json(text: str, where: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise BadPayloadError(f"{where} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    except RecursionError:  # the parser recurses per nesting level: a deep [[[[...]]]] is refused, not a crash
+        raise BadPayloadError(f"{where} nests arrays or objects too deeply to be a model input") from None
 
 
 def _parse_json(text: str) -> Payload:
@@ -116,17 +127,21 @@ def _parse_json(text: str) -> Payload:
     if not isinstance(document, dict):
         raise BadPayloadError(f"the JSON body must be an object with one of the keys {', '.join(JSON_FORMATS)}")
     keys = [key for key in document if key in JSON_FORMATS]
-    unknown = [key for key in document if key not in JSON_FORMATS]
+    unknown = [key for key in document if key not in (*JSON_FORMATS, PARAMS_KEY)]
     if len(keys) != 1 or unknown:
         raise BadPayloadError(
-            f"the JSON body must hold exactly one of the keys {', '.join(JSON_FORMATS)}; "
-            f"got {', '.join(map(str, document)) or 'no keys'}"
+            f"the JSON body must hold exactly one of the keys {', '.join(JSON_FORMATS)} (and optionally "
+            f"{PARAMS_KEY!r}); got {', '.join(map(str, document)) or 'no keys'}"
+        )
+    params = document.get(PARAMS_KEY)
+    if params is not None and not isinstance(params, dict):
+        raise BadPayloadError(
+            f'"{PARAMS_KEY}" must be an object of parameter names to values, got {type(params).__name__}'
         )
     key = keys[0]
     value = document[key]
-    if key == "dataframe_split":
-        return _from_split(value)
-    return _from_records_or_rows(value, key)
+    parsed = _from_split(value) if key == "dataframe_split" else _from_records_or_rows(value, key)
+    return Payload(parsed.columns, parsed.rows, params=params)
 
 
 def _from_split(value: Any) -> Payload:
@@ -188,6 +203,22 @@ def negotiate(accept: str | None) -> str:
         if kind == "text/*":
             return CSV
     raise NotAcceptableError(f"cannot answer with {accept!r}; this server writes {', '.join(RESPONSE_TYPES)}")
+
+
+def response_format(header: str | None, default: str) -> str:
+    """The response format a request asks for (its header, else the deployment's ``default``); 400 if unknown."""
+    chosen = (header or default).strip().lower()
+    if chosen not in RESPONSE_FORMATS:
+        raise BadPayloadError(f"response format {chosen!r} is not one of {', '.join(RESPONSE_FORMATS)}")
+    return chosen
+
+
+def render_mlflow(scores: Scores, predict_fn: str) -> bytes:
+    """What ``mlflow models serve`` answers: ``{"predictions": ...}`` holding the output of the model's pyfunc
+    ``predict_fn`` (every class's probability per row for ``predict_proba``, else the predictions)."""
+    if predict_fn == "predict_proba" and scores.class_probabilities is not None:
+        return json.dumps({"predictions": scores.class_probabilities.tolist()}).encode()
+    return json.dumps({"predictions": scores.predictions}).encode()
 
 
 def render(scores: Scores, kind: str) -> bytes:

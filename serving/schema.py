@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from serving.errors import BadPayloadError
+from serving.errors import SignatureMismatchError
 
 # MLflow DataType name -> (pandas dtype, accepted Python value types)
 _INTEGRAL = ("long", "integer")
@@ -88,7 +88,7 @@ def _coerce(value: Any, spec: ColumnSpec, row: int, text: bool = False) -> Any: 
         # Missing numeric values are NaN, which tree models handle (e.g. the first event of an entity).
         if spec.type in _FLOATING:
             return math.nan
-        raise BadPayloadError(f"column {spec.name!r} (row {row}) is null; the model needs a {spec.type} value")
+        raise SignatureMismatchError(f"column {spec.name!r} (row {row}) is null; the model needs a {spec.type} value")
     kind = spec.type
     if kind in _FLOATING and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
@@ -103,7 +103,7 @@ def _coerce(value: Any, spec: ColumnSpec, row: int, text: bool = False) -> Any: 
         return value
     if kind == "datetime" and isinstance(value, str):
         return value
-    raise BadPayloadError(
+    raise SignatureMismatchError(
         f"column {spec.name!r} (row {row}) expects {kind}, got {type(value).__name__} {_preview(value)}"
     )
 
@@ -124,7 +124,7 @@ def check_columns(schema: InputSchema, given: Sequence[str], allowed_extra: Sequ
     if extra:
         problems.append(f"unexpected columns: {', '.join(extra)}")
     if problems:
-        raise BadPayloadError(f"{'; '.join(problems)} (the model's signature is {schema.describe()})")
+        raise SignatureMismatchError(f"{'; '.join(problems)} (the model's signature is {schema.describe()})")
 
 
 def coerce_rows(schema: InputSchema, rows: Sequence[Sequence[Any]], text: bool = False) -> list[list[Any]]:
@@ -136,7 +136,9 @@ def coerce_rows(schema: InputSchema, rows: Sequence[Sequence[Any]], text: bool =
     out: list[list[Any]] = []
     for index, row in enumerate(rows):
         if len(row) != width:
-            raise BadPayloadError(f"row {index} has {len(row)} values; the model needs {width} ({schema.describe()})")
+            raise SignatureMismatchError(
+                f"row {index} has {len(row)} values; the model needs {width} ({schema.describe()})"
+            )
         out.append([_coerce(value, spec, index, text) for value, spec in zip(row, schema.columns, strict=True)])
     return out
 

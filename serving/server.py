@@ -6,7 +6,11 @@ Configuration follows the SageMaker container contract and MLflow's variables:
 - model: ``--model-uri``, else ``SERVING_MODEL_URI`` (``models:/<name>@champion``, ``models:/<name>/<v>`` or a
   model package ARN); tracking URI from ``MLFLOW_TRACKING_URI``;
 - online features: ``SERVING_DATASET`` (definition in ``SERVING_DATASETS_DIR``, default ``pipelines/datasets``)
-  gives the entity key, ``SERVING_ONLINE_TABLE`` the online store's table holding the latest features.
+  gives the entity key, ``SERVING_ONLINE_TABLE`` the online store's table holding the latest features;
+- answers: ``SERVING_RESPONSE_FORMAT`` ``kit`` (default) or ``mlflow`` (exactly what ``mlflow models serve``
+  answers; a request may ask with the ``X-Mlops-Response-Format`` header); ``SERVING_MODEL_ENGINE`` ``auto``
+  (default: the version's compiled model when it has one) or ``plain``; ``SERVING_BODY_TIMEOUT_SECONDS`` (60) for a
+  client that stops sending its body.
 
 The container's services (the online store, the model package lookup) are the kit's ports, wired by
 :func:`mlops.wiring.container_platform` from the kit's settings in the environment (``MLOPS_TARGET``,
@@ -27,8 +31,10 @@ from mlops.platform import Platform
 from mlops.ports.hosting import MODEL_URI_ENV, Container, HostingError
 from mlops.ports.online_store import OnlineStore
 from serving import logs
+from serving.app import BODY_TIMEOUT_S
+from serving.compiled import engine_from
 from serving.core import InferenceCore
-from serving.errors import ModelLoadError
+from serving.errors import InvocationError, ModelLoadError
 from serving.model import load_model
 
 log = logging.getLogger("serving.server")
@@ -67,7 +73,7 @@ def build_core(model_uri: str, env: Mapping[str, str], platform: Platform | None
             model_uri = platform.services.hosting.model_uri_of_package(model_uri)
         except HostingError as exc:
             raise ModelLoadError(f"model package {model_uri!r} cannot be served: {exc}") from exc
-    model = load_model(model_uri, env.get("MLFLOW_TRACKING_URI"))
+    model = load_model(model_uri, env.get("MLFLOW_TRACKING_URI"), engine_from(env))
     entity_key: str | None = None
     store: OnlineStore | None = None
     dataset = env.get("SERVING_DATASET")
@@ -78,7 +84,11 @@ def build_core(model_uri: str, env: Mapping[str, str], platform: Platform | None
         entity_key = definition.entity_key
         if env.get("SERVING_ONLINE_TABLE"):
             store = platform.services.online_store
-    return InferenceCore(model, dataset=dataset, entity_key=entity_key, online_store=store)
+    response_format = env.get("SERVING_RESPONSE_FORMAT", "kit")
+    try:
+        return InferenceCore(model, dataset, entity_key, store, response_format)
+    except InvocationError as exc:
+        raise ModelLoadError(f"SERVING_RESPONSE_FORMAT: {exc}") from exc
 
 
 Handler = Callable[[bytes, str, str], tuple[int, bytes, str]]
@@ -128,8 +138,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         "starting", extra={"host": args.host, "port": port, "model_uri": args.model_uri, "loop": loop, "http": http}
     )
     # access_log off: every invocation is already logged once, as JSON with its latency, by the app
+    body_timeout = float(os.environ.get("SERVING_BODY_TIMEOUT_SECONDS", BODY_TIMEOUT_S))
     uvicorn.run(
-        build_app(load),
+        build_app(load, body_timeout),
         host=args.host,
         port=port,
         log_config=None,

@@ -10,7 +10,7 @@ probability, not only the label:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -21,6 +21,8 @@ class Scores:
     predictions: list[Any]
     probabilities: list[Any] | None = None
     classes: list[Any] | None = None  # multiclass only: the order of each row's probabilities
+    # every class's probability per row (numpy, in the order of the model's classes): MLflow's predict_proba answer
+    class_probabilities: Any = field(default=None, compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.predictions)
@@ -28,7 +30,10 @@ class Scores:
     def slice(self, start: int, stop: int) -> Scores:
         """The rows ``start:stop`` (one request's share of a micro-batch)."""
         probabilities = None if self.probabilities is None else self.probabilities[start:stop]
-        return Scores(self.predictions[start:stop], probabilities, self.classes)
+        matrix = None if self.class_probabilities is None else self.class_probabilities[start:stop]
+        return replace(
+            self, predictions=self.predictions[start:stop], probabilities=probabilities, class_probabilities=matrix
+        )
 
     def csv_fields(self, row: int) -> list[Any]:
         """One row's CSV fields: the prediction, then the probability or one probability per class."""

@@ -5,6 +5,9 @@ A :class:`Scorer` wraps a fitted model. Classifiers exposing ``predict_proba`` a
 not for SVMs' Platt scaling, which keep their own ``predict``) and the probabilities come with it. Regressors and
 models without probabilities answer ``predict`` only. Having one function keeps a served probability, a
 monitored PR-AUC and a gated PR-AUC the same number for the same rows.
+
+How a model computes is not this module's concern: a compiled model (:mod:`mlops.modeling.compiled`, ONNX) answers
+``predict``/``predict_proba``/``classes_`` like the estimator it was compiled from and is scored here the same way.
 """
 
 from __future__ import annotations
@@ -61,8 +64,8 @@ class Scorer:
         else:
             predictions = self.predict(frame)
         if proba.shape[1] == 2:  # binary: the positive class, classes[1]
-            return Scores(predictions, proba[:, 1].tolist())
-        return Scores(predictions, proba.tolist(), json_ready(self.classes))
+            return Scores(predictions, proba[:, 1].tolist(), class_probabilities=proba)
+        return Scores(predictions, proba.tolist(), json_ready(self.classes), class_probabilities=proba)
 
 
 def score(model: Any, frame: Any) -> Scores:

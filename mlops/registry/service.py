@@ -102,6 +102,8 @@ class MlflowModelRegistry:
                     }
                     for key, value in tags.items():
                         client.set_model_version_tag(name, str(version), key, value)
+                    for key, value in self._compiled(request).items():
+                        client.set_model_version_tag(name, str(version), key, value)
                     client.set_registered_model_alias(name, CHALLENGER, str(version))
                 except BaseException as exc:
                     undo.run(exc)
@@ -133,6 +135,21 @@ class MlflowModelRegistry:
             lineage={"CommitId": request.lineage.get("code_version", ""), "GeneratedBy": request.job_arn},
             drift_baselines=baselines or None,
         )
+
+    def _compiled(self, request: RegistrationRequest) -> dict[str, str]:
+        """Tags of the version's compiled model (:mod:`mlops.registry.compiled`), checked on its holdout."""
+        from mlops.layout import filesystem_path
+        from mlops.registry.compiled import log_compiled
+
+        def read_holdout() -> Any:
+            import pandas as pd
+
+            uri = request.lineage.get("holdout_uri", "")
+            if not uri:
+                raise ValueError("the registration names no holdout_uri")
+            return pd.read_parquet(filesystem_path(uri), filesystem=self._objects.filesystem())
+
+        return log_compiled(request.model_dir, read_holdout)
 
     # -- promotion and rollback ---------------------------------------------------------------------------------
 

@@ -3,13 +3,16 @@
 A sklearn pipeline (ordinal-encoded categoricals + HistGradientBoosting) logged with ``mlflow.sklearn`` and a
 signature, registered under the dataset's name and aliased ``champion``. Used by serving tests and benchmarks.
 ``refuse_negative=True`` puts :func:`refuse_negative_amounts` first in the pipeline: a model that fails on valid
-input (a negative amount), for the server's 5xx answers.
+input (a negative amount), for the server's 5xx answers. ``shipped=True`` builds the model as the training entry
+point does (unknown and missing categories as NaN, native categorical splits, logged with ``predict_proba`` as its
+pyfunc function); ``compiled=True`` then compiles it as registration does, checked on a holdout of the same shape.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -70,34 +73,49 @@ def refuse_negative_amounts(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _pipeline(seed: int, refuse_negative: bool, shipped: bool) -> Any:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
+
+    guard = [("guard", FunctionTransformer(refuse_negative_amounts))] if refuse_negative else []
+    if not shipped:
+        encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
+        columns = ColumnTransformer([("cat", encoder, ["category", "channel"])], remainder="passthrough")
+        return Pipeline(
+            [*guard, ("encode", columns), ("model", HistGradientBoostingClassifier(max_iter=30, random_state=seed))]
+        )
+    encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan)
+    categorical = ["category", "channel"]
+    numeric = [name for name in FEATURES if name not in categorical]
+    columns = ColumnTransformer(
+        [("categorical", encoder, categorical), ("numeric", "passthrough", numeric)], verbose_feature_names_out=False
+    )
+    mask = [True] * len(categorical) + [False] * len(numeric)
+    estimator = HistGradientBoostingClassifier(max_iter=30, categorical_features=mask, random_state=seed)
+    return Pipeline([*guard, ("columns", columns), ("model", estimator)])
+
+
 def train_and_register(
     tracking_dir: Path,
     name: str = DATASET,
     alias: str | None = "champion",
     seed: int = 7,
     refuse_negative: bool = False,
+    *,
+    shipped: bool = False,
+    compiled: bool = False,
 ) -> RegisteredModel:
     """Fit a small model, log it with a signature, register it as ``name`` and set ``alias`` on the version."""
     import mlflow
     from mlflow.models import infer_signature
-    from sklearn.compose import ColumnTransformer
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
 
     tracking_dir.mkdir(parents=True, exist_ok=True)
     tracking_uri = f"sqlite:///{(tracking_dir / 'mlflow.db').resolve()}"
     frame = feature_frame(600, seed)
     label = ((frame["amount"] > 120) & (frame["channel"] == "online")).astype(int)
-    encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
-    guard = [("guard", FunctionTransformer(refuse_negative_amounts))] if refuse_negative else []
-    model = Pipeline(
-        [
-            *guard,
-            ("encode", ColumnTransformer([("cat", encoder, ["category", "channel"])], remainder="passthrough")),
-            ("model", HistGradientBoostingClassifier(max_iter=30, random_state=seed)),
-        ]
-    ).fit(frame, label)
+    model = _pipeline(seed, refuse_negative, shipped).fit(frame, label)
     mlflow.set_tracking_uri(tracking_uri)
     client = mlflow.MlflowClient(tracking_uri)
     experiment = client.get_experiment_by_name(name)
@@ -106,15 +124,39 @@ def train_and_register(
         if experiment
         else client.create_experiment(name, artifact_location=(tracking_dir / "artifacts").resolve().as_uri())
     )
+    predict_fn = "predict_proba" if shipped else "predict"
     with mlflow.start_run(experiment_id=experiment_id):
         info = mlflow.sklearn.log_model(
             model,
             name="model",
-            signature=infer_signature(frame, model.predict(frame)),
+            signature=infer_signature(frame, getattr(model, predict_fn)(frame)),
             registered_model_name=name,
             serialization_format="cloudpickle",
+            pyfunc_predict_fn=predict_fn,
         )
-    version = str(info.registered_model_version)
+        version = str(info.registered_model_version)
+        if compiled:
+            _compile(client, info.model_uri, name, version, seed)
     if alias:
         client.set_registered_model_alias(name, alias, version)
     return RegisteredModel(tracking_uri=tracking_uri, name=name, version=version, sample=frame.head(5))
+
+
+def _compile(client: Any, model_uri: str, name: str, version: str, seed: int) -> None:
+    """Compile the logged model as registration does (the active run holds the artifact), tagging the version."""
+    import mlflow.artifacts
+
+    from mlops.registry.compiled import log_compiled
+
+    local = Path(mlflow.artifacts.download_artifacts(model_uri))
+    for key, value in log_compiled(local, lambda: holdout_frame(seed)).items():
+        client.set_model_version_tag(name, version, key, value)
+
+
+def holdout_frame(seed: int, rows: int = 400) -> pd.DataFrame:
+    """Rows the model never saw, with what serving meets: missing values, unknown and missing categories."""
+    frame = feature_frame(rows, seed + 1000)
+    frame.loc[::7, "category"] = "unseen"
+    frame.loc[::11, "channel"] = None
+    frame.loc[::13, "seconds_since_last_txn"] = np.nan
+    return frame

@@ -75,7 +75,7 @@ def test_accept_chooses_csv_and_unknown_accept_is_406() -> None:
     assert _call(body, accept="application/xml") == (
         406,
         {
-            "error_code": "NotAcceptableError",
+            "error_code": "BAD_REQUEST",
             "message": "cannot answer with 'application/xml'; this server writes application/json, text/csv",
         },
     )
@@ -102,8 +102,8 @@ def test_accept_chooses_csv_and_unknown_accept_is_406() -> None:
             '{"records": []}',
             "application/json",
             400,
-            "the JSON body must hold exactly one of the keys dataframe_split, dataframe_records, instances, inputs; "
-            "got records",
+            "the JSON body must hold exactly one of the keys dataframe_split, dataframe_records, instances, inputs "
+            "(and optionally 'params'); got records",
         ),
         (
             '{"dataframe_records": [{"amount": 1.0, "channel": "a"}]}',
@@ -200,4 +200,48 @@ def test_features_of_another_dataset_are_not_this_servers() -> None:
     assert (response.status, json.loads(response.body)["message"]) == (
         400,
         "customer_id 'c1' has no features in the online store",
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ('{"dataframe_records": [', "INVALID_PARAMETER_VALUE"),  # unreadable: MLflow's invalid-input code
+        ('{"records": []}', "INVALID_PARAMETER_VALUE"),
+        ('{"dataframe_records": [{"amount": 1.0, "channel": "a"}]}', "BAD_REQUEST"),  # does not fit the signature
+        ('{"instances": [[1.0, "a", 1.5]]}', "BAD_REQUEST"),
+    ],
+)
+def test_errors_carry_mlflows_error_codes(body: str, code: str) -> None:
+    assert _call(body)[1]["error_code"] == code
+
+
+def test_deeply_nested_json_is_a_400_naming_the_nesting() -> None:
+    status, answer = _call('{"instances": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    assert (status, answer) == (
+        400,
+        {
+            "error_code": "INVALID_PARAMETER_VALUE",
+            "message": "the JSON body nests arrays or objects too deeply to be a model input",
+        },
+    )
+
+
+def test_mlflow_params_are_accepted_next_to_the_data_key() -> None:
+    body = '{"dataframe_split": {"columns": ["amount", "channel", "txn_count_1h"], "data": [[2.5, "w", 2]]}, '
+    assert _call(body + '"params": {"threshold": 0.5}}') == (200, {"predictions": [5.0]})
+    assert _call(body + '"params": [1]}') == (
+        400,
+        {
+            "error_code": "INVALID_PARAMETER_VALUE",
+            "message": '"params" must be an object of parameter names to values, got list',
+        },
+    )
+
+
+def test_an_unknown_response_format_is_refused_by_name() -> None:
+    response = _core().invocations(b'{"instances": [[2.5, "w", 2]]}', "application/json", None, "xml")
+    assert (response.status, json.loads(response.body)["message"]) == (
+        400,
+        "response format 'xml' is not one of kit, mlflow",
     )
