@@ -49,6 +49,19 @@ class Schedule:
             candidate += timedelta(minutes=1)
         raise MonitoringError(f"schedule {self.expression!r} has no tick within a day")
 
+    def last_tick(self, at: datetime) -> datetime:
+        """The latest tick at or before ``at`` (what a run started by hand at ``at`` judges up to)."""
+        moment = at.astimezone(UTC)
+        if self.every is not None:
+            step = self.every.total_seconds()
+            return datetime.fromtimestamp(moment.timestamp() // step * step, UTC)
+        candidate = moment.replace(second=0, microsecond=0)
+        for _ in range(60 * 24 + 1):
+            if candidate.minute in self.minutes and candidate.hour in self.hours:
+                return candidate
+            candidate -= timedelta(minutes=1)
+        raise MonitoringError(f"schedule {self.expression!r} has no tick within a day")
+
     def period_before(self, tick: datetime) -> tuple[datetime, datetime]:
         """The window a run at ``tick`` judges: from the previous tick to ``tick``."""
         probe = tick - timedelta(minutes=1)

@@ -19,6 +19,13 @@ if ! command -v java >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openjdk-17-jre-headless >/dev/null
 fi
 
+if ! command -v chromium >/dev/null 2>&1; then
+    echo "==> installing chromium (the monitoring report's browser test drives it headless)"
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
 echo "==> syncing the virtualenv from uv.lock"
 uv sync --locked --quiet
 export PATH="$PWD/.venv/bin:$PATH"

@@ -181,3 +181,9 @@ def alarm_history(
     for k, i in items:
         table.add_row(k, i.timestamp.isoformat(timespec="seconds"), i.previous_state, i.state, escape(i.reason))
     console.print(table)
+
+
+# The Model Monitor style jobs (data-quality, model-quality, ground-truth, run, schedule, report).
+from mlops.cli.model_monitor import register as _register_model_monitor  # noqa: E402
+
+_register_model_monitor(app)

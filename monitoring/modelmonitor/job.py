@@ -196,3 +196,16 @@ def history(platform: Platform, dataset: str, limit: int = 200) -> list[dict[str
         document["kind"] = "drift" if key.endswith(DRIFT) else "quality"
         out.append(document)
     return sorted(out, key=lambda d: str(d.get("generated_at", "")))
+
+
+def latest_report(platform: Platform, dataset: str) -> tuple[str, bytes]:
+    """The newest run's ``report.html`` of the dataset (URI and content)."""
+    from mlops.layout import model_monitor_root
+
+    bucket = platform.layout.bucket("monitoring")
+    store = platform.services.object_store
+    keys = [k for k in store.list_keys(bucket, model_monitor_root(dataset)) if k.endswith(REPORT)]
+    if not keys:
+        raise MonitoringError(f"dataset {dataset!r} has no monitoring report yet: run `mlops monitor run {dataset}`")
+    newest = max(keys, key=lambda k: k.split("/")[-6:-1])  # yyyy/mm/dd/hh/MMSS below the schedule
+    return platform.layout.uri(bucket, newest), store.get(bucket, newest)

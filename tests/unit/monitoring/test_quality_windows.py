@@ -94,7 +94,9 @@ def test_schedules_tick_and_judge_the_period_that_ended() -> None:
         datetime(2026, 1, 1, 10, tzinfo=UTC),
         datetime(2026, 1, 1, 11, tzinfo=UTC),
     )
+    assert hourly.last_tick(at) == datetime(2026, 1, 1, 10, tzinfo=UTC)
     rate = parse_schedule("rate(15 minutes)")
+    assert rate.last_tick(at) == datetime(2026, 1, 1, 10, 15, tzinfo=UTC)
     assert rate.next_tick(at) == datetime(2026, 1, 1, 10, 30, tzinfo=UTC)
     with pytest.raises(MonitoringError, match="day/month fields"):
         parse_schedule("cron(0 12 1 * ? *)")
