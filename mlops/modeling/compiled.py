@@ -418,17 +418,16 @@ def load(onnx_bytes: bytes) -> CompiledModel:
 
     One intra-op thread without spinning: a one-row tree walk takes microseconds, and spinning worker threads
     would take a core from the server's event loop on a small host."""
-    import onnx
-    import onnxruntime
+    import onnxruntime  # the serving image has the runtime only, not the onnx package
 
-    props = {prop.key: prop.value for prop in onnx.load_from_string(onnx_bytes).metadata_props}
-    if _PLAN_KEY not in props:
-        raise NotCompilableError(f"the ONNX model has no {_PLAN_KEY} metadata: it was not compiled by the kit")
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = onnxruntime.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
+    props = session.get_modelmeta().custom_metadata_map
+    if _PLAN_KEY not in props:
+        raise NotCompilableError(f"the ONNX model has no {_PLAN_KEY} metadata: it was not compiled by the kit")
     plan = Plan.from_json(props[_PLAN_KEY])
     return CompiledClassifier(session, plan) if plan.classes is not None else CompiledModel(session, plan)
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from mlops.modeling import compiled as compiled_module
-from mlops.modeling.compiled import NotCompilableError, compile_model, load, parity
+from mlops.modeling.compiled import CompiledClassifier, NotCompilableError, compile_model, load, parity
 from mlops.modeling.scoring import Scorer
 from mlops.outputs import parse_outputs
 from mlops.platform import Platform
@@ -94,7 +94,9 @@ def test_an_unknown_category_is_an_error_where_sklearn_refuses_it_too() -> None:
     with pytest.raises(ValueError, match="unknown categor"):
         model.predict_proba(rows)
     with pytest.raises(ValueError, match=r"column 'category': category 'unseen' was not seen in training"):
-        load(compile_model(model)).predict_proba(rows)
+        compiled = load(compile_model(model))
+        assert isinstance(compiled, CompiledClassifier)
+        compiled.predict_proba(rows)
 
 
 def test_what_does_not_compile_is_named() -> None:
