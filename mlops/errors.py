@@ -23,6 +23,17 @@ class StackOutputError(MlopsError):
         super().__init__(message)
 
 
+class StackOutputTypeError(StackOutputError):
+    """A stack output is present but not of the type the code needs (a string where a mapping belongs, ...)."""
+
+    def __init__(self, output: str, stack: str, detail: str, value: object) -> None:
+        MlopsError.__init__(
+            self, f"stack output {output!r} of stack {stack!r} has the wrong type: {detail}; got {value!r}"[:500]
+        )
+        self.output = output
+        self.stack = stack
+
+
 class StackOutputsNotFoundError(MlopsError):
     """No stack outputs exist for the stack at all (not applied, or the file is elsewhere)."""
 

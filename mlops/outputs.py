@@ -13,7 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mlops.errors import StackOutputError, StackOutputsNotFoundError
+from mlops.errors import StackOutputError, StackOutputsNotFoundError, StackOutputTypeError
+from mlops.private_files import write_private
 
 
 class StackOutputs(BaseModel):
@@ -116,7 +117,7 @@ def parse_outputs(raw: dict[str, Any], stack: str) -> StackOutputs:
         output = ".".join(str(part) for part in first["loc"])
         if first["type"] == "missing":
             raise StackOutputError(output, stack) from exc
-        raise StackOutputError(output, stack, str(first["msg"])) from exc
+        raise StackOutputTypeError(output, stack, str(first["msg"]), first.get("input")) from exc
 
 
 def load_outputs(path: Path, stack: str) -> StackOutputs:
@@ -137,7 +138,4 @@ def load_outputs(path: Path, stack: str) -> StackOutputs:
 
 def write_outputs(path: Path, outputs: dict[str, Any]) -> None:
     """Write outputs atomically in the same shape ``pulumi stack output --json`` prints."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(outputs, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    write_private(path, json.dumps(outputs, indent=2, sort_keys=True) + "\n")

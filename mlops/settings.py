@@ -103,6 +103,10 @@ class ServiceChoices(_Choice):
     alarms: AlarmsChoice = AlarmsChoice()
 
 
+# An AWS region name: partition prefix, optional gov/iso part, direction, number (us-east-1, us-gov-west-1).
+REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$"
+
+
 def _config_file() -> Path:
     return Path(os.environ.get(f"{ENV_PREFIX}CONFIG_FILE", DEFAULT_CONFIG_FILE))
 
@@ -116,7 +120,9 @@ class Settings(BaseSettings):
         default="moto",
         description="Which AWS the kit talks to: the embedded moto server, a LocalStack you run, or real AWS.",
     )
-    region: str = Field(default="us-east-1", min_length=1, description="AWS region of every client.")
+    region: str = Field(
+        default="us-east-1", pattern=REGION_PATTERN, description="AWS region of every client (like us-east-1)."
+    )
     endpoint_url: str | None = Field(
         default=None,
         description="Override the AWS endpoint for every service (e.g. an emulator you started yourself).",
@@ -190,6 +196,8 @@ def _describe(error: dict[str, Any]) -> str:
         message = f"{message} (allowed targets: {', '.join(TARGETS)})"
     elif field == "environment":
         message = f"{message} (allowed environments: {', '.join(ENVIRONMENTS)})"
+    elif field == "region":
+        message = "not an AWS region name (a region is named like us-east-1, eu-central-1 or us-gov-west-1)"
     return f"invalid setting {field!r} (env {env_var}): {message}; got {error.get('input')!r}"
 
 

@@ -17,6 +17,8 @@ from mlops.platform import Platform
 from mlops.settings import Settings
 
 console = Console(stderr=True)
+# A command whose answer IS its output (a status, a listing) prints it for people on stdout, as --json does.
+out = Console()
 
 
 @dataclass
@@ -30,11 +32,9 @@ class CliContext:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            from mlops.datasets import export_datasets_dir
             from mlops.settings import load_settings
 
             self._settings = load_settings(**self.overrides)
-            export_datasets_dir(self._settings.datasets_dir)
         return self._settings
 
     @property

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from mlops.cli.context import cli_context, console, emit_json
+from mlops.cli.context import cli_context, console, emit_json, out
 from mlops.platform import Platform
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
@@ -57,15 +57,28 @@ def deploy(  # noqa: PLR0917 (typer passes options positionally)
         )
 
 
+# What a payload file holds, by its suffix (the endpoint's content types, serving/payload.py).
+SUFFIX_CONTENT_TYPES = {
+    ".csv": "text/csv",
+    ".jsonl": "application/jsonlines",
+    ".ndjson": "application/jsonlines",
+    ".json": "application/json",
+}
+
+
 def predict(
     ctx: typer.Context,
     data: Annotated[Path, typer.Argument(help="Payload file (CSV, JSON lines or MLflow JSON); '-' reads stdin.")],
-    content_type: Annotated[str, typer.Option(help="Content type of the payload.")] = "application/json",
+    content_type: Annotated[
+        str | None,
+        typer.Option(help="Content type of the payload (default: from the file's suffix, .csv -> text/csv)."),
+    ] = None,
     accept: Annotated[str, typer.Option(help="Response type: application/json or text/csv.")] = "application/json",
 ) -> None:
     """Score a payload on the stack's endpoint (SageMaker runtime on AWS, the local process otherwise)."""
     body = sys.stdin.buffer.read() if str(data) == "-" else data.read_bytes()
-    answer = cli_context(ctx).platform().services.endpoint.invoke(body, content_type, accept)
+    kind = content_type or SUFFIX_CONTENT_TYPES.get(data.suffix.lower(), "application/json")
+    answer = cli_context(ctx).platform().services.endpoint.invoke(body, kind, accept)
     sys.stdout.write(answer.body.decode() + ("" if answer.body.endswith(b"\n") else "\n"))
 
 
@@ -121,10 +134,10 @@ def endpoint_status(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     if json_out:
         emit_json(deployment.as_dict() if deployment else None)
     elif deployment is None:
-        console.print(f"nothing is deployed at endpoint {platform.outputs.endpoint_name}")
+        out.print(f"nothing is deployed at endpoint {platform.outputs.endpoint_name}")
     else:
         where = f", pid {deployment.pid} at {deployment.url}" if deployment.pid else ""
-        console.print(f"{deployment.endpoint}: {deployment.status}{where}, model {deployment.model_uri}")
+        out.print(f"{deployment.endpoint}: {deployment.status}{where}, model {deployment.model_uri}")
 
 
 def register(app: typer.Typer) -> None:

@@ -9,7 +9,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mlops.cli.context import CliContext, cli_context, console, emit_json
+from mlops.cli.context import CliContext, cli_context, console, emit_json, out
 from mlops.errors import StalePidfileError
 from mlops.local import emulator
 from mlops.local.apply.ledger import LedgerEntry, count_by_type, ledger_path, read_ledger
@@ -154,26 +154,26 @@ def status(ctx: typer.Context, json_out: JsonFlag = False) -> None:
         )
     elif current.health == "running" and current.state is not None:
         uptime = time.time() - current.state.started_at
-        console.print(f"[green]running[/] {current.detail} (up {uptime:.0f}s)")
+        out.print(f"[green]running[/] {current.detail} (up {uptime:.0f}s)")
         _print_resources(settings.stack_name, by_type, outputs_file)
     else:
         colour = "yellow" if current.health == "stale" else "red"
-        console.print(f"[{colour}]{current.health}[/] {current.detail}")
+        out.print(f"[{colour}]{current.health}[/] {current.detail}")
     if current.health != "running":
         raise typer.Exit(1)
 
 
 def _print_resources(stack: str, by_type: dict[str, int], outputs_file: Any) -> None:
     if not by_type:
-        console.print(f"stack {stack!r} is not applied: run `mlops local up`")
+        out.print(f"stack {stack!r} is not applied: run `mlops local up`")
         return
     table = Table(title=f"stack {stack!r}: {sum(by_type.values())} resources")
     table.add_column("type")
     table.add_column("count", justify="right")
     for type_token, count in by_type.items():
         table.add_row(type_token, str(count))
-    console.print(table)
-    console.print(f"outputs: {outputs_file}")
+    out.print(table)
+    out.print(f"outputs: {outputs_file}")
 
 
 @app.command()

@@ -6,6 +6,7 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from mlops.cli import data, features, infra, job, local, mlflow_ui, model, release, train
 from mlops.cli import deploy as serving_cli
@@ -62,5 +63,5 @@ def main() -> None:
     try:
         app()
     except MlopsError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {escape(str(exc))}")  # a message's [...] is text, not markup
         sys.exit(2)

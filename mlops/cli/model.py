@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mlops.cli.context import cli_context, console, emit_json
+from mlops.cli.context import cli_context, console, emit_json, out
 from mlops.datasets import find_definition
 
 app = typer.Typer(
@@ -39,7 +39,7 @@ def list_versions(
             str(row["version"]), ",".join(row["aliases"]), row["stage"], row["approval"], metrics,
             row["dataset_version"], row["training_job"], row["code_version"][:10],
         )  # fmt: skip
-    console.print(table)
+    out.print(table)
 
 
 @app.command()

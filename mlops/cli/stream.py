@@ -10,6 +10,7 @@ import typer
 from rich.progress import Progress
 
 from mlops.cli.context import cli_context, console, emit_json
+from mlops.datasets import find_definition
 
 app = typer.Typer(
     help="The streaming path: events into the stack's event stream (Kinesis on AWS), online features out of it.",
@@ -32,8 +33,6 @@ def produce(
 
     context = cli_context(ctx)
     platform = context.platform()
-    from mlops.datasets import find_definition
-
     definition = find_definition(dataset, context.settings.datasets_dir)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"sending {file.name}", total=None)
@@ -78,8 +77,6 @@ def consume(  # noqa: PLR0917 (typer passes options positionally)
 
     context = cli_context(ctx)
     platform = context.platform()
-    from mlops.datasets import find_definition
-
     definition = find_definition(dataset, context.settings.datasets_dir)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"consuming {dataset}", total=max_records)

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from mlops.errors import EmulatorError
+from mlops.private_files import write_private
 
 PIDFILE = "moto.pid"
 STATEFILE = "state.json"
@@ -41,11 +42,8 @@ def read_state(emulator_dir: Path) -> EmulatorState | None:
 
 
 def write_state(emulator_dir: Path, state: EmulatorState) -> None:
-    emulator_dir.mkdir(parents=True, exist_ok=True)
-    (emulator_dir / PIDFILE).write_text(f"{state.pid}\n")
-    tmp = emulator_dir / f"{STATEFILE}.tmp"
-    tmp.write_text(json.dumps(asdict(state)))
-    tmp.replace(emulator_dir / STATEFILE)
+    write_private(emulator_dir / PIDFILE, f"{state.pid}\n")
+    write_private(emulator_dir / STATEFILE, json.dumps(asdict(state)))
 
 
 def clear_state(emulator_dir: Path) -> None:

@@ -27,8 +27,7 @@ from pipelines.training.hyperparameters import parse_spec
 
 ROOT_ENV = "MLOPS_PROCESSING_ROOT"
 DEFAULT_ROOT = "/opt/ml/processing"
-SPEC_ARGUMENTS = ("task", "label", "event_time", "features", "categorical", "positive_class")
-_OPTIONAL = ("categorical", "positive_class")
+SPEC_ARGUMENTS = ("task", "label", "event_time", "features", "categorical")
 
 
 def processing_root() -> Path:
@@ -60,10 +59,9 @@ def read_parquet_dir(directory: Path, name: str) -> pd.DataFrame:
 
 
 def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
-    """The model spec as ``--task --label --event-time --features --categorical --positive-class`` (comma-separated
-    lists; the positive class of a binary task as text)."""
+    """The model spec as ``--task --label --event-time --features --categorical`` (comma-separated lists)."""
     for key in SPEC_ARGUMENTS:
-        parser.add_argument(f"--{key.replace('_', '-')}", dest=key, required=key not in _OPTIONAL, default="")
+        parser.add_argument(f"--{key.replace('_', '-')}", dest=key, required=key != "categorical", default="")
 
 
 def spec_of(arguments: argparse.Namespace) -> ModelSpec:

@@ -40,7 +40,7 @@ def test_missing_output_names_the_output_and_the_stack() -> None:
 def test_malformed_output_names_the_output() -> None:
     raw = complete_outputs()
     raw["glue_jobs"] = "not-a-mapping"
-    with pytest.raises(StackOutputError, match=r"^stack output 'glue_jobs' is missing from stack 'dev': "):
+    with pytest.raises(StackOutputError, match=r"^stack output 'glue_jobs' of stack 'dev' has the wrong type: "):
         parse_outputs(raw, "dev")
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from mlops.errors import LocalApplyError
 from mlops.local.apply.base import OUTCOMES, Outcome
+from mlops.private_files import write_private
 
 
 @dataclass(frozen=True)
@@ -59,10 +60,7 @@ class Ledger:
             "counts": self.counts(),
             "resources": [asdict(entry) for entry in self.entries],
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-        tmp.replace(path)
+        write_private(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
 
 
 def read_ledger(path: Path) -> dict[str, Any] | None:
