@@ -25,7 +25,6 @@ from infra.components.processing import (
     GlueNetwork,
     Processing,
     ProcessingArgs,
-    discover_datasets,
     discover_job_scripts,
 )
 from infra.components.security import SecurityBase, SecurityBaseArgs
@@ -35,6 +34,7 @@ from infra.components.training import SageMakerNetwork, Training, TrainingArgs, 
 from infra.config import REPO_ROOT, StackConfig
 from infra.lifecycle import Retention
 from infra.thresholds import ROLLBACK_ALARMS, Thresholds
+from mlops.datasets import stack_definitions
 from mlops.release.wheel import kit_wheel
 
 PlatformOutputs = dict[str, pulumi.Output[Any] | Any]
@@ -103,7 +103,7 @@ def define_platform(config: StackConfig) -> PlatformOutputs:
             log_retention_days=config.log_retention_days,
         ),
     )
-    datasets = discover_datasets(config.repo_root / "pipelines" / "datasets")
+    datasets = stack_definitions(config.repo_root)
     processing = Processing(
         "processing",
         ProcessingArgs(

@@ -240,11 +240,12 @@ def footprint_of(config: StackConfig) -> Footprint:
     """The program's declared counts for ``config``: a schedule per job script and dataset, one interface endpoint
     per service the kit's network reaches privately (when it creates them), one alarm per threshold."""
     from infra.components.network import INTERFACE_SERVICES
-    from infra.components.processing import discover_datasets, discover_job_scripts
+    from infra.components.processing import discover_job_scripts
     from infra.thresholds import Thresholds, alarm_specs
+    from mlops.datasets import stack_definitions
 
     scripts = discover_job_scripts(config.repo_root / "jobs")
-    datasets = discover_datasets(config.repo_root / "pipelines" / "datasets")
+    datasets = stack_definitions(config.repo_root)
     triggers = [config.glue_schedules.get(stem, config.glue_schedule) for stem in scripts for _ in datasets]
     alarms = alarm_specs(
         Thresholds(

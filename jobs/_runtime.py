@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from mlops.contracts import JOB_RESULT_FILE_ENV as RESULT_FILE_ENV
 from mlops.contracts import JOB_RESULT_LOG_PREFIX as RESULT_LOG_PREFIX
 from mlops.contracts import JOB_SPARK_MASTER_ENV as SPARK_MASTER_ENV
-from mlops.datasets import DatasetDefinition, find_definition
+from mlops.datasets import DatasetDefinition, env_datasets_dir, find_definition
 from mlops.outputs import StackOutputs
 from mlops.platform import Platform
 from mlops.settings import Settings, load_settings
@@ -81,12 +81,9 @@ def spark_session(app_name: str) -> SparkSession:
 
 
 def dataset_definition(name: str, datasets_dir: str | None) -> DatasetDefinition:
-    """The definition ``name`` from ``--datasets_dir``, else from the definitions shipped in the kit's wheel."""
-    if datasets_dir:
-        return find_definition(name, Path(datasets_dir))
-    import pipelines
-
-    return find_definition(name, Path(pipelines.__file__).parent / "datasets")
+    """The definition ``name`` from ``--datasets_dir`` (else ``MLOPS_DATASETS_DIR``, which the local runner passes
+    on), then among the definitions shipped in the kit's wheel."""
+    return find_definition(name, Path(datasets_dir) if datasets_dir else env_datasets_dir())
 
 
 def report(result: dict[str, Any]) -> None:

@@ -15,6 +15,8 @@ UNBOUND = "bound-by-infra"
 # What a job runner tells a job script through its environment (the same script runs on Glue without them).
 JOB_RESULT_FILE_ENV = "MLOPS_JOB_RESULT_FILE"
 JOB_SPARK_MASTER_ENV = "MLOPS_SPARK_MASTER"
+# A Spark Connect URL (the local warm server, mlops/local/spark_connect.py): the job opens its own session there.
+JOB_SPARK_REMOTE_ENV = "MLOPS_SPARK_REMOTE"
 
 
 def backoff_seconds(attempt: int, base: float = 0.05, cap: float = 2.0) -> float:

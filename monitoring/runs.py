@@ -140,7 +140,12 @@ def run_performance(
     model = platform.services.model_registry.load_model(name, str(version.version))
     x, y = features_of(rows, spec), target_of(rows, spec)
     windows = window_metrics(
-        rows[definition.event_time], y, metric_scores(score(model, x)), spec.task, window=window, precision=precision
+        rows[definition.event_time],
+        y,
+        metric_scores(score(model, x, spec.positive_class)),
+        spec.task,
+        window=window,
+        precision=precision,
     )
     if not windows:
         raise MonitoringError(f"dataset {name!r}: no {window} window holds enough labelled rows to score")

@@ -102,7 +102,10 @@ def load_model(uri: str, tracking_uri: str | None, engine: str = "auto") -> Load
     if "sklearn" in pyfunc.metadata.flavors:
         tags = version_tags(tracking_uri, name, version)
         estimator, used = estimator_for(pyfunc.get_raw_model(), tags, engine)
-        scorer = Scorer.of(estimator)
+        # a binary model names its positive class in its metadata (the training entry point writes it): the
+        # served probability is that class's
+        positive = (pyfunc.metadata.metadata or {}).get("positive_class")
+        scorer = Scorer.of(estimator, positive)
     return LoadedModel(
         uri=uri,
         name=name,

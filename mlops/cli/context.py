@@ -32,9 +32,11 @@ class CliContext:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from mlops.datasets import export_datasets_dir
             from mlops.settings import load_settings
 
             self._settings = load_settings(**self.overrides)
+            export_datasets_dir(self._settings.datasets_dir)
         return self._settings
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +16,8 @@ app = typer.Typer(
     help=(
         "The batch data path: `generate` writes a shipped dataset (synthetic card transactions, or scikit-learn's "
         "diabetes data) to a file; `ingest` stores files in the raw zone once each, with a manifest; `validate` "
-        "checks ingested batches against the dataset definition, quarantining bad rows with a reason."
+        "checks ingested batches against the dataset definition, quarantining bad rows with a reason; `init` "
+        "drafts a definition from a sample file; `schema` prints the definition format (JSON Schema or Markdown)."
     ),
     no_args_is_help=True,
 )
@@ -144,3 +146,55 @@ def validate(
             for warning in r.warnings:
                 console.print(f"  [yellow]warning:[/] {warning}")
     raise_for_failures(results)
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Name of the new dataset (lower snake case).")],
+    *,
+    sample: Annotated[Path, typer.Option("--from", help="Sample file: CSV, JSON lines or Parquet.")],
+    label: Annotated[str | None, typer.Option(help="The label column (default: guessed from the names).")] = None,
+    out: Annotated[Path | None, typer.Option(help="File to write (default: <datasets dir>/<name>.yaml).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing definition file.")] = False,
+    json_out: JsonFlag = False,
+) -> None:
+    """Draft a definition from a sample: types, nullability, ranges, categories, keys, time, label and task.
+
+    The draft loads through the same loader as every command; review it (ranges and categories are the
+    sample's), then `mlops local up` deploys it with the stack.
+    """
+    from mlops.dataset_draft import draft, read_sample
+
+    target = out or cli_context(ctx).settings.datasets_dir / f"{name}.yaml"
+    if target.exists() and not force:
+        raise ConfigError(f"{target} exists: pass --force to overwrite it, or --out another file")
+    drafted = draft(name, read_sample(sample), label)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(drafted.to_yaml(str(sample)))
+    if json_out:
+        emit_json({"dataset": name, "path": str(target), "definition": drafted.raw, "guesses": list(drafted.guesses)})
+        return
+    console.print(f"[green]drafted[/] {name} ({drafted.definition.task}) -> {target}", highlight=False)
+    for note in drafted.guesses:
+        console.print(f"  review: {note}", markup=False, highlight=False)
+
+
+@app.command()
+def schema(
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="The reference (Markdown) instead of JSON Schema.")
+    ] = False,
+    out: Annotated[Path | None, typer.Option(help="File to write (default: print).")] = None,
+) -> None:
+    """The dataset definition format, generated from the model: JSON Schema (editors) or the Markdown reference.
+
+    The committed copies are docs/dataset.schema.json and docs/dataset-reference.md.
+    """
+    from mlops.dataset_reference import render_json_schema, render_markdown, write
+
+    if out is not None:
+        write("markdown" if markdown else "json", out)
+        console.print(f"[green]wrote[/] {out}", highlight=False)
+        return
+    sys.stdout.write(render_markdown() if markdown else render_json_schema())

@@ -9,7 +9,6 @@ import typer
 from rich.progress import Progress
 
 from mlops.cli.context import cli_context, console, emit_json
-from mlops.datasets import find_definition
 
 app = typer.Typer(
     help=(
@@ -33,6 +32,8 @@ def materialize(
 
     context = cli_context(ctx)
     platform = context.platform()
+    from mlops.datasets import find_definition
+
     definition = find_definition(dataset, context.settings.datasets_dir)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"materializing {dataset}", total=None)

@@ -13,7 +13,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from mlops.cli.context import cli_context, console, emit_json
-from mlops.datasets import find_definition
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 EndpointOption = Annotated[str | None, typer.Option(help="Endpoint whose capture to read; default: the stack's.")]
@@ -84,6 +83,8 @@ def register(app: typer.Typer) -> None:  # noqa: PLR0915 (one closure per comman
         from monitoring.modelmonitor.job import batch_rows, capture_rows, run_data_quality
 
         platform = cli_context(ctx).platform()
+        from mlops.datasets import find_definition  # pydantic, yaml: not for `--help`
+
         definition = find_definition(dataset, platform.settings.datasets_dir)
         kind: Literal["endpoint", "batch"] = "batch" if source == "batch" else "endpoint"
         if kind == "batch":
@@ -129,6 +130,8 @@ def register(app: typer.Typer) -> None:  # noqa: PLR0915 (one closure per comman
         from monitoring.schedule import DEFAULT_SCHEDULE, parse_schedule
 
         platform = cli_context(ctx).platform()
+        from mlops.datasets import find_definition  # pydantic, yaml: not for `--help`
+
         definition = find_definition(dataset, platform.settings.datasets_dir)
         plan = parse_schedule(schedule or DEFAULT_SCHEDULE)
         moment = _utc(at) or datetime.now(UTC)
@@ -154,6 +157,8 @@ def register(app: typer.Typer) -> None:  # noqa: PLR0915 (one closure per comman
         from monitoring.schedule import DEFAULT_SCHEDULE, parse_schedule, run_on_schedule
 
         platform = cli_context(ctx).platform()
+        from mlops.datasets import find_definition  # pydantic, yaml: not for `--help`
+
         definition = find_definition(dataset, platform.settings.datasets_dir)
         plan = parse_schedule(schedule or DEFAULT_SCHEDULE)
         console.print(f"monitoring {dataset} on {plan.expression}; next run {plan.next_tick(datetime.now(UTC))}")

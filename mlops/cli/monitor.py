@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -11,8 +11,9 @@ from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from mlops.cli.context import cli_context, console, emit_json
-from mlops.datasets import find_definition, parse_duration
-from mlops.platform import Platform
+
+if TYPE_CHECKING:
+    from mlops.platform import Platform
 
 app = typer.Typer(
     help=(
@@ -51,6 +52,8 @@ def drift(  # noqa: PLR0917 (typer passes options positionally)
     from monitoring.runs import run_drift
 
     platform = cli_context(ctx).platform()
+    from mlops.datasets import find_definition
+
     definition = find_definition(dataset, platform.settings.datasets_dir)
     with _spinner(f"drift of {dataset}"):
         report = run_drift(
@@ -85,6 +88,8 @@ def performance(
     from monitoring.runs import run_performance
 
     platform = cli_context(ctx).platform()
+    from mlops.datasets import find_definition, parse_duration
+
     definition = find_definition(dataset, platform.settings.datasets_dir)
     with _spinner(f"performance of {dataset}"):
         report = run_performance(platform, definition, window=parse_duration(window), precision=precision)

@@ -10,7 +10,6 @@ import typer
 from rich.progress import Progress
 
 from mlops.cli.context import cli_context, console, emit_json
-from mlops.datasets import find_definition
 
 app = typer.Typer(
     help="The streaming path: events into the stack's event stream (Kinesis on AWS), online features out of it.",
@@ -33,6 +32,8 @@ def produce(
 
     context = cli_context(ctx)
     platform = context.platform()
+    from mlops.datasets import find_definition
+
     definition = find_definition(dataset, context.settings.datasets_dir)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"sending {file.name}", total=None)
@@ -77,6 +78,8 @@ def consume(  # noqa: PLR0917 (typer passes options positionally)
 
     context = cli_context(ctx)
     platform = context.platform()
+    from mlops.datasets import find_definition
+
     definition = find_definition(dataset, context.settings.datasets_dir)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"consuming {dataset}", total=max_records)

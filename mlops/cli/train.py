@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer._click.core import Context
@@ -13,10 +13,11 @@ from typer.core import TyperGroup
 
 from mlops.cli.context import cli_context, console, emit_json, key_value_pairs
 from mlops.contracts import CHALLENGER
-from mlops.datasets import find_definition
-from mlops.platform import Platform
-from mlops.ports.model_registry import ModelVersionInfo
-from mlops.ports.training import PipelineExecution, StepExecution
+
+if TYPE_CHECKING:
+    from mlops.platform import Platform
+    from mlops.ports.model_registry import ModelVersionInfo
+    from mlops.ports.training import PipelineExecution, StepExecution
 
 
 class _DatasetFirstGroup(TyperGroup):
@@ -76,6 +77,8 @@ def run(
 
     context = cli_context(ctx)
     platform = context.platform()
+    from mlops.datasets import find_definition
+
     definition = find_definition(dataset, context.settings.datasets_dir)
     with console.status(f"running the training pipeline for {dataset}..."):
         started = train_dataset(

@@ -6,7 +6,7 @@ commits with S3's conditional writes (:mod:`mlops.lake.delta`). So the same code
 the local Spark 4 with no jar at all:
 
 - reading (:func:`read_delta`): the driver lists the version's data files from the Delta log through delta-rs
-  (partition pruning there), and a DataFrame of one row per file is ``mapInArrow``-ed into the rows: each task
+  (partition pruning there), and a DataFrame of file numbers (``range``) is ``mapInArrow``-ed into the rows: each task
   opens its files with pyarrow (:mod:`mlops.lake.arrow_files`), reading only the columns asked for;
 - writing (:func:`write_delta`): each task streams its partition of the DataFrame into Parquet files below the
   table root and returns one small row per file (path, size, statistics); the driver collects those rows only
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession
 
-_FILES_DDL = "uri string, partition_values string, constants string"
 _WRITTEN_DDL = "path string, size long, modification_time long, num_records long, stats string, task long, seq long"
 MAX_READ_TASKS = 4096
 
@@ -97,25 +96,30 @@ def read_files(
     spark_rows = spark_schema(schema)
     if not sources:
         return spark.createDataFrame([], spark_rows)
-    rows = [(s.uri, json.dumps(dict(s.partition_values)), json.dumps(dict(s.constants), default=str)) for s in sources]
-    listing = spark.sparkContext.parallelize(rows, min(len(rows), MAX_READ_TASKS))
-    files = spark.createDataFrame(listing, _FILES_DDL)
-    task = partial(_read_task, options=dict(options), schema=schema, row_index=row_index, batch_rows=batch_rows)
-    return files.mapInArrow(task, spark_rows)
+    # The file list travels with the task function; ``range`` numbers the files into contiguous slices, one slice
+    # per task (what ``sparkContext.parallelize`` did, which Spark Connect does not have).
+    files = [(s.uri, json.dumps(dict(s.partition_values)), json.dumps(dict(s.constants), default=str)) for s in sources]
+    numbers = spark.range(0, len(files), 1, min(len(files), MAX_READ_TASKS))
+    task = partial(
+        _read_task, files=files, options=dict(options), schema=schema, row_index=row_index, batch_rows=batch_rows
+    )
+    return numbers.mapInArrow(task, spark_rows)
 
 
 def _read_task(
-    listing: Iterator[pa.RecordBatch],
+    numbers: Iterator[pa.RecordBatch],
     *,
+    files: list[tuple[str, str, str]],
     options: dict[str, str],
     schema: pa.Schema,
     row_index: str | None,
     batch_rows: int,
 ) -> Iterator[pa.RecordBatch]:
-    """Runs in an executor: the rows of the files listed in this task's part of the listing."""
-    for batch in listing:
-        for row in batch.to_pylist():
-            source = FileToRead(row["uri"], json.loads(row["partition_values"]), json.loads(row["constants"]))
+    """Runs in an executor: the rows of the files whose numbers are in this task's slice."""
+    for batch in numbers:
+        for number in batch.column(0).to_pylist():
+            uri, partition_values, constants = files[number]
+            source = FileToRead(uri, json.loads(partition_values), json.loads(constants))
             yield from arrow_files.read_file(source, options, schema, row_index=row_index, batch_rows=batch_rows)
 
 

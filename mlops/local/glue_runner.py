@@ -34,6 +34,7 @@ from mlops import layout
 from mlops.adapters.aws.clients import ClientFactory
 from mlops.adapters.aws.glue_jobs import job_name_of
 from mlops.contracts import JOB_RESULT_FILE_ENV, JOB_SPARK_MASTER_ENV
+from mlops.datasets import DATASETS_DIR_ENV, env_datasets_dir
 from mlops.layout import Layout
 from mlops.local.processes import start_watched, stop_watched
 from mlops.outputs import StackOutputs
@@ -57,6 +58,9 @@ def _child_env(clients: ClientFactory, result_file: Path, master: str) -> dict[s
     # The caller's own AWS_*/MLOPS_* variables must not redirect the child away from the platform's AWS.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLOPS_"))}
     env.update(clients.subprocess_env())
+    datasets = env_datasets_dir()
+    if datasets is not None:  # the user's definitions: the script reads them as Glue reads its --datasets_dir
+        env[DATASETS_DIR_ENV] = str(datasets.resolve())
     env.update(
         {
             "PYSPARK_PYTHON": sys.executable,

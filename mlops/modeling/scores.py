@@ -3,7 +3,8 @@
 A fraud team applies its own threshold, so for a classifier exposing ``predict_proba`` the useful output is the
 probability, not only the label:
 
-- binary: ``probabilities[i]`` is the probability of the positive class (sklearn's ``classes_[1]``, e.g. ``1``);
+- binary: ``probabilities[i]`` is the probability of the positive class (the definition's ``label.positive_class``,
+  kept in ``positive_class``);
 - multiclass: ``probabilities[i]`` lists one probability per class, in the order of ``classes``;
 - regression (or a model without ``predict_proba``): ``probabilities`` is ``None``.
 """
@@ -21,6 +22,7 @@ class Scores:
     predictions: list[Any]
     probabilities: list[Any] | None = None
     classes: list[Any] | None = None  # multiclass only: the order of each row's probabilities
+    positive_class: Any = None  # binary only: the class ``probabilities`` are about
     # every class's probability per row (numpy, in the order of the model's classes): MLflow's predict_proba answer
     class_probabilities: Any = field(default=None, compare=False, repr=False)
 

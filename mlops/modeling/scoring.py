@@ -8,6 +8,9 @@ monitored PR-AUC and a gated PR-AUC the same number for the same rows.
 
 How a model computes is not this module's concern: a compiled model (:mod:`mlops.modeling.compiled`, ONNX) answers
 ``predict``/``predict_proba``/``classes_`` like the estimator it was compiled from and is scored here the same way.
+
+A binary classifier's ``probability`` is that of the definition's positive class (``positive_class``, matched
+against the model's classes by its text), not of whichever class sklearn happens to sort second.
 """
 
 from __future__ import annotations
@@ -29,21 +32,28 @@ class Scorer:
     predict_proba_frame: Callable[[Any], Any] | None = None
     classes: tuple[Any, ...] = ()
     label_is_argmax: bool = True
+    positive_index: int = 1
 
     @classmethod
-    def of(cls, estimator: Any) -> Scorer:
-        """A scorer for a fitted sklearn estimator (or pipeline) or any object with ``predict``."""
+    def of(cls, estimator: Any, positive_class: Any = None) -> Scorer:
+        """A scorer for a fitted sklearn estimator (or pipeline) or any object with ``predict``.
+
+        ``positive_class`` (a binary classifier's positive class, or its text) picks the served probability; by
+        default the second of the model's classes.
+        """
         if not hasattr(estimator, "predict_proba") or not hasattr(estimator, "classes_"):
             return cls(predict_frame=estimator.predict)
         from sklearn.pipeline import Pipeline
         from sklearn.svm import SVC, NuSVC
 
         final = estimator[-1] if isinstance(estimator, Pipeline) else estimator
+        classes = tuple(estimator.classes_)
         return cls(
             predict_frame=estimator.predict,
             predict_proba_frame=estimator.predict_proba,
-            classes=tuple(estimator.classes_),
+            classes=classes,
             label_is_argmax=not isinstance(final, SVC | NuSVC),
+            positive_index=positive_index(classes, positive_class),
         )
 
     @property
@@ -63,21 +73,54 @@ class Scorer:
             predictions = np.asarray(self.classes)[proba.argmax(axis=1)].tolist()
         else:
             predictions = self.predict(frame)
-        if proba.shape[1] == 2:  # binary: the positive class, classes[1]
-            return Scores(predictions, proba[:, 1].tolist(), class_probabilities=proba)
+        if proba.shape[1] == 2:  # binary: the positive class's probability
+            positive = json_ready([self.classes[self.positive_index]])[0]
+            return Scores(
+                predictions, proba[:, self.positive_index].tolist(), positive_class=positive, class_probabilities=proba
+            )
         return Scores(predictions, proba.tolist(), json_ready(self.classes), class_probabilities=proba)
 
 
-def score(model: Any, frame: Any) -> Scores:
+def positive_index(classes: Sequence[Any], positive_class: Any) -> int:
+    """Index of the positive class among a binary model's ``classes`` (by value, else by text); 1 when none is
+    given or the model is not binary. A positive class the model never saw is an error naming both."""
+    if positive_class is None or positive_class == "" or len(classes) != 2:
+        return 1
+    for index, value in enumerate(classes):
+        if value == positive_class or str(value) == str(positive_class):
+            return index
+    raise ValueError(f"positive class {positive_class!r} is not one of the model's classes {list(classes)}")
+
+
+def score(model: Any, frame: Any, positive_class: Any = None) -> Scores:
     """Score ``frame`` (feature columns only) with a fitted model: see :class:`Scorer`."""
-    return Scorer.of(model).score(frame)
+    return Scorer.of(model, positive_class).score(frame)
 
 
-def metric_scores(scores: Scores) -> np.ndarray[Any, Any]:
-    """What metrics are computed on: the positive-class probability of a binary classifier, else the values."""
-    if scores.probabilities is not None and scores.classes is None:
-        return np.asarray(scores.probabilities, dtype=float)
-    return np.asarray(scores.predictions)
+@dataclass(frozen=True)
+class Scored:
+    """What metrics are computed on: a binary classifier's positive-class probabilities (one per row), a
+    multiclass classifier's probability matrix (a row per row, columns in the order of ``classes``), or a
+    regressor's values. Indexable by a row mask, so a monitoring window takes its share."""
+
+    values: np.ndarray[Any, Any]
+    classes: tuple[Any, ...] | None = None
+    positive_class: Any = None
+
+    def __getitem__(self, rows: Any) -> Scored:
+        return Scored(self.values[rows], self.classes, self.positive_class)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+def metric_scores(scores: Scores) -> Scored:
+    """The metrics' input from one scoring call (:class:`Scored`)."""
+    if scores.probabilities is None:
+        return Scored(np.asarray(scores.predictions))
+    if scores.classes is None:
+        return Scored(np.asarray(scores.probabilities, dtype=float), positive_class=scores.positive_class)
+    return Scored(np.asarray(scores.probabilities, dtype=float), tuple(scores.classes))
 
 
 def json_ready(result: Any) -> list[Any]:

@@ -18,7 +18,8 @@ from typing import Any
 
 import pandas as pd
 
-from mlops.modeling.compiled import FORMAT, NotCompilableError, compile_model, load, parity
+from mlops.modeling.compiled import FORMAT, NotCompilableError, load, parity
+from mlops.modeling.onnx_trees import compile_model
 
 log = logging.getLogger("mlops.registry.compiled")
 

@@ -1,11 +1,11 @@
 """Promotion gate, rollback and listing over the model registry port (``platform.services.model_registry``).
 
 - promote: the ``challenger`` becomes ``champion`` only if, on the challenger's own holdout, its primary
-  metric (PR-AUC for classification, RMSE for regression) beats the champion's by ``margin`` (absolute, in
-  the metric's units). Both are scored by the kit's one scoring function (:mod:`mlops.modeling`), so the gated
-  figure is the one serving and monitoring compute. ``force`` skips the gate and needs a reason, which is
-  recorded. The registry archives the old champion (its package stays Approved, stage Archived) and remembers it
-  for rollback.
+  metric (PR-AUC of the positive class for binary, log loss for multiclass, RMSE for regression) beats the
+  champion's by ``margin`` (absolute, in the metric's units). Both are scored by the kit's one scoring function
+  (:mod:`mlops.modeling`), so the gated figure is the one serving and monitoring compute. ``force`` skips the gate
+  and needs a reason, which is recorded. The registry archives the old champion (its package stays Approved,
+  stage Archived) and remembers it for rollback.
 - rollback: the champion is replaced by the version it replaced; the rolled-back version is Rejected/Archived.
 """
 
@@ -44,9 +44,9 @@ def primary_score(model: Any, holdout: Any, spec: ModelSpec) -> float:
     """The model's primary metric on ``holdout`` (features and label of ``spec``)."""
     metric, _ = primary_metric(spec.task)
     target = target_of(holdout, spec)
-    if spec.task == "classification" and len(set(target.tolist())) < 2:
+    if spec.is_classification and len(set(target.tolist())) < 2:
         raise RegistryError(f"the holdout holds a single class of label {spec.label!r}: {metric} is undefined")
-    predicted = metric_scores(score(model, features_of(holdout, spec)))
+    predicted = metric_scores(score(model, features_of(holdout, spec), spec.positive_class))
     return task_metrics(spec.task, target, predicted)[metric]
 
 

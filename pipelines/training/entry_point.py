@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 
 from mlops.errors import MlopsError, TrainingDataError
+from mlops.modeling.scoring import json_ready, positive_index
 from mlops.modeling.spec import ModelSpec, features_of
 from pipelines.training import steps
 from pipelines.training.hyperparameters import Hyperparameters, parse_hyperparameters, parse_spec
@@ -41,6 +42,10 @@ METRIC_NAMES = (
     "validation:rmse",
     "validation:mae",
     "validation:r2",
+    "validation:log_loss",
+    "validation:f1_macro",
+    "validation:f1_weighted",
+    "validation:accuracy",
     "train:rows",
     "validation:rows",
     "train:seconds",
@@ -119,6 +124,18 @@ def train(root: Path) -> dict[str, Any]:
     return summary
 
 
+def model_metadata(model: Any, spec: ModelSpec, params: Hyperparameters) -> dict[str, Any]:
+    """What the model says about itself in its MLmodel file: the task, the label, and for a classifier its
+    classes in their declared type and (binary) the positive class, so a server knows which probability to serve."""
+    metadata: dict[str, Any] = {"task": spec.task, "label": spec.label, "seed": params.seed}
+    if spec.is_classification:
+        classes = json_ready(model.classes_)
+        metadata["classes"] = classes
+        if spec.task == "binary":
+            metadata["positive_class"] = classes[positive_index(classes, spec.positive_class)]
+    return metadata
+
+
 def save_model(directory: Path, model: Any, train: pd.DataFrame, spec: ModelSpec, params: Hyperparameters) -> None:
     """Save as an MLflow sklearn model with its signature (inputs: the features; output: class probabilities
     for classification, the value for regression)."""
@@ -126,15 +143,15 @@ def save_model(directory: Path, model: Any, train: pd.DataFrame, spec: ModelSpec
     from mlflow.models import infer_signature
 
     sample = features_of(train.head(100), spec)
-    output = model.predict_proba(sample) if spec.task == "classification" else model.predict(sample)
+    output = model.predict_proba(sample) if spec.is_classification else model.predict(sample)
     directory.mkdir(parents=True, exist_ok=True)
     mlflow.sklearn.save_model(
         model,
         str(directory / "mlflow_model"),
         serialization_format="cloudpickle",
         signature=infer_signature(sample, output),
-        pyfunc_predict_fn="predict_proba" if spec.task == "classification" else "predict",
-        metadata={"task": spec.task, "label": spec.label, "seed": params.seed},
+        pyfunc_predict_fn="predict_proba" if spec.is_classification else "predict",
+        metadata=model_metadata(model, spec, params),
         pip_requirements=model_requirements(),
     )
 

@@ -14,7 +14,7 @@ Contract (paths under ``$MLOPS_PROCESSING_ROOT``, default ``/opt/ml/processing``
   Monitor's formats (:mod:`monitoring.baseline`), registered with the model version.
 
 ``quality.skill`` puts both tasks on one scale, 0 for a model no better than a constant and 1 for a perfect one:
-classification ``(PR-AUC - positive rate) / (1 - positive rate)`` (a random ranking's PR-AUC is the positive
+binary ``(PR-AUC - positive rate) / (1 - positive rate)`` (a random ranking's PR-AUC is the positive
 rate), regression R2 (``1 - MSE / variance``, the constant being the holdout mean).
 """
 
@@ -31,6 +31,7 @@ from typing import Any
 
 from mlops.errors import TrainingDataError
 from mlops.modeling.metrics import primary_metric
+from mlops.modeling.metrics import skill as task_skill
 from mlops.modeling.spec import ModelSpec
 from monitoring.baseline import baseline_of, write_baseline
 from pipelines.training import steps
@@ -49,11 +50,9 @@ ARTIFACT = "model.tar.gz"
 
 
 def skill(task: str, metrics: Mapping[str, float]) -> float:
-    """The primary metric's improvement over a constant model, 0 (no better) to 1 (perfect)."""
-    if task == "classification":
-        base = metrics["positive_rate"]
-        return (metrics["pr_auc"] - base) / (1.0 - base)
-    return metrics["r2"]
+    """The primary metric's improvement over a constant model, 0 (no better) to 1 (perfect): per task in
+    :func:`mlops.modeling.metrics.skill` (multiclass: ``1 - log loss / log loss of the class frequencies``)."""
+    return task_skill(task, metrics)
 
 
 def load_model(directory: Path, into: Path) -> Any:

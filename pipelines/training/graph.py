@@ -214,7 +214,7 @@ TRIGGERED_BY_ENV = "MLOPS_TRIGGERED_BY"
 
 # Model spec parameters (name -> spec field, default): the shipped card_transactions dataset.
 SPEC_DEFAULTS = {
-    "ModelTask": ("task", "classification"),
+    "ModelTask": ("task", "binary"),
     "Label": ("label", "is_fraud"),
     "EventTime": ("event_time", "event_time"),
     "Features": (
@@ -223,6 +223,7 @@ SPEC_DEFAULTS = {
         "amount_mean_7d,amount_max_7d,amount_std_30d,amount_sum_24h",
     ),
     "Categorical": ("categorical", "category,channel"),
+    "PositiveClass": ("positive_class", "1"),
 }
 
 

@@ -49,7 +49,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "min_train_rows": (1, 10**9),
     "seed": (0, 2**31 - 1),
 }
-SPEC_KEYS = ("task", "label", "event_time", "features", "categorical")
+SPEC_KEYS = ("task", "label", "event_time", "features", "categorical", "positive_class")
 
 
 def _number(name: str, text: str, kind: type) -> float | int:
@@ -95,7 +95,12 @@ def parse_spec(raw: Mapping[str, str]) -> ModelSpec:
     unknown = [c for c in categorical if c not in features]
     if unknown:
         raise InvalidHyperparameterError("categorical", raw["categorical"], f"{unknown[0]!r} is not a feature")
-    return ModelSpec(task, raw["label"], raw["event_time"], features, categorical)
+    positive = str(raw.get("positive_class", "")).strip()
+    if task == "binary" and not positive:
+        raise InvalidHyperparameterError("positive_class", "", "required for a binary task")
+    if task != "binary" and positive:
+        raise InvalidHyperparameterError("positive_class", positive, f"only a binary task has one, not {task}")
+    return ModelSpec(task, raw["label"], raw["event_time"], features, categorical, positive)
 
 
 def to_strings(spec: ModelSpec, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -106,6 +111,7 @@ def to_strings(spec: ModelSpec, overrides: Mapping[str, str] | None = None) -> d
         "event_time": spec.event_time,
         "features": ",".join(spec.features),
         "categorical": ",".join(spec.categorical),
+        "positive_class": spec.positive_class,
     }
     for key, value in (overrides or {}).items():
         out[key] = str(value)

@@ -97,7 +97,7 @@ def read_features(table: Path, definition: DatasetDefinition, version: int | Non
 def check_spec(definition: DatasetDefinition, given: ModelSpec) -> ModelSpec:
     """The definition's spec; the pipeline's spec parameters must match it (the training step reads those)."""
     expected = ModelSpec.from_definition(definition)
-    for field in ("task", "label", "event_time", "features", "categorical"):
+    for field in ("task", "label", "event_time", "features", "categorical", "positive_class"):
         if getattr(given, field) != getattr(expected, field):
             raise ConfigError(
                 f"pipeline parameter for {field!r} is {getattr(given, field)!r} but dataset {definition.name!r} "

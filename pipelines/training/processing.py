@@ -27,7 +27,8 @@ from pipelines.training.hyperparameters import parse_spec
 
 ROOT_ENV = "MLOPS_PROCESSING_ROOT"
 DEFAULT_ROOT = "/opt/ml/processing"
-SPEC_ARGUMENTS = ("task", "label", "event_time", "features", "categorical")
+SPEC_ARGUMENTS = ("task", "label", "event_time", "features", "categorical", "positive_class")
+_OPTIONAL = ("categorical", "positive_class")
 
 
 def processing_root() -> Path:
@@ -59,9 +60,10 @@ def read_parquet_dir(directory: Path, name: str) -> pd.DataFrame:
 
 
 def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
-    """The model spec as ``--task --label --event-time --features --categorical`` (comma-separated lists)."""
+    """The model spec as ``--task --label --event-time --features --categorical --positive-class`` (comma-separated
+    lists; the positive class of a binary task as text)."""
     for key in SPEC_ARGUMENTS:
-        parser.add_argument(f"--{key.replace('_', '-')}", dest=key, required=key != "categorical", default="")
+        parser.add_argument(f"--{key.replace('_', '-')}", dest=key, required=key not in _OPTIONAL, default="")
 
 
 def spec_of(arguments: argparse.Namespace) -> ModelSpec:

@@ -52,12 +52,13 @@ def check_frame(frame: pd.DataFrame, spec: ModelSpec, channel: str, min_rows: in
         raise TrainingDataError(f"channel {channel!r} is empty: no labelled rows")
     if labelled < min_rows:
         raise TrainingDataError(f"channel {channel!r} has {labelled} labelled rows; at least {min_rows} are needed")
-    if spec.task == "classification":
-        classes = sorted(frame[spec.label].dropna().unique().tolist())
-        if len(classes) < 2:
+    if spec.is_classification:
+        classes = sorted({str(v) for v in frame[spec.label].dropna().tolist()})
+        needed = 3 if spec.task == "multiclass" else 2
+        if len(classes) < needed:
             raise TrainingDataError(
-                f"channel {channel!r} holds a single class ({classes[0]!r}) of label {spec.label!r}; "
-                "classification needs at least two"
+                f"channel {channel!r} holds {len(classes)} class(es) ({', '.join(classes)}) of label "
+                f"{spec.label!r}; a {spec.task} task needs at least {needed}"
             )
 
 
@@ -85,7 +86,7 @@ def build_model(spec: ModelSpec, params: Hyperparameters, overrides: dict[str, A
         **(overrides or {}),
     }
     mask = [True] * len(categorical) + [False] * len(numeric)
-    estimator_cls = HistGradientBoostingClassifier if spec.task == "classification" else HistGradientBoostingRegressor
+    estimator_cls = HistGradientBoostingClassifier if spec.is_classification else HistGradientBoostingRegressor
     estimator = estimator_cls(categorical_features=mask if categorical else None, random_state=params.seed, **chosen)
     return Pipeline([("columns", columns), ("model", estimator)])
 
@@ -98,9 +99,9 @@ def fit(model: Any, frame: pd.DataFrame, spec: ModelSpec) -> Any:
 def evaluate(model: Any, frame: pd.DataFrame, spec: ModelSpec, target_precision: float = 0.9) -> dict[str, float]:
     """Task metrics on ``frame``, scored by the kit's one scoring function (:mod:`mlops.modeling.scoring`)."""
     x, y = features_of(frame, spec), target_of(frame, spec)
-    if spec.task == "classification" and len(np.unique(y)) < 2:
+    if spec.is_classification and len({str(v) for v in y.tolist()}) < 2:
         raise TrainingDataError(f"evaluation set holds a single class of label {spec.label!r}")
-    return task_metrics(spec.task, y, metric_scores(score(model, x)), target_precision)
+    return task_metrics(spec.task, y, metric_scores(score(model, x, spec.positive_class)), target_precision)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ class JobModel:
 
 
 def job_model(
-    directory: Path, name: str, task: str = "classification", max_iter: int = 15, *, shuffled: bool = False
+    directory: Path, name: str, task: str = "binary", max_iter: int = 15, *, shuffled: bool = False
 ) -> JobModel:
     """Fit a small model on synthetic features and save it as ``<directory>/mlflow_model``.
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,20 @@ def spark() -> Iterator[SparkSession]:
         if jvm is not None:
             jvm.terminate()
             jvm.wait(timeout=30)
+
+
+@contextmanager
+def warm_spark_server(state_dir: Path) -> Iterator[Any]:
+    """The Spark Connect server ``mlops local up`` starts, for the platform under ``state_dir``, stopped by PID
+    at the end: while it runs, the local Glue runner of that platform runs its jobs on it."""
+    from mlops.local import spark_connect
+
+    directory = spark_connect.spark_dir(state_dir)
+    state, _ = spark_connect.up(directory, driver_memory="1g", cores=2)
+    try:
+        yield state
+    finally:
+        spark_connect.down(directory)
 
 
 def declare_glue_jobs(platform: Any, name: str, datasets_dir: Path) -> Any:

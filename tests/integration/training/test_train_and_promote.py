@@ -31,7 +31,7 @@ def _dataset(platform: Platform, task: str, rows: int = 1500) -> tuple[DatasetDe
     return spec, frame
 
 
-@pytest.mark.parametrize("task", ["classification", "regression"])
+@pytest.mark.parametrize("task", ["binary", "regression"])
 def test_train_registers_challenger_then_promote_and_rollback(platform: Platform, task: str) -> None:
     spec, frame = _dataset(platform, task)
     cutoff = end_time(frame)
@@ -42,7 +42,7 @@ def test_train_registers_challenger_then_promote_and_rollback(platform: Platform
     registry = platform.services.model_registry
     challenger = registry.version(spec.name, CHALLENGER)
     assert challenger.version == 1
-    if task == "classification":
+    if task == "binary":
         assert challenger.metrics["validation_pr_auc"] > 0.6
     else:
         assert challenger.metrics["validation_r2"] > 0.9

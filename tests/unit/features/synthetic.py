@@ -13,11 +13,11 @@ START = datetime(2026, 3, 1, 22, 30, tzinfo=UTC)
 
 DEFINITION: dict[str, Any] = {
     "name": "parity_events",
-    "task": "classification",
+    "task": "binary",
     "entity_key": "customer_id",
     "event_time": "event_time",
     "primary_key": ["transaction_id"],
-    "label": {"column": "is_fraud"},
+    "label": {"column": "is_fraud", "positive_class": 1},
     "columns": [
         {"name": "transaction_id", "type": "string", "nullable": False},
         {"name": "customer_id", "type": "string", "nullable": False},
@@ -25,7 +25,7 @@ DEFINITION: dict[str, Any] = {
         {"name": "amount", "type": "double"},
         {"name": "items", "type": "int"},
         {"name": "channel", "type": "string"},
-        {"name": "is_fraud", "type": "int"},
+        {"name": "is_fraud", "type": "int", "allowed": [0, 1]},
     ],
     "features": [
         {"name": "amount", "kind": "column", "source": "amount"},

@@ -42,8 +42,8 @@ def test_drifted_inputs_are_left_out_of_concept_drift() -> None:
 
 
 def test_degradation_definitions() -> None:
-    assert degradation("classification", 0.8, 0.7) == pytest.approx(0.1)
-    assert degradation("classification", 0.8, 0.9) == pytest.approx(-0.1)
+    assert degradation("binary", 0.8, 0.7) == pytest.approx(0.1)
+    assert degradation("binary", 0.8, 0.9) == pytest.approx(-0.1)
     assert degradation("regression", 10.0, 12.0) == pytest.approx(0.2)
 
 
@@ -51,7 +51,7 @@ def test_window_metrics_skip_thin_and_single_class_windows() -> None:
     times = pd.Series(pd.to_datetime(["2026-01-01", "2026-01-02", "2026-01-08", "2026-01-09"] * 25, utc=True))
     y = np.array([0, 1, 0, 0] * 25)
     scores = np.array([0.1, 0.9, 0.2, 0.3] * 25)
-    windows = window_metrics(times, y, scores, "classification", window=timedelta(days=7), min_rows=10)
+    windows = window_metrics(times, y, scores, "binary", window=timedelta(days=7), min_rows=10)
     # The newest 7 days hold only class 0: skipped. The older window holds both classes, perfectly ranked.
     (only,) = windows
     assert only.rows == 50

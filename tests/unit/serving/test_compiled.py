@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops.modeling import compiled as compiled_module
-from mlops.modeling.compiled import CompiledClassifier, NotCompilableError, compile_model, load, parity
+from mlops.modeling import onnx_trees as compiled_module
+from mlops.modeling.compiled import CompiledClassifier, NotCompilableError, load, parity
+from mlops.modeling.onnx_trees import compile_model
 from mlops.modeling.scoring import Scorer
 from mlops.outputs import parse_outputs
 from mlops.platform import Platform

@@ -15,22 +15,26 @@ CATEGORIES = ["grocery", "travel", "electronics", "fuel"]
 START = datetime(2025, 1, 1, tzinfo=UTC)
 
 
-def definition(name: str, task: str = "classification", arrival_delay: str = "30d") -> DatasetDefinition:
-    label = "is_fraud" if task == "classification" else "spend_next_30d"
+def definition(name: str, task: str = "binary", arrival_delay: str = "30d") -> DatasetDefinition:
+    label = "is_fraud" if task == "binary" else "spend_next_30d"
     raw: dict[str, Any] = {
         "name": name,
         "task": task,
         "entity_key": "customer_id",
         "event_time": "event_time",
         "primary_key": ["transaction_id"],
-        "label": {"column": label, "arrival_delay": arrival_delay},
+        "label": {
+            "column": label,
+            "arrival_delay": arrival_delay,
+            **({"positive_class": 1} if task == "binary" else {}),
+        },
         "columns": [
             {"name": "transaction_id", "type": "string"},
             {"name": "customer_id", "type": "string"},
             {"name": "event_time", "type": "timestamp"},
             {"name": "amount", "type": "double"},
             {"name": "category", "type": "string"},
-            {"name": label, "type": "int" if task == "classification" else "double"},
+            {"name": label, "type": "int", "allowed": [0, 1]} if task == "binary" else {"name": label, "type": "double"},
         ],
         "features": [
             {"name": "amount", "kind": "column", "source": "amount"},
@@ -42,7 +46,7 @@ def definition(name: str, task: str = "classification", arrival_delay: str = "30
     return parse_definition(raw, f"<test {name}>")
 
 
-def feature_frame(rows: int, task: str = "classification", seed: int = 7, days: int = 120) -> pd.DataFrame:
+def feature_frame(rows: int, task: str = "binary", seed: int = 7, days: int = 120) -> pd.DataFrame:
     """``rows`` events over ``days`` days; the label depends on amount and category (plus noise)."""
     rng = np.random.default_rng(seed)
     seconds = np.sort(rng.integers(0, days * 86400, rows))
@@ -60,7 +64,7 @@ def feature_frame(rows: int, task: str = "classification", seed: int = 7, days: 
         }
     )
     risky = (amount > 60) & (category == "electronics") | (amount > 150)
-    if task == "classification":
+    if task == "binary":
         flip = rng.random(rows) < 0.03
         frame["is_fraud"] = np.where(flip, ~risky, risky).astype("int64")
     else:

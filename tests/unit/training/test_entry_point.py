@@ -59,7 +59,7 @@ def test_trains_saves_model_and_prints_parsable_metrics(
         ("small", "channel 'train' has 10 labelled rows; at least 50 are needed"),
         (
             "single_class",
-            "channel 'train' holds a single class (0) of label 'is_fraud'; classification needs at least two",
+            "channel 'train' holds 1 class(es) (0) of label 'is_fraud'; a binary task needs at least 2",
         ),
         ("missing_channel", "input channel 'validation' is missing"),
         ("bad_hp", "hyperparameter 'max_iter'='many': not a valid int"),

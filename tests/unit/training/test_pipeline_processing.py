@@ -28,6 +28,7 @@ SPEC = ModelSpec.from_definition(DEF)
 SPEC_ARGS = [
     *("--task", SPEC.task, "--label", SPEC.label, "--event-time", SPEC.event_time),
     *("--features", ",".join(SPEC.features), "--categorical", ",".join(SPEC.categorical)),
+    *("--positive-class", SPEC.positive_class),
 ]
 REPO = Path(__file__).resolve().parents[3]
 
@@ -157,8 +158,8 @@ def test_evaluate_scores_the_trained_artifact_on_the_holdout(tmp_path: Path, mon
 
 def test_skill_is_r2_for_regression_and_zero_for_a_random_ranking() -> None:
     assert evaluate.skill("regression", {"r2": 0.42, "rmse": 3.0}) == 0.42
-    assert evaluate.skill("classification", {"pr_auc": 0.2, "positive_rate": 0.2}) == 0.0
-    assert evaluate.skill("classification", {"pr_auc": 1.0, "positive_rate": 0.2}) == 1.0
+    assert evaluate.skill("binary", {"pr_auc": 0.2, "positive_rate": 0.2}) == 0.0
+    assert evaluate.skill("binary", {"pr_auc": 1.0, "positive_rate": 0.2}) == 1.0
 
 
 def test_evaluate_without_a_model_artifact_fails_naming_the_input(

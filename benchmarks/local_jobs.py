@@ -1,0 +1,115 @@
+"""Benchmark: a local Glue job run on a cold JVM (today's way) vs the warm Spark Connect server of ``mlops local up``.
+
+    .venv/bin/python benchmarks/local_jobs.py [--rows 30000] [--repeat 2]
+
+One platform in a temporary state dir (emulator + infra program + the Spark Connect server, all through the
+``mlops`` CLI as a user runs them). Each curate run gets a NEW validated batch of ``--rows`` card transactions
+(a run with nothing new does no Spark work), so every run de-duplicates ``--rows`` rows against the table;
+build_features rebuilds the whole feature table each run. Runs alternate cold (``MLOPS_LOCAL_SPARK__ENABLED=false``:
+the job starts its own JVM) and warm (the job opens a session on the server). Printed per job: the wall time of
+``mlops job run`` and the runner's own duration (its run record), cold vs warm side by side. The first warm run
+after ``up`` (the server's first queries load classes) is shown apart from the steady ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+MLOPS = str(Path(sys.executable).parent / "mlops")
+DATASET = "card_transactions"
+
+
+def mlops(env: dict[str, str], *args: str) -> str:
+    """Run one ``mlops`` command; its stdout (JSON when asked); fails loudly with its output."""
+    done = subprocess.run([MLOPS, *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=900)
+    if done.returncode != 0:
+        raise RuntimeError(f"mlops {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def new_batch(env: dict[str, str], work: Path, rows: int, seed: int) -> None:
+    """A new validated batch of ``rows`` rows (its own seed and quarter: no duplicates of earlier batches)."""
+    path = work / f"batch-{seed}.parquet"
+    start = f"{2020 + seed}-01-01"
+    mlops(
+        env, "data", "generate", DATASET, "--rows", str(rows), "--seed", str(seed), "--start", start, "--out", str(path)
+    )
+    mlops(env, "data", "ingest", DATASET, str(path))
+    mlops(env, "data", "validate", DATASET, "--all-pending")
+
+
+def job_run(env: dict[str, str], job: str, warm: bool) -> dict[str, Any]:
+    run_env = {**env, "MLOPS_LOCAL_SPARK__ENABLED": "true" if warm else "false"}
+    started = time.perf_counter()
+    record = json.loads(mlops(run_env, "job", "run", job, "--arg", f"dataset={DATASET}", "--json"))
+    return {"job": job, "warm": warm, "wall": time.perf_counter() - started, "run": record["duration_seconds"]}
+
+
+def _median(values: list[float]) -> str:
+    return f"{statistics.median(values):6.1f}" if values else "     -"
+
+
+def table(results: list[dict[str, Any]], rows: int) -> str:
+    lines = [
+        f"local Glue job runs, {rows:,} rows, {os.cpu_count()} cores (median seconds; load 1-min avg "
+        f"{os.getloadavg()[0]:.1f} at the end)",
+        f"{'job':<15} {'cold wall':>9} {'cold run':>9} {'1st warm':>9} {'warm wall':>9} {'warm run':>9} "
+        f"{'speed-up':>8}",
+    ]
+    for job in ("curate", "build_features"):
+        cold = [r for r in results if r["job"] == job and not r["warm"]]
+        warm = [r for r in results if r["job"] == job and r["warm"]]
+        first, steady = warm[:1], warm[1:] or warm[:1]
+        speed = statistics.median(r["wall"] for r in cold) / statistics.median(r["wall"] for r in steady)
+        lines.append(
+            f"{job:<15} {_median([r['wall'] for r in cold]):>9} {_median([r['run'] for r in cold]):>9} "
+            f"{_median([r['wall'] for r in first]):>9} {_median([r['wall'] for r in steady]):>9} "
+            f"{_median([r['run'] for r in steady]):>9} {speed:>7.1f}x"
+        )
+    lines.append("wall: the `mlops job run` command; run: the runner's duration (download, child process, record)")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=30_000)
+    parser.add_argument("--repeat", type=int, default=2, help="Cold and steady warm runs per job.")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-jobs-") as tmp:
+        work = Path(tmp)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "AWS_"))}
+        env.update({"MLOPS_STATE_DIR": str(work / "state"), "MLOPS_CONFIG_FILE": str(work / "absent.yaml")})
+        began = time.perf_counter()
+        mlops(env, "local", "up")
+        print(f"mlops local up (emulator, program, Spark Connect): {time.perf_counter() - began:.1f}s", file=sys.stderr)
+        try:
+            results = run_all(env, work, args.rows, args.repeat)
+        finally:
+            mlops(env, "local", "down")
+    print(table(results, args.rows))
+
+
+def run_all(env: dict[str, str], work: Path, rows: int, repeat: int) -> list[dict[str, Any]]:
+    """First warm run, then cold and warm alternately (the machine's load hits both alike)."""
+    plan = [True] + [warm for _ in range(repeat) for warm in (False, True)]
+    results: list[dict[str, Any]] = []
+    for seed, warm in enumerate(plan, start=1):
+        new_batch(env, work, rows, seed)
+        for job in ("curate", "build_features"):
+            results.append(job_run(env, job, warm))
+            print(json.dumps(results[-1]), file=sys.stderr, flush=True)
+    return results
+
+
+if __name__ == "__main__":
+    main()
