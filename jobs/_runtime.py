@@ -1,10 +1,14 @@
 """What every Glue job script shares: its platform, its Spark session, its dataset definition, its result.
 
 The same code runs on Glue and under the kit's local runner (``mlops job run``). The differences come from the
-environment only: the local runner sets ``AWS_ENDPOINT_URL`` (the emulator) and ``MLOPS_SPARK_MASTER``
-(``local[N]``); on Glue neither is set, so the services use AWS's endpoints and the job's role, and Spark is
-Glue's own session. A job reaches storage only through the ports :func:`job_platform` wires (table store,
-catalog, object store); it never holds a cloud client.
+environment only: the local runner sets ``AWS_ENDPOINT_URL`` (the emulator) and either ``MLOPS_SPARK_REMOTE``
+(the warm Spark Connect server of ``mlops local up``: the job opens its own session there) or
+``MLOPS_SPARK_MASTER`` (``local[N]``: the job starts its own JVM); on Glue none is set, so the services use
+AWS's endpoints and the job's role, and Spark is Glue's own session. The jobs keep to the DataFrame API that
+classic Spark (Glue 5: 3.5) and Spark Connect share: no RDDs, no ``sparkContext``.
+
+A job reaches storage only through the ports :func:`job_platform` wires (table store, catalog, object store);
+it never holds a cloud client.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from mlops.contracts import JOB_RESULT_FILE_ENV as RESULT_FILE_ENV
 from mlops.contracts import JOB_RESULT_LOG_PREFIX as RESULT_LOG_PREFIX
 from mlops.contracts import JOB_SPARK_MASTER_ENV as SPARK_MASTER_ENV
+from mlops.contracts import JOB_SPARK_REMOTE_ENV as SPARK_REMOTE_ENV
 from mlops.datasets import DatasetDefinition, env_datasets_dir, find_definition
 from mlops.outputs import StackOutputs
 from mlops.platform import Platform
@@ -65,9 +70,21 @@ def job_platform(args: Mapping[str, str | None]) -> Platform:
 
 
 def spark_session(app_name: str) -> SparkSession:
-    """Glue's Spark session, or a local one when the local runner asked for it; times are UTC either way."""
+    """Glue's Spark session, or a local one when the local runner asked for it; times are UTC either way.
+
+    With ``MLOPS_SPARK_REMOTE`` the job gets a NEW session of the Spark Connect server (``create``, not
+    ``getOrCreate``): runs never share temporary views or settings. The server's token comes from the
+    environment (``SPARK_CONNECT_AUTHENTICATE_TOKEN``, read by pyspark itself).
+    """
     from pyspark.sql import SparkSession
 
+    remote = os.environ.get(SPARK_REMOTE_ENV)
+    if remote:
+        session: SparkSession = SparkSession.builder.remote(remote).appName(app_name).create()
+        session.conf.set("spark.sql.session.timeZone", "UTC")
+        _release_on_exit(session)
+        log(f"spark: a session of the Spark Connect server at {remote}")
+        return session
     builder = SparkSession.builder.appName(app_name).config("spark.sql.session.timeZone", "UTC")
     master = os.environ.get(SPARK_MASTER_ENV)
     if master:
@@ -77,7 +94,22 @@ def spark_session(app_name: str) -> SparkSession:
             .config("spark.sql.shuffle.partitions", os.environ.get("MLOPS_SPARK_SHUFFLE_PARTITIONS", "8"))
             .config("spark.driver.memory", os.environ.get("MLOPS_SPARK_DRIVER_MEMORY", "2g"))
         )
-    return builder.getOrCreate()
+    session = builder.getOrCreate()
+    log(f"spark: {'its own JVM, ' + master if master else 'the Glue session'}")
+    return session
+
+
+def _release_on_exit(session: SparkSession) -> None:
+    """Release the server-side session (and cancel its queries) when the job ends, fails or is terminated.
+
+    The warm server outlives the job: without this, a failed or stopped run would leave its session (and a
+    running query) on it until the server's idle timeout.
+    """
+    import atexit
+    import signal
+
+    atexit.register(session.stop)
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
 
 
 def dataset_definition(name: str, datasets_dir: str | None) -> DatasetDefinition:

@@ -10,7 +10,11 @@
 # Everything runs through the `mlops` CLI, the same commands a user types. The emulator and the endpoint keep
 # running afterwards so you can explore; `mlops endpoint stop && mlops local down` stops both.
 # Environment: DEMO_ROWS (default 30000) rows of card transactions per batch.
+# At the end (also after a failure) a table of each step's wall time and the slowest commands; `--json` prints
+# the same as one JSON object on stdout as the last line (also written to $STATE_DIR/demo/timings.json).
 set -euo pipefail
+JSON_TIMINGS=false
+[ "${1:-}" = "--json" ] && JSON_TIMINGS=true
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 
 ROWS="${DEMO_ROWS:-30000}"
@@ -18,7 +22,34 @@ STATE_DIR="${MLOPS_STATE_DIR:-.mlops}"
 WORK="$STATE_DIR/demo"
 mkdir -p "$WORK"
 
-step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*"; }
+# Timings: one line per step and per `mlops` command ("kind<TAB>start<TAB>end<TAB>name", epoch seconds) in $TIMINGS.
+TIMINGS="$WORK/timings.tsv"
+: > "$TIMINGS"
+now() { date +%s.%N; }
+STEP_NAME="" STEP_START="" DEMO_START="$(now)"
+end_step() {
+    if [ -n "$STEP_NAME" ]; then printf 'step\t%s\t%s\t%s\n' "$STEP_START" "$(now)" "$STEP_NAME" >> "$TIMINGS"; fi
+    STEP_NAME=""
+}
+step() {
+    end_step
+    STEP_NAME="$*" STEP_START="$(now)"
+    printf '\n\033[1;34m==> %s\033[0m\n' "$*"
+}
+mlops() {  # every `mlops` command of the demo, timed
+    local started status=0
+    started="$(now)"
+    command mlops "$@" || status=$?
+    printf 'command\t%s\t%s\t%s\n' "$started" "$(now)" "mlops $*" >> "$TIMINGS"
+    return "$status"
+}
+timing_table() {
+    local status=$?
+    end_step
+    python "$(dirname "${BASH_SOURCE[0]}")/demo_timings.py" "$TIMINGS" "$DEMO_START" "$(now)" "$status" \
+        "$JSON_TIMINGS" "$WORK/timings.json" || true
+}
+trap timing_table EXIT
 
 step "Provision: start the embedded AWS emulator and apply the infra program to it"
 mlops local up
@@ -44,7 +75,7 @@ mlops features materialize card_transactions
 
 step "Deploy the champion behind a SageMaker-compatible endpoint and score requests"
 mlops deploy card_transactions
-customer=$(python -c "import pandas as pd; print(pd.read_csv('$WORK/transactions-q1.csv', usecols=['customer_id']).customer_id.iloc[0])")
+customer=$(python -c "import csv, sys; print(next(csv.DictReader(open(sys.argv[1])))['customer_id'])" "$WORK/transactions-q1.csv")
 printf '{"dataframe_records": [{"customer_id": "%s"}]}\n' "$customer" > "$WORK/request-entity.json"
 mlops predict "$WORK/request-entity.json"
 cat > "$WORK/request.csv" <<'CSV'

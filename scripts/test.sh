@@ -14,10 +14,15 @@ echo "==> LocalStack venv"
 # tests skip; an interpreter but a failed install: it prints why and the run fails (the tests could not run).
 bash scripts/localstack-venv.sh
 echo "==> pytest"
+# On every core (PYTEST_WORKERS=0: in this process); a file's tests stay on one worker (--dist loadfile), so its
+# module fixtures are built once; each worker has its own session fixtures (emulator, platform: own ports and
+# state dirs). The 20 slowest tests are listed at the end (--durations=20 in pyproject's addopts).
 set +e
-pytest "$@"
+started=$SECONDS
+pytest -n "${PYTEST_WORKERS:-auto}" --dist loadfile "$@"
 code=$?
 set -e
+echo "==> pytest took $((SECONDS - started)) s"
 if [ "$code" -eq 5 ]; then
     echo "pytest collected no tests: treated as a failure" >&2
     exit 1

@@ -25,6 +25,9 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if name.startswith(("MLOPS_", "AWS_", "LOCALSTACK_")):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MLOPS_CONFIG_FILE", str(tmp_path / "absent-mlops.yaml"))
+    # No test's `mlops local up` starts a Spark Connect server (a JVM that would outlive the test): the tests of
+    # the warm server start it themselves (tests/integration/jobs/conftest.py: warm_spark_server).
+    monkeypatch.setenv("MLOPS_LOCAL_SPARK__ENABLED", "false")
 
 
 @pytest.fixture(scope="session")

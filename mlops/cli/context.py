@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 
-from mlops.adapters.aws.clients import ClientFactory
 from mlops.errors import ConfigError
-from mlops.outputs import StackOutputs, load_outputs
-from mlops.platform import Platform
-from mlops.settings import Settings
+
+if TYPE_CHECKING:  # boto3 and pydantic load only when a command reaches them (`--help` stays light)
+    from mlops.adapters.aws.clients import ClientFactory
+    from mlops.outputs import StackOutputs
+    from mlops.platform import Platform
+    from mlops.settings import Settings
 
 console = Console(stderr=True)
 # A command whose answer IS its output (a status, a listing) prints it for people on stdout, as --json does.
@@ -49,6 +51,8 @@ class CliContext:
         return self._clients
 
     def outputs(self) -> StackOutputs:
+        from mlops.outputs import load_outputs
+
         settings = self.settings
         return load_outputs(settings.resolved_outputs_file, settings.stack_name)
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mlops.cli.context import cli_context, console, emit_json, out
-from mlops.platform import Platform
+
+if TYPE_CHECKING:  # pydantic, boto3: loaded when a command builds the platform, not for `--help`
+    from mlops.platform import Platform
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 Dataset = Annotated[str, typer.Argument(help="Dataset name = registered model name (e.g. card_transactions).")]

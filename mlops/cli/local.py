@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -11,11 +12,10 @@ from rich.table import Table
 
 from mlops.cli.context import CliContext, cli_context, console, emit_json, out
 from mlops.errors import StalePidfileError
-from mlops.local import emulator
-from mlops.local.apply.ledger import LedgerEntry, count_by_type, ledger_path, read_ledger
 
 if TYPE_CHECKING:
     from mlops.local.apply.engine import ApplyResult
+    from mlops.local.apply.ledger import LedgerEntry
 
 app = typer.Typer(
     help=(
@@ -34,7 +34,7 @@ def up(
     ctx: typer.Context,
     port: Annotated[int | None, typer.Option(help="Listen on this port instead of a free one.")] = None,
     no_apply: Annotated[
-        bool, typer.Option("--no-apply", help="Only start the emulator; do not apply the infra program.")
+        bool, typer.Option("--no-apply", help="Only start the emulator; no apply, no Spark Connect server.")
     ] = False,
     json_out: JsonFlag = False,
 ) -> None:
@@ -43,7 +43,11 @@ def up(
     Every resource the program declares is created in the emulator, or reused when an earlier `up` made
     it: a second `up` changes nothing. The stack outputs pipeline code reads are written to
     `<state_dir>/outputs/<stack>.json`, the list of applied resources next to it (`<stack>.resources.json`).
+    A Spark Connect server starts meanwhile (pid and log under `<state_dir>/spark`): local Glue job runs use
+    it instead of a JVM each (off: `MLOPS_LOCAL_SPARK__ENABLED=false`); `down` stops it.
     """
+    from mlops.local import emulator, spark_connect  # httpx, psutil: not for `--help`
+
     context = cli_context(ctx)
     settings = context.settings
     before = emulator.status(settings.emulator_dir)
@@ -58,13 +62,23 @@ def up(
             f"[green]{verb}[/] moto server pid {state.pid} at {state.endpoint_url} "
             f"({time.monotonic() - started_at:.1f}s)"
         )
-    result = None if no_apply else _apply_with_progress(context, quiet=json_out)
+    # The warm Spark (local Glue job runs) starts its JVM while the program is applied: both mostly wait.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        spark = None if no_apply else pool.submit(spark_connect.up_for, settings.state_dir, settings.local_spark)
+        result = None if no_apply else _apply_with_progress(context, quiet=json_out)
+        warm = spark.result() if spark else None
     if json_out:
         payload: dict[str, Any] = {"emulator": verb, "pid": state.pid, "endpoint_url": state.endpoint_url}
+        payload["spark_connect"] = {"pid": warm[0].pid, "url": warm[0].remote_url} if warm else None
         if result is not None:
             payload["apply"] = _apply_summary(result)
         emit_json(payload)
         return
+    if warm:
+        console.print(
+            f"[green]{'started' if warm[1] else 'reused'}[/] Spark Connect server pid {warm[0].pid} at "
+            f"{warm[0].remote_url} (local job runs use it; off: MLOPS_LOCAL_SPARK__ENABLED=false)"
+        )
     if result is not None:
         counts = result.counts
         console.print(
@@ -117,7 +131,10 @@ def _apply_summary(result: ApplyResult) -> dict[str, Any]:
 @app.command()
 def down(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     """Stop the emulator this project started (and nothing else). Its in-memory resources are gone."""
+    from mlops.local import emulator, spark_connect  # httpx, psutil: not for `--help`
+
     settings = cli_context(ctx).settings
+    spark_connect.down(spark_connect.spark_dir(settings.state_dir))
     before = emulator.down(settings.emulator_dir)
     if json_out:
         emit_json({"was": before.health, "pid": before.state.pid if before.state else None})
@@ -134,6 +151,9 @@ def down(ctx: typer.Context, json_out: JsonFlag = False) -> None:
 def status(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     """Report whether the emulator runs, where and since when, and the resources the last `up` applied
     (counts per type, outputs file). Exits 1 when the emulator is not running."""
+    from mlops.local import emulator
+    from mlops.local.apply.ledger import count_by_type, ledger_path, read_ledger  # httpx, psutil: not for `--help`
+
     settings = cli_context(ctx).settings
     current = emulator.status(settings.emulator_dir)
     ledger = read_ledger(ledger_path(settings.resolved_outputs_file))
@@ -179,6 +199,9 @@ def _print_resources(stack: str, by_type: dict[str, int], outputs_file: Any) -> 
 @app.command()
 def reset(ctx: typer.Context) -> None:
     """Drop every resource in the running emulator (the process keeps running)."""
+    from mlops.local import emulator
+    from mlops.local.apply.ledger import ledger_path  # httpx, psutil: not for `--help`
+
     settings = cli_context(ctx).settings
     try:
         state = emulator.reset(settings.emulator_dir)

@@ -8,7 +8,6 @@ import typer
 from rich.table import Table
 
 from mlops.cli.context import cli_context, console, emit_json, out
-from mlops.datasets import find_definition
 
 app = typer.Typer(
     help=(
@@ -60,6 +59,8 @@ def promote(
     from pipelines.registry.promotion import promote as run_promotion
 
     context = cli_context(ctx)
+    from mlops.datasets import find_definition
+
     definition = find_definition(dataset, context.settings.datasets_dir)
     with console.status("evaluating challenger and champion on the holdout..."):
         decision = run_promotion(context.platform(), definition, margin, force=force, reason=reason)
@@ -82,6 +83,8 @@ def rollback(
     from pipelines.registry.promotion import rollback as run_rollback
 
     context = cli_context(ctx)
+    from mlops.datasets import find_definition
+
     definition = find_definition(dataset, context.settings.datasets_dir)
     old, restored = run_rollback(context.platform(), definition)
     console.print(f"[green]rolled back[/] {dataset}: champion v{old} -> v{restored}")

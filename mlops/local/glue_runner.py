@@ -3,7 +3,8 @@ but runs nothing).
 
 :class:`LocalGlueRunner` reads the job from the emulator (script location, DefaultArguments, workers, timeout),
 downloads the script, records a job run (``start_job_run``), then runs the script with local PySpark in a child
-process with Glue-style arguments (``--JOB_NAME``, ``--JOB_RUN_ID``, the defaults overridden by the run's
+process (against the warm Spark Connect server of ``mlops local up`` when it runs, :mod:`mlops.local.spark_connect`,
+else its own JVM) with Glue-style arguments (``--JOB_NAME``, ``--JOB_RUN_ID``, the defaults overridden by the run's
 arguments). The child's log goes to the caller line by line and to CloudWatch Logs (``outputs.log_groups["glue"]``,
 one stream per run). The final state (``SUCCEEDED``, ``FAILED`` with the error, ``TIMEOUT``), duration and the
 counts the script reported are stored as JSON at ``<monitoring>/glue-runs/<job>/<run_id>.json``.
@@ -36,6 +37,7 @@ from mlops.adapters.aws.glue_jobs import job_name_of
 from mlops.contracts import JOB_RESULT_FILE_ENV, JOB_SPARK_MASTER_ENV
 from mlops.datasets import DATASETS_DIR_ENV, env_datasets_dir
 from mlops.layout import Layout
+from mlops.local import spark_connect
 from mlops.local.processes import start_watched, stop_watched
 from mlops.outputs import StackOutputs
 from mlops.ports.jobs import SUCCEEDED, JobError, JobNotFoundError, JobRun, JobRunFailedError, merged_arguments
@@ -52,6 +54,15 @@ def spark_master(job: Mapping[str, Any]) -> str:
     """``local[N]``: the job's worker count, capped by this machine's cores."""
     workers = int(job.get("NumberOfWorkers") or job.get("MaxCapacity") or 2)
     return f"local[{max(1, min(workers, os.cpu_count() or 1))}]"
+
+
+def warm_spark_env(clients: ClientFactory) -> dict[str, str]:
+    """The warm Spark Connect server's URL and token when ``mlops local up`` started one for this state dir and
+    ``local_spark.enabled`` holds, else nothing (the job then starts its own JVM on ``spark_master``)."""
+    if not clients.settings.local_spark.enabled:
+        return {}
+    state = spark_connect.running_state(spark_connect.spark_dir(clients.settings.state_dir))
+    return spark_connect.client_env(state) if state else {}
 
 
 def _child_env(clients: ClientFactory, result_file: Path, master: str) -> dict[str, str]:
@@ -212,6 +223,7 @@ class LocalGlueRunner:
             script = self._download_script(job_key, job, workdir)
             result_file = workdir / "result.json"
             env = {**_child_env(self._clients, result_file, spark_master(job)), "HOME": str(workdir)}
+            env.update(warm_spark_env(self._clients))
             argv = [
                 arg
                 for pair in merged_arguments(effective, {"--JOB_NAME": job_name, "--JOB_RUN_ID": run_id}).items()

@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subprocess.CompletedProcess[str], Path]]:
     state_dir = tmp_path_factory.mktemp("demo-state")
-    env = {**os.environ, "MLOPS_STATE_DIR": str(state_dir), "DEMO_ROWS": "12000"}
+    # As a user runs it: with the warm Spark Connect server of `mlops local up` (the suite turns it off elsewhere).
+    env = {**os.environ, "MLOPS_STATE_DIR": str(state_dir), "DEMO_ROWS": "12000", "MLOPS_LOCAL_SPARK__ENABLED": "true"}
     try:
         result = subprocess.run(
             ["bash", "scripts/demo.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500
@@ -39,13 +40,19 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subprocess.
     finally:
         mlops = [sys.executable, "-m", "mlops.cli"]
         subprocess.run([*mlops, "endpoint", "stop"], cwd=ROOT, env=env, capture_output=True, timeout=120)
+        subprocess.run([*mlops, "local", "down"], cwd=ROOT, env=env, capture_output=True, timeout=120)  # + Spark
         emulator.down(state_dir / "emulator")
 
 
 def test_the_demo_runs_to_the_end(demo: tuple[subprocess.CompletedProcess[str], Path]) -> None:
-    result, _ = demo
+    result, state_dir = demo
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "==> Done" in result.stdout
+    timings = json.loads((state_dir / "demo" / "timings.json").read_text())  # the step table's figures
+    assert timings["exit_status"] == 0
+    assert timings["steps"][0]["step"].startswith("Provision")
+    assert "Done" in timings["steps"][-1]["step"]
+    assert "mlops commands" in result.stderr
 
 
 def test_the_demo_leaves_models_predictions_reports_and_alarm_states(

@@ -1,0 +1,113 @@
+"""The warm Spark Connect server's lifecycle pieces that need no JVM: command, environment, state, choice."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mlops.local import spark_connect
+from mlops.local.glue_runner import warm_spark_env
+from mlops.settings import load_settings
+
+
+def _state(pid: int, port: int) -> spark_connect.SparkConnectState:
+    return spark_connect.SparkConnectState(pid, "127.0.0.1", port, "secret-token", "1g", 2, time.time())
+
+
+def test_the_server_listens_on_loopback_on_its_port_with_bounded_memory() -> None:
+    command = spark_connect.server_command(Path("/opt/spark"), 15002, "768m", 2)
+    assert command[:3] == ["/opt/spark/bin/spark-submit", "--class", spark_connect.SERVER_CLASS]
+    joined = " ".join(command)
+    assert "--master local[2]" in joined
+    assert "--driver-memory 768m" in joined
+    assert "spark.connect.grpc.binding.address=127.0.0.1" in command
+    assert "spark.connect.grpc.binding.port=15002" in command
+    assert "spark.ui.enabled=false" in command
+    assert "secret" not in joined  # the token never goes on a command line (ps shows it to every user)
+
+
+def test_the_server_workers_run_this_venv_with_the_kit_importable_and_no_caller_aws(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "someone-elses")
+    monkeypatch.setenv("MLOPS_TARGET", "aws")
+    env = spark_connect.server_env(Path("/opt/spark"), "tok")
+    assert env["PYSPARK_PYTHON"] == sys.executable
+    assert env[spark_connect.TOKEN_ENV] == "tok"
+    assert str(Path(spark_connect.__file__).resolve().parents[2]) in env["PYTHONPATH"].split(os.pathsep)
+    assert "AWS_PROFILE" not in env and "MLOPS_TARGET" not in env
+
+
+def test_the_state_file_is_private_and_round_trips(tmp_path: Path) -> None:
+    state = _state(12345, 15002)
+    spark_connect._write_state(tmp_path, state)
+    assert spark_connect.read_state(tmp_path) == state
+    assert stat.S_IMODE((tmp_path / spark_connect.STATEFILE).stat().st_mode) == 0o600  # it holds the token
+    assert state.remote_url == "sc://localhost:15002"
+    assert spark_connect.client_env(state) == {
+        spark_connect.REMOTE_ENV: "sc://localhost:15002",
+        spark_connect.TOKEN_ENV: "secret-token",
+    }
+
+
+def test_a_record_whose_process_is_gone_is_stale_and_down_only_clears_it(tmp_path: Path) -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    spark_connect._write_state(tmp_path, _state(gone.pid, 15002))
+    current = spark_connect.status(tmp_path)
+    assert current.health == "stale"
+    assert f"pid {gone.pid}" in current.detail
+    assert spark_connect.running_state(tmp_path) is None
+    assert spark_connect.down(tmp_path).health == "stale"
+    assert spark_connect.read_state(tmp_path) is None
+
+
+def test_a_live_process_that_is_not_the_server_is_never_stopped(tmp_path: Path) -> None:
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        spark_connect._write_state(tmp_path, _state(other.pid, 15002))  # a reused pid
+        spark_connect.down(tmp_path)
+        assert other.poll() is None
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_a_corrupt_record_names_its_file(tmp_path: Path) -> None:
+    (tmp_path / spark_connect.STATEFILE).write_text("{not json")
+    with pytest.raises(spark_connect.SparkConnectError, match=r"state\.json is corrupt"):
+        spark_connect.read_state(tmp_path)
+
+
+def test_turned_off_the_local_platform_stops_its_server_and_starts_none(tmp_path: Path) -> None:
+    off = load_settings(local_spark={"enabled": False}).local_spark
+    assert spark_connect.up_for(tmp_path, off) is None
+    assert not spark_connect.spark_dir(tmp_path).joinpath(spark_connect.STATEFILE).exists()
+
+
+def test_the_memory_setting_is_checked() -> None:
+    from mlops.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"local_spark\.driver_memory"):
+        load_settings(local_spark={"driver_memory": "lots"})
+
+
+def test_job_runs_use_the_warm_server_only_when_one_runs_and_it_is_on(tmp_path: Path) -> None:
+    from mlops.wiring import client_factory
+
+    on = load_settings(target="moto", state_dir=tmp_path, endpoint_url="http://127.0.0.1:1", local_spark={})
+    assert on.local_spark.enabled is False  # the suite's default (tests/conftest.py): no test's `up` starts a JVM
+    clients = client_factory(on.model_copy(update={"local_spark": on.local_spark.model_copy(update={"enabled": True})}))
+    assert warm_spark_env(clients) == {}  # on, but nothing recorded: the job starts its own JVM
+    off = client_factory(
+        load_settings(
+            target="moto", state_dir=tmp_path, endpoint_url="http://127.0.0.1:1", local_spark={"enabled": False}
+        )
+    )
+    assert warm_spark_env(off) == {}
