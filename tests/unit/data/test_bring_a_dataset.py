@@ -5,6 +5,7 @@ directory is honoured from any working directory, by the CLI, the job scripts an
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -193,3 +194,35 @@ def test_the_draft_infers_types_ranges_categories_keys_time_and_the_positive_cla
 def test_the_draft_says_what_the_sample_lacks(frame: pd.DataFrame, label: str | None, expected: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(expected)):
         draft("d", frame, label)
+
+
+def test_a_local_job_run_hands_the_datasets_directory_to_the_script(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlops.local.glue_runner import _child_env
+
+    class Clients:
+        def subprocess_env(self) -> dict[str, str]:
+            return {"AWS_ENDPOINT_URL": "http://127.0.0.1:1"}
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(DATASETS_DIR_ENV, "mine")
+    env = _child_env(Clients(), tmp_path / "result.json", "local[1]")  # type: ignore[arg-type]
+    assert env[DATASETS_DIR_ENV] == str(tmp_path / "mine")  # absolute: the script runs elsewhere
+    monkeypatch.delenv(DATASETS_DIR_ENV)
+    assert DATASETS_DIR_ENV not in _child_env(Clients(), tmp_path / "result.json", "local[1]")  # type: ignore[arg-type]
+
+
+def test_the_cli_hands_the_configured_directory_to_what_it_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlops.cli.context import CliContext
+
+    (tmp_path / "defs").mkdir()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mlops.yaml").write_text("datasets_dir: defs\n")
+    monkeypatch.setenv(DATASETS_DIR_ENV, "restored after the test")
+    monkeypatch.delenv(DATASETS_DIR_ENV)
+    monkeypatch.delenv("MLOPS_CONFIG_FILE", raising=False)
+    assert CliContext().settings.datasets_dir == Path("defs")
+    assert os.environ[DATASETS_DIR_ENV] == str(tmp_path / "defs")

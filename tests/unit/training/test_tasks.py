@@ -146,7 +146,7 @@ def test_binary_with_string_labels_trains_and_serves_the_declared_positive_class
     scores = served.score(x)
     raw = served.scorer.predict_proba_frame(x)  # type: ignore[misc]
     assert scores.positive_class == "cancer"
-    assert np.allclose(scores.probabilities, np.asarray(raw)[:, 0])
+    assert np.allclose(np.asarray(scores.probabilities), np.asarray(raw)[:, 0])
     assert set(scores.predictions) <= {"cancer", "healthy"}
 
     # the gate scores the same class: PR-AUC of "cancer", equal to the training job's figure on its holdout
