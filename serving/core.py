@@ -18,7 +18,7 @@ from serving import payload
 from serving.errors import InvocationError, PredictionError
 from serving.features import complete_from_store
 from serving.model import LoadedModel
-from serving.schema import check_columns, coerce_rows, rows_to_frame
+from serving.schema import check_columns, coerce_rows, rows_to_columns, rows_to_frame
 
 log = logging.getLogger("serving.core")
 RESPONSE_FORMAT_HEADER = "X-Mlops-Response-Format"  # "mlflow": answer exactly as `mlflow models serve` does
@@ -109,7 +109,10 @@ class InferenceCore:
     def predict_rows(self, rows: list[list[Any]]) -> Scores:
         """Predictions (and class probabilities) for checked rows: one DataFrame, one model call."""
         try:
-            return self.model.score(rows_to_frame(self.model.schema, rows))
+            schema = self.model.schema
+            # the compiled model reads columns of values: no DataFrame to build for it
+            frame = rows_to_columns(schema, rows) if self.model.engine == "onnx" else rows_to_frame(schema, rows)
+            return self.model.score(frame)
         except Exception as exc:  # the model's own failure on valid input: a 500 naming it
             raise PredictionError(f"the model failed to predict: {type(exc).__name__}: {exc}") from exc
 

@@ -143,6 +143,14 @@ def coerce_rows(schema: InputSchema, rows: Sequence[Sequence[Any]], text: bool =
     return out
 
 
+def rows_to_columns(schema: InputSchema, rows: Sequence[Sequence[Any]]) -> dict[str, list[Any]]:
+    """Checked rows as each column's values by name: what a compiled model reads, with no DataFrame to build
+    (building one is ~0.1-0.2 ms, as much as the compiled model's whole predict of a few rows)."""
+    if not rows:
+        return {column.name: [] for column in schema.columns}
+    return {spec.name: list(values) for spec, values in zip(schema.columns, zip(*rows, strict=True), strict=True)}
+
+
 def rows_to_frame(schema: InputSchema, rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
     """One DataFrame with the signature's column order and dtypes from checked rows."""
     if not rows:

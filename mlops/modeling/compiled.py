@@ -79,15 +79,24 @@ class CompiledModel:
     def plan(self) -> Plan:
         return self._plan
 
-    def inputs(self, frame: pd.DataFrame) -> np.ndarray[Any, Any]:
-        """The trees' input matrix: numeric columns as float64, categorical ones as their ordinal codes."""
-        matrix = np.empty((len(frame), len(self._plan.columns)), dtype=np.float64)
+    def inputs(self, frame: Any) -> np.ndarray[Any, Any]:
+        """The trees' input matrix: numeric columns as float64, categorical ones as their ordinal codes.
+
+        ``frame`` is a DataFrame or, cheaper for a few rows (no DataFrame to build: the server's path), a mapping
+        of each column name to a list of its values."""
+        first = frame[self._plan.columns[0].source] if self._plan.columns else []
+        matrix = np.empty((len(first), len(self._plan.columns)), dtype=np.float64)
         for index, (column, codes) in enumerate(zip(self._plan.columns, self._codes, strict=True)):
             values = frame[column.source]
             if codes is None:
-                matrix[:, index] = values.to_numpy(dtype=np.float64, na_value=np.nan)
+                matrix[:, index] = (
+                    values.to_numpy(dtype=np.float64, na_value=np.nan)
+                    if isinstance(values, pd.Series)
+                    else np.asarray(values, dtype=np.float64)  # None is NaN
+                )
             else:
-                matrix[:, index] = [self._code(column, codes, value) for value in values.tolist()]
+                texts = values.tolist() if isinstance(values, pd.Series) else values
+                matrix[:, index] = [self._code(column, codes, value) for value in texts]
         return matrix
 
     @staticmethod
@@ -101,13 +110,13 @@ class CompiledModel:
             raise ValueError(f"column {column.source!r}: category {value!r} was not seen in training")
         return column.unknown_value
 
-    def raw(self, frame: pd.DataFrame) -> np.ndarray[Any, Any]:
+    def raw(self, frame: Any) -> np.ndarray[Any, Any]:
         """The trees' sums plus the baseline: sklearn's ``_raw_predict``."""
         (sums,) = self._session.run(None, {"X": self.inputs(frame)})
         result: np.ndarray[Any, Any] = sums + self._baseline
         return result
 
-    def predict(self, frame: pd.DataFrame) -> np.ndarray[Any, Any]:
+    def predict(self, frame: Any) -> np.ndarray[Any, Any]:
         return _inverse_link(self._plan.link, self.raw(frame)[:, 0])
 
 
@@ -118,12 +127,12 @@ class CompiledClassifier(CompiledModel):
     def classes_(self) -> np.ndarray[Any, Any]:
         return np.asarray(self._plan.classes)
 
-    def predict(self, frame: pd.DataFrame) -> np.ndarray[Any, Any]:
+    def predict(self, frame: Any) -> np.ndarray[Any, Any]:
         """The most probable class, as sklearn's classifiers answer."""
         result: np.ndarray[Any, Any] = self.classes_[self.predict_proba(frame).argmax(axis=1)]
         return result
 
-    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray[Any, Any]:
+    def predict_proba(self, frame: Any) -> np.ndarray[Any, Any]:
         raw = self.raw(frame)
         if self._plan.link == "logistic":
             from scipy.special import expit

@@ -5,6 +5,7 @@ fallback) through the one scoring function."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from pathlib import Path
 from typing import Any
@@ -202,3 +203,30 @@ def test_an_unreadable_compiled_model_falls_back_to_the_plain_one(tmp_path: Path
     assert load_model(uri, registered.tracking_uri).engine == "onnx"
     client.set_model_version_tag(registered.name, registered.version, registry_compiled.URI_TAG, "file:///nowhere.onnx")
     assert load_model(uri, registered.tracking_uri).engine == "sklearn"
+
+
+def test_the_server_core_answers_the_same_from_the_compiled_and_the_plain_model() -> None:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from serving.core import InferenceCore
+    from serving.model import LoadedModel
+    from serving.schema import ColumnSpec, InputSchema
+
+    frame = _training()
+    model = _pipeline(HistGradientBoostingClassifier(max_iter=20), native=True).fit(frame, frame["amount"] > 80)
+    rows = holdout_frame(9, 30).dropna(subset=CATEGORICAL)  # the server refuses null text; "unseen" stays
+    types = {name: "string" if name in CATEGORICAL else "double" for name in rows.columns}
+    schema = InputSchema(tuple(ColumnSpec(name, types[name], required=False) for name in rows.columns))
+    body = rows.assign(**{n: rows[n].astype(float) for n in rows.columns if n not in CATEGORICAL}).to_json(
+        orient="split", index=False
+    )
+    request = ('{"dataframe_split": ' + body + "}").encode()
+    answers = []
+    for engine, estimator in (("sklearn", model), ("onnx", load(compile_model(model)))):
+        core = InferenceCore(LoadedModel("models:/m/1", "m", "1", schema, 0.0, Scorer.of(estimator), engine))
+        response = core.invocations(request, "application/json", None)
+        assert response.status == 200, response.body
+        answers.append(json.loads(response.body))
+    plain, fast = answers
+    assert fast["predictions"] == plain["predictions"]
+    assert np.allclose(fast["probabilities"], plain["probabilities"], rtol=0, atol=1e-12)
