@@ -58,6 +58,12 @@ class ModelRegistryChoice(_Choice):
 
 class EndpointChoice(_Choice):
     type: Literal["auto", "sagemaker", "local", "memory"] = "auto"
+    local_max_wait_seconds: float | None = Field(
+        default=10.0,
+        ge=0,
+        description="Local endpoints only: every DeploymentConfig wait (canary/linear bake, termination wait) "
+        "longer than this is cut to it, so a 5-minute canary bakes 10 s on the laptop; null waits as configured.",
+    )
 
 
 class TrainingChoice(_Choice):

@@ -57,11 +57,12 @@ if TYPE_CHECKING:
 
 
 def emulator_endpoint(settings: Settings) -> str | None:
-    """The endpoint of the embedded emulator ``mlops local up`` recorded, ``None`` when none is recorded."""
+    """The endpoint URL of the embedded emulator ``mlops local up`` recorded (its front door: the SageMaker runtime
+    API on the local endpoints, everything else to moto), ``None`` when none is recorded."""
     from mlops.local.state import read_state
 
     state = read_state(settings.emulator_dir)
-    return state.endpoint_url if state is not None else None
+    return state.public_url if state is not None else None
 
 
 def client_factory(settings: Settings) -> ClientFactory:
@@ -244,8 +245,14 @@ class WiredServices:
             return CloudWatchAlarms(self.clients)
         if kind == "local":
             from mlops.local.alarm_runner import LocalAlarms
+            from mlops.local.frontdoor.client import endpoint_metrics_sources
 
-            return LocalAlarms(self.clients, self.metrics, history_log_group=self.outputs.log_groups["monitoring"])
+            return LocalAlarms(
+                self.clients,
+                self.metrics,
+                history_log_group=self.outputs.log_groups["monitoring"],
+                sources=endpoint_metrics_sources(self.settings, self.clients),
+            )
         if kind == "memory":
             from mlops.adapters.memory.alarms import MemoryAlarms
 

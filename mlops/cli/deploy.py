@@ -10,8 +10,9 @@ import typer
 
 from mlops.cli.context import cli_context, console, emit_json, out
 
-if TYPE_CHECKING:  # pydantic, boto3: loaded when a command builds the platform, not for `--help`
+if TYPE_CHECKING:
     from mlops.platform import Platform
+    from mlops.ports.hosting import Deployment
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 Dataset = Annotated[str, typer.Argument(help="Dataset name = registered model name (e.g. card_transactions).")]
@@ -47,16 +48,24 @@ def deploy(  # noqa: PLR0917 (typer passes options positionally)
     if stop:
         _stop(platform, json_out)
         return
-    with console.status(f"deploying {dataset} and waiting until it is healthy..."):
+    with console.status(f"deploying {dataset} and waiting until it is healthy and its traffic shifted..."):
         deployment = deploy_model(platform, dataset, version, image_uri)
+    rolled_back = deployment.action == "rolled back"
     if json_out:
         emit_json(deployment.as_dict())
+    elif rolled_back:
+        reason = (deployment.rollout or {}).get("reason", "")
+        console.print(
+            f"[red]rolled back[/] {dataset}: {deployment.endpoint} still serves version {deployment.version}; {reason}"
+        )
     else:
         where = f" at {deployment.url}" if deployment.url else ""
         console.print(
             f"[green]deployed[/] {dataset} version {deployment.version} to {deployment.endpoint}{where} "
             f"({deployment.action}, {deployment.status})"
         )
+    if rolled_back:
+        raise typer.Exit(1)
 
 
 # What a payload file holds, by its suffix (the endpoint's content types, serving/payload.py).
@@ -140,6 +149,24 @@ def endpoint_status(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     else:
         where = f", pid {deployment.pid} at {deployment.url}" if deployment.pid else ""
         out.print(f"{deployment.endpoint}: {deployment.status}{where}, model {deployment.model_uri}")
+        _print_fleets(deployment)
+
+
+def _print_fleets(deployment: Deployment) -> None:
+    """The processes behind the endpoint with their traffic weights, and the last blue/green deployment."""
+    for fleet in deployment.fleets:
+        state = "running" if fleet.get("running") else "not running"
+        out.print(
+            f"  {fleet['variant']}/{fleet['fleet']}: version {fleet['version']}, weight {fleet['weight']:g}, "
+            f"pid {fleet['pid']} at {fleet['url']} ({state})"
+        )
+    rollout = deployment.rollout or {}
+    if rollout:
+        versions = f"{rollout.get('previous_version', '?')} -> {rollout.get('target_version', '?')}"
+        routing = rollout.get("traffic_routing", "")
+        out.print(f"  last deployment {versions} ({routing}): {rollout.get('stage', '')}")
+    if rollout.get("rolled_back"):
+        out.print(f"  [red]rolled back[/]: {rollout.get('reason', '')}")
 
 
 def register(app: typer.Typer) -> None:

@@ -147,9 +147,11 @@ class LocalAlarms:
         *,
         history_log_group: str,
         event_bus: str = "default",
+        sources: Mapping[str, MetricsPublisher] | None = None,
     ) -> None:
         self._clients = clients
-        self._metrics: dict[str, MetricsPublisher] = {metrics.namespace: metrics}
+        # ``sources``: metrics of other namespaces read elsewhere (AWS/SageMaker latency percentiles: the front door)
+        self._metrics: dict[str, MetricsPublisher] = {**(sources or {}), metrics.namespace: metrics}
         self.history_log_group = history_log_group
         self.event_bus = event_bus
         self._history_ready = False

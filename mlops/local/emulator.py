@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -20,6 +20,7 @@ import httpx
 import psutil
 
 from mlops.errors import EmulatorError, StalePidfileError
+from mlops.local.frontdoor import process as frontdoor
 from mlops.local.processes import terminate
 from mlops.local.state import LOGFILE, EmulatorState, clear_state, read_state, write_state
 
@@ -122,7 +123,7 @@ def up(emulator_dir: Path, port: int | None = None) -> tuple[EmulatorState, bool
     """
     current = status(emulator_dir)
     if current.health == "running" and current.state is not None:
-        return current.state, False
+        return _with_frontdoor(emulator_dir, current.state), False
     if current.health == "stale" and current.state is not None:
         if _is_our_server(current.state.pid, current.state.port):
             # Alive but unresponsive: it still holds every resource, so stopping it is the user's call.
@@ -151,17 +152,39 @@ def up(emulator_dir: Path, port: int | None = None) -> tuple[EmulatorState, bool
                 f"moto server exited with code {process.returncode} during start-up; see {emulator_dir / LOGFILE}"
             )
         if answers_as_moto(state.endpoint_url, timeout=0.5):
-            write_state(emulator_dir, state)
-            return state, True
+            try:
+                return _with_frontdoor(emulator_dir, state), True
+            except EmulatorError:
+                terminate(process.pid)
+                raise
         time.sleep(0.1)
     terminate(process.pid)
     raise EmulatorError(f"moto server did not answer within {START_TIMEOUT_S:.0f}s; see {emulator_dir / LOGFILE}")
 
 
+def endpoints_dir_of(emulator_dir: Path) -> Path:
+    """The local endpoints' routing tables, next to the emulator's record (``<state_dir>/endpoints``)."""
+    return emulator_dir.parent / "endpoints"
+
+
+def _with_frontdoor(emulator_dir: Path, state: EmulatorState) -> EmulatorState:
+    """``state`` with a running front door (started on a free port unless the recorded one answers), recorded."""
+    url = state.frontdoor_url
+    if url and frontdoor.is_ours(state.frontdoor_pid, state.frontdoor_port) and frontdoor.healthy(url):
+        return state
+    port = free_port()
+    pid = frontdoor.start(emulator_dir, HOST, port, state.endpoint_url, endpoints_dir_of(emulator_dir))
+    started = replace(state, frontdoor_pid=pid, frontdoor_port=port)
+    write_state(emulator_dir, started)
+    return started
+
+
 def down(emulator_dir: Path) -> EmulatorStatus:
-    """Stop exactly the recorded server and clear its record. Returns the status it had before."""
+    """Stop exactly the recorded server (and its front door, first: it flushes metrics and capture to the
+    emulator) and clear the record. Returns the status it had before."""
     current = status(emulator_dir)
     if current.state is not None:
+        frontdoor.stop(current.state.frontdoor_pid, current.state.frontdoor_port)
         if _is_our_server(current.state.pid, current.state.port):
             terminate(current.state.pid)
         clear_state(emulator_dir)

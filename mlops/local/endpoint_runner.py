@@ -1,25 +1,27 @@
-"""The local stand-in for SageMaker hosting: the serving container's server, run as a process on loopback.
+"""The local stand-in for SageMaker hosting: the serving container's server, run as processes on loopback, behind
+the front door (:mod:`mlops.local.frontdoor`) that answers the SageMaker runtime API.
 
 ``deploy`` takes a :class:`~mlops.ports.hosting.HostingSpec` (what SageMaker would host: the container's serve
 command and environment, and the CreateModel / CreateEndpointConfig requests; the serving package builds it),
-starts the server on a new free port, waits for ``GET /ping``, registers model, endpoint configuration and
-endpoint in the emulator, then switches the recorded route (``<state_dir>/endpoints/<endpoint>.json`` + pidfile)
-to the new process and stops the old one. A new process that fails its health check is stopped and the previous
-one keeps serving: the local version of SageMaker's blue/green update. ``stop`` stops exactly the recorded
-process. :func:`start_server` is the same container start for one-off use (the local batch transform).
-The runner knows the SageMaker container contract, not the serving code: it imports no capability package.
+starts the server on a new free port, waits for ``GET /ping`` and registers model, endpoint configuration and
+endpoint in the emulator. The endpoint's routing table (``<state_dir>/endpoints/<endpoint>.json``, see
+:mod:`mlops.local.frontdoor.routing`) then takes the new process: at once on a first deployment, else through the
+spec's blue/green ``DeploymentConfig`` (:mod:`mlops.local.deployment`: traffic shifted by weight, rollback alarms
+evaluated), after which the losing process is stopped. A new process that fails its health check is stopped and
+the previous one keeps serving. ``stop`` stops exactly the recorded processes. :func:`start_server` is the same
+container start for one-off use (the local batch transform). The runner knows the SageMaker container contract,
+not the serving code: it imports no capability package.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -28,6 +30,8 @@ import psutil
 import mlops
 from mlops.local.clients import clients_of
 from mlops.local.emulator import HOST, free_port
+from mlops.local.frontdoor import routing
+from mlops.local.frontdoor.routing import DeploymentState, EndpointTable, Fleet
 from mlops.local.processes import terminate
 from mlops.platform import Platform
 from mlops.ports.hosting import Container, HostingError, HostingSpec
@@ -72,30 +76,30 @@ def endpoints_dir(platform: Platform) -> Path:
     return platform.settings.state_dir / "endpoints"
 
 
-def read_route(platform: Platform, endpoint: str | None = None) -> EndpointRoute | None:
-    """The recorded route of ``endpoint`` (default: the stack's), ``None`` when nothing is deployed locally."""
-    name = endpoint or platform.outputs.endpoint_name
-    path = endpoints_dir(platform) / f"{name}.json"
-    if not path.is_file():
-        return None
+def read_table(platform: Platform, endpoint: str | None = None) -> EndpointTable | None:
+    """The routing table of ``endpoint`` (default: the stack's), ``None`` when nothing is deployed locally."""
     try:
-        return EndpointRoute(**json.loads(path.read_text()))
-    except (json.JSONDecodeError, TypeError) as exc:
-        raise HostingError(f"endpoint route {path} is corrupt ({exc}); run `mlops endpoint stop`") from exc
+        return routing.read_table(endpoints_dir(platform), endpoint or platform.outputs.endpoint_name)
+    except routing.RoutingTableError as exc:
+        raise HostingError(str(exc)) from exc
 
 
-def _write_route(platform: Platform, route: EndpointRoute) -> None:
-    directory = endpoints_dir(platform)
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / f"{route.endpoint}.pid").write_text(f"{route.pid}\n")
-    tmp = directory / f"{route.endpoint}.json.tmp"
-    tmp.write_text(json.dumps(asdict(route), indent=2))
-    tmp.replace(directory / f"{route.endpoint}.json")  # the switch: atomic, so a reader sees old or new
+def write_table(platform: Platform, table: EndpointTable) -> None:
+    """Replace the routing table (the front door routes the next request by it)."""
+    routing.write_table(endpoints_dir(platform), table)
 
 
-def _clear_route(platform: Platform, endpoint: str) -> None:
-    for suffix in (".json", ".pid"):
-        (endpoints_dir(platform) / f"{endpoint}{suffix}").unlink(missing_ok=True)
+def route_of(fleet: Fleet, endpoint: str) -> EndpointRoute:
+    return EndpointRoute(
+        endpoint, fleet.pid, fleet.host, fleet.port, fleet.model_uri, fleet.version, fleet.started_at, fleet.log_file
+    )
+
+
+def read_route(platform: Platform, endpoint: str | None = None) -> EndpointRoute | None:
+    """The process serving most of ``endpoint``'s traffic (default: the stack's), ``None`` when nothing is
+    deployed locally."""
+    table = read_table(platform, endpoint)
+    return None if table is None or not table.fleets else route_of(table.primary, table.endpoint)
 
 
 def _project_root() -> str:
@@ -193,42 +197,94 @@ def _register(platform: Platform, spec: HostingSpec) -> None:
     sagemaker.create_endpoint(EndpointName=spec.endpoint, EndpointConfigName=config)
 
 
-def deploy(platform: Platform, spec: HostingSpec, health_timeout: float = HEALTH_TIMEOUT_S) -> EndpointRoute:
-    """Serve ``spec`` at its endpoint, locally; the previous process keeps serving unless the new one is healthy."""
+def _variant_of(spec: HostingSpec) -> tuple[str, dict[str, object] | None]:
+    """The production variant's name and the data capture of the spec's endpoint config."""
+    variants = spec.endpoint_config_request.get("ProductionVariants") or [{}]
+    return str(variants[0].get("VariantName") or "AllTraffic"), spec.endpoint_config_request.get("DataCaptureConfig")
+
+
+def _fleet_name(previous: EndpointTable | None) -> str:
+    """``blue`` for the first fleet, then alternately ``green`` and ``blue`` (the name the old one does not hold)."""
+    taken = {f.fleet for f in previous.fleets} if previous else set()
+    return "green" if "blue" in taken else "blue"
+
+
+def live_fleets(table: EndpointTable | None) -> list[Fleet]:
+    """The fleets whose process is still one of ours."""
+    return [f for f in (table.fleets if table else ()) if is_our_server(f.pid, f.port)]
+
+
+def start_fleet(platform: Platform, spec: HostingSpec, name: str, health_timeout: float) -> Fleet:
+    """A healthy new process for ``spec``, registered in the emulator; taking no traffic yet (weight 0)."""
     server = start_server(platform, spec.endpoint, spec.container)
     try:
         wait_healthy(server, health_timeout)
         _register(platform, spec)
     except BaseException:
-        terminate(server.process.pid)  # the new process never takes traffic; the recorded route is untouched
+        terminate(server.process.pid)  # the new process never takes traffic; the recorded table is untouched
         raise
-    previous = read_route(platform, spec.endpoint)
-    route = EndpointRoute(
-        spec.endpoint,
-        server.process.pid,
-        HOST,
-        server.port,
-        spec.model_uri,
-        spec.version,
-        time.time(),
-        str(server.log_file),
+    variant, capture = _variant_of(spec)
+    return Fleet(
+        fleet=name,
+        variant=variant,
+        pid=server.process.pid,
+        host=HOST,
+        port=server.port,
+        model_uri=spec.model_uri,
+        version=spec.version,
+        weight=0.0,
+        started_at=time.time(),
+        log_file=str(server.log_file),
+        model_name=spec.model_name,
+        endpoint_config=spec.endpoint_config_name,
+        data_capture=dict(capture) if capture else None,
+        module=spec.container.module,
     )
-    _write_route(platform, route)
-    if previous is not None and is_our_server(previous.pid, previous.port, spec.container.module):
-        terminate(previous.pid)
-    return route
+
+
+def deploy(platform: Platform, spec: HostingSpec, health_timeout: float = HEALTH_TIMEOUT_S) -> EndpointTable:
+    """Serve ``spec`` at its endpoint, locally; the previous process keeps serving unless the new one is healthy,
+    and, with a blue/green ``DeploymentConfig``, unless the new one passes the shift and the bake without one of
+    the rollback alarms going to ALARM. Returns the endpoint's table when the deployment is over."""
+    from mlops.local import deployment
+
+    previous = read_table(platform, spec.endpoint)
+    serving = live_fleets(previous)
+    new = start_fleet(platform, spec, _fleet_name(previous), health_timeout)
+    if not serving or previous is None:
+        table = EndpointTable(
+            spec.endpoint,
+            (replace(new, weight=1.0),),
+            DeploymentState(status="InService", stage="complete", target_version=spec.version, updated_at=time.time()),
+        )
+        write_table(platform, table)
+        return table
+    old = max(serving, key=lambda f: (f.weight, f.started_at))
+    retired = [f for f in previous.fleets if f.fleet != old.fleet]
+    for stale in retired:  # a fleet left from an interrupted deployment: it takes no traffic any more
+        if is_our_server(stale.pid, stale.port):
+            terminate(stale.pid)
+    return deployment.blue_green(platform, spec, old=replace(old, weight=1.0), new=new)
+
+
+def stop_fleet(fleet: Fleet) -> None:
+    """Stop a fleet's process if it is still ours (after the table no longer routes to it)."""
+    if is_our_server(fleet.pid, fleet.port, fleet.module or None):
+        terminate(fleet.pid)
 
 
 def stop(platform: Platform, endpoint: str | None = None) -> EndpointRoute | None:
-    """Stop the recorded serving process of ``endpoint`` (default: the stack's; only if it is ours) and forget
-    the route; returns what was stopped."""
-    route = read_route(platform, endpoint)
-    if route is None:
+    """Stop the recorded serving processes of ``endpoint`` (default: the stack's; only if they are ours) and forget
+    the table; returns what served most of the traffic."""
+    table = read_table(platform, endpoint)
+    if table is None:
         return None
-    if is_our_server(route.pid, route.port):
-        terminate(route.pid)
-    _clear_route(platform, route.endpoint)
-    return route
+    routing.clear_table(endpoints_dir(platform), table.endpoint)
+    (endpoints_dir(platform) / f"{table.endpoint}.pid").unlink(missing_ok=True)
+    for fleet in table.fleets:
+        if is_our_server(fleet.pid, fleet.port):
+            terminate(fleet.pid)
+    return route_of(table.primary, table.endpoint) if table.fleets else None
 
 
 def invoke(route: EndpointRoute, body: bytes, content_type: str, accept: str, timeout: float = 60.0) -> httpx.Response:

@@ -1,40 +1,70 @@
 """``Hosting`` and ``Endpoint`` on this machine, for the emulator targets (moto stores SageMaker endpoints but
 serves nothing: its ``invoke_endpoint`` answers canned bytes).
 
-:class:`LocalHosting` deploys through the endpoint runner (health-checked process, route switch, the emulator's
-model/config/endpoint records); :class:`LocalEndpoint` posts to the process the route names. Model packages are
-read from the emulator's SageMaker, as the SageMaker adapter reads them from AWS.
+:class:`LocalHosting` deploys through the endpoint runner (health-checked process, the emulator's
+model/config/endpoint records, the blue/green shift of :mod:`mlops.local.deployment`). :class:`LocalEndpoint`
+invokes through the SageMaker runtime API, which the front door answers from the local processes: the very call
+an application makes (``boto3.client("sagemaker-runtime").invoke_endpoint``), with SageMaker's errors. Without a
+front door (an emulator the kit did not start, e.g. LocalStack) it posts to the serving process directly. Model
+packages are read from the emulator's SageMaker, as the SageMaker adapter reads them from AWS.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
+from typing import Any
 
 import httpx
 
 from mlops.adapters.aws.sagemaker_hosting import SageMakerHosting
+from mlops.adapters.aws.sagemaker_runtime import SageMakerRuntimeEndpoint
 from mlops.local import endpoint_runner
 from mlops.local.clients import clients_of
+from mlops.local.frontdoor.client import frontdoor_url
+from mlops.local.frontdoor.routing import EndpointTable
 from mlops.platform import Platform
 from mlops.ports.endpoint import EndpointNotFoundError, EndpointUnavailableError, Invocation, invocation_error
 from mlops.ports.hosting import Deployment, HostingSpec
 
 
-def _deployment(route: endpoint_runner.EndpointRoute, action: str = "") -> Deployment:
-    running = endpoint_runner.is_our_server(route.pid, route.port)
+def _fleets(table: EndpointTable) -> tuple[dict[str, Any], ...]:
+    return tuple(
+        {
+            "fleet": f.fleet,
+            "variant": f.variant,
+            "version": f.version,
+            "weight": f.weight,
+            "pid": f.pid,
+            "url": f.url,
+            "running": endpoint_runner.is_our_server(f.pid, f.port),
+        }
+        for f in table.fleets
+    )
+
+
+def deployment_of(table: EndpointTable, action: str = "") -> Deployment:
+    """What the endpoint serves, from its routing table: the primary fleet, every fleet, the last rollout."""
+    primary = table.primary
+    running = endpoint_runner.is_our_server(primary.pid, primary.port)
+    status = table.deployment.status if running else "OutOfService"
+    rollout = {k: v for k, v in asdict(table.deployment).items() if v not in ("", (), 0.0, False)}
     return Deployment(
-        endpoint=route.endpoint,
-        status="InService" if running else "OutOfService",
-        version=route.version,
-        model_uri=route.model_uri,
+        endpoint=table.endpoint,
+        status=status,
+        version=primary.version,
+        model_uri=primary.model_uri,
+        model=primary.model_name or None,
+        endpoint_config=primary.endpoint_config or None,
         action=action,
-        url=route.url,
-        pid=route.pid,
+        url=primary.url,
+        pid=primary.pid,
+        fleets=_fleets(table),
+        rollout=rollout or None,
     )
 
 
 class LocalHosting:
-    """``Hosting`` by the local endpoint runner: one serving process per endpoint."""
+    """``Hosting`` by the local endpoint runner: serving processes behind the front door."""
 
     default_image: str | None = endpoint_runner.LOCAL_IMAGE
 
@@ -43,32 +73,48 @@ class LocalHosting:
         self.health_timeout = health_timeout
 
     def deploy(self, spec: HostingSpec) -> Deployment:
-        previous = endpoint_runner.read_route(self._platform, spec.endpoint)
-        route = endpoint_runner.deploy(self._platform, spec, self.health_timeout)
-        action = "updated" if previous is not None else "created"
-        return replace(_deployment(route, action), model=spec.model_name, endpoint_config=spec.endpoint_config_name)
+        previous = endpoint_runner.read_table(self._platform, spec.endpoint)
+        table = endpoint_runner.deploy(self._platform, spec, self.health_timeout)
+        action = "rolled back" if table.deployment.rolled_back else "updated" if previous is not None else "created"
+        deployment = deployment_of(table, action)
+        if table.deployment.rolled_back:
+            return deployment
+        return replace(deployment, model=spec.model_name, endpoint_config=spec.endpoint_config_name)
 
     def status(self, endpoint: str) -> Deployment | None:
-        route = endpoint_runner.read_route(self._platform, endpoint)
-        return None if route is None else _deployment(route)
+        table = endpoint_runner.read_table(self._platform, endpoint)
+        return None if table is None or not table.fleets else deployment_of(table)
 
     def stop(self, endpoint: str) -> Deployment | None:
-        route = endpoint_runner.stop(self._platform, endpoint)
-        return None if route is None else replace(_deployment(route), status="Stopped")
+        table = endpoint_runner.read_table(self._platform, endpoint)
+        if table is None or not table.fleets:
+            endpoint_runner.stop(self._platform, endpoint)
+            return None
+        endpoint_runner.stop(self._platform, endpoint)
+        return replace(deployment_of(table), status="Stopped")
 
     def model_uri_of_package(self, package_arn: str) -> str:
         return SageMakerHosting(clients_of(self._platform)).model_uri_of_package(package_arn)
 
 
 class LocalEndpoint:
-    """``Endpoint`` on the local serving process of endpoint ``name`` (default: the stack's endpoint)."""
+    """``Endpoint`` ``name`` (default: the stack's endpoint) through the SageMaker runtime API of the front door."""
 
     def __init__(self, platform: Platform, name: str | None = None, timeout: float = 60.0) -> None:
         self._platform = platform
         self.name = name or platform.outputs.endpoint_name
         self.timeout = timeout
 
+    def _through_frontdoor(self) -> bool:
+        url = frontdoor_url(self._platform.settings)
+        return url is not None and clients_of(self._platform).endpoint_url == url
+
     def invoke(self, body: bytes, content_type: str, accept: str = "application/json") -> Invocation:
+        if self._through_frontdoor():
+            return SageMakerRuntimeEndpoint(clients_of(self._platform), self.name).invoke(body, content_type, accept)
+        return self._invoke_process(body, content_type, accept)
+
+    def _invoke_process(self, body: bytes, content_type: str, accept: str) -> Invocation:
         route = endpoint_runner.read_route(self._platform, self.name)
         if route is None:
             raise EndpointNotFoundError(self.name, "is not deployed locally: run `mlops deploy <dataset>`")

@@ -22,10 +22,22 @@ class EmulatorState:
     host: str
     port: int
     started_at: float
+    frontdoor_pid: int | None = None
+    frontdoor_port: int | None = None
 
     @property
     def endpoint_url(self) -> str:
+        """moto's own URL (the front door passes every non-runtime request there)."""
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def frontdoor_url(self) -> str | None:
+        return f"http://{self.host}:{self.frontdoor_port}" if self.frontdoor_port else None
+
+    @property
+    def public_url(self) -> str:
+        """THE endpoint URL clients are handed: the front door's, moto's when none is recorded."""
+        return self.frontdoor_url or self.endpoint_url
 
 
 def read_state(emulator_dir: Path) -> EmulatorState | None:

@@ -71,7 +71,8 @@ class HostingSpec:
 class Deployment:
     """What an endpoint serves: the version, its status and, per implementation, where it runs.
 
-    ``action`` says what :meth:`Hosting.deploy` did (``created`` or ``updated``; empty for a status read);
+    ``action`` says what :meth:`Hosting.deploy` did (``created``, ``updated`` or ``rolled back``; empty for a
+    status read);
     ``model`` and ``endpoint_config`` are the SageMaker names; ``url`` and ``pid`` locate a local process.
     """
 
@@ -84,10 +85,14 @@ class Deployment:
     action: str = ""
     url: str | None = None
     pid: int | None = None
+    fleets: tuple[dict[str, Any], ...] = ()
+    """Every process serving the endpoint (local: during a blue/green shift, old and new with their weights)."""
+    rollout: dict[str, Any] | None = None
+    """The last blue/green deployment: status, stage, versions, alarms, whether and why it rolled back."""
 
     def as_dict(self) -> dict[str, Any]:
         """The set fields, for JSON output."""
-        return {name: value for name, value in asdict(self).items() if value not in (None, "")}
+        return {name: value for name, value in asdict(self).items() if value not in (None, "", ())}
 
 
 class Hosting(Protocol):

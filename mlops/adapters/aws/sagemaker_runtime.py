@@ -54,7 +54,7 @@ class SageMakerRuntimeEndpoint:
             status = int(response.get("OriginalStatusCode") or _http_status(response))
             return invocation_error(self.name, status, str(response.get("OriginalMessage") or message))
         if code == "ValidationError" and "not found" in message.lower():
-            return EndpointNotFoundError(self.name, f"does not exist: {message}")
+            return EndpointNotFoundError(self.name, f"is not deployed: {message}")
         if code in _UNAVAILABLE:
             return EndpointUnavailableError(self.name, f"is unavailable ({code}): {message}")
         if code in _THROTTLED:

@@ -54,4 +54,4 @@ def test_deploy_predict_status_and_stop(platform: Platform, emulator_state_dir: 
     # the root's main() prints the kit's errors and exits 2; CliRunner calls the app below it and keeps the error
     refused = _mlops(emulator_state_dir, "predict", str(payload), "--content-type", "text/csv", expect=1)
     assert isinstance(refused.exception, EndpointNotFoundError)
-    assert str(refused.exception).startswith(f"endpoint '{platform.outputs.endpoint_name}' is not deployed locally")
+    assert str(refused.exception).startswith(f"endpoint '{platform.outputs.endpoint_name}' is not deployed")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -80,7 +81,9 @@ def test_deploy_serves_the_champion_and_registers_it_in_the_emulator(
 def test_status_says_what_the_endpoint_serves(
     platform: Platform, registered: RegisteredModel, route: endpoint_runner.EndpointRoute
 ) -> None:
-    assert platform.services.hosting.status(platform.outputs.endpoint_name) == Deployment(
+    status = platform.services.hosting.status(platform.outputs.endpoint_name)
+    assert status is not None
+    assert replace(status, model=None, endpoint_config=None, fleets=(), rollout=None) == Deployment(
         endpoint=platform.outputs.endpoint_name,
         status="InService",
         version=registered.version,
@@ -88,6 +91,10 @@ def test_status_says_what_the_endpoint_serves(
         url=route.url,
         pid=route.pid,
     )
+    assert status.model == f"{platform.outputs.sagemaker_model_name}-v{registered.version}"
+    assert [(f["variant"], f["version"], f["weight"], f["pid"]) for f in status.fleets] == [
+        ("AllTraffic", registered.version, 1.0, route.pid)
+    ]
 
 
 @pytest.mark.parametrize(
