@@ -59,7 +59,7 @@ def up(
     verb = "started" if started else "reused"
     if not json_out:
         console.print(
-            f"[green]{verb}[/] moto server pid {state.pid} at {state.endpoint_url} "
+            f"[green]{verb}[/] moto server pid {state.pid} at {state.endpoint_url}; endpoint URL {state.public_url} "
             f"({time.monotonic() - started_at:.1f}s)"
         )
     # The warm Spark (local Glue job runs) starts its JVM while the program is applied: both mostly wait.
@@ -68,7 +68,12 @@ def up(
         result = None if no_apply else _apply_with_progress(context, quiet=json_out)
         warm = spark.result() if spark else None
     if json_out:
-        payload: dict[str, Any] = {"emulator": verb, "pid": state.pid, "endpoint_url": state.endpoint_url}
+        payload: dict[str, Any] = {
+            "emulator": verb,
+            "pid": state.pid,
+            "endpoint_url": state.public_url,  # the front door: the one URL for every client
+            "moto_url": state.endpoint_url,
+        }
         payload["spark_connect"] = {"pid": warm[0].pid, "url": warm[0].remote_url} if warm else None
         if result is not None:
             payload["apply"] = _apply_summary(result)
@@ -165,7 +170,8 @@ def status(ctx: typer.Context, json_out: JsonFlag = False) -> None:
                 "health": current.health,
                 "detail": current.detail,
                 "pid": current.state.pid if current.state else None,
-                "endpoint_url": current.endpoint_url,
+                "endpoint_url": current.state.public_url if current.state else None,
+                "moto_url": current.endpoint_url,
                 "stack": settings.stack_name,
                 "outputs_file": str(outputs_file) if outputs_file else None,
                 "resources": sum(by_type.values()),
