@@ -34,6 +34,37 @@ def _describe(call: Callable[..., dict[str, Any]], **kwargs: Any) -> dict[str, A
         raise
 
 
+def _variants(described: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """The endpoint's production variants with their current and desired traffic weights."""
+    return tuple(
+        {
+            "variant": str(v["VariantName"]),
+            "weight": float(v.get("CurrentWeight", 0.0)),
+            "desired_weight": float(v.get("DesiredWeight", v.get("CurrentWeight", 0.0))),
+            "instances": int(v.get("CurrentInstanceCount", 0)),
+        }
+        for v in described.get("ProductionVariants", [])
+    )
+
+
+def _rollout(described: dict[str, Any]) -> dict[str, Any] | None:
+    """The last update as SageMaker reports it: its traffic routing and, after a failure or an automatic rollback,
+    SageMaker's ``FailureReason``."""
+    last = described.get("LastDeploymentConfig") or {}
+    reason = str(described.get("FailureReason") or "")
+    if not last and not reason:
+        return None
+    routing = last.get("BlueGreenUpdatePolicy", {}).get("TrafficRoutingConfiguration", {}).get("Type", "")
+    rollout: dict[str, Any] = {"status": str(described["EndpointStatus"]), "traffic_routing": routing}
+    if reason:
+        rollout["reason"] = reason
+        rollout["rolled_back"] = "roll" in reason.lower()
+    alarms = [a["AlarmName"] for a in last.get("AutoRollbackConfiguration", {}).get("Alarms", [])]
+    if alarms:
+        rollout["alarms"] = alarms
+    return rollout
+
+
 class SageMakerHosting:
     """``Hosting`` on SageMaker real-time endpoints."""
 
@@ -99,6 +130,8 @@ class SageMakerHosting:
             model_uri=model_uri,
             model=model_name,
             endpoint_config=config_name,
+            fleets=_variants(described),
+            rollout=_rollout(described),
         )
 
     def stop(self, endpoint: str) -> Deployment | None:

@@ -51,6 +51,7 @@ def test_up_records_the_front_door_and_down_stops_it(emulator_dir: Path) -> None
     assert again.frontdoor_url is not None and frontdoor.healthy(again.frontdoor_url)
 
     emulator.down(emulator_dir)
+    assert again.frontdoor_pid is not None
     assert not psutil.pid_exists(again.frontdoor_pid) or not frontdoor.is_ours(
         again.frontdoor_pid, again.frontdoor_port
     )

@@ -208,6 +208,36 @@ def test_status_reads_the_served_version_from_the_endpoints_model() -> None:
         assert hosting.status("kit-endpoint") is None
 
 
+def test_status_reports_variants_weights_and_an_automatic_rollback() -> None:
+    hosting, client = _sagemaker()
+    described = {
+        **_described_endpoint("kit-config-v6"),
+        "ProductionVariants": [
+            {"VariantName": "AllTraffic", "CurrentWeight": 1.0, "DesiredWeight": 1.0, "CurrentInstanceCount": 1}
+        ],
+        "LastDeploymentConfig": ROLLBACK,
+        "FailureReason": "Update was rolled back: alarm kit-endpoint-errors went into ALARM during the canary",
+    }
+    with Stubber(client) as stub:
+        stub.add_response("describe_endpoint", described)
+        stub.add_response(
+            "describe_endpoint_config",
+            {
+                "EndpointConfigName": "kit-config-v6",
+                "EndpointConfigArn": f"{ACCOUNT}:endpoint-config/kit-config-v6",
+                "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": "kit-model-v6"}],
+                "CreationTime": 0,
+            },
+        )
+        stub.add_response("describe_model", _described_model("kit-model-v6", {"SERVING_MODEL_URI": "models:/d/6"}))
+        status = hosting.status("kit-endpoint")
+    assert status is not None and status.version == "6"
+    assert status.fleets == ({"variant": "AllTraffic", "weight": 1.0, "desired_weight": 1.0, "instances": 1},)
+    assert status.rollout is not None and status.rollout["rolled_back"] is True
+    assert status.rollout["traffic_routing"] == "CANARY" and "went into ALARM" in status.rollout["reason"]
+    assert status.rollout["alarms"] == ["kit-endpoint-errors", "kit-endpoint-latency"]
+
+
 def test_stop_deletes_the_endpoint_and_says_what_served() -> None:
     hosting, client = _sagemaker()
     with Stubber(client) as stub:
