@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -56,6 +57,9 @@ def up(
     started_at = time.monotonic()
     with console.status("starting moto server..."):
         state, started = emulator.up(settings.emulator_dir, port=port)
+    lost = emulator.lost_emulator(before, state, emulator.ledgered_stacks(settings.resolved_outputs_file.parent))
+    if lost:
+        console.print(f"[red]the emulator was restarted:[/] {escape(lost)}")
     verb = "started" if started else "reused"
     if not json_out:
         console.print(

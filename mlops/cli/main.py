@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from mlops.cli import data, features, infra, job, local, mlflow_ui, model, release, train
+from mlops.cli import data, features, infra, job, local, local_data, mlflow_ui, model, release, train
 from mlops.cli import deploy as serving_cli
 from mlops.cli import monitor as monitor_cli
 from mlops.cli import stream as stream_cli
@@ -38,6 +38,7 @@ app.add_typer(train.app, name="train")
 app.add_typer(model.app, name="model")
 app.add_typer(mlflow_ui.app, name="mlflow")
 serving_cli.register(app)  # deploy, predict, batch-predict, endpoint
+local_data.register(local.app)  # local snapshot, local restore
 app.add_typer(monitor_cli.app, name="monitor")
 app.add_typer(stream_cli.app, name="stream")
 app.add_typer(release.app, name="release")

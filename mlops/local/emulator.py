@@ -7,14 +7,16 @@ exactly the process recorded in the pidfile, after checking it really is that mo
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 import psutil
@@ -80,7 +82,7 @@ def _is_our_server(pid: int, port: int) -> bool:
 
 def status(emulator_dir: Path) -> EmulatorStatus:
     """Inspect the recorded server without changing anything."""
-    state = read_state(emulator_dir)
+    state = _read_or_recover(emulator_dir)
     if state is None:
         return EmulatorStatus("stopped", None, "no emulator recorded; run `mlops local up`")
     alive = _is_our_server(state.pid, state.port)
@@ -121,7 +123,7 @@ def up(emulator_dir: Path, port: int | None = None) -> tuple[EmulatorState, bool
     A stale record (process gone, or its port taken by something else) is replaced. A server of ours that is
     alive but does not answer is reported, not stopped: it holds every resource of the local stack.
     """
-    current = status(emulator_dir)
+    current = _marked(emulator_dir, status(emulator_dir))
     if current.health == "running" and current.state is not None:
         return _with_frontdoor(emulator_dir, current.state), False
     if current.health == "stale" and current.state is not None:
@@ -152,6 +154,7 @@ def up(emulator_dir: Path, port: int | None = None) -> tuple[EmulatorState, bool
                 f"moto server exited with code {process.returncode} during start-up; see {emulator_dir / LOGFILE}"
             )
         if answers_as_moto(state.endpoint_url, timeout=0.5):
+            state = _mark_new_instance(state)
             try:
                 return _with_frontdoor(emulator_dir, state), True
             except EmulatorError:
@@ -199,4 +202,114 @@ def reset(emulator_dir: Path) -> EmulatorState:
     response = httpx.post(current.state.endpoint_url + "/moto-api/reset", timeout=10)
     if response.status_code != 200:
         raise EmulatorError(f"moto reset failed with HTTP {response.status_code}: {response.text[:200]}")
+    if current.state.instance_id:  # the same instance, deliberately emptied: not a lost emulator
+        _put_marker(current.state.endpoint_url, current.state.instance_id)
     return current.state
+
+
+# --- Which emulator is this? ------------------------------------------------------------------------------------
+#
+# moto keeps everything in memory: a server that died and was started again, or was reset behind the kit's back,
+# answers like the old one but holds nothing. ``up`` records an instance id in the state file AND in the server
+# (an SSM parameter, which no stack uses); a server whose marker is missing or different is not the one that held
+# the stack's data, and :func:`lost_emulator` says so and how to get the data back.
+
+INSTANCE_PARAMETER = "/mlops-kit/emulator/instance-id"
+
+
+def _ssm(endpoint_url: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        "ssm",
+        endpoint_url=endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # moto's documented dummy credentials
+    )
+
+
+def _put_marker(endpoint_url: str, instance_id: str) -> None:
+    _ssm(endpoint_url).put_parameter(Name=INSTANCE_PARAMETER, Value=instance_id, Type="String", Overwrite=True)
+
+
+def instance_of(endpoint_url: str) -> str | None:
+    """The instance id the server at ``endpoint_url`` was marked with, ``None`` when it holds none."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return str(_ssm(endpoint_url).get_parameter(Name=INSTANCE_PARAMETER)["Parameter"]["Value"])
+    except (ClientError, BotoCoreError):
+        return None
+
+
+def _mark_new_instance(state: EmulatorState) -> EmulatorState:
+    instance_id = uuid.uuid4().hex[:12]
+    _put_marker(state.endpoint_url, instance_id)
+    return dataclasses.replace(state, instance_id=instance_id)
+
+
+def _marked(emulator_dir: Path, current: EmulatorStatus) -> EmulatorStatus:
+    """``current`` when it is not running or its server still carries its marker; else (the server was wiped)
+    the same server as a new instance, recorded."""
+    state = current.state
+    if current.health != "running" or state is None:
+        return current
+    if state.instance_id is not None and instance_of(state.endpoint_url) == state.instance_id:
+        return current
+    marked = _mark_new_instance(state)
+    write_state(emulator_dir, marked)
+    return dataclasses.replace(current, state=marked)
+
+
+def lost_emulator(before: EmulatorStatus, now: EmulatorState, applied: list[str]) -> str | None:
+    """What was lost when the emulator recorded ``before`` is not the one running ``now`` (``None``: same one)."""
+    old = before.state
+    if old is None or old.instance_id is None or old.instance_id == now.instance_id:
+        return None
+    held = ", ".join(f"stack {name}" for name in applied) or "no applied stack"
+    return (
+        f"the emulator that held {held} (instance {old.instance_id}, pid {old.pid}) is gone, and its data with "
+        f"it: every bucket (raw, curated and feature tables, model packages), DynamoDB table (online store, "
+        f"stream checkpoints), the Kinesis stream and the SageMaker registry; this one (instance "
+        f"{now.instance_id}) started empty and the apply re-created empty resources. Get the data back with "
+        f"`mlops local restore DIR` (from a `mlops local snapshot DIR`), or rebuild it from the raw files "
+        f"(docs/local.md: data ingest, validate, job run curate/build_features, stream produce)."
+    )
+
+
+def ledgered_stacks(outputs_dir: Path) -> list[str]:
+    """Stacks a local apply wrote a ledger for next to their outputs (the stacks the emulator held)."""
+    return sorted(path.name.removesuffix(".resources.json") for path in outputs_dir.glob("*.resources.json"))
+
+
+def _read_or_recover(emulator_dir: Path) -> EmulatorState | None:
+    """The recorded state; when the state file is unreadable, the running server started from ``emulator_dir``
+    (found by its log file), recorded again, so a corrupt file never leads to a second emulator."""
+    try:
+        return read_state(emulator_dir)
+    except EmulatorError:
+        found = _find_server(emulator_dir)
+        if found is None:
+            raise
+        write_state(emulator_dir, found)
+        return found
+
+
+def _find_server(emulator_dir: Path) -> EmulatorState | None:
+    """The moto server whose output goes to ``emulator_dir``'s log (so ``up`` started it from there)."""
+    log = str((emulator_dir / LOGFILE).resolve())
+    for process in psutil.process_iter(["pid", "cmdline", "create_time"]):
+        cmdline = process.info["cmdline"] or []
+        if "moto.server" not in " ".join(cmdline) or "-p" not in cmdline:
+            continue
+        try:
+            if os.readlink(f"/proc/{process.info['pid']}/fd/1") != log:
+                continue
+        except OSError:
+            continue
+        port = int(cmdline[cmdline.index("-p") + 1])
+        host = cmdline[cmdline.index("-H") + 1] if "-H" in cmdline else HOST
+        url = f"http://{host}:{port}"
+        return EmulatorState(process.info["pid"], host, port, process.info["create_time"], instance_of(url))
+    return None

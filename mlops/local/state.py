@@ -22,6 +22,7 @@ class EmulatorState:
     host: str
     port: int
     started_at: float
+    instance_id: str | None = None  # marked in the server at start: a restarted, empty server lacks it
     frontdoor_pid: int | None = None
     frontdoor_port: int | None = None
 
