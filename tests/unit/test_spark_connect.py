@@ -111,3 +111,23 @@ def test_job_runs_use_the_warm_server_only_when_one_runs_and_it_is_on(tmp_path: 
         )
     )
     assert warm_spark_env(off) == {}
+
+
+def _fake_server(port: int) -> subprocess.Popen[bytes]:
+    """A process whose command line reads as the recorded server's (the pid check looks at nothing else)."""
+    argv = [sys.executable, "-c", "import time; time.sleep(60)", spark_connect.SERVER_CLASS]
+    return subprocess.Popen([*argv, f"spark.connect.grpc.binding.port={port}"], start_new_session=True)
+
+
+def test_stopping_the_emulator_stops_the_platforms_spark_server_too(tmp_path: Path) -> None:
+    from mlops.local import emulator
+
+    server = _fake_server(15003)
+    try:
+        spark_connect._write_state(spark_connect.spark_dir(tmp_path), _state(server.pid, 15003))
+        emulator.down(tmp_path / "emulator")  # no emulator recorded: only the Spark server is there to stop
+        assert server.wait(timeout=15) is not None
+        assert spark_connect.read_state(spark_connect.spark_dir(tmp_path)) is None
+    finally:
+        server.kill()
+        server.wait()
