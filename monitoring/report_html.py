@@ -144,7 +144,8 @@ def _quality_section(history: Sequence[dict[str, Any]]) -> str:
     points = [(str(w["end"]), float(w["value"]), float(w["low"]), float(w["high"])) for w in newest["windows"]]
     validation, threshold = float(newest["validation_metric"]), float(newest["threshold"])
     limit = validation - threshold if newest["metric"] == "pr_auc" else validation * (1 + threshold)
-    title = f"{newest['metric']} per evidence window with 95% interval (validation {validation:.4f})"
+    level = float(newest.get("confidence", 0.99)) * 100
+    title = f"{newest['metric']} per evidence window with {level:.0f}% interval (validation {validation:.4f})"
     return line_chart(points, title, limit)
 
 

@@ -38,7 +38,7 @@ def _print_data_quality(report: dict[str, Any]) -> None:
 
 
 def _print_model_quality(report: dict[str, Any]) -> None:
-    table = Table("window end", "rows", "positives", report["metric"], "95% interval", "drop", "degraded")
+    table = Table("window end", "rows", "positives", report["metric"], "interval", "drop", "degraded")
     for w in report["windows"]:
         table.add_row(
             str(w["end"])[:19],

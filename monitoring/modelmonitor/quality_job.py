@@ -3,9 +3,10 @@ on evidence-sized windows with bootstrap intervals (:mod:`monitoring.quality_win
 
 Writes ``quality.json`` (every window with its interval and verdict) under
 :func:`mlops.layout.model_monitor_prefix` (source ``quality``) and publishes, in the stack's namespace,
-``ModelQualityDrop`` = the newest window's *lower* bound of the drop (what the ``model_degradation`` alarm
-watches, so it fires only when the interval clears its threshold) and ``ModelQualityDropPoint`` (the point
-estimate, for graphs).
+``ModelQualityDrop`` = the smallest *lower* bound of the drop over the newest ``sustain`` windows (what the
+``model_degradation`` alarm watches, so it fires only when the interval clears its threshold window after window;
+with fewer windows than that, the newest lower bound) and ``ModelQualityDropPoint`` (the point estimate, for
+graphs).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from mlops.datasets import DatasetDefinition
@@ -24,7 +26,13 @@ from mlops.platform import Platform
 from monitoring.ground_truth import LABEL, merge_ground_truth, read_ground_truth
 from monitoring.modelmonitor.captured import INFERENCE_TIME, PREDICTION, PROBABILITY
 from monitoring.modelmonitor.job import DEFAULT_SCHEDULE_NAME
-from monitoring.quality_windows import MIN_LABELLED, MIN_POSITIVES, window_quality
+from monitoring.quality_windows import (
+    DEFAULT_CONFIDENCE,
+    DEFAULT_SUSTAIN,
+    MIN_LABELLED,
+    MIN_POSITIVES,
+    window_quality,
+)
 from monitoring.runs import champion, publish
 
 QUALITY = "quality.json"
@@ -75,6 +83,8 @@ def run_model_quality(
         "metric": metric,
         "validation_metric": float(validation),
         "threshold": threshold,
+        "confidence": DEFAULT_CONFIDENCE,
+        "sustain": DEFAULT_SUSTAIN,
         "labelled_rows": len(labelled),
         "windows": [w.to_dict() for w in windows],
         "output": platform.layout.uri(bucket, prefix),
@@ -84,7 +94,8 @@ def run_model_quality(
         document.update(
             drop=latest.drop, drop_low=latest.drop_low, drop_high=latest.drop_high, degraded=latest.degraded
         )
-        publish(platform, name, {"ModelQualityDrop": latest.drop_low, "ModelQualityDropPoint": latest.drop})
+        sustained = latest.sustained_drop_low if np.isfinite(latest.sustained_drop_low) else latest.drop_low
+        publish(platform, name, {"ModelQualityDrop": sustained, "ModelQualityDropPoint": latest.drop})
     body = json.dumps(document, indent=2, default=str).encode()
     platform.services.object_store.put(bucket, prefix + QUALITY, body, content_type="application/json")
     return document

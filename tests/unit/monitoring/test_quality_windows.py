@@ -68,11 +68,14 @@ def test_degradation_fires_only_when_the_interval_clears_the_threshold() -> None
     )
     verdicts = [w.degraded for w in windows]
     assert verdicts[:2] == [False, False] and verdicts[-2:] == [True, True]
-    for w in windows:
+    for before, w in zip(windows, windows[1:], strict=False):
         assert w.low <= w.value <= w.high
         assert w.drop_low == pytest.approx(0.75 - w.high)
-        assert w.degraded == (w.drop_low > 0.05)
+        assert w.sustained_drop_low == min(before.drop_low, w.drop_low)
+        assert w.degraded == (w.sustained_drop_low > 0.05)  # two windows in a row, both intervals clear it
         assert w.positives >= 25
+    first_bad = next(i for i, w in enumerate(windows) if w.drop_low > 0.05)
+    assert not windows[first_bad].degraded, "one bad window alone does not fire"
 
 
 def test_ground_truth_lines_round_trip_and_merge_by_inference_id() -> None:
