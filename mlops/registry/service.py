@@ -321,6 +321,8 @@ def _log_version(request: RegistrationRequest) -> int:
         signature=saved.signature,
         serialization_format="cloudpickle",
         pyfunc_predict_fn=saved.flavors["python_function"].get("predict_fn", "predict"),
+        # what the model says about itself (task, classes, a binary model's positive class): the server reads it
+        metadata=saved.metadata,
         registered_model_name=request.dataset,
         pip_requirements=_requirements(request.model_dir),
     )
