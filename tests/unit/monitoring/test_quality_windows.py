@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -68,7 +69,7 @@ def test_degradation_fires_only_when_the_interval_clears_the_threshold() -> None
     )
     verdicts = [w.degraded for w in windows]
     assert verdicts[:2] == [False, False] and verdicts[-2:] == [True, True]
-    for before, w in zip(windows, windows[1:], strict=False):
+    for before, w in itertools.pairwise(windows):
         assert w.low <= w.value <= w.high
         assert w.drop_low == pytest.approx(0.75 - w.high)
         assert w.sustained_drop_low == min(before.drop_low, w.drop_low)
