@@ -28,6 +28,20 @@ app = typer.Typer(
 )
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+StackOption = Annotated[
+    str | None,
+    typer.Option(
+        "--stack",
+        help="Stack to apply or inspect (dev, staging, prod, local...; default: the global --stack/--env). Stacks "
+        "coexist in one emulator under their own names; outputs and ledger are kept per stack.",
+    ),
+]
+
+
+def _for_stack(ctx: typer.Context, stack: str | None) -> CliContext:
+    """The command's context, on ``stack`` when given (``mlops local up --stack staging``)."""
+    context = cli_context(ctx)
+    return context if stack is None else CliContext(overrides={**context.overrides, "stack": stack})
 
 
 @app.command()
@@ -38,6 +52,7 @@ def up(
         bool, typer.Option("--no-apply", help="Only start the emulator; no apply, no Spark Connect server.")
     ] = False,
     json_out: JsonFlag = False,
+    stack: StackOption = None,
 ) -> None:
     """Start the embedded emulator (or reuse the running one), then apply the infra program to it.
 
@@ -46,10 +61,11 @@ def up(
     `<state_dir>/outputs/<stack>.json`, the list of applied resources next to it (`<stack>.resources.json`).
     A Spark Connect server starts meanwhile (pid and log under `<state_dir>/spark`): local Glue job runs use
     it instead of a JVM each (off: `MLOPS_LOCAL_SPARK__ENABLED=false`); `down` stops it.
+    Apply dev, staging and prod side by side with `--stack`: each gets its own names, key, network and registry.
     """
     from mlops.local import emulator, spark_connect  # httpx, psutil: not for `--help`
 
-    context = cli_context(ctx)
+    context = _for_stack(ctx, stack)
     settings = context.settings
     before = emulator.status(settings.emulator_dir)
     if before.health == "stale":
@@ -157,13 +173,14 @@ def down(ctx: typer.Context, json_out: JsonFlag = False) -> None:
 
 
 @app.command()
-def status(ctx: typer.Context, json_out: JsonFlag = False) -> None:
-    """Report whether the emulator runs, where and since when, and the resources the last `up` applied
-    (counts per type, outputs file). Exits 1 when the emulator is not running."""
+def status(ctx: typer.Context, json_out: JsonFlag = False, stack: StackOption = None) -> None:
+    """Report whether the emulator runs, where and since when, the stacks applied to it, and the resources the
+    last `up` of the stack applied (counts per type, outputs file). Exits 1 when the emulator is not running."""
     from mlops.local import emulator
     from mlops.local.apply.ledger import count_by_type, ledger_path, read_ledger  # httpx, psutil: not for `--help`
+    from mlops.local.state import applied_stacks
 
-    settings = cli_context(ctx).settings
+    settings = _for_stack(ctx, stack).settings
     current = emulator.status(settings.emulator_dir)
     ledger = read_ledger(ledger_path(settings.resolved_outputs_file))
     by_type = count_by_type(ledger["resources"]) if ledger else {}
@@ -177,6 +194,7 @@ def status(ctx: typer.Context, json_out: JsonFlag = False) -> None:
                 "endpoint_url": current.state.public_url if current.state else None,
                 "moto_url": current.endpoint_url,
                 "stack": settings.stack_name,
+                "applied_stacks": applied_stacks(settings.resolved_outputs_file.parent),
                 "outputs_file": str(outputs_file) if outputs_file else None,
                 "resources": sum(by_type.values()),
                 "resources_by_type": by_type,
@@ -185,6 +203,8 @@ def status(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     elif current.health == "running" and current.state is not None:
         uptime = time.time() - current.state.started_at
         out.print(f"[green]running[/] {current.detail} (up {uptime:.0f}s)")
+        stacks = applied_stacks(settings.resolved_outputs_file.parent)
+        out.print(f"stacks applied: {', '.join(stacks) if stacks else 'none'}")
         _print_resources(settings.stack_name, by_type, outputs_file)
     else:
         colour = "yellow" if current.health == "stale" else "red"
@@ -208,7 +228,8 @@ def _print_resources(stack: str, by_type: dict[str, int], outputs_file: Any) -> 
 
 @app.command()
 def reset(ctx: typer.Context) -> None:
-    """Drop every resource in the running emulator (the process keeps running)."""
+    """Drop every resource in the running emulator (the process keeps running), of every stack applied to it;
+    their outputs and ledgers are removed."""
     from mlops.local import emulator
     from mlops.local.apply.ledger import ledger_path  # httpx, psutil: not for `--help`
 
@@ -220,4 +241,8 @@ def reset(ctx: typer.Context) -> None:
         raise
     settings.resolved_outputs_file.unlink(missing_ok=True)
     ledger_path(settings.resolved_outputs_file).unlink(missing_ok=True)
-    console.print(f"[green]reset[/] moto server pid {state.pid}: all resources removed")
+    from mlops.local.state import forget_applied_stacks
+
+    forgotten = forget_applied_stacks(settings.resolved_outputs_file.parent)
+    stacks = f" (stacks {', '.join(forgotten)})" if forgotten else ""
+    console.print(f"[green]reset[/] moto server pid {state.pid}: all resources removed{stacks}")

@@ -62,3 +62,31 @@ def write_state(emulator_dir: Path, state: EmulatorState) -> None:
 def clear_state(emulator_dir: Path) -> None:
     for name in (PIDFILE, STATEFILE):
         (emulator_dir / name).unlink(missing_ok=True)
+
+
+def applied_stacks(outputs_dir: Path) -> list[str]:
+    """The stacks applied to the emulator from this state dir, sorted: those whose outputs file has a ledger next
+    to it. Several stacks (dev, staging, prod) coexist in one emulator, each under its own names; an outputs file
+    without a ledger came from ``pulumi stack output`` (a cloud stack) and is not the emulator's."""
+    from mlops.local.apply.ledger import ledger_path
+
+    if not outputs_dir.is_dir():
+        return []
+    return sorted(
+        path.stem
+        for path in outputs_dir.glob("*.json")
+        if not path.name.endswith(".resources.json") and ledger_path(path).is_file()
+    )
+
+
+def forget_applied_stacks(outputs_dir: Path) -> list[str]:
+    """Remove the outputs and ledger of every stack applied to the emulator (its resources are gone after a
+    reset); returns the stacks forgotten. Cloud stacks' outputs files stay."""
+    from mlops.local.apply.ledger import ledger_path
+
+    stacks = applied_stacks(outputs_dir)
+    for stack in stacks:
+        outputs = outputs_dir / f"{stack}.json"
+        ledger_path(outputs).unlink(missing_ok=True)
+        outputs.unlink(missing_ok=True)
+    return stacks

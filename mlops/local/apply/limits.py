@@ -33,7 +33,8 @@ LIMITS: tuple[Limit, ...] = (
         "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer",
         "a managed MLflow tracking server (moto has none)",
         "the handler plays the server: its arn and trackingServerUrl are "
-        "sqlite:///<state_dir>/mlflow/mlflow.db, so the exported mlflow_tracking_uri works with plain MLflow",
+        "sqlite:///<state_dir>/mlflow/<server name>/mlflow.db (one store per stack), so the exported "
+        "mlflow_tracking_uri works with plain MLflow",
     ),
     Limit(
         "aws:glue/job:Job",
@@ -54,7 +55,8 @@ LIMITS: tuple[Limit, ...] = (
     Limit(
         "aws:kms/key:Key",
         "finding a key again (keys have no name)",
-        "the key is tagged mlops:logical-name=<logical name> and found by that tag on the next apply",
+        "the key is tagged mlops:logical-name=<logical name> and found by that tag and the stack's environment "
+        "tag on the next apply",
     ),
     Limit(
         "aws:sagemaker/pipeline:Pipeline",

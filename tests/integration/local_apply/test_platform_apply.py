@@ -24,7 +24,7 @@ def test_outputs_file_loads_as_the_stack_outputs_contract(platform: Platform) ->
     assert settings.resolved_outputs_file == settings.state_dir / "outputs" / "local.json"
     assert load_outputs(settings.resolved_outputs_file, "local") == platform.outputs
     assert platform.outputs.stack == "local"
-    mlflow_db = (settings.state_dir / "mlflow" / "mlflow.db").resolve()
+    mlflow_db = (settings.state_dir / "mlflow" / "mlops-kit-local-mlflow" / "mlflow.db").resolve()
     assert platform.outputs.mlflow_tracking_uri == f"sqlite:///{mlflow_db}"
 
 

@@ -73,7 +73,7 @@ def test_outputs_carry_real_names_and_arns(applied_twice: Any) -> None:
     assert written["glue_jobs"] == {"ingest": "t-ingest"}
     assert written["region"] == "us-east-1"
     assert written["model_package_group"] == f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:model-package-group/t-models"
-    mlflow_db = (settings.state_dir / "mlflow" / "mlflow.db").resolve()
+    mlflow_db = (settings.state_dir / "mlflow" / "t-mlflow" / "mlflow.db").resolve()
     assert written["mlflow_tracking_uri"] == f"sqlite:///{mlflow_db}"
     assert mlflow_db.parent.is_dir()
 

@@ -9,13 +9,19 @@ from botocore.exceptions import ClientError
 from mlops.local.apply.base import Applied, Handler, HandlerContext, Outcome, applied, is_not_found, require
 
 LOGICAL_NAME_TAG = "mlops:logical-name"
+ENVIRONMENT_TAG = "environment"  # every resource of the program carries its stack's (infra/tags.py)
 
 
-def _find_key(kms: Any, logical_name: str) -> dict[str, Any] | None:
+def _find_key(kms: Any, logical_name: str, declared_tags: dict[str, str]) -> dict[str, Any] | None:
+    """The key tagged with ``logical_name`` and the same ``environment`` tag: stacks applied side by side to one
+    emulator declare the same logical names, and each must find its own key, not the first stack's."""
+    wanted = {LOGICAL_NAME_TAG: logical_name}
+    if ENVIRONMENT_TAG in declared_tags:
+        wanted[ENVIRONMENT_TAG] = declared_tags[ENVIRONMENT_TAG]
     for page in kms.get_paginator("list_keys").paginate():
         for entry in page["Keys"]:
             tags = kms.list_resource_tags(KeyId=entry["KeyId"]).get("Tags", [])
-            if any(t["TagKey"] == LOGICAL_NAME_TAG and t["TagValue"] == logical_name for t in tags):
+            if wanted.items() <= {t["TagKey"]: t["TagValue"] for t in tags}.items():
                 metadata: dict[str, Any] = kms.describe_key(KeyId=entry["KeyId"])["KeyMetadata"]
                 if metadata.get("KeyState") != "PendingDeletion":
                     return metadata
@@ -25,7 +31,7 @@ def _find_key(kms: Any, logical_name: str) -> dict[str, Any] | None:
 def key(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applied:
     """``aws:kms/key:Key``: create a symmetric key (rotation as declared) or reuse the tagged one."""
     kms = ctx.clients.client("kms")
-    metadata = _find_key(kms, name)
+    metadata = _find_key(kms, name, dict(inputs.get("tags") or {}))
     outcome: Outcome = "reused"
     if metadata is None:
         tags = [{"TagKey": k, "TagValue": v} for k, v in (inputs.get("tags") or {}).items()]

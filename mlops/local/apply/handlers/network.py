@@ -45,7 +45,11 @@ def vpc(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applied:
     """Create the VPC with DNS support and hostnames as declared (private DNS of interface endpoints needs both)."""
     ec2 = ctx.clients.client("ec2")
     cidr = str(require(inputs, "cidrBlock", VPC, name))
-    found = ec2.describe_vpcs(Filters=_by_logical_name(name))["Vpcs"]
+    # Stacks applied side by side declare the same logical names: each finds the VPC of its own environment (the
+    # subnets, route tables and endpoints are then found within that VPC).
+    environment = (inputs.get("tags") or {}).get("environment")
+    same_stack = [{"Name": "tag:environment", "Values": [environment]}] if environment else []
+    found = ec2.describe_vpcs(Filters=_by_logical_name(name, same_stack))["Vpcs"]
     outcome: Outcome = "reused"
     if found:
         current = found[0]

@@ -68,14 +68,17 @@ def pipeline(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applied:
 
 
 def mlflow_tracking_server(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applied:
-    """moto has no managed MLflow: the local stand-in is a sqlite tracking store under the state dir.
+    """moto has no managed MLflow: the local stand-in is a sqlite tracking store under the state dir
+    (``<state_dir>/mlflow/<server name>/mlflow.db``).
 
     The URI is returned as ``arn`` and ``trackingServerUrl`` so the program's ``mlflow_tracking_uri``
     export (the ARN on AWS, which the sagemaker-mlflow plugin accepts) works with plain MLflow locally.
     """
     typ = "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer"
     server = str(require(inputs, "trackingServerName", typ, name))
-    directory = (ctx.state_dir / "mlflow").resolve()
+    # One tracking store per server (its name carries the stack): stacks applied side by side to one emulator
+    # keep separate registries, as separate accounts do.
+    directory = (ctx.state_dir / "mlflow" / server).resolve()
     database = directory / "mlflow.db"
     outcome: Outcome = "reused" if directory.is_dir() else "created"
     directory.mkdir(parents=True, exist_ok=True)
