@@ -187,7 +187,7 @@ def history(platform: Platform, dataset: str, limit: int = 200) -> list[dict[str
     store = platform.services.object_store
     keys = sorted(
         (k for k in store.list_keys(bucket, model_monitor_root(dataset)) if k.endswith((DRIFT, "quality.json"))),
-        key=lambda k: k.rsplit("/", 2)[-2] if "/" in k else k,
+        key=lambda k: k.split("/")[-6:-1],  # yyyy/mm/dd/hh/MMSS of the run, whatever its source and schedule
     )[-limit:]
     out: list[dict[str, Any]] = []
     for key in keys:
