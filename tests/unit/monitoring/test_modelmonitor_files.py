@@ -161,3 +161,27 @@ def test_excluded_features_are_measured_but_not_judged(baseline: tuple[dict, dic
 def test_jensen_shannon_bounds() -> None:
     assert js_divergence({"a": 1.0}, {"a": 1.0}) == 0.0
     assert js_divergence({"a": 1.0}, {"b": 1.0}) == pytest.approx(1.0)
+
+
+def test_history_keeps_the_newest_runs_whatever_their_schedule() -> None:
+    """Runs sorted by their time path, not by minute-second alone (an hourly run at 10:59 is older than 11:00)."""
+    import json
+    from datetime import UTC, datetime
+
+    from mlops.layout import model_monitor_prefix
+    from mlops.outputs import parse_outputs
+    from mlops.wiring import memory_platform
+    from monitoring.modelmonitor.job import history
+    from tests.unit.test_outputs import complete_outputs
+
+    raw = {k: v for k, v in complete_outputs().items() if k != "rollback_on_degradation"}
+    platform = memory_platform(parse_outputs(raw, "unit"))
+    bucket = platform.layout.bucket("monitoring")
+    runs = [("a", datetime(2026, 1, 1, 10, 59, tzinfo=UTC)), ("b", datetime(2026, 1, 1, 11, 0, tzinfo=UTC))]
+    runs.append(("a", datetime(2026, 1, 1, 12, 30, tzinfo=UTC)))
+    for schedule, when in runs:
+        document = {"generated_at": when.isoformat(), "drift_score": 0.0, "features": []}
+        key = model_monitor_prefix("hist", "endpoint", schedule, when) + "drift.json"
+        platform.services.object_store.put(bucket, key, json.dumps(document).encode())
+    newest = [h["generated_at"] for h in history(platform, "hist", limit=2)]
+    assert newest == [runs[1][1].isoformat(), runs[2][1].isoformat()]
