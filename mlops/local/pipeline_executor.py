@@ -34,7 +34,6 @@ import json
 import os
 import re
 import secrets
-import subprocess
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, replace
@@ -56,6 +55,7 @@ from mlops.local.pipeline_expressions import (
     steps_of,
     typed_parameters,
 )
+from mlops.local.processes import run_watched
 from mlops.local.training_runner import host_command
 from mlops.platform import Platform
 from mlops.ports.errors import NotFoundError
@@ -449,12 +449,12 @@ class _Run:
             **self.executor._environment,
             ROOT_ENV: str(root),
         }
-        try:
-            done = subprocess.run(command, env=env, capture_output=True, text=True, check=False, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return -1, f"the job exceeded MaxRuntimeInSeconds ({timeout})"
+        try:  # watched: a killed `mlops train run` takes the step's process (and what it started) along
+            done = run_watched(command, env=env, timeout=timeout)
         except OSError as exc:
             return -1, f"cannot start {command[0]!r}: {exc}"
+        if done.timed_out:
+            return -1, f"the job exceeded MaxRuntimeInSeconds ({timeout})"
         return done.returncode, done.stderr
 
     def _training(self, name: str, step: dict[str, Any]) -> dict[str, dict[str, str]]:

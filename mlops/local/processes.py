@@ -4,12 +4,15 @@ running a job's process tree so that it never outlives its runner (:func:`start_
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +71,37 @@ def stop_watched(process: subprocess.Popen[str], timeout: float = STOP_TIMEOUT_S
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=timeout)
+
+
+@dataclass(frozen=True)
+class WatchedRun:
+    """How a :func:`run_watched` command ended."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    timed_out: bool
+
+
+def run_watched(
+    command: list[str], *, env: dict[str, str], timeout: float | None = None, cwd: str | None = None
+) -> WatchedRun:
+    """``subprocess.run`` with captured text output, under the supervisor: on ``timeout``, an interrupt or this
+    process's death the command and everything it started are stopped (an entry point must not outlive
+    ``mlops train run``). A command that cannot be found is an :class:`OSError`, as with ``subprocess.run``."""
+    if shutil.which(command[0], path=env.get("PATH")) is None:
+        raise FileNotFoundError(errno.ENOENT, "no such program", command[0])
+    process = start_watched(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stop_watched(process)
+        stdout, stderr = process.communicate()
+        return WatchedRun(process.returncode, stdout, stderr, timed_out=True)
+    except BaseException:
+        stop_watched(process)
+        raise
+    return WatchedRun(process.returncode, stdout, stderr, timed_out=False)
 
 
 def _kill_group(pgid: int) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops.layout import split_uri, training_job_prefix
+from mlops.local.processes import run_watched
 from mlops.platform import Platform
 from mlops.ports.errors import NotFoundError
 from mlops.ports.object_store import ObjectStore
@@ -84,18 +84,15 @@ class LocalTrainingRunner:
         with tempfile.TemporaryDirectory(prefix=f"{request.job_name}-", dir=self._workdir) as tmp:
             root = Path(tmp)
             self._stage(root, request)
-            try:
-                completed = subprocess.run(
-                    host_command(request.entry_point),
-                    env={**os.environ, **request.environment, **self._environment, ROOT_ENV: str(root)},
-                    capture_output=True,
-                    text=True,
-                    check=False,
-                    timeout=request.max_runtime_seconds,
-                )
-                stdout, stderr, code = completed.stdout, completed.stderr, completed.returncode
-            except subprocess.TimeoutExpired as exc:
-                stdout, stderr, code = _text(exc.stdout), _text(exc.stderr), -1
+            # Watched: a killed `mlops train run` takes its entry point (and what that started) along.
+            completed = run_watched(
+                host_command(request.entry_point),
+                env={**os.environ, **request.environment, **self._environment, ROOT_ENV: str(root)},
+                timeout=request.max_runtime_seconds,
+            )
+            stdout, stderr, code = completed.stdout, completed.stderr, completed.returncode
+            if completed.timed_out:
+                code = -1
                 stderr += f"\nthe job exceeded MaxRuntimeInSeconds ({request.max_runtime_seconds})"
             reason = _failure_reason(root, code, stderr)
             artifact = "" if reason else self._upload_model(root / "model", request)
@@ -189,10 +186,6 @@ class LocalTrainingRunner:
         if record.failure_reason:
             tags.append({"Key": REASON_TAG, "Value": _tag_value(record.failure_reason)})
         self._sagemaker.add_tags(ResourceArn=record.job_arn, Tags=tags)
-
-
-def _text(value: str | bytes | None) -> str:
-    return value.decode(errors="replace") if isinstance(value, bytes) else (value or "")
 
 
 def _failure_reason(root: Path, code: int, stderr: str) -> str:

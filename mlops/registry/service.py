@@ -28,6 +28,7 @@ from mlops.ports.model_registry import (
     RegistrationRequest,
 )
 from mlops.ports.object_store import ObjectStore
+from mlops.registry.abandoned import REGISTRAR_TAG, this_process, undo_abandoned
 from mlops.registry.mlflow_models import (
     PACKAGE_TAG,
     PREVIOUS_CHAMPION_TAG,
@@ -84,7 +85,9 @@ class MlflowModelRegistry:
         name = request.dataset
         with self.connection.session() as client:
             experiment_id = ensure_experiment(client, name, self._artifact_location(name))
+            undo_abandoned(client, name, experiment_id, self._reject_abandoned)
             with mlflow.start_run(experiment_id=experiment_id, run_name=request.job_name) as run:
+                mlflow.set_tag(REGISTRAR_TAG, this_process())  # a kill -9 leaves this run for the next to undo
                 undo = Undo(f"registering model {name!r} from job {request.job_name!r} (run {run.info.run_id})")
                 try:
                     version = _log_version(request)
@@ -110,6 +113,9 @@ class MlflowModelRegistry:
                     _record_failure(exc)
                     raise  # leaving the run's block with an error ends the run FAILED
                 return Registration(name, version, run.info.run_id, package.arn, package.version)
+
+    def _reject_abandoned(self, arn: str) -> None:
+        self.packages.update(arn, "Rejected", "Archived", "registration abandoned: its process died")
 
     def _create_package(self, request: RegistrationRequest, version: int) -> ModelPackage:
         bucket = self._layout.bucket("models")
