@@ -11,6 +11,13 @@ counts the script reported are stored as JSON at ``<monitoring>/glue-runs/<job>/
 
 The child reaches the emulator through ``AWS_ENDPOINT_URL`` (from :meth:`ClientFactory.subprocess_env`) and
 reports its counts in the JSON file named by ``MLOPS_JOB_RESULT_FILE``.
+
+A run never outlives its runner: the script runs under the supervisor of :mod:`mlops.local.processes`, which
+kills the script's process group (its JVM, its Python workers) on the job's timeout, on an interrupt or error
+in the runner, and when the runner dies even by SIGKILL. A run is recorded RUNNING (with the runner's pid) when
+it starts; an interrupted run is recorded FAILED before the interrupt goes on, and the next run of the job
+records FAILED the RUNNING runs whose runner is gone. Committing twice is prevented in the table itself (the
+batches' Delta ``txn`` ids, :mod:`mlops.lake.delta_files`).
 """
 
 from __future__ import annotations
