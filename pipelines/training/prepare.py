@@ -10,7 +10,13 @@ Contract (paths under ``$MLOPS_PROCESSING_ROOT``, default ``/opt/ml/processing``
 - ``input/features/``: the feature Delta table (``s3://<features>/tables/<dataset>/`` copied whole, log included);
 - ``output/train/part-0.parquet`` and ``output/validation/part-0.parquet``: the split, the columns of the
   training channels (primary key, event time, features, label);
-- ``output/split/split.json``: dataset, table version read, cutoff, boundary and row counts (lineage).
+- ``output/split/split.json``: dataset, table version read, cutoff, boundary, row counts and the definition's
+  ``training`` settings applied (lineage).
+
+The split is the definition's (:mod:`pipelines.training.window`): by default the newest fifth of the rows is the
+holdout; ``training.holdout`` makes it the newest span instead (the present), ``training.window`` and
+``training.recency_half_life`` limit and weight the training rows (weights in the train channel's
+``sample_weight`` column).
 
 Arguments: ``--dataset-version`` (a Delta version, or ``latest``), ``--cutoff`` (ISO time; empty or
 ``execution-start`` means ``--execution-start``, the pipeline execution's start), and the model spec, which must
@@ -36,10 +42,11 @@ from pipelines.feature_store.offline import labelled_rows, required_columns
 from pipelines.training import steps
 from pipelines.training.graph import EXECUTION_START
 from pipelines.training.processing import add_spec_arguments, input_dir, output_dir, run_step, spec_of
+from pipelines.training.window import describe, window_split
 
 LATEST = "latest"
 VALIDATION_FRACTION = 0.2
-"""The newest fifth of the labelled rows is the holdout."""
+"""The newest fifth of the labelled rows is the holdout, unless the definition's ``training.holdout`` sets a span."""
 
 
 def read_definition(root: Path) -> DatasetDefinition:
@@ -119,10 +126,18 @@ def prepare(
             f"dataset {definition.name!r}: no labelled rows at feature table version {table_version} are known "
             f"at cutoff {cutoff.isoformat()} (label arrival delay {definition.label.arrival_delay})"
         )
-    split = steps.time_split(rows, spec, fraction)
+    split = window_split(rows, spec, definition.training, fraction)
+    # a holdout too small to score fails here, naming the setting, rather than in Evaluate
+    steps.check_frame(
+        split.validation,
+        spec,
+        f"validation (training.holdout {definition.training.holdout})",
+        steps.MIN_VALIDATION_ROWS,
+    )
     columns = list(dict.fromkeys([*definition.primary_key, definition.event_time, *spec.features, spec.label]))
-    for name, part in (("train", split.train), ("validation", split.validation)):
-        part[columns].to_parquet(output_dir(root, name) / "part-0.parquet", index=False)
+    weights = [steps.WEIGHT_COLUMN] if steps.WEIGHT_COLUMN in split.train.columns else []
+    for name, part, extra in (("train", split.train, weights), ("validation", split.validation, [])):
+        part[columns + extra].to_parquet(output_dir(root, name) / "part-0.parquet", index=False)
     summary = {
         "dataset": definition.name,
         "dataset_version": str(table_version),  # a string: it becomes package metadata
@@ -130,6 +145,7 @@ def prepare(
         "boundary": split.boundary.isoformat(),
         "train_rows": len(split.train),
         "validation_rows": len(split.validation),
+        **describe(split, spec, definition.training),
     }
     (output_dir(root, "split") / "split.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return summary

@@ -15,6 +15,9 @@ from mlops.modeling.spec import ModelSpec, features_of, target_of
 from pipelines.training.hyperparameters import Hyperparameters
 
 MIN_VALIDATION_ROWS = 10
+WEIGHT_COLUMN = "sample_weight"
+"""Optional column of the train channel: each row's weight in ``fit`` (Prepare writes it from the definition's
+``training.recency_half_life``)."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,9 @@ def build_model(spec: ModelSpec, params: Hyperparameters, overrides: dict[str, A
 
 
 def fit(model: Any, frame: pd.DataFrame, spec: ModelSpec) -> Any:
-    model.fit(features_of(frame, spec), target_of(frame, spec))
+    """Fit on ``frame``, each row weighted by its :data:`WEIGHT_COLUMN` when the frame has one."""
+    weights = {"model__sample_weight": frame[WEIGHT_COLUMN].to_numpy()} if WEIGHT_COLUMN in frame.columns else {}
+    model.fit(features_of(frame, spec), target_of(frame, spec), **weights)
     return model
 
 

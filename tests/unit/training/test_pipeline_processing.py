@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from deltalake import write_deltalake
 
+from mlops.datasets import TrainingWindow
 from mlops.modeling.spec import ModelSpec
 from pipelines.feature_store.offline import labelled_rows
 from pipelines.training import entry_point, evaluate, prepare, steps
@@ -73,7 +74,42 @@ def test_prepare_splits_the_pinned_version_exactly_as_the_local_workflow(
         "boundary": expected.boundary.isoformat(),
         "train_rows": len(expected.train),
         "validation_rows": len(expected.validation),
+        # the definition sets no `training` section: the plain split, recorded as such
+        "holdout_span": None,
+        "window": None,
+        "recency_half_life": None,
+        "train_start": expected.train["event_time"].min().isoformat(),
     }
+
+
+def test_prepare_applies_the_definitions_training_window_and_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frame = feature_frame(800, days=120)
+    _inputs(tmp_path, frame)
+    windowed = DEF.model_copy(update={"training": TrainingWindow(holdout="14d", window="30d", recency_half_life="7d")})
+    (tmp_path / "input" / "definition" / "proc_test.yaml").write_text(definition_yaml(windowed))
+    argv = ["--dataset-version", "0", "--cutoff", end_time(frame).isoformat(), *SPEC_ARGS]
+    assert _run(prepare, argv, tmp_path, monkeypatch) == 0
+
+    train = pd.read_parquet(tmp_path / "output" / "train" / "part-0.parquet")
+    validation = pd.read_parquet(tmp_path / "output" / "validation" / "part-0.parquet")
+    split = json.loads((tmp_path / "output" / "split" / "split.json").read_text())
+    boundary = pd.Timestamp(split["boundary"])
+    assert validation["event_time"].min() >= boundary == validation["event_time"].max() - pd.Timedelta(days=14)
+    assert (
+        train["event_time"].min()
+        >= boundary - pd.Timedelta(days=30)
+        > train["event_time"].max() - pd.Timedelta(days=30)
+    )
+    assert train[steps.WEIGHT_COLUMN].mean() == pytest.approx(1.0)
+    assert train.sort_values("event_time")[steps.WEIGHT_COLUMN].is_monotonic_increasing
+    assert steps.WEIGHT_COLUMN not in validation.columns
+    assert (split["holdout_span"], split["window"], split["recency_half_life"]) == (
+        "14 days, 0:00:00",
+        "30 days, 0:00:00",
+        "7 days, 0:00:00",
+    )
 
 
 def test_prepare_as_a_module_reads_latest_and_cuts_off_at_the_execution_start(tmp_path: Path) -> None:
