@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -23,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 MLOPS = str(Path(sys.executable).parent / "mlops")
@@ -48,11 +51,39 @@ def new_batch(env: dict[str, str], work: Path, rows: int, seed: int) -> None:
     mlops(env, "data", "validate", DATASET, "--all-pending")
 
 
+def server_cpu(env: dict[str, str]) -> float:
+    """CPU seconds the warm server's process tree (JVM, Python workers) has used so far; 0 without a server."""
+    state_file = Path(env["MLOPS_STATE_DIR"]) / "spark" / "state.json"
+    if not state_file.is_file():
+        return 0.0
+    try:
+        server = psutil.Process(json.loads(state_file.read_text())["pid"])
+        tree = [server, *server.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0.0
+    for proc in tree:
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+        except psutil.NoSuchProcess:
+            continue  # a worker that ended between listing and reading
+    return total
+
+
 def job_run(env: dict[str, str], job: str, warm: bool) -> dict[str, Any]:
+    """One ``mlops job run``: its wall time, the runner's duration, and the CPU seconds it cost (the command's
+    process tree - the job's own JVM when cold - plus the server's when warm: what load cannot inflate)."""
     run_env = {**env, "MLOPS_LOCAL_SPARK__ENABLED": "true" if warm else "false"}
+    before, server_before = resource.getrusage(resource.RUSAGE_CHILDREN), server_cpu(env)
     started = time.perf_counter()
     record = json.loads(mlops(run_env, "job", "run", job, "--arg", f"dataset={DATASET}", "--json"))
-    return {"job": job, "warm": warm, "wall": time.perf_counter() - started, "run": record["duration_seconds"]}
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    if warm:
+        cpu += server_cpu(env) - server_before
+    return {"job": job, "warm": warm, "wall": wall, "run": record["duration_seconds"], "cpu": cpu}
 
 
 def _median(values: list[float]) -> str:
@@ -63,8 +94,8 @@ def table(results: list[dict[str, Any]], rows: int) -> str:
     lines = [
         f"local Glue job runs, {rows:,} rows, {os.cpu_count()} cores (median seconds; load 1-min avg "
         f"{os.getloadavg()[0]:.1f} at the end)",
-        f"{'job':<15} {'cold wall':>9} {'cold run':>9} {'1st warm':>9} {'warm wall':>9} {'warm run':>9} "
-        f"{'speed-up':>8}",
+        f"{'job':<15} {'cold wall':>9} {'cold run':>9} {'cold cpu':>9} {'1st warm':>9} {'warm wall':>9} "
+        f"{'warm run':>9} {'warm cpu':>9} {'speed-up':>8}",
     ]
     for job in ("curate", "build_features"):
         cold = [r for r in results if r["job"] == job and not r["warm"]]
@@ -73,10 +104,12 @@ def table(results: list[dict[str, Any]], rows: int) -> str:
         speed = statistics.median(r["wall"] for r in cold) / statistics.median(r["wall"] for r in steady)
         lines.append(
             f"{job:<15} {_median([r['wall'] for r in cold]):>9} {_median([r['run'] for r in cold]):>9} "
-            f"{_median([r['wall'] for r in first]):>9} {_median([r['wall'] for r in steady]):>9} "
-            f"{_median([r['run'] for r in steady]):>9} {speed:>7.1f}x"
+            f"{_median([r['cpu'] for r in cold]):>9} {_median([r['wall'] for r in first]):>9} "
+            f"{_median([r['wall'] for r in steady]):>9} {_median([r['run'] for r in steady]):>9} "
+            f"{_median([r['cpu'] for r in steady]):>9} {speed:>7.1f}x"
         )
-    lines.append("wall: the `mlops job run` command; run: the runner's duration (download, child process, record)")
+    lines.append("wall: the `mlops job run` command; run: the runner's duration (download, child process, record);")
+    lines.append("cpu: CPU seconds of the command's processes (cold: with the job's JVM) plus, warm, the server's")
     return "\n".join(lines)
 
 
