@@ -194,3 +194,98 @@ def destroy_args(
 
     arguments = destroy_excludes(stack, PROJECT, plan_stack(stack, _repo(repo_root)).resources)
     typer.echo("\n".join(arguments))
+
+
+@app.command("promote")
+def promote_across(
+    ctx: typer.Context,
+    dataset: Annotated[str, typer.Argument(help="Dataset (= registered model) name.")],
+    from_stack: Annotated[str, typer.Option("--from-stack", help="The stack whose gate passed the version.")],
+    from_outputs: Annotated[
+        Path | None,
+        typer.Option(
+            help="That stack's outputs (`pulumi stack output --json`; default <state_dir>/outputs/STACK.json)."
+        ),
+    ] = None,
+    alias: Annotated[str, typer.Option(help="Which version of the source stack to hand over.")] = "champion",
+) -> None:
+    """Promote DATASET's version from the previous environment: copy its artifact and holdout into this stack's
+    buckets and register it in this stack's registry and model package group as challenger (the gate, next,
+    decides). Handing the same version over twice registers nothing new."""
+    from dataclasses import asdict
+
+    from mlops.cli.context import cli_context
+    from mlops.outputs import load_outputs
+    from mlops.settings import load_settings
+    from mlops.wiring import build_platform
+    from pipelines.registry.handover import hand_over
+
+    context = cli_context(ctx)
+    source_settings = load_settings(**{**context.overrides, "stack": from_stack, "outputs_file": from_outputs})
+    source = build_platform(source_settings, load_outputs(source_settings.resolved_outputs_file, from_stack))
+    handed = hand_over(source, context.platform(), dataset, alias)
+    emit_json(asdict(handed))
+    _github_output(version=handed.target_version, registered=handed.registered)
+
+
+@app.command()
+def rehearse(  # noqa: PLR0917 (typer passes options positionally)
+    ctx: typer.Context,
+    dataset: Annotated[str, typer.Argument(help="Dataset released (trained, gated, promoted, served).")] = "diabetes",
+    stacks: Annotated[str, typer.Option(help="Stacks in promotion order, comma-separated.")] = "dev,staging,prod",
+    rows: Annotated[int, typer.Option(help="Rows of generated data the first stack's data holds.")] = 442,
+    rollback_stack: Annotated[
+        str | None, typer.Option(help="Stack rolled back at the end (default: the last).")
+    ] = None,
+    smoke_payload: Annotated[Path | None, typer.Option(help="Default: .github/smoke/DATASET.json.")] = None,
+    stop_endpoints: Annotated[
+        bool, typer.Option("--stop-endpoints", help="Stop the stacks' local endpoints at the end.")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the steps and the stacks as JSON.")] = False,
+) -> None:
+    """Rehearse the whole release on the embedded emulator: the workflows' sequence against dev, staging and prod
+    applied side by side - apply each stack, train in the first, gate, promote the model package and artifact to
+    the next stack, gate again, deploy, smoke-test; twice (two releases); then roll the last stack back and show
+    the previous champion serving. Exit 1 naming the step and stack that failed."""
+    from mlops.cli.context import cli_context
+    from mlops.cli.rehearsal import LocalReleaseActions, ReleasePlan, print_result, print_start, print_summary
+    from mlops.datasets import find_definition
+    from mlops.local import emulator
+    from mlops.local.apply.engine import find_repo_root
+    from mlops.release.rehearsal import RehearsalStepError, release_steps, run_steps
+
+    context = cli_context(ctx)
+    order = [name.strip() for name in stacks.split(",") if name.strip()]
+    repo_root = find_repo_root()
+    payload = smoke_payload or repo_root / ".github" / "smoke" / f"{dataset}.json"
+    state, started = emulator.up(context.settings.emulator_dir)
+    console.print(
+        f"emulator: moto server pid {state.pid} at {state.endpoint_url} ({'started' if started else 'reused'})"
+    )
+    actions = LocalReleaseActions(
+        overrides=dict(context.overrides),
+        definition=find_definition(dataset, context.settings.datasets_dir),
+        repo_root=repo_root,
+        smoke_payload=payload.read_bytes(),
+        plan=ReleasePlan(rows=rows),
+    )
+    steps = release_steps(actions, order, dataset, rollback_stack=rollback_stack)
+    rehearsal = run_steps(steps, on_result=print_result, on_start=print_start)
+    applied = [stack for stack in order if any(r.stack == stack and r.step == "apply" for r in rehearsal.results)]
+    summaries = [actions.stack_summary(stack) for stack in applied]
+    if stop_endpoints:
+        actions.stop_endpoints(applied)
+    if json_out:
+        emit_json(
+            {
+                "succeeded": rehearsal.succeeded,
+                "seconds": round(rehearsal.seconds, 3),
+                "steps": [result.as_dict() for result in rehearsal.results],
+                "stacks": summaries,
+            }
+        )
+    else:
+        print_summary(rehearsal, summaries)
+    if rehearsal.failed is not None:
+        console.print(f"[red]rehearsal failed[/]: {RehearsalStepError(rehearsal.failed)}")
+        raise typer.Exit(1)
