@@ -14,8 +14,9 @@ traffic shift or rollback never fails a request. Each invocation is counted for 
 buffered and written by background threads.
 
 Everything else is streamed to moto and back (request and response bodies are not buffered; connections to moto
-are pooled), so one ``endpoint_url`` serves every client. ``/_mlops/*`` is the front door's own small API
-(health, flush, percentiles for the local alarm evaluation).
+are pooled), so one ``endpoint_url`` serves every client. The outbound side is aiohttp: on this machine it spends
+0.2 ms of CPU per loopback request where httpx's async client spends 1.5 ms. ``/_mlops/*`` is the front door's own
+small API (health, flush, percentiles for the local alarm evaluation).
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
-import httpx
+import aiohttp
+from multidict import CIMultiDictProxy
+from yarl import URL
 
 from mlops.capture import CaptureConfig, CaptureWriter
 from mlops.local.frontdoor.eventstream import encode_event
@@ -124,9 +127,26 @@ class FrontDoor:
         self.metrics = metrics
         self.capture = capture
         self._capture_configs: dict[str, CaptureConfig | None] = {}
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=64)
-        self._moto = httpx.AsyncClient(timeout=httpx.Timeout(300.0, connect=5.0), limits=limits)
-        self._models = httpx.AsyncClient(timeout=httpx.Timeout(MODEL_TIMEOUT_S, connect=2.0), limits=limits)
+        self._moto_session: aiohttp.ClientSession | None = None
+        self._models_session: aiohttp.ClientSession | None = None
+
+    def _sessions(self) -> tuple[aiohttp.ClientSession, aiohttp.ClientSession]:
+        """Pooled sessions (created in the server's loop): to moto, byte for byte (no header of aiohttp's own, no
+        decompression), and to the model processes."""
+        if self._moto_session is None or self._models_session is None:
+            self._moto_session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=30),
+                timeout=aiohttp.ClientTimeout(total=300.0, connect=5.0),
+                auto_decompress=False,
+                skip_auto_headers=("Accept", "Accept-Encoding", "User-Agent", "Content-Type"),
+            )
+            self._models_session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=30),
+                timeout=aiohttp.ClientTimeout(total=MODEL_TIMEOUT_S, connect=2.0),
+                auto_decompress=False,
+                skip_auto_headers=("Accept-Encoding", "User-Agent"),
+            )
+        return self._moto_session, self._models_session
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -178,8 +198,9 @@ class FrontDoor:
         await asyncio.to_thread(self.metrics.close)
         if self.capture is not None:
             await asyncio.to_thread(self.capture.close)
-        await self._moto.aclose()
-        await self._models.aclose()
+        for session in (self._moto_session, self._models_session):
+            if session is not None:
+                await session.close()
 
     # --- the runtime API --------------------------------------------------------------------------------------
 
@@ -241,9 +262,10 @@ class FrontDoor:
         headers: dict[str, str],
         *,
         target: str | None,
-    ) -> tuple[tuple[int, bytes, httpx.Headers] | None, Fleet, float]:
+    ) -> tuple[tuple[int, bytes, CIMultiDictProxy[str]] | None, Fleet, float]:
         """POST to the fleet's process; once more on another fleet (of the target variant, if any) when it cannot
         be reached: a process stopped by a traffic shift or a rollback just after it was chosen."""
+        _, models = self._sessions()
         tried: set[str] = set()
         current: Fleet | None = fleet
         last = fleet
@@ -251,8 +273,9 @@ class FrontDoor:
             last = current
             began = time.perf_counter()
             try:
-                response = await self._models.post(current.url + "/invocations", content=body, headers=headers)
-            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+                async with models.post(current.url + "/invocations", data=body, headers=headers) as response:
+                    content = await response.read()
+            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
                 LOG.info("fleet %s of %s did not answer (%s); trying another", current.fleet, endpoint, exc)
                 tried.add(current.fleet)
                 if len(tried) > 1:
@@ -261,11 +284,11 @@ class FrontDoor:
                 current = fresh.choose(variant=target, excluding=frozenset(tried))
                 continue
             model_us = (time.perf_counter() - began) * 1e6
-            return (response.status_code, response.content, response.headers), current, model_us
+            return (response.status, content, response.headers), current, model_us
         return None, last, 0.0
 
     @staticmethod
-    def _answer_headers(fleet: Fleet, model_headers: httpx.Headers) -> list[tuple[bytes, bytes]]:
+    def _answer_headers(fleet: Fleet, model_headers: CIMultiDictProxy[str]) -> list[tuple[bytes, bytes]]:
         headers = [
             (b"content-type", model_headers.get("content-type", "application/octet-stream").encode()),
             (b"x-amzn-invoked-production-variant", fleet.variant.encode()),
@@ -295,7 +318,9 @@ class FrontDoor:
         )
         await _respond(send, 424, body, headers)
 
-    async def _stream_answer(self, send: Send, fleet: Fleet, content: bytes, model_headers: httpx.Headers) -> None:
+    async def _stream_answer(
+        self, send: Send, fleet: Fleet, content: bytes, model_headers: CIMultiDictProxy[str]
+    ) -> None:
         """The answer as ``InvokeEndpointWithResponseStream`` sends it: ``PayloadPart`` events."""
         content_type = model_headers.get("content-type", "application/octet-stream")
         headers = [
@@ -312,7 +337,11 @@ class FrontDoor:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     def _capture(
-        self, endpoint: str, fleet: Fleet, forwarded: dict[str, str], exchange: tuple[bytes, httpx.Headers, bytes]
+        self,
+        endpoint: str,
+        fleet: Fleet,
+        forwarded: dict[str, str],
+        exchange: tuple[bytes, CIMultiDictProxy[str], bytes],
     ) -> None:
         body, answer, out = exchange
         if self.capture is None or not fleet.data_capture:
@@ -339,31 +368,33 @@ class FrontDoor:
     # --- everything else: the emulator ----------------------------------------------------------------------
 
     async def _proxy(self, scope: Scope, receive: Receive, send: Send) -> None:
-        target = (
-            self.moto_url + scope["raw_path"].decode("latin-1")
-            if scope.get("raw_path")
-            else self.moto_url + scope["path"]
-        )
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        target = self.moto_url + raw_path.decode("latin-1")
         if scope.get("query_string"):
             target += "?" + scope["query_string"].decode("latin-1")
-        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in HOP_BY_HOP]
+        headers = [
+            (k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"] if k.lower() not in HOP_BY_HOP
+        ]
         # a request without a body (most GETs) must not reach moto as a chunked one
         has_body = any(k.lower() in (b"content-length", b"transfer-encoding") for k, _ in scope["headers"])
-        content = _stream(receive) if has_body else None
-        request = self._moto.build_request(scope["method"], target, headers=headers, content=content)
+        moto, _ = self._sessions()
+        started = False
         try:
-            response = await self._moto.send(request, stream=True)
-        except httpx.HTTPError as exc:
+            # encoded=True: the path is passed as the client signed it (S3 keys keep their percent-encoding)
+            async with moto.request(
+                scope["method"], URL(target, encoded=True), headers=headers, data=_stream(receive) if has_body else None
+            ) as response:
+                out = [(k, v) for k, v in response.raw_headers if k.lower() not in HOP_BY_HOP]
+                await send({"type": "http.response.start", "status": response.status, "headers": out})
+                started = True
+                async for chunk in response.content.iter_any():
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except aiohttp.ClientError as exc:
+            if started:  # cut mid-answer: the client sees a short body, as from moto itself
+                LOG.warning("the emulator's answer to %s %s broke off: %s", scope["method"], scope["path"], exc)
+                return
             await _respond(send, 502, f"the emulator at {self.moto_url} did not answer: {exc}".encode(), [])
-            return
-        try:
-            out = [(k, v) for k, v in response.headers.raw if k.lower() not in HOP_BY_HOP]
-            await send({"type": "http.response.start", "status": response.status_code, "headers": out})
-            async for chunk in response.aiter_raw():
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        finally:
-            await response.aclose()
 
     # --- /_mlops/*: the front door's own API ------------------------------------------------------------------
 

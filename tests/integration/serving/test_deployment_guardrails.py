@@ -20,10 +20,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from mlops.local import endpoint_runner
-from mlops.local.deployment import plan_of
 from mlops.local.hosting import LocalHosting
 from mlops.platform import Platform
-from mlops.ports.hosting import Deployment, HostingError
+from mlops.ports.hosting import Deployment
 from tests.integration.serving.frontdoor_support import put_alarm, runtime_client, toy_spec
 
 pytestmark = [pytest.mark.emulator, pytest.mark.server]
@@ -170,23 +169,3 @@ def test_a_good_model_is_shifted_linearly_and_the_old_process_stopped(platform: 
         assert not endpoint_runner.is_our_server(old.pid, old.port)
     finally:
         LocalHosting(platform).stop(endpoint)
-
-
-def test_deployment_configs_are_planned_as_sagemaker_runs_them() -> None:
-    assert plan_of({}).steps == (1.0,)
-    assert plan_of(canary(["a"], percent=10, wait=300)).steps == (0.1, 1.0)
-    linear = {
-        "BlueGreenUpdatePolicy": {
-            "TrafficRoutingConfiguration": {
-                "Type": "LINEAR",
-                "LinearStepSize": {"Type": "INSTANCE_COUNT", "Value": 1},
-                "WaitIntervalInSeconds": 60,
-            }
-        }
-    }
-    assert plan_of(linear, instances=4).steps == (0.25, 0.5, 0.75, 1.0)
-    assert plan_of(canary(["a", "b"])).alarms == ("a", "b")
-    with pytest.raises(HostingError, match="RollingUpdatePolicy"):
-        plan_of({"RollingUpdatePolicy": {}})
-    with pytest.raises(HostingError, match="CanarySize"):
-        plan_of({"BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": {"Type": "CANARY"}}})
