@@ -176,6 +176,7 @@ def data_capture_key(base_key: str, endpoint: str, variant: str, moment: datetim
     name = f"{when:%M-%S}-{when.microsecond // 1000:03d}-{file_id}.jsonl"
     return f"{data_capture_prefix(base_key, endpoint, variant)}{when:%Y/%m/%d/%H}/{name}"
 
+
 def baseline_key(job_name: str, name: str) -> str:
     """In the models zone: a drift-check baseline file (``statistics.json``, ``constraints.json``) of the model a
     training job produced."""
@@ -207,3 +208,12 @@ def ground_truth_prefix(dataset: str) -> str:
 def stream_history_key(consumer: str, partition: str) -> str:
     """In the features zone: a stream consumer's per-entity history of one partition, saved with each commit."""
     return f"stream-state/{consumer}/{partition}.json"
+
+
+ALARM_ACTIONS_PREFIX = "alarm-actions/"
+
+
+def alarm_action_key(when: datetime, action_id: str) -> str:
+    """In the monitoring zone: the record of one action an alarm's state change ran (``mlops monitor status``);
+    keys sort by time."""
+    return f"{ALARM_ACTIONS_PREFIX}{when.strftime('%Y%m%dT%H%M%S%fZ')}-{action_id}.json"

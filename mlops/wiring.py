@@ -244,6 +244,7 @@ class WiredServices:
 
             return CloudWatchAlarms(self.clients)
         if kind == "local":
+            from mlops.local.alarm_actions import TargetDelivery
             from mlops.local.alarm_runner import LocalAlarms
             from mlops.local.frontdoor.client import endpoint_metrics_sources
 
@@ -251,6 +252,9 @@ class WiredServices:
                 self.clients,
                 self.metrics,
                 history_log_group=self.outputs.log_groups["monitoring"],
+                delivery=TargetDelivery(
+                    lambda: self.training, self.object_store, self.outputs.bucket_for_zone("monitoring")
+                ),
                 sources=endpoint_metrics_sources(self.settings, self.clients),
             )
         if kind == "memory":

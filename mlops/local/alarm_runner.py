@@ -14,7 +14,11 @@ For each alarm it does what CloudWatch would:
    the state's actions, and puts the ``CloudWatch Alarm State Change`` event (the shape CloudWatch emits) on the
    event bus after matching it against the bus's rules and listing the targets that would run (the emulator
    runs no target). moto's PutEvents fails (500) when a matching rule has a target it cannot deliver to, such
-   as the retrain rule's SageMaker pipeline; then the event is not put and a note says why.
+   as the retrain rule's SageMaker pipeline; then the event is not put and a note says why;
+4. delivers the matched targets the emulator cannot run (:mod:`mlops.local.alarm_actions`): the retrain rule's
+   SageMaker pipeline target starts the training pipeline through the training port, as EventBridge starts it on
+   AWS; each delivery is recorded in the monitoring zone (``mlops monitor status``) and listed in the
+   evaluation's ``actions``.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from mlops.adapters.aws.clients import ClientFactory
 from mlops.adapters.aws.cloudwatch import CloudWatchMetrics
 from mlops.adapters.aws.cloudwatch_alarms import call, describe_alarms
 from mlops.alarm_semantics import evaluate, read_values
+from mlops.local.alarm_actions import TargetDelivery
 from mlops.ports.alarms import (
     AlarmDefinition,
     AlarmEvaluation,
@@ -147,6 +152,7 @@ class LocalAlarms:
         *,
         history_log_group: str,
         event_bus: str = "default",
+        delivery: TargetDelivery | None = None,
         sources: Mapping[str, MetricsPublisher] | None = None,
     ) -> None:
         self._clients = clients
@@ -154,6 +160,7 @@ class LocalAlarms:
         self._metrics: dict[str, MetricsPublisher] = {**(sources or {}), metrics.namespace: metrics}
         self.history_log_group = history_log_group
         self.event_bus = event_bus
+        self.delivery = delivery
         self._history_ready = False
         self._lock = threading.Lock()
 
@@ -175,6 +182,8 @@ class LocalAlarms:
     ) -> list[AlarmEvaluation]:
         moment = now or datetime.now(UTC)
         results: list[AlarmEvaluation] = []
+        if self.delivery is not None:
+            self.delivery.new_round()
         for alarm in self.describe(names):
             judged = self._judge(alarm, moment)
             if not judged.changed:
@@ -234,14 +243,18 @@ class LocalAlarms:
             "resources": [alarm.arn],
             "detail": detail,
         }
-        targets = self._matching_targets(event)
+        matched = self._matching_targets(event)
+        targets = [target for target, _ in matched]
         result = replace(evaluation, notified=tuple(notified), event_targets=tuple(targets))
+        result = self._deliver(alarm, result, matched)
         blocked = [t for t in targets if t.target_arn.split(":")[2] not in _MOTO_DELIVERS]
         if blocked and self._clients.is_emulated:
             # moto raises NotImplementedError (HTTP 500) inside PutEvents for such targets: the event cannot be put
             # on this bus of the emulator at all. The match itself was decided above with the rules' own patterns.
             named = ", ".join(f"{t.rule}/{t.target_id} ({t.target_arn})" for t in blocked)
             note = f"the emulator cannot deliver to target(s) {named}; PutEvents not sent"
+            if result.actions:
+                note += "; the kit delivered the pipeline target(s) itself (see actions)"
             return replace(result, notes=(*result.notes, note))
         entry = {
             "Source": SOURCE,
@@ -255,11 +268,25 @@ class LocalAlarms:
             raise AlarmsError(f"PutEvents rejected the state change of alarm {alarm.name!r}: {response['Entries']}")
         return replace(result, event_id=str(response["Entries"][0]["EventId"]))
 
-    def _matching_targets(self, event: Mapping[str, Any]) -> list[EventTarget]:
-        """Targets of every enabled rule on the bus whose pattern matches ``event``."""
+    def _deliver(
+        self, alarm: AlarmDefinition, evaluation: AlarmEvaluation, matched: list[tuple[EventTarget, dict[str, Any]]]
+    ) -> AlarmEvaluation:
+        """Run the matched targets the emulator cannot (the retrain rule's pipeline); each delivery is recorded."""
+        if self.delivery is None or not self._clients.is_emulated:
+            return evaluation
+        actions = tuple(
+            self.delivery.deliver(alarm, evaluation, target, raw)
+            for target, raw in matched
+            if self.delivery.handles(target)
+        )
+        notes = tuple(f"{a.rule}: {a.ran}: {a.outcome} ({a.detail})" for a in actions if a.outcome == "failed")
+        return replace(evaluation, actions=actions, notes=(*evaluation.notes, *notes))
+
+    def _matching_targets(self, event: Mapping[str, Any]) -> list[tuple[EventTarget, dict[str, Any]]]:
+        """Targets of every enabled rule on the bus whose pattern matches ``event`` (with the target as listed)."""
         events = self._client("events")
         rules = call("ListRules", events.list_rules, EventBusName=self.event_bus).get("Rules", [])
-        fired: list[EventTarget] = []
+        fired: list[tuple[EventTarget, dict[str, Any]]] = []
         for rule in rules:
             if rule.get("State", "ENABLED") != "ENABLED" or not rule.get("EventPattern"):
                 continue
@@ -271,7 +298,7 @@ class LocalAlarms:
                 Rule=rule["Name"],
                 EventBusName=self.event_bus,
             )
-            fired.extend(EventTarget(rule["Name"], t["Id"], t["Arn"]) for t in targets.get("Targets", []))
+            fired.extend((EventTarget(rule["Name"], t["Id"], t["Arn"]), t) for t in targets.get("Targets", []))
         return fired
 
     # --- history: moto has no DescribeAlarmHistory, so the runner keeps one in the emulator's CloudWatch Logs ---

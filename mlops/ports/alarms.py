@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from mlops.alarm_actions import AlarmAction
 from mlops.errors import MonitoringError
 from mlops.ports.errors import NotFoundError, PortError, ThrottledError, UnavailableError
 
@@ -102,7 +103,8 @@ class AlarmEvaluation:
     the changes). ``datapoints`` are the judged values per period start (``None`` = missing), empty when the
     service judged. ``applied``: the new state was written (``apply=True`` and a change). ``notified`` lists the
     notification actions delivered; ``event_id`` the state-change event put on the bus, ``event_targets`` the
-    rules and targets that event matched; ``notes`` what could not be done and why.
+    rules and targets that event matched; ``actions`` the targets the kit itself delivered (the local runner starts
+    the retrain rule's pipeline) and how each ended; ``notes`` what could not be done and why.
     """
 
     alarm: str
@@ -118,6 +120,7 @@ class AlarmEvaluation:
     event_targets: tuple[EventTarget, ...] = ()
     notes: tuple[str, ...] = ()
     state_since: datetime | None = None
+    actions: tuple[AlarmAction, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -140,6 +143,7 @@ class AlarmEvaluation:
             "event_id": self.event_id,
             "event_targets": [vars(t) for t in self.event_targets],
             "notes": list(self.notes),
+            "actions": [a.to_dict() for a in self.actions],
         }
 
 

@@ -54,6 +54,11 @@ def target(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applied:
         desired["RoleArn"] = inputs["roleArn"]
     if inputs.get("input"):
         desired["Input"] = inputs["input"]
+    pipeline = inputs.get("sagemakerPipelineTarget") or {}
+    if pipeline.get("pipelineParameterLists"):
+        # the parameters EventBridge starts the pipeline with (the retrain rule's TriggeredBy=drift-alarm)
+        listed = [{"Name": p["name"], "Value": p["value"]} for p in pipeline["pipelineParameterLists"]]
+        desired["SageMakerPipelineParameters"] = {"PipelineParameterList": listed}
     bus = {"EventBusName": inputs["eventBusName"]} if inputs.get("eventBusName") else {}
     current = [t for t in events.list_targets_by_rule(Rule=rule_name, **bus)["Targets"] if t["Id"] == target_id]
     outcome: Outcome = "created"
