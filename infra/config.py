@@ -103,6 +103,9 @@ class StackConfig(BaseModel):
     concept_drift_threshold: float = Field(default=0.2, gt=0)
     model_degradation_threshold: float = Field(default=0.05, gt=0)
     alarm_evaluation_periods: int = Field(default=3, ge=1)
+    rollback_on_degradation: bool = False
+    """Opt-in: when the model degradation alarm enters ALARM, the champion is rolled back to the version it replaced
+    and redeployed (the kit's alarm follow-through), while the retrain rule trains a successor."""
 
     # usage the cost estimate assumes (`mlops infra cost`): runs a month and their length
     training_runs_per_month: int = Field(default=4, ge=0)

@@ -245,6 +245,7 @@ def define_platform(config: StackConfig) -> PlatformOutputs:
         "alarm_names": monitoring.alarm_names,
         "log_groups": monitoring.log_groups,
         "retrain_rule_name": monitoring.retrain_rule_name,
+        "rollback_on_degradation": config.rollback_on_degradation,
         "deploy_role_arn": cicd.deploy_role_arn,
         "image_uris": images.uris,
     }

@@ -76,6 +76,8 @@ class StackOutputs(BaseModel):
     alarm_names: dict[str, str]
     log_groups: dict[str, str]
     retrain_rule_name: str
+    rollback_on_degradation: bool = False
+    """The stack opted in to rolling a degraded champion back (``mlops-kit:rollbackOnDegradation``)."""
 
     # CI/CD identity
     deploy_role_arn: str

@@ -20,7 +20,8 @@ app = typer.Typer(
         "Monitoring: `drift` compares recent feature values with the training reference (PSI, KS), "
         "`performance` scores the champion on labelled windows (degradation, concept drift), `alarms` "
         "shows the stack's alarms (on the moto emulator the kit evaluates them like CloudWatch would and performs "
-        "their actions), `alarm-history` their state changes. Reports go to the monitoring zone under "
+        "their actions), `alarm-history` their state changes, `status` the actions alarms ran. Reports go to the "
+        "monitoring zone under "
         "`reports/DATASET/KIND/`; figures to the stack's metrics namespace."
     ),
     no_args_is_help=True,
@@ -132,7 +133,11 @@ def alarms(
     names = _alarm_names(platform, key)
     with _spinner("evaluating alarms"):
         evaluations = platform.services.alarms.evaluate(list(names), apply=evaluate)
-    payload: list[dict[str, Any]] = [{"key": names[e.alarm], **e.to_dict()} for e in evaluations]
+    follow = _follow_through(platform, evaluations) if evaluate else []
+    payload: list[dict[str, Any]] = [
+        {"key": names[e.alarm], **e.to_dict(), "follow_through": [a.to_dict() for a in follow if a.alarm == e.alarm]}
+        for e in evaluations
+    ]
     if json_out:
         emit_json(payload)
         return
@@ -153,6 +158,70 @@ def alarms(
         console.print(f"[bold]{o['key']}:[/] {escape(o['reason'])}")  # reasons hold "[0.5, missing]"
         for note in o["notes"]:
             console.print(f"  [yellow]{escape(note)}[/]")
+    if any(o["actions"] or o["follow_through"] for o in payload):
+        _print_actions([a for o in payload for a in (*o["actions"], *o["follow_through"])])
+
+
+def _follow_through(platform: Platform, evaluations: list[Any]) -> list[Any]:
+    """Gate, promote and deploy what the retrain actions trained; roll back when the stack opted in."""
+    from pipelines.registry.retraining import definitions_in, follow_through
+
+    if not any(e.actions for e in evaluations) and not platform.outputs.rollback_on_degradation:
+        return []
+    with _spinner("gating and deploying the retrained model"):
+        return follow_through(platform, definitions_in(platform.settings.datasets_dir), evaluations)
+
+
+def _print_actions(actions: list[dict[str, Any]]) -> None:
+    table = Table("when", "alarm", "action", "ran", "outcome", "detail", title="alarm actions")
+    for a in actions:
+        table.add_row(
+            _since(a["started_at"]), a["alarm"], a["kind"], escape(a["ran"]), a["outcome"], escape(a["detail"])
+        )
+    console.print(table)
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(min=1, help="Actions to show, newest first.")] = 20,
+    json_out: JsonOption = False,
+) -> None:
+    """What the alarms' state changes ran (pipeline runs, gates, deployments, rollbacks) and how each ended,
+    newest first, from the records in the monitoring zone."""
+    from mlops.alarm_actions import read_actions
+
+    platform = cli_context(ctx).platform()
+    actions = read_actions(platform.services.object_store, platform.layout.bucket("monitoring"), limit)
+    if json_out:
+        emit_json([a.to_dict() for a in actions])
+        return
+    if not actions:
+        console.print("no alarm has run an action yet")
+        return
+    _print_actions([a.to_dict() for a in actions])
+
+
+@app.command()
+def recovery(
+    ctx: typer.Context, dataset: Annotated[str, typer.Argument(help="Dataset name.")], json_out: JsonOption = False
+) -> None:
+    """How much of its released quality the retrained champion won back: the previous champion on its own
+    holdout (pre-drift), then the previous and the new champion on the new champion's holdout (the present)."""
+    from mlops.datasets import find_definition
+    from pipelines.registry.retraining import recovery as measure
+
+    platform = cli_context(ctx).platform()
+    figure = measure(platform, find_definition(dataset, platform.settings.datasets_dir))
+    if json_out:
+        emit_json(figure.to_dict())
+        return
+    console.print(
+        f"{dataset} {figure.metric}: pre-drift {figure.pre_drift:.4f} (v{figure.previous_version} on its holdout); "
+        f"on {figure.holdout_rows} post-drift rows ({figure.holdout_start[:10]} to {figure.holdout_end[:10]}) "
+        f"before {figure.before:.4f} (v{figure.previous_version}), after {figure.after:.4f} "
+        f"(v{figure.champion_version}): recovered to {figure.ratio:.0%} of the pre-drift level"
+    )
 
 
 @app.command("alarm-history")

@@ -16,6 +16,8 @@ def complete_outputs() -> dict[str, Any]:
     for name, field in StackOutputs.model_fields.items():
         annotation = str(field.annotation)
         values[name] = {"a": "b"} if annotation.startswith("dict") else f"value-of-{name}"
+        if field.annotation is bool:
+            values[name] = False
     values["glue_jobs"] = {"curate": "mlops-kit-dev-curate"}
     values["alarm_names"] = {"endpoint_errors": "mlops-kit-dev-endpoint-errors"}
     return values

@@ -38,6 +38,8 @@ def _outputs() -> StackOutputs:
     values: dict[str, Any] = {}
     for name, field in StackOutputs.model_fields.items():
         values[name] = {} if str(field.annotation).startswith("dict") else f"unit-{name.replace('_', '-')}"
+        if field.annotation is bool:
+            values[name] = False
     return StackOutputs.model_validate(values)
 
 
