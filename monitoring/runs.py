@@ -29,7 +29,7 @@ from mlops.platform import Platform
 from mlops.ports.model_registry import ModelVersionInfo
 from mlops.registry.holdout import holdout_of
 from monitoring.drift import PSI_DRIFT, dataset_drift
-from monitoring.performance import concept_drift, degradation, window_metrics
+from monitoring.performance import MIN_WINDOW_ROWS, concept_drift, degradation, window_metrics
 from pipelines.feature_store.offline import label_known, load_features
 
 
@@ -114,11 +114,26 @@ def run_drift(
     return report
 
 
+# The windows tried when none is given, shortest first.
+DEFAULT_WINDOWS = (timedelta(days=7), timedelta(days=14), timedelta(days=30), timedelta(days=90))
+
+
+def in_words(span: timedelta) -> str:
+    """``timedelta(days=7)`` -> ``7 days``; ``timedelta(hours=36)`` -> ``1 day 12 hours``."""
+    seconds = int(span.total_seconds())
+    parts = []
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count} {unit}{'' if count == 1 else 's'}")
+    return " ".join(parts) or "0 seconds"
+
+
 def run_performance(
     platform: Platform,
     definition: DatasetDefinition,
     *,
-    window: timedelta = timedelta(days=7),
+    window: timedelta | None = None,
     precision: float = 0.9,
     now: datetime | None = None,
 ) -> dict[str, Any]:
@@ -139,16 +154,20 @@ def run_performance(
         raise MonitoringError(f"dataset {name!r}: no labelled rows after the champion's holdout have arrived yet")
     model = platform.services.model_registry.load_model(name, str(version.version))
     x, y = features_of(rows, spec), target_of(rows, spec)
-    windows = window_metrics(
-        rows[definition.event_time],
-        y,
-        metric_scores(score(model, x, spec.positive_class)),
-        spec.task,
-        window=window,
-        precision=precision,
-    )
+    scores = metric_scores(score(model, x, spec.positive_class))
+    # No window given: a week, widened until a window holds enough labelled rows (small datasets).
+    candidates = [window] if window is not None else list(DEFAULT_WINDOWS)
+    for span in candidates:
+        windows = window_metrics(rows[definition.event_time], y, scores, spec.task, window=span, precision=precision)
+        if windows:
+            break
     if not windows:
-        raise MonitoringError(f"dataset {name!r}: no {window} window holds enough labelled rows to score")
+        tried = " or ".join(in_words(span) for span in candidates)
+        raise MonitoringError(
+            f"dataset {name!r}: no window of {tried} holds {MIN_WINDOW_ROWS} labelled rows (of two classes, for a "
+            f"classifier) to score; {len(rows)} labelled rows arrived after the champion's holdout: pass a longer "
+            "--window or wait for more labels"
+        )
     metric, _ = primary_metric(spec.task)
     validation = version.metrics.get(f"validation_{metric}")
     if validation is None:
@@ -164,6 +183,7 @@ def run_performance(
         "model_version": version.version,
         "metric": metric,
         "validation_metric": validation,
+        "window": in_words(span),
         "windows": [vars(w) for w in windows],
         "model_quality_drop": drop,
         "concept_drift": concept.to_dict(),

@@ -81,7 +81,10 @@ def drift(  # noqa: PLR0917 (typer passes options positionally)
 def performance(
     ctx: typer.Context,
     dataset: Annotated[str, typer.Argument(help="Dataset name.")],
-    window: Annotated[str, typer.Option(help="Length of each labelled window, e.g. 7d, 24h.")] = "7d",
+    window: Annotated[
+        str | None,
+        typer.Option(help="Length of each labelled window, e.g. 7d, 24h (default: 7d, widened on small data)."),
+    ] = None,
     precision: Annotated[float, typer.Option(help="Precision at which recall is reported.")] = 0.9,
     json_out: JsonOption = False,
 ) -> None:
@@ -93,7 +96,8 @@ def performance(
 
     definition = find_definition(dataset, platform.settings.datasets_dir)
     with _spinner(f"performance of {dataset}"):
-        report = run_performance(platform, definition, window=parse_duration(window), precision=precision)
+        span = parse_duration(window) if window else None
+        report = run_performance(platform, definition, window=span, precision=precision)
     if json_out:
         emit_json(report)
         return
