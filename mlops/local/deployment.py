@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -140,6 +141,7 @@ class Rollout:
             alarms=self.plan.alarms,
             updated_at=time.time(),
             history=tuple(self._history),
+            deployer_pid=os.getpid() if status in ("Updating", "RollingBack") else 0,
             **extra,
         )
         fleets = [replace(self.old, weight=round(1.0 - share, 6)), replace(self.new, weight=round(share, 6))]

@@ -242,6 +242,19 @@ def start_fleet(platform: Platform, spec: HostingSpec, name: str, health_timeout
     )
 
 
+def _refuse_concurrent(table: EndpointTable | None) -> None:
+    """As SageMaker refuses an UpdateEndpoint while the endpoint is Updating: unless the process that ran that
+    deployment is gone (interrupted for good), then its table is taken over."""
+    if table is None or table.deployment.status not in ("Updating", "RollingBack"):
+        return
+    deployer = table.deployment.deployer_pid
+    if deployer and deployer != os.getpid() and psutil.pid_exists(deployer):
+        raise HostingError(
+            f"endpoint {table.endpoint!r} is being updated by process {deployer} ({table.deployment.stage}, version "
+            f"{table.deployment.target_version}); wait until `mlops endpoint status` says InService"
+        )
+
+
 def deploy(platform: Platform, spec: HostingSpec, health_timeout: float = HEALTH_TIMEOUT_S) -> EndpointTable:
     """Serve ``spec`` at its endpoint, locally; the previous process keeps serving unless the new one is healthy,
     and, with a blue/green ``DeploymentConfig``, unless the new one passes the shift and the bake without one of
@@ -249,6 +262,7 @@ def deploy(platform: Platform, spec: HostingSpec, health_timeout: float = HEALTH
     from mlops.local import deployment
 
     previous = read_table(platform, spec.endpoint)
+    _refuse_concurrent(previous)
     serving = live_fleets(previous)
     new = start_fleet(platform, spec, _fleet_name(previous), health_timeout)
     if not serving or previous is None:

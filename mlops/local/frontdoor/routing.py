@@ -73,6 +73,8 @@ class DeploymentState:
     alarms: tuple[str, ...] = ()
     updated_at: float = 0.0
     history: tuple[str, ...] = ()
+    deployer_pid: int = 0
+    """The process running the shift while ``Updating``/``RollingBack`` (0 when none): a second deploy waits."""
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,11 @@ alarm counts; the client's own inputs never fail, whichever model answers them.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ from botocore.exceptions import ClientError
 from mlops.local import endpoint_runner
 from mlops.local.hosting import LocalHosting
 from mlops.platform import Platform
-from mlops.ports.hosting import Deployment
+from mlops.ports.hosting import Deployment, HostingError
 from tests.integration.serving.frontdoor_support import put_alarm, runtime_client, toy_spec
 
 pytestmark = [pytest.mark.emulator, pytest.mark.server]
@@ -167,5 +168,22 @@ def test_a_good_model_is_shifted_linearly_and_the_old_process_stopped(platform: 
         assert any("step 1/2: 50% to green" in s for s in stages) and any("step 2/2: 100%" in s for s in stages)
         assert client.failures == [] and client.versions["1"] > 0 and client.versions["2"] > 0
         assert not endpoint_runner.is_our_server(old.pid, old.port)
+    finally:
+        LocalHosting(platform).stop(endpoint)
+
+
+def test_a_second_deploy_is_refused_while_one_is_shifting(platform: Platform) -> None:
+    endpoint = "guard-busy"
+    _deploy_old(platform, endpoint)
+    try:
+        table = endpoint_runner.read_table(platform, endpoint)
+        assert table is not None
+        shifting = replace(
+            table.deployment, status="Updating", stage="canary step 1/2", target_version="2", deployer_pid=os.getppid()
+        )
+        endpoint_runner.write_table(platform, replace(table, deployment=shifting))
+        with pytest.raises(HostingError, match=f"being updated by process {os.getppid()}"):
+            LocalHosting(platform, health_timeout=60).deploy(toy_spec(platform, endpoint, "3"))
+        assert [f.version for f in endpoint_runner.live_fleets(endpoint_runner.read_table(platform, endpoint))] == ["1"]
     finally:
         LocalHosting(platform).stop(endpoint)

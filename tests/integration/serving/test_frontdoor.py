@@ -182,3 +182,26 @@ def test_status_shows_the_fleet(platform: Platform, echo: str) -> None:
     ]
     route = endpoint_runner.read_route(platform, echo)
     assert route is not None and route.version == "7"
+
+
+def test_the_stacks_rollback_alarms_judge_the_front_doors_metrics(platform: Platform) -> None:
+    """The infra's endpoint_errors (Sum of 5xx) and endpoint_latency (p99) alarms read what the front door publishes:
+    the current minute's figures are among their datapoints (they go to ALARM after three such minutes)."""
+    endpoint = platform.outputs.endpoint_name
+    hosting = LocalHosting(platform, health_timeout=60)
+    hosting.deploy(toy_spec(platform, endpoint, "3", env={"TOY_FAIL_MARKER": "boom"}))
+    try:
+        client = runtime_client(platform)
+        for _ in range(7):
+            with pytest.raises(client.exceptions.ModelError):
+                client.invoke_endpoint(EndpointName=endpoint, Body=b"boom", ContentType="text/csv")
+        url = frontdoor.frontdoor_url(platform.settings)
+        assert url is not None
+        frontdoor.flush(url)
+        names = [platform.outputs.alarm("endpoint_errors"), platform.outputs.alarm("endpoint_latency")]
+        errors, latency = platform.services.alarms.evaluate(names, apply=False)
+        assert sum(v for _, v in errors.datapoints if v is not None) >= 7
+        assert any(v is not None and v > 0 for _, v in latency.datapoints), latency.notes
+        assert not any("computes no" in note for note in latency.notes)
+    finally:
+        hosting.stop(endpoint)
