@@ -100,6 +100,34 @@ def register(app: typer.Typer) -> None:  # noqa: PLR0915 (one closure per comman
         else:
             _print_data_quality(report)
 
+    @app.command("model-quality")
+    def model_quality(  # noqa: PLR0917
+        ctx: typer.Context,
+        dataset: Annotated[str, typer.Argument(help="Dataset name.")],
+        endpoint: EndpointOption = None,
+        days: Annotated[int, typer.Option(min=1, help="Capture of the last N days to merge labels with.")] = 90,
+        threshold: Annotated[float, typer.Option(help="Quality drop the interval must clear to alarm.")] = 0.05,
+        json_out: JsonOption = False,
+    ) -> None:
+        """Champion quality on captured inferences with ground truth: evidence windows with bootstrap intervals;
+        publishes ModelQualityDrop (the interval's lower bound)."""
+        from datetime import timedelta
+
+        from mlops.datasets import find_definition
+        from monitoring.modelmonitor.job import capture_rows
+        from monitoring.modelmonitor.quality_job import run_model_quality
+
+        platform = cli_context(ctx).platform()
+        definition = find_definition(dataset, platform.settings.datasets_dir)
+        end = datetime.now(UTC)
+        name = endpoint or platform.outputs.endpoint_name
+        served = capture_rows(platform, definition, name, end - timedelta(days=days), end)
+        report = run_model_quality(platform, definition, served, threshold=threshold)
+        if json_out:
+            emit_json(report)
+        else:
+            _print_model_quality(report)
+
     @app.command("ground-truth")
     def ground_truth(
         ctx: typer.Context,
