@@ -90,7 +90,8 @@ def status(emulator_dir: Path) -> EmulatorStatus:
     if alive and not answering:
         answering = answers_as_moto(state.endpoint_url, timeout=PATIENT_PROBE_TIMEOUT_S)
     if alive and answering:
-        return EmulatorStatus("running", state, f"moto server pid {state.pid} at {state.endpoint_url}")
+        detail = f"moto server pid {state.pid} at {state.endpoint_url}{_frontdoor_detail(state)}"
+        return EmulatorStatus("running", state, detail)
     if not alive and answering:
         return EmulatorStatus(
             "stale",
@@ -163,6 +164,16 @@ def up(emulator_dir: Path, port: int | None = None) -> tuple[EmulatorState, bool
         time.sleep(0.1)
     terminate(process.pid)
     raise EmulatorError(f"moto server did not answer within {START_TIMEOUT_S:.0f}s; see {emulator_dir / LOGFILE}")
+
+
+def _frontdoor_detail(state: EmulatorState) -> str:
+    """What the status says of the front door (clients are handed its URL: a dead one fails every call)."""
+    url = state.frontdoor_url
+    if url is None:
+        return ""
+    if frontdoor.is_ours(state.frontdoor_pid, state.frontdoor_port) and frontdoor.healthy(url):
+        return f"; front door pid {state.frontdoor_pid} at {url}"
+    return f"; the front door (pid {state.frontdoor_pid}) does not answer at {url}: run `mlops local up` to restart it"
 
 
 def endpoints_dir_of(emulator_dir: Path) -> Path:

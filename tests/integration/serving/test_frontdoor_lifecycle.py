@@ -95,3 +95,11 @@ def test_metrics_buffered_are_published_when_the_front_door_stops(emulator_dir: 
         assert sum(p["Sum"] for p in points) >= 1
     finally:
         terminate(model.pid)
+
+
+def test_status_says_when_the_front_door_is_gone(emulator_dir: Path) -> None:
+    state, _ = emulator.up(emulator_dir)
+    assert f"front door pid {state.frontdoor_pid} at {state.frontdoor_url}" in emulator.status(emulator_dir).detail
+    assert state.frontdoor_pid is not None
+    terminate(state.frontdoor_pid)
+    assert "does not answer" in emulator.status(emulator_dir).detail
