@@ -108,7 +108,8 @@ def up(
         counts = result.counts
         console.print(
             f"[green]applied[/] stack {result.stack!r}: {result.resource_count} resources "
-            f"({counts['created']} created, {counts['reused']} reused, {counts['updated']} updated) "
+            f"({counts['created']} created, {counts['reused']} reused, {counts['updated']} updated, "
+            f"{counts['skipped']} not sent: moto cannot honour them) "
             f"in {result.seconds:.1f}s; outputs in {result.outputs_file}"
         )
 

@@ -97,7 +97,7 @@ class LocalReleaseActions:
         counts = result.counts
         return (
             f"{result.resource_count} resources ({counts['created']} created, {counts['reused']} reused, "
-            f"{counts['updated']} updated)"
+            f"{counts['updated']} updated, {counts['skipped']} not sent)"
         )
 
     def seed(self, stack: str, release: int) -> str:

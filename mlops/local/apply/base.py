@@ -19,8 +19,9 @@ from botocore.exceptions import ClientError
 from mlops.adapters.aws.clients import ClientFactory
 from mlops.errors import LocalApplyError
 
-Outcome = Literal["created", "reused", "updated"]
-OUTCOMES: tuple[Outcome, ...] = ("created", "reused", "updated")
+# ``skipped``: declared, but nothing was sent (the emulator cannot honour it, see ``limits``) and nothing exists.
+Outcome = Literal["created", "reused", "updated", "skipped"]
+OUTCOMES: tuple[Outcome, ...] = ("created", "reused", "updated", "skipped")
 
 
 class DeferredActions:

@@ -97,7 +97,7 @@ def test_ledger_counts_and_round_trip(tmp_path: Path) -> None:
     ledger.record(LedgerEntry("aws:s3/bucket:Bucket", "raw", "raw-1", "created", 0.1))
     ledger.record(LedgerEntry("aws:s3/bucket:Bucket", "curated", "cur-1", "reused", 0.1))
     ledger.record(LedgerEntry("aws:sns/topic:Topic", "alarms", "arn", "updated", 0.1))
-    assert ledger.counts() == {"created": 1, "reused": 1, "updated": 1}
+    assert ledger.counts() == {"created": 1, "reused": 1, "updated": 1, "skipped": 0}
     path = ledger_path(tmp_path / "outputs" / "local.json")
     assert path == tmp_path / "outputs" / "local.resources.json"
     ledger.write(path, "local", "http://127.0.0.1:1")

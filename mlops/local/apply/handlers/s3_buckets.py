@@ -171,7 +171,7 @@ def policy(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applied:
     document = applicable_bucket_policy(str(require(inputs, "policy", typ, name)), bucket_name)
     current = _read(s3.get_bucket_policy, "Policy", {"NoSuchBucketPolicy"}, Bucket=bucket_name)
     if document is None:
-        outcome: Outcome = "reused" if current is None else "updated"
+        outcome: Outcome = "skipped" if current is None else "updated"  # nothing sent is not "reused"
         if current is not None:
             s3.delete_bucket_policy(Bucket=bucket_name)
     elif current is not None and same_json(current, document):
