@@ -133,6 +133,7 @@ def train_and_register(
             registered_model_name=name,
             serialization_format="cloudpickle",
             pyfunc_predict_fn=predict_fn,
+            pip_requirements=["scikit-learn", "pandas"],  # given: inferring them exports the environment, slowly
         )
         version = str(info.registered_model_version)
         if compiled:

@@ -46,7 +46,7 @@ def _pipeline(estimator: Any, native: bool, unknown: str = "use_encoded_value") 
     return Pipeline([("columns", columns), ("model", estimator)])
 
 
-def _training(rows: int = 1500) -> pd.DataFrame:
+def _training(rows: int = 1000) -> pd.DataFrame:
     frame = feature_frame(rows, seed=3)
     frame.loc[::17, "seconds_since_last_txn"] = np.nan
     frame.loc[::23, "category"] = None
@@ -65,7 +65,7 @@ def test_the_shipped_pipeline_compiles_with_the_same_answers(task: str, native: 
         "regression": frame["amount"] * 2 + frame["hour_of_day"],
     }
     estimator = (HistGradientBoostingRegressor if task == "regression" else HistGradientBoostingClassifier)(
-        max_iter=40, random_state=1
+        max_iter=25, random_state=1
     )
     model = _pipeline(estimator, native).fit(frame, targets[task].astype(float if task == "regression" else int))
     compiled = load(compile_model(model))
@@ -230,3 +230,30 @@ def test_the_server_core_answers_the_same_from_the_compiled_and_the_plain_model(
     plain, fast = answers
     assert fast["predictions"] == plain["predictions"]
     assert np.allclose(fast["probabilities"], plain["probabilities"], rtol=0, atol=1e-12)
+
+
+def test_batch_inference_scores_with_the_compiled_model_through_the_serving_container(tmp_path: Path) -> None:
+    """Batch transform posts headerless CSV lines to the version's serving container (``in_process`` is that
+    container in this process): with a compiled version it scores with the compiled model, answering as the plain
+    model does."""
+    from mlops.ports.hosting import MODEL_URI_ENV, Container
+    from serving.server import build_core, in_process
+
+    registered = train_and_register(tmp_path, shipped=True, compiled=True)
+    env = {
+        MODEL_URI_ENV: f"models:/{registered.name}/{registered.version}",
+        "MLFLOW_TRACKING_URI": registered.tracking_uri,
+        "MLOPS_TARGET": "aws",
+        "MLOPS_REGION": "us-east-1",
+    }
+    assert build_core(env[MODEL_URI_ENV], env).model.engine == "onnx"
+    lines = holdout_frame(3, 40).dropna(subset=CATEGORICAL).to_csv(index=False, header=False).encode()
+    answers = []
+    for engine in ("auto", "plain"):
+        handle = in_process(Container("serving", {**env, "SERVING_MODEL_ENGINE": engine}))
+        status, body, content_type = handle(lines, "text/csv", "text/csv")
+        assert (status, content_type) == (200, "text/csv"), body
+        answers.append([line.split(",") for line in body.decode().splitlines()])
+    fast, plain = answers
+    assert [row[0] for row in fast] == [row[0] for row in plain]
+    assert np.allclose([float(r[1]) for r in fast], [float(r[1]) for r in plain], rtol=0, atol=1e-12)
