@@ -4,9 +4,10 @@ A model reaches staging or prod only after passing the gate of the environment b
 keeps its own registry and buckets. So the handover copies the version's artifact (``model.tar.gz``) and holdout
 into the target stack's buckets under the same keys, and registers the model in the target's registry through the
 one registration every training performs (MLflow version + model package in the target's package group, as
-``challenger``). The target's own gate (:func:`pipelines.registry.promotion.promote`) then decides, on the copied
-holdout, whether it becomes champion there. The new version records where it came from (``promoted_from``,
-``source_model_package``), and handing the same source version over twice registers nothing new.
+``challenger``, with the version's drift-check baseline). The target's own gate
+(:func:`pipelines.registry.promotion.promote`) then decides, on the copied holdout, whether it becomes champion
+there. The new version records where it came from (``promoted_from``, ``source_model_package``), and handing the
+same source version over twice registers nothing new.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops.contracts import CHAMPION
+from mlops.contracts import CHALLENGER, CHAMPION
 from mlops.errors import RegistryError
 from mlops.layout import evaluation_key, split_uri
 from mlops.outputs import StackOutputs
 from mlops.platform import Platform
 from mlops.ports.model_registry import ModelVersionInfo, RegistrationRequest
+from mlops.registry.service import BASELINE_TAGS
 from pipelines.training.register_step import ARTIFACT, unpack_model
 
 PROMOTED_FROM_TAG = "promoted_from"
@@ -63,7 +65,7 @@ def hand_over(source: Platform, target: Platform, dataset: str, alias: str = CHA
     with tempfile.TemporaryDirectory() as tmp:
         request = _request(source, target, version, artifact=artifact, holdout=holdout, tmp=Path(tmp))
         target.services.model_registry.register(request)
-    registered = target.services.model_registry.version(dataset, "challenger")
+    registered = target.services.model_registry.version(dataset, CHALLENGER)
     return _outcome(source_stack, version, target_stack, registered, registered=True)
 
 
@@ -131,6 +133,7 @@ def _request(
         hyperparameters={str(k): str(v) for k, v in job_summary.get("hyperparameters", {}).items()},
         metrics={str(k): float(v) for k, v in job_summary.get("job_metrics", {}).items()},
         summary=summary,
+        baseline=_baseline(source, version),
         lineage={
             **lineage,
             "holdout_uri": holdout,
@@ -139,6 +142,18 @@ def _request(
             SOURCE_PACKAGE_TAG: version.model_package_arn,
         },
     )
+
+
+def _baseline(source: Platform, version: ModelVersionInfo) -> dict[str, Any]:
+    """The version's drift-check baseline files (``statistics.json``, ``constraints.json``), read from the source
+    stack: the target registration stores them in its own bucket and names them on its package."""
+    files: dict[str, Any] = {}
+    for name, tag in BASELINE_TAGS.items():
+        uri = version.tags.get(tag)
+        if uri:
+            _, bucket, key = split_uri(uri)
+            files[f"{name}.json"] = json.loads(source.services.object_store.get(bucket, key))
+    return files
 
 
 def _registered_summary(source: Platform, job_name: str) -> dict[str, Any] | None:
