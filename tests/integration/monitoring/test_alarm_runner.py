@@ -11,10 +11,13 @@ from typing import Any
 import pytest
 
 from mlops.adapters.aws.cloudwatch import CloudWatchMetrics
+from mlops.adapters.memory.training import MemoryPipelines
+from mlops.alarm_actions import read_actions
+from mlops.local.alarm_actions import TargetDelivery
 from mlops.local.alarm_runner import DETAIL_TYPE, LocalAlarms
 from mlops.local.clients import clients_of
 from mlops.platform import Platform
-from mlops.ports.alarms import AlarmNotFoundError
+from mlops.ports.alarms import AlarmEvaluation, AlarmNotFoundError
 
 pytestmark = pytest.mark.emulator
 
@@ -58,12 +61,36 @@ def _emulator_state(platform: Platform, name: str) -> str:
     return str(alarm["StateValue"])
 
 
+def _check_the_pipeline_started(platform: Platform, outcome: AlarmEvaluation, pipelines: MemoryPipelines) -> None:
+    """One execution of the stack's pipeline, with the retrain target's parameters, on record."""
+    (started,) = outcome.actions
+    (execution,) = pipelines.executions(platform.outputs.training_pipeline_name)
+    assert (started.kind, started.outcome, started.data["execution_arn"]) == (
+        "start-pipeline",
+        "succeeded",
+        execution.arn,
+    )
+    assert execution.parameters == {"TriggeredBy": "drift-alarm"}
+    monitoring = platform.outputs.bucket_for_zone("monitoring")
+    assert started in read_actions(platform.services.object_store, monitoring, limit=100)
+
+
 def test_drift_above_threshold_sets_alarm_notifies_matches_retrain_rule_and_records_history(
     platform: Platform,
 ) -> None:
     outputs = platform.outputs
-    alarms = platform.services.alarms
-    assert isinstance(alarms, LocalAlarms)  # moto never evaluates alarms: auto picks the kit's runner
+    assert isinstance(platform.services.alarms, LocalAlarms)  # moto never evaluates alarms: auto picks the runner
+    assert isinstance(platform.services.alarms.delivery, TargetDelivery)  # ... which delivers the pipeline target
+    # The same runner, delivering to a pipeline runner that records the executions instead of training a model.
+    pipelines = MemoryPipelines({outputs.training_pipeline_name: json.dumps({"Parameters": [{"Name": "TriggeredBy"}]})})
+    alarms = LocalAlarms(
+        clients_of(platform),
+        platform.services.metrics,
+        history_log_group=outputs.log_groups["monitoring"],
+        delivery=TargetDelivery(
+            lambda: pipelines, platform.services.object_store, outputs.bucket_for_zone("monitoring")
+        ),
+    )
     alarm_name = outputs.alarm("data_drift")
     (definition,) = alarms.describe([alarm_name])
     cloudwatch = clients_of(platform).client("cloudwatch")
@@ -92,9 +119,12 @@ def test_drift_above_threshold_sets_alarm_notifies_matches_retrain_rule_and_reco
     assert outcome.notified == (outputs.alarm_topic_arn,)
     assert [(t.rule, t.target_id) for t in outcome.event_targets] == [(outputs.retrain_rule_name, "training-pipeline")]
     assert outcome.event_targets[0].target_arn.startswith("arn:aws:sagemaker:")
-    # moto cannot deliver to a SageMaker pipeline target, so the event is not put on the default bus.
+    # moto cannot deliver to a SageMaker pipeline target, so the event is not put on the default bus: the runner
+    # starts the retrain rule's pipeline itself, with the parameters the infra gives the target, and records it.
     assert outcome.event_id is None
     assert outcome.notes[0].startswith(f"the emulator cannot deliver to target(s) {outputs.retrain_rule_name}/")
+    assert outcome.notes[0].endswith("the kit delivered the pipeline target(s) itself (see actions)")
+    _check_the_pipeline_started(platform, outcome, pipelines)
     (notification,) = _messages(platform, topic_queue)
     assert (notification["AlarmName"], notification["NewStateValue"], notification["OldStateValue"]) == (
         alarm_name,
@@ -105,6 +135,7 @@ def test_drift_above_threshold_sets_alarm_notifies_matches_retrain_rule_and_reco
     # Evaluated again with the same data: no transition, so no second notification.
     (again,) = alarms.evaluate([alarm_name])
     assert (again.state, again.applied, again.notified, again.changed) == ("ALARM", False, (), False)
+    assert again.actions == () and len(pipelines.executions(outputs.training_pipeline_name)) == 1
     assert _messages(platform, topic_queue) == []
 
     # On a bus whose rule (same pattern as the retrain rule) targets SQS, the event is put and delivered.
