@@ -36,9 +36,18 @@ def _label_order(labels: Sequence[str]) -> list[str]:
     return numeric + others + special
 
 
+def bin_name(label: str, edges: Sequence[float]) -> str:
+    """A numeric bin's range by its cut points (``<12.3``, ``12.3+``); categories and special bins as they are."""
+    if not label.isdigit() or not edges:
+        return {"__null__": "null", "__unseen__": "unseen"}.get(label, label)
+    index = int(label)
+    return f"<{edges[0]:.3g}" if index == 0 else f"{edges[index - 1]:.3g}+"
+
+
 def bar_chart(feature: dict[str, Any]) -> str:
     """Reference vs current share per bin of one feature, as an SVG figure."""
     reference, current = feature["reference_shares"], feature["current_shares"]
+    edges = feature.get("edges") or ()
     labels = _label_order(list(set(reference) | set(current)))
     top = max([*reference.values(), *current.values(), 1e-9])
     slot = (WIDTH - 2 * PAD) / max(len(labels), 1)
@@ -50,11 +59,11 @@ def bar_chart(feature: dict[str, Any]) -> str:
             x = PAD + i * slot + j * slot * 0.45 + slot * 0.05
             bars.append(
                 f'<rect x="{x:.1f}" y="{HEIGHT - PAD - h:.1f}" width="{slot * 0.4:.1f}" height="{h:.1f}" '
-                f'fill="{COLOURS[side]}"><title>{escape(label)} {side}: {share:.4f}</title></rect>'
+                f'fill="{COLOURS[side]}"><title>{escape(bin_name(label, edges))} {side}: {share:.4f}</title></rect>'
             )
         bars.append(
             f'<text x="{PAD + (i + 0.5) * slot:.1f}" y="{HEIGHT - PAD + 14}" font-size="9" text-anchor="middle">'
-            f"{escape(label[:10])}</text>"
+            f"{escape(bin_name(label, edges)[:10])}</text>"
         )
     name = escape(str(feature["feature"]))
     status = escape(str(feature["status"]))

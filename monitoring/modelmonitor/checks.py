@@ -70,6 +70,8 @@ class FeatureDriftStatus:
     current_rows: int
     excluded: bool = False
     """Measured and shown, but not part of the drift score nor a ``baseline_drift_check``."""
+    edges: tuple[float, ...] = ()
+    """Numeric features: the cut points of bins ``"0"``..``"k"`` (bin ``i`` is ``[edges[i-1], edges[i])``)."""
 
 
 @dataclass(frozen=True)
@@ -122,14 +124,16 @@ def _weighted_cdf(items: np.ndarray[Any, Any], weights: np.ndarray[Any, Any], po
     return cumulative[np.searchsorted(items, points, side="right")]
 
 
-def _numeric_drift(entry: dict[str, Any], current: pd.Series) -> tuple[dict[str, float], dict[str, float], float]:
-    """Reference and current bin shares and the KS distance of one numeric feature."""
+def _numeric_drift(
+    entry: dict[str, Any], current: pd.Series
+) -> tuple[dict[str, float], dict[str, float], float, tuple[float, ...]]:
+    """Reference and current bin shares, the KS distance and the bins' cut points of one numeric feature."""
     stats = entry["numerical_statistics"]
     items, weights = sketch_values(stats["distribution"]["kll"])
     numbers = pd.to_numeric(current, errors="coerce")
     present = np.sort(numbers.dropna().to_numpy(dtype=float))
     if items.size == 0:
-        return {NULL_BIN: 1.0}, shares(numbers.isna().map({True: NULL_BIN, False: "0"})), 0.0
+        return {NULL_BIN: 1.0}, shares(numbers.isna().map({True: NULL_BIN, False: "0"})), 0.0, ()
     cdf = np.cumsum(weights) / weights.sum()
     edges = tuple(float(e) for e in np.unique(items[np.searchsorted(cdf, DECILES, side="left")]))
     binning = NumericBins(edges)
@@ -146,7 +150,7 @@ def _numeric_drift(entry: dict[str, Any], current: pd.Series) -> tuple[dict[str,
         points = np.concatenate([items, present])
         ecdf = np.searchsorted(present, points, side="right") / present.size
         distance = float(np.max(np.abs(_weighted_cdf(items, weights, points) - ecdf)))
-    return ref_shares, cur_shares, distance
+    return ref_shares, cur_shares, distance, edges
 
 
 def _categorical_drift(
@@ -182,8 +186,9 @@ def _categorical_drift(
 def feature_drift(entry: dict[str, Any], current: pd.Series, thresholds: MonitoringThresholds) -> FeatureDriftStatus:
     """Drift of one feature against its baseline statistics entry."""
     numeric = entry["inferred_type"] in NUMERIC
+    edges: tuple[float, ...] = ()
     if numeric:
-        ref_shares, cur_shares, distance = _numeric_drift(entry, current)
+        ref_shares, cur_shares, distance, edges = _numeric_drift(entry, current)
     else:
         ref_shares, cur_shares, distance, _ = _categorical_drift(entry, current)
     value = psi_from_shares(ref_shares, cur_shares)
@@ -197,6 +202,7 @@ def feature_drift(entry: dict[str, Any], current: pd.Series, thresholds: Monitor
         reference_shares=ref_shares,
         current_shares=cur_shares,
         current_rows=len(current),
+        edges=edges,
     )
 
 

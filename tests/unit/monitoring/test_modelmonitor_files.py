@@ -185,3 +185,14 @@ def test_history_keeps_the_newest_runs_whatever_their_schedule() -> None:
         platform.services.object_store.put(bucket, key, json.dumps(document).encode())
     newest = [h["generated_at"] for h in history(platform, "hist", limit=2)]
     assert newest == [runs[1][1].isoformat(), runs[2][1].isoformat()]
+
+
+def test_the_report_names_numeric_bins_by_their_range(baseline: tuple[dict, dict]) -> None:  # type: ignore[type-arg]
+    from monitoring.report_html import bin_name
+
+    amount = next(f for f in check(frame(800, 2), *baseline).drift if f.feature == "amount")
+    assert len(amount.edges) == 9 and list(amount.edges) == sorted(amount.edges)
+    assert bin_name("0", (1.5, 20.0)) == "<1.5"
+    assert bin_name("2", (1.5, 20.0)) == "20+"
+    assert bin_name("__unseen__", ()) == "unseen"
+    assert bin_name("grocery", ()) == "grocery"
