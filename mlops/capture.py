@@ -30,7 +30,7 @@ import random
 import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -360,7 +360,7 @@ class CaptureWriter:
         self._flush_seconds = flush_seconds
         self._max_buffered = max_buffered
         self._lock = threading.Lock()
-        self._buffer: list[tuple[str, str, str, CaptureRecord]] = []
+        self._buffer: list[tuple[str, str, str, CaptureRecord | Callable[[], CaptureRecord]]] = []
         self._flush_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -376,8 +376,11 @@ class CaptureWriter:
             self._thread.start()
         return self
 
-    def offer(self, destination_uri: str, endpoint: str, variant: str, record: CaptureRecord) -> bool:
-        """Buffer ``record``; ``False`` (and counted in ``dropped``) when the buffer is full."""
+    def offer(
+        self, destination_uri: str, endpoint: str, variant: str, record: CaptureRecord | Callable[[], CaptureRecord]
+    ) -> bool:
+        """Buffer ``record``, or a function building it (encoding a large body then happens on the writer's
+        thread, not the caller's); ``False`` (and counted in ``dropped``) when the buffer is full."""
         with self._lock:
             if len(self._buffer) >= self._max_buffered:
                 self.dropped += 1
@@ -395,7 +398,13 @@ class CaptureWriter:
             with self._lock:
                 taken, self._buffer = self._buffer, []
             groups: dict[tuple[str, str, str, str], _Pending] = defaultdict(lambda: _Pending("", "", ""))
-            for destination, endpoint, variant, record in taken:
+            for destination, endpoint, variant, offered in taken:
+                try:
+                    record = offered() if callable(offered) else offered
+                except Exception as exc:  # a record that cannot be built is lost, counted, never raised
+                    self.failed += 1
+                    LOG.warning("data capture of %s/%s lost a record: %s", endpoint, variant, exc)
+                    continue
                 hour = record.inference_time.astimezone(UTC).strftime("%Y%m%d%H")
                 pending = groups[(destination, endpoint, variant, hour)]
                 pending.destination_uri, pending.endpoint, pending.variant = destination, endpoint, variant

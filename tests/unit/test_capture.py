@@ -183,3 +183,25 @@ def test_a_bad_line_is_named_by_file_and_line() -> None:
         )
     with pytest.raises(CaptureFormatError, match="neither endpointInput"):
         CaptureRecord.from_json({"captureData": {}, "eventMetadata": {}}, "x")
+
+
+def test_a_record_offered_as_a_function_is_built_on_the_writers_side() -> None:
+    store = MemoryObjectStore(buckets=("monitoring",))
+    config = CaptureConfig.from_request(CONFIG)
+    assert config is not None
+    built: list[str] = []
+    when = datetime(2026, 11, 29, 5, 0, tzinfo=UTC)
+
+    def build() -> CaptureRecord:
+        built.append("now")
+        return config.record("text/csv", b"1", "text/csv", b"0", when=when)
+
+    def broken() -> CaptureRecord:
+        raise ValueError("cannot encode")
+
+    writer = CaptureWriter(store)
+    writer.offer(DESTINATION, "ep", "v", build)
+    writer.offer(DESTINATION, "ep", "v", broken)
+    assert built == []  # nothing encoded by the caller
+    assert writer.flush() == 1 and built == ["now"] and writer.failed == 1
+    assert [r.inference_time for r in read_capture(store, DESTINATION, "ep")] == [when]

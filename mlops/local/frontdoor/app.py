@@ -27,6 +27,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -34,7 +35,7 @@ import aiohttp
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from mlops.capture import CaptureConfig, CaptureWriter
+from mlops.capture import CaptureConfig, CaptureRecord, CaptureWriter
 from mlops.local.frontdoor.eventstream import encode_event
 from mlops.local.frontdoor.metrics import EndpointMetrics
 from mlops.local.frontdoor.routing import EndpointTable, Fleet, TableCache
@@ -356,14 +357,15 @@ class FrontDoor:
         config = self._capture_configs[key]
         if config is None or not config.sampled():
             return
-        record = config.record(
-            forwarded.get("Content-Type", "application/octet-stream"),
-            body,
-            answer.get("content-type", "application/octet-stream"),
-            out,
-            inference_id=forwarded.get("X-Amzn-SageMaker-Inference-Id"),
-        )
-        self.capture.offer(config.destination_uri, endpoint, fleet.variant, record)
+        request_type = forwarded.get("Content-Type", "application/octet-stream")
+        answer_type = answer.get("content-type", "application/octet-stream")
+        inference_id = forwarded.get("X-Amzn-SageMaker-Inference-Id")
+        when = datetime.now(UTC)
+
+        def build() -> CaptureRecord:  # encoded on the writer's thread: a 6 MB body never blocks the loop
+            return config.record(request_type, body, answer_type, out, when=when, inference_id=inference_id)
+
+        self.capture.offer(config.destination_uri, endpoint, fleet.variant, build)
 
     # --- everything else: the emulator ----------------------------------------------------------------------
 
