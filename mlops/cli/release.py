@@ -252,16 +252,29 @@ def rehearse(  # noqa: PLR0917 (typer passes options positionally)
     from mlops.datasets import find_definition
     from mlops.local import emulator
     from mlops.local.apply.engine import find_repo_root
+    from mlops.release.errors import ReleaseError
     from mlops.release.rehearsal import RehearsalStepError, release_steps, run_steps
+    from mlops.wiring import resolve
 
     context = cli_context(ctx)
     order = [name.strip() for name in stacks.split(",") if name.strip()]
     repo_root = find_repo_root()
     payload = smoke_payload or repo_root / ".github" / "smoke" / f"{dataset}.json"
+    runners = {capability: resolve(context.settings, capability) for capability in ("training", "endpoint")}
+    if set(runners.values()) != {"local"}:
+        raise ReleaseError(
+            f"mlops release rehearse trains and serves with the kit's local runners; these settings choose {runners} "
+            "(use --target moto)"
+        )
     state, started = emulator.up(context.settings.emulator_dir)
-    console.print(
-        f"emulator: moto server pid {state.pid} at {state.endpoint_url} ({'started' if started else 'reused'})"
-    )
+    verb = "started" if started else "reused"
+    console.print(f"emulator: moto server pid {state.pid} at {state.endpoint_url} ({verb})")
+    if context.clients.endpoint_url != state.public_url:
+        # the rehearsal applies and deploys stacks: never anywhere but the emulator it just found or started
+        raise ReleaseError(
+            f"mlops release rehearse runs on the embedded emulator ({state.public_url}) only; the settings point "
+            f"the clients at {context.clients.endpoint_url or 'AWS'} (use --target moto, no MLOPS_ENDPOINT_URL)"
+        )
     actions = LocalReleaseActions(
         overrides=dict(context.overrides),
         definition=find_definition(dataset, context.settings.datasets_dir),

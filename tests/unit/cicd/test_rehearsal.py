@@ -173,3 +173,15 @@ def test_the_next_stacks_receive_the_gated_version_instead_of_training() -> None
 
 def test_the_rollback_runs_rollback_yml_commands_in_its_order() -> None:
     assert _rehearsed_commands("prod", "rollback") == _workflow_commands("rollback.yml")
+
+
+def test_the_command_refuses_settings_that_do_not_run_locally(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from mlops.cli.main import app
+
+    monkeypatch.setenv("MLOPS_STATE_DIR", str(tmp_path))
+    result = CliRunner().invoke(app, ["--target", "aws", "release", "rehearse"])
+    assert isinstance(result.exception, ReleaseError)
+    assert "trains and serves with the kit's local runners" in str(result.exception)
+    assert not (tmp_path / "emulator").exists(), "nothing was started"
