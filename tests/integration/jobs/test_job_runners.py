@@ -74,6 +74,7 @@ def stack(emulated_clients: ClientFactory) -> Stack:
     )
     values: dict[str, Any] = {name: f"unused-{name}" for name in StackOutputs.model_fields}
     values.update(
+        rollback_on_degradation=False,  # a flag, not a name
         monitoring_bucket=bucket,
         glue_jobs={"tiny": job_name, "ghost": f"ghost-{suffix}"},
         log_groups={"glue": group},
