@@ -2,7 +2,7 @@
 
 Layout: ``<dataset>/stream/<UTC timestamp>.jsonl`` in the quarantine zone (:func:`mlops.layout.stream_quarantine_key`);
 each line holds ``_reason``, ``_stage`` (``produce`` or ``consume``), where the event came from (``_row_number`` of
-the file, or the stream's ``_partition`` and ``_position``) and the event as read (``_raw``).
+the file, or the stream's ``_partition`` and ``_position``) and the event as read, whole (``_raw``).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class Quarantine:
     def add(self, reason: str, raw: str, **where: Any) -> None:
         """Hold one bad event; ``where`` says where it came from (row number, or partition and position)."""
         self.pending.append(
-            {"_reason": reason, "_stage": self.stage, **{f"_{k}": v for k, v in where.items()}, "_raw": raw[:2000]}
+            {"_reason": reason, "_stage": self.stage, **{f"_{k}": v for k, v in where.items()}, "_raw": raw}
         )
         self.count += 1
 

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from mlops.adapters.memory.object_store import MemoryObjectStore
 from mlops.datasets import DatasetDefinition, find_definition
 from pipelines.generate.card_transactions import CardOptions, generate_card_transactions
 from pipelines.ingest.formats import FileFormat
 from pipelines.ingest.records import read_records
+from pipelines.stream.quarantine import Quarantine
 from pipelines.validation.split import split_batch
 
 DATASETS = Path(__file__).resolve().parents[3] / "pipelines" / "datasets"
@@ -83,3 +85,14 @@ def test_a_row_failing_a_rule_keeps_its_raw_record_with_extra_columns(cards: Dat
         "is_fraud": "0",
         "note": "why",
     }
+
+
+def test_a_quarantined_stream_event_keeps_its_whole_raw_text() -> None:
+    store = MemoryObjectStore()
+    quarantine = Quarantine(store, "quarantine", "cards", "consume")
+    event = json.dumps({"transaction_id": "t-1", "note": "y" * 5000})
+    quarantine.add("amount: missing", event, partition="p0", position="7")
+    key = quarantine.flush()
+    assert key is not None
+    [line] = store.get("quarantine", key).decode().splitlines()
+    assert json.loads(line)["_raw"] == event
