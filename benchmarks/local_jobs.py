@@ -100,11 +100,13 @@ def _sample_tree(pid: int, seen: dict[int, float]) -> None:
         root = psutil.Process(pid)
     except psutil.NoSuchProcess:
         return
-    while root.is_running() and root.status() != psutil.STATUS_ZOMBIE:
+    while True:
         try:
+            if root.status() == psutil.STATUS_ZOMBIE:
+                return
             tree = [root, *root.children(recursive=True)]
         except psutil.NoSuchProcess:
-            return
+            return  # reaped: the command has ended
         for proc in tree:
             try:
                 times = proc.cpu_times()
