@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,10 +23,13 @@ from pydantic_settings import (
 
 from mlops.errors import ConfigError
 
-Target = Literal["moto", "localstack", "aws"]
+Target = Literal["moto", "localstack", "aws", "gcp-emulators", "gcp"]
+Cloud = Literal["aws", "gcp"]
 Environment = Literal["local", "dev", "staging", "prod"]
 
-TARGETS: tuple[str, ...] = ("moto", "localstack", "aws")
+TARGETS: tuple[str, ...] = ("moto", "localstack", "aws", "gcp-emulators", "gcp")
+# Which targets belong to which cloud: ``cloud: gcp`` runs on Google's emulators (``gcp-emulators``) or on GCP.
+CLOUD_TARGETS: dict[str, tuple[str, ...]] = {"aws": ("moto", "localstack", "aws"), "gcp": ("gcp-emulators", "gcp")}
 ENVIRONMENTS: tuple[str, ...] = ("local", "dev", "staging", "prod")
 ENV_PREFIX = "MLOPS_"
 DEFAULT_CONFIG_FILE = "mlops.yaml"
@@ -37,19 +40,22 @@ class _Choice(BaseModel):
 
 
 class ObjectStoreChoice(_Choice):
-    type: Literal["auto", "s3", "memory"] = "auto"
+    type: Literal["auto", "s3", "gcs", "memory"] = "auto"
 
 
 class TableStoreChoice(_Choice):
-    type: Literal["auto", "delta", "memory"] = "auto"
+    """``delta``: delta-rs on the object store's URIs; ``delta-local``: delta-rs on a local directory standing in
+    for the GCS emulator's buckets (the emulator has no XML API, which delta-rs writes through)."""
+
+    type: Literal["auto", "delta", "delta-local", "memory"] = "auto"
 
 
 class EventsChoice(_Choice):
-    type: Literal["auto", "kinesis", "memory"] = "auto"
+    type: Literal["auto", "kinesis", "pubsub", "memory"] = "auto"
 
 
 class OnlineStoreChoice(_Choice):
-    type: Literal["auto", "dynamodb", "memory"] = "auto"
+    type: Literal["auto", "dynamodb", "firestore", "memory"] = "auto"
 
 
 class ModelRegistryChoice(_Choice):
@@ -113,6 +119,19 @@ class ServiceChoices(_Choice):
 REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$"
 
 
+class GcpSettings(_Choice):
+    """Google Cloud: the project and, for ``target: gcp-emulators``, where the emulators answer (default: the ones
+    ``mlops/local/gcp_emulators.py`` recorded under ``<state_dir>/gcp-emulators``)."""
+
+    project: str = Field(
+        default="mlops-local", pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", description="Google Cloud project id."
+    )
+    location: str = Field(default="us-central1", pattern=r"^[a-z]+-[a-z]+[0-9]{1,2}$", description="GCP region.")
+    storage_emulator_host: str | None = Field(default=None, description="GCS emulator URL (http://host:port).")
+    pubsub_emulator_host: str | None = Field(default=None, description="Pub/Sub emulator host:port.")
+    firestore_emulator_host: str | None = Field(default=None, description="Firestore emulator host:port.")
+
+
 class LocalSparkSettings(_Choice):
     """The warm Spark Connect server ``mlops local up`` starts for local Glue job runs (off: each run starts its
     own JVM, 6-10 s more per run). ``MLOPS_LOCAL_SPARK__ENABLED=false`` or ``local_spark: {enabled: false}``."""
@@ -133,8 +152,11 @@ class Settings(BaseSettings):
 
     target: Target = Field(
         default="moto",
-        description="Which AWS the kit talks to: the embedded moto server, a LocalStack you run, or real AWS.",
+        description="Where the kit runs: the embedded moto server, a LocalStack you run, or real AWS (cloud aws); "
+        "Google's emulators or real GCP (cloud gcp).",
     )
+    cloud: Cloud = Field(default="aws", description="Which cloud's services `auto` picks: aws or gcp.")
+    gcp: GcpSettings = Field(default=GcpSettings(), description="Google Cloud project and emulator hosts.")
     region: str = Field(
         default="us-east-1", pattern=REGION_PATTERN, description="AWS region of every client (like us-east-1)."
     )
@@ -175,6 +197,15 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value
 
+    @model_validator(mode="after")
+    def _target_of_cloud(self) -> Settings:
+        if self.target not in CLOUD_TARGETS[self.cloud]:
+            raise ValueError(
+                f"target {self.target!r} is not a target of cloud {self.cloud!r} "
+                f"(its targets: {', '.join(CLOUD_TARGETS[self.cloud])})"
+            )
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -199,6 +230,11 @@ class Settings(BaseSettings):
     def resolved_outputs_file(self) -> Path:
         """Where the stack outputs are read from and, for local applies, written to."""
         return self.outputs_file or self.state_dir / "outputs" / f"{self.stack_name}.json"
+
+    @cached_property
+    def gcp_emulator_dir(self) -> Path:
+        """Directory holding the Google emulators' state file and logs (``mlops/local/gcp_emulators.py``)."""
+        return self.state_dir / "gcp-emulators"
 
     @cached_property
     def emulator_dir(self) -> Path:

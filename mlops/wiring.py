@@ -41,6 +41,7 @@ from mlops.settings import Settings
 
 if TYPE_CHECKING:
     from mlops.adapters.aws.clients import ClientFactory
+    from mlops.adapters.gcp.clients import GcpClients
     from mlops.ports.alarms import Alarms
     from mlops.ports.batch_transform import BatchTransform
     from mlops.ports.catalog import Catalog
@@ -75,11 +76,49 @@ def client_factory(settings: Settings) -> ClientFactory:
     return ClientFactory(settings, endpoint)
 
 
+def gcp_client_factory(settings: Settings) -> GcpClients:
+    """Google Cloud clients for ``settings``: Google's endpoints on ``target: gcp``; on ``gcp-emulators`` the hosts
+    set in ``settings.gcp``, else those of the emulators ``mlops/local/gcp_emulators.py`` recorded."""
+    from mlops.adapters.gcp.clients import EmulatorHosts, GcpClients
+
+    if settings.target == "gcp":
+        return GcpClients(settings)
+    from mlops.local.gcp_emulators import read_state
+
+    recorded = read_state(settings.gcp_emulator_dir)
+    found = recorded.hosts() if recorded is not None else {}
+    gcp = settings.gcp
+    storage = gcp.storage_emulator_host or (f"http://{found['gcs']}" if "gcs" in found else None)
+    hosts = EmulatorHosts(
+        storage=storage,
+        pubsub=gcp.pubsub_emulator_host or found.get("pubsub"),
+        firestore=gcp.firestore_emulator_host or found.get("firestore"),
+    )
+    return GcpClients(settings, hosts)
+
+
+# What ``auto`` means on cloud gcp; a capability absent here has no GCP implementation yet (issue 16).
+GCP_DEFAULTS = {"object_store": "gcs", "events": "pubsub", "online_store": "firestore"}
+
+
+def _gcp_default(settings: Settings, capability: str) -> str:
+    if capability == "table_store":  # the GCS emulator has no XML API, which delta-rs writes through
+        return "delta-local" if settings.target == "gcp-emulators" else "delta"
+    if capability not in GCP_DEFAULTS:
+        raise ConfigError(
+            f"settings.services.{capability}.type 'auto' has no Google Cloud implementation yet (cloud: gcp): "
+            f"choose one explicitly, e.g. MLOPS_SERVICES__{capability.upper()}__TYPE=memory (see docs/gcp.md)"
+        )
+    return GCP_DEFAULTS[capability]
+
+
 def resolve(settings: Settings, capability: str) -> str:
     """The implementation ``type`` of ``capability``: the explicit choice, or what ``auto`` means for the target."""
     choice: str = getattr(settings.services, capability).type
     if choice != "auto":
         return choice
+    if settings.cloud == "gcp":
+        return _gcp_default(settings, capability)
     runs_locally = settings.target != "aws"
     defaults = {
         "object_store": "s3",
@@ -117,6 +156,10 @@ class WiredServices:
     def clients(self) -> ClientFactory:
         return client_factory(self.settings)
 
+    @cached_property
+    def gcp_clients(self) -> GcpClients:
+        return gcp_client_factory(self.settings)
+
     def _type(self, capability: str) -> str:
         return resolve(self.settings, capability)
 
@@ -127,6 +170,10 @@ class WiredServices:
             from mlops.adapters.aws.s3 import S3ObjectStore
 
             return S3ObjectStore(self.clients)
+        if kind == "gcs":
+            from mlops.adapters.gcp.gcs import GcsObjectStore
+
+            return GcsObjectStore(self.gcp_clients)
         if kind == "memory":
             from mlops.adapters.memory.object_store import MemoryObjectStore
 
@@ -141,7 +188,17 @@ class WiredServices:
         if kind == "delta":
             from mlops.lake.delta import DeltaTableStore
 
+            if self.settings.cloud == "gcp":
+                from mlops.adapters.gcp.gcs_delta import gcs_storage_options
+
+                return DeltaTableStore(lambda: gcs_storage_options(self.gcp_clients))
             return DeltaTableStore(self.clients.storage_options)
+        if kind == "delta-local":
+            # fake-gcs-server refuses delta-rs's XML-API uploads: the same delta-rs tables, on a local directory
+            # keyed gs://<bucket>/<path> -> <dir>/<bucket>/<path> (docs/gcp.md)
+            from mlops.adapters.memory.table_store import MemoryTableStore
+
+            return MemoryTableStore(root=self.settings.gcp_emulator_dir / "delta")
         if kind == "memory":
             from mlops.adapters.memory.table_store import MemoryTableStore
 
@@ -155,6 +212,10 @@ class WiredServices:
             from mlops.adapters.aws.dynamodb_online import DynamoDBOnlineStore
 
             return DynamoDBOnlineStore(self.clients, self.outputs.online_feature_table)
+        if kind == "firestore":
+            from mlops.adapters.gcp.firestore_online import FirestoreOnlineStore
+
+            return FirestoreOnlineStore(self.gcp_clients, self.outputs.online_feature_table)
         if kind == "memory":
             from mlops.adapters.memory.online_store import MemoryOnlineStore
 

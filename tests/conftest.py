@@ -13,7 +13,10 @@ from mlops.platform import Platform
 from mlops.settings import Settings, load_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-pytest_plugins = ["tests.support.localstack"]  # localstack_endpoint: a session LocalStack, skipped where it cannot run
+pytest_plugins = [
+    "tests.support.localstack",  # localstack_endpoint: a session LocalStack, skipped where it cannot run
+    "tests.support.gcp",  # gcp_clients: the session's Google emulators (GCS, Pub/Sub, Firestore)
+]
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,5 @@
 """The object-store port's contract, over every implementation: the in-memory fake, S3 on the session's moto
-server and S3 on LocalStack.
+server, S3 on LocalStack and GCS on the session's GCS emulator.
 
 Each test gets a bucket of its own (created empty), so listings see only what the test put there.
 """
@@ -37,14 +37,26 @@ def _s3(clients: Any) -> Backend:
     return Backend(S3ObjectStore(clients), bucket, f"absent-{uuid.uuid4().hex[:10]}")
 
 
+def _gcs(clients: Any) -> Backend:
+    from mlops.adapters.gcp.gcs import GcsObjectStore
+
+    bucket = f"contract-objects-{uuid.uuid4().hex[:10]}"
+    clients.storage().create_bucket(bucket)
+    return Backend(GcsObjectStore(clients), bucket, f"absent-{uuid.uuid4().hex[:10]}")
+
+
 @pytest.fixture(
     params=[
         "memory",
         pytest.param("aws-moto", marks=pytest.mark.emulator),
         "aws-localstack",
+        "gcp-emulator",
     ]
 )
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    if request.param == "gcp-emulator":
+        yield _gcs(request.getfixturevalue("gcp_clients"))
+        return
     if request.param == "memory":
         from mlops.adapters.memory.object_store import MemoryObjectStore
 

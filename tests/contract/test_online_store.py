@@ -1,6 +1,6 @@
 """The online-store port's contract, over every implementation: the in-memory fake and DynamoDB on the session's
 moto server, in a table shaped as the infra program declares the online table (LocalStack's free edition does not
-run DynamoDB here, so it has no parameter).
+run DynamoDB here, so it has no parameter), and Firestore on the session's Firestore emulator.
 
 Each test writes under a dataset name of its own, so tests never read each other's entities.
 """
@@ -32,9 +32,16 @@ class Backend:
     missing_table: Callable[[], OnlineStore] | None  # a store whose table does not exist, where tables exist
 
 
-@pytest.fixture(params=["memory", pytest.param("aws-moto", marks=pytest.mark.emulator)])
+@pytest.fixture(params=["memory", pytest.param("aws-moto", marks=pytest.mark.emulator), "gcp-emulator"])
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     dataset = f"contract_{uuid.uuid4().hex[:8]}"
+    if request.param == "gcp-emulator":
+        from mlops.adapters.gcp.firestore_online import FirestoreOnlineStore
+
+        # a Firestore collection exists once it holds a document: it cannot be missing
+        collection = f"contract-online-{uuid.uuid4().hex[:8]}"
+        yield Backend(FirestoreOnlineStore(request.getfixturevalue("gcp_clients"), collection), dataset, None)
+        return
     if request.param == "memory":
         from mlops.adapters.memory.online_store import MemoryOnlineStore
 
@@ -153,7 +160,9 @@ def test_a_row_without_its_entity_key_is_refused_and_nothing_of_the_batch_is_wri
 
 def test_a_missing_table_is_not_found(backend: Backend) -> None:
     if backend.missing_table is None:
-        pytest.skip("the in-memory store has no table that could be missing")
+        pytest.skip(
+            "no table of this store can be missing (the in-memory fake; a Firestore collection needs no creation)"
+        )
     store = backend.missing_table()
     with pytest.raises(OnlineTableNotFoundError) as missing:
         store.read(backend.dataset, ["c1"])

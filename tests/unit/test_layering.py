@@ -2,11 +2,12 @@
 
 - the core (``mlops/``) imports no capability package; only the CLI wires them;
 - only the AWS adapters (``mlops/adapters/aws/``) and the local runtime (``mlops/local/``) import boto3/botocore
-  or create a client (``.client(``);
+  or create a client (``.client(``); only the GCP adapters (``mlops/adapters/gcp/``) and the local runtime import
+  Google's client libraries (``google.cloud``, ``google.api_core``, ``google.auth``);
 - only the wiring (``mlops/wiring.py``), the CLI and the local runtime itself import the local runtime;
 - only the wiring chooses an implementation by target (no ``settings.target ==`` elsewhere, but for the AWS
   client factory, which picks credentials, and the settings themselves);
-- capability code spells no ``s3://`` URI: every location comes from ``mlops.layout``;
+- capability code spells no ``s3://`` or ``gs://`` URI: every location comes from ``mlops.layout``;
 - pipeline code never imports the Pulumi program; the serving image carries no training, job or monitoring
   code; monitoring imports no training or registry internals.
 """
@@ -25,8 +26,17 @@ CAPABILITIES = ("pipelines", "jobs", "serving", "monitoring", "infra")
 PRODUCTION = ("mlops", "pipelines", "jobs", "serving", "monitoring", "infra")
 CLOUD_SDK = ("boto3", "botocore")
 SDK_ALLOWED = ("mlops/adapters/aws/", "mlops/local/")
+GCP_SDK = ("google.cloud", "google.api_core", "google.auth")
+GCP_SDK_ALLOWED = ("mlops/adapters/gcp/", "mlops/local/")
 LOCAL_ALLOWED = ("mlops/local/", "mlops/wiring.py", "mlops/cli/")
-TARGET_CHOICE_ALLOWED = ("mlops/wiring.py", "mlops/settings.py", "mlops/adapters/aws/clients.py", "mlops/local/")
+TARGET_CHOICE_ALLOWED = (
+    "mlops/wiring.py",
+    "mlops/settings.py",
+    "mlops/adapters/aws/clients.py",
+    "mlops/adapters/gcp/clients.py",
+    "mlops/local/",
+)
+URI_SCHEMES = ("s3://", "gs://")
 URI_ALLOWED = ("mlops/layout.py", "mlops/adapters/", "mlops/local/", "mlops/cli/", "infra/")  # the CLI: help texts
 _TARGET_CHOICE = re.compile(r"\.target\s*(==|!=|\bin\b|\bnot in\b)")
 
@@ -112,8 +122,9 @@ def uri_violations(root: Path) -> list[str]:
             continue
         for line, value in string_constants(path):
             # docstrings describe the layout; code must not build it
-            if "s3://" in value and not _in_docstring(path, line):
-                found.append(f"{relative}:{line} spells an s3:// URI")
+            for scheme in URI_SCHEMES:
+                if scheme in value and not _in_docstring(path, line):
+                    found.append(f"{relative}:{line} spells a URI of scheme {scheme}")
     return found
 
 
@@ -138,6 +149,10 @@ def test_the_core_imports_no_capability_only_the_cli_wires_them() -> None:
 
 def test_only_the_aws_adapters_and_the_local_runtime_import_the_cloud_sdk() -> None:
     assert import_violations(ROOT, PRODUCTION, CLOUD_SDK, allowed=SDK_ALLOWED) == []
+
+
+def test_only_the_gcp_adapters_and_the_local_runtime_import_googles_client_libraries() -> None:
+    assert import_violations(ROOT, PRODUCTION, GCP_SDK, allowed=GCP_SDK_ALLOWED) == []
 
 
 def test_only_the_aws_adapters_and_the_local_runtime_create_clients() -> None:
@@ -182,6 +197,8 @@ def planted(tmp_path: Path) -> Path:
         "    if settings.target == 'aws':\n"
         "        return 's3://bucket/key'\n"
         "    from pipelines.training import steps\n"
+        "    from google.cloud import storage\n"
+        "    return 'gs://bucket/key'\n"
     )
     (tmp_path / "monitoring" / "bad.py").write_text("from pipelines.training.steps import evaluate\n")
     (tmp_path / "mlops" / "core.py").write_text('"""Docstrings may show s3://bucket/key."""\nimport serving\n')
@@ -196,7 +213,14 @@ def test_every_rule_fires_on_a_planted_violation(planted: Path) -> None:
     ]
     assert client_violations(planted) == ["pipelines/bad.py:4 creates a cloud client"]
     assert target_choice_violations(planted) == ["pipelines/bad.py:5 chooses by target: if settings.target == 'aws':"]
-    assert uri_violations(planted) == ["pipelines/bad.py:6 spells an s3:// URI"]
+    assert sorted(uri_violations(planted)) == [
+        "pipelines/bad.py:6 spells a URI of scheme s3://",
+        "pipelines/bad.py:9 spells a URI of scheme gs://",
+    ]
+    assert import_violations(planted, PRODUCTION, GCP_SDK, allowed=GCP_SDK_ALLOWED) == [
+        "pipelines/bad.py imports google.cloud",
+        "pipelines/bad.py imports google.cloud.storage",
+    ]
     assert import_violations(planted, ("monitoring",), ("pipelines.training",)) == [
         "monitoring/bad.py imports pipelines.training.steps",
         "monitoring/bad.py imports pipelines.training.steps.evaluate",

@@ -1,0 +1,51 @@
+"""``cloud: gcp`` in the settings and the wiring: which implementation ``auto`` means, and what is refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlops.errors import ConfigError
+from mlops.settings import load_settings
+from mlops.wiring import gcp_client_factory, resolve
+
+
+def test_auto_follows_cloud_gcp_on_the_emulators_and_on_gcp() -> None:
+    emulated = load_settings(cloud="gcp", target="gcp-emulators")
+    chosen = {c: resolve(emulated, c) for c in ("object_store", "table_store", "online_store", "events")}
+    assert chosen == {
+        "object_store": "gcs",
+        "table_store": "delta-local",  # fake-gcs-server refuses delta-rs's XML-API uploads
+        "online_store": "firestore",
+        "events": "pubsub",
+    }
+    assert resolve(load_settings(cloud="gcp", target="gcp"), "table_store") == "delta"
+    assert resolve(load_settings(), "object_store") == "s3"  # cloud aws stays the default
+
+
+def test_a_capability_without_a_gcp_implementation_is_refused_by_name() -> None:
+    settings = load_settings(cloud="gcp", target="gcp-emulators")
+    with pytest.raises(ConfigError, match=r"services\.endpoint\.type 'auto' has no Google Cloud implementation"):
+        resolve(settings, "endpoint")
+    explicit = load_settings(cloud="gcp", target="gcp-emulators", services={"endpoint": {"type": "memory"}})
+    assert resolve(explicit, "endpoint") == "memory"
+
+
+@pytest.mark.parametrize(("cloud", "target"), [("gcp", "moto"), ("aws", "gcp-emulators"), ("aws", "gcp")])
+def test_a_target_of_another_cloud_is_refused(cloud: str, target: str) -> None:
+    with pytest.raises(ConfigError, match=f"target '{target}' is not a target of cloud '{cloud}'"):
+        load_settings(cloud=cloud, target=target)
+
+
+def test_emulator_hosts_come_from_the_settings_before_the_recorded_emulators(tmp_path: Path) -> None:
+    from mlops.local.gcp_emulators import EmulatorProcess, GcpEmulators, write_state
+
+    settings = load_settings(
+        cloud="gcp", target="gcp-emulators", state_dir=tmp_path, gcp={"pubsub_emulator_host": "127.0.0.1:1"}
+    )
+    settings.gcp_emulator_dir.mkdir(parents=True)
+    recorded = tuple(EmulatorProcess(n, 10 + i, 9000 + i, 0.0, f"{n}.log") for i, n in enumerate(("gcs", "pubsub")))
+    write_state(settings.gcp_emulator_dir, GcpEmulators("mlops-local", recorded))
+    hosts = gcp_client_factory(settings).hosts
+    assert (hosts.storage, hosts.pubsub, hosts.firestore) == ("http://127.0.0.1:9000", "127.0.0.1:1", None)
