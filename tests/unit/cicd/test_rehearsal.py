@@ -1,6 +1,7 @@
 """The release rehearsal's sequence (mlops/release/rehearsal.py) with recording actions: the workflows' order per
 stack, the deploy skipped when the gate keeps the champion, the first failure stopping the rehearsal and named
-(phase, step, stack, command), and the commands mirroring deploy.yml and rollback.yml."""
+(phase, step, stack, command), and the commands mirroring deploy.yml (dev trains; staging and prod promote from
+the environment before, as release.yml calls it) and rollback.yml."""
 
 from __future__ import annotations
 
@@ -145,30 +146,65 @@ def test_a_plan_without_distinct_stacks_or_with_a_foreign_rollback_stack_is_refu
 
 
 _COMMAND = re.compile(r"\bmlops ((?:release|model) [a-z-]+|deploy)\b")
+_PROMOTES = "inputs.promote-from != ''"
+_TRAINS = "inputs.promote-from == ''"
 
 
-def _workflow_commands(workflow: str) -> list[str]:
-    """The ``mlops`` commands the steps of the workflow's one job run, in order."""
+def _runs_in(step: dict[str, object], promote_from: str | None) -> bool:
+    """Whether ``deploy.yml``'s step runs for a caller passing ``promote-from`` (``None``: not passed, as dev);
+    a condition on anything else is an error here, so a new one cannot slip past the comparison."""
+    condition = step.get("if")
+    if condition in (None, "steps.gate.outputs.deploy == 'true'"):
+        return True
+    if condition == _PROMOTES:
+        return bool(promote_from)
+    if condition == _TRAINS:
+        return not promote_from
+    raise AssertionError(f"deploy.yml step {step.get('name')!r} has a condition this test does not read: {condition}")
+
+
+def _workflow_commands(workflow: str, promote_from: str | None = None) -> list[str]:
+    """The ``mlops`` commands the steps of the workflow's one job run, in order, for a caller passing
+    ``promote-from`` (the command's ``--from-stack`` written out)."""
     jobs = yaml.safe_load((WORKFLOWS / workflow).read_text())["jobs"]
     (job,) = jobs.values()
-    return [match.group(1) for step in job["steps"] if (match := _COMMAND.search(str(step.get("run", ""))))]
+    commands = []
+    for step in job["steps"]:
+        run = str(step.get("run", "")).replace('"${{ inputs.promote-from }}"', str(promote_from))
+        if _runs_in(step, promote_from) and (match := _COMMAND.search(run)):
+            commands.append(match.group(1) + (f" --from-stack {promote_from}" if "--from-stack" in run else ""))
+    return commands
 
 
 def _rehearsed_commands(stack: str, phase: str) -> list[str]:
     steps = release_steps(Recording(), STACKS, "d")
     return [
-        match.group(1) for s in steps if s.stack == stack and s.phase == phase if (match := _COMMAND.search(s.command))
+        match.group(1) + (f" --from-stack {s.command.split('--from-stack ')[1]}" if "--from-stack" in s.command else "")
+        for s in steps
+        if s.stack == stack and s.phase == phase
+        if (match := _COMMAND.search(s.command))
     ]
 
 
+def _release_callers() -> dict[str, str | None]:
+    """release.yml's environment jobs: the environment -> the ``promote-from`` it passes to deploy.yml."""
+    jobs = yaml.safe_load((WORKFLOWS / "release.yml").read_text())["jobs"]
+    return {job["with"]["environment"]: job["with"].get("promote-from") for job in jobs.values() if "with" in job}
+
+
 def test_the_first_stack_runs_deploy_yml_commands_in_its_order() -> None:
+    assert _release_callers()["dev"] is None
     assert _workflow_commands("deploy.yml") == ["release train", "release gate", "deploy", "release smoke"]
     assert _rehearsed_commands("dev", "release 1") == _workflow_commands("deploy.yml")
 
 
-def test_the_next_stacks_receive_the_gated_version_instead_of_training() -> None:
-    expected = ["release promote", "release gate", "deploy", "release smoke"]
-    assert _rehearsed_commands("staging", "release 2") == _rehearsed_commands("prod", "release 1") == expected
+@pytest.mark.parametrize(("stack", "source"), [("staging", "dev"), ("prod", "staging")])
+def test_the_next_stacks_run_deploy_yml_commands_promoting_from_the_previous_stack(stack: str, source: str) -> None:
+    expected = [f"release promote --from-stack {source}", "release gate", "deploy", "release smoke"]
+    assert _release_callers()[stack] == source
+    assert _workflow_commands("deploy.yml", promote_from=source) == expected
+    for phase in ("release 1", "release 2"):
+        assert _rehearsed_commands(stack, phase) == expected
 
 
 def test_the_rollback_runs_rollback_yml_commands_in_its_order() -> None:

@@ -24,6 +24,8 @@ WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 STACKS = ("dev", "staging", "prod")
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 ASSUMES_ROLE = "aws-actions/configure-aws-credentials@"
+PROMOTE_STEP = "Promote the version the previous environment's gate passed"
+RECEIVE_STEP = "Receive the previous environment's outputs"
 
 
 def _load(name: str) -> dict[str, Any]:
@@ -73,6 +75,29 @@ def test_production_needs_staging_needs_dev_each_in_its_environment() -> None:
     assert [n for n in names if n in order] == order
     gated = next(step for step in deploy["steps"] if step.get("name") == "Deploy the new champion")
     assert gated["if"] == "steps.gate.outputs.deploy == 'true'"
+
+
+def test_staging_and_prod_receive_the_version_the_previous_environment_gated_instead_of_training() -> None:
+    jobs = _load("release.yml")["jobs"]
+    assert "promote-from" not in jobs["dev"]["with"]
+    assert jobs["staging"]["with"]["promote-from"] == "dev"
+    assert jobs["prod"]["with"]["promote-from"] == "staging"
+    deploy = _load("deploy.yml")
+    assert _triggers(deploy)["workflow_call"]["inputs"]["promote-from"]["default"] == ""
+    steps = {step.get("name", ""): step for step in deploy["jobs"]["deploy"]["steps"]}
+    names = list(steps)
+    train, promote = steps["Run the training pipeline to its end"], steps[PROMOTE_STEP]
+    assert (train["if"], promote["if"]) == ("inputs.promote-from == ''", "inputs.promote-from != ''")
+    assert '--from-stack "${{ inputs.promote-from }}"' in promote["run"]
+    # the previous environment's outputs arrive as its job's artifact (names and ARNs; no credential crosses),
+    # before the promotion reads them from the kit's default place (.mlops/outputs/<stack>.json)
+    handed, received = steps["Hand the outputs to the next environment"], steps[RECEIVE_STEP]
+    assert handed["with"]["name"] == "stack-outputs-${{ inputs.environment }}"
+    assert handed["with"]["path"] == ".mlops/outputs/${{ inputs.environment }}.json"
+    assert received["with"] == {"name": "stack-outputs-${{ inputs.promote-from }}", "path": ".mlops/outputs"}
+    assert received["if"] == promote["if"]
+    order = ["Apply the stack", "Hand the outputs to the next environment", RECEIVE_STEP, PROMOTE_STEP, "Model gate"]
+    assert [n for n in names if n in order] == order
 
 
 def test_every_job_has_minimal_permissions_and_id_token_only_where_it_assumes_a_role() -> None:
