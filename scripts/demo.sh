@@ -5,7 +5,8 @@
 #   -> Glue features -> train (SageMaker contract) -> MLflow + registry -> promotion gate -> online store
 #   -> deploy (SageMaker hosting contract) -> predict -> batch predict -> drifted data (Kinesis stream + batch)
 #   -> monitoring and alarms
-#   -> retrain -> gate -> redeploy; then the same pipeline on a second, real dataset
+#   -> the alarms close the loop themselves: retrain rule -> training pipeline -> gate -> promote -> redeploy,
+#      and the recovery figure; then the same pipeline on a second, real dataset
 #
 # Everything runs through the `mlops` CLI, the same commands a user types. The emulator and the endpoint keep
 # running afterwards so you can explore; `mlops endpoint stop && mlops local down` stops both.
@@ -105,15 +106,16 @@ mlops job run build_features --arg dataset=card_transactions
 step "Monitoring: data drift against the champion's training data, model quality on labelled windows"
 mlops monitor drift card_transactions --since 2024-06-01   # the newest month against the training data
 mlops monitor performance card_transactions
-mlops monitor alarms --evaluate       # CloudWatch semantics; actions: SNS + the retrain rule's event
 
-step "Retrain on both quarters: the pipeline's quality bar, then the promotion gate against the champion"
-# The training pipeline registers a model only above the quality bar (skill on its holdout); the promotion gate
-# then compares it with the champion on the same holdout. Either may keep the champion serving.
-mlops train run card_transactions || echo "(the retrained model is below the quality bar: nothing registered)"
-mlops model promote card_transactions || echo "(no challenger beat the champion; the champion stays)"
+step "The alarms close the loop: retrain rule -> training pipeline -> quality bar -> gate -> promote -> deploy"
+# No manual step: the alarms entering ALARM match the retrain rule, whose target (the training pipeline) the kit
+# starts through the training port, as EventBridge does on AWS. The pipeline holds out the newest two weeks (the
+# present, per the dataset definition's `training` section) and weights recent rows; the gate scores challenger
+# and champion on that same holdout; a new champion is deployed blue/green.
+mlops monitor alarms --evaluate       # CloudWatch semantics; actions: SNS, the retrain rule's pipeline, the gate
+mlops monitor status                  # every action the alarms ran, and how it ended
 mlops model list card_transactions
-mlops deploy card_transactions        # blue/green locally: the new process takes traffic once healthy
+mlops monitor recovery card_transactions   # the served model's PR-AUC on post-drift rows, before and after
 
 step "Diabetes (scikit-learn's real data, regression): the same pipeline on another dataset"
 mlops data generate diabetes --out "$WORK/diabetes.csv"

@@ -224,7 +224,8 @@ def recovery(
         f"{dataset} {figure.metric}: pre-drift {figure.pre_drift:.4f} (v{figure.previous_version} on its holdout); "
         f"on {figure.holdout_rows} post-drift rows ({figure.holdout_start[:10]} to {figure.holdout_end[:10]}) "
         f"before {figure.before:.4f} (v{figure.previous_version}), after {figure.after:.4f} "
-        f"(v{figure.champion_version}): recovered to {figure.ratio:.0%} of the pre-drift level"
+        f"(v{figure.champion_version}): recovered to {figure.ratio:.0%} of the pre-drift level",
+        soft_wrap=True,  # one line, whatever the terminal's width: the figure is read from logs
     )
 
 
