@@ -40,6 +40,13 @@ class StackConfig(BaseModel):
     project: str = PROJECT
     owner: str = "ml-platform"
     repo_root: Path = REPO_ROOT
+    cloud: Literal["aws", "gcp"] = "aws"
+    """Which cloud the program declares the platform on: the one switch ``infra/platform.py`` branches on."""
+    gcp_project: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+    """Google Cloud project id (``gcp:project``), required with ``cloud: gcp``; bucket names carry it."""
+    gcp_project_number: str | None = Field(default=None, pattern=r"^[1-9][0-9]{5,18}$")
+    """The project's number, required with ``cloud: gcp``: Google's service agents (which need the CMEK keys) and
+    Workload Identity principals are named by it, and the program derives them instead of asking the API."""
 
     # data lake
     noncurrent_version_expiration_days: int = Field(default=30, ge=1)
@@ -136,6 +143,18 @@ class StackConfig(BaseModel):
     pulumi_secrets_key_arn: str | None = Field(default=None, pattern=r"^arn:aws[\w-]*:kms:[\w-]+:\d{12}:key/[\w-]+$")
     """The awskms secrets provider's key (``--secrets-provider awskms://...``)."""
 
+    # release: the promotion across stacks (deploy.yml's `mlops release promote`; infra/promotion.py)
+    promotion_source: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]*$")
+    """The stack whose gate passes the versions this stack receives (staging: ``dev``; prod: ``staging``): this
+    stack's deploy role may read such a version there, nothing else of it."""
+    promotion_source_account: str | None = Field(default=None, pattern=r"^\d{12}$")
+    """``promotionSource``'s AWS account (default: this stack's)."""
+    promotion_target: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]*$")
+    """The stack receiving this stack's gated versions (dev: ``staging``; staging: ``prod``): this stack's buckets and
+    key grant that stack's deploy role the promotion's reads."""
+    promotion_target_account: str | None = Field(default=None, pattern=r"^\d{12}$")
+    """``promotionTarget``'s AWS account (default: this stack's)."""
+
     @model_validator(mode="after")
     def _consistent(self) -> StackConfig:
         # Contradictions are rejected here, naming the fields, instead of failing half-way through a deploy.
@@ -158,6 +177,14 @@ class StackConfig(BaseModel):
             raise ValueError(
                 f"logRetentionDays {self.log_retention_days} is below the {minimum} days {self.environment} requires"
             )
+        if self.cloud == "gcp" and (self.gcp_project is None or self.gcp_project_number is None):
+            raise ValueError(
+                "cloud: gcp needs gcpProject (or gcp:project) and gcpProjectNumber: the Google Cloud project to "
+                "declare in"
+            )
+        for key, peer in (("promotionSource", self.promotion_source), ("promotionTarget", self.promotion_target)):
+            if peer is not None and peer in (self.stack, self.environment):
+                raise ValueError(f"{key} {peer!r} is this stack: a promotion goes from one stack to another")
         self._check_network()
         if not self.mlflow_tracking_server and not self.mlflow_tracking_uri:
             raise ValueError("mlflowTrackingServer: false needs mlflowTrackingUri (the tracking server the stack uses)")
@@ -219,8 +246,10 @@ def load_stack_config(stack: str, raw: Mapping[str, Any], *, repo_root: Path | N
         values["repoRoot"] = repo_root
     prefix = f"{PROJECT}:"
     for key, value in raw.items():
-        if key == "aws:region":
+        if key in ("aws:region", "gcp:region"):
             values["region"] = value
+        elif key == "gcp:project":
+            values["gcpProject"] = value
         elif key.startswith(prefix):
             values[key.removeprefix(prefix)] = value
     try:

@@ -267,10 +267,63 @@ _IDENTITIES: dict[str, IdentityRule] = {
 }
 
 
+def _gcp_identity(name: str, inputs: dict[str, Any], type_token: str) -> Identity:
+    """The id (Google's resource name) and computed outputs the provider reports for a ``gcp:`` resource."""
+    project = str(inputs.get("project", "plan-project"))
+    where = str(inputs.get("location") or inputs.get("region") or "global")
+    physical = str(inputs.get("name") or name)
+    kind = type_token.rsplit(":", 1)[-1]
+    if kind == "Account":
+        email = f"{inputs.get('accountId')}@{project}.iam.gserviceaccount.com"
+        return Identity(
+            f"projects/{project}/serviceAccounts/{email}",
+            "",
+            {
+                "email": email,
+                "name": f"projects/{project}/serviceAccounts/{email}",
+                "member": f"serviceAccount:{email}",
+            },
+        )
+    if kind == "CryptoKey":
+        return Identity(f"{inputs.get('keyRing')}/cryptoKeys/{physical}", "")
+    templates = {
+        "KeyRing": f"projects/{project}/locations/{where}/keyRings/{physical}",
+        "Topic": f"projects/{project}/topics/{physical}",
+        "Subscription": f"projects/{project}/subscriptions/{physical}",
+        "Network": f"projects/{project}/global/networks/{physical}",
+        "Subnetwork": f"projects/{project}/regions/{where}/subnetworks/{physical}",
+        "Dataset": f"projects/{project}/datasets/{inputs.get('datasetId')}",
+        "Table": f"projects/{project}/datasets/{inputs.get('datasetId')}/tables/{inputs.get('tableId')}",
+        "Connection": f"projects/{project}/locations/{where}/connections/{inputs.get('connectionId')}",
+        "Repository": f"projects/{project}/locations/{where}/repositories/{inputs.get('repositoryId')}",
+        "WorkloadIdentityPool": f"projects/{project}/locations/global/workloadIdentityPools/"
+        f"{inputs.get('workloadIdentityPoolId')}",
+        "WorkloadIdentityPoolProvider": f"projects/{project}/locations/global/workloadIdentityPools/"
+        f"{inputs.get('workloadIdentityPoolId')}/providers/{inputs.get('workloadIdentityPoolProviderId')}",
+        "NotificationChannel": f"projects/{project}/notificationChannels/{int(_digest(name, 12), 16)}",
+        "Dashboard": f"projects/{project}/dashboards/{_digest(name, 16)}",
+        "AiEndpoint": f"projects/{project}/locations/{where}/endpoints/{physical}",
+        "Database": f"projects/{project}/databases/{physical}",
+        "BucketObject": f"{inputs.get('bucket')}-{physical}",
+    }
+    resource_id = templates.get(kind, physical if "name" in inputs else f"{name}-id")
+    extra: dict[str, Any] = {}
+    if kind in ("WorkloadIdentityPool", "WorkloadIdentityPoolProvider", "NotificationChannel", "Dashboard"):
+        extra["name"] = resource_id
+    if kind == "Connection":
+        agent = f"bqcx-{_digest(name, 12)}@gcp-sa-bigquery-condel.iam.gserviceaccount.com"
+        extra["cloudResource"] = {"serviceAccountId": agent}
+    if kind == "Bucket":
+        extra["url"] = f"gs://{physical}"
+    return Identity(resource_id, "", extra)
+
+
 def _identity(
     type_token: str, name: str, physical: str, inputs: dict[str, Any], *, account: str, region: str
 ) -> Identity:
     """The id and ARN the local apply's handler of ``type_token`` would report (see the module docstring)."""
+    if type_token.startswith("gcp:"):
+        return _gcp_identity(name, inputs, type_token)
     special = _IDENTITIES.get(type_token)
     if special is not None:
         return special(name, physical, inputs, account, region)
@@ -306,7 +359,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 id=identity.id,
                 arn=identity.arn,
             )
-        state = {**args.inputs, "arn": identity.arn, "id": identity.id, **identity.extra}
+        state = {**args.inputs, "id": identity.id, **identity.extra}
+        if not args.typ.startswith("gcp:"):  # Google Cloud resources have no ARN output
+            state["arn"] = identity.arn
         for key in _COMPUTED_NAMES:
             state.setdefault(key, physical)
         return identity.id, state

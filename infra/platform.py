@@ -33,6 +33,7 @@ from infra.components.streaming import Streaming, StreamingArgs
 from infra.components.training import SageMakerNetwork, Training, TrainingArgs, read_pipeline_definition
 from infra.config import REPO_ROOT, StackConfig
 from infra.lifecycle import Retention
+from infra.promotion import promotion_peer
 from infra.thresholds import ROLLBACK_ALARMS, Thresholds
 from mlops.datasets import stack_definitions
 from mlops.release.wheel import kit_wheel
@@ -44,7 +45,14 @@ def define_platform(config: StackConfig) -> PlatformOutputs:
     """Declare every component of the stack described by ``config`` and return its outputs.
 
     The stack's job scripts and dataset definitions come from ``config.repo_root``; the kit's images and wheel
-    are built from the kit's own source tree (this checkout, :data:`~infra.config.REPO_ROOT`)."""
+    are built from the kit's own source tree (this checkout, :data:`~infra.config.REPO_ROOT`).
+
+    ``cloud: gcp`` stacks are declared by :func:`infra.gcp.platform.define_gcp_platform`: the one place the
+    program branches on the cloud."""
+    if config.cloud == "gcp":
+        from infra.gcp.platform import define_gcp_platform
+
+        return define_gcp_platform(config)
     ident = StackIdentity(
         project=config.project,
         environment=config.environment,
@@ -55,8 +63,15 @@ def define_platform(config: StackConfig) -> PlatformOutputs:
     # Every role the stack creates carries the stack's permissions boundary (see infra/components/cicd.py).
     ident = dataclasses.replace(ident, permissions_boundary=WorkloadBoundary("boundary", ident).arn)
     endpoint_name = naming.sagemaker_name(config.project, config.environment, "endpoint")
+    # the stack receiving this stack's gated versions reads them (infra/promotion.py; deploy.yml's promotion)
+    promotion_target = promotion_peer(config.promotion_target, config.promotion_target_account)
     security = SecurityBase(
-        "security", SecurityBaseArgs(identity=ident, manage_catalog_encryption=config.manage_catalog_encryption)
+        "security",
+        SecurityBaseArgs(
+            identity=ident,
+            manage_catalog_encryption=config.manage_catalog_encryption,
+            promotion_target=promotion_target,
+        ),
     )
     key = security.key_arn
     images = Images(
@@ -87,7 +102,10 @@ def define_platform(config: StackConfig) -> PlatformOutputs:
         ),
     )
     groups = network.security_group_ids
-    lake = DataLake("datalake", DataLakeArgs(identity=ident, kms_key_arn=key, retention=_retention(config)))
+    lake = DataLake(
+        "datalake",
+        DataLakeArgs(identity=ident, kms_key_arn=key, retention=_retention(config), promotion_target=promotion_target),
+    )
     zones = lake.buckets
     streaming = Streaming(
         "streaming",
@@ -211,6 +229,7 @@ def define_platform(config: StackConfig) -> PlatformOutputs:
             create_oidc_provider=config.create_oidc_provider,
             state_bucket=config.pulumi_state_bucket,
             secrets_key_arn=config.pulumi_secrets_key_arn,
+            promotion_source=promotion_peer(config.promotion_source, config.promotion_source_account),
         ),
     )
     outputs: PlatformOutputs = {
