@@ -231,6 +231,12 @@ class WiredServices:
 
             checkpoints = DynamoDBCheckpoints(self.clients, self.outputs.checkpoint_table)
             return KinesisStream(self.clients, self.outputs.stream_name, checkpoints)
+        if kind == "pubsub":
+            from mlops.adapters.gcp.firestore_checkpoints import FirestoreCheckpoints
+            from mlops.adapters.gcp.pubsub import PubSubStream
+
+            leases = FirestoreCheckpoints(self.gcp_clients, self.outputs.checkpoint_table)
+            return PubSubStream(self.gcp_clients, self.outputs.stream_name, leases)
         if kind == "memory":
             from mlops.adapters.memory.events import MemoryEventStreams
 

@@ -68,7 +68,15 @@ class EntryFailure:
 
 
 THROTTLING_CODES = frozenset(
-    {"ProvisionedThroughputExceededException", "ThrottlingException", "LimitExceededException", "Throttled"}
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "LimitExceededException",
+        "Throttled",
+        # Google's errors, by class name (Pub/Sub: HTTP 429 / gRPC RESOURCE_EXHAUSTED)
+        "TooManyRequests",
+        "ResourceExhausted",
+    }
 )
 
 

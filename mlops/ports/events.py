@@ -7,8 +7,9 @@ iterators, Kafka fetch offsets, Pub/Sub streaming pulls): those stay inside the 
   (:class:`CheckpointStore`, DynamoDB on AWS), as the Kinesis Client Library keeps them;
 - Kafka: partition = topic partition, position = offset; a consumer group's committed offsets are the
   checkpoints and the group coordinator's assignment is the lease;
-- Pub/Sub: partition = ordering key, position = ack id; ``commit`` acknowledges, the subscription's ack
-  deadline is the lease.
+- Pub/Sub: partition = one topic of the stream (records keep their key as the ordering key), position = message
+  id; checkpoints, leases and the pulled-but-uncommitted messages in Firestore, because an ordered subscription
+  holds a key's next messages back until the earlier ones are acknowledged (:mod:`mlops.adapters.gcp.pubsub`).
 
 Delivery is at-least-once: a consumer commits a position only after it has processed (stored the effect of)
 every delivery up to it, so a crash in between replays those deliveries to the next owner of the partition.

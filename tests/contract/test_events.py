@@ -1,6 +1,6 @@
 """The event-stream port's contract, over every implementation: the in-memory fake, Kinesis with DynamoDB
-checkpoints on the session's moto server, and Kinesis on LocalStack (checkpoints in memory: DynamoDB does not run
-on LocalStack here).
+checkpoints on the session's moto server, Kinesis on LocalStack (checkpoints in memory: DynamoDB does not run
+on LocalStack here), and Pub/Sub with Firestore checkpoints on Google's emulators.
 
 Each test gets a fresh stream (2 partitions) and a consumer name of its own. Time is a fake clock shared by the
 stream and the checkpoint store, so lease expiry is tested without waiting. Failures are injected by a wrapper
@@ -153,15 +153,71 @@ def _checkpoint_table(clients: Any) -> str:
     return name
 
 
+class _FaultyPublisher:
+    """A Pub/Sub publisher whose publish refuses the messages ``faults`` picks: their futures fail with an error
+    named by the refusal's code (the rest reach the emulator)."""
+
+    def __init__(self, real: Any, faults: Fault) -> None:
+        self._real = real
+        self._faults = faults
+
+    def publish(self, topic: str, data: bytes, ordering_key: str = "", **attributes: str) -> Any:
+        from google.api_core.exceptions import GoogleAPICallError
+        from google.cloud.pubsub_v1.publisher.futures import Future
+
+        refused = self._faults(OutgoingEvent(ordering_key, data))
+        if refused is None:
+            return self._real.publish(topic, data, ordering_key=ordering_key, **attributes)
+        future = Future()
+        future.set_exception(type(refused.code, (GoogleAPICallError,), {})(refused.message))
+        return future
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+class _FaultyGcpClients:
+    def __init__(self, real: Any, faults: Fault) -> None:
+        self._real = real
+        self._faults = faults
+
+    def publisher(self) -> Any:
+        return _FaultyPublisher(self._real.publisher(), self._faults)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+def _pubsub(clients: Any, clock: FakeClock) -> Backend:
+    from mlops.adapters.gcp.firestore_checkpoints import FirestoreCheckpoints
+    from mlops.adapters.gcp.pubsub import PubSubStream, create_stream
+
+    name = f"contract-{uuid.uuid4().hex[:8]}"
+    create_stream(clients, name, PARTITIONS)
+    checkpoints = FirestoreCheckpoints(clients, f"contract-checkpoints-{uuid.uuid4().hex[:8]}")
+
+    def make(stream: str, faults: Fault | None) -> EventStream:
+        reach: Any = clients if faults is None else _FaultyGcpClients(clients, faults)
+        return PubSubStream(
+            reach, stream, checkpoints, lease_seconds=LEASE, clock=clock, max_attempts=3, sleep=_no_sleep
+        )
+
+    return Backend(make, name, clock)
+
+
 @pytest.fixture(
     params=[
         "memory",
         pytest.param("aws-moto", marks=pytest.mark.emulator),
         "aws-localstack",
+        "gcp-emulator",
     ]
 )
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     clock = FakeClock()
+    if request.param == "gcp-emulator":
+        yield _pubsub(request.getfixturevalue("gcp_clients"), clock)
+        return
     if request.param == "memory":
         yield _memory(clock)
         return

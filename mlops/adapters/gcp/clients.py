@@ -97,23 +97,29 @@ class GcpClients:
         from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
         options = pubsub_v1.types.PublisherOptions(enable_message_ordering=True)
-        return pubsub_v1.PublisherClient(publisher_options=options, **self._pubsub_kwargs())
+        host = self._host("pubsub")
+        if host is None:
+            return pubsub_v1.PublisherClient(publisher_options=options)
+        from google.pubsub_v1.services.publisher.transports import PublisherGrpcTransport
+
+        transport = PublisherGrpcTransport(channel=_insecure(host), credentials=_anonymous())
+        return pubsub_v1.PublisherClient(publisher_options=options, transport=transport)
 
     def subscriber(self) -> Any:
         """A ``pubsub_v1.SubscriberClient`` (synchronous pulls)."""
-        return self._cached("subscriber", lambda: _subscriber(self._pubsub_kwargs()))
+        return self._cached("subscriber", self._subscriber)
 
-    def _pubsub_kwargs(self) -> dict[str, Any]:
+    def _subscriber(self) -> Any:
+        from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
         host = self._host("pubsub")
         if host is None:
-            return {}
-        import grpc
+            return pubsub_v1.SubscriberClient()
+        from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransport
 
-        return {
-            "credentials": _anonymous(),
-            "client_options": {"api_endpoint": host.removeprefix("http://")},
-            "transport_channel": grpc.insecure_channel(host.removeprefix("http://")),
-        }
+        return pubsub_v1.SubscriberClient(
+            transport=SubscriberGrpcTransport(channel=_insecure(host), credentials=_anonymous())
+        )
 
     def arrow_filesystem(self) -> Any:
         """``pyarrow.fs.GcsFileSystem`` over the same store (paths ``bucket/key``)."""
@@ -146,7 +152,8 @@ def _emulated_firestore(module: Any, project: str, credentials: Any, options: An
     return client
 
 
-def _subscriber(kwargs: dict[str, Any]) -> Any:
-    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+def _insecure(host: str) -> Any:
+    """A plaintext gRPC channel to an emulator (what the ``*_EMULATOR_HOST`` variables make the clients open)."""
+    import grpc
 
-    return pubsub_v1.SubscriberClient(**kwargs)
+    return grpc.insecure_channel(host.removeprefix("http://"))
