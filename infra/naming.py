@@ -77,6 +77,10 @@ def glue_script_key(script_stem: str, digest: str) -> str:
 
 
 DATASET_DEFINITIONS_ROOT = "datasets/"
+TRAINING_OUTPUT_PREFIX = "training/output/"
+"""In the models bucket: the training pipeline's job outputs (``<job>/output/model.tar.gz``)."""
+HOLDOUT_PREFIX = "training/validation/"
+"""In the features bucket: the pipeline's validation channel, the holdout a registered version names."""
 
 
 def dataset_definition_prefix(dataset: str) -> str:

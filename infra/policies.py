@@ -10,8 +10,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from infra import naming
+from infra import naming, promotion
 from infra.naming import DATASET_DEFINITIONS_ROOT, s3_arn
+from infra.promotion import PromotionPeer
 
 PolicyDocument = dict[str, Any]
 VERSION = "2012-10-17"
@@ -484,6 +485,8 @@ class DeployScope:
     environment: str
     state_bucket: str | None = None
     secrets_key_arn: str | None = None
+    promotion_source: PromotionPeer | None = None
+    """The stack whose gated versions this stack receives: the deploy role reads them there (infra/promotion.py)."""
 
     @property
     def prefix(self) -> str:
@@ -766,12 +769,26 @@ def _state(scope: DeployScope, *, write: bool) -> list[dict[str, Any]]:
     return statements
 
 
+def _promotion_reads(scope: DeployScope) -> list[dict[str, Any]]:
+    """With a promotion source: read the version its gate passed (the copy writes into this stack's own
+    buckets and registry, which the stack's statements allow already)."""
+    if scope.promotion_source is None:
+        return []
+    here = PromotionPeer(scope.environment, scope.account_id)
+    return promotion.source_reads(
+        promotion.link(
+            scope.project, scope.region, source=scope.promotion_source, target=here, account_id=scope.account_id
+        )
+    )
+
+
 def deploy_policy(scope: DeployScope) -> PolicyDocument:
     """What the CI deploy role of one stack may do: apply exactly that stack (its services on the resources its
     naming functions give it, its network and key under its environment tag, its workload roles within the
     boundary, its images, its state), and nothing else. Explicitly denied whatever else might allow it: any
     change to the deploy identity itself (the deploy and preview roles, the boundary, the OIDC provider), a
-    role without the stack's boundary, and removing a boundary."""
+    role without the stack's boundary, and removing a boundary. With a promotion source, it also reads the
+    version that stack's gate passed (:func:`infra.promotion.source_reads`)."""
     identity = [scope.role_arn(purpose) for purpose in IDENTITY_ROLES]
     return _doc(
         *_stack_services(scope),
@@ -779,6 +796,7 @@ def deploy_policy(scope: DeployScope) -> PolicyDocument:
         *_stack_network(scope),
         *_workload_roles(scope),
         *_state(scope, write=True),
+        *_promotion_reads(scope),
         {"Sid": "WhoAmI", "Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"},
         {
             "Sid": "DenyChangingTheDeployIdentity",

@@ -17,6 +17,7 @@ import pulumi_aws as aws
 
 from infra import naming, policies
 from infra.components.base import StackIdentity, child, policy_json
+from infra.promotion import PromotionPeer
 
 COMPONENT = "cicd"
 GITHUB_OIDC_URL = "https://token.actions.githubusercontent.com"
@@ -40,6 +41,8 @@ class CicdArgs:
     create_oidc_provider: bool
     state_bucket: str | None = None
     secrets_key_arn: str | None = None
+    promotion_source: PromotionPeer | None = None
+    """The stack whose gated versions this one receives: the deploy role may read them there."""
 
 
 def deploy_scope(ident: StackIdentity, account_id: str, args: CicdArgs) -> policies.DeployScope:
@@ -50,6 +53,7 @@ def deploy_scope(ident: StackIdentity, account_id: str, args: CicdArgs) -> polic
         environment=ident.environment,
         state_bucket=args.state_bucket,
         secrets_key_arn=args.secrets_key_arn,
+        promotion_source=args.promotion_source,
     )
 
 

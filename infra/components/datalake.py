@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from infra import naming, policies
+from infra import naming, policies, promotion
 from infra.components.base import StackIdentity, child, policy_json
 from infra.lifecycle import Retention, lifecycle_rules
+from infra.promotion import PromotionPeer
 
 COMPONENT = "datalake"
 
@@ -21,6 +23,9 @@ class DataLakeArgs:
     identity: StackIdentity
     kms_key_arn: pulumi.Output[str]
     retention: Retention
+    promotion_target: PromotionPeer | None = None
+    """The stack receiving this stack's gated versions: its deploy role may read them in the models and features
+    buckets (:data:`infra.promotion.READ_PREFIXES`)."""
 
 
 class DataLake(pulumi.ComponentResource):
@@ -81,6 +86,18 @@ class DataLake(pulumi.ComponentResource):
             {"buckets": self.buckets, "access_logs_bucket": self.access_logs_bucket, "database": self.database_name}
         )
 
+    def _bucket_policy(
+        self, zone: str, bucket: str, account_id: str, *, log_delivery_account: str | None
+    ) -> dict[str, Any]:
+        """TLS only; with a promotion target, that stack's deploy role reads the promoted version's objects."""
+        document = policies.tls_only_bucket_policy(bucket, log_delivery_account=log_delivery_account)
+        target, ident = self._args.promotion_target, self._args.identity
+        if target is not None:
+            here = PromotionPeer(ident.environment, account_id)
+            grant = promotion.link(ident.project, ident.region, source=here, target=target, account_id=account_id)
+            document["Statement"].extend(promotion.bucket_grants(grant, zone))
+        return document
+
     def _bucket(
         self,
         zone: str,
@@ -136,8 +153,8 @@ class DataLake(pulumi.ComponentResource):
             f"{logical}-policy",
             bucket=bucket.id,
             policy=policy_json(
-                lambda name, acct: policies.tls_only_bucket_policy(
-                    name, log_delivery_account=acct if is_log_bucket else None
+                lambda name, acct: self._bucket_policy(
+                    zone, name, acct, log_delivery_account=acct if is_log_bucket else None
                 ),
                 bucket.bucket,
                 ident.account_id,

@@ -4,12 +4,14 @@ encryption (metadata and connection passwords) with that key."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from infra import naming, policies
+from infra import naming, policies, promotion
 from infra.components.base import StackIdentity, child, policy_json
+from infra.promotion import PromotionPeer
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,17 @@ class SecurityBaseArgs:
     manage_catalog_encryption: bool = True
     """The catalog's encryption settings are one per account and region: with several stacks in one account,
     exactly one of them manages them (``manageCatalogEncryption``)."""
+    promotion_target: PromotionPeer | None = None
+    """The stack receiving this stack's gated versions: its deploy role may decrypt (through S3) what it reads."""
+
+
+def _key_policy(account_id: str, region: str, ident: StackIdentity, target: PromotionPeer | None) -> dict[str, Any]:
+    document = policies.kms_key_policy(account_id, region)
+    if target is not None:
+        here = PromotionPeer(ident.environment, account_id)
+        grant = promotion.link(ident.project, region, source=here, target=target, account_id=account_id)
+        document["Statement"].append(promotion.key_grant(grant))
+    return document
 
 
 class SecurityBase(pulumi.ComponentResource):
@@ -37,7 +50,11 @@ class SecurityBase(pulumi.ComponentResource):
             description=f"{ident.project} {ident.environment}: data at rest",
             enable_key_rotation=True,
             deletion_window_in_days=args.deletion_window_days,
-            policy=policy_json(policies.kms_key_policy, ident.account_id, ident.region),
+            policy=policy_json(
+                lambda acct, region: _key_policy(acct, region, ident, args.promotion_target),
+                ident.account_id,
+                ident.region,
+            ),
             tags=ident.tags("security"),
             opts=child(self),
         )

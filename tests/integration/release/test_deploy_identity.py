@@ -479,3 +479,166 @@ def test_every_workload_role_carries_the_boundary_and_stays_within_it(plans: dic
                     if evaluate([boundary], Request(action, resource, context)) != "allow":
                         outside.append(f"{policy.name}: {action} on {resource}")
     assert outside == []
+
+
+# -- the promotion across stacks (deploy.yml: `mlops release promote D --from-stack S`; infra/promotion.py) ----------
+
+PROMOTIONS = (("dev", "staging"), ("staging", "prod"))
+JOB = "pipelines-abc123-Train-XyZ"
+SOURCE_ACCOUNT, TARGET_ACCOUNT = "111111111111", "222222222222"
+
+
+def _bucket_of(plan: Plan, zone: str) -> str:
+    """The bucket the plan declares for ``zone`` (its real name, so both sides are checked against the program)."""
+    return str(next(r for r in plan.resources if r.name == f"datalake-{zone}").inputs["bucket"])
+
+
+def _reads(source: Plan, source_env: str, account: str = MOCK_ACCOUNT_ID) -> list[Request]:
+    """What the promotion reads of the source stack: listing under the read prefixes, the artifact, the holdout's
+    parts, the baseline and the evaluation report; the key through S3; the package; the registry."""
+    models, features = _bucket_of(source, "models"), _bucket_of(source, "features")
+    server = f"arn:aws:sagemaker:{REGION}:{account}:mlflow-tracking-server/mlops-kit-{source_env}-mlflow"
+    group = f"mlops-kit-{source_env}-models"
+    return [
+        Request("s3:ListBucket", f"arn:aws:s3:::{features}", {"s3:prefix": "training/validation/exec-1/"}),
+        Request("s3:ListBucket", f"arn:aws:s3:::{models}", {"s3:prefix": f"training-jobs/{JOB}/output/"}),
+        Request("s3:GetObject", f"arn:aws:s3:::{models}/training/output/{JOB}/output/model.tar.gz"),
+        Request("s3:GetObject", f"arn:aws:s3:::{features}/training/validation/exec-1/part-0.parquet"),
+        Request("s3:GetObject", f"arn:aws:s3:::{models}/training-jobs/{JOB}/output/baseline/statistics.json"),
+        Request("s3:GetObject", f"arn:aws:s3:::{models}/training-jobs/{JOB}/output/evaluation.json"),
+        Request(
+            "kms:Decrypt",
+            f"arn:aws:kms:{REGION}:{account}:key/1234abcd",
+            {"kms:ViaService": f"s3.{REGION}.amazonaws.com", "aws:ResourceTag/environment": source_env},
+        ),
+        Request("sagemaker:DescribeModelPackage", f"arn:aws:sagemaker:{REGION}:{account}:model-package/{group}/3"),
+        *(Request(action, server) for action in ("sagemaker-mlflow:GetModelVersionByAlias", "sagemaker-mlflow:GetRun")),
+    ]
+
+
+def _writes_own(target: Plan, target_env: str) -> list[Request]:
+    """The copy into the target's own buckets and its registration in the target's registry."""
+    models, features = _bucket_of(target, "models"), _bucket_of(target, "features")
+    group = f"mlops-kit-{target_env}-models"
+    return [
+        Request("s3:PutObject", f"arn:aws:s3:::{models}/training/output/{JOB}/output/model.tar.gz"),
+        Request("s3:PutObject", f"arn:aws:s3:::{features}/training/validation/exec-1/part-0.parquet"),
+        Request("s3:PutObject", f"arn:aws:s3:::{models}/training-jobs/{JOB}/output/baseline/statistics.json"),
+        Request("sagemaker:CreateModelPackage", _arn("sagemaker", f"model-package/{group}")),
+        Request(
+            "sagemaker-mlflow:CreateModelVersion", _arn("sagemaker", f"mlflow-tracking-server/mlops-kit-{target_env}-x")
+        ),
+        Request("kms:GenerateDataKey", _arn("kms", "key/5678efgh"), {"aws:ResourceTag/environment": target_env}),
+    ]
+
+
+def _beyond(source: Plan, source_env: str, account: str = MOCK_ACCOUNT_ID) -> list[Request]:
+    """What the promotion must not do to the source stack: write, read elsewhere, use the key directly."""
+    models, features = _bucket_of(source, "models"), _bucket_of(source, "features")
+    raw, artifacts = _bucket_of(source, "raw"), _bucket_of(source, "artifacts")
+    server = f"arn:aws:sagemaker:{REGION}:{account}:mlflow-tracking-server/mlops-kit-{source_env}-mlflow"
+    group = f"mlops-kit-{source_env}-models"
+    return [
+        Request("s3:PutObject", f"arn:aws:s3:::{models}/training/output/{JOB}/output/model.tar.gz"),
+        Request("s3:DeleteObject", f"arn:aws:s3:::{features}/training/validation/exec-1/part-0.parquet"),
+        Request("s3:GetObject", f"arn:aws:s3:::{models}/mlflow/d/model.pkl"),
+        Request("s3:GetObject", f"arn:aws:s3:::{features}/tables/d/part-0.parquet"),
+        Request("s3:GetObject", f"arn:aws:s3:::{raw}/d/batch.csv"),
+        Request("s3:GetObject", f"arn:aws:s3:::{artifacts}/glue/wheel.whl"),
+        Request("s3:ListBucket", f"arn:aws:s3:::{models}", {"s3:prefix": ""}),
+        Request("s3:ListBucket", f"arn:aws:s3:::{features}", {"s3:prefix": "tables/"}),
+        Request(
+            "kms:Decrypt", f"arn:aws:kms:{REGION}:{account}:key/1234abcd", {"aws:ResourceTag/environment": source_env}
+        ),
+        Request(
+            "kms:Encrypt",
+            f"arn:aws:kms:{REGION}:{account}:key/1234abcd",
+            {"kms:ViaService": f"s3.{REGION}.amazonaws.com", "aws:ResourceTag/environment": source_env},
+        ),
+        Request("sagemaker:UpdateModelPackage", f"arn:aws:sagemaker:{REGION}:{account}:model-package/{group}/3"),
+        Request(
+            "sagemaker:DeleteModelPackageGroup", f"arn:aws:sagemaker:{REGION}:{account}:model-package-group/{group}"
+        ),
+        Request("sagemaker-mlflow:SetRegisteredModelAlias", server),
+        Request("sagemaker-mlflow:DeleteModelVersion", server),
+        Request(
+            "sagemaker:InvokeEndpoint", f"arn:aws:sagemaker:{REGION}:{account}:endpoint/mlops-kit-{source_env}-endpoint"
+        ),
+    ]
+
+
+@pytest.mark.parametrize(("source", "target"), PROMOTIONS)
+def test_the_promotion_reads_the_previous_stack_and_writes_its_own_and_nothing_more(
+    plans: dict[str, Plan], source: str, target: str
+) -> None:
+    document = _deploy_document(plans[target])
+    denied = [
+        str(r)
+        for r in (*_reads(plans[source], source), *_writes_own(plans[target], target))
+        if evaluate([document], r) != "allow"
+    ]
+    assert denied == []
+    allowed = [str(r) for r in _beyond(plans[source], source) if evaluate([document], r) == "allow"]
+    assert allowed == []
+
+
+def test_only_the_next_stack_reads_a_stack_s_versions_never_one_further(plans: dict[str, Plan]) -> None:
+    prod_reads_dev = [
+        str(r) for r in _reads(plans["dev"], "dev") if evaluate([_deploy_document(plans["prod"])], r) == "allow"
+    ]
+    assert prod_reads_dev == []
+    dev = _deploy_document(plans["dev"])
+    assert not [s for s in dev["Statement"] if str(s.get("Sid", "")).startswith("Promotion")]
+    assert [str(r) for r in _reads(plans["staging"], "staging") if evaluate([dev], r) == "allow"] == []
+
+
+def _grants(plan: Plan, resource_name: str, reader: str) -> list[dict[str, Any]]:
+    """The statements of a resource policy granting another principal than the stack's own account, checked to
+    name ``reader`` alone, without their principal (the evaluator reads identity documents; the principal is
+    asserted here)."""
+    document = json.loads(next(r for r in plan.resources if r.name == resource_name).inputs["policy"])
+    own = {"AWS": f"arn:aws:iam::{MOCK_ACCOUNT_ID}:root"}  # the key's administrators: the stack's own account
+    named = [s for s in document["Statement"] if isinstance(s.get("Principal"), dict) and "AWS" in s["Principal"]]
+    named = [s for s in named if s["Principal"] != own]
+    assert all(s["Principal"] == {"AWS": reader} for s in named), named
+    return [{k: v for k, v in s.items() if k != "Principal"} for s in named]
+
+
+@pytest.mark.parametrize(("source", "target"), PROMOTIONS)
+def test_the_previous_stack_grants_the_next_deploy_role_exactly_the_promotion_s_reads(
+    plans: dict[str, Plan], source: str, target: str
+) -> None:
+    plan = plans[source]
+    reader = f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/mlops-kit-{target}-deploy-role"
+    granted = [
+        {"Version": "2012-10-17", "Statement": _grants(plan, name, reader)}
+        for name in ("datalake-models-policy", "datalake-features-policy", "security-key")
+    ]
+    reads = [r for r in _reads(plan, source) if r.action.startswith(("s3:", "kms:"))]
+    assert [str(r) for r in reads if evaluate(granted, r) != "allow"] == []
+    assert [str(r) for r in _beyond(plan, source) if evaluate(granted, r) == "allow"] == []
+    others = [r.name for r in plan.resources if r.type == "aws:s3/bucketPolicy:BucketPolicy"]
+    for name in set(others) - {"datalake-models-policy", "datalake-features-policy"}:
+        assert _grants(plan, name, reader) == [], f"{name} grants the promotion"
+
+
+def test_across_accounts_each_side_names_the_other_account(tmp_path_factory: pytest.TempPathFactory) -> None:
+    repo = stack_repo(tmp_path_factory.mktemp("accounts"))
+    staging = plan_with(repo, "staging", {"promotionSourceAccount": SOURCE_ACCOUNT})
+    dev = plan_with(repo, "dev", {"promotionTargetAccount": TARGET_ACCOUNT})
+    reader = f"arn:aws:iam::{TARGET_ACCOUNT}:role/mlops-kit-staging-deploy-role"
+    assert _grants(dev, "datalake-models-policy", reader) and _grants(dev, "security-key", reader)
+    source_buckets = {zone: f"mlops-kit-dev-{zone}-{SOURCE_ACCOUNT}" for zone in ("models", "features")}
+    document = _deploy_document(staging)
+    key = f"arn:aws:kms:{REGION}:{SOURCE_ACCOUNT}:key/1234abcd"
+    via = {"kms:ViaService": f"s3.{REGION}.amazonaws.com", "aws:ResourceTag/environment": "dev"}
+    package = f"arn:aws:sagemaker:{REGION}:{SOURCE_ACCOUNT}:model-package/mlops-kit-dev-models/3"
+    for request in (
+        Request("s3:GetObject", f"arn:aws:s3:::{source_buckets['models']}/training/output/{JOB}/output/model.tar.gz"),
+        Request("s3:GetObject", f"arn:aws:s3:::{source_buckets['features']}/training/validation/e/part-0.parquet"),
+        Request("kms:Decrypt", key, via),
+        Request("sagemaker:DescribeModelPackage", package),
+    ):
+        assert evaluate([document], request) == "allow", str(request)
+    same_account = f"arn:aws:s3:::mlops-kit-dev-models-{MOCK_ACCOUNT_ID}/training/output/{JOB}/output/model.tar.gz"
+    assert evaluate([document], Request("s3:GetObject", same_account)) != "allow"
