@@ -30,6 +30,7 @@ import psutil
 
 from mlops.errors import EmulatorError
 from mlops.local.emulator import HOST, free_port
+from mlops.local.processes import watched_command
 
 STATE_FILE = "state.json"
 START_TIMEOUT_S = 60.0  # the JVM emulators answer in 3-8 s on a quiet two-core machine
@@ -116,13 +117,15 @@ def _gcs_binary() -> Path:
     return Path(_server._get_binary_path())
 
 
-def unavailable_reason() -> str | None:
-    """Why the emulators cannot run here, or ``None`` when they can."""
-    if shutil.which("java") is None:
+def unavailable_reason(names: tuple[str, ...] = EMULATORS) -> str | None:
+    """Why the emulators ``names`` cannot run here, or ``None`` when they can."""
+    java = [n for n in names if n != "gcs"]
+    if java and shutil.which("java") is None:
         return "Java is not installed: Google's Pub/Sub and Firestore emulators need it"
     try:
-        _gcs_binary()
-        for name in ("pubsub", "firestore"):
+        if "gcs" in names:
+            _gcs_binary()
+        for name in java:
             _launcher(name)
     except GcpEmulatorUnavailable as exc:
         return str(exc)
@@ -150,12 +153,15 @@ def _answers(process: EmulatorProcess) -> bool:
         return False
 
 
-def _spawn(name: str, directory: Path) -> EmulatorProcess:
+def _spawn(name: str, directory: Path, tied_to_caller: bool) -> EmulatorProcess:
     port = free_port()
     log_file = directory / f"{name}.log"
+    command = _command(name, port)
+    if tied_to_caller:  # under the supervisor of mlops/local/processes.py: it dies with this process
+        command = watched_command(command)
     with log_file.open("ab") as log:
         popen = subprocess.Popen(
-            _command(name, port), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
         )
     _STARTED[popen.pid] = popen
     return EmulatorProcess(name, popen.pid, port, psutil.Process(popen.pid).create_time(), str(log_file))
@@ -179,16 +185,21 @@ def _wait_ready(process: EmulatorProcess, deadline: float, sleep: Callable[[floa
 _STARTED: dict[int, subprocess.Popen[bytes]] = {}
 
 
-def start(directory: Path, project: str = DEFAULT_PROJECT, names: tuple[str, ...] = EMULATORS) -> GcpEmulators:
-    """Start ``names`` (all three by default) on free loopback ports, wait until each answers, record them."""
-    reason = unavailable_reason()
+def start(
+    directory: Path, project: str = DEFAULT_PROJECT, names: tuple[str, ...] = EMULATORS, *, tied_to_caller: bool = False
+) -> GcpEmulators:
+    """Start ``names`` (all three by default) on free loopback ports, wait until each answers, record them.
+
+    ``tied_to_caller``: the emulators are stopped when this process dies, even by SIGKILL (a test session); else
+    they run until :func:`stop`, as the moto emulator of ``mlops local up`` does."""
+    reason = unavailable_reason(names)
     if reason is not None:
         raise GcpEmulatorUnavailable(reason)
     directory.mkdir(parents=True, exist_ok=True)
     started: list[EmulatorProcess] = []
     try:
         for name in names:  # all launched first: the JVMs start side by side
-            started.append(_spawn(name, directory))
+            started.append(_spawn(name, directory, tied_to_caller))
         deadline = time.monotonic() + START_TIMEOUT_S
         for process in started:
             _wait_ready(process, deadline)

@@ -31,7 +31,7 @@ def gcp_emulator_set(tmp_path_factory: pytest.TempPathFactory) -> Iterator[gcp_e
     """The session's GCS, Pub/Sub and Firestore emulators (logs under the session's temp dir)."""
     require_gcp_emulators()
     directory = tmp_path_factory.mktemp("gcp-emulators")
-    emulators = gcp_emulators.start(directory)
+    emulators = gcp_emulators.start(directory, tied_to_caller=True)  # gone with the session, even if it is killed
     try:
         yield emulators
     finally:
