@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from types import ModuleType
 
-from infra.guardrails import compute, identity, network, operations, storage
+from infra.guardrails import compute, gcp, identity, network, operations, storage
 from infra.guardrails.model import STACK, Declared, Rule, Violation
 
 RULE_MODULES: tuple[ModuleType, ...] = (storage, operations, identity, network, compute)
@@ -34,11 +34,40 @@ def collect(modules: Sequence[ModuleType]) -> dict[str, Rule]:
 
 
 RULES: dict[str, Rule] = collect(RULE_MODULES)
+"""The rules of AWS stacks."""
+
+GCP_RULE_MODULES: tuple[ModuleType, ...] = (gcp,)
+GCP_RULES: dict[str, Rule] = collect(GCP_RULE_MODULES)
+"""The rules of ``cloud: gcp`` stacks (the same guarantees in Google Cloud's terms)."""
+
+
+def stack_cloud(resources: Sequence[Declared]) -> str:
+    """The cloud a stack's resources live in: ``gcp`` when it declares Google Cloud resources, else ``aws``."""
+    return "gcp" if any(r.type.startswith("gcp:") for r in resources) else "aws"
+
+
+def rules_for(cloud: str) -> dict[str, Rule]:
+    """The rules that apply to a stack on ``cloud``."""
+    return GCP_RULES if cloud == "gcp" else RULES
 
 
 def check_all(resources: Sequence[Declared], rules: dict[str, Rule] | None = None) -> list[Violation]:
-    """Every rule's violations, in rule order."""
-    return [violation for rule in (rules or RULES).values() for violation in rule(resources)]
+    """Every rule's violations, in rule order; by default the rules of the stack's own cloud."""
+    chosen = rules if rules is not None else rules_for(stack_cloud(resources))
+    return [violation for rule in chosen.values() for violation in rule(resources)]
 
 
-__all__ = ["RULES", "RULE_MODULES", "STACK", "Declared", "Rule", "Violation", "check_all", "collect"]
+__all__ = [
+    "GCP_RULES",
+    "GCP_RULE_MODULES",
+    "RULES",
+    "RULE_MODULES",
+    "STACK",
+    "Declared",
+    "Rule",
+    "Violation",
+    "check_all",
+    "collect",
+    "rules_for",
+    "stack_cloud",
+]

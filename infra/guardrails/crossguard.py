@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from infra.guardrails import RULES
+from infra.guardrails import GCP_RULES, RULES, stack_cloud
 from infra.guardrails.model import STACK, Rule
 
 PACK_NAME = "mlops-kit-guardrails"
@@ -65,6 +65,8 @@ ReportViolation = Callable[..., None]
 def validate(rule: Rule, resources: Sequence[EngineResourceLike], report: ReportViolation) -> int:
     """Run ``rule`` over the engine's resources and report each violation on its resource's URN."""
     adapted = [EngineResource.of(r) for r in resources]
+    if stack_cloud(adapted) != rule.cloud:  # each cloud's stacks answer to that cloud's rules only
+        return 0
     by_name = {r.name: r.urn for r in adapted}
     found = rule(adapted)
     for violation in found:
@@ -78,7 +80,8 @@ def validate(rule: Rule, resources: Sequence[EngineResourceLike], report: Report
 
 
 def policy_pack_policies() -> list[Any]:
-    """Every rule as a mandatory ``pulumi_policy.StackValidationPolicy``."""
+    """Every rule of both clouds as a mandatory ``pulumi_policy.StackValidationPolicy`` (a rule of the other
+    cloud passes without looking)."""
     from pulumi_policy import EnforcementLevel, StackValidationArgs, StackValidationPolicy
 
     def make(rule: Rule) -> Any:
@@ -94,4 +97,4 @@ def policy_pack_policies() -> list[Any]:
             tags=[rule.area],
         )
 
-    return [make(rule) for rule in RULES.values()]
+    return [make(rule) for rule in (*RULES.values(), *GCP_RULES.values())]

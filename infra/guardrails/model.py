@@ -66,6 +66,8 @@ class Rule:
     area: str
     description: str
     check: Check
+    cloud: str = "aws"
+    """The cloud whose stacks the rule applies to (``aws`` or ``gcp``; see :func:`infra.guardrails.rules_for`)."""
 
     def __call__(self, resources: Sequence[Declared]) -> list[Violation]:
         return list(self.check(resources))
