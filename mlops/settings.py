@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -197,14 +197,15 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value
 
-    @model_validator(mode="after")
-    def _target_of_cloud(self) -> Settings:
-        if self.target not in CLOUD_TARGETS[self.cloud]:
+    @field_validator("cloud")
+    @classmethod
+    def _target_of_cloud(cls, cloud: str, info: ValidationInfo) -> str:
+        target = info.data.get("target")  # validated before: declared first
+        if target is not None and target not in CLOUD_TARGETS[cloud]:
             raise ValueError(
-                f"target {self.target!r} is not a target of cloud {self.cloud!r} "
-                f"(its targets: {', '.join(CLOUD_TARGETS[self.cloud])})"
+                f"target {target!r} is not a target of cloud {cloud!r} (its targets: {', '.join(CLOUD_TARGETS[cloud])})"
             )
-        return self
+        return cloud
 
     @classmethod
     def settings_customise_sources(

@@ -34,8 +34,9 @@ def test_a_capability_without_a_gcp_implementation_is_refused_by_name() -> None:
 
 @pytest.mark.parametrize(("cloud", "target"), [("gcp", "moto"), ("aws", "gcp-emulators"), ("aws", "gcp")])
 def test_a_target_of_another_cloud_is_refused(cloud: str, target: str) -> None:
-    with pytest.raises(ConfigError, match=f"target '{target}' is not a target of cloud '{cloud}'"):
+    with pytest.raises(ConfigError, match=f"target '{target}' is not a target of cloud '{cloud}'") as refused:
         load_settings(cloud=cloud, target=target)
+    assert "invalid setting 'cloud' (env MLOPS_CLOUD)" in str(refused.value)
 
 
 def test_emulator_hosts_come_from_the_settings_before_the_recorded_emulators(tmp_path: Path) -> None:
