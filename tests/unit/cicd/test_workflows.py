@@ -94,6 +94,7 @@ def test_staging_and_prod_receive_the_version_the_previous_environment_gated_ins
     handed, received = steps["Hand the outputs to the next environment"], steps[RECEIVE_STEP]
     assert handed["with"]["name"] == "stack-outputs-${{ inputs.environment }}"
     assert handed["with"]["path"] == ".mlops/outputs/${{ inputs.environment }}.json"
+    assert handed["with"]["retention-days"] == 30, "kept while the next environment's reviewers may take"
     assert received["with"] == {"name": "stack-outputs-${{ inputs.promote-from }}", "path": ".mlops/outputs"}
     assert received["if"] == promote["if"]
     order = ["Apply the stack", "Hand the outputs to the next environment", RECEIVE_STEP, PROMOTE_STEP, "Model gate"]
