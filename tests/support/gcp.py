@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from mlops.adapters.gcp.clients import GcpClients
 from mlops.local import gcp_emulators
 from mlops.settings import Settings, load_settings
 
@@ -55,7 +56,7 @@ def gcp_settings(gcp_emulator_set: gcp_emulators.GcpEmulators) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def gcp_clients(gcp_settings: Settings) -> object:
+def gcp_clients(gcp_settings: Settings) -> GcpClients:
     """The kit's Google Cloud client factory for the session's emulators, built as the wiring builds it."""
     from mlops.wiring import gcp_client_factory
 
