@@ -167,3 +167,12 @@ def github_principal(project_number: str, pool_id: str, repository: str, environ
         f"principal://iam.googleapis.com/projects/{project_number}/locations/global/workloadIdentityPools/"
         f"{pool_id}/subject/{github_subject(repository, environment)}"
     )
+
+
+PARTITION_PREFIX = "partition-"
+"""The event-stream adapter's partition topics are ``<stream>.partition-NNNN`` (``mlops/adapters/gcp/pubsub.py``)."""
+
+
+def partition_topic(stream: str, number: int) -> str:
+    """Topic of partition ``number`` of ``stream``: ``mlops-kit-prod-events.partition-0000``."""
+    return f"{stream}.{PARTITION_PREFIX}{number:04d}"

@@ -24,7 +24,8 @@ app = typer.Typer(
 def plan(
     ctx: typer.Context,
     stack: Annotated[
-        str | None, typer.Option(help="Stack to plan: local, dev, staging or prod (default: the global --env).")
+        str | None,
+        typer.Option(help="Stack to plan: local, dev, staging, prod, gcp-dev... (default: the global --env)."),
     ] = None,
     repo_root: Annotated[
         Path | None, typer.Option(help="Repository holding infra/ and jobs/ (default: the installed kit's).")

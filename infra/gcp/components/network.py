@@ -1,5 +1,8 @@
 """Private networking on Google Cloud: a custom-mode VPC, one regional subnet with Private Google Access (Dataproc
-and Vertex reach Google APIs without public IPs), flow logs, deny-all ingress but the workloads' own traffic."""
+and Vertex reach Google APIs without public IPs), flow logs, deny-all ingress but the workloads' own traffic.
+
+There is no Cloud NAT: a VM without an external IP has no path to the internet, only to Google's APIs (Private
+Google Access over the default route), which is all the batches and training jobs need."""
 
 from __future__ import annotations
 
@@ -40,7 +43,6 @@ class GcpNetwork(pulumi.ComponentResource):
             project=ident.gcp_project,
             auto_create_subnetworks=False,
             routing_mode="REGIONAL",
-            delete_default_routes_on_create=True,
             opts=child(self),
         )
         subnet = gcp.compute.Subnetwork(
@@ -56,17 +58,6 @@ class GcpNetwork(pulumi.ComponentResource):
                 "flow_sampling": 1.0,
                 "metadata": "INCLUDE_ALL_METADATA",
             },
-            opts=child(self),
-        )
-        # The default routes are deleted (no internet path); Private Google Access needs the route to Google's
-        # private VIPs only.
-        gcp.compute.Route(
-            f"{name}-google-apis",
-            name=naming.resource_name(ident.project, ident.environment, "google-apis", 63),
-            project=ident.gcp_project,
-            network=vpc.id,
-            dest_range="199.36.153.8/30",
-            next_hop_gateway="default-internet-gateway",
             opts=child(self),
         )
         gcp.compute.Firewall(
