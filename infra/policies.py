@@ -506,6 +506,14 @@ class DeployScope:
     def boundary_arn(self) -> str:
         return f"arn:aws:iam::{self.account_id}:policy/{self.boundary_name}"
 
+    def deploy_policy_name(self, concern: str) -> str:
+        return naming.resource_name(self.project, self.environment, f"deploy-{concern}", 128)
+
+    @property
+    def deploy_policy_arns(self) -> str:
+        """Every customer-managed policy of the deploy role (:func:`deploy_policies`)."""
+        return f"arn:aws:iam::{self.account_id}:policy/{self.prefix}-deploy-*"
+
     @property
     def oidc_provider_arn(self) -> str:
         return naming.oidc_provider_arn(self.account_id)
@@ -782,27 +790,15 @@ def _promotion_reads(scope: DeployScope) -> list[dict[str, Any]]:
     )
 
 
-def deploy_policy(scope: DeployScope) -> PolicyDocument:
-    """What the CI deploy role of one stack may do: apply exactly that stack (its services on the resources its
-    naming functions give it, its network and key under its environment tag, its workload roles within the
-    boundary, its images, its state), and nothing else. Explicitly denied whatever else might allow it: any
-    change to the deploy identity itself (the deploy and preview roles, the boundary, the OIDC provider), a
-    role without the stack's boundary, and removing a boundary. With a promotion source, it also reads the
-    version that stack's gate passed (:func:`infra.promotion.source_reads`)."""
+def _guards(scope: DeployScope) -> list[dict[str, Any]]:
+    """The explicit denies: they hold whichever of the deploy policies allows the action."""
     identity = [scope.role_arn(purpose) for purpose in IDENTITY_ROLES]
-    return _doc(
-        *_stack_services(scope),
-        *_stack_keys(scope),
-        *_stack_network(scope),
-        *_workload_roles(scope),
-        *_state(scope, write=True),
-        *_promotion_reads(scope),
-        {"Sid": "WhoAmI", "Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"},
+    return [
         {
             "Sid": "DenyChangingTheDeployIdentity",
             "Effect": "Deny",
             "Action": list(IDENTITY_WRITE_ACTIONS),
-            "Resource": [*identity, scope.boundary_arn, scope.oidc_provider_arn],
+            "Resource": [*identity, scope.boundary_arn, scope.deploy_policy_arns, scope.oidc_provider_arn],
         },
         {
             "Sid": "DenyRolesWithoutTheBoundary",
@@ -817,7 +813,50 @@ def deploy_policy(scope: DeployScope) -> PolicyDocument:
             "Action": ["iam:DeleteRolePermissionsBoundary"],
             "Resource": f"arn:aws:iam::{scope.account_id}:role/*",
         },
-    )
+    ]
+
+
+DEPLOY_POLICY_CONCERNS: tuple[str, ...] = ("services", "keys-and-network", "identity", "state", "promotion")
+"""The deploy role's customer-managed policies, one per concern (``<prefix>-deploy-<concern>``). IAM caps a
+role's inline policies at 10,240 characters together, one managed policy at 6,144 and a role at 10 attached
+policies: a stack's deploy permissions exceed the first, so they are split so that each concern stays under
+the second (tests/integration/release/test_deploy_identity.py measures every stack)."""
+
+MANAGED_POLICY_MAX_CHARS = 6144
+INLINE_POLICIES_MAX_CHARS = 10240
+ATTACHED_POLICIES_MAX = 10
+
+
+def policy_size(document: PolicyDocument) -> int:
+    """The size IAM counts against its quotas: the document's JSON without whitespace."""
+    return len(json.dumps(document, separators=(",", ":")))
+
+
+def deploy_policies(scope: DeployScope) -> dict[str, PolicyDocument]:
+    """What the CI deploy role of one stack may do, by concern (:data:`DEPLOY_POLICY_CONCERNS`; a concern with
+    nothing to grant is left out): apply exactly that stack (its services on the resources its naming functions
+    give it, its network and key under its environment tag, its workload roles within the boundary, its images,
+    its state), and nothing else. Explicitly denied whatever else might allow it (in ``identity``): any change to
+    the deploy identity itself (the deploy and preview roles, their policies, the boundary, the OIDC provider), a
+    role without the stack's boundary, and removing a boundary. With a promotion source, it also reads the
+    version that stack's gate passed (:func:`infra.promotion.source_reads`)."""
+    documents = {
+        "services": _stack_services(scope),
+        "keys-and-network": [*_stack_keys(scope), *_stack_network(scope)],
+        "identity": [*_workload_roles(scope), *_guards(scope)],
+        "state": [
+            *_state(scope, write=True),
+            {"Sid": "WhoAmI", "Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"},
+        ],
+        "promotion": _promotion_reads(scope),
+    }
+    return {concern: _doc(*statements) for concern, statements in documents.items() if statements}
+
+
+def deploy_policy(scope: DeployScope) -> PolicyDocument:
+    """The union of :func:`deploy_policies`: everything the deploy role may do, as one document to evaluate
+    (never attached as such: it exceeds IAM's size limits)."""
+    return _doc(*(s for document in deploy_policies(scope).values() for s in document["Statement"]))
 
 
 def preview_policy(scope: DeployScope) -> PolicyDocument:

@@ -35,6 +35,7 @@ RESOURCE_TYPES: dict[str, type[pulumi.CustomResource]] = {
     "aws:iam/rolePolicy:RolePolicy": aws.iam.RolePolicy,
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": aws.iam.OpenIdConnectProvider,
     "aws:iam/policy:Policy": aws.iam.Policy,
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": aws.iam.RolePolicyAttachment,
     "aws:kinesis/stream:Stream": aws.kinesis.Stream,
     "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream": aws.kinesis.FirehoseDeliveryStream,
     "aws:dynamodb/table:Table": aws.dynamodb.Table,

@@ -110,12 +110,12 @@ class CicdIdentity(pulumi.ComponentResource):
             provider_arn: pulumi.Output[str] = provider.arn
         else:
             provider_arn = ident.account_id.apply(naming.oidc_provider_arn)
-        roles: dict[str, pulumi.Output[str]] = {}
-        for purpose, environment, build in (
-            ("deploy", ident.environment, policies.deploy_policy),
-            ("preview", preview_environment(ident.environment), policies.preview_policy),
+        roles: dict[str, aws.iam.Role] = {}
+        for purpose, environment in (
+            ("deploy", ident.environment),
+            ("preview", preview_environment(ident.environment)),
         ):
-            role = aws.iam.Role(
+            roles[purpose] = aws.iam.Role(
                 f"{name}-{purpose}-role",
                 name=naming.role_name(ident.project, ident.environment, purpose),
                 assume_role_policy=policy_json(
@@ -126,13 +126,36 @@ class CicdIdentity(pulumi.ComponentResource):
                 tags=tags,
                 opts=child(self),
             )
-            aws.iam.RolePolicy(
-                f"{name}-{purpose}-policy",
-                role=role.id,
-                policy=policy_json(lambda acct, b=build: b(deploy_scope(ident, acct, args)), ident.account_id),
+        # The preview policy is small: inline. The deploy permissions exceed IAM's 10,240 characters of inline
+        # policies per role, so they are customer-managed policies by concern, each attached to the role.
+        aws.iam.RolePolicy(
+            f"{name}-preview-policy",
+            role=roles["preview"].id,
+            policy=policy_json(lambda acct: policies.preview_policy(deploy_scope(ident, acct, args)), ident.account_id),
+            opts=child(self),
+        )
+        self._attach_deploy_policies(name, args, roles["deploy"])
+        self.deploy_role_arn = roles["deploy"].arn
+        self.preview_role_arn = roles["preview"].arn
+        self.register_outputs({"deploy_role_arn": self.deploy_role_arn, "preview_role_arn": self.preview_role_arn})
+
+    def _attach_deploy_policies(self, name: str, args: CicdArgs, role: aws.iam.Role) -> None:
+        """One managed policy per concern of :func:`infra.policies.deploy_policies`, attached to the deploy role.
+        The concerns depend on the config alone (the account only fills ARNs), so they are known at plan time."""
+        ident = args.identity
+        scope = deploy_scope(ident, "000000000000", args)
+        for concern in policies.deploy_policies(scope):
+            policy = aws.iam.Policy(
+                f"{name}-deploy-{concern}-policy",
+                name=scope.deploy_policy_name(concern),
+                description=f"Deploy role of the {ident.environment} stack: {concern}",
+                policy=policy_json(
+                    lambda acct, c=concern: policies.deploy_policies(deploy_scope(ident, acct, args))[c],
+                    ident.account_id,
+                ),
+                tags=ident.tags(COMPONENT),
                 opts=child(self),
             )
-            roles[purpose] = role.arn
-        self.deploy_role_arn = roles["deploy"]
-        self.preview_role_arn = roles["preview"]
-        self.register_outputs({"deploy_role_arn": self.deploy_role_arn, "preview_role_arn": self.preview_role_arn})
+            aws.iam.RolePolicyAttachment(
+                f"{name}-deploy-{concern}-attachment", role=role.name, policy_arn=policy.arn, opts=child(self)
+            )

@@ -26,13 +26,14 @@ pytestmark = [pytest.mark.pulumi]
 REGION = "us-east-1"
 STACKS = ("dev", "staging", "prod")
 IDENTITY_COMPONENTS = ("cicd", "boundary")
+SECRETS_KEY = f"arn:aws:kms:{REGION}:{MOCK_ACCOUNT_ID}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 """Resources an administrator applies (the deploy identity): the deploy role must be denied changing them."""
 
 
 @pytest.fixture(scope="module")
 def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Plan]:
     repo = stack_repo(tmp_path_factory.mktemp("repo"))
-    settings = {"pulumiStateBucket": "acme-pulumi-state", "dockerBuild": True}
+    settings = {"pulumiStateBucket": "acme-pulumi-state", "pulumiSecretsKeyArn": SECRETS_KEY, "dockerBuild": True}
     return {stack: plan_with(repo, stack, settings) for stack in STACKS}
 
 
@@ -43,13 +44,33 @@ def _scope(stack: str) -> policies.DeployScope:
         project="mlops-kit",
         environment=stack,
         state_bucket="acme-pulumi-state",
+        secrets_key_arn=SECRETS_KEY,
     )
 
 
+def _role_documents(plan: Plan, role_name: str) -> dict[str, list[dict[str, Any]]]:
+    """Every policy document of a role as the plan declares it: inline ones and attached managed ones."""
+    managed = {r.arn: r for r in plan.resources if r.type == "aws:iam/policy:Policy"}
+    inline = [r for r in plan.resources if r.type == "aws:iam/rolePolicy:RolePolicy" and r.inputs["role"] == role_name]
+    attached = [
+        managed[r.inputs["policyArn"]]
+        for r in plan.resources
+        if r.type == "aws:iam/rolePolicyAttachment:RolePolicyAttachment" and r.inputs["role"] == role_name
+    ]
+    return {
+        "inline": [json.loads(r.inputs["policy"]) for r in inline],
+        "managed": [json.loads(r.inputs["policy"]) for r in attached],
+    }
+
+
 def _deploy_document(plan: Plan) -> dict[str, Any]:
-    policy = next(r for r in plan.resources if r.name == "cicd-deploy-policy")
-    document: dict[str, Any] = json.loads(policy.inputs["policy"])
-    return document
+    """The union of the deploy role's policies (what IAM evaluates for it), as one document."""
+    role = next(r for r in plan.resources if r.name == "cicd-deploy-role").inputs["name"]
+    documents = _role_documents(plan, role)
+    return {
+        "Version": "2012-10-17",
+        "Statement": [s for doc in (*documents["inline"], *documents["managed"]) for s in doc["Statement"]],
+    }
 
 
 def _arn(service: str, resource: str) -> str:
@@ -211,6 +232,15 @@ LIFECYCLES: dict[str, Lifecycle] = {
     ),
     "aws:iam/role:Role": _role,
     "aws:iam/rolePolicy:RolePolicy": _role_policy,
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": lambda r, p, _e: [
+        *_calls(
+            f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/{r.inputs['role']}",
+            "iam:AttachRolePolicy",
+            "iam:DetachRolePolicy",
+            context={"iam:PolicyARN": r.inputs["policyArn"], **_role_boundary(p, r.inputs["role"])},
+        ),
+        Request("iam:ListAttachedRolePolicies", f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/{r.inputs['role']}"),
+    ],
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": lambda r, _p, _e: _calls(
         r.arn, "iam:CreateOpenIDConnectProvider", "iam:TagOpenIDConnectProvider"
     ),
@@ -371,11 +401,41 @@ def test_the_deploy_role_may_apply_every_resource_of_its_stack(plans: dict[str, 
 
 
 @pytest.mark.parametrize("stack", STACKS)
+def test_every_role_s_policies_fit_iam_s_size_limits(plans: dict[str, Plan], stack: str) -> None:
+    """IAM refuses a role whose inline policies exceed 10,240 characters together, a managed policy over 6,144
+    and an 11th attached policy (default quotas), counting the JSON without whitespace."""
+    plan = plans[stack]
+    over = []
+    roles = [r.inputs["name"] for r in plan.resources if r.type == "aws:iam/role:Role"]
+    for role in roles:
+        documents = _role_documents(plan, role)
+        inline = sum(policies.policy_size(d) for d in documents["inline"])
+        if inline > policies.INLINE_POLICIES_MAX_CHARS:
+            over.append(f"{role}: inline policies of {inline} characters")
+        over += [
+            f"{role}: a managed policy of {policies.policy_size(d)} characters"
+            for d in documents["managed"]
+            if policies.policy_size(d) > policies.MANAGED_POLICY_MAX_CHARS
+        ]
+        if len(documents["managed"]) > policies.ATTACHED_POLICIES_MAX:
+            over.append(f"{role}: {len(documents['managed'])} attached policies")
+    assert over == []
+    deploy = _role_documents(plan, _scope(stack).role_arn("deploy").rsplit("/", 1)[1])
+    assert sum(policies.policy_size(d) for d in deploy["managed"]) > policies.INLINE_POLICIES_MAX_CHARS  # measured
+    assert policies.policy_size(policies.workload_boundary_policy(_scope(stack))) <= policies.MANAGED_POLICY_MAX_CHARS
+
+
+@pytest.mark.parametrize("stack", STACKS)
 def test_the_deploy_role_may_not_change_its_own_identity(plans: dict[str, Plan], stack: str) -> None:
     plan = plans[stack]
     document = _deploy_document(plan)
     identity = [r for r in plan.resources if r.custom and _is_identity(r)]
-    assert {r.type for r in identity} >= {"aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy"}
+    assert {r.type for r in identity} >= {
+        "aws:iam/role:Role",
+        "aws:iam/rolePolicy:RolePolicy",
+        "aws:iam/policy:Policy",
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    }
     for resource in identity:
         for request in LIFECYCLES[resource.type](resource, plan, stack):
             if request.action.startswith("iam:") and not request.action.startswith(("iam:Get", "iam:List")):
@@ -462,7 +522,7 @@ def test_ci_roles_are_trusted_by_their_github_environment_only(plans: dict[str, 
 def test_every_workload_role_carries_the_boundary_and_stays_within_it(plans: dict[str, Plan], stack: str) -> None:
     plan = plans[stack]
     scope = _scope(stack)
-    boundary = json.loads(next(r for r in plan.resources if r.type == "aws:iam/policy:Policy").inputs["policy"])
+    boundary = json.loads(next(r for r in plan.resources if r.arn == scope.boundary_arn).inputs["policy"])
     roles = {r.inputs["name"]: r for r in plan.resources if r.type == "aws:iam/role:Role" and not _is_identity(r)}
     assert sorted(roles) == sorted(f"{scope.prefix}-{purpose}-role" for purpose in policies.WORKLOAD_ROLES)
     assert {r.inputs.get("permissionsBoundary") for r in roles.values()} == {scope.boundary_arn}

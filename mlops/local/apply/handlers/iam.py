@@ -1,4 +1,5 @@
-"""IAM roles, inline role policies and the CI/CD OIDC identity provider."""
+"""IAM roles, inline role policies, customer-managed policies and their attachments, and the CI/CD OIDC identity
+provider."""
 
 from __future__ import annotations
 
@@ -129,7 +130,24 @@ def managed_policy(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Ap
     return applied(current["Arn"], inputs, outcome, name=policy_name, arn=current["Arn"], policyId=current["PolicyId"])
 
 
+def role_policy_attachment(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applied:
+    """``aws:iam/rolePolicyAttachment:RolePolicyAttachment``: ``policyArn`` attached to ``role`` (attaching
+    again is a no-op in IAM; the listing tells a re-apply from a first one)."""
+    typ = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+    iam = ctx.clients.client("iam")
+    role_name = str(require(inputs, "role", typ, name))
+    policy_arn = str(require(inputs, "policyArn", typ, name))
+    pages = iam.get_paginator("list_attached_role_policies").paginate(RoleName=role_name)
+    attached = {entry["PolicyArn"] for page in pages for entry in page["AttachedPolicies"]}
+    outcome: Outcome = "reused"
+    if policy_arn not in attached:
+        iam.attach_role_policy(RoleName=role_name, PolicyArn=policy_arn)
+        outcome = "created"
+    return applied(f"{role_name}/{policy_arn}", inputs, outcome, role=role_name, policyArn=policy_arn)
+
+
 HANDLERS: dict[str, Handler] = {
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": role_policy_attachment,
     "aws:iam/policy:Policy": managed_policy,
     "aws:iam/role:Role": role,
     "aws:iam/rolePolicy:RolePolicy": role_policy,
