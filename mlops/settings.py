@@ -44,10 +44,7 @@ class ObjectStoreChoice(_Choice):
 
 
 class TableStoreChoice(_Choice):
-    """``delta``: delta-rs on the object store's URIs; ``delta-local``: delta-rs on a local directory standing in
-    for the GCS emulator's buckets (the emulator has no XML API, which delta-rs writes through)."""
-
-    type: Literal["auto", "delta", "delta-local", "memory"] = "auto"
+    type: Literal["auto", "delta", "memory"] = "auto"
 
 
 class EventsChoice(_Choice):

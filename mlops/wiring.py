@@ -98,12 +98,10 @@ def gcp_client_factory(settings: Settings) -> GcpClients:
 
 
 # What ``auto`` means on cloud gcp; a capability absent here has no GCP implementation yet (issue 16).
-GCP_DEFAULTS = {"object_store": "gcs", "events": "pubsub", "online_store": "firestore"}
+GCP_DEFAULTS = {"object_store": "gcs", "table_store": "delta", "events": "pubsub", "online_store": "firestore"}
 
 
-def _gcp_default(settings: Settings, capability: str) -> str:
-    if capability == "table_store":  # the GCS emulator has no XML API, which delta-rs writes through
-        return "delta-local" if settings.target == "gcp-emulators" else "delta"
+def _gcp_default(capability: str) -> str:
     if capability not in GCP_DEFAULTS:
         raise ConfigError(
             f"settings.services.{capability}.type 'auto' has no Google Cloud implementation yet (cloud: gcp): "
@@ -118,7 +116,7 @@ def resolve(settings: Settings, capability: str) -> str:
     if choice != "auto":
         return choice
     if settings.cloud == "gcp":
-        return _gcp_default(settings, capability)
+        return _gcp_default(capability)
     runs_locally = settings.target != "aws"
     defaults = {
         "object_store": "s3",
@@ -193,12 +191,6 @@ class WiredServices:
 
                 return DeltaTableStore(lambda: gcs_storage_options(self.gcp_clients))
             return DeltaTableStore(self.clients.storage_options)
-        if kind == "delta-local":
-            # fake-gcs-server refuses delta-rs's XML-API uploads: the same delta-rs tables, on a local directory
-            # keyed gs://<bucket>/<path> -> <dir>/<bucket>/<path> (docs/gcp.md)
-            from mlops.adapters.memory.table_store import MemoryTableStore
-
-            return MemoryTableStore(root=self.settings.gcp_emulator_dir / "delta")
         if kind == "memory":
             from mlops.adapters.memory.table_store import MemoryTableStore
 

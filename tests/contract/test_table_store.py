@@ -1,6 +1,5 @@
 """The table-store port's contract, over every implementation: the in-memory fake (Delta in a temporary
-directory), Delta on the session's moto S3, Delta on LocalStack's S3, and what ``cloud: gcp`` gets on Google's
-emulators.
+directory), Delta on the session's moto S3, Delta on LocalStack's S3, and Delta on the session's GCS emulator.
 
 Each test gets a table URI of its own in a bucket of its own, so the suites never see each other's versions.
 """
@@ -46,15 +45,14 @@ def _s3_backend(clients: Any) -> Backend:
     return Backend(DeltaTableStore(clients.storage_options), f"s3://{bucket}")
 
 
-def _gcp_backend(settings: Any, state_dir: Any) -> Backend:
-    """The table store the wiring gives ``cloud: gcp`` on the emulators (``delta-local``: fake-gcs-server refuses
-    delta-rs's XML-API uploads, docs/gcp.md), on ``gs://`` URIs."""
-    from mlops.wiring import container_platform, resolve
+def _gcs_backend(clients: Any) -> Backend:
+    """Delta on the GCS emulator, through the storage options the wiring gives ``cloud: gcp``."""
+    from mlops.adapters.gcp.gcs_delta import gcs_storage_options
+    from mlops.lake.delta import DeltaTableStore
 
-    local = settings.model_copy(update={"state_dir": state_dir})
-    assert resolve(local, "table_store") == "delta-local"
-    store = container_platform(local).services.table_store
-    return Backend(store, f"gs://contract-tables-{uuid.uuid4().hex[:10]}")
+    bucket = f"contract-tables-{uuid.uuid4().hex[:10]}"
+    clients.storage().create_bucket(bucket)
+    return Backend(DeltaTableStore(lambda: gcs_storage_options(clients)), f"gs://{bucket}")
 
 
 @pytest.fixture(
@@ -67,7 +65,7 @@ def _gcp_backend(settings: Any, state_dir: Any) -> Backend:
 )
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     if request.param == "gcp-emulator":
-        yield _gcp_backend(request.getfixturevalue("gcp_settings"), request.getfixturevalue("tmp_path"))
+        yield _gcs_backend(request.getfixturevalue("gcp_clients"))
         return
     if request.param == "memory":
         from mlops.adapters.memory.table_store import MemoryTableStore

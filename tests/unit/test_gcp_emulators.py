@@ -38,12 +38,12 @@ def _gone(pid: int, within: float = 10.0) -> bool:
 
 def test_started_emulators_are_recorded_answer_and_stop_by_pid(tmp_path: Path) -> None:
     started = gcp_emulators.start(tmp_path, names=("gcs",))
-    (gcs,) = started.processes
+    server, front = started.processes  # fake-gcs-server and its XML front (what clients are given)
     assert gcp_emulators.read_state(tmp_path) == started
     assert gcp_emulators.running(tmp_path) == started
-    assert started.hosts() == {"gcs": f"127.0.0.1:{gcs.port}"}
-    assert gcp_emulators.stop(tmp_path) == ["gcs"]
-    assert _gone(gcs.pid)
+    assert started.hosts() == {"gcs-server": f"127.0.0.1:{server.port}", "gcs": f"127.0.0.1:{front.port}"}
+    assert gcp_emulators.stop(tmp_path) == ["gcs-server", "gcs"]
+    assert _gone(server.pid) and _gone(front.pid)
     assert gcp_emulators.read_state(tmp_path) is None
     assert gcp_emulators.stop(tmp_path) == []  # nothing recorded: nothing to stop
 

@@ -1,10 +1,9 @@
 """delta-rs storage options for Delta tables on ``gs://`` URIs.
 
 On Google Cloud, delta-rs (the ``object_store`` crate) authenticates with Application Default Credentials, as the
-rest of the kit does: no option is needed. Against an emulator it takes a service-account key whose
-``gcs_base_url`` points at the emulator and ``disable_oauth`` skips token fetches. fake-gcs-server answers
-delta-rs's listing but refuses its XML-API uploads, so on ``target: gcp-emulators`` the wiring keeps Delta on a
-local directory instead (``delta-local``, docs/gcp.md); these options serve emulators that speak the XML API.
+rest of the kit does: no option is needed. Against the emulator it takes a service-account key whose
+``gcs_base_url`` points at the emulator (its XML front, :mod:`mlops.local.gcs_xml`, which takes delta-rs's
+uploads) and ``disable_oauth`` skips token fetches.
 """
 
 from __future__ import annotations
