@@ -235,6 +235,9 @@ _IDENTITIES: dict[str, IdentityRule] = {
     "aws:s3/bucketObjectv2:BucketObjectv2": _bucket_object,
     "aws:iam/role:Role": lambda _n, p, _i, acct, _r: Identity(p, f"arn:aws:iam::{acct}:role/{p}"),
     "aws:iam/rolePolicy:RolePolicy": _no_arn(lambda n, _p, i, _a: f"{i.get('role')}:{i.get('name') or n}"),
+    "aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy": _no_arn(
+        lambda _n, _p, i, _a: str(i.get("modelPackageGroupName"))
+    ),
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": _no_arn(
         lambda _n, _p, i, _a: f"{i.get('role')}/{i.get('policyArn')}"
     ),

@@ -27,6 +27,7 @@ from infra.components.processing import (
     ProcessingArgs,
     discover_job_scripts,
 )
+from infra.components.promotion_source import PromotionSource, PromotionSourceArgs
 from infra.components.security import SecurityBase, SecurityBaseArgs
 from infra.components.serving import Serving, ServingArgs
 from infra.components.streaming import Streaming, StreamingArgs
@@ -221,6 +222,13 @@ def define_platform(config: StackConfig) -> PlatformOutputs:
             endpoint_enabled=config.endpoint_enabled,
         ),
     )
+    if promotion_target is not None:  # the next stack's deploy role reads this stack's gated versions
+        PromotionSource(
+            "promotion",
+            PromotionSourceArgs(
+                identity=ident, target=promotion_target, model_package_group=training.model_package_group
+            ),
+        )
     cicd = CicdIdentity(
         "cicd",
         CicdArgs(

@@ -35,7 +35,12 @@ MLFLOW_READ_ACTIONS: tuple[str, ...] = (
 )
 """The registry reads of the promotion: the version an alias names, its tags, its run's metrics."""
 
-PACKAGE_READ_ACTIONS: tuple[str, ...] = ("sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup")
+PACKAGE_READ_ACTIONS: tuple[str, ...] = (
+    "sagemaker:DescribeModelPackage",
+    "sagemaker:DescribeModelPackageGroup",
+    "sagemaker:ListModelPackages",
+)
+"""The registry reads of the promotion on the previous stack's model package group and its packages."""
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ RESOURCE_TYPES: dict[str, type[pulumi.CustomResource]] = {
     "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream": aws.kinesis.FirehoseDeliveryStream,
     "aws:dynamodb/table:Table": aws.dynamodb.Table,
     "aws:sagemaker/modelPackageGroup:ModelPackageGroup": aws.sagemaker.ModelPackageGroup,
+    "aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy": aws.sagemaker.ModelPackageGroupPolicy,
     "aws:sagemaker/pipeline:Pipeline": aws.sagemaker.Pipeline,
     "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer": aws.sagemaker.MlflowTrackingServer,
     "aws:sagemaker/model:Model": aws.sagemaker.Model,

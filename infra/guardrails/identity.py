@@ -33,6 +33,7 @@ RESOURCE_POLICIES: dict[str, str] = {
     "aws:sqs/queuePolicy:QueuePolicy": "policy",
     "aws:ecr/repositoryPolicy:RepositoryPolicy": "policy",
     "aws:ec2/vpcEndpoint:VpcEndpoint": "policy",
+    "aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy": "resourcePolicy",
 }
 """Documents that name principals (who may act), by the input holding them."""
 

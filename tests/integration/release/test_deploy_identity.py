@@ -232,6 +232,12 @@ LIFECYCLES: dict[str, Lifecycle] = {
     ),
     "aws:iam/role:Role": _role,
     "aws:iam/rolePolicy:RolePolicy": _role_policy,
+    "aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy": lambda r, _p, _e: _calls(
+        _arn("sagemaker", f"model-package-group/{r.inputs['modelPackageGroupName']}"),
+        "sagemaker:PutModelPackageGroupPolicy",
+        "sagemaker:GetModelPackageGroupPolicy",
+        "sagemaker:DeleteModelPackageGroupPolicy",
+    ),
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": lambda r, p, _e: [
         *_calls(
             f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/{r.inputs['role']}",
@@ -544,6 +550,7 @@ def test_every_workload_role_carries_the_boundary_and_stays_within_it(plans: dic
 # -- the promotion across stacks (deploy.yml: `mlops release promote D --from-stack S`; infra/promotion.py) ----------
 
 PROMOTIONS = (("dev", "staging"), ("staging", "prod"))
+PACKAGE_POLICY = "promotion-package-group-policy"
 JOB = "pipelines-abc123-Train-XyZ"
 SOURCE_ACCOUNT, TARGET_ACCOUNT = "111111111111", "222222222222"
 
@@ -647,16 +654,17 @@ def test_only_the_next_stack_reads_a_stack_s_versions_never_one_further(plans: d
         str(r) for r in _reads(plans["dev"], "dev") if evaluate([_deploy_document(plans["prod"])], r) == "allow"
     ]
     assert prod_reads_dev == []
+    assert not [r.name for r in plans["prod"].resources if r.name == PACKAGE_POLICY]  # prod promotes nowhere
     dev = _deploy_document(plans["dev"])
     assert not [s for s in dev["Statement"] if str(s.get("Sid", "")).startswith("Promotion")]
     assert [str(r) for r in _reads(plans["staging"], "staging") if evaluate([dev], r) == "allow"] == []
 
 
-def _grants(plan: Plan, resource_name: str, reader: str) -> list[dict[str, Any]]:
+def _grants(plan: Plan, resource_name: str, reader: str, key: str = "policy") -> list[dict[str, Any]]:
     """The statements of a resource policy granting another principal than the stack's own account, checked to
     name ``reader`` alone, without their principal (the evaluator reads identity documents; the principal is
     asserted here)."""
-    document = json.loads(next(r for r in plan.resources if r.name == resource_name).inputs["policy"])
+    document = json.loads(next(r for r in plan.resources if r.name == resource_name).inputs[key])
     own = {"AWS": f"arn:aws:iam::{MOCK_ACCOUNT_ID}:root"}  # the key's administrators: the stack's own account
     named = [s for s in document["Statement"] if isinstance(s.get("Principal"), dict) and "AWS" in s["Principal"]]
     named = [s for s in named if s["Principal"] != own]
@@ -677,6 +685,10 @@ def test_the_previous_stack_grants_the_next_deploy_role_exactly_the_promotion_s_
     reads = [r for r in _reads(plan, source) if r.action.startswith(("s3:", "kms:"))]
     assert [str(r) for r in reads if evaluate(granted, r) != "allow"] == []
     assert [str(r) for r in _beyond(plan, source) if evaluate(granted, r) == "allow"] == []
+    packages = [{"Version": "2012-10-17", "Statement": _grants(plan, PACKAGE_POLICY, reader, "resourcePolicy")}]
+    package_reads = [r for r in _reads(plan, source) if r.action.startswith("sagemaker:")]
+    assert package_reads and [str(r) for r in package_reads if evaluate(packages, r) != "allow"] == []
+    assert [str(r) for r in _beyond(plan, source) if evaluate(packages, r) == "allow"] == []
     others = [r.name for r in plan.resources if r.type == "aws:s3/bucketPolicy:BucketPolicy"]
     for name in set(others) - {"datalake-models-policy", "datalake-features-policy"}:
         assert _grants(plan, name, reader) == [], f"{name} grants the promotion"
@@ -688,6 +700,7 @@ def test_across_accounts_each_side_names_the_other_account(tmp_path_factory: pyt
     dev = plan_with(repo, "dev", {"promotionTargetAccount": TARGET_ACCOUNT})
     reader = f"arn:aws:iam::{TARGET_ACCOUNT}:role/mlops-kit-staging-deploy-role"
     assert _grants(dev, "datalake-models-policy", reader) and _grants(dev, "security-key", reader)
+    assert _grants(dev, PACKAGE_POLICY, reader, "resourcePolicy")
     source_buckets = {zone: f"mlops-kit-dev-{zone}-{SOURCE_ACCOUNT}" for zone in ("models", "features")}
     document = _deploy_document(staging)
     key = f"arn:aws:kms:{REGION}:{SOURCE_ACCOUNT}:key/1234abcd"

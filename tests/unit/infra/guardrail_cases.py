@@ -627,6 +627,25 @@ CASES: tuple[Case, ...] = (
         ),
     ),
     Case(
+        "principal-star-on-model-packages",
+        ["[no-public-principal] models-grants: resourcePolicy allows every principal"],
+        add=(
+            record(
+                "aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy",
+                "models-grants",
+                modelPackageGroupName="mlops-kit-prod-models",
+                resourcePolicy=_doc(
+                    {
+                        "Effect": "Allow",
+                        "Principal": "*",
+                        "Action": "sagemaker:DescribeModelPackage",
+                        "Resource": f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:model-package/mlops-kit-prod-models/*",
+                    }
+                ),
+            ),
+        ),
+    ),
+    Case(
         "principal-aws-star-in-list",
         ["[no-public-principal] sm-role: assumeRolePolicy allows every principal"],
         {

@@ -1,4 +1,5 @@
-"""The local apply's IAM handlers on the session's emulator: attachments are idempotent, as ``pulumi up`` is."""
+"""The local apply's IAM and registry-grant handlers on the session's emulator: re-applies are idempotent, as
+``pulumi up`` is."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import json
 import uuid
 from pathlib import Path
 
+import pytest
+
 from mlops.adapters.aws.clients import ClientFactory
+from mlops.errors import LocalApplyError
 from mlops.local.apply.base import HandlerContext
-from mlops.local.apply.handlers import iam
+from mlops.local.apply.handlers import iam, sagemaker_registry
 
 TRUST = json.dumps(
     {
@@ -41,3 +45,20 @@ def test_a_managed_policy_is_attached_once_and_reapplying_reuses_it(
     assert [p["PolicyArn"] for p in attached["AttachedPolicies"]] == [policy.state["arn"]]
     assert (first.outcome, again.outcome) == ("created", "reused")
     assert first.physical_id == f"{role.physical_id}/{policy.state['arn']}"
+
+
+def test_a_package_group_policy_needs_its_group_and_is_kept_for_reapplies(
+    emulated_clients: ClientFactory, tmp_path: Path
+) -> None:
+    ctx = _context(emulated_clients, tmp_path)
+    group = f"grants-{uuid.uuid4().hex[:8]}"
+    inputs = {"modelPackageGroupName": group, "resourcePolicy": READ}
+    with pytest.raises(LocalApplyError, match=group):
+        sagemaker_registry.model_package_group_policy(ctx, "g", inputs)
+    emulated_clients.client("sagemaker").create_model_package_group(ModelPackageGroupName=group)
+
+    first = sagemaker_registry.model_package_group_policy(ctx, "g", inputs)
+    again = sagemaker_registry.model_package_group_policy(ctx, "g", inputs)
+    changed = sagemaker_registry.model_package_group_policy(ctx, "g", {**inputs, "resourcePolicy": TRUST})
+
+    assert (first.outcome, again.outcome, changed.outcome) == ("created", "reused", "updated")

@@ -1,11 +1,14 @@
-"""SageMaker model package groups, pipelines, and the MLflow tracking server (played locally)."""
+"""SageMaker model package groups and their resource policies, pipelines, and the MLflow tracking server (played
+locally)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from mlops.errors import LocalApplyError
 from mlops.local.apply.base import (
     Applied,
     Handler,
@@ -86,7 +89,32 @@ def mlflow_tracking_server(ctx: HandlerContext, name: str, inputs: dict[str, Any
     return applied(server, inputs, outcome, arn=uri, trackingServerUrl=uri)
 
 
+def model_package_group_policy(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applied:
+    """``aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy``: the group must exist; moto has no
+    ``PutModelPackageGroupPolicy``, so the document is kept under the state dir
+    (``<state_dir>/sagemaker/model-package-group-policies/<group>.json``), where a re-apply compares it."""
+    typ = "aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy"
+    group = str(require(inputs, "modelPackageGroupName", typ, name))
+    document = str(require(inputs, "resourcePolicy", typ, name))
+    json.loads(document)  # a malformed document fails here, as PutModelPackageGroupPolicy would
+    try:
+        ctx.clients.client("sagemaker").describe_model_package_group(ModelPackageGroupName=group)
+    except ClientError as exc:
+        if is_not_found(exc):
+            raise LocalApplyError(f"{typ} {name!r}: model package group {group!r} does not exist") from exc
+        raise
+    path = ctx.state_dir / "sagemaker" / "model-package-group-policies" / f"{group}.json"
+    outcome: Outcome = "created"
+    if path.is_file():
+        outcome = "reused" if same_json(path.read_text(), document) else "updated"
+    if outcome != "reused":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(document)
+    return applied(group, inputs, outcome, modelPackageGroupName=group)
+
+
 HANDLERS: dict[str, Handler] = {
+    "aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy": model_package_group_policy,
     "aws:sagemaker/modelPackageGroup:ModelPackageGroup": model_package_group,
     "aws:sagemaker/pipeline:Pipeline": pipeline,
     "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer": mlflow_tracking_server,
