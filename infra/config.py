@@ -246,7 +246,8 @@ def load_stack_config(stack: str, raw: Mapping[str, Any], *, repo_root: Path | N
         values["repoRoot"] = repo_root
     prefix = f"{PROJECT}:"
     for key, value in raw.items():
-        if key in ("aws:region", "gcp:region"):
+        if key == "gcp:region" or (key == "aws:region" and "gcp:region" not in raw):
+            # A GCP stack's region is gcp:region even where the project declares an aws:region for AWS stacks.
             values["region"] = value
         elif key == "gcp:project":
             values["gcpProject"] = value

@@ -209,6 +209,7 @@ class GcpProcessing(pulumi.ComponentResource):
                         "pythonFileUris": [v[1]],
                         # The names the job scripts take as arguments, as the Glue jobs get them.
                         "args": [
+                            f"--JOB_NAME={batch}",
                             f"--dataset={dataset}",
                             f"--curated_bucket={buckets['curated']}",
                             f"--features_bucket={buckets['features']}",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from infra.components.base import child
 from infra.gcp import naming as gcp_naming
 from infra.gcp.components.base import GcpIdentity
 
@@ -57,6 +58,15 @@ class GcpServing(pulumi.ComponentResource):
             labels=ident.labels(COMPONENT),
             # Deployed models and their traffic split are the deploy step's (blue/green, canary).
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["trafficSplit"]),
+        )
+        # Vertex's agent creates and fills the capture table in the lake's dataset (and nothing else there).
+        gcp.bigquery.DatasetIamMember(
+            f"{name}-capture-writer",
+            dataset_id=args.dataset_id,
+            project=ident.gcp_project,
+            role="roles/bigquery.dataEditor",
+            member=ident.agent("aiplatform"),
+            opts=child(self),
         )
         self.endpoint = endpoint.id
         self.register_outputs({"endpoint": self.endpoint})

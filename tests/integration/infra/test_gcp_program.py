@@ -176,7 +176,11 @@ def test_batches_run_the_uploaded_scripts_privately_on_schedule(plans: dict[str,
         request["pysparkBatch"]["mainPythonFileUri"] == f"gs://{artifacts}/dataproc/scripts/{digest}/build_features.py"
     )
     assert request["pysparkBatch"]["pythonFileUris"][0].startswith(f"gs://{artifacts}/dataproc/packages/")
-    assert "--dataset=card_transactions" in request["pysparkBatch"]["args"]
+    # the same arguments the Glue jobs get, as jobs/_glue_args.py parses them
+    assert request["pysparkBatch"]["args"][:2] == [
+        "--JOB_NAME=mlops-kit-dev-build-features",
+        "--dataset=card_transactions",
+    ]
     execution = request["environmentConfig"]["executionConfig"]
     assert execution["subnetworkUri"] == plan.outputs["dataproc_subnetwork"]
     assert execution["serviceAccount"] == plan.outputs["dataproc_service_account"]
@@ -214,6 +218,11 @@ def test_alerts_endpoint_and_images(plans: dict[str, Plan]) -> None:
     endpoint = _named(plan, "serving-endpoint")
     assert endpoint.inputs["encryptionSpec"] == {"kmsKeyName": plan.outputs["kms_keys"]["vertex"]}
     assert "trafficSplit" not in endpoint.inputs  # the deploy step owns the split
+    capture = endpoint.inputs["predictRequestResponseLoggingConfig"]
+    assert capture["bigqueryDestination"] == {"outputUri": "bq://mlops-kit-prod.mlops_kit_prod.predictions_log"}
+    assert (
+        _named(plan, "serving-capture-writer").inputs["member"].endswith("@gcp-sa-aiplatform.iam.gserviceaccount.com")
+    )
     assert len(_of(plan, "docker-build:index:Image")) == 2  # gcp-prod builds its images (dockerBuild)
     assert not _of(plans["gcp-dev"], "docker-build:index:Image")
     assert plan.outputs["image_uris"]["serving"].split("@")[1].startswith("sha256:")
