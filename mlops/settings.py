@@ -78,7 +78,10 @@ class JobsChoice(_Choice):
 
 
 class MetricsChoice(_Choice):
-    type: Literal["auto", "cloudwatch", "memory"] = "auto"
+    """``local``: the kit's store in the Firestore emulator, for ``cloud: gcp`` on its emulators (Cloud Monitoring
+    has none)."""
+
+    type: Literal["auto", "cloudwatch", "local", "memory"] = "auto"
 
 
 class CatalogChoice(_Choice):

@@ -101,7 +101,9 @@ def gcp_client_factory(settings: Settings) -> GcpClients:
 GCP_DEFAULTS = {"object_store": "gcs", "table_store": "delta", "events": "pubsub", "online_store": "firestore"}
 
 
-def _gcp_default(capability: str) -> str:
+def _gcp_default(settings: Settings, capability: str) -> str:
+    if capability == "metrics" and settings.target == "gcp-emulators":
+        return "local"  # Cloud Monitoring has no emulator: the kit's store in the Firestore emulator
     if capability not in GCP_DEFAULTS:
         raise ConfigError(
             f"settings.services.{capability}.type 'auto' has no Google Cloud implementation yet (cloud: gcp): "
@@ -116,7 +118,7 @@ def resolve(settings: Settings, capability: str) -> str:
     if choice != "auto":
         return choice
     if settings.cloud == "gcp":
-        return _gcp_default(capability)
+        return _gcp_default(settings, capability)
     runs_locally = settings.target != "aws"
     defaults = {
         "object_store": "s3",
@@ -244,6 +246,10 @@ class WiredServices:
             from mlops.adapters.aws.cloudwatch import CloudWatchMetrics
 
             return CloudWatchMetrics(self.clients, self.outputs.metrics_namespace)
+        if kind == "local":
+            from mlops.local.gcp_metrics import FirestoreEmulatorMetrics
+
+            return FirestoreEmulatorMetrics(self.gcp_clients, self.outputs.metrics_namespace)
         if kind == "memory":
             from mlops.adapters.memory.metrics import MemoryMetrics
 
@@ -261,6 +267,10 @@ class WiredServices:
                     from mlops.adapters.aws.cloudwatch import CloudWatchMetrics
 
                     others[namespace] = CloudWatchMetrics(self.clients, namespace)
+                elif kind == "local":
+                    from mlops.local.gcp_metrics import FirestoreEmulatorMetrics
+
+                    others[namespace] = FirestoreEmulatorMetrics(self.gcp_clients, namespace)
                 elif kind == "memory":
                     from mlops.adapters.memory.metrics import MemoryMetrics
 

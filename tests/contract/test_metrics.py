@@ -1,5 +1,6 @@
 """The metrics port's contract, over every implementation: the in-memory fake, CloudWatch on the session's moto
-server and CloudWatch on LocalStack.
+server, CloudWatch on LocalStack, and the kit's store in the Firestore emulator (``cloud: gcp`` locally: Cloud
+Monitoring has no emulator).
 
 Each test publishes into a namespace of its own, under metric names of its own (moto's GetMetricData ignores the
 namespace of a query that has dimensions), at timestamps aligned to the periods it reads back. Where an emulator
@@ -24,7 +25,7 @@ from mlops.ports.errors import UnavailableError
 from mlops.ports.metrics import MetricsError, MetricsPublisher, MetricsUnavailableError
 from mlops.settings import load_settings
 
-IMPLEMENTATIONS = ["memory", "aws-moto", "aws-localstack"]
+IMPLEMENTATIONS = ["memory", "aws-moto", "aws-localstack", "gcp-emulator"]
 MOTO_ANY_DIMENSIONS = "moto 5.2 reads a metric without dimensions as every dimension set of that name"
 LOCALSTACK_SUPERSETS = "LocalStack matches dimensions with LIKE '%Name=Value%': supersets and longer values match"
 NO_PERCENTILES = "the emulator computes no percentiles: a query for p90 over data fails with HTTP 500"
@@ -42,6 +43,10 @@ def metrics(impl: str, request: pytest.FixtureRequest) -> Iterator[MetricsPublis
         yield MemoryMetrics(namespace)
     elif impl == "aws-moto":
         yield CloudWatchMetrics(request.getfixturevalue("emulated_clients"), namespace)
+    elif impl == "gcp-emulator":  # Cloud Monitoring has no emulator: the kit's store in the Firestore emulator
+        from mlops.local.gcp_metrics import FirestoreEmulatorMetrics
+
+        yield FirestoreEmulatorMetrics(request.getfixturevalue("gcp_clients"), namespace)
     else:
         yield CloudWatchMetrics(request.getfixturevalue("localstack_clients"), namespace)
 

@@ -27,6 +27,9 @@ def test_a_capability_without_a_gcp_implementation_is_refused_by_name() -> None:
     settings = load_settings(cloud="gcp", target="gcp-emulators")
     with pytest.raises(ConfigError, match=r"services\.endpoint\.type 'auto' has no Google Cloud implementation"):
         resolve(settings, "endpoint")
+    assert resolve(settings, "metrics") == "local"  # no Cloud Monitoring emulator: the kit's store plays it
+    with pytest.raises(ConfigError, match=r"services\.metrics\.type 'auto' has no Google Cloud implementation"):
+        resolve(load_settings(cloud="gcp", target="gcp"), "metrics")
     explicit = load_settings(cloud="gcp", target="gcp-emulators", services={"endpoint": {"type": "memory"}})
     assert resolve(explicit, "endpoint") == "memory"
 

@@ -79,9 +79,12 @@ class FirestoreCheckpoints:
             raise self._error(action, exc) from exc
 
     def load(self, consumer: str) -> dict[str, Checkpoint]:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
         collection = self._clients.firestore().collection(self.collection)
         try:
-            found = [d.to_dict() for d in collection.where("consumer", "==", consumer).stream()]
+            query = collection.where(filter=FieldFilter("consumer", "==", consumer))
+            found = [d.to_dict() for d in query.stream()]
         except google_errors.GoogleAPIError as exc:
             raise self._error(f"reading the checkpoints of consumer {consumer!r}", exc) from exc
         return {row["partition"]: _checkpoint(row) for row in found}

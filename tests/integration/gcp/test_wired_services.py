@@ -1,6 +1,7 @@
 """``cloud: gcp`` through the wiring, on the session's Google emulators: the platform capability code receives
 builds the GCP adapters from the settings alone, lays the lake out in ``gs://`` URIs, and every port built so far
-round-trips through it; a capability without a GCP implementation is refused by name."""
+round-trips through it (metrics through the kit's store: Cloud Monitoring has no emulator); a capability without a
+GCP implementation is refused by name."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ def gcp_platform(gcp_settings: Settings, gcp_clients: GcpClients, tmp_path: Path
         "online_feature_table": f"online-{suffix}",
         "stream_name": f"events-{suffix}",
         "checkpoint_table": f"checkpoints-{suffix}",
+        "metrics_namespace": f"MlopsKit/{suffix}",
     }
     for zone in ("raw", "features"):  # what the infra program would create
         gcp_clients.storage().create_bucket(outputs[f"{zone}_bucket"])
@@ -67,6 +69,16 @@ def test_the_wired_gcp_ports_round_trip_in_gs_uris(gcp_platform: Platform) -> No
         assert subscription.committed[got[-1].partition].records == 2
 
 
-def test_a_capability_with_no_gcp_implementation_is_refused_by_name(gcp_platform: Platform) -> None:
-    with pytest.raises(ConfigError, match=r"services\.metrics\.type 'auto' has no Google Cloud implementation"):
-        _ = gcp_platform.services.metrics
+def test_metrics_go_to_the_kits_store_and_a_capability_with_no_gcp_implementation_is_refused(
+    gcp_platform: Platform,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=5)
+    gcp_platform.services.metrics.publish({"rows_in": 3.0}, {"Dataset": "d"}, timestamp=start)
+    points = gcp_platform.services.metrics.datapoints(
+        "rows_in", {"Dataset": "d"}, start, start + timedelta(minutes=1), 60
+    )
+    assert [p.value for p in points] == [3.0]
+    with pytest.raises(ConfigError, match=r"services\.catalog\.type 'auto' has no Google Cloud implementation"):
+        _ = gcp_platform.services.catalog

@@ -1,0 +1,109 @@
+"""Metrics for ``cloud: gcp`` on Google's emulators: Cloud Monitoring has no emulator, so the kit keeps the figures in
+the Firestore emulator with the metrics port's (CloudWatch's) semantics, as the alarm runner plays CloudWatch's
+evaluation on moto.
+
+One document per published value in the ``metrics`` collection: namespace, name, the exact dimension set (sorted
+``key=value`` pairs joined, so ``{}`` and ``{"Dataset": "d"}`` are two metrics), value, unit and timestamp. A read
+queries one metric's values in ``[start, end)`` and aggregates them per period with the in-memory fake's
+statistics (:func:`mlops.adapters.memory.metrics.aggregate`). Every process of a local stack sees the same figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from google.api_core import exceptions as google_errors
+
+from mlops.adapters.gcp.clients import GcpClients
+from mlops.adapters.memory.metrics import aggregate
+from mlops.ports.metrics import Datapoint, MetricsError, MetricsUnavailableError, check_publish, check_query
+
+COLLECTION = "metrics"
+WRITE_BATCH = 500  # Firestore's limit of writes per batch
+
+
+def _dimension_key(dimensions: Mapping[str, str]) -> str:
+    return "\x1f".join(f"{k}={v}" for k, v in sorted(dimensions.items()))
+
+
+class FirestoreEmulatorMetrics:
+    """``MetricsPublisher`` for one namespace, stored in the Firestore emulator."""
+
+    def __init__(self, clients: GcpClients, namespace: str, collection: str = COLLECTION) -> None:
+        self._clients = clients
+        self.namespace = namespace
+        self.collection = collection
+
+    def _error(self, action: str, exc: Exception) -> MetricsError:
+        where = f"namespace {self.namespace!r}: {action}"
+        if isinstance(exc, google_errors.ServiceUnavailable | google_errors.DeadlineExceeded):
+            return MetricsUnavailableError(f"{where}: the Firestore emulator did not answer: {exc}")
+        return MetricsError(f"{where} failed: {exc}")
+
+    def publish(
+        self,
+        values: Mapping[str, float],
+        dimensions: Mapping[str, str],
+        units: Mapping[str, str] | None = None,
+        timestamp: datetime | None = None,
+    ) -> None:
+        check_publish(self.namespace, values, dimensions)
+        when = timestamp or datetime.now(UTC)
+        key = _dimension_key(dimensions)
+        rows = [
+            {
+                "namespace": self.namespace,
+                "name": name,
+                "dimensions": key,
+                "value": float(value),
+                "unit": (units or {}).get(name, "None"),
+                "timestamp": when,
+            }
+            for name, value in values.items()
+        ]
+        client = self._clients.firestore()
+        collection = client.collection(self.collection)
+        try:
+            for start in range(0, len(rows), WRITE_BATCH):
+                batch = client.batch()
+                for row in rows[start : start + WRITE_BATCH]:
+                    batch.set(collection.document(), row)
+                batch.commit()
+        except google_errors.GoogleAPIError as exc:
+            raise self._error(f"publishing {sorted(values)}", exc) from exc
+
+    def datapoints(
+        self,
+        name: str,
+        dimensions: Mapping[str, str],
+        start: datetime,
+        end: datetime,
+        period_seconds: int,
+        *,
+        statistic: str = "Sum",
+    ) -> list[Datapoint]:
+        check_query(self.namespace, name, start, end, period=period_seconds, statistic=statistic)
+        periods: dict[int, list[float]] = {}
+        for row in self._rows(name, _dimension_key(dimensions)):
+            moment: datetime = row["timestamp"]
+            if start <= moment < end:
+                periods.setdefault(int((moment - start).total_seconds() // period_seconds), []).append(row["value"])
+        dims = tuple(sorted(dimensions.items()))
+        return [
+            Datapoint(name, aggregate(values, statistic), start + timedelta(seconds=index * period_seconds), dims)
+            for index, values in sorted(periods.items())
+        ]
+
+    def _rows(self, name: str, dimension_key: str) -> list[dict[str, Any]]:
+        """The metric's values (equality filters only: the emulator needs no composite index for them)."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self._clients.firestore().collection(self.collection)
+        for field, value in (("namespace", self.namespace), ("name", name), ("dimensions", dimension_key)):
+            query = query.where(filter=FieldFilter(field, "==", value))
+        try:
+            return [snapshot.to_dict() for snapshot in query.stream()]
+        except google_errors.GoogleAPIError as exc:
+            raise self._error(f"reading metric {name!r}", exc) from exc
