@@ -21,6 +21,10 @@ batch_transform  SageMaker transform jobs      the local serving container      
 training         SageMaker Pipelines           the local pipeline executor          in-process fake
 ===============  ============================  ===================================  ==================
 
+With ``cloud: gcp`` (targets ``gcp-emulators`` and ``gcp``), ``auto`` picks GCS, Delta on ``gs://``, Firestore and
+Pub/Sub (leases in Firestore), and on the emulators the kit's metrics store (Cloud Monitoring has no emulator); a
+capability with no GCP implementation yet is refused by name (docs/gcp.md).
+
 Where an emulator stores a service but does not run it (SageMaker hosting and training, Glue job runs, alarm
 evaluation on moto; LocalStack evaluates alarms itself), ``auto`` picks the kit's local runner from
 :mod:`mlops.local`. This module and the CLI are the only importers of the local runtime; capability code never sees
