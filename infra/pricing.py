@@ -57,6 +57,15 @@ class PriceTable:
         return float(value)
 
 
+def require_priced_cloud(config: StackConfig) -> None:
+    """The price tables are AWS's: a ``cloud: gcp`` stack is refused by name rather than with a missing region."""
+    if config.cloud != "aws":
+        raise ConfigError(
+            f"stack {config.stack!r} is cloud: {config.cloud}; the cost estimate prices AWS stacks only "
+            "(infra/prices/aws-<date>.yaml): no Google Cloud price table yet"
+        )
+
+
 def load_prices(repo_root: Path, region: str, as_of: str | None = None) -> PriceTable:
     """The newest price file (or the one of date ``as_of``) for ``region``."""
     files = sorted((repo_root / PRICES_DIR).glob("aws-*.yaml"))

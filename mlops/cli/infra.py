@@ -94,10 +94,11 @@ def cost(
     """Estimate the stack's monthly cost from its config and the dated price table in the repository (no
     pricing API is called). Endpoint instances and the managed MLflow server can be switched off per stack."""
     from infra.config import REPO_ROOT, read_stack_file
-    from infra.pricing import estimate, footprint_of, load_prices
+    from infra.pricing import estimate, footprint_of, load_prices, require_priced_cloud
 
     root = repo_root or REPO_ROOT
     config = read_stack_file(stack or cli_context(ctx).settings.stack_name, root)
+    require_priced_cloud(config)
     result = estimate(config, load_prices(root, config.region, prices_as_of), footprint_of(config))
     if json_out:
         emit_json(result.to_json())

@@ -255,3 +255,9 @@ def test_cli_plan_lists_the_gcp_resources() -> None:
         "cicd",
     }
     assert document["counts"]["gcp:storage/bucket:Bucket"] == 8
+
+
+def test_cost_estimate_refuses_a_gcp_stack_by_name() -> None:
+    result = CliRunner().invoke(app, ["infra", "cost", "--stack", "gcp-dev"])
+    assert isinstance(result.exception, ConfigError)
+    assert "stack 'gcp-dev' is cloud: gcp" in str(result.exception)
