@@ -80,9 +80,9 @@ customer=$(python -c "import csv, sys; print(next(csv.DictReader(open(sys.argv[1
 printf '{"dataframe_records": [{"customer_id": "%s"}]}\n' "$customer" > "$WORK/request-entity.json"
 mlops predict "$WORK/request-entity.json"
 cat > "$WORK/request.csv" <<'CSV'
-amount,category,channel,hour_of_day,day_of_week,seconds_since_last_txn,txn_count_1h,txn_count_24h,amount_mean_7d,amount_max_7d,amount_std_30d,amount_sum_24h
-24.5,grocery,card_present,14,2,86400,1,2,31.0,60.0,12.0,55.5
-950.0,electronics,online,3,6,45,5,7,80.0,950.0,120.0,1900.0
+amount,category,channel,country,hour_of_day,day_of_week,seconds_since_last_txn,txn_count_1h,txn_count_24h,amount_mean_7d,amount_max_7d,amount_std_30d,amount_sum_24h
+24.5,grocery,card_present,US,14,2,86400,1,2,31.0,60.0,12.0,55.5
+950.0,electronics,online,NG,3,6,45,5,7,80.0,950.0,120.0,1900.0
 CSV
 mlops predict "$WORK/request.csv" --content-type text/csv
 

@@ -11,7 +11,10 @@ country (mostly the customer's home). Fraud follows patterns a model can learn:
 
 Drift (``drift_start`` + ``DriftKind``) changes events at or after that time: ``amount_shift`` scales amounts,
 ``new_category`` adds a category value the definition does not allow, ``fraud_pattern`` moves fraud to
-domestic, daytime, contactless purchases. Everything is vectorised numpy; one seed gives identical output.
+domestic, daytime, contactless purchases: stolen physical cards tapped in shops just under the no-PIN contactless
+limit, singly or in series (the compromised cards' bursts become series of taps), while the old patterns stop (the
+foreign, night and online purchases after the drift are genuine). Everything is vectorised numpy; one seed gives
+identical output.
 """
 
 from __future__ import annotations
@@ -64,6 +67,11 @@ WEEKDAY_PROFILE = np.array([0.9, 0.9, 0.95, 1.0, 1.2, 1.35, 1.1])
 SPAN = timedelta(days=90)
 DEFAULT_START = datetime(2024, 1, 1, tzinfo=UTC)
 BURST_SHARE = 0.005  # fraction of rows that belong to fraud bursts
+CONTACTLESS_LIMIT = 100.0  # no PIN asked below it: stolen-card fraud stays just under it
+TAP_FRAUD_RATE = 0.006  # after ``fraud_pattern`` drift: share of drifted rows that are single stolen-card taps
+DAYTIME = (9, 18)  # hours [start, end) in which the drifted fraud happens: shops are open
+# categories a stolen card is tapped in, weighted by how often each category is paid contactless
+TAP_CATEGORY_P = CATEGORY_WEIGHTS * CHANNEL_P[:, 2] / (CATEGORY_WEIGHTS * CHANNEL_P[:, 2]).sum()
 _SECONDS = 86_400
 
 
@@ -154,6 +162,7 @@ def generate_card_transactions(options: CardOptions) -> pd.DataFrame:
 
     # bursts: a compromised card makes several quick online purchases, mostly abroad
     burst_rows = int(n * BURST_SHARE)
+    burst_of = np.full(n, -1)  # the burst each row belongs to (-1: none)
     if burst_rows >= 3:
         sizes = rng.integers(3, 9, size=max(1, burst_rows // 5))
         sizes = sizes[np.cumsum(sizes) <= burst_rows]
@@ -173,6 +182,7 @@ def generate_card_transactions(options: CardOptions) -> pd.DataFrame:
         )
         log_amount[members] = AMOUNT_MU[category[members]] + rng.uniform(0.3, 1.5, size=len(members))
         is_fraud[members] = True
+        burst_of[members] = burst_id
 
     if options.drift_start is not None:
         drift_at = (options.drift_start - options.start).total_seconds()
@@ -181,6 +191,8 @@ def generate_card_transactions(options: CardOptions) -> pd.DataFrame:
             rng,
             options.drift,
             drifted=drifted,
+            seconds=seconds,
+            burst_of=burst_of,
             category=category,
             channel=channel,
             country=country,
@@ -213,6 +225,8 @@ def _apply_drift(
     kinds: frozenset[DriftKind],
     *,
     drifted: np.ndarray,
+    seconds: np.ndarray,
+    burst_of: np.ndarray,
     category: np.ndarray,
     channel: np.ndarray,
     country: np.ndarray,
@@ -221,7 +235,6 @@ def _apply_drift(
     is_fraud: np.ndarray,
 ) -> None:
     """Change the drifted rows in place."""
-    count = int(drifted.sum())
     if DriftKind.AMOUNT_SHIFT in kinds:
         log_amount[drifted] += np.log(1.8)  # prices up 80%: the amount distribution shifts right
     if DriftKind.NEW_CATEGORY in kinds:
@@ -229,14 +242,42 @@ def _apply_drift(
         category[new] = len(CATEGORIES)  # DRIFT_CATEGORY, outside the definition's allowed values
         channel[new] = 1
     if DriftKind.FRAUD_PATTERN in kinds:
-        # fraudsters move to domestic, contactless, mid-size purchases in daytime: old signals stop working
-        fraud = rng.random(count) < 0.012
-        is_fraud[drifted] = fraud
-        index = np.flatnonzero(drifted)[fraud]
-        channel[index] = 2
-        country[index] = home[index]
-        known = np.minimum(category[index], len(CATEGORIES) - 1)  # the drift category has no amount profile
-        log_amount[index] = AMOUNT_MU[known] + rng.uniform(0.2, 0.8, size=len(index))
+        _tap_fraud(rng, drifted, seconds, burst_of, category, channel, country, home, log_amount, is_fraud)
+
+
+def _tap_fraud(
+    rng: np.random.Generator,
+    drifted: np.ndarray,
+    seconds: np.ndarray,
+    burst_of: np.ndarray,
+    category: np.ndarray,
+    channel: np.ndarray,
+    country: np.ndarray,
+    home: np.ndarray,
+    log_amount: np.ndarray,
+    is_fraud: np.ndarray,
+) -> None:
+    """Drifted fraud is stolen cards tapped at home: contactless, domestic, in shop categories, in daytime, each
+    amount just under the no-PIN limit. Single taps are drawn anew; a burst after the drift keeps its card and its
+    minutes-apart rhythm and becomes a series of such taps (a thief taps until the card is blocked). Every other
+    drifted row is genuine: the old patterns stop."""
+    bursts = drifted & (burst_of >= 0)
+    taps = (drifted & ~bursts & (rng.random(len(drifted)) < TAP_FRAUD_RATE)) | bursts
+    index = np.flatnonzero(taps)
+    is_fraud[drifted] = False
+    is_fraud[index] = True
+    channel[index] = 2
+    country[index] = home[index]
+    category[index] = rng.choice(len(CATEGORIES), size=len(index), p=TAP_CATEGORY_P)
+    log_amount[index] = np.log(CONTACTLESS_LIMIT * rng.uniform(0.9, 0.995, size=len(index)))
+    # daytime: a single tap gets a time of day in DAYTIME; a burst moves as a whole, its first tap in DAYTIME
+    group = np.where(bursts[index], burst_of[index], -1 - np.arange(len(index)))
+    _, inverse = np.unique(group, return_inverse=True)
+    start = np.full(inverse.max(initial=-1) + 1, np.iinfo(np.int64).max)
+    np.minimum.at(start, inverse, seconds[index])  # a burst's first tap
+    opening = rng.integers(DAYTIME[0] * 3600, (DAYTIME[1] - 1) * 3600, size=len(start))
+    shift = start - start % _SECONDS + opening - start
+    seconds[index] += shift[inverse]
 
 
 def _merchant(rng: np.random.Generator, category: np.ndarray, pop: _Population) -> np.ndarray:

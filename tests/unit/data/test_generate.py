@@ -9,7 +9,13 @@ import pytest
 
 from mlops.datasets import find_definition
 from mlops.errors import DatasetError
-from pipelines.generate.card_transactions import CardOptions, DriftKind, generate_card_transactions
+from pipelines.generate.card_transactions import (
+    CONTACTLESS_LIMIT,
+    DAYTIME,
+    CardOptions,
+    DriftKind,
+    generate_card_transactions,
+)
 from pipelines.generate.produce import GenerateRequest, generate
 from pipelines.ingest.formats import FileFormat
 from pipelines.ingest.records import read_records
@@ -55,6 +61,23 @@ def test_drift_changes_only_events_after_its_start() -> None:
     assert drifted.loc[after, "amount"].median() > 1.5 * before_median
     fraud_after = drifted[after & (drifted["is_fraud"] == 1)]
     assert (fraud_after["channel"] == "contactless").mean() > 0.9
+
+
+def test_fraud_pattern_drift_moves_fraud_to_daytime_domestic_taps_just_under_the_contactless_limit() -> None:
+    kinds = frozenset({DriftKind.FRAUD_PATTERN})
+    frame = generate_card_transactions(CardOptions(rows=100_000, seed=4, drift_start=DRIFT_AT, drift=kinds))
+    after = frame["event_time"] >= DRIFT_AT
+    fraud = frame[after & (frame["is_fraud"] == 1)]
+    assert len(fraud) > 300
+    hours = fraud["event_time"].dt.hour
+    assert hours.between(DAYTIME[0], DAYTIME[1] - 1).all(), hours.value_counts().sort_index().to_dict()
+    assert (fraud["channel"] == "contactless").all()
+    assert fraud["amount"].between(0.9 * CONTACTLESS_LIMIT, CONTACTLESS_LIMIT).all()
+    # domestic: each fraud happens in its customer's usual country
+    usual = frame.groupby("customer_id")["country"].agg(lambda countries: countries.mode().iloc[0])
+    assert (fraud["country"].to_numpy() == usual[fraud["customer_id"]].to_numpy()).mean() > 0.95
+    # the old patterns stop: after the drift no online or foreign-burst row is fraud
+    assert not frame.loc[after & (frame["channel"] == "online"), "is_fraud"].any()
 
 
 def test_drift_options_must_come_together() -> None:
