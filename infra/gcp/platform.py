@@ -170,6 +170,7 @@ def define_gcp_platform(config: StackConfig) -> PlatformOutputs:
         "sagemaker_role_arn": training.service_account,
         "vertex_service_account": training.service_account,
         "vertex_staging_uri": training.staging_uri,
+        "vertex_network": network.vertex_network,
         "model_package_group": training.model_name,
         "training_pipeline_name": training.pipeline_name,
         "dataset_definitions_uri": zones["artifacts"].apply(

@@ -17,6 +17,8 @@ GCP_RESOURCE_TYPES: dict[str, type[pulumi.CustomResource]] = {
     "gcp:compute/network:Network": gcp.compute.Network,
     "gcp:compute/subnetwork:Subnetwork": gcp.compute.Subnetwork,
     "gcp:compute/firewall:Firewall": gcp.compute.Firewall,
+    "gcp:compute/globalAddress:GlobalAddress": gcp.compute.GlobalAddress,
+    "gcp:servicenetworking/connection:Connection": gcp.servicenetworking.Connection,
     "gcp:storage/bucket:Bucket": gcp.storage.Bucket,
     "gcp:storage/bucketIAMMember:BucketIAMMember": gcp.storage.BucketIAMMember,
     "gcp:storage/bucketObject:BucketObject": gcp.storage.BucketObject,

@@ -16,6 +16,8 @@ from infra.components.base import child
 from infra.gcp.components.base import GcpIdentity
 
 COMPONENT = "network"
+VERTEX_PREFIX_LENGTH = 20
+"""Size of the range reserved for Vertex's peered workers (/20: 4,096 addresses)."""
 DATAPROC_TAG = "dataproc"
 """Network tag of Dataproc Serverless workers: their nodes talk to each other on every port."""
 
@@ -33,6 +35,7 @@ class GcpNetwork(pulumi.ComponentResource):
 
     network_id: pulumi.Output[str]
     subnet_id: pulumi.Output[str]
+    vertex_network: pulumi.Output[str]
 
     def __init__(self, name: str, args: GcpNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:network:Network", name, None, opts)
@@ -85,6 +88,29 @@ class GcpNetwork(pulumi.ComponentResource):
             log_config={"metadata": "INCLUDE_ALL_METADATA"},
             opts=child(self),
         )
+        # Vertex training and pipeline jobs join the VPC through private services access (a peering), never a
+        # public IP: a reserved internal range for Google's side and the peering itself.
+        peering_range = gcp.compute.GlobalAddress(
+            f"{name}-vertex-range",
+            name=naming.resource_name(ident.project, ident.environment, "vertex-peering", 63),
+            project=ident.gcp_project,
+            network=vpc.id,
+            purpose="VPC_PEERING",
+            address_type="INTERNAL",
+            prefix_length=VERTEX_PREFIX_LENGTH,
+            opts=child(self),
+        )
+        gcp.servicenetworking.Connection(
+            f"{name}-vertex-peering",
+            network=vpc.id,
+            service="servicenetworking.googleapis.com",
+            reserved_peering_ranges=[peering_range.name],
+            opts=child(self),
+        )
         self.network_id = vpc.id
         self.subnet_id = subnet.id
+        # Vertex names a peered network by project number: projects/<number>/global/networks/<name>.
+        self.vertex_network = vpc.name.apply(
+            lambda network: f"projects/{ident.project_number}/global/networks/{network}"
+        )
         self.register_outputs({"network": self.network_id, "subnet": self.subnet_id})

@@ -191,6 +191,9 @@ def test_batches_run_the_uploaded_scripts_privately_on_schedule(plans: dict[str,
     uploads = {o.inputs["name"] for o in _of(plan, "gcp:storage/bucketObject:BucketObject")}
     assert f"dataproc/scripts/{digest}/build_features.py" in uploads
     assert _named(plan, "network-subnet").inputs["privateIpGoogleAccess"] is True
+    peering = _named(plan, "network-vertex-peering")
+    assert peering.inputs["reservedPeeringRanges"] == ["mlops-kit-dev-vertex-peering"]
+    assert plan.outputs["vertex_network"] == "projects/100000000001/global/networks/mlops-kit-dev-vpc"
 
 
 def test_federation_admits_only_the_stacks_environment(plans: dict[str, Plan]) -> None:
