@@ -242,11 +242,23 @@ def _apply_drift(
         category[new] = len(CATEGORIES)  # DRIFT_CATEGORY, outside the definition's allowed values
         channel[new] = 1
     if DriftKind.FRAUD_PATTERN in kinds:
-        _tap_fraud(rng, drifted, seconds, burst_of, category, channel, country, home, log_amount, is_fraud)
+        _tap_fraud(
+            rng,
+            drifted=drifted,
+            seconds=seconds,
+            burst_of=burst_of,
+            category=category,
+            channel=channel,
+            country=country,
+            home=home,
+            log_amount=log_amount,
+            is_fraud=is_fraud,
+        )
 
 
 def _tap_fraud(
     rng: np.random.Generator,
+    *,
     drifted: np.ndarray,
     seconds: np.ndarray,
     burst_of: np.ndarray,
