@@ -222,13 +222,14 @@ def define_platform(config: StackConfig) -> PlatformOutputs:
             endpoint_enabled=config.endpoint_enabled,
         ),
     )
+    reader: pulumi.Output[str] | None = None
     if promotion_target is not None:  # the next stack's deploy role reads this stack's gated versions
-        PromotionSource(
+        reader = PromotionSource(
             "promotion",
             PromotionSourceArgs(
                 identity=ident, target=promotion_target, model_package_group=training.model_package_group
             ),
-        )
+        ).reader_role_arn
     cicd = CicdIdentity(
         "cicd",
         CicdArgs(
@@ -276,6 +277,8 @@ def define_platform(config: StackConfig) -> PlatformOutputs:
         "deploy_role_arn": cicd.deploy_role_arn,
         "image_uris": images.uris,
     }
+    if reader is not None:  # `mlops release promote` in the next stack assumes it (mlops/wiring.py)
+        outputs["promotion_reader_role_arn"] = reader
     return outputs
 
 

@@ -681,8 +681,9 @@ def _stack_network(scope: DeployScope) -> list[dict[str, Any]]:
 
 
 def _workload_roles(scope: DeployScope) -> list[dict[str, Any]]:
-    """Workload roles: created and changed only with the stack's boundary; each passed only to its service."""
-    roles = [scope.role_arn(purpose) for purpose in WORKLOAD_ROLES]
+    """Workload roles (and the promotion reader, which no service is passed): created and changed only with the
+    stack's boundary; each passed only to its service."""
+    roles = [scope.role_arn(purpose) for purpose in (*WORKLOAD_ROLES, promotion.PROMOTION_READER)]
     statements: list[dict[str, Any]] = [
         {
             "Sid": "EditWorkloadRolesWithinTheBoundary",

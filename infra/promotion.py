@@ -35,6 +35,12 @@ MLFLOW_READ_ACTIONS: tuple[str, ...] = (
 )
 """The registry reads of the promotion: the version an alias names, its tags, its run's metrics."""
 
+PROMOTION_READER = "promotion-reader"
+"""Purpose of the previous stack's role the next stack's deploy role assumes (``<prefix>-promotion-reader-role``)."""
+
+MLFLOW_ARTIFACT_PREFIX = "mlflow/"
+"""Where the tracking server keeps run and model artifacts in the models bucket (:func:`naming.mlflow_artifact_uri`)."""
+
 PACKAGE_READ_ACTIONS: tuple[str, ...] = (
     "sagemaker:DescribeModelPackage",
     "sagemaker:DescribeModelPackageGroup",
@@ -67,6 +73,19 @@ class PromotionLink:
     def reader_role_arn(self) -> str:
         """The next stack's deploy role: the one principal the previous stack grants the reads to."""
         return f"arn:aws:iam::{self.target_account}:role/{naming.role_name(self.project, self.target, 'deploy')}"
+
+    @property
+    def promotion_reader_arn(self) -> str:
+        """The previous stack's promotion reader role, which the next stack's deploy role assumes to read MLflow
+        (SageMaker's managed tracking server takes no resource policy, so no cross-account grant can name it)."""
+        name = naming.role_name(self.project, self.source, PROMOTION_READER)
+        return f"arn:aws:iam::{self.source_account}:role/{name}"
+
+    @property
+    def tracking_server_arn(self) -> str:
+        return self.sagemaker_arn(
+            f"mlflow-tracking-server/{naming.sagemaker_name(self.project, self.source, 'mlflow')}"
+        )
 
     def bucket(self, zone: str) -> str:
         return naming.bucket_name(self.project, self.source, zone, self.source_account)
@@ -137,7 +156,68 @@ def source_reads(link: PromotionLink) -> list[dict[str, Any]]:
             "Action": list(MLFLOW_READ_ACTIONS),
             "Resource": link.sagemaker_arn(f"mlflow-tracking-server/{prefix}-*"),
         },
+        {
+            "Sid": "PromotionSourceReader",
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Resource": link.promotion_reader_arn,
+        },
     ]
+
+
+def reader_trust(link: PromotionLink) -> dict[str, Any]:
+    """The promotion reader's trust policy: the next stack's deploy role, and no one else, assumes it."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": f"PromotionTo{link.target.title()}Assumes",
+                "Effect": "Allow",
+                "Principal": {"AWS": link.reader_role_arn},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+
+
+def reader_policy(link: PromotionLink) -> dict[str, Any]:
+    """What the promotion reader may do in the previous stack: the MLflow reads on its tracking server, and the
+    objects those reads lead to (the promoted version's artifact, holdout, baseline and report, and the tracking
+    server's artifact store) decrypted through S3 only. It writes nothing."""
+    models = link.bucket("models")
+    artifacts = [s3_arn(models, f"{MLFLOW_ARTIFACT_PREFIX}*")]
+    statements: list[dict[str, Any]] = []
+    for zone in READ_PREFIXES:
+        statements += _s3_reads(link, zone, None, f"Read{zone.title()}")
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "Registry",
+                "Effect": "Allow",
+                "Action": list(MLFLOW_READ_ACTIONS),
+                "Resource": link.tracking_server_arn,
+            },
+            *statements,
+            {
+                "Sid": "ListTrackingArtifacts",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": s3_arn(models),
+                "Condition": {"StringLike": {"s3:prefix": [f"{MLFLOW_ARTIFACT_PREFIX}*"]}},
+            },
+            {"Sid": "ReadTrackingArtifacts", "Effect": "Allow", "Action": "s3:GetObject", "Resource": artifacts},
+            {
+                "Sid": "DecryptThroughS3",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": link.source_key_arns,
+                "Condition": {
+                    "StringEquals": {"kms:ViaService": link.s3_via, "aws:ResourceTag/environment": link.source}
+                },
+            },
+        ],
+    }
 
 
 def bucket_grants(link: PromotionLink, zone: str) -> list[dict[str, Any]]:

@@ -81,6 +81,8 @@ class StackOutputs(BaseModel):
 
     # CI/CD identity
     deploy_role_arn: str
+    promotion_reader_role_arn: str | None = None
+    """With a promotion target: the role the next stack's deploy role assumes to read this stack (MLflow)."""
 
     # images: what SageMaker runs, by image name (training, serving); outputs of older applies may lack them
     image_uris: dict[str, str] = Field(default_factory=dict)

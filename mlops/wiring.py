@@ -150,15 +150,16 @@ def _unknown(capability: str, kind: str) -> ConfigError:
 class WiredServices:
     """The ports of one platform, each built on first use (a command pays only for what it touches)."""
 
-    def __init__(self, settings: Settings, outputs: StackOutputs) -> None:
+    def __init__(self, settings: Settings, outputs: StackOutputs, clients: ClientFactory | None = None) -> None:
         self.settings = settings
         self.outputs = outputs
         self._lock = threading.Lock()
         self._other_metrics: dict[str, MetricsPublisher] = {}
+        self._given_clients = clients
 
     @cached_property
     def clients(self) -> ClientFactory:
-        return client_factory(self.settings)
+        return self._given_clients or client_factory(self.settings)
 
     @cached_property
     def gcp_clients(self) -> GcpClients:
@@ -452,6 +453,17 @@ class WiredServices:
 def build_platform(settings: Settings, outputs: StackOutputs) -> Platform:
     """The platform for ``settings`` and a stack's ``outputs``, its services wired from the settings."""
     return Platform(settings=settings, outputs=outputs, services=WiredServices(settings, outputs))
+
+
+def promotion_source_platform(settings: Settings, outputs: StackOutputs, *, reader: str) -> Platform:
+    """The previous stack of a promotion, as ``reader`` (who reads; names the session) sees it: through the
+    stack's promotion reader role when its outputs name one (its MLflow server grants no other account), with
+    ``settings``' own credentials otherwise (same account, or outputs of an apply before the role existed)."""
+    role = outputs.promotion_reader_role_arn
+    if not role or settings.cloud != "aws":
+        return build_platform(settings, outputs)
+    clients = client_factory(settings).assume_role(role, f"promotion-{outputs.stack}-to-{reader}")
+    return Platform(settings=settings, outputs=outputs, services=WiredServices(settings, outputs, clients))
 
 
 def container_platform(settings: Settings, **outputs: str) -> Platform:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra import promotion
+from infra import naming, promotion
 from infra.components.base import StackIdentity, child, policy_json
 from infra.promotion import PromotionPeer
 
@@ -36,7 +36,10 @@ def _link(ident: StackIdentity, target: PromotionPeer, account_id: str) -> promo
 
 
 class PromotionSource(pulumi.ComponentResource):
-    """Grants of this stack to the next stack's deploy role: describe/list its model packages."""
+    """Grants of this stack to the next stack's deploy role: describe/list its model packages, and assume the
+    promotion reader (MLflow reads and the objects they lead to), a role under the stack's boundary."""
+
+    reader_role_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: PromotionSourceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:promotion:PromotionSource", name, None, opts)
@@ -49,4 +52,23 @@ class PromotionSource(pulumi.ComponentResource):
             ),
             opts=child(self),
         )
-        self.register_outputs({})
+        reader = aws.iam.Role(
+            f"{name}-reader-role",
+            name=naming.role_name(ident.project, ident.environment, promotion.PROMOTION_READER),
+            description=f"Assumed by the {args.target.environment} stack's deploy role to read promoted versions",
+            assume_role_policy=policy_json(
+                lambda acct: promotion.reader_trust(_link(ident, args.target, acct)), ident.account_id
+            ),
+            permissions_boundary=ident.permissions_boundary,
+            max_session_duration=3600,
+            tags=ident.tags(COMPONENT),
+            opts=child(self),
+        )
+        aws.iam.RolePolicy(
+            f"{name}-reader-policy",
+            role=reader.id,
+            policy=policy_json(lambda acct: promotion.reader_policy(_link(ident, args.target, acct)), ident.account_id),
+            opts=child(self),
+        )
+        self.reader_role_arn = reader.arn
+        self.register_outputs({"reader_role_arn": self.reader_role_arn})

@@ -217,13 +217,16 @@ def promote_across(
     from mlops.cli.context import cli_context
     from mlops.outputs import load_outputs
     from mlops.settings import load_settings
-    from mlops.wiring import build_platform
+    from mlops.wiring import promotion_source_platform
     from pipelines.registry.handover import hand_over
 
     context = cli_context(ctx)
+    target = context.platform()
     source_settings = load_settings(**{**context.overrides, "stack": from_stack, "outputs_file": from_outputs})
-    source = build_platform(source_settings, load_outputs(source_settings.resolved_outputs_file, from_stack))
-    handed = hand_over(source, context.platform(), dataset, alias)
+    source_outputs = load_outputs(source_settings.resolved_outputs_file, from_stack)
+    # through the source stack's promotion reader role when its outputs name one (mlops/wiring.py)
+    source = promotion_source_platform(source_settings, source_outputs, reader=target.outputs.stack)
+    handed = hand_over(source, target, dataset, alias)
     emit_json(asdict(handed))
     _github_output(version=handed.target_version, registered=handed.registered)
 

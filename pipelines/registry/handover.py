@@ -52,7 +52,10 @@ class Handover:
 
 
 def hand_over(source: Platform, target: Platform, dataset: str, alias: str = CHAMPION) -> Handover:
-    """Copy ``dataset``'s ``alias`` version of ``source`` into ``target`` and register it there as challenger."""
+    """Copy ``dataset``'s ``alias`` version of ``source`` into ``target`` and register it there as challenger.
+
+    ``source`` reads as the caller chose (``mlops.wiring.promotion_source_platform``: through the source stack's
+    promotion reader role across accounts); this code only reads from it and writes to ``target``."""
     source_stack, target_stack = source.outputs.stack, target.outputs.stack
     if source_stack == target_stack:
         raise RegistryError(f"handing model {dataset!r} over from stack {source_stack!r} to itself")

@@ -5,7 +5,8 @@ The endpoint and credentials follow the settings' target:
 - ``moto``: the embedded server's endpoint, which the wiring finds (``mlops local up`` records it) and hands in
   as ``endpoint_url``; or the ``endpoint_url`` setting; dummy credentials;
 - ``localstack``: ``localstack-client``'s conventions (``LOCALSTACK_HOST``, ``AWS_ENDPOINT_URL``), dummy credentials;
-- ``aws``: the default credential chain (or ``aws_profile``) and AWS's own endpoints.
+- ``aws``: the default credential chain (or ``aws_profile``) and AWS's own endpoints;
+- any target, after :meth:`ClientFactory.assume_role`: the role's temporary credentials.
 
 Nothing is created at import time; clients are created on first use and cached per service.
 """
@@ -13,11 +14,13 @@ Nothing is created at import time; clients are created on first use and cached p
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from mlops.errors import CredentialsError, EmulatorError
 from mlops.settings import Settings
@@ -29,9 +32,12 @@ _RETRIES = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeo
 class ClientFactory:
     """Creates AWS clients for one settings object; thread-safe, lazy and cached."""
 
-    def __init__(self, settings: Settings, endpoint_url: str | None = None) -> None:
+    def __init__(
+        self, settings: Settings, endpoint_url: str | None = None, *, assumed: Mapping[str, str] | None = None
+    ) -> None:
         self.settings = settings
         self._endpoint_url = endpoint_url
+        self._assumed = dict(assumed) if assumed else None
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
 
@@ -59,6 +65,8 @@ class ClientFactory:
 
     @cached_property
     def session(self) -> boto3.session.Session:
+        if self._assumed is not None:
+            return boto3.session.Session(region_name=self.settings.region, **self._assumed)
         if self.is_emulated:
             return boto3.session.Session(region_name=self.settings.region, **EMULATOR_CREDENTIALS)
         return boto3.session.Session(region_name=self.settings.region, profile_name=self.settings.aws_profile)
@@ -69,6 +77,21 @@ class ClientFactory:
             if service not in self._clients:
                 self._clients[service] = self.session.client(service, endpoint_url=self.endpoint_url, config=_RETRIES)
             return self._clients[service]
+
+    def assume_role(self, role_arn: str, session_name: str) -> ClientFactory:
+        """A factory for the same endpoint whose clients act as ``role_arn`` (STS ``AssumeRole`` with this
+        factory's credentials; the session lasts an hour, as long as the role allows). The promotion reads the
+        previous stack this way: its MLflow server takes no resource policy, only its own account's roles."""
+        try:
+            granted = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+        except ClientError as exc:
+            raise CredentialsError(f"cannot assume role {role_arn}: {exc}") from exc
+        assumed = {
+            "aws_access_key_id": granted["AccessKeyId"],
+            "aws_secret_access_key": granted["SecretAccessKey"],
+            "aws_session_token": granted["SessionToken"],
+        }
+        return ClientFactory(self.settings, self._endpoint_url or self.endpoint_url, assumed=assumed)
 
     def credentials(self) -> dict[str, str]:
         """Access key, secret and (for temporary credentials) session token of the active session."""
@@ -114,7 +137,9 @@ class ClientFactory:
         boto3 honours ``AWS_ENDPOINT_URL``; MLflow's S3 artifact store reads ``MLFLOW_S3_ENDPOINT_URL``.
         """
         env = {"AWS_DEFAULT_REGION": self.settings.region, "AWS_REGION": self.settings.region}
-        if self.is_emulated:
+        if self._assumed is not None:
+            env.update({key.upper(): value for key, value in self._assumed.items()})
+        elif self.is_emulated:
             env["AWS_ACCESS_KEY_ID"] = EMULATOR_CREDENTIALS["aws_access_key_id"]
             env["AWS_SECRET_ACCESS_KEY"] = EMULATOR_CREDENTIALS["aws_secret_access_key"]
         elif self.settings.aws_profile:

@@ -530,7 +530,8 @@ def test_every_workload_role_carries_the_boundary_and_stays_within_it(plans: dic
     scope = _scope(stack)
     boundary = json.loads(next(r for r in plan.resources if r.arn == scope.boundary_arn).inputs["policy"])
     roles = {r.inputs["name"]: r for r in plan.resources if r.type == "aws:iam/role:Role" and not _is_identity(r)}
-    assert sorted(roles) == sorted(f"{scope.prefix}-{purpose}-role" for purpose in policies.WORKLOAD_ROLES)
+    readers = ["promotion-reader"] if stack != "prod" else []  # dev and staging hand their versions on
+    assert sorted(roles) == sorted(f"{scope.prefix}-{p}-role" for p in (*policies.WORKLOAD_ROLES, *readers))
     assert {r.inputs.get("permissionsBoundary") for r in roles.values()} == {scope.boundary_arn}
     outside = []
     for policy in (r for r in plan.resources if r.type == "aws:iam/rolePolicy:RolePolicy" and not _is_identity(r)):
@@ -551,6 +552,7 @@ def test_every_workload_role_carries_the_boundary_and_stays_within_it(plans: dic
 
 PROMOTIONS = (("dev", "staging"), ("staging", "prod"))
 PACKAGE_POLICY = "promotion-package-group-policy"
+READER_ROLE = "promotion-reader-role"
 JOB = "pipelines-abc123-Train-XyZ"
 SOURCE_ACCOUNT, TARGET_ACCOUNT = "111111111111", "222222222222"
 
@@ -677,7 +679,7 @@ def test_the_previous_stack_grants_the_next_deploy_role_exactly_the_promotion_s_
     plans: dict[str, Plan], source: str, target: str
 ) -> None:
     plan = plans[source]
-    reader = f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/mlops-kit-{target}-deploy-role"
+    reader = deploy = f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/mlops-kit-{target}-deploy-role"
     granted = [
         {"Version": "2012-10-17", "Statement": _grants(plan, name, reader)}
         for name in ("datalake-models-policy", "datalake-features-policy", "security-key")
@@ -689,6 +691,21 @@ def test_the_previous_stack_grants_the_next_deploy_role_exactly_the_promotion_s_
     package_reads = [r for r in _reads(plan, source) if r.action.startswith("sagemaker:")]
     assert package_reads and [str(r) for r in package_reads if evaluate(packages, r) != "allow"] == []
     assert [str(r) for r in _beyond(plan, source) if evaluate(packages, r) == "allow"] == []
+    reader_role = next(r for r in plan.resources if r.name == READER_ROLE)
+    assert _grants(plan, READER_ROLE, deploy, "assumeRolePolicy") == [
+        {"Sid": f"PromotionTo{target.title()}Assumes", "Effect": "Allow", "Action": "sts:AssumeRole"}
+    ]
+    assert evaluate([_deploy_document(plans[target])], Request("sts:AssumeRole", reader_role.arn)) == "allow"
+    read = [json.loads(next(r for r in plan.resources if r.name == "promotion-reader-policy").inputs["policy"])]
+    mlflow = f"arn:aws:sagemaker:{REGION}:{MOCK_ACCOUNT_ID}:mlflow-tracking-server/mlops-kit-{source}-mlflow"
+    reads = [
+        *(r for r in _reads(plan, source) if not r.action.startswith("sagemaker:")),
+        Request("s3:GetObject", f"arn:aws:s3:::{_bucket_of(plan, 'models')}/mlflow/1/abc/artifacts/model/MLmodel"),
+    ]
+    assert [str(r) for r in reads if evaluate(read, r) != "allow"] == []
+    beyond = [r for r in _beyond(plan, source) if r.action != "s3:GetObject" or "/mlflow/" not in r.resource]
+    assert [str(r) for r in beyond if evaluate(read, r) == "allow"] == []
+    assert evaluate(read, Request("sagemaker-mlflow:GetRun", mlflow.replace(source, "other"))) != "allow"
     others = [r.name for r in plan.resources if r.type == "aws:s3/bucketPolicy:BucketPolicy"]
     for name in set(others) - {"datalake-models-policy", "datalake-features-policy"}:
         assert _grants(plan, name, reader) == [], f"{name} grants the promotion"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,8 @@ from mlops.layout import split_uri
 from mlops.outputs import parse_outputs
 from mlops.platform import Platform
 from mlops.registry.service import BASELINE_TAGS
-from mlops.settings import ServiceChoices, load_settings
-from mlops.wiring import build_platform
+from mlops.settings import ServiceChoices, Settings, load_settings
+from mlops.wiring import WiredServices, build_platform, client_factory, promotion_source_platform
 from pipelines.registry.handover import PROMOTED_FROM_TAG, SOURCE_PACKAGE_TAG, hand_over
 from tests.support.registry import JobModel, registration
 from tests.unit.test_outputs import complete_outputs
@@ -120,3 +121,30 @@ def test_a_version_without_its_holdout_or_a_stack_to_itself_is_refused(job: JobM
         hand_over(dev, dev, job.definition.name, CHALLENGER)
     with pytest.raises(RegistryError, match="bucket 'elsewhere' is none of stack 'dev'"):
         hand_over(dev, _stack("prod"), job.definition.name, CHALLENGER)
+
+
+def test_the_source_stack_is_read_through_its_promotion_reader_when_its_outputs_name_one(
+    emulated_settings: Settings,
+) -> None:
+    """On moto (STS and IAM): the source platform's clients act as the reader role its outputs name, a temporary
+    session of its own; without that output they are the caller's."""
+    iam = client_factory(emulated_settings).client("iam")
+    role_name = f"mlops-kit-dev-promotion-reader-role-{uuid.uuid4().hex[:6]}"
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
+    }
+    role_arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    raw = {**complete_outputs(), "stack": "dev", "environment": "dev", "promotion_reader_role_arn": None}
+
+    source = promotion_source_platform(
+        emulated_settings, parse_outputs({**raw, "promotion_reader_role_arn": role_arn}, "dev"), reader="staging"
+    )
+    same_account = promotion_source_platform(emulated_settings, parse_outputs(raw, "dev"), reader="staging")
+
+    assert isinstance(source.services, WiredServices) and isinstance(same_account.services, WiredServices)
+    caller = source.services.clients.client("sts").get_caller_identity()["Arn"]
+    account = role_arn.split(":")[4]
+    assert caller == f"arn:aws:sts::{account}:assumed-role/{role_name}/promotion-dev-to-staging"
+    assert "session_token" in source.services.clients.credentials()
+    assert "assumed-role" not in same_account.services.clients.client("sts").get_caller_identity()["Arn"]
