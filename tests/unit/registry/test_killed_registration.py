@@ -12,7 +12,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from mlops.registry.service import ERROR_TAG, PACKAGE_TAG
+from mlops.registry.mlflow_models import PACKAGE_TAG
+from mlops.registry.service import ERROR_TAG
 from tests.support.registry import JobModel, registration
 from tests.unit.registry.conftest import Harness
 

@@ -34,7 +34,9 @@ def definition(name: str, task: str = "binary", arrival_delay: str = "30d") -> D
             {"name": "event_time", "type": "timestamp"},
             {"name": "amount", "type": "double"},
             {"name": "category", "type": "string"},
-            {"name": label, "type": "int", "allowed": [0, 1]} if task == "binary" else {"name": label, "type": "double"},
+            {"name": label, "type": "int", "allowed": [0, 1]}
+            if task == "binary"
+            else {"name": label, "type": "double"},
         ],
         "features": [
             {"name": "amount", "kind": "column", "source": "amount"},
