@@ -181,9 +181,10 @@ def reader_trust(link: PromotionLink) -> dict[str, Any]:
 
 
 def reader_policy(link: PromotionLink) -> dict[str, Any]:
-    """What the promotion reader may do in the previous stack: the MLflow reads on its tracking server, and the
-    objects those reads lead to (the promoted version's artifact, holdout, baseline and report, and the tracking
-    server's artifact store) decrypted through S3 only. It writes nothing."""
+    """What the promotion reader may do in the previous stack: the MLflow reads on its tracking server, and what
+    those reads lead to: the model package a version names (described), the promoted version's artifact,
+    holdout, baseline and report, and the tracking server's artifact store, decrypted through S3 only. It
+    writes nothing."""
     models = link.bucket("models")
     artifacts = [s3_arn(models, f"{MLFLOW_ARTIFACT_PREFIX}*")]
     statements: list[dict[str, Any]] = []
@@ -197,6 +198,13 @@ def reader_policy(link: PromotionLink) -> dict[str, Any]:
                 "Effect": "Allow",
                 "Action": list(MLFLOW_READ_ACTIONS),
                 "Resource": link.tracking_server_arn,
+            },
+            {
+                # a registry version names its model package; reading the version describes it
+                "Sid": "DescribePackages",
+                "Effect": "Allow",
+                "Action": "sagemaker:DescribeModelPackage",
+                "Resource": link.sagemaker_arn(f"model-package/{link.package_group_name}/*"),
             },
             *statements,
             {

@@ -699,7 +699,7 @@ def test_the_previous_stack_grants_the_next_deploy_role_exactly_the_promotion_s_
     read = [json.loads(next(r for r in plan.resources if r.name == "promotion-reader-policy").inputs["policy"])]
     mlflow = f"arn:aws:sagemaker:{REGION}:{MOCK_ACCOUNT_ID}:mlflow-tracking-server/mlops-kit-{source}-mlflow"
     reads = [
-        *(r for r in _reads(plan, source) if not r.action.startswith("sagemaker:")),
+        *_reads(plan, source),
         Request("s3:GetObject", f"arn:aws:s3:::{_bucket_of(plan, 'models')}/mlflow/1/abc/artifacts/model/MLmodel"),
     ]
     assert [str(r) for r in reads if evaluate(read, r) != "allow"] == []
