@@ -23,6 +23,8 @@ from infra.guardrails.model import (
 
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+MANAGED_POLICY = "aws:iam/policy:Policy"
+ROLE_POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 KEY = "aws:kms/key:Key"
 
 RESOURCE_POLICIES: dict[str, str] = {
@@ -207,12 +209,23 @@ def _role_arn_pattern_hits(pattern: str, role: Declared) -> bool:
     return len(parts) == 6 and parts[2] in ("iam", "*") and resource_matches(parts[5], f"role{path}{name}")
 
 
-def no_self_escalation(resources: Sequence[Declared]) -> Iterator[Violation]:
-    rule = "iam-no-self-escalation"
+def _role_documents(resources: Sequence[Declared]) -> Iterator[tuple[Declared, Declared]]:
+    """(policy, role): each inline policy with its role, and each managed policy with every role it is attached
+    to (``RolePolicyAttachment``): what a role may do is the union of both."""
     for policy in of(resources, ROLE_POLICY):
         role = _role_of(resources, policy)
-        if role is None:
-            continue
+        if role is not None:
+            yield policy, role
+    for attachment in of(resources, ROLE_POLICY_ATTACHMENT):
+        role = _role_of(resources, attachment)
+        managed = next((p for p in of(resources, MANAGED_POLICY) if refers(attachment, "policyArn", p)), None)
+        if role is not None and managed is not None:
+            yield managed, role
+
+
+def no_self_escalation(resources: Sequence[Declared]) -> Iterator[Violation]:
+    rule = "iam-no-self-escalation"
+    for policy, role in _role_documents(resources):
         boundary = str(value(role, "permissionsBoundary") or "")
         for statement in statements(value(policy, "policy")):
             if not allows(statement):

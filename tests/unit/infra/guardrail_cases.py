@@ -726,6 +726,24 @@ CASES: tuple[Case, ...] = (
         _policy({"Effect": "Allow", "Action": "iam:PutRolePolicy", "Resource": f"{ROLE_ARN}/s*"}),
     ),
     Case(
+        "attached-policy-lets-role-edit-itself",
+        ["[iam-no-self-escalation] sm-managed: lets role sm-role change itself (iam:AttachRolePolicy)"],
+        add=(
+            record(
+                "aws:iam/policy:Policy",
+                "sm-managed",
+                name="sm-managed",
+                policy=_doc({"Effect": "Allow", "Action": "iam:AttachRolePolicy", "Resource": f"{ROLE_ARN}/sm"}),
+            ),
+            record(
+                "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+                "sm-managed-attachment",
+                role="sm-role-id",
+                policyArn="sm-managed-id",
+            ),
+        ),
+    ),
+    Case(
         "role-edits-any-role",
         [
             "[iam-resource-wildcard] sm-policy: policy grants iam:UpdateAssumeRolePolicy on Resource * "
