@@ -219,10 +219,10 @@ SPEC_DEFAULTS = {
     "EventTime": ("event_time", "event_time"),
     "Features": (
         "features",
-        "amount,category,channel,hour_of_day,day_of_week,seconds_since_last_txn,txn_count_1h,txn_count_24h,"
+        "amount,category,channel,country,hour_of_day,day_of_week,seconds_since_last_txn,txn_count_1h,txn_count_24h,"
         "amount_mean_7d,amount_max_7d,amount_std_30d,amount_sum_24h",
     ),
-    "Categorical": ("categorical", "category,channel"),
+    "Categorical": ("categorical", "category,channel,country"),
     "PositiveClass": ("positive_class", "1"),
 }
 

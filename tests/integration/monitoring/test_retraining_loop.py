@@ -118,7 +118,7 @@ def test_drift_alarm_retrains_gates_promotes_and_deploys_with_no_manual_step(
         "start-pipeline",
         "succeeded",
         platform.outputs.retrain_rule_name,
-    )
+    ), started.detail
     assert started.data["parameters"]["TriggeredBy"] == "drift-alarm"
     execution = platform.services.training.describe(str(started.data["execution_arn"]))
     assert execution.status == "Succeeded", execution.failure_reason
@@ -150,7 +150,10 @@ def test_drift_alarm_retrains_gates_promotes_and_deploys_with_no_manual_step(
     print(f"recovery: {json.dumps(figure.to_dict(), sort_keys=True)}")
     assert (figure.previous_version, figure.champion_version) == (released.version, champion.version)
     assert pd.Timestamp(figure.holdout_start) >= pd.Timestamp(DRIFT_START), "the holdout is post-drift rows only"
+    # the bar: post-drift PR-AUC back to at least 80% of the pre-drift level (measured: 0.45 pre-drift,
+    # 0.053 for the degraded champion, 0.71 after the retrain, ratio 1.57)
     assert figure.after > 2 * figure.before, figure
+    assert figure.ratio >= 0.8, figure
 
 
 def _request(events: pd.DataFrame) -> dict[str, object]:
@@ -160,6 +163,7 @@ def _request(events: pd.DataFrame) -> dict[str, object]:
         "amount": float(row["amount"]),
         "category": str(row["category"]),
         "channel": str(row["channel"]),
+        "country": str(row["country"]),
         "hour_of_day": 14,
         "day_of_week": 2,
         "seconds_since_last_txn": 86400.0,
