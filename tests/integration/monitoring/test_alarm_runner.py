@@ -16,6 +16,7 @@ from mlops.alarm_actions import read_actions
 from mlops.local.alarm_actions import TargetDelivery
 from mlops.local.alarm_runner import DETAIL_TYPE, LocalAlarms
 from mlops.local.clients import clients_of
+from mlops.local.frontdoor.client import frontdoor_url
 from mlops.platform import Platform
 from mlops.ports.alarms import AlarmEvaluation, AlarmNotFoundError
 
@@ -171,7 +172,8 @@ def test_drift_above_threshold_sets_alarm_notifies_matches_retrain_rule_and_reco
 
 
 def test_every_alarm_of_the_stack_is_evaluable_and_absent_ones_are_named(platform: Platform) -> None:
-    """Endpoint alarms read SageMaker's namespace (p99 latency included) through the emulator's CloudWatch."""
+    """Endpoint alarms read SageMaker's namespace: the standard statistics from the emulator's CloudWatch, the p99
+    latency from the front door's kept samples (no emulator computes percentiles)."""
     alarms = platform.services.alarms
     outputs = platform.outputs
     (latency,) = alarms.describe([outputs.alarm("endpoint_latency")])
@@ -185,8 +187,19 @@ def test_every_alarm_of_the_stack_is_evaluable_and_absent_ones_are_named(platfor
     assert [e.alarm for e in evaluations] == names
     assert {e.state for e in evaluations} <= {"OK", "ALARM"}  # notBreaching: no data is not a failure
     (judged,) = [e for e in evaluations if e.alarm == latency.name]
-    assert (latency.statistic, judged.state) == ("p99", "OK")
-    assert judged.notes == ("the emulator computes no p99: every period was judged as missing",)
+    # The session's emulator runs a front door: the p99 is its own (no sample of this endpoint is slow), not a
+    # percentile of the 900 ms (900,000 microseconds) datapoint put in CloudWatch, and no period is left unjudged.
+    assert frontdoor_url(platform.settings) is not None
+    assert (latency.statistic, judged.state, judged.notes) == ("p99", "OK", ())
+    # Without a front door the runner would ask the emulator's CloudWatch: it does not, and says why.
+    bare = LocalAlarms(
+        clients_of(platform), platform.services.metrics, history_log_group=outputs.log_groups["monitoring"]
+    )
+    (unjudged,) = bare.evaluate([latency.name], apply=False)
+    assert (unjudged.state, unjudged.notes) == (
+        "OK",
+        ("the emulator computes no p99: every period was judged as missing",),
+    )
     with pytest.raises(AlarmNotFoundError, match="'no-such-alarm'"):
         alarms.evaluate([names[0], "no-such-alarm"])
     with pytest.raises(AlarmNotFoundError, match="'no-such-alarm'"):
