@@ -41,6 +41,9 @@ COMPONENTS = {
     "mlops:cicd:WorkloadBoundary",
 }
 
+# the stacks whose config names a promotionTarget (Pulumi.<stack>.yaml): dev hands to staging, staging to prod
+PROMOTION_SOURCES = {"dev", "staging"}
+
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -162,14 +165,18 @@ def test_an_existing_vpc_replaces_the_kit_network(repo: Path) -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_component_and_only_listed_types(plans: dict[str, Plan], stack: str) -> None:
     types = {r.type for r in plans[stack].resources}
-    assert {t for t in types if t.startswith("mlops:")} == COMPONENTS
+    # a stack that hands its gated versions to the next one (promotionTarget) also grants that stack's reads
+    promotes = stack in PROMOTION_SOURCES
+    expected = COMPONENTS | ({"mlops:promotion:PromotionSource"} if promotes else set())
+    assert {t for t in types if t.startswith("mlops:")} == expected
     assert {t for t in types if not t.startswith("mlops:")} <= set(RESOURCE_TYPES)
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_outputs_satisfy_the_stack_outputs_contract(plans: dict[str, Plan], stack: str) -> None:
     outputs = parse_outputs(plans[stack].outputs, stack)
-    assert set(plans[stack].outputs) == set(StackOutputs.model_fields)
+    promotion_only = set() if stack in PROMOTION_SOURCES else {"promotion_reader_role_arn"}
+    assert set(plans[stack].outputs) == set(StackOutputs.model_fields) - promotion_only
     assert outputs.environment == stack
     assert outputs.raw_bucket == f"mlops-kit-{stack}-raw-123456789012"
     assert outputs.glue_jobs == {

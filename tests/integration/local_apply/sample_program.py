@@ -144,6 +144,7 @@ def sample_program(script: Path) -> dict[str, Any]:
         assume_role_policy=_trust("glue.amazonaws.com"),
         permissions_boundary=boundary.arn,
     )
+    aws.iam.RolePolicyAttachment("glue-role-boundary-attachment", role=glue_role.name, policy_arn=boundary.arn)
     aws.iam.RolePolicy(
         "glue-role-policy",
         role=glue_role.name,
@@ -233,6 +234,25 @@ def sample_program(script: Path) -> dict[str, Any]:
     )
     sm_role = aws.iam.Role("sm-role", name="t-sagemaker", assume_role_policy=_trust("sagemaker.amazonaws.com"))
     group = aws.sagemaker.ModelPackageGroup("group", model_package_group_name="t-models")
+    aws.sagemaker.ModelPackageGroupPolicy(
+        "group-policy",
+        model_package_group_name=group.model_package_group_name,
+        resource_policy=account.apply(
+            lambda a: json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"AWS": f"arn:aws:iam::{a}:role/t-sagemaker"},
+                            "Action": ["sagemaker:DescribeModelPackageGroup", "sagemaker:ListModelPackages"],
+                            "Resource": f"arn:aws:sagemaker:us-east-1:{a}:model-package-group/t-models",
+                        }
+                    ],
+                }
+            )
+        ),
+    )
     definition = json.dumps({"Version": "2020-12-01", "Parameters": [], "Steps": []})
     pipeline = aws.sagemaker.Pipeline(
         "pipeline",
