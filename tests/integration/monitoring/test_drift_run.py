@@ -25,6 +25,7 @@ def _rows(definition_features: list[str], start: datetime, n: int, amount_mean: 
     frame["amount"] = rng.normal(amount_mean, 5, n)
     frame["category"] = rng.choice(["grocery", "travel"], n)
     frame["channel"] = rng.choice(["online", "card_present"], n)
+    frame["country"] = rng.choice(["US", "GB"], n)
     frame["customer_id"] = [f"c{i % 50}" for i in range(n)]
     frame["transaction_id"] = [f"t{seed}-{i}" for i in range(n)]
     frame["event_time"] = pd.to_datetime([start + timedelta(minutes=i) for i in range(n)], utc=True)
@@ -40,7 +41,7 @@ def _write(platform: Platform, uri: str, frame: pd.DataFrame, mode: str) -> int:
 def test_drift_run_writes_report_and_publishes(platform: Platform) -> None:
     definition = find_definition("card_transactions", platform.settings.datasets_dir)
     uri = feature_table_uri(platform, definition.name)
-    numeric = [f for f in definition.feature_names if f not in ("amount", "category", "channel")]
+    numeric = [f for f in definition.feature_names if f not in ("amount", "category", "channel", "country")]
     start = datetime(2026, 1, 1, tzinfo=UTC)
     # other tests of the session may have written this table before: take the versions this test writes
     reference = _write(platform, uri, _rows(numeric, start, 2000, 50.0, 1), "overwrite")

@@ -143,13 +143,16 @@ def test_the_quality_bar_is_a_parameter_of_the_execution(platform: Platform) -> 
 
 def test_a_failing_training_job_fails_the_execution_at_train_and_registers_nothing(platform: Platform) -> None:
     spec = definition(f"pipe_fail_{secrets.token_hex(3)}")
-    frame = feature_frame(300).assign(is_fraud=0)
+    # only the newest rows (the holdout Prepare checks) hold both classes: the train channel holds one, which the
+    # training job refuses
+    frame = feature_frame(300).sort_values("event_time").reset_index(drop=True)
+    frame["is_fraud"] = [i % 2 if i >= 270 else 0 for i in range(len(frame))]
     publish_dataset(platform, spec, frame)
     execution = train_dataset(platform, spec, cutoff=end_time(frame)).execution
 
     assert (execution.status, [s.name for s in execution.steps]) == ("Failed", ["Prepare", "Train"])
     train = execution.steps[-1]
-    assert "holds a single class (0) of label 'is_fraud'" in train.failure_reason
+    assert "channel 'train' holds 1 class(es) (0) of label 'is_fraud'" in train.failure_reason
     assert execution.failure_reason == f"step 'Train' failed: {train.failure_reason}"
     record = describe_job(platform, train.metadata["TrainingJob"]["Arn"].rsplit("/", 1)[1])
     assert (record.status, record.model_artifact) == ("Failed", "")
@@ -157,7 +160,7 @@ def test_a_failing_training_job_fails_the_execution_at_train_and_registers_nothi
     tags_by_key = {t["Key"]: t["Value"] for t in tags}
     assert tags_by_key[STATUS_TAG] == "Failed"
     # tag values allow a restricted character set: quotes and parentheses become spaces
-    assert tags_by_key[REASON_TAG].startswith("channel  train  holds a single class  0  of label  is_fraud")
+    assert tags_by_key[REASON_TAG].startswith("channel  train  holds 1 class es   0  of label  is_fraud")
     assert platform.services.model_registry.versions(spec.name) == []
 
 
