@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
-from mlops.cli.context import cli_context, console, emit_json
+from mlops.cli.context import cli_context, console, emit_json, out
 
 if TYPE_CHECKING:
     from mlops.platform import Platform
@@ -220,7 +220,7 @@ def recovery(
     if json_out:
         emit_json(figure.to_dict())
         return
-    console.print(
+    out.print(  # the figure is the command's answer: stdout, where the demo and scripts read it
         f"{dataset} {figure.metric}: pre-drift {figure.pre_drift:.4f} (v{figure.previous_version} on its holdout); "
         f"on {figure.holdout_rows} post-drift rows ({figure.holdout_start[:10]} to {figure.holdout_end[:10]}) "
         f"before {figure.before:.4f} (v{figure.previous_version}), after {figure.after:.4f} "
