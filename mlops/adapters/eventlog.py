@@ -29,6 +29,15 @@ DEFAULT_LEASE_SECONDS = 30.0
 RENEW_FRACTION = 1 / 3  # renew once a third of the lease has passed: two renewals may fail before it expires
 
 
+def poll_order(partitions: list[str], turn: int) -> tuple[list[str], int]:
+    """The held partitions rotated by ``turn``, and the next turn: each poll starts at a different partition, so a
+    small limit does not starve the last ones."""
+    if not partitions:
+        return partitions, turn
+    turn %= len(partitions)
+    return partitions[turn:] + partitions[:turn], turn + 1
+
+
 @dataclass(frozen=True)
 class Page:
     """One read of one partition: the deliveries, whether the partition has ended, and the lag."""
@@ -198,11 +207,7 @@ class LeasedSubscription:
             raise ValueError(f"limit must be at least 1, got {limit}")
         if self.clock() >= self._renew_at:
             self._renew()
-        order = list(self._readers)
-        if order:  # start at a different partition each poll, so a small limit does not starve the last ones
-            self._turn %= len(order)
-            order = order[self._turn :] + order[: self._turn]
-            self._turn += 1
+        order, self._turn = poll_order(list(self._readers), self._turn)
         deliveries: list[Delivery] = []
         for partition in order:
             left = limit - len(deliveries)

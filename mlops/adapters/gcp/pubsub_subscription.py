@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from google.api_core import exceptions as google_errors
 
-from mlops.adapters.eventlog import RENEW_FRACTION
+from mlops.adapters.eventlog import RENEW_FRACTION, poll_order
 from mlops.adapters.gcp.firestore_checkpoints import chunk_sizes
 from mlops.adapters.gcp.pubsub import MAX_PULL, stream_error
 from mlops.ports.events import Checkpoint, Delivery, EventStreamError, LeaseHeldError
@@ -106,11 +106,7 @@ class PubSubSubscription:
             raise ValueError(f"limit must be at least 1, got {limit}")
         if self.stream.clock() >= self._renew_at:
             self._renew()
-        order = list(self._held)
-        if order:  # start at a different partition each poll, so a small limit does not starve the last ones
-            self._turn %= len(order)
-            order = order[self._turn :] + order[: self._turn]
-            self._turn += 1
+        order, self._turn = poll_order(list(self._held), self._turn)
         deliveries: list[Delivery] = []
         for partition in order:
             left = limit - len(deliveries)
