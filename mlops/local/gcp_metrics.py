@@ -11,13 +11,13 @@ statistics (:func:`mlops.adapters.memory.metrics.aggregate`). Every process of a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from google.api_core import exceptions as google_errors
 
 from mlops.adapters.gcp.clients import GcpClients
-from mlops.adapters.memory.metrics import aggregate
+from mlops.adapters.memory.metrics import per_period
 from mlops.ports.metrics import Datapoint, MetricsError, MetricsUnavailableError, check_publish, check_query
 
 COLLECTION = "metrics"
@@ -85,16 +85,9 @@ class FirestoreEmulatorMetrics:
         statistic: str = "Sum",
     ) -> list[Datapoint]:
         check_query(self.namespace, name, start, end, period=period_seconds, statistic=statistic)
-        periods: dict[int, list[float]] = {}
-        for row in self._rows(name, _dimension_key(dimensions)):
-            moment: datetime = row["timestamp"]
-            if start <= moment < end:
-                periods.setdefault(int((moment - start).total_seconds() // period_seconds), []).append(row["value"])
+        samples = [(row["timestamp"], row["value"]) for row in self._rows(name, _dimension_key(dimensions))]
         dims = tuple(sorted(dimensions.items()))
-        return [
-            Datapoint(name, aggregate(values, statistic), start + timedelta(seconds=index * period_seconds), dims)
-            for index, values in sorted(periods.items())
-        ]
+        return per_period(name, dims, samples, start=start, end=end, period_seconds=period_seconds, statistic=statistic)
 
     def _rows(self, name: str, dimension_key: str) -> list[dict[str, Any]]:
         """The metric's values (equality filters only: the emulator needs no composite index for them)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from mlops.ports.metrics import Datapoint, check_publish, check_query, is_percentile
@@ -27,6 +27,27 @@ def aggregate(values: Sequence[float], statistic: str) -> float:
         rank = max(1, math.ceil(float(statistic[1:]) / 100 * len(ordered)))
         return ordered[rank - 1]
     raise ValueError(f"unknown statistic {statistic!r}")  # check_query refuses it first
+
+
+def per_period(
+    name: str,
+    dims: tuple[tuple[str, str], ...],
+    samples: Iterable[tuple[datetime, float]],
+    *,
+    start: datetime,
+    end: datetime,
+    period_seconds: int,
+    statistic: str,
+) -> list[Datapoint]:
+    """Samples inside [start, end) grouped into periods from ``start``, each period's statistic, oldest first."""
+    periods: dict[int, list[float]] = {}
+    for moment, value in samples:
+        if start <= moment < end:
+            periods.setdefault(int((moment - start).total_seconds() // period_seconds), []).append(value)
+    return [
+        Datapoint(name, aggregate(values, statistic), start + timedelta(seconds=index * period_seconds), dims)
+        for index, values in sorted(periods.items())
+    ]
 
 
 class MemoryMetrics:
@@ -64,12 +85,5 @@ class MemoryMetrics:
         check_query(self.namespace, name, start, end, period=period_seconds, statistic=statistic)
         dims = tuple(sorted(dimensions.items()))
         with self._lock:
-            chosen = [p for p in self.points if p.name == name and p.dimensions == dims and start <= p.timestamp < end]
-        periods: dict[int, list[float]] = {}
-        for point in chosen:
-            index = int((point.timestamp - start).total_seconds() // period_seconds)
-            periods.setdefault(index, []).append(point.value)
-        return [
-            Datapoint(name, aggregate(values, statistic), start + timedelta(seconds=index * period_seconds), dims)
-            for index, values in sorted(periods.items())
-        ]
+            chosen = [(p.timestamp, p.value) for p in self.points if p.name == name and p.dimensions == dims]
+        return per_period(name, dims, chosen, start=start, end=end, period_seconds=period_seconds, statistic=statistic)
