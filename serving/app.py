@@ -1,5 +1,8 @@
 """The web layer of the SageMaker hosting contract: ``GET /ping``, ``POST /invocations`` (and ``GET /stats``), plus
-MLflow's scoring server's ``GET /health`` (the same as ``/ping``) and ``GET /version`` (the MLflow version).
+MLflow's scoring server's ``GET /health`` (the same as ``/ping``) and ``GET /version`` (the MLflow version), and,
+when given :class:`VertexRoutes`, Vertex AI's custom-container contract on the routes Vertex names
+(``AIP_HEALTH_ROUTE`` answers as ``/ping``; ``AIP_PREDICT_ROUTE`` as ``/invocations``, with Vertex's
+``{"instances": [...]}`` answered ``{"predictions": [...]}``): one app, one core, one micro-batcher for both.
 
 Thin on purpose: it reads the body (refusing more than 6 MB before reading it all), hands it to
 :class:`~serving.core.InferenceCore`, and lets :class:`~serving.batcher.MicroBatcher` put concurrent requests
@@ -20,7 +23,8 @@ import json
 import logging
 import statistics
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
@@ -40,6 +44,15 @@ log = logging.getLogger("serving.app")
 _PARSE_INLINE_BYTES = 64 * 1024
 BODY_TIMEOUT_S = 60.0  # SageMaker's InvokeEndpoint timeout: a body not complete by then never will be
 _CLOSE_STATUSES = (PayloadTooLargeError.status, BodyTimeoutError.status)  # the rest of the body is not read
+
+
+@dataclass(frozen=True)
+class VertexRoutes:
+    """The routes Vertex AI health-checks and sends predictions to (``AIP_HEALTH_ROUTE``, ``AIP_PREDICT_ROUTE``);
+    ``None`` where the container is not told one (not on Vertex)."""
+
+    health: str | None = None
+    predict: str | None = None
 
 
 class ServerState:
@@ -75,8 +88,13 @@ async def _read_all(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def build_app(load_core: Callable[[], InferenceCore], body_timeout_s: float = BODY_TIMEOUT_S) -> Starlette:
-    """The ASGI app; ``load_core`` runs once at start-up (``/ping`` answers only after the model loaded)."""
+def build_app(
+    load_core: Callable[[], InferenceCore],
+    body_timeout_s: float = BODY_TIMEOUT_S,
+    vertex: VertexRoutes | None = None,
+) -> Starlette:
+    """The ASGI app; ``load_core`` runs once at start-up (``/ping`` answers only after the model loaded); ``vertex``
+    adds Vertex AI's routes (before the others: a Vertex route named like one of them is Vertex's)."""
     holder: dict[str, ServerState] = {}
 
     @contextlib.asynccontextmanager
@@ -114,29 +132,13 @@ def build_app(load_core: Callable[[], InferenceCore], body_timeout_s: float = BO
 
         return Response(VERSION, media_type="application/json")  # what MLflow's scoring server answers
 
-    async def invocations(request: Request) -> Response:
-        state = holder["state"]
-        started = now_ms()
-        rows = 0
-        try:
-            body = await _read_body(request, body_timeout_s)
-            received = request.headers
-            asked = (received.get("content-type"), received.get("accept"), received.get(RESPONSE_FORMAT_HEADER))
-            if len(body) > _PARSE_INLINE_BYTES:
-                prepared = await asyncio.to_thread(state.core.prepare, body, *asked)
-            else:
-                prepared = state.core.prepare(body, *asked)
-            rows = len(prepared.rows)
-            answer = state.core.respond(await state.batcher.predict(prepared.rows), prepared)
-        except InvocationError as exc:
-            answer = error_response(exc)
-        except Exception as exc:  # a bug of the server's own: logged once, answered as JSON, the server serves on
-            log.exception("invocation failed", extra={"error": f"{type(exc).__name__}: {exc}"})
-            answer = error_response(InternalServerError(f"the server failed on this request: {type(exc).__name__}"))
-        elapsed = now_ms() - started
-        _record(state, answer.status, rows, elapsed, request)
-        headers = {"Connection": "close"} if answer.status in _CLOSE_STATUSES else None
-        return Response(answer.body, status_code=answer.status, media_type=answer.content_type, headers=headers)
+    def scoring(vertex: bool) -> Callable[[Request], Awaitable[Response]]:
+        """``POST /invocations`` (``vertex``: Vertex's predict route): the same core, batcher and logging."""
+
+        async def invocations(request: Request) -> Response:
+            return await _invoke(holder["state"], request, body_timeout_s, vertex)
+
+        return invocations
 
     async def stats(_: Request) -> Response:
         state = holder["state"]
@@ -146,11 +148,42 @@ def build_app(load_core: Callable[[], InferenceCore], body_timeout_s: float = BO
         Route("/ping", ping, methods=["GET"]),
         Route("/health", ping, methods=["GET"]),
         Route("/version", version, methods=["GET"]),
-        Route("/invocations", invocations, methods=["POST"]),
+        Route("/invocations", scoring(vertex=False), methods=["POST"]),
         Route("/stats", stats, methods=["GET"]),
     ]
+    vertex = vertex or VertexRoutes()
+    if vertex.predict:
+        routes.insert(0, Route(vertex.predict, scoring(vertex=True), methods=["POST"]))
+    if vertex.health:
+        routes.insert(0, Route(vertex.health, ping, methods=["GET"]))
     handlers = {HTTPException: _http_error, Exception: _server_error}
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
+
+
+async def _invoke(state: ServerState, request: Request, body_timeout_s: float, vertex: bool) -> Response:
+    """One scoring request: read, prepare (large bodies in a thread), predict in the batcher, answer; every error as
+    JSON, a failure of the server's own logged once (the server serves on)."""
+    started = now_ms()
+    rows = 0
+    try:
+        body = await _read_body(request, body_timeout_s)
+        received = request.headers
+        asked = (received.get("content-type"), received.get("accept"), received.get(RESPONSE_FORMAT_HEADER))
+        if len(body) > _PARSE_INLINE_BYTES:
+            prepared = await asyncio.to_thread(state.core.prepare, body, *asked, vertex=vertex)
+        else:
+            prepared = state.core.prepare(body, *asked, vertex=vertex)
+        rows = len(prepared.rows)
+        answer = state.core.respond(await state.batcher.predict(prepared.rows), prepared)
+    except InvocationError as exc:
+        answer = error_response(exc)
+    except Exception as exc:  # a bug of the server's own: logged once, answered as JSON, the server serves on
+        log.exception("invocation failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+        answer = error_response(InternalServerError(f"the server failed on this request: {type(exc).__name__}"))
+    elapsed = now_ms() - started
+    _record(state, answer.status, rows, elapsed, request)
+    headers = {"Connection": "close"} if answer.status in _CLOSE_STATUSES else None
+    return Response(answer.body, status_code=answer.status, media_type=answer.content_type, headers=headers)
 
 
 async def _http_error(_: Request, exc: Exception) -> Response:

@@ -1,8 +1,10 @@
 """The framework-free core of the inference server: a body and two headers in, a status and a body out.
 
 :meth:`InferenceCore.invocations` is what ``POST /invocations`` does, usable without any web server (batch
-inference calls it directly). The web layer calls the two halves, :meth:`prepare` and :meth:`respond`, around
-the micro-batcher so that concurrent requests share one ``predict``.
+inference calls it directly); with ``vertex=True`` it is what Vertex AI's predict route does (the same checks and
+the same model call; Vertex's ``{"instances": [...]}`` answered in Vertex's shape). The web layer calls the two
+halves, :meth:`prepare` and :meth:`respond`, around the micro-batcher so that concurrent requests share one
+``predict``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,15 @@ from serving import payload
 from serving.errors import InvocationError, PredictionError
 from serving.features import complete_from_store
 from serving.model import LoadedModel
-from serving.schema import check_columns, coerce_rows, rows_to_columns, rows_to_frame
+from serving.schema import (
+    INSTANCES,
+    ROWS,
+    check_columns,
+    check_instance_fields,
+    coerce_rows,
+    rows_to_columns,
+    rows_to_frame,
+)
 
 log = logging.getLogger("serving.core")
 RESPONSE_FORMAT_HEADER = "X-Mlops-Response-Format"  # "mlflow": answer exactly as `mlflow models serve` does
@@ -71,33 +81,47 @@ class InferenceCore:
         self.response_format = payload.response_format(response_format, payload.KIT_FORMAT)
 
     def prepare(
-        self, body: bytes, content_type: str | None, accept: str | None, response_format: str | None = None
+        self,
+        body: bytes,
+        content_type: str | None,
+        accept: str | None,
+        response_format: str | None = None,
+        *,
+        vertex: bool = False,
     ) -> Prepared:
-        """Parse and check a request; raises an :class:`InvocationError` (4xx) naming what is wrong."""
+        """Parse and check a request; raises an :class:`InvocationError` (4xx) naming what is wrong. ``vertex``: the
+        request came to Vertex AI's predict route, where ``{"instances": [...]}`` is answered in Vertex's shape."""
         form = payload.response_format(response_format, self.response_format)
+        parsed = payload.parse(body, content_type, vertex=True) if vertex else None
+        if parsed is not None and parsed.instances:
+            return Prepared(self._rows(parsed), payload.JSON, payload.VERTEX_FORMAT)  # Vertex reads JSON only
         # MLflow's server answers JSON whatever Accept says: in its format, Accept is not negotiated
         answer_as = payload.JSON if form == payload.MLFLOW_FORMAT else payload.negotiate(accept)
-        prepared = self._rows(body, content_type)
-        return Prepared(prepared, answer_as, form)
+        return Prepared(self._rows(parsed or payload.parse(body, content_type)), answer_as, form)
 
-    def _rows(self, body: bytes, content_type: str | None) -> list[list[Any]]:
-        parsed = payload.parse(body, content_type)
+    def _rows(self, parsed: payload.Payload) -> list[list[Any]]:
         schema = self.model.schema
+        terms = INSTANCES if parsed.instances else ROWS
         if parsed.text and parsed.columns is not None and not self._names_known(parsed.columns):
             # headerless CSV whose first row happens to look like names: it is data (batch transform sends these)
             parsed = payload.Payload(None, [parsed.columns, *parsed.rows], text=True)
         if parsed.columns is None:
-            return coerce_rows(schema, parsed.rows, text=parsed.text)
-        if self._is_key_lookup(parsed.columns):
+            return coerce_rows(schema, parsed.rows, text=parsed.text, terms=terms)
+        lookup = self._is_key_lookup(parsed.columns)
+        if parsed.instances:
+            check_instance_fields(
+                parsed.columns if lookup else schema.names, parsed.columns, parsed.rows, schema.describe()
+            )
+        if lookup:
             if self.online_store is None or self.entity_key is None or self.dataset is None:
                 raise InvocationError("this server has no online feature store: send every feature")
             ids = [row[0] for row in parsed.rows]
             rows = complete_from_store(schema, self.dataset, self.entity_key, ids, self.online_store)
-            return coerce_rows(schema, rows)
+            return coerce_rows(schema, rows, terms=terms)
         check_columns(schema, parsed.columns)
         order = [parsed.columns.index(name) for name in schema.names]
         ordered = [[row[i] for i in order] for row in parsed.rows]
-        return coerce_rows(schema, ordered, text=parsed.text)
+        return coerce_rows(schema, ordered, text=parsed.text, terms=terms)
 
     def _names_known(self, columns: Sequence[str]) -> bool:
         known = {*self.model.schema.names, self.entity_key}
@@ -120,14 +144,23 @@ class InferenceCore:
         """The answer to a prepared request: the kit's JSON or CSV, or MLflow's answer (:mod:`serving.payload`)."""
         if prepared.response_format == payload.MLFLOW_FORMAT:
             return Response(200, payload.render_mlflow(scores, self.model.predict_fn), payload.JSON)
+        if prepared.response_format == payload.VERTEX_FORMAT:
+            return Response(200, payload.render_vertex(scores), payload.JSON)
         return Response(200, payload.render(scores, prepared.accept), prepared.accept)
 
     def invocations(
-        self, body: bytes, content_type: str | None, accept: str | None, response_format: str | None = None
+        self,
+        body: bytes,
+        content_type: str | None,
+        accept: str | None,
+        response_format: str | None = None,
+        *,
+        vertex: bool = False,
     ) -> Response:
-        """The whole ``POST /invocations`` in one call: never raises for a bad request, answers 4xx instead."""
+        """The whole ``POST /invocations`` (``vertex``: Vertex AI's predict route) in one call: never raises for a
+        bad request, answers 4xx instead."""
         try:
-            prepared = self.prepare(body, content_type, accept, response_format)
+            prepared = self.prepare(body, content_type, accept, response_format, vertex=vertex)
             return self.respond(self.predict_rows(prepared.rows), prepared)
         except InvocationError as exc:
             return error_response(exc)

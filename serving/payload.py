@@ -11,6 +11,11 @@ Accepted ``Content-Type`` values:
   mapping of column to values). MLflow's ``"params"`` may sit next to the data key (an object; sklearn models take
   no parameters, as MLflow's sklearn flavour ignores them).
 
+On a Vertex AI predict route (:func:`parse` with ``vertex=True``) a JSON body ``{"instances": [...]}`` (optionally
+with ``"parameters"``, an object) is Vertex's prediction request: every instance an object keyed by feature name, or
+every one a list in feature order. It is answered ``{"predictions": [...]}``, one object per instance
+(:func:`render_vertex`); any other body on that route is read as above.
+
 Responses are JSON (``{"predictions": [...]}``, MLflow's shape, plus ``"probabilities"`` for a classifier) or
 CSV (one row a line: the prediction, then a classifier's probability column(s)), chosen from ``Accept``; or, when
 asked for (:data:`MLFLOW_FORMAT`), exactly what ``mlflow models serve`` answers for the same model: JSON
@@ -41,6 +46,8 @@ PARAMS_KEY = "params"  # MLflow's inference parameters, next to the data key
 KIT_FORMAT = "kit"
 MLFLOW_FORMAT = "mlflow"
 RESPONSE_FORMATS = (KIT_FORMAT, MLFLOW_FORMAT)
+VERTEX_FORMAT = "vertex"  # Vertex AI's answer to its own request shape; chosen by the body, never by a header
+VERTEX_KEYS = ("instances", "parameters")
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker InvokeEndpoint's limit
 
 
@@ -51,7 +58,18 @@ class Payload:
     columns: list[str] | None
     rows: list[list[Any]]
     text: bool = False  # values are CSV strings still to be read as the column types
-    params: dict[str, Any] | None = None  # MLflow's "params" of a JSON body
+    params: dict[str, Any] | None = None  # MLflow's "params" (Vertex's "parameters") of a JSON body
+    instances: bool = False  # Vertex AI's instances: a field an instance lacks is MISSING in its row
+
+
+class _Missing:
+    """The value of a field an instance does not hold (``None`` is a value: a null the instance sent)."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
 
 
 def media_type(header: str | None) -> str:
@@ -59,8 +77,9 @@ def media_type(header: str | None) -> str:
     return (header or "").split(";", 1)[0].strip().lower()
 
 
-def parse(body: bytes, content_type: str | None) -> Payload:
-    """Parse a request body by its content type; 415 for an unknown type, 400 for a malformed or empty body."""
+def parse(body: bytes, content_type: str | None, *, vertex: bool = False) -> Payload:
+    """Parse a request body by its content type; 415 for an unknown type, 400 for a malformed or empty body.
+    ``vertex``: the body came to a Vertex AI predict route, where ``{"instances": [...]}`` is Vertex's request."""
     kind = media_type(content_type)
     if kind not in ACCEPTED_CONTENT_TYPES:
         raise UnsupportedContentTypeError(
@@ -77,7 +96,7 @@ def parse(body: bytes, content_type: str | None) -> Payload:
     if kind == CSV:
         return _parse_csv(text)
     if kind == JSON:
-        return _parse_json(text)
+        return _parse_json(text, vertex)
     return _parse_jsonlines(text)
 
 
@@ -122,8 +141,10 @@ def _load_json(text: str, where: str) -> Any:
         raise BadPayloadError(f"{where} nests arrays or objects too deeply to be a model input") from None
 
 
-def _parse_json(text: str) -> Payload:
+def _parse_json(text: str, vertex: bool = False) -> Payload:
     document = _load_json(text, "the JSON body")
+    if vertex and isinstance(document, dict) and "instances" in document:
+        return _vertex_instances(document)
     if not isinstance(document, dict):
         raise BadPayloadError(f"the JSON body must be an object with one of the keys {', '.join(JSON_FORMATS)}")
     keys = [key for key in document if key in JSON_FORMATS]
@@ -185,6 +206,45 @@ def _records(items: Sequence[Any], where: str) -> Payload:
     raise BadPayloadError(f"{where} must hold only records (objects) or only rows (arrays), not a mix or scalars")
 
 
+def _vertex_instances(document: dict[str, Any]) -> Payload:
+    """Vertex AI's ``{"instances": [...], "parameters": {...}}``; a 400 names the instance at fault."""
+    unknown = [str(key) for key in document if key not in VERTEX_KEYS]
+    if unknown:
+        raise BadPayloadError(
+            f"a Vertex AI prediction request holds only {' and '.join(map(repr, VERTEX_KEYS))}; got {unknown}"
+        )
+    parameters = document.get("parameters")
+    if parameters is not None and not isinstance(parameters, dict):
+        raise BadPayloadError(f'"parameters" must be an object of parameter names to values, got {_a(parameters)}')
+    instances = document["instances"]
+    if not isinstance(instances, list) or not instances:
+        raise BadPayloadError(
+            '"instances" must be a non-empty list of instances (objects keyed by feature name, or lists in feature '
+            f"order), got {_a(instances)}"
+        )
+    first = instances[0]
+    for index, item in enumerate(instances):
+        if not isinstance(item, dict | list) or type(item) is not type(first):
+            same = "" if index == 0 else f" where instance 0 is {_a(first)}"
+            raise BadPayloadError(
+                f"instance {index} is {_a(item)}{same}: send every instance as an object keyed by feature name, or "
+                "every one as a list in feature order"
+            )
+    if isinstance(first, list):
+        return Payload(columns=None, rows=[list(item) for item in instances], params=parameters, instances=True)
+    columns: list[str] = []
+    for item in instances:
+        columns.extend(str(name) for name in item if name not in columns)
+    rows = [[item.get(name, MISSING) for name in columns] for item in instances]
+    return Payload(columns=columns, rows=rows, params=parameters, instances=True)
+
+
+def _a(value: Any) -> str:
+    """``value``'s JSON kind with its article, for messages: "an object", "a list", "a string"."""
+    kinds = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+    return kinds.get(type(value), "a number" if isinstance(value, int | float) else type(value).__name__)
+
+
 def _parse_jsonlines(text: str) -> Payload:
     items = [_load_json(line, f"JSON line {number}") for number, line in enumerate(text.splitlines()) if line.strip()]
     return _records(items, "the JSON lines body")
@@ -219,6 +279,21 @@ def render_mlflow(scores: Scores, predict_fn: str) -> bytes:
     if predict_fn == "predict_proba" and scores.class_probabilities is not None:
         return json.dumps({"predictions": scores.class_probabilities.tolist()}).encode()
     return json.dumps({"predictions": scores.predictions}).encode()
+
+
+def render_vertex(scores: Scores) -> bytes:
+    """Vertex AI's answer, ``{"predictions": [...]}`` with one object per instance holding that instance's entry of
+    each field of the kit's JSON answer: ``prediction``, and for a classifier ``probability`` (binary: the positive
+    class's; multiclass: one per class, in the order of ``classes``, which each object then also holds)."""
+    predictions: list[dict[str, Any]] = []
+    for row, prediction in enumerate(scores.predictions):
+        answer: dict[str, Any] = {"prediction": prediction}
+        if scores.probabilities is not None:
+            answer["probability"] = scores.probabilities[row]
+        if scores.classes is not None:
+            answer["classes"] = scores.classes
+        predictions.append(answer)
+    return json.dumps({"predictions": predictions}).encode()
 
 
 def render(scores: Scores, kind: str) -> bytes:

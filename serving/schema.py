@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from serving.errors import SignatureMismatchError
+from serving.payload import MISSING
 
 # MLflow DataType name -> (pandas dtype, accepted Python value types)
 _INTEGRAL = ("long", "integer")
@@ -28,6 +29,19 @@ _DTYPES = {
     "boolean": "bool",
     "datetime": "datetime64[ns]",
 }
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What an error calls a row and a column: a CSV or MLflow payload has rows and columns, a Vertex AI request
+    instances and fields, so a message points at the place in the body the client sent."""
+
+    row: str = "row"
+    column: str = "column"
+
+
+ROWS = Terms()
+INSTANCES = Terms("instance", "field")
 
 
 @dataclass(frozen=True)
@@ -80,7 +94,7 @@ def _from_text(value: str, spec: ColumnSpec) -> Any:
     return value
 
 
-def _coerce(value: Any, spec: ColumnSpec, row: int, text: bool = False) -> Any:  # noqa: PLR0911 (one per type)
+def _coerce(value: Any, spec: ColumnSpec, row: int, text: bool, terms: Terms) -> Any:  # noqa: PLR0911 (one per type)
     """The value as the column's type, or a 400 naming column, row, expected type and the value."""
     if text and isinstance(value, str):
         value = _from_text(value, spec)
@@ -88,7 +102,9 @@ def _coerce(value: Any, spec: ColumnSpec, row: int, text: bool = False) -> Any: 
         # Missing numeric values are NaN, which tree models handle (e.g. the first event of an entity).
         if spec.type in _FLOATING:
             return math.nan
-        raise SignatureMismatchError(f"column {spec.name!r} (row {row}) is null; the model needs a {spec.type} value")
+        raise SignatureMismatchError(
+            f"{terms.column} {spec.name!r} ({terms.row} {row}) is null; the model needs a {spec.type} value"
+        )
     kind = spec.type
     if kind in _FLOATING and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
@@ -104,7 +120,7 @@ def _coerce(value: Any, spec: ColumnSpec, row: int, text: bool = False) -> Any: 
     if kind == "datetime" and isinstance(value, str):
         return value
     raise SignatureMismatchError(
-        f"column {spec.name!r} (row {row}) expects {kind}, got {type(value).__name__} {_preview(value)}"
+        f"{terms.column} {spec.name!r} ({terms.row} {row}) expects {kind}, got {type(value).__name__} {_preview(value)}"
     )
 
 
@@ -127,19 +143,43 @@ def check_columns(schema: InputSchema, given: Sequence[str], allowed_extra: Sequ
         raise SignatureMismatchError(f"{'; '.join(problems)} (the model's signature is {schema.describe()})")
 
 
-def coerce_rows(schema: InputSchema, rows: Sequence[Sequence[Any]], text: bool = False) -> list[list[Any]]:
+def check_instance_fields(
+    expected: Sequence[str], columns: Sequence[str], rows: Sequence[Sequence[Any]], signature: str
+) -> None:
+    """Each Vertex AI instance (a row of ``columns``, :data:`~serving.payload.MISSING` where it lacks the field)
+    holds exactly the ``expected`` fields; a 400 names the first instance that does not and its fields."""
+    for index, row in enumerate(rows):
+        held = [name for name, value in zip(columns, row, strict=True) if value is not MISSING]
+        missing = [name for name in expected if name not in held]
+        extra = [name for name in held if name not in expected]
+        problems = [f"lacks {_fields(missing)}"] if missing else []
+        problems += [f"has unexpected {_fields(extra)}"] if extra else []
+        if problems:
+            raise SignatureMismatchError(
+                f"instance {index} {' and '.join(problems)} (the model's signature is {signature})"
+            )
+
+
+def _fields(names: Sequence[str]) -> str:
+    return ("field " if len(names) == 1 else "fields ") + ", ".join(names)
+
+
+def coerce_rows(
+    schema: InputSchema, rows: Sequence[Sequence[Any]], text: bool = False, terms: Terms = ROWS
+) -> list[list[Any]]:
     """Check and convert rows already in signature order; 400 on the first bad value.
 
-    ``text`` marks values read from CSV, where every field is a string to be read as the column's type.
+    ``text`` marks values read from CSV, where every field is a string to be read as the column's type; ``terms``
+    what the messages call a row and a column.
     """
     width = len(schema.columns)
     out: list[list[Any]] = []
     for index, row in enumerate(rows):
         if len(row) != width:
             raise SignatureMismatchError(
-                f"row {index} has {len(row)} values; the model needs {width} ({schema.describe()})"
+                f"{terms.row} {index} has {len(row)} values; the model needs {width} ({schema.describe()})"
             )
-        out.append([_coerce(value, spec, index, text) for value, spec in zip(row, schema.columns, strict=True)])
+        out.append([_coerce(value, spec, index, text, terms) for value, spec in zip(row, schema.columns, strict=True)])
     return out
 
 

@@ -1,8 +1,11 @@
 """Start the inference server: ``python -m serving [serve] [--model-uri URI] [--host H] [--port P]``.
 
-Configuration follows the SageMaker container contract and MLflow's variables:
+Configuration follows the SageMaker and Vertex AI container contracts and MLflow's variables:
 
-- port: ``--port``, else ``SAGEMAKER_BIND_TO_PORT``, else ``PORT``, else 8080; host ``0.0.0.0`` by default;
+- port: ``--port``, else ``AIP_HTTP_PORT`` (Vertex), else ``SAGEMAKER_BIND_TO_PORT``, else ``PORT``, else 8080;
+  host ``0.0.0.0`` by default;
+- routes: SageMaker's ``GET /ping`` and ``POST /invocations`` always; on Vertex AI also the routes Vertex sets in
+  ``AIP_HEALTH_ROUTE`` and ``AIP_PREDICT_ROUTE`` (:func:`vertex_routes`; :mod:`serving.app`);
 - model: ``--model-uri``, else ``SERVING_MODEL_URI`` (``models:/<name>@champion``, ``models:/<name>/<v>`` or a
   model package ARN); tracking URI from ``MLFLOW_TRACKING_URI``;
 - online features: ``SERVING_DATASET`` (definition in ``SERVING_DATASETS_DIR``, default ``pipelines/datasets``)
@@ -25,13 +28,14 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 from mlops.platform import Platform
 from mlops.ports.hosting import MODEL_URI_ENV, Container, HostingError
 from mlops.ports.online_store import OnlineStore
 from serving import logs
-from serving.app import BODY_TIMEOUT_S
+from serving.app import BODY_TIMEOUT_S, VertexRoutes
 from serving.compiled import engine_from
 from serving.core import InferenceCore
 from serving.errors import InvocationError, ModelLoadError
@@ -39,14 +43,33 @@ from serving.model import load_model
 
 log = logging.getLogger("serving.server")
 DEFAULT_PORT = 8080
+PORT_VARIABLES = ("AIP_HTTP_PORT", "SAGEMAKER_BIND_TO_PORT", "PORT")
+"""Where the container finds its port, first set wins: Vertex AI's, SageMaker's, the generic one."""
+VERTEX_HEALTH_ROUTE = "AIP_HEALTH_ROUTE"
+VERTEX_PREDICT_ROUTE = "AIP_PREDICT_ROUTE"
 
 
 def port_from(env: Mapping[str, str]) -> int:
-    """``SAGEMAKER_BIND_TO_PORT``, then ``PORT``, then 8080."""
-    raw = env.get("SAGEMAKER_BIND_TO_PORT") or env.get("PORT") or str(DEFAULT_PORT)
+    """``AIP_HTTP_PORT``, then ``SAGEMAKER_BIND_TO_PORT``, then ``PORT``, then 8080."""
+    named = next((name for name in PORT_VARIABLES if env.get(name)), None)
+    raw = env[named] if named else str(DEFAULT_PORT)
     if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise ValueError(f"port {raw!r} from SAGEMAKER_BIND_TO_PORT/PORT is not a TCP port number")
+        raise ValueError(f"port {raw!r} from {named or 'the default'} is not a TCP port number")
     return int(raw)
+
+
+def vertex_routes(env: Mapping[str, str]) -> VertexRoutes:
+    """The routes Vertex AI told the container (``AIP_HEALTH_ROUTE``, ``AIP_PREDICT_ROUTE``); unset ones are
+    ``None``. A route that is not an absolute path is refused, naming the variable."""
+    routes: dict[str, str | None] = {}
+    for field, variable in (("health", VERTEX_HEALTH_ROUTE), ("predict", VERTEX_PREDICT_ROUTE)):
+        route = env.get(variable) or None
+        if route is not None and (not route.startswith("/") or "{" in route or "}" in route):
+            raise ValueError(
+                f"{variable} {route!r} is not an absolute URL path (like /v1/endpoints/1/deployedModels/2)"
+            )
+        routes[field] = route
+    return VertexRoutes(**routes)
 
 
 def container_platform(env: Mapping[str, str]) -> Platform:
@@ -120,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "no model: pass --model-uri or set SERVING_MODEL_URI (e.g. models:/card_transactions@champion)"
         )
     port = args.port or port_from(os.environ)
+    vertex = vertex_routes(os.environ)
     env = dict(os.environ)
 
     def load() -> InferenceCore:
@@ -135,12 +159,14 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     loop, http = _fast_io()
     log.info(
-        "starting", extra={"host": args.host, "port": port, "model_uri": args.model_uri, "loop": loop, "http": http}
+        "starting",
+        extra={"host": args.host, "port": port, "model_uri": args.model_uri, "loop": loop, "http": http}
+        | {f"vertex_{field}_route": route for field, route in asdict(vertex).items() if route},
     )
     # access_log off: every invocation is already logged once, as JSON with its latency, by the app
     body_timeout = float(os.environ.get("SERVING_BODY_TIMEOUT_SECONDS", BODY_TIMEOUT_S))
     uvicorn.run(
-        build_app(load, body_timeout),
+        build_app(load, body_timeout, vertex),
         host=args.host,
         port=port,
         log_config=None,

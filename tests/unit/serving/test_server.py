@@ -58,5 +58,5 @@ def test_the_port_follows_the_sagemaker_contract(env: dict[str, str], port: int)
 
 
 def test_a_port_that_is_not_a_number_is_refused() -> None:
-    with pytest.raises(ValueError, match=r"port 'http' from SAGEMAKER_BIND_TO_PORT/PORT is not a TCP port number"):
+    with pytest.raises(ValueError, match=r"port 'http' from PORT is not a TCP port number"):
         port_from({"PORT": "http"})
