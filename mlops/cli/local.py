@@ -22,7 +22,9 @@ app = typer.Typer(
     help=(
         "Run the platform on your machine: `up` starts moto's server on a free loopback port (pidfile and "
         "log under .mlops/emulator), reuses it on a second call, and applies the infra program to it "
-        "(outputs in .mlops/outputs/STACK.json); `down` stops exactly that process."
+        "(outputs in .mlops/outputs/STACK.json); `down` stops exactly that process. With cloud gcp "
+        "(MLOPS_CLOUD=gcp MLOPS_TARGET=gcp-emulators, stack gcp-local) the same commands run Google's emulators "
+        "(GCS, Pub/Sub, Firestore) under .mlops/gcp-emulators and apply the GCP program to them."
     ),
     no_args_is_help=True,
 )
@@ -67,6 +69,11 @@ def up(
 
     context = _for_stack(ctx, stack)
     settings = context.settings
+    if settings.cloud == "gcp":  # Google's emulators and the GCP program (docs/gcp.md)
+        from mlops.cli import local_gcp
+
+        local_gcp.up(context, no_apply=no_apply, json_out=json_out)
+        return
     before = emulator.status(settings.emulator_dir)
     if before.health == "stale":
         console.print(f"[yellow]stale emulator record:[/] {before.detail}")
@@ -160,6 +167,11 @@ def down(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     from mlops.local import emulator, spark_connect  # httpx, psutil: not for `--help`
 
     settings = cli_context(ctx).settings
+    if settings.cloud == "gcp":
+        from mlops.cli import local_gcp
+
+        local_gcp.down(cli_context(ctx), json_out=json_out)
+        return
     spark_connect.down(spark_connect.spark_dir(settings.state_dir))
     before = emulator.down(settings.emulator_dir)
     if json_out:
@@ -181,7 +193,13 @@ def status(ctx: typer.Context, json_out: JsonFlag = False, stack: StackOption = 
     from mlops.local.apply.ledger import count_by_type, ledger_path, read_ledger  # httpx, psutil: not for `--help`
     from mlops.local.state import applied_stacks
 
-    settings = _for_stack(ctx, stack).settings
+    context = _for_stack(ctx, stack)
+    settings = context.settings
+    if settings.cloud == "gcp":
+        from mlops.cli import local_gcp
+
+        local_gcp.status(context, json_out=json_out)
+        return
     current = emulator.status(settings.emulator_dir)
     ledger = read_ledger(ledger_path(settings.resolved_outputs_file))
     by_type = count_by_type(ledger["resources"]) if ledger else {}

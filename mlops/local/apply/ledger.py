@@ -52,14 +52,17 @@ class Ledger:
         counted = Counter(entry.outcome for entry in self.entries)
         return {outcome: counted.get(outcome, 0) for outcome in OUTCOMES}
 
-    def write(self, path: Path, stack: str, endpoint_url: str | None) -> None:
-        payload = {
+    def write(self, path: Path, stack: str, endpoint_url: str | None, notes: dict[str, str] | None = None) -> None:
+        """``notes``: per type token, what the emulator did not honour or why nothing was sent (the GCP apply)."""
+        payload: dict[str, Any] = {
             "stack": stack,
             "endpoint_url": endpoint_url,
             "applied_at": time.time(),
             "counts": self.counts(),
             "resources": [asdict(entry) for entry in self.entries],
         }
+        if notes:
+            payload["notes"] = notes
         write_private(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
 
 

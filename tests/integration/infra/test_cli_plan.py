@@ -72,4 +72,4 @@ def test_unknown_stack_is_a_config_error() -> None:
     result = CliRunner().invoke(app, ["infra", "plan", "--stack", "qa", "--json"])
     assert isinstance(result.exception, ConfigError)
     assert "no stack file" in str(result.exception)
-    assert "known stacks: dev, gcp-dev, gcp-prod, gcp-staging, local, prod, staging" in str(result.exception)
+    assert "known stacks: dev, gcp-dev, gcp-local, gcp-prod, gcp-staging, local, prod, staging" in str(result.exception)

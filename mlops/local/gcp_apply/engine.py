@@ -1,0 +1,144 @@
+"""Apply the Google Cloud program to Google's emulators: the AWS local apply's method (:mod:`mlops.local.apply.engine`)
+with the GCP handlers.
+
+The Pulumi SDK runs the program under :class:`GcpEmulatorMocks`; each declared resource whose type an emulator can
+hold goes to its handler (:mod:`mlops.local.gcp_apply.handlers`), which creates it there or finds it; every other
+type is declared but not sent, recorded ``skipped`` with its reason and answered with the ids ``mlops infra plan``
+shows (the ``declared`` mocks the caller hands in: the core does not import the program's planner). The outputs
+file is written when every resource applied, so later commands find the stack's resources from its outputs.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from google.api_core import exceptions as google_errors
+
+from mlops.adapters.gcp.clients import GcpClients
+from mlops.errors import LocalApplyError, MlopsError
+from mlops.local.apply.engine import ApplyResult, OnApplied, ProgramRunner, _clear_sdk_leftovers
+from mlops.local.apply.ledger import Ledger, LedgerEntry, ledger_path
+from mlops.local.gcp_apply.handlers import EMULATOR_DROPS, HANDLERS, GcpHandlerContext, not_sent_reason
+from mlops.outputs import write_outputs
+from mlops.settings import Settings
+
+
+class GcpEmulatorMocks(pulumi.runtime.Mocks):
+    """Pulumi mocks that create each resource an emulator can hold and record the rest as not sent."""
+
+    def __init__(
+        self,
+        context: GcpHandlerContext,
+        ledger: Ledger,
+        declared: pulumi.runtime.Mocks,
+        on_applied: OnApplied | None = None,
+    ) -> None:
+        self.context = context
+        self.ledger = ledger
+        self.declared = declared
+        self.on_applied = on_applied
+        self.notes: dict[str, str] = {}
+        self.errors: list[MlopsError] = []
+        self._lock = threading.Lock()
+        self.closed = False
+
+    def close(self) -> None:
+        """Ignore registrations from here on (a failed run's pending ones reach the next run's mocks)."""
+        self.closed = True
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        if self.closed or not args.custom or args.typ.startswith("pulumi:providers:"):
+            return None, dict(args.inputs)  # components and providers only group or configure
+        started = time.monotonic()
+        try:
+            physical, state, outcome = self._apply(args)
+        except MlopsError as exc:
+            self._fail(exc)
+            raise
+        except google_errors.GoogleAPIError as exc:
+            error = LocalApplyError(f"{args.typ} {args.name!r}: {exc}")
+            self._fail(error)
+            raise error from exc
+        entry = LedgerEntry(args.typ, args.name, physical, outcome, time.monotonic() - started)
+        self.ledger.record(entry)
+        if self.on_applied is not None:
+            self.on_applied(entry)
+        return physical, state
+
+    def _apply(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any], Any]:
+        handler = HANDLERS.get(args.typ)
+        if handler is not None:
+            result = handler(self.context, args.name, dict(args.inputs))
+            if args.typ in EMULATOR_DROPS:
+                self._note(args.typ, EMULATOR_DROPS[args.typ])
+            return result.physical_id, result.state, result.outcome
+        self._note(args.typ, not_sent_reason(args.typ, args.name))
+        physical, state = self.declared.new_resource(args)
+        return str(physical), state, "skipped"
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return self.declared.call(args)
+
+    def _note(self, type_token: str, reason: str) -> None:
+        with self._lock:
+            self.notes[type_token] = reason
+
+    def _fail(self, error: MlopsError) -> None:
+        with self._lock:
+            self.errors.append(error)
+
+
+def apply_gcp_stack(
+    settings: Settings,
+    clients: GcpClients,
+    repo_root: Path,
+    *,
+    runner: ProgramRunner,
+    declared: pulumi.runtime.Mocks,
+    on_applied: OnApplied | None = None,
+) -> ApplyResult:
+    """Apply the ``cloud: gcp`` program of ``settings.stack_name`` to the emulators ``clients`` reach; write the
+    outputs file and the ledger (with each not-sent or partly kept type's reason under ``notes``).
+
+    The first handler error is raised as is (it names the resource and its type); the outputs file is written only
+    when every resource applied.
+    """
+    if not clients.is_emulated:
+        raise LocalApplyError(
+            f"the local apply acts on Google's emulators only, not target {settings.target!r}; use `pulumi up`"
+        )
+    started = time.monotonic()
+    ledger = Ledger()
+    mocks = GcpEmulatorMocks(GcpHandlerContext(clients), ledger, declared, on_applied)
+    _clear_sdk_leftovers()  # a failed run in this process leaves its exception and tasks behind
+    try:
+        outputs = runner(settings.stack_name, mocks, repo_root)
+    except Exception as exc:
+        mocks.close()
+        _clear_sdk_leftovers()
+        if mocks.errors and exc is not mocks.errors[0]:
+            raise mocks.errors[0] from exc
+        raise
+    if mocks.errors:
+        raise mocks.errors[0]
+    if outputs.get("cloud") != "gcp":
+        raise LocalApplyError(
+            f"stack {settings.stack_name!r} is not a cloud: gcp stack (its outputs say cloud "
+            f"{outputs.get('cloud', 'aws')!r}); the Google emulators take the GCP program only"
+        )
+    outputs_file = settings.resolved_outputs_file
+    write_outputs(outputs_file, outputs)
+    ledger_file = ledger_path(outputs_file)
+    ledger.write(ledger_file, settings.stack_name, clients.hosts.storage, notes=dict(sorted(mocks.notes.items())))
+    return ApplyResult(
+        stack=settings.stack_name,
+        outputs=outputs,
+        outputs_file=outputs_file,
+        ledger_file=ledger_file,
+        counts=ledger.counts(),
+        seconds=time.monotonic() - started,
+    )

@@ -1,0 +1,55 @@
+"""The local GCP apply's pure parts: which types are not sent and why, and Pulumi's shapes in the APIs' terms."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.gcp.resource_types import GCP_RESOURCE_TYPES
+from mlops.errors import UnsupportedResourceError
+from mlops.local.gcp_apply.handlers import HANDLERS, _lifecycle_rule, _subscription_request, not_sent_reason
+
+
+def test_every_type_the_gcp_program_may_declare_is_handled_or_not_sent_for_a_reason() -> None:
+    for type_token in GCP_RESOURCE_TYPES:
+        assert type_token in HANDLERS or not_sent_reason(type_token, "r"), type_token
+    assert "IAM" in not_sent_reason("gcp:storage/bucketIAMMember:BucketIAMMember", "r")
+
+
+def test_an_unknown_type_is_an_error_naming_it_never_a_silent_skip() -> None:
+    with pytest.raises(UnsupportedResourceError, match="gcp:redis/instance:Instance"):
+        not_sent_reason("gcp:redis/instance:Instance", "cache")
+    with pytest.raises(UnsupportedResourceError, match="aws:s3/bucket:Bucket"):
+        not_sent_reason("aws:s3/bucket:Bucket", "raw")
+
+
+def test_lifecycle_rules_take_the_json_apis_shape() -> None:
+    rule = {"action": {"type": "Delete"}, "condition": {"age": 7.0, "withState": "LIVE"}}
+    assert _lifecycle_rule(rule) == {"action": {"type": "Delete"}, "condition": {"age": 7, "isLive": True}}
+    archived = {"action": {"type": "Delete"}, "condition": {"daysSinceNoncurrentTime": 30.0, "withState": "ARCHIVED"}}
+    assert _lifecycle_rule(archived)["condition"] == {"daysSinceNoncurrentTime": 30, "isLive": False}
+    moved = {"action": {"type": "SetStorageClass", "storageClass": "NEARLINE"}, "condition": {"withState": "ANY"}}
+    assert _lifecycle_rule(moved) == {
+        "action": {"type": "SetStorageClass", "storageClass": "NEARLINE"},
+        "condition": {},
+    }
+
+
+def test_a_subscription_keeps_its_dead_letter_policy_and_never_expires_with_an_empty_ttl() -> None:
+    request = _subscription_request(
+        "proj-1",
+        "projects/proj-1/subscriptions/s.raw-sink",
+        "sink",
+        {
+            "topic": "projects/proj-1/topics/s.partition-0000",
+            "ackDeadlineSeconds": 60.0,
+            "expirationPolicy": {"ttl": ""},
+            "deadLetterPolicy": {"deadLetterTopic": "s-dead-letter", "maxDeliveryAttempts": 5.0},
+        },
+    )
+    assert request["topic"] == "projects/proj-1/topics/s.partition-0000"
+    assert request["ack_deadline_seconds"] == 60
+    assert request["expiration_policy"] == {}
+    assert request["dead_letter_policy"] == {
+        "dead_letter_topic": "projects/proj-1/topics/s-dead-letter",
+        "max_delivery_attempts": 5,
+    }
