@@ -130,6 +130,7 @@ def apply_gcp_stack(
             f"stack {settings.stack_name!r} is not a cloud: gcp stack (its outputs say cloud "
             f"{outputs.get('cloud', 'aws')!r}); the Google emulators take the GCP program only"
         )
+    outputs = _local_tracking_store(settings, outputs, mocks.notes)
     outputs_file = settings.resolved_outputs_file
     write_outputs(outputs_file, outputs)
     ledger_file = ledger_path(outputs_file)
@@ -142,3 +143,19 @@ def apply_gcp_stack(
         counts=ledger.counts(),
         seconds=time.monotonic() - started,
     )
+
+
+TRACKING_NOTE = "outputs.mlflow_tracking_uri"
+
+
+def _local_tracking_store(settings: Settings, outputs: dict[str, Any], notes: dict[str, str]) -> dict[str, Any]:
+    """The program exports a Cloud Storage path as MLflow's location; MLflow has no tracking store on Cloud Storage
+    (only artifacts), so locally a sqlite store per stack plays the tracking server, as the AWS local apply plays
+    SageMaker's managed MLflow. Artifacts stay in the models bucket (the registry puts them there)."""
+    declared = str(outputs.get("mlflow_tracking_uri", ""))
+    if declared.startswith(("sqlite:", "http://", "https://")):
+        return outputs
+    directory = (settings.state_dir / "mlflow" / settings.stack_name).resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    notes[TRACKING_NOTE] = f"declared {declared!r}; MLflow keeps no tracking store there: sqlite under {directory}"
+    return {**outputs, "mlflow_tracking_uri": f"sqlite:///{directory / 'mlflow.db'}"}
