@@ -31,3 +31,14 @@ def backoff(attempt: int) -> None:
 
 # The line a job script logs with its result (JSON after the prefix); runners read the counts back from it.
 JOB_RESULT_LOG_PREFIX = "mlops-job-result "
+
+# The Vertex AI custom-job contract (issue 16): where the model goes and the data URIs by the training channels'
+# names; the entry point (pipelines/training/vertex_contract.py) reads them, the runners set them.
+VERTEX_MODEL_DIR_ENV = "AIP_MODEL_DIR"
+VERTEX_CHECKPOINT_DIR_ENV = "AIP_CHECKPOINT_DIR"
+VERTEX_JOB_ID_ENV = "CLOUD_ML_JOB_ID"
+VERTEX_DATA_ENV = {
+    "train": "AIP_TRAINING_DATA_URI",
+    "validation": "AIP_VALIDATION_DATA_URI",
+    "test": "AIP_TEST_DATA_URI",
+}

@@ -217,3 +217,9 @@ def alarm_action_key(when: datetime, action_id: str) -> str:
     """In the monitoring zone: the record of one action an alarm's state change ran (``mlops monitor status``);
     keys sort by time."""
     return f"{ALARM_ACTIONS_PREFIX}{when.strftime('%Y%m%dT%H%M%S%fZ')}-{action_id}.json"
+
+
+def pipeline_definition_key(pipeline: str) -> str:
+    """In the artifacts zone: the stack-bound definition of a pipeline where no pipeline service stores it (the
+    kit's executor on Google's emulators reads it; Vertex AI has no emulator)."""
+    return f"pipelines/{pipeline}/definition.json"

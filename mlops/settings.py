@@ -56,7 +56,9 @@ class OnlineStoreChoice(_Choice):
 
 
 class ModelRegistryChoice(_Choice):
-    type: Literal["auto", "mlflow-sagemaker", "memory"] = "auto"
+    # mlflow-vertex: MLflow + Vertex AI Model Registry (cloud gcp); mlflow-local: MLflow + packages in the Firestore
+    # emulator (gcp-emulators: Vertex has no emulator)
+    type: Literal["auto", "mlflow-sagemaker", "mlflow-vertex", "mlflow-local", "memory"] = "auto"
 
 
 class EndpointChoice(_Choice):
@@ -70,7 +72,8 @@ class EndpointChoice(_Choice):
 
 
 class TrainingChoice(_Choice):
-    type: Literal["auto", "sagemaker", "local", "memory"] = "auto"
+    # vertex: the kit's executor of the definition with its training jobs as Vertex AI custom jobs (cloud gcp)
+    type: Literal["auto", "sagemaker", "vertex", "local", "memory"] = "auto"
 
 
 class JobsChoice(_Choice):

@@ -103,11 +103,15 @@ def gcp_client_factory(settings: Settings) -> GcpClients:
 
 # What ``auto`` means on cloud gcp; a capability absent here has no GCP implementation yet (issue 16).
 GCP_DEFAULTS = {"object_store": "gcs", "table_store": "delta", "events": "pubsub", "online_store": "firestore"}
+# capability -> (on target gcp, on gcp-emulators)
+GCP_VERTEX_DEFAULTS = {"training": ("vertex", "local"), "model_registry": ("mlflow-vertex", "mlflow-local")}
 
 
 def _gcp_default(settings: Settings, capability: str) -> str:
     if capability == "metrics" and settings.target == "gcp-emulators":
         return "local"  # Cloud Monitoring has no emulator: the kit's store in the Firestore emulator
+    if capability in GCP_VERTEX_DEFAULTS:  # Vertex AI has no emulator: the kit's runners and Firestore locally
+        return GCP_VERTEX_DEFAULTS[capability][settings.target == "gcp-emulators"]
     if capability not in GCP_DEFAULTS:
         raise ConfigError(
             f"settings.services.{capability}.type 'auto' has no Google Cloud implementation yet (cloud: gcp): "
@@ -357,6 +361,8 @@ class WiredServices:
                 layout,
                 lambda dataset: layout.zone_uri("models", mlflow_artifacts_prefix(dataset)),
             )
+        if kind in ("mlflow-vertex", "mlflow-local"):
+            return self._gcp_model_registry(kind, layout)
         if kind == "memory":
             from mlops.adapters.memory.model_packages import MemoryModelPackages
             from mlops.registry.ephemeral import EphemeralMlflow
@@ -367,6 +373,36 @@ class WiredServices:
                 store.connection, memory_packages, self.object_store, layout, store.artifact_location
             )
         raise _unknown("model_registry", kind)
+
+    def _gcp_model_registry(self, kind: str, layout: Any) -> ModelRegistry:
+        """MLflow (the stack's tracking URI) with the model packages in Vertex AI Model Registry (``mlflow-vertex``)
+        or in the Firestore emulator (``mlflow-local``); MLflow's GCS artifact store finds the emulator by
+        ``STORAGE_EMULATOR_HOST``."""
+        from mlops.layout import mlflow_artifacts_prefix
+        from mlops.ports.model_packages import ModelPackageRegistry
+        from mlops.registry.service import MlflowModelRegistry
+        from mlops.registry.session import MlflowConnection
+
+        packages: ModelPackageRegistry
+        if kind == "mlflow-vertex":
+            from mlops.adapters.gcp.vertex_model_registry import VertexModelPackages
+
+            packages = VertexModelPackages(self.gcp_clients, self.outputs.model_package_group)
+        else:
+            from mlops.local.gcp_model_packages import FirestoreModelPackages
+
+            packages = FirestoreModelPackages(self.gcp_clients, self.outputs.model_package_group)
+        storage = self.gcp_clients.hosts.storage
+        connection = MlflowConnection(
+            self.outputs.mlflow_tracking_uri, {"STORAGE_EMULATOR_HOST": storage} if storage else {}
+        )
+        return MlflowModelRegistry(
+            connection,
+            packages,
+            self.object_store,
+            layout,
+            lambda dataset: layout.zone_uri("models", mlflow_artifacts_prefix(dataset)),
+        )
 
     def _platform(self) -> Platform:
         """These services as a platform, for the local runners (they take one, as capability code does)."""
@@ -439,6 +475,16 @@ class WiredServices:
 
             # only AWS runs executions: an emulator stores them and lists no steps
             return SageMakerPipelines(self.clients, lists_steps=self.settings.target == "aws")
+        if kind == "local" and self.settings.cloud == "gcp":
+            from mlops.local.vertex_training import vertex_pipeline_executor
+
+            return vertex_pipeline_executor(self._platform())  # Vertex custom jobs played on the emulators
+        if kind == "vertex":  # the kit orchestrates the definition; its training jobs run as Vertex custom jobs
+            from mlops.adapters.gcp.vertex_training import VertexCustomJobs
+            from mlops.local.vertex_training import vertex_pipeline_executor
+
+            jobs = VertexCustomJobs(self.gcp_clients, self.object_store, self.outputs)
+            return vertex_pipeline_executor(self._platform(), jobs=jobs)
         if kind == "local":
             from mlops.local.pipeline_executor import local_pipeline_executor
 

@@ -73,6 +73,15 @@ from mlops.ports.training import (
 PROCESSING_ROOT = PurePosixPath("/opt/ml/processing")
 ROOT_ENV = "MLOPS_PROCESSING_ROOT"
 _EXECUTION_ARN = re.compile(r"^arn:[^:]+:sagemaker:[^:]*:[^:]*:pipeline/([^/]+)/execution/([^/]+)$")
+# An execution named as a Vertex pipeline job (the control plane on Google's emulators): ``<pipeline>-<12 hex>``.
+_PIPELINE_JOB = re.compile(r"^projects/[^/]+/locations/[^/]+/pipelineJobs/([a-z0-9-]+)-([0-9a-f]{12})$")
+
+
+def execution_ids(arn: str) -> tuple[str, str] | None:
+    """(pipeline, execution id) of an execution's name, SageMaker's ARN or a Vertex pipeline job; ``None`` for
+    anything else."""
+    match = _EXECUTION_ARN.match(arn) or _PIPELINE_JOB.match(arn)
+    return (match.group(1), match.group(2)) if match else None
 
 
 class ControlPlane(Protocol):
@@ -222,10 +231,10 @@ class LocalPipelineExecutor:
 
     def describe(self, execution_arn: str) -> PipelineExecution:
         """The execution's record."""
-        match = _EXECUTION_ARN.match(execution_arn)
-        if match is None:
+        ids = execution_ids(execution_arn)
+        if ids is None:
             raise ExecutionNotFoundError(f"{execution_arn!r} is not a pipeline execution ARN")
-        key = pipeline_execution_key(match.group(1), match.group(2))
+        key = pipeline_execution_key(*ids)
         try:
             raw: dict[str, Any] = json.loads(self._store.get(self._bucket, key))
         except NotFoundError as exc:
@@ -238,11 +247,11 @@ class LocalPipelineExecutor:
     # -- used by a run ----------------------------------------------------------------------------------------
 
     def _save(self, execution: PipelineExecution) -> None:
-        match = _EXECUTION_ARN.match(execution.arn)
-        if match is None:
+        ids = execution_ids(execution.arn)
+        if ids is None:
             raise PipelineDefinitionError(f"the control plane returned {execution.arn!r}, not an execution ARN")
         body = json.dumps(asdict(execution), indent=2, sort_keys=True).encode()
-        self._store.put(self._bucket, pipeline_execution_key(match.group(1), match.group(2)), body, "application/json")
+        self._store.put(self._bucket, pipeline_execution_key(*ids), body, "application/json")
 
     def _read_json(self, uri: str) -> Any:
         _, bucket, key = split_uri(uri)
@@ -320,8 +329,8 @@ class _Run:
         self.execution = execution
         self.steps = {step["Name"]: (step, parent) for step, parent in steps_of(list(definition["Steps"]))}
         self.upstream = dependencies(definition)
-        pipeline_arn, _, execution_id = execution.arn.partition("/execution/")
-        self.execution_id = execution_id
+        pipeline_arn = execution.arn.partition("/execution/")[0]
+        self.execution_id = execution_id = (execution_ids(execution.arn) or ("", ""))[1]
         started = datetime.fromisoformat(execution.started_at)
         self.scope = Scope(
             parameters=values,

@@ -1,7 +1,8 @@
 """Training entry point honouring the SageMaker training contract.
 
 Run as ``python -m pipelines.training.entry_point`` (the training step's container entry point, on SageMaker or
-in the local training runner).
+in the local training runner; as a Vertex AI custom job, or in the local Vertex runner, under the Vertex
+contract: :mod:`pipelines.training.vertex_contract`, chosen when ``AIP_MODEL_DIR`` is set).
 
 Contract (paths under ``$MLOPS_SM_ROOT``, default ``/opt/ml``):
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -29,7 +31,7 @@ import pandas as pd
 from mlops.errors import MlopsError, TrainingDataError
 from mlops.modeling.scoring import json_ready, positive_index
 from mlops.modeling.spec import ModelSpec, features_of
-from pipelines.training import steps
+from pipelines.training import steps, vertex_contract
 from pipelines.training.hyperparameters import Hyperparameters, parse_hyperparameters, parse_spec
 
 ROOT_ENV = "MLOPS_SM_ROOT"
@@ -163,17 +165,46 @@ def model_requirements() -> list[str]:
     return [f"{name}=={version(name)}" for name in ("mlflow", "scikit-learn", "pandas", "numpy", "cloudpickle")]
 
 
-def main() -> int:
-    """Run the contract; exit 0 on success, 1 with ``output/failure`` written on any error."""
+def train_vertex(contract: vertex_contract.VertexContract, args: list[str]) -> dict[str, Any]:
+    """The Vertex contract: stage the data URIs through the object-store port into a SageMaker-shaped root, train
+    there, upload the model under ``AIP_MODEL_DIR``. The store is the one the environment's settings wire
+    (``MLOPS_CLOUD``, ``MLOPS_TARGET``, ``MLOPS_GCP__*``)."""
+    from mlops.settings import load_settings
+    from mlops.wiring import container_platform
+
+    store = container_platform(load_settings()).services.object_store
+    hyperparameters = vertex_contract.hyperparameters_from_args(args)
+    if contract.job_id:
+        print(f"vertex custom job {contract.job_id}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="vertex-training-") as tmp:
+        root = Path(tmp)
+        vertex_contract.stage(store, contract, root, CHANNELS)
+        config = root / "input" / "config"
+        config.mkdir(parents=True)
+        (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
+        summary = train(root)
+        vertex_contract.upload_model(store, contract, root / "model")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the contract the environment names (Vertex when ``AIP_MODEL_DIR`` is set, else SageMaker's); exit 0 on
+    success, 1 with the reason on stderr (and, under SageMaker's contract, in ``output/failure``) on any error."""
     root = sm_root()
+    args = sys.argv[1:] if argv is None else argv
     try:
-        train(root)
-    except Exception as exc:  # every failure must reach output/failure, SageMaker's reason channel
+        contract = vertex_contract.from_environment(os.environ)
+        if contract is None:
+            train(root)
+        else:
+            train_vertex(contract, args)
+    except Exception as exc:  # every failure must reach the job's reason channel
         reason = str(exc) if isinstance(exc, MlopsError) else f"{type(exc).__name__}: {exc}"
-        failure = root / "output" / "failure"
-        failure.parent.mkdir(parents=True, exist_ok=True)
-        failure.write_text(reason + "\n")
-        print(f"training failed: {reason}", file=sys.stderr)
+        if vertex_contract.MODEL_DIR_ENV not in os.environ:  # Vertex has no reason file: its log is the channel
+            failure = root / "output" / "failure"
+            failure.parent.mkdir(parents=True, exist_ok=True)
+            failure.write_text(reason + "\n")
+        print(f"training failed: {reason}", file=sys.stderr, flush=True)
         if not isinstance(exc, MlopsError):
             traceback.print_exc()
         return 1

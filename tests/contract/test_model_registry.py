@@ -1,5 +1,6 @@
 """The model registry's contract, over every implementation: the model package port (the in-memory fake and
-SageMaker model package groups on the session's moto server) and the registry service on top of it (MLflow +
+SageMaker model package groups on the session's moto server; the packages of ``cloud: gcp`` on Google's emulators,
+kept in the Firestore emulator as Vertex Model Registry has none) and the registry service on top of it (MLflow +
 in-memory packages from the ``memory`` wiring choice; the stack's MLflow + SageMaker packages on moto, as the
 ``platform`` fixture wires them). LocalStack's free edition does not run SageMaker, so there is no LocalStack
 parameter here.
@@ -45,17 +46,42 @@ def _moto_group(clients: ClientFactory) -> ModelPackageRegistry:
     return SageMakerModelPackages(clients, group)
 
 
-@pytest.fixture(params=["memory", "aws-moto"])
+@pytest.fixture(params=["memory", "aws-moto", "gcp-emulator"])
 def packages(request: pytest.FixtureRequest) -> ModelPackageRegistry:
     if request.param == "memory":
         return MemoryModelPackages(f"contract-{secrets.token_hex(4)}")
+    if request.param == "gcp-emulator":  # Vertex Model Registry has no emulator: the kit's store in Firestore's
+        from mlops.local.gcp_model_packages import FirestoreModelPackages
+
+        return FirestoreModelPackages(request.getfixturevalue("gcp_clients"), f"contract-{secrets.token_hex(4)}")
     return _moto_group(request.getfixturevalue("emulated_clients"))
 
 
-@pytest.fixture(scope="module", params=["memory", "aws-moto"])
+def _gcp_emulator_registry(request: pytest.FixtureRequest) -> ModelRegistry:
+    """MLflow (sqlite) with its artifacts in the GCS emulator and the packages in the Firestore emulator, as the
+    wiring builds ``mlflow-local`` for ``cloud: gcp`` on the emulators."""
+    from mlops.settings import Settings
+    from mlops.wiring import container_platform
+
+    settings: Settings = request.getfixturevalue("gcp_settings")
+    directory = request.getfixturevalue("tmp_path_factory").mktemp("gcp-registry")
+    suffix = secrets.token_hex(4)
+    platform = container_platform(
+        settings.model_copy(update={"state_dir": directory}),
+        models_bucket=f"models-{suffix}",
+        model_package_group=f"contract-{suffix}",
+        mlflow_tracking_uri=f"sqlite:///{directory / 'mlflow.db'}",
+    )
+    request.getfixturevalue("gcp_clients").storage().create_bucket(f"models-{suffix}")
+    return platform.services.model_registry
+
+
+@pytest.fixture(scope="module", params=["memory", "aws-moto", "gcp-emulator"])
 def registry(request: pytest.FixtureRequest) -> ModelRegistry:
     if request.param == "memory":
         return memory_platform(parse_outputs(complete_outputs(), "contract")).services.model_registry
+    if request.param == "gcp-emulator":
+        return _gcp_emulator_registry(request)
     platform: Platform = request.getfixturevalue("platform")
     return platform.services.model_registry
 
