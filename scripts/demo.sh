@@ -13,9 +13,18 @@
 # Environment: DEMO_ROWS (default 30000) rows of card transactions per batch.
 # At the end (also after a failure) a table of each step's wall time and the slowest commands; `--json` prints
 # the same as one JSON object on stdout as the last line (also written to $STATE_DIR/demo/timings.json).
+# `--cloud gcp`: the same steps on local Google Cloud, as far as they run there (scripts/demo_gcp.sh, docs/gcp.md).
 set -euo pipefail
 JSON_TIMINGS=false
-[ "${1:-}" = "--json" ] && JSON_TIMINGS=true
+CLOUD=aws
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --json) JSON_TIMINGS=true ;;
+        --cloud) CLOUD="${2:?--cloud takes aws or gcp}"; shift ;;
+        *) echo "usage: scripts/demo.sh [--json] [--cloud aws|gcp]" >&2; exit 2 ;;
+    esac
+    shift
+done
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 
 ROWS="${DEMO_ROWS:-30000}"
@@ -51,6 +60,14 @@ timing_table() {
         "$JSON_TIMINGS" "$WORK/timings.json" || true
 }
 trap timing_table EXIT
+
+if [ "$CLOUD" = gcp ]; then
+    source "$(dirname "${BASH_SOURCE[0]}")/demo_gcp.sh"
+    exit 0
+elif [ "$CLOUD" != aws ]; then
+    echo "--cloud takes aws or gcp, not $CLOUD" >&2
+    exit 2
+fi
 
 step "Provision: start the embedded AWS emulator and apply the infra program to it"
 mlops local up
