@@ -62,7 +62,9 @@ class ModelRegistryChoice(_Choice):
 
 
 class EndpointChoice(_Choice):
-    type: Literal["auto", "sagemaker", "local", "memory"] = "auto"
+    # vertex: Vertex AI endpoints (cloud gcp); local: the kit's endpoint runner (SageMaker's contract on the AWS
+    # emulators, Vertex AI's custom-container contract on gcp-emulators)
+    type: Literal["auto", "sagemaker", "vertex", "local", "memory"] = "auto"
     local_max_wait_seconds: float | None = Field(
         default=10.0,
         ge=0,

@@ -108,6 +108,8 @@ GCP_VERTEX_DEFAULTS = {"training": ("vertex", "local"), "model_registry": ("mlfl
 
 
 def _gcp_default(settings: Settings, capability: str) -> str:
+    if capability == "endpoint":  # Vertex AI endpoints; locally the kit's runner on Vertex's container contract
+        return "local" if settings.target == "gcp-emulators" else "vertex"
     if capability == "metrics" and settings.target == "gcp-emulators":
         return "local"  # Cloud Monitoring has no emulator: the kit's store in the Firestore emulator
     if capability in GCP_VERTEX_DEFAULTS:  # Vertex AI has no emulator: the kit's runners and Firestore locally
@@ -416,6 +418,14 @@ class WiredServices:
             from mlops.adapters.aws.sagemaker_hosting import SageMakerHosting
 
             return SageMakerHosting(self.clients)
+        if kind == "vertex":
+            from mlops.adapters.gcp.vertex_hosting import VertexHosting
+
+            return VertexHosting(self.gcp_clients, self.outputs)
+        if kind == "local" and self.settings.cloud == "gcp":
+            from mlops.local.vertex_hosting import LocalVertexHosting
+
+            return LocalVertexHosting(self._platform())
         if kind == "local":
             from mlops.local.hosting import LocalHosting
 
@@ -434,6 +444,14 @@ class WiredServices:
             from mlops.adapters.aws.sagemaker_runtime import SageMakerRuntimeEndpoint
 
             return SageMakerRuntimeEndpoint(self.clients, self.outputs.endpoint_name)
+        if kind == "vertex":
+            from mlops.adapters.gcp.vertex_endpoint import VertexEndpoint
+
+            return VertexEndpoint(self.gcp_clients, self.outputs, self.outputs.endpoint_name)
+        if kind == "local" and self.settings.cloud == "gcp":
+            from mlops.local.vertex_hosting import LocalVertexEndpoint
+
+            return LocalVertexEndpoint(self._platform(), self.outputs.endpoint_name)
         if kind == "local":
             from mlops.local.hosting import LocalEndpoint
 
@@ -449,6 +467,11 @@ class WiredServices:
     @cached_property
     def batch_transform(self) -> BatchTransform:
         kind = self._type("endpoint")
+        if kind == "vertex" or (kind == "local" and self.settings.cloud == "gcp"):
+            raise ConfigError(
+                f"batch transform has no Google Cloud implementation yet (Vertex AI batch prediction), and it follows "
+                f"settings.services.endpoint.type ({kind!r}): choose memory for it (see docs/gcp.md)"
+            )
         if kind == "sagemaker":
             from mlops.adapters.aws.sagemaker_transform import SageMakerBatchTransform
 

@@ -139,6 +139,8 @@ def hosting_spec(
         model_request=model_request(names, platform.outputs, image, container.environment),
         endpoint_config_request=endpoint_config_request(names, platform.outputs, instance_type, instance_count),
         deployment_config=blue_green_config(platform.outputs),
+        image=image,
+        instance_count=instance_count,
     )
 
 
@@ -160,6 +162,6 @@ def deploy_model(platform: Platform, dataset: str, version: str | None = None, i
     if not image:
         raise DeploymentError(
             f"deploying {dataset} to endpoint {platform.outputs.endpoint_name!r} needs the serving image: "
-            "pass --image-uri (an ECR image URI)"
+            "pass --image-uri (the serving image in the cloud's registry: ECR, Artifact Registry)"
         )
     return hosting.deploy(hosting_spec(platform, dataset, resolve(platform, dataset, version), image))

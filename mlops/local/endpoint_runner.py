@@ -10,7 +10,9 @@ spec's blue/green ``DeploymentConfig`` (:mod:`mlops.local.deployment`: traffic s
 evaluated), after which the losing process is stopped. A new process that fails its health check is stopped and
 the previous one keeps serving. ``stop`` stops exactly the recorded processes. :func:`start_server` is the same
 container start for one-off use (the local batch transform). The runner knows the SageMaker container contract,
-not the serving code: it imports no capability package.
+not the serving code: it imports no capability package. :func:`launch`, :func:`wait_healthy` and
+:func:`is_our_server` also serve the local Vertex AI runner (:mod:`mlops.local.vertex_hosting`), whose containers
+get their port in ``AIP_HTTP_PORT`` and are health-checked on the route Vertex names.
 """
 
 from __future__ import annotations
@@ -116,31 +118,38 @@ def _server_env(platform: Platform, container: Container) -> dict[str, str]:
     env["MLOPS_REGION"] = platform.settings.region
     if clients.endpoint_url:
         env["MLOPS_ENDPOINT_URL"] = clients.endpoint_url
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [_project_root(), env.get("PYTHONPATH")]))
     return env
 
 
 def start_server(platform: Platform, name: str, container: Container) -> ServerProcess:
     """Start ``container``'s server on a new free port (log ``<state_dir>/endpoints/<name>-<port>.log``)."""
-    env = _server_env(platform, container)
+    return launch(container.module, _server_env(platform, container), endpoints_dir(platform), name)
+
+
+def launch(
+    module: str, env: dict[str, str], log_dir: Path, name: str, port_variable: str | None = None
+) -> ServerProcess:
+    """Start ``python -m <module> serve`` on loopback at a new free port, in a session of its own (it outlives the
+    CLI call; stopped by PID), logging to ``<log_dir>/<name>-<port>.log``. The port is passed as ``--port``, or in
+    the environment variable ``port_variable`` where the platform played sets it (Vertex AI's ``AIP_HTTP_PORT``)."""
     port = free_port()
-    directory = endpoints_dir(platform)
-    directory.mkdir(parents=True, exist_ok=True)
-    log_file = directory / f"{name}-{port}.log"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_file = log_dir / f"{name}-{port}.log"
+    command = [sys.executable, "-m", module, "serve", "--host", HOST]
+    env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [_project_root(), env.get("PYTHONPATH")]))}
+    if port_variable:
+        env[port_variable] = str(port)
+    else:
+        command += ["--port", str(port)]
     with log_file.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", container.module, "serve", "--host", HOST, "--port", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            start_new_session=True,  # outlives the CLI call; stopped by `mlops endpoint stop`
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True
         )
     return ServerProcess(process, port, log_file)
 
 
-def wait_healthy(server: ServerProcess, timeout: float = HEALTH_TIMEOUT_S) -> None:
-    """Return once ``GET /ping`` answers 200; :class:`HostingError` when the process exits or time runs out."""
+def wait_healthy(server: ServerProcess, timeout: float = HEALTH_TIMEOUT_S, route: str = "/ping") -> None:
+    """Return once ``GET <route>`` answers 200; :class:`HostingError` when the process exits or time runs out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
@@ -149,12 +158,12 @@ def wait_healthy(server: ServerProcess, timeout: float = HEALTH_TIMEOUT_S) -> No
                 f"last log lines from {server.log_file}:\n{_tail(server.log_file)}"
             )
         try:
-            if httpx.get(server.url + "/ping", timeout=1.0).status_code == 200:
+            if httpx.get(server.url + route, timeout=1.0).status_code == 200:
                 return
         except httpx.HTTPError:
             pass  # not listening yet: the model is still loading
         time.sleep(0.2)
-    raise HostingError(f"the new server did not pass GET /ping within {timeout:.0f}s; see {server.log_file}")
+    raise HostingError(f"the new server did not pass GET {route} within {timeout:.0f}s; see {server.log_file}")
 
 
 @contextmanager
@@ -172,14 +181,17 @@ def _tail(path: Path, lines: int = 5) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def is_our_server(pid: int, port: int, module: str | None = None) -> bool:
-    """``pid`` still runs a server this runner started on ``port`` (not a process that reused the pid)."""
+def is_our_server(pid: int, port: int, module: str | None = None, port_variable: str | None = None) -> bool:
+    """``pid`` still runs a server this runner started on ``port`` (not a process that reused the pid): given as
+    ``--port``, or in its environment's ``port_variable`` (:func:`launch`)."""
     try:
-        cmdline = psutil.Process(pid).cmdline()
+        process = psutil.Process(pid)
+        cmdline = process.cmdline()
+        env_port = process.environ().get(port_variable) if port_variable else None
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return False
-    started_here = "serve" in cmdline and "--port" in cmdline and str(port) in cmdline
-    return started_here and (module is None or module in cmdline)
+    on_port = ("--port" in cmdline and str(port) in cmdline) or env_port == str(port)
+    return "serve" in cmdline and on_port and (module is None or module in cmdline)
 
 
 def _register(platform: Platform, spec: HostingSpec) -> None:

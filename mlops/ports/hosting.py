@@ -1,14 +1,16 @@
 """Hosting port: put a registered model version behind the stack's endpoint, read what it serves, stop it
-(SageMaker hosting, the local endpoint runner, memory).
+(SageMaker hosting, Vertex AI endpoints, the local endpoint runners, memory).
 
-The caller (``serving.deploy``) describes one version as a :class:`HostingSpec`: the requests SageMaker gets
-(CreateModel, CreateEndpointConfig, the blue/green ``DeploymentConfig`` of UpdateEndpoint) and the serving
-container as a local runner starts it. Every implementation keeps the previous version serving until the new
-one is healthy: SageMaker through its blue/green update with auto-rollback, the local runner by health-checking
-the new process before switching the route.
+The caller (``serving.deploy``) describes one version as a :class:`HostingSpec`: what any cloud needs (endpoint,
+model, version, the serving image and container, the replica count), the requests SageMaker gets (CreateModel,
+CreateEndpointConfig, the blue/green ``DeploymentConfig`` of UpdateEndpoint), and the serving container as a
+local runner starts it. Every implementation keeps the previous version serving until the new one is healthy:
+SageMaker through its blue/green update with auto-rollback, Vertex AI by moving all traffic to the new deployed
+model only once it is deployed, the local runners by health-checking the new process before switching the route.
 
-The container contract: the container runs ``python -m <module> serve`` (port from ``SAGEMAKER_BIND_TO_PORT``),
-answers ``GET /ping`` and ``POST /invocations``, and its environment names the model it serves under
+The container contract: the container runs ``python -m <module> serve`` (port from ``AIP_HTTP_PORT`` on Vertex AI,
+``SAGEMAKER_BIND_TO_PORT`` on SageMaker), answers ``GET /ping`` and ``POST /invocations`` (and on Vertex AI the
+``AIP_HEALTH_ROUTE`` and ``AIP_PREDICT_ROUTE`` Vertex names), and its environment names the model it serves under
 :data:`MODEL_URI_ENV`.
 """
 
@@ -57,9 +59,14 @@ class HostingSpec:
     """CreateEndpointConfig's arguments (``EndpointConfigName``, ``ProductionVariants``, data capture)."""
     deployment_config: dict[str, Any] = field(default_factory=dict)
     """UpdateEndpoint's ``DeploymentConfig`` (blue/green traffic shifting, auto-rollback alarms)."""
+    image: str = ""
+    """The serving image (ECR, Artifact Registry; a local runner's name for this checkout's Python)."""
+    instance_count: int = 1
+    """Serving replicas (SageMaker's ``InitialInstanceCount``, Vertex AI's minimum and maximum replica count)."""
 
     @property
     def model_name(self) -> str:
+        """The version's model name (SageMaker's model; Vertex AI's uploaded model's display name)."""
         return str(self.model_request["ModelName"])
 
     @property

@@ -1,9 +1,10 @@
 """The endpoint port's contract, over the implementations that serve here: the in-memory hosting (the serving
-container's core in process) and the local endpoint (the serving process the local hosting starts on the
-session's moto platform). The same registered model is deployed on both at an endpoint of the test's own, and
-both must give the same answers and raise the same errors: an unknown endpoint is a ``NotFoundError``, the
-model server's 4xx and 5xx are ``EndpointInvocationError`` with its status and message, an endpoint that does
-not answer is an ``UnavailableError``.
+container's core in process), the local endpoint (the serving process the local hosting starts on the
+session's moto platform) and the local Vertex AI endpoint (``vertex-local``: the serving process on Vertex's
+custom-container contract, for ``cloud: gcp`` on the emulators, invoked on its predict route). The same model is
+deployed on each at an endpoint of the test's own, and all must give the same answers and raise the same errors:
+an unknown endpoint is a ``NotFoundError``, the model server's 4xx and 5xx are ``EndpointInvocationError`` with
+its status and message, an endpoint that does not answer is an ``UnavailableError``.
 
 SageMaker's runtime cannot serve here (moto's ``invoke_endpoint`` answers canned bytes), so its adapter is held
 to the same contract through botocore's Stubber: the model server's answers, as SageMaker wraps them
@@ -28,9 +29,10 @@ from botocore.stub import Stubber
 from mlops.adapters.aws.clients import ClientFactory
 from mlops.adapters.aws.sagemaker_runtime import SageMakerRuntimeEndpoint
 from mlops.adapters.memory.endpoint import MemoryHosting
-from mlops.local import endpoint_runner
+from mlops.local import endpoint_runner, vertex_hosting
 from mlops.local.emulator import HOST, free_port
 from mlops.local.hosting import LocalEndpoint, LocalHosting
+from mlops.local.vertex_hosting import LocalVertexEndpoint, LocalVertexHosting
 from mlops.platform import Platform
 from mlops.ports.endpoint import (
     Endpoint,
@@ -44,6 +46,7 @@ from mlops.ports.errors import NotFoundError, ThrottledError, UnavailableError
 from mlops.ports.hosting import HostingSpec
 from mlops.settings import load_settings
 from mlops.tracking import mlflow_session
+from mlops.wiring import build_platform
 from serving.deploy import hosting_spec
 from serving.model import load_model
 from serving.server import in_process
@@ -111,10 +114,45 @@ def _local(platform: Platform, spec: HostingSpec, model: RegisteredModel) -> Ite
         down_file.unlink(missing_ok=True)
 
 
-@pytest.fixture(scope="module", params=["memory", "local"])
+def _vertex_local(platform: Platform, tmp: Path) -> Iterator[Served]:
+    """Its own model in a local MLflow (the container on the GCP settings reaches no AWS emulator) and its own
+    platform of ``cloud: gcp`` settings and the session's outputs."""
+    model = train_and_register(tmp / "mlflow", alias=None, refuse_negative=True)
+    settings = load_settings(cloud="gcp", target="gcp-emulators", state_dir=tmp / "state")
+    outputs = platform.outputs.model_copy(update={"mlflow_tracking_uri": model.tracking_uri})
+    gcp = build_platform(settings, outputs)
+    hosting = LocalVertexHosting(gcp)
+    hosting.deploy(replace(hosting_spec(gcp, DATASET, model.version, "local"), endpoint=ENDPOINT))
+    # a deployed model whose process is gone: nothing listens on its port
+    record = vertex_hosting.read_endpoint(gcp, ENDPOINT)
+    assert record is not None
+    gone = replace(record.deployed_models[0], pid=0, port=free_port())
+    vertex_hosting.write_record(
+        gcp, replace(record, endpoint=DOWN, deployed_models=(gone,), traffic_split={gone.id: 100})
+    )
+    try:
+        yield Served(
+            LocalVertexEndpoint(gcp, ENDPOINT),
+            lambda name: LocalVertexEndpoint(gcp, name),
+            LocalVertexEndpoint(gcp, DOWN, timeout=5.0),
+            model,
+        )
+    finally:
+        hosting.stop(ENDPOINT)
+        vertex_hosting.stop(gcp, DOWN)
+
+
+@pytest.fixture(scope="module", params=["memory", "local", "vertex-local"])
 def served(
-    request: pytest.FixtureRequest, platform: Platform, spec: HostingSpec, model: RegisteredModel
+    request: pytest.FixtureRequest,
+    platform: Platform,
+    spec: HostingSpec,
+    model: RegisteredModel,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Served]:
+    if request.param == "vertex-local":
+        yield from _vertex_local(platform, tmp_path_factory.mktemp("vertex-local"))
+        return
     backends = {"memory": _memory, "local": _local}
     yield from backends[request.param](platform, spec, model)
 

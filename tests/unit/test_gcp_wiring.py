@@ -23,10 +23,13 @@ def test_auto_follows_cloud_gcp_on_the_emulators_and_on_gcp() -> None:
     assert resolve(load_settings(), "object_store") == "s3"  # cloud aws stays the default
 
 
-def test_a_capability_without_a_gcp_implementation_is_refused_by_name() -> None:
+def test_auto_picks_the_kits_runners_where_google_cloud_has_no_emulator() -> None:
     settings = load_settings(cloud="gcp", target="gcp-emulators")
-    with pytest.raises(ConfigError, match=r"services\.endpoint\.type 'auto' has no Google Cloud implementation"):
-        resolve(settings, "endpoint")
+    # Vertex AI endpoints; no Vertex emulator: the kit's runner on Vertex's container contract
+    assert (resolve(settings, "endpoint"), resolve(load_settings(cloud="gcp", target="gcp"), "endpoint")) == (
+        "local",
+        "vertex",
+    )
     assert resolve(settings, "metrics") == "local"  # no Cloud Monitoring emulator: the kit's store plays it
     with pytest.raises(ConfigError, match=r"services\.metrics\.type 'auto' has no Google Cloud implementation"):
         resolve(load_settings(cloud="gcp", target="gcp"), "metrics")

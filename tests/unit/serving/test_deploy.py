@@ -110,6 +110,7 @@ def test_the_spec_carries_the_requests_sagemaker_gets_and_the_container_a_runner
     assert spec.endpoint_config_request["ProductionVariants"][0]["ModelName"] == "kit-model-v7"
     assert spec.endpoint_config_request["DataCaptureConfig"]["DestinationS3Uri"] == "s3://kit-monitoring/data-capture"
     assert spec.deployment_config == ROLLBACK
+    assert (spec.image, spec.instance_count) == ("123.dkr.ecr/serving:1", 1)  # what every cloud's hosting reads
     assert (spec.container.module, spec.container.environment) == ("serving", environment)
     # local-only: where the definitions are; never part of what SageMaker gets
     assert Path(spec.container.extra_environment["SERVING_DATASETS_DIR"]).is_absolute()
@@ -302,5 +303,6 @@ def test_an_unknown_model_package_is_not_found() -> None:
 
 
 def test_deploying_where_the_hosting_has_no_image_needs_one() -> None:
-    with pytest.raises(DeploymentError, match=r"needs the serving image: pass --image-uri \(an ECR image URI\)$"):
+    needs = r"needs the serving image: pass --image-uri \(the serving image in the cloud.s registry: ECR, Artifact"
+    with pytest.raises(DeploymentError, match=needs + r" Registry\)$"):
         deploy_model(_aws_platform(), "card_transactions", "7")
