@@ -13,6 +13,7 @@ import pulumi
 
 from infra import naming
 from infra.components.processing import discover_job_scripts
+from infra.components.training import read_pipeline_definition
 from infra.config import REPO_ROOT, StackConfig
 from infra.gcp import naming as gcp_naming
 from infra.gcp.components.base import GcpIdentity
@@ -110,6 +111,11 @@ def define_gcp_platform(config: StackConfig) -> PlatformOutputs:
             models_bucket=zones["models"],
             artifacts_bucket=zones["artifacts"],
             repositories=images.repositories,
+            pipeline_definition=read_pipeline_definition(config.repo_root),
+            storage_key=keys["storage"],
+            images=images.uris,
+            dataset_definitions=stack_definitions(config.repo_root),
+            training_dataset=config.training_dataset,
         ),
     )
     serving = GcpServing(

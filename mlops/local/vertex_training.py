@@ -18,6 +18,7 @@ same emulators, so the Register step registers into the same MLflow and Firestor
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -129,27 +130,49 @@ def vertex_environment(request: TrainingJobRequest, job_id: str) -> dict[str, st
 
 
 class StoredControlPlane:
-    """The executor's control plane on the emulators: definitions deployed to the object store, executions named
-    as Vertex pipeline jobs (``projects/<p>/locations/<l>/pipelineJobs/<pipeline>-<id>``)."""
+    """The executor's control plane for ``cloud: gcp``: definitions deployed to the object store, executions named
+    as Vertex pipeline jobs (``projects/<p>/locations/<l>/pipelineJobs/<pipeline>-<id>``).
 
-    def __init__(self, store: ObjectStore, bucket: str, project: str, location: str) -> None:
+    ``defaults`` overrides parameter defaults with what the running stack's outputs say: the local apply plays
+    MLflow's tracking store with sqlite and rewrites ``mlflow_tracking_uri``, while the definition the program
+    bound names the program's location; the Register step must register where the CLI reads.
+    """
+
+    def __init__(
+        self, store: ObjectStore, bucket: str, project: str, location: str, defaults: Mapping[str, str] | None = None
+    ) -> None:
         self._store = store
         self._bucket = bucket
         self._prefix = f"projects/{project}/locations/{location}"
+        self._defaults = dict(defaults or {})
 
     def definition(self, pipeline: str) -> str:
         key = pipeline_definition_key(pipeline)
         try:
-            return self._store.get(self._bucket, key).decode()
+            text = self._store.get(self._bucket, key).decode()
         except NotFoundError as exc:
             where = f"{self._store.scheme}://{self._bucket}/{key}"
             raise PipelineNotFoundError(f"pipeline {pipeline!r} is not deployed: no definition at {where}") from exc
+        return _with_defaults(text, self._defaults) if self._defaults else text
 
     def start_execution(self, pipeline: str, display_name: str, parameters: Mapping[str, str]) -> str:
         return f"{self._prefix}/pipelineJobs/{pipeline}-{secrets.token_hex(6)}"
 
     def create_processing_job(self, job_name: str, request: Mapping[str, Any]) -> str:
         return f"{self._prefix}/customJobs/{job_name}"
+
+
+def _with_defaults(text: str, defaults: Mapping[str, str]) -> str:
+    """The definition with the named parameters' defaults replaced (an invalid one is returned as it is: the
+    executor refuses it by name)."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    for parameter in document.get("Parameters", []) if isinstance(document, dict) else []:
+        if isinstance(parameter, dict) and parameter.get("Name") in defaults:
+            parameter["DefaultValue"] = defaults[parameter["Name"]]
+    return json.dumps(document, sort_keys=True)
 
 
 def deploy_definition(store: ObjectStore, bucket: str, pipeline: str, definition: str) -> str:
@@ -171,6 +194,7 @@ def gcp_runtime_environment(platform: Platform) -> dict[str, str]:
         "MLOPS_TARGET": settings.target,
         "MLOPS_GCP__PROJECT": settings.gcp.project,
         "MLOPS_GCP__LOCATION": settings.gcp.location,
+        "MLOPS_REGION": settings.region,  # a step's own MLOPS_REGION is the GCP region: not the settings' kind
         "MLOPS_STACK": settings.stack_name,
         "MLOPS_STATE_DIR": str(settings.state_dir.resolve()),
         "GOOGLE_CLOUD_PROJECT": settings.gcp.project,
@@ -206,7 +230,13 @@ def vertex_pipeline_executor(
     return LocalPipelineExecutor(
         store=store,
         records_bucket=platform.outputs.bucket_for_zone("monitoring"),
-        control=StoredControlPlane(store, platform.outputs.bucket_for_zone("artifacts"), gcp.project, gcp.location),
+        control=StoredControlPlane(
+            store,
+            platform.outputs.bucket_for_zone("artifacts"),
+            gcp.project,
+            gcp.location,
+            defaults={"MlflowTrackingUri": platform.outputs.mlflow_tracking_uri},
+        ),
         jobs=jobs or local_vertex_runner(platform, workdir),
         environment=gcp_runtime_environment(platform),
         workdir=workdir,

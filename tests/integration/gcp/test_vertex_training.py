@@ -30,7 +30,9 @@ ZONES = ("raw", "curated", "features", "models", "monitoring", "quarantine", "ar
 
 
 def _bound_definition(outputs: dict[str, str]) -> str:
-    """The committed definition with the stack's values bound as the infra program binds them, in ``gs://``."""
+    """The committed definition with the stack's values bound as the GCP program binds them, in ``gs://``: the
+    tracking URI is the program's location (the local stack's outputs name a sqlite store, which the executor
+    binds) and the region is Google's (the steps' settings keep theirs)."""
     features, models = outputs["features_bucket"], outputs["models_bucket"]
     values = {
         "ExecutionRoleArn": "vertex-training@mlops-local.iam.gserviceaccount.com",
@@ -43,9 +45,9 @@ def _bound_definition(outputs: dict[str, str]) -> str:
         "FeatureTableUri": f"gs://{features}/tables/unset/",
         "DatasetDefinitionUri": outputs["dataset_definitions_uri"],
         "ModelPackageGroup": outputs["model_package_group"],
-        "MlflowTrackingUri": outputs["mlflow_tracking_uri"],
+        "MlflowTrackingUri": f"gs://{models}/mlflow",  # what the program binds; the stack's outputs say sqlite
         "ModelsBucket": models,
-        "Region": "us-east-1",
+        "Region": "us-central1",
     }
     security = dict.fromkeys(("VolumeKmsKeyId", "OutputKmsKeyId", "SubnetIdA", "SubnetIdB", "SecurityGroupId"), "")
     return bind_parameter_defaults(DEFINITION.read_text(), values, source=str(DEFINITION), extra=security)
