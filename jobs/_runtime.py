@@ -1,10 +1,12 @@
 """What every Glue job script shares: its platform, its Spark session, its dataset definition, its result.
 
-The same code runs on Glue and under the kit's local runner (``mlops job run``). The differences come from the
-environment only: the local runner sets ``AWS_ENDPOINT_URL`` (the emulator) and either ``MLOPS_SPARK_REMOTE``
-(the warm Spark Connect server of ``mlops local up``: the job opens its own session there) or
-``MLOPS_SPARK_MASTER`` (``local[N]``: the job starts its own JVM); on Glue none is set, so the services use
-AWS's endpoints and the job's role, and Spark is Glue's own session. The jobs keep to the DataFrame API that
+The same code runs on Glue, on Dataproc Serverless and under the kit's local runners (``mlops job run``). The
+differences come from the environment only: a Dataproc batch sets ``MLOPS_CLOUD=gcp`` and its project (driver
+environment properties), the local runner sets ``AWS_ENDPOINT_URL`` (the emulator) or the Google emulators' hosts
+(``MLOPS_GCP__*``) and either ``MLOPS_SPARK_REMOTE`` (the warm Spark Connect server of ``mlops local up``: the job
+opens its own session there) or ``MLOPS_SPARK_MASTER`` (``local[N]``: the job starts its own JVM); on Glue none is
+set, so the services use AWS's endpoints and the job's role, and Spark is Glue's own session (on Dataproc, its
+own). The jobs keep to the DataFrame API that
 classic Spark (Glue 5: 3.5) and Spark Connect share: no RDDs, no ``sparkContext``.
 
 A job reaches storage only through the ports :func:`job_platform` wires (table store, catalog, object store);
@@ -27,7 +29,7 @@ from mlops.contracts import JOB_SPARK_REMOTE_ENV as SPARK_REMOTE_ENV
 from mlops.datasets import DatasetDefinition, env_datasets_dir, find_definition
 from mlops.outputs import StackOutputs
 from mlops.platform import Platform
-from mlops.settings import Settings, load_settings
+from mlops.settings import ENV_PREFIX, Settings, load_settings
 from mlops.wiring import build_platform
 
 if TYPE_CHECKING:
@@ -38,11 +40,15 @@ ARGUMENT_OUTPUTS = ("curated_bucket", "features_bucket", "glue_database")
 
 
 def job_settings() -> Settings:
-    """Settings for the AWS the job runs against: the endpoint in ``AWS_ENDPOINT_URL`` when set, else AWS.
+    """Settings for the cloud the job runs against.
 
-    An endpoint means an emulator (dummy credentials); without one it is AWS and the default credential chain
-    (on Glue: the job's role).
+    On Google Cloud (a Dataproc batch, or the local runner playing one) the batch's driver environment says so:
+    ``MLOPS_CLOUD=gcp``, ``MLOPS_TARGET``, ``MLOPS_GCP__*`` (the project; the emulators' hosts locally), which the
+    settings read themselves. Otherwise it is AWS: the endpoint in ``AWS_ENDPOINT_URL`` when set means an emulator
+    (dummy credentials); without one, AWS and the default credential chain (on Glue: the job's role).
     """
+    if os.environ.get(f"{ENV_PREFIX}CLOUD") == "gcp":
+        return load_settings()
     endpoint = os.environ.get("AWS_ENDPOINT_URL")
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     return load_settings(target="moto" if endpoint else "aws", endpoint_url=endpoint, region=region)

@@ -168,6 +168,7 @@ def define_gcp_platform(config: StackConfig) -> PlatformOutputs:
         "checkpoint_table": CHECKPOINT_COLLECTION,
         "glue_role_arn": processing.service_account,
         "glue_jobs": processing.batch_names,
+        "dataproc_batches": processing.batch_templates,
         "dataproc_service_account": processing.service_account,
         "dataproc_subnetwork": network.subnet_id,
         "scheduler_jobs": processing.schedule_names,

@@ -36,8 +36,9 @@ def filesystem(uri: str, options: Mapping[str, str]) -> tuple[pafs.FileSystem, s
     """The Arrow filesystem holding ``uri`` and the path inside it.
 
     ``uri`` is an object-store URI (S3 through ``pyarrow.fs.S3FileSystem`` configured from delta-rs storage
-    options: keys, session token, region, endpoint of an emulator) or a local path (``file://`` or plain).
-    Options with no keys leave S3 to the AWS default credential chain.
+    options: keys, session token, region, endpoint of an emulator; GCS through ``pyarrow.fs.GcsFileSystem``, at an
+    emulator's URL when the options name one) or a local path (``file://`` or plain). Options with no keys leave
+    S3 to the AWS default credential chain and GCS to Application Default Credentials.
     """
     from pyarrow import fs as pafs
 
@@ -48,8 +49,27 @@ def filesystem(uri: str, options: Mapping[str, str]) -> tuple[pafs.FileSystem, s
         return pafs.LocalFileSystem(), rest
     if scheme in ("s3", "s3a"):
         return pafs.S3FileSystem(**s3_arguments(options)), rest
+    if scheme == "gs":
+        return pafs.GcsFileSystem(**gcs_arguments(options)), rest
     found, path = pafs.FileSystem.from_uri(uri)
     return found, path
+
+
+def gcs_arguments(options: Mapping[str, str]) -> dict[str, Any]:
+    """``pyarrow.fs.GcsFileSystem`` keyword arguments from delta-rs GCS storage options: none on Google Cloud
+    (Application Default Credentials); an emulator's ``gcs_base_url`` (in ``google_service_account_key``, as
+    :mod:`mlops.adapters.gcp.gcs_delta` writes it) becomes an anonymous plain-HTTP endpoint override."""
+    upper = {key.upper(): value for key, value in options.items()}
+    key = upper.get("GOOGLE_SERVICE_ACCOUNT_KEY")
+    base = str(json.loads(key).get("gcs_base_url") or "") if key else ""
+    if not base:
+        return {}
+    scheme, sep, host = base.partition("://")
+    return {
+        "anonymous": True,
+        "endpoint_override": host.rstrip("/") if sep else scheme,
+        "scheme": scheme if sep else "http",
+    }
 
 
 def s3_arguments(options: Mapping[str, str]) -> dict[str, Any]:

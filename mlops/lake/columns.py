@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mlops.ports.catalog import CatalogError
+from mlops.ports.catalog import CatalogError, CatalogTable
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -32,3 +32,20 @@ def hive_type(arrow_type: pa.DataType) -> str:
         if check(arrow_type):
             return name
     raise CatalogError(f"no Glue column type for Arrow type {arrow_type}")
+
+
+def delta_table_entry(
+    *,
+    database: str,
+    name: str,
+    location: str,
+    schema: pa.Schema,
+    version: int,
+    parameters: dict[str, str] | None = None,
+) -> CatalogTable:
+    """The catalog entry of a Delta table at ``version``, as every catalog adapter stores it: columns with their
+    Hive types (a type no catalog column can hold raises before anything is stored) and the parameters Glue's
+    Delta tables carry (``classification``, ``table_type``, ``delta_version``) plus the caller's."""
+    columns = tuple((field.name, hive_type(field.type)) for field in schema)
+    params = {"classification": "delta", "table_type": "DELTA", "delta_version": str(version), **(parameters or {})}
+    return CatalogTable(database, name, location, columns, params)

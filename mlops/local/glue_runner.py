@@ -24,28 +24,31 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psutil
 from botocore.exceptions import BotoCoreError, ClientError
 
 from mlops import layout
 from mlops.adapters.aws.clients import ClientFactory
 from mlops.adapters.aws.glue_jobs import job_name_of
 from mlops.contracts import JOB_RESULT_FILE_ENV, JOB_SPARK_MASTER_ENV
-from mlops.datasets import DATASETS_DIR_ENV, env_datasets_dir
 from mlops.layout import Layout
-from mlops.local import spark_connect
-from mlops.local.processes import start_watched, stop_watched
+from mlops.local import job_process
+from mlops.local.job_process import (
+    ScriptOutcome,
+    error_of,
+    job_environment,
+    run_script,
+    runner_alive,
+    runner_identity,
+)
 from mlops.outputs import StackOutputs
 from mlops.ports.jobs import SUCCEEDED, JobError, JobNotFoundError, JobRun, JobRunFailedError, merged_arguments
 from mlops.ports.object_store import ObjectStore, ObjectStoreError
@@ -53,7 +56,6 @@ from mlops.ports.object_store import ObjectStore, ObjectStoreError
 RESULT_FILE_ENV = JOB_RESULT_FILE_ENV
 RUNNING = "RUNNING"
 SPARK_MASTER_ENV = JOB_SPARK_MASTER_ENV
-_KIT_ROOT = Path(__file__).resolve().parents[2]  # holds mlops/, jobs/, pipelines/ (Glue: --extra-py-files)
 _LOG_BATCH = 200
 
 
@@ -64,33 +66,13 @@ def spark_master(job: Mapping[str, Any]) -> str:
 
 
 def warm_spark_env(clients: ClientFactory) -> dict[str, str]:
-    """The warm Spark Connect server's URL and token when ``mlops local up`` started one for this state dir and
-    ``local_spark.enabled`` holds, else nothing (the job then starts its own JVM on ``spark_master``)."""
-    if not clients.settings.local_spark.enabled:
-        return {}
-    state = spark_connect.running_state(spark_connect.spark_dir(clients.settings.state_dir))
-    return spark_connect.client_env(state) if state else {}
+    """The warm Spark Connect server's environment for a job of ``clients``' platform (see
+    :func:`mlops.local.job_process.warm_spark_env`)."""
+    return job_process.warm_spark_env(clients.settings)
 
 
 def _child_env(clients: ClientFactory, result_file: Path, master: str) -> dict[str, str]:
-    # The caller's own AWS_*/MLOPS_* variables must not redirect the child away from the platform's AWS.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLOPS_"))}
-    env.update(clients.subprocess_env())
-    datasets = env_datasets_dir()
-    if datasets is not None:  # the user's definitions: the script reads them as Glue reads its --datasets_dir
-        env[DATASETS_DIR_ENV] = str(datasets.resolve())
-    env.update(
-        {
-            "PYSPARK_PYTHON": sys.executable,
-            "PYSPARK_DRIVER_PYTHON": sys.executable,
-            "SPARK_LOCAL_IP": "127.0.0.1",
-            SPARK_MASTER_ENV: master,
-            RESULT_FILE_ENV: str(result_file),
-            "PYTHONPATH": os.pathsep.join(p for p in (str(_KIT_ROOT), env.get("PYTHONPATH", "")) if p),
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    return env
+    return job_environment(clients.subprocess_env(), master=master, result_file=result_file)
 
 
 class _LogSink:
@@ -117,74 +99,10 @@ class _LogSink:
             self._pending = []
 
 
-@dataclass(frozen=True)
-class ScriptOutcome:
-    """How the job's child process ended: its status, its last lines, whether the job's timeout stopped it."""
-
-    exit_code: int
-    tail: list[str]
-    timed_out: bool
-    interrupted: str | None = None  # what stopped the runner itself (Ctrl-C, an error), if anything
-
-
-def _run_script(
-    command: list[str], env: dict[str, str], timeout_s: float | None, on_line: Callable[[str], None]
-) -> ScriptOutcome:
-    # Under the supervisor of mlops.local.processes: the script, its JVM and Python workers are one process group
-    # killed together on timeout, on an interrupt or error here, and when this process dies (even by SIGKILL):
-    # an abandoned run must not go on and commit.
-    process = start_watched(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, cwd=env["HOME"]
-    )
-    expired = threading.Event()
-
-    def stop() -> None:
-        expired.set()
-        stop_watched(process)
-
-    timer = threading.Timer(timeout_s, stop) if timeout_s else None
-    if timer:
-        timer.start()
-    tail: list[str] = []
-    assert process.stdout is not None
-    try:
-        for raw in process.stdout:
-            line = raw.rstrip("\n")
-            on_line(line)
-            tail = [*tail[-49:], line]
-        exit_code = process.wait()
-    except BaseException:
-        stop_watched(process)
-        raise
-    finally:
-        if timer:
-            timer.cancel()
-    # A timer that ran has killed the child: its last line is then whatever it was doing, not the cause.
-    return ScriptOutcome(exit_code=exit_code, tail=tail, timed_out=expired.is_set())
-
-
-def _error_of(outcome: ScriptOutcome, timeout_s: float | None) -> str:
-    lines = [line.strip() for line in outcome.tail if line.strip()]
-    if outcome.interrupted:
-        return f"the runner was interrupted ({outcome.interrupted}); the job's processes were stopped"
-    if outcome.timed_out:
-        last = f" (last line: {lines[-1]!r})" if lines else ""
-        return f"the job ran past its Timeout of {timeout_s:g} s and was stopped{last}"
-    return lines[-1] if lines else f"the script exited with status {outcome.exit_code} without output"
-
-
 def _state_of(outcome: ScriptOutcome) -> str:
     if outcome.timed_out:
         return "TIMEOUT"
     return SUCCEEDED if outcome.exit_code == 0 and not outcome.interrupted else "FAILED"
-
-
-def _runner_alive(record: Mapping[str, Any]) -> bool:
-    try:
-        runner = psutil.Process(int(record.get("runner_pid") or 0))
-        return abs(runner.create_time() - float(record.get("runner_started") or 0)) < 1  # not a reused pid
-    except (psutil.Error, ValueError):
-        return False
 
 
 class LocalGlueRunner:
@@ -238,7 +156,7 @@ class LocalGlueRunner:
             ]
             timeout_s = float(job["Timeout"]) * 60 if job.get("Timeout") else None
             try:
-                outcome = _run_script([sys.executable, str(script), *argv], env, timeout_s, emit)
+                outcome = run_script([sys.executable, str(script), *argv], env, timeout_s, emit)
             except BaseException as exc:  # Ctrl-C or an error here: the tree is stopped, the run recorded FAILED
                 interruption = exc
                 outcome = ScriptOutcome(-1, [], timed_out=False, interrupted=type(exc).__name__)
@@ -252,7 +170,7 @@ class LocalGlueRunner:
             job_name=job_name,
             run_id=run_id,
             state=state,
-            error=None if state == SUCCEEDED else _error_of(outcome, timeout_s),
+            error=None if state == SUCCEEDED else error_of(outcome, timeout_s),
             started_at=started_at.isoformat(),
             finished_at=datetime.now(UTC).isoformat(),
             duration_seconds=round(time.monotonic() - started, 3),
@@ -278,8 +196,7 @@ class LocalGlueRunner:
             "run_id": run_id,
             "state": RUNNING,
             "started_at": started_at.isoformat(),
-            "runner_pid": os.getpid(),
-            "runner_started": psutil.Process().create_time(),
+            **runner_identity(),
         }
         key = layout.job_run_key(job_name, run_id)
         self._store.put(
@@ -293,7 +210,7 @@ class LocalGlueRunner:
         prefix = layout.job_run_key(job_name, "_").rsplit("/", 1)[0] + "/"
         for key in self._store.list_keys(bucket, prefix):
             record = json.loads(self._store.get(bucket, key))
-            if record.get("state") != RUNNING or _runner_alive(record):
+            if record.get("state") != RUNNING or runner_alive(record):
                 continue
             error = f"its runner (pid {record.get('runner_pid')}) died; the job's processes were stopped with it"
             record.update(state="FAILED", error=error, finished_at=datetime.now(UTC).isoformat())

@@ -1,9 +1,11 @@
 """Batch job runner port: run one of the stack's batch jobs (``jobs/<key>.py``) to its end and say how it went.
 
 A job is named by its key, the script's file stem (``curate``, ``build_features``); the stack's outputs map the
-key to the service's job name (``outputs.glue_jobs``). Implementations: AWS Glue (``StartJobRun`` then
-``GetJobRun`` until the run ends) and the kit's local runner, which plays Glue on the emulator (moto stores Glue
-jobs but runs nothing). Either way a run is described by the same :class:`JobRun`.
+key to the service's job name (``outputs.glue_jobs``; on Google Cloud the Dataproc batch id prefix).
+Implementations: AWS Glue (``StartJobRun`` then ``GetJobRun`` until the run ends), Dataproc Serverless
+(``batches.create`` then ``batches.get``) and the kit's local runners, which play Glue on moto (it stores Glue jobs
+but runs nothing) and Dataproc on Google's emulators. Either way a run is described by the same :class:`JobRun`,
+and the script reports its figures in one result line (:func:`result_figures`).
 
 ``run`` returns only a successful run; a run that ended in any other state raises :class:`JobRunFailedError`,
 which names the job and the reason and carries the :class:`JobRun`, so a caller can never mistake a failure for
@@ -12,15 +14,18 @@ a result. An unknown job key or a job the service does not know raises :class:`J
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from mlops.contracts import JOB_RESULT_LOG_PREFIX
 from mlops.ports.errors import ConflictError, NotFoundError, PortError
 
 SUCCEEDED = "SUCCEEDED"
-# Glue's terminal run states; the local runner uses SUCCEEDED, FAILED and TIMEOUT of them.
-TERMINAL_STATES = frozenset({SUCCEEDED, "FAILED", "STOPPED", "TIMEOUT", "ERROR"})
+# Terminal run states: Glue's (the local Glue runner uses SUCCEEDED, FAILED and TIMEOUT of them) and Dataproc
+# Serverless's batch states (SUCCEEDED, FAILED, CANCELLED).
+TERMINAL_STATES = frozenset({SUCCEEDED, "FAILED", "STOPPED", "TIMEOUT", "ERROR", "CANCELLED"})
 
 
 class JobError(PortError):
@@ -101,3 +106,16 @@ def merged_arguments(defaults: Mapping[str, str], run_arguments: Mapping[str, st
     merged = {flag(k): str(v) for k, v in defaults.items()}
     merged.update({flag(k): str(v) for k, v in run_arguments.items()})
     return merged
+
+
+def result_figures(line: str) -> dict[str, Any] | None:
+    """The figures of a job's result line (``mlops-job-result {json}``, anywhere in ``line``: a log service may
+    prefix it), ``None`` for any other line."""
+    _, prefix, payload = line.partition(JOB_RESULT_LOG_PREFIX)
+    if not prefix:
+        return None
+    try:
+        parsed = json.loads(payload)
+    except json.JSONDecodeError:
+        return None
+    return parsed if isinstance(parsed, dict) else None

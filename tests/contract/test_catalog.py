@@ -1,5 +1,7 @@
-"""The catalog port's contract, over every implementation: the in-memory fake and the Glue Data Catalog on the
-session's moto server (LocalStack's free edition does not run Glue, so it has no parameter).
+"""The catalog port's contract, over every implementation: the in-memory fake, the Glue Data Catalog on the
+session's moto server (LocalStack's free edition does not run Glue, so it has no parameter) and, for ``cloud: gcp``
+on Google's emulators, the kit's catalog in the Firestore emulator (BigQuery has no emulator; the BigQuery adapter's
+requests are unit-tested in tests/unit/test_bigquery_catalog.py).
 
 Each test gets a database of its own, so table names never clash between tests.
 """
@@ -45,13 +47,24 @@ class Backend:
     database: str
 
 
-@pytest.fixture(params=["memory", pytest.param("aws-moto", marks=pytest.mark.emulator)])
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("aws-moto", marks=pytest.mark.emulator),
+        pytest.param("gcp-emulator", marks=pytest.mark.server),
+    ]
+)
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     database = f"contract_{uuid.uuid4().hex[:8]}"
     if request.param == "memory":
         from mlops.adapters.memory.catalog import MemoryCatalog
 
         yield Backend(MemoryCatalog(), database)
+        return
+    if request.param == "gcp-emulator":
+        from mlops.local.gcp_catalog import FirestoreEmulatorCatalog
+
+        yield Backend(FirestoreEmulatorCatalog(request.getfixturevalue("gcp_clients")), database)
         return
     from mlops.adapters.aws.glue_catalog import GlueCatalog
 

@@ -6,7 +6,9 @@ import sys
 from pathlib import Path
 
 from mlops.layout import job_run_key
-from mlops.local.glue_runner import _error_of, _run_script, _state_of
+from mlops.local.glue_runner import _state_of
+from mlops.local.job_process import error_of as _error_of
+from mlops.local.job_process import run_script as _run_script
 
 
 def _env(tmp_path: Path) -> dict[str, str]:

@@ -46,16 +46,24 @@ def batch_request(spec: dict[str, Any]) -> str:
     return base64.b64encode(json.dumps(spec, sort_keys=True).encode()).decode()
 
 
+def for_dataset(template: dict[str, Any], dataset: str) -> dict[str, Any]:
+    """A job's batch (the ``dataproc_batches`` output) run for ``dataset``: ``--dataset`` after ``--JOB_NAME``, as
+    the job runner adds it to a run, and a ``dataset`` label."""
+    spec: dict[str, Any] = json.loads(json.dumps(template))
+    args = spec["pysparkBatch"]["args"]
+    spec["pysparkBatch"]["args"] = [*args[:1], f"--dataset={dataset}", *args[1:]]
+    spec["labels"]["dataset"] = dataset.replace("_", "-")
+    return spec
+
+
 @dataclass(frozen=True)
 class _Run:
-    """One scheduled batch: the job script, the dataset it runs for and what the request names."""
+    """One scheduled batch: the job script, the dataset it runs for, its batch and who starts it."""
 
     stem: str
     dataset: str
     batch: str
-    script: pulumi.Output[str]
-    wheel: pulumi.Output[str]
-    runner: pulumi.Output[str]
+    template: pulumi.Output[dict[str, Any]]
     scheduler: pulumi.Output[str]
 
 
@@ -83,6 +91,9 @@ class GcpProcessing(pulumi.ComponentResource):
 
     service_account: pulumi.Output[str]
     batch_names: dict[str, str]
+    batch_templates: dict[str, pulumi.Output[dict[str, Any]]]
+    """Per job script, the ``batches.create`` body (REST form) without a dataset: what a job runner submits
+    (:mod:`mlops.adapters.gcp.dataproc_batch`), adding the run's arguments."""
     schedule_names: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, args: GcpProcessingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -110,7 +121,7 @@ class GcpProcessing(pulumi.ComponentResource):
             gcp_naming.wheel_key(args.kit_wheel.sha256, args.kit_wheel.file_name),
             args.kit_wheel.path,
         )
-        self.batch_names, self.schedule_names = {}, {}
+        self.batch_names, self.batch_templates, self.schedule_names = {}, {}, {}
         for stem, path in args.scripts.items():
             script = self._upload(
                 f"{name}-script-{stem}",
@@ -119,11 +130,14 @@ class GcpProcessing(pulumi.ComponentResource):
             )
             batch = gcp_naming.batch_name(ident.project, ident.environment, stem)
             self.batch_names[stem] = batch
+            template = self._template(stem, batch, script, wheel, runner.email)
+            self.batch_templates[stem] = template
             for dataset in args.datasets:
-                run = _Run(stem, dataset, batch, script, wheel, runner.email, scheduler.email)
-                job = self._schedule(name, run)
+                job = self._schedule(name, _Run(stem, dataset, batch, template, scheduler.email))
                 self.schedule_names[f"{stem}/{dataset}"] = job.name
-        self.register_outputs({"service_account": self.service_account, "batches": self.batch_names})
+        self.register_outputs(
+            {"service_account": self.service_account, "batches": self.batch_names, "templates": self.batch_templates}
+        )
 
     def _grants(self, name: str, runner: gcp.serviceaccount.Account, scheduler: gcp.serviceaccount.Account) -> None:
         ident, args = self._args.identity, self._args
@@ -184,9 +198,14 @@ class GcpProcessing(pulumi.ComponentResource):
         )
         return pulumi.Output.concat("gs://", uploaded.bucket, "/", uploaded.name)
 
-    def _schedule(self, name: str, run: _Run) -> gcp.cloudscheduler.Job:
-        stem, dataset, batch = run.stem, run.dataset, run.batch
-        script, wheel, runner, scheduler = run.script, run.wheel, run.runner, run.scheduler
+    def _template(
+        self,
+        stem: str,
+        batch: str,
+        script: pulumi.Output[str],
+        wheel: pulumi.Output[str],
+        runner: pulumi.Output[str],
+    ) -> pulumi.Output[dict[str, Any]]:
         ident, args = self._args.identity, self._args
         inputs = pulumi.Output.all(
             script,
@@ -200,41 +219,39 @@ class GcpProcessing(pulumi.ComponentResource):
         )
         zones = list(args.data_buckets)
 
-        def body(v: list[Any]) -> str:
+        def body(v: list[Any]) -> dict[str, Any]:
             buckets = dict(zip(zones, v[7:], strict=True))
-            return batch_request(
-                {
-                    "pysparkBatch": {
-                        "mainPythonFileUri": v[0],
-                        "pythonFileUris": [v[1]],
-                        # The names the job scripts take as arguments, as the Glue jobs get them.
-                        "args": [
-                            f"--JOB_NAME={batch}",
-                            f"--dataset={dataset}",
-                            f"--curated_bucket={buckets['curated']}",
-                            f"--features_bucket={buckets['features']}",
-                            f"--glue_database={v[6]}",
-                            f"--MLOPS_ENVIRONMENT={ident.environment}",
-                        ],
-                    },
-                    "runtimeConfig": {"version": RUNTIME_VERSION},
-                    "environmentConfig": {
-                        "executionConfig": {
-                            "serviceAccount": v[2],
-                            "subnetworkUri": v[3],
-                            "networkTags": [DATAPROC_TAG],
-                            "kmsKey": v[4],
-                            "stagingBucket": v[5],
-                        }
-                    },
-                    "labels": {
-                        **ident.labels(COMPONENT),
-                        "job": stem.replace("_", "-"),
-                        "dataset": dataset.replace("_", "-"),
-                    },
-                }
-            )
+            return {
+                "pysparkBatch": {
+                    "mainPythonFileUri": v[0],
+                    "pythonFileUris": [v[1]],
+                    # The names the job scripts take as arguments, as the Glue jobs get them.
+                    "args": [
+                        f"--JOB_NAME={batch}",
+                        f"--curated_bucket={buckets['curated']}",
+                        f"--features_bucket={buckets['features']}",
+                        f"--glue_database={v[6]}",
+                        f"--MLOPS_ENVIRONMENT={ident.environment}",
+                    ],
+                },
+                "runtimeConfig": {"version": RUNTIME_VERSION},
+                "environmentConfig": {
+                    "executionConfig": {
+                        "serviceAccount": v[2],
+                        "subnetworkUri": v[3],
+                        "networkTags": [DATAPROC_TAG],
+                        "kmsKey": v[4],
+                        "stagingBucket": v[5],
+                    }
+                },
+                "labels": {**ident.labels(COMPONENT), "job": stem.replace("_", "-")},
+            }
 
+        return inputs.apply(body)
+
+    def _schedule(self, name: str, run: _Run) -> gcp.cloudscheduler.Job:
+        stem, dataset, batch = run.stem, run.dataset, run.batch
+        ident, args = self._args.identity, self._args
         return gcp.cloudscheduler.Job(
             f"{name}-schedule-{stem}-{dataset}",
             name=naming.resource_name(
@@ -248,10 +265,10 @@ class GcpProcessing(pulumi.ComponentResource):
             http_target={
                 "http_method": "POST",
                 "uri": f"{DATAPROC_API}/projects/{ident.gcp_project}/locations/{ident.region}/batches",
-                "body": inputs.apply(body),
+                "body": run.template.apply(lambda t: batch_request(for_dataset(t, dataset))),
                 "headers": {"Content-Type": "application/json"},
                 "oauth_token": {
-                    "service_account_email": scheduler,
+                    "service_account_email": run.scheduler,
                     "scope": "https://www.googleapis.com/auth/cloud-platform",
                 },
             },

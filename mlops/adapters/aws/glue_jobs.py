@@ -8,7 +8,6 @@ its figures become the run's ``counts``. Glue keeps the run's history itself, so
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -17,7 +16,6 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from mlops.adapters.aws.clients import ClientFactory
-from mlops.contracts import JOB_RESULT_LOG_PREFIX
 from mlops.outputs import StackOutputs
 from mlops.ports.errors import ThrottledError, UnavailableError
 from mlops.ports.jobs import (
@@ -29,6 +27,7 @@ from mlops.ports.jobs import (
     JobRunConflictError,
     JobRunFailedError,
     merged_arguments,
+    result_figures,
 )
 
 CONTINUOUS_LOG_GROUP_ARG = "--continuous-log-logGroup"
@@ -197,14 +196,9 @@ class _LogFollower:
     def _line(self, line: str) -> None:
         if self._on_line is not None:
             self._on_line(line)
-        _, prefix, payload = line.partition(JOB_RESULT_LOG_PREFIX)
-        if prefix:
-            try:
-                parsed = json.loads(payload)
-            except json.JSONDecodeError:
-                return
-            if isinstance(parsed, dict):
-                self._result = parsed
+        figures = result_figures(line)
+        if figures is not None:
+            self._result = figures
 
     def result(self) -> dict[str, Any] | None:
         """The figures of the run's result line, read up to now (``None`` before it appears)."""

@@ -1,5 +1,5 @@
-"""One factory for everything that talks to Google Cloud: Cloud Storage, Firestore and Pub/Sub clients, pyarrow's
-GCS filesystem.
+"""One factory for everything that talks to Google Cloud: Cloud Storage, Firestore, Pub/Sub, BigQuery and Dataproc
+clients, pyarrow's GCS filesystem.
 
 On ``target: gcp`` the clients use Application Default Credentials and Google's endpoints. On ``target:
 gcp-emulators`` each client is pointed at its emulator (the hosts are handed in by the wiring, from the settings or
@@ -120,6 +120,51 @@ class GcpClients:
         return pubsub_v1.SubscriberClient(
             transport=SubscriberGrpcTransport(channel=_insecure(host), credentials=_anonymous())
         )
+
+    def bigquery(self) -> Any:
+        """A ``google.cloud.bigquery.Client`` in the settings' location. BigQuery has no emulator: on
+        ``gcp-emulators`` this refuses (the catalog there is the kit's store in the Firestore emulator)."""
+        return self._cached("bigquery", self._bigquery)
+
+    def _bigquery(self) -> Any:
+        if self.is_emulated:
+            raise EmulatorError(
+                "BigQuery has no emulator (target 'gcp-emulators'): choose catalog type 'local', the kit's catalog "
+                "in the Firestore emulator (MLOPS_SERVICES__CATALOG__TYPE=local)"
+            )
+        from google.cloud import bigquery
+
+        return bigquery.Client(project=self.project, location=self.settings.gcp.location)
+
+    def dataproc_batches(self) -> Any:
+        """A ``dataproc_v1.BatchControllerClient`` on the settings' regional endpoint (Dataproc has no emulator:
+        on ``gcp-emulators`` the kit's local runner plays it, :mod:`mlops.local.dataproc_runner`)."""
+        return self._cached("dataproc_batches", self._dataproc_batches)
+
+    def _dataproc_batches(self) -> Any:
+        if self.is_emulated:
+            raise EmulatorError(
+                "Dataproc has no emulator (target 'gcp-emulators'): choose jobs type 'local', the kit's local "
+                "Dataproc runner (MLOPS_SERVICES__JOBS__TYPE=local)"
+            )
+        from google.cloud import dataproc_v1
+
+        endpoint = f"{self.settings.gcp.location}-dataproc.googleapis.com:443"
+        return dataproc_v1.BatchControllerClient(client_options={"api_endpoint": endpoint})
+
+    def subprocess_env(self) -> dict[str, str]:
+        """The ``MLOPS_*`` variables that give a child process (a job script) these settings' cloud, target,
+        project and emulator hosts: its own settings then wire the same services."""
+        gcp = self.settings.gcp
+        env = {
+            "MLOPS_CLOUD": "gcp",
+            "MLOPS_TARGET": self.settings.target,
+            "MLOPS_GCP__PROJECT": gcp.project,
+            "MLOPS_GCP__LOCATION": gcp.location,
+        }
+        hosts = {"STORAGE": self.hosts.storage, "PUBSUB": self.hosts.pubsub, "FIRESTORE": self.hosts.firestore}
+        env.update({f"MLOPS_GCP__{name}_EMULATOR_HOST": host for name, host in hosts.items() if host})
+        return env
 
     def arrow_filesystem(self) -> Any:
         """``pyarrow.fs.GcsFileSystem`` over the same store (paths ``bucket/key``)."""

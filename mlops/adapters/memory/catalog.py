@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from mlops.lake.columns import hive_type
+from mlops.lake.columns import delta_table_entry
 from mlops.ports.catalog import CatalogTable, CatalogTableNotFoundError
 
 if TYPE_CHECKING:
@@ -27,10 +27,11 @@ class MemoryCatalog:
         version: int,
         parameters: dict[str, str] | None = None,
     ) -> None:
-        columns = tuple((field.name, hive_type(field.type)) for field in schema)
-        params = {"classification": "delta", "table_type": "DELTA", "delta_version": str(version), **(parameters or {})}
+        entry = delta_table_entry(
+            database=database, name=name, location=location, schema=schema, version=version, parameters=parameters
+        )
         with self._lock:
-            self._tables[(database, name)] = CatalogTable(database, name, location, columns, params)
+            self._tables[(database, name)] = entry
 
     def get_table(self, database: str, name: str) -> CatalogTable:
         with self._lock:

@@ -12,7 +12,6 @@ import pyarrow as pa
 import pytest
 
 from mlops.adapters.gcp.clients import GcpClients
-from mlops.errors import ConfigError
 from mlops.platform import Platform
 from mlops.ports.events import OutgoingEvent
 from mlops.settings import Settings
@@ -80,5 +79,17 @@ def test_metrics_go_to_the_kits_store_and_a_capability_with_no_gcp_implementatio
         "rows_in", {"Dataset": "d"}, start, start + timedelta(minutes=1), 60
     )
     assert [p.value for p in points] == [3.0]
-    with pytest.raises(ConfigError, match=r"services\.catalog\.type 'auto' has no Google Cloud implementation"):
-        _ = gcp_platform.services.catalog
+
+
+def test_the_catalog_is_the_kits_store_in_the_firestore_emulator(gcp_platform: Platform) -> None:
+    from mlops.local.gcp_catalog import FirestoreEmulatorCatalog
+
+    catalog = gcp_platform.services.catalog
+    assert isinstance(catalog, FirestoreEmulatorCatalog)  # BigQuery has no emulator
+    table = gcp_platform.layout.feature_table_uri("d")
+    database = f"db_{uuid.uuid4().hex[:8]}"
+    catalog.register_delta_table(
+        database=database, name="d_features", location=table, schema=pa.schema([("k", pa.int64())]), version=3
+    )
+    entry = catalog.get_table(database, "d_features")
+    assert (entry.location, entry.columns, entry.version) == (table, (("k", "bigint"),), 3)

@@ -267,3 +267,23 @@ def test_cost_estimate_refuses_a_gcp_stack_by_name() -> None:
     result = CliRunner().invoke(app, ["infra", "cost", "--stack", "gcp-dev"])
     assert isinstance(result.exception, ConfigError)
     assert "stack 'gcp-dev' is cloud: gcp" in str(result.exception)
+
+
+def test_a_job_run_submits_the_batch_the_schedule_posts(plans: dict[str, Plan]) -> None:
+    """The Dataproc job runner builds its request from the exported template: for the same dataset it is the body
+    Cloud Scheduler posts, plus the run's id and the job's driver environment."""
+    dataproc_batch = pytest.importorskip("mlops.adapters.gcp.dataproc_batch")
+    plan = plans["gcp-dev"]
+    jobs = {j.name: j for j in _of(plan, "gcp:cloudscheduler/job:Job")}
+    scheduled = _request(jobs["processing-schedule-curate-card_transactions"])
+    template = plan.outputs["dataproc_batches"]["curate"]
+    sent = dataproc_batch.batch_request(
+        template, batch="b-1", arguments={"dataset": "card_transactions"}, driver_env={"MLOPS_CLOUD": "gcp"}
+    )
+    args = dataproc_batch.parse_arguments
+    assert args(sent["pysparkBatch"].pop("args")) == {
+        **args(scheduled["pysparkBatch"].pop("args")),
+        "--JOB_RUN_ID": "b-1",
+    }
+    assert sent["runtimeConfig"].pop("properties") == {"spark.dataproc.driverEnv.MLOPS_CLOUD": "gcp"}
+    assert sent == scheduled

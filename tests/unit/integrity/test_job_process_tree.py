@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from mlops.local.glue_runner import _run_script
+from mlops.local.job_process import run_script as _run_script
 
 # The job: starts a grandchild (a JVM's stand-in), names both pids, then works for a long time.
 JOB = textwrap.dedent(
@@ -79,7 +79,7 @@ def test_a_runner_killed_by_sigkill_takes_the_job_tree_with_it(
     command, env, pids = job
     runner = tmp_path / "runner.py"
     runner.write_text(
-        "import sys\nfrom mlops.local.glue_runner import _run_script\n"
+        "import sys\nfrom mlops.local.job_process import run_script as _run_script\n"
         f"_run_script({command!r}, {env!r}, None, lambda line: print(line, flush=True))\n"
     )
     repo = str(Path(__file__).resolve().parents[3])

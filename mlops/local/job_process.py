@@ -1,0 +1,136 @@
+"""What the local job runners share (:mod:`mlops.local.glue_runner` plays Glue, :mod:`mlops.local.dataproc_runner`
+plays Dataproc Serverless): the job script's environment, its supervised run and how a run's end reads.
+
+A script runs under the supervisor of :mod:`mlops.local.processes`: it, its JVM and its Python workers are one
+process group killed together on the job's time limit, on an interrupt or error in the runner, and when the runner
+dies (even by SIGKILL), so an abandoned run never goes on and commits. A run record names its runner (pid and
+process start time, :func:`runner_identity`); a later run finds the records whose runner is gone
+(:func:`runner_alive`) and records them failed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from mlops.contracts import JOB_RESULT_FILE_ENV, JOB_SPARK_MASTER_ENV
+from mlops.datasets import DATASETS_DIR_ENV, env_datasets_dir
+from mlops.local import spark_connect
+from mlops.local.processes import start_watched, stop_watched
+from mlops.settings import Settings
+
+KIT_ROOT = Path(__file__).resolve().parents[2]  # holds mlops/, jobs/, pipelines/ (the job wheel's content)
+_TAIL = 50
+
+
+def job_environment(service_env: Mapping[str, str], *, master: str, result_file: Path | None = None) -> dict[str, str]:
+    """The script's environment: this process's, without its ``AWS_*``/``MLOPS_*`` variables (they must not send
+    the job elsewhere than the platform's services), plus ``service_env`` (how the job reaches them), local Spark
+    on ``master``, the kit on ``PYTHONPATH`` (what Glue's --extra-py-files and Dataproc's python_file_uris carry)
+    and the user's dataset definitions."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLOPS_"))}
+    env.update(service_env)
+    datasets = env_datasets_dir()
+    if datasets is not None:  # the user's definitions: the script reads them as Glue reads its --datasets_dir
+        env[DATASETS_DIR_ENV] = str(datasets.resolve())
+    env.update(
+        {
+            "PYSPARK_PYTHON": sys.executable,
+            "PYSPARK_DRIVER_PYTHON": sys.executable,
+            "SPARK_LOCAL_IP": "127.0.0.1",
+            JOB_SPARK_MASTER_ENV: master,
+            "PYTHONPATH": os.pathsep.join(p for p in (str(KIT_ROOT), env.get("PYTHONPATH", "")) if p),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    if result_file is not None:
+        env[JOB_RESULT_FILE_ENV] = str(result_file)
+    return env
+
+
+def warm_spark_env(settings: Settings) -> dict[str, str]:
+    """The warm Spark Connect server's URL and token when ``mlops local up`` started one for this state dir and
+    ``local_spark.enabled`` holds, else nothing (the job then starts its own JVM)."""
+    if not settings.local_spark.enabled:
+        return {}
+    state = spark_connect.running_state(spark_connect.spark_dir(settings.state_dir))
+    return spark_connect.client_env(state) if state else {}
+
+
+@dataclass(frozen=True)
+class ScriptOutcome:
+    """How the job's child process ended: its status, its last lines, whether the job's time limit stopped it."""
+
+    exit_code: int
+    tail: list[str]
+    timed_out: bool
+    interrupted: str | None = None  # what stopped the runner itself (Ctrl-C, an error), if anything
+
+
+def run_script(
+    command: list[str], env: dict[str, str], timeout_s: float | None, on_line: Callable[[str], None]
+) -> ScriptOutcome:
+    """Run ``command`` supervised (see the module's docstring), handing each output line to ``on_line``; stop it
+    after ``timeout_s``. An interrupt or error here stops the tree and goes on."""
+    process = start_watched(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, cwd=env["HOME"]
+    )
+    expired = threading.Event()
+
+    def stop() -> None:
+        expired.set()
+        stop_watched(process)
+
+    timer = threading.Timer(timeout_s, stop) if timeout_s else None
+    if timer:
+        timer.start()
+    tail: list[str] = []
+    assert process.stdout is not None
+    try:
+        for raw in process.stdout:
+            line = raw.rstrip("\n")
+            on_line(line)
+            tail = [*tail[-(_TAIL - 1) :], line]
+        exit_code = process.wait()
+    except BaseException:
+        stop_watched(process)
+        raise
+    finally:
+        if timer:
+            timer.cancel()
+    # A timer that ran has killed the child: its last line is then whatever it was doing, not the cause.
+    return ScriptOutcome(exit_code=exit_code, tail=tail, timed_out=expired.is_set())
+
+
+def error_of(outcome: ScriptOutcome, timeout_s: float | None, limit: str = "Timeout") -> str:
+    """Why a run failed, in one line: the interrupt, the time limit (``limit`` names it as the service does:
+    Glue's ``Timeout``, Dataproc's ``ttl``) or the script's last line."""
+    lines = [line.strip() for line in outcome.tail if line.strip()]
+    if outcome.interrupted:
+        return f"the runner was interrupted ({outcome.interrupted}); the job's processes were stopped"
+    if outcome.timed_out:
+        last = f" (last line: {lines[-1]!r})" if lines else ""
+        return f"the job ran past its {limit} of {timeout_s:g} s and was stopped{last}"
+    return lines[-1] if lines else f"the script exited with status {outcome.exit_code} without output"
+
+
+def runner_identity() -> dict[str, Any]:
+    """What a run record stores to name its runner: this process's pid and start time (a reused pid differs)."""
+    return {"runner_pid": os.getpid(), "runner_started": psutil.Process().create_time()}
+
+
+def runner_alive(record: Mapping[str, Any]) -> bool:
+    """Whether the runner a record names (:func:`runner_identity`) still runs."""
+    try:
+        runner = psutil.Process(int(record.get("runner_pid") or 0))
+        return abs(runner.create_time() - float(record.get("runner_started") or 0)) < 1  # not a reused pid
+    except (psutil.Error, ValueError):
+        return False
