@@ -24,6 +24,11 @@ from mlops.errors import MonitoringError
 from mlops.layout import ALARM_ACTIONS_PREFIX, alarm_action_key
 from mlops.ports.object_store import ObjectStore
 
+RETRAIN_ALARM_KEYS: tuple[str, ...] = ("data_drift", "concept_drift", "model_degradation")
+"""The alarms (keys of ``outputs.alarm_names``) whose ALARM state starts the training pipeline: the infra program's
+retrain rule (``infra.thresholds.RETRAIN_ALARMS``, which the core may not import), and the local GCP runner's retrain
+route."""
+
 ActionKind = Literal["start-pipeline", "promote-and-deploy", "rollback"]
 Outcome = Literal["succeeded", "failed", "skipped"]
 

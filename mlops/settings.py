@@ -79,31 +79,27 @@ class TrainingChoice(_Choice):
 
 
 class JobsChoice(_Choice):
-    """``glue``: AWS Glue job runs; ``dataproc``: Dataproc Serverless batches (cloud gcp); ``local``: the kit's
-    local runner of the cloud's contract (Glue on moto, Dataproc on Google's emulators)."""
-
-    type: Literal["auto", "glue", "dataproc", "local"] = "auto"
+    type: Literal["auto", "glue", "local"] = "auto"
 
 
 class MetricsChoice(_Choice):
-    """``local``: the kit's store in the Firestore emulator, for ``cloud: gcp`` on its emulators (Cloud Monitoring
-    has none)."""
+    """``cloud-monitoring``: Cloud Monitoring custom metrics (cloud gcp); ``local``: the kit's store in the Firestore
+    emulator, for ``cloud: gcp`` on its emulators (Cloud Monitoring has none)."""
 
-    type: Literal["auto", "cloudwatch", "local", "memory"] = "auto"
+    type: Literal["auto", "cloudwatch", "cloud-monitoring", "local", "memory"] = "auto"
 
 
 class CatalogChoice(_Choice):
-    """``glue``: the Glue Data Catalog; ``bigquery``: BigLake tables in BigQuery (cloud gcp); ``local``: the kit's
-    catalog in the Firestore emulator (BigQuery has no emulator); ``memory``: in-process fake."""
-
-    type: Literal["auto", "glue", "bigquery", "local", "memory"] = "auto"
+    type: Literal["auto", "glue", "memory"] = "auto"
 
 
 class AlarmsChoice(_Choice):
-    """``cloudwatch``: CloudWatch evaluates (AWS, LocalStack); ``local``: the kit's alarm runner evaluates the
-    emulator's stored alarms (moto never does); ``memory``: in-process fake."""
+    """``cloudwatch``: CloudWatch evaluates (AWS, LocalStack); ``cloud-monitoring``: Cloud Monitoring's alert
+    policies (cloud gcp); ``local``: the kit's runner evaluates the stored alarms (moto never does) or, on cloud gcp,
+    the alert policies kept in the Firestore emulator (Cloud Monitoring has no emulator); ``memory``: in-process
+    fake."""
 
-    type: Literal["auto", "cloudwatch", "local", "memory"] = "auto"
+    type: Literal["auto", "cloudwatch", "cloud-monitoring", "local", "memory"] = "auto"
 
 
 class ServiceChoices(_Choice):

@@ -107,18 +107,11 @@ GCP_DEFAULTS = {"object_store": "gcs", "table_store": "delta", "events": "pubsub
 GCP_VERTEX_DEFAULTS = {"training": ("vertex", "local"), "model_registry": ("mlflow-vertex", "mlflow-local")}
 
 
-# Batch jobs and the catalog on cloud gcp: (on target gcp, on gcp-emulators); neither service has an emulator, so
-# locally the kit's Dataproc runner and its catalog in the Firestore emulator play them.
-GCP_PROCESSING_DEFAULTS = {"jobs": ("dataproc", "local"), "catalog": ("bigquery", "local")}
-
-
 def _gcp_default(settings: Settings, capability: str) -> str:
-    if capability in GCP_PROCESSING_DEFAULTS:
-        return GCP_PROCESSING_DEFAULTS[capability][settings.target == "gcp-emulators"]
     if capability == "endpoint":  # Vertex AI endpoints; locally the kit's runner on Vertex's container contract
         return "local" if settings.target == "gcp-emulators" else "vertex"
-    if capability == "metrics" and settings.target == "gcp-emulators":
-        return "local"  # Cloud Monitoring has no emulator: the kit's store in the Firestore emulator
+    if capability in ("metrics", "alarms"):  # Cloud Monitoring has no emulator: the kit's store and alert runner
+        return "local" if settings.target == "gcp-emulators" else "cloud-monitoring"
     if capability in GCP_VERTEX_DEFAULTS:  # Vertex AI has no emulator: the kit's runners and Firestore locally
         return GCP_VERTEX_DEFAULTS[capability][settings.target == "gcp-emulators"]
     if capability not in GCP_DEFAULTS:
@@ -264,6 +257,10 @@ class WiredServices:
             from mlops.adapters.aws.cloudwatch import CloudWatchMetrics
 
             return CloudWatchMetrics(self.clients, self.outputs.metrics_namespace)
+        if kind == "cloud-monitoring":
+            from mlops.adapters.gcp.cloud_monitoring import CloudMonitoringMetrics
+
+            return CloudMonitoringMetrics(self.gcp_clients, self.outputs.metrics_namespace)
         if kind == "local":
             from mlops.local.gcp_metrics import FirestoreEmulatorMetrics
 
@@ -285,6 +282,10 @@ class WiredServices:
                     from mlops.adapters.aws.cloudwatch import CloudWatchMetrics
 
                     others[namespace] = CloudWatchMetrics(self.clients, namespace)
+                elif kind == "cloud-monitoring":
+                    from mlops.adapters.gcp.cloud_monitoring import CloudMonitoringMetrics
+
+                    others[namespace] = CloudMonitoringMetrics(self.gcp_clients, namespace)
                 elif kind == "local":
                     from mlops.local.gcp_metrics import FirestoreEmulatorMetrics
 
@@ -304,14 +305,6 @@ class WiredServices:
             from mlops.adapters.aws.glue_catalog import GlueCatalog
 
             return GlueCatalog(self.clients)
-        if kind == "bigquery":
-            from mlops.adapters.gcp.bigquery_catalog import BigQueryCatalog
-
-            return BigQueryCatalog(self.gcp_clients, getattr(self.outputs, "biglake_connection", None))
-        if kind == "local":
-            from mlops.local.gcp_catalog import FirestoreEmulatorCatalog
-
-            return FirestoreEmulatorCatalog(self.gcp_clients)
         if kind == "memory":
             from mlops.adapters.memory.catalog import MemoryCatalog
 
@@ -325,14 +318,6 @@ class WiredServices:
             from mlops.adapters.aws.glue_jobs import GlueJobs
 
             return GlueJobs(self.clients, self.outputs)
-        if kind == "dataproc":
-            from mlops.adapters.gcp.dataproc_jobs import dataproc_jobs
-
-            return dataproc_jobs(self.gcp_clients, self.outputs, self.object_store)
-        if kind == "local" and self.settings.cloud == "gcp":
-            from mlops.local.dataproc_runner import local_dataproc_jobs
-
-            return local_dataproc_jobs(self.gcp_clients, self.outputs, self.object_store)
         if kind == "local":
             from mlops.local.glue_runner import LocalGlueRunner
 
@@ -346,6 +331,16 @@ class WiredServices:
             from mlops.adapters.aws.cloudwatch_alarms import CloudWatchAlarms
 
             return CloudWatchAlarms(self.clients)
+        if kind == "cloud-monitoring":
+            from mlops.adapters.gcp.cloud_monitoring import CloudMonitoringMetrics
+            from mlops.adapters.gcp.cloud_monitoring_alerts import CloudMonitoringAlarms
+
+            metrics = self.metrics
+            if not isinstance(metrics, CloudMonitoringMetrics):
+                raise ConfigError("settings.services.alarms.type 'cloud-monitoring' needs metrics 'cloud-monitoring'")
+            return CloudMonitoringAlarms(self.gcp_clients, metrics)
+        if kind == "local" and self.settings.cloud == "gcp":
+            return self._gcp_local_alarms()
         if kind == "local":
             from mlops.local.alarm_actions import TargetDelivery
             from mlops.local.alarm_runner import LocalAlarms
@@ -365,6 +360,25 @@ class WiredServices:
 
             return MemoryAlarms(self.metrics)
         raise _unknown("alarms", kind)
+
+    def _gcp_local_alarms(self) -> Alarms:
+        """Cloud Monitoring's alert-policy evaluation played on the emulators, with the retrain route to training."""
+        from mlops.alarm_actions import RETRAIN_ALARM_KEYS
+        from mlops.local.alarm_actions import TargetDelivery
+        from mlops.local.gcp_alert_runner import LocalAlertPolicies, RetrainRoute
+        from mlops.local.gcp_metrics import FirestoreEmulatorMetrics
+
+        metrics = self.metrics
+        if not isinstance(metrics, FirestoreEmulatorMetrics):
+            raise ConfigError("settings.services.alarms.type 'local' on cloud gcp needs metrics type 'local'")
+        names = self.outputs.alarm_names
+        route = RetrainRoute(
+            self.outputs.retrain_rule_name,
+            self.outputs.training_pipeline_name,
+            frozenset(names[key] for key in RETRAIN_ALARM_KEYS if key in names),
+        )
+        delivery = TargetDelivery(lambda: self.training, self.object_store, self.outputs.bucket_for_zone("monitoring"))
+        return LocalAlertPolicies(self.gcp_clients, metrics, delivery=delivery, retrain=route)
 
     @cached_property
     def model_registry(self) -> ModelRegistry:

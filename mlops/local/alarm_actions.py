@@ -73,6 +73,18 @@ class TargetDelivery:
         """Start the target's pipeline (or join the execution this round already started) and record it."""
         pipeline = pipeline_of(target.target_arn)
         assert pipeline is not None, target.target_arn
+        return self.start_pipeline(alarm, evaluation, target, pipeline, pipeline_parameters(raw))
+
+    def start_pipeline(
+        self,
+        alarm: AlarmDefinition,
+        evaluation: AlarmEvaluation,
+        target: EventTarget,
+        pipeline: str,
+        parameters: Mapping[str, str],
+    ) -> AlarmAction:
+        """Start ``pipeline`` for the route ``target`` (an EventBridge rule's target; on Google Cloud the retrain
+        subscription of the alerts channel), or join the execution this round already started for it; recorded."""
         common: dict[str, Any] = {
             "alarm": alarm.name,
             "state": evaluation.state,
@@ -92,7 +104,7 @@ class TargetDelivery:
                 **common,
             )
         else:
-            action = self._start(pipeline, pipeline_parameters(raw), common)
+            action = self._start(pipeline, dict(parameters), common)
             self._started[(target.rule, target.target_id)] = action
         write_action(self.store, self.bucket, action)
         return action

@@ -30,9 +30,10 @@ def test_auto_picks_the_kits_runners_where_google_cloud_has_no_emulator() -> Non
         "local",
         "vertex",
     )
-    assert resolve(settings, "metrics") == "local"  # no Cloud Monitoring emulator: the kit's store plays it
-    with pytest.raises(ConfigError, match=r"services\.metrics\.type 'auto' has no Google Cloud implementation"):
-        resolve(load_settings(cloud="gcp", target="gcp"), "metrics")
+    # no Cloud Monitoring emulator: the kit's store and its alert-policy runner play it
+    assert (resolve(settings, "metrics"), resolve(settings, "alarms")) == ("local", "local")
+    on_gcp = load_settings(cloud="gcp", target="gcp")
+    assert (resolve(on_gcp, "metrics"), resolve(on_gcp, "alarms")) == ("cloud-monitoring", "cloud-monitoring")
     explicit = load_settings(cloud="gcp", target="gcp-emulators", services={"endpoint": {"type": "memory"}})
     assert resolve(explicit, "endpoint") == "memory"
 
