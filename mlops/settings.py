@@ -79,7 +79,10 @@ class TrainingChoice(_Choice):
 
 
 class JobsChoice(_Choice):
-    type: Literal["auto", "glue", "local"] = "auto"
+    """``glue``: AWS Glue job runs; ``dataproc``: Dataproc Serverless batches (cloud gcp); ``local``: the kit's
+    local runner of the cloud's contract (Glue on moto, Dataproc on Google's emulators)."""
+
+    type: Literal["auto", "glue", "dataproc", "local"] = "auto"
 
 
 class MetricsChoice(_Choice):
@@ -90,7 +93,10 @@ class MetricsChoice(_Choice):
 
 
 class CatalogChoice(_Choice):
-    type: Literal["auto", "glue", "memory"] = "auto"
+    """``glue``: the Glue Data Catalog; ``bigquery``: BigLake tables in BigQuery (cloud gcp); ``local``: the kit's
+    catalog in the Firestore emulator (BigQuery has no emulator); ``memory``: in-process fake."""
+
+    type: Literal["auto", "glue", "bigquery", "local", "memory"] = "auto"
 
 
 class AlarmsChoice(_Choice):

@@ -107,7 +107,14 @@ GCP_DEFAULTS = {"object_store": "gcs", "table_store": "delta", "events": "pubsub
 GCP_VERTEX_DEFAULTS = {"training": ("vertex", "local"), "model_registry": ("mlflow-vertex", "mlflow-local")}
 
 
+# Batch jobs and the catalog on cloud gcp: (on target gcp, on gcp-emulators); neither service has an emulator, so
+# locally the kit's Dataproc runner and its catalog in the Firestore emulator play them.
+GCP_PROCESSING_DEFAULTS = {"jobs": ("dataproc", "local"), "catalog": ("bigquery", "local")}
+
+
 def _gcp_default(settings: Settings, capability: str) -> str:
+    if capability in GCP_PROCESSING_DEFAULTS:
+        return GCP_PROCESSING_DEFAULTS[capability][settings.target == "gcp-emulators"]
     if capability == "endpoint":  # Vertex AI endpoints; locally the kit's runner on Vertex's container contract
         return "local" if settings.target == "gcp-emulators" else "vertex"
     if capability in ("metrics", "alarms"):  # Cloud Monitoring has no emulator: the kit's store and alert runner
@@ -305,6 +312,14 @@ class WiredServices:
             from mlops.adapters.aws.glue_catalog import GlueCatalog
 
             return GlueCatalog(self.clients)
+        if kind == "bigquery":
+            from mlops.adapters.gcp.bigquery_catalog import BigQueryCatalog
+
+            return BigQueryCatalog(self.gcp_clients, getattr(self.outputs, "biglake_connection", None))
+        if kind == "local":
+            from mlops.local.gcp_catalog import FirestoreEmulatorCatalog
+
+            return FirestoreEmulatorCatalog(self.gcp_clients)
         if kind == "memory":
             from mlops.adapters.memory.catalog import MemoryCatalog
 
@@ -318,6 +333,14 @@ class WiredServices:
             from mlops.adapters.aws.glue_jobs import GlueJobs
 
             return GlueJobs(self.clients, self.outputs)
+        if kind == "dataproc":
+            from mlops.adapters.gcp.dataproc_jobs import dataproc_jobs
+
+            return dataproc_jobs(self.gcp_clients, self.outputs, self.object_store)
+        if kind == "local" and self.settings.cloud == "gcp":
+            from mlops.local.dataproc_runner import local_dataproc_jobs
+
+            return local_dataproc_jobs(self.gcp_clients, self.outputs, self.object_store)
         if kind == "local":
             from mlops.local.glue_runner import LocalGlueRunner
 
