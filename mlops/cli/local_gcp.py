@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 def up(context: CliContext, *, no_apply: bool, json_out: bool) -> None:
     """Start (or reuse) the GCS, Pub/Sub and Firestore emulators, then apply the stack's GCP program to them."""
-    from mlops.local import gcp_stack
+    from mlops.local import gcp_stack, spark_connect
 
     settings = context.settings
     started_at = time.monotonic()
@@ -36,13 +37,24 @@ def up(context: CliContext, *, no_apply: bool, json_out: bool) -> None:
     if not json_out:
         hosts = ", ".join(f"{name} pid {p['pid']} at {p['host']}" for name, p in processes.items())
         console.print(f"[green]{verb}[/] Google emulators: {hosts} ({time.monotonic() - started_at:.1f}s)")
-    result = None if no_apply else _apply(context, quiet=json_out)
+    # The warm Spark (local Dataproc batches) starts its JVM while the program is applied, as on AWS.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        spark = None if no_apply else pool.submit(spark_connect.up_for, settings.state_dir, settings.local_spark)
+        result = None if no_apply else _apply(context, quiet=json_out)
+        warm = spark.result() if spark else None
     if json_out:
         payload: dict[str, Any] = {"emulators": verb, "project": settings.gcp.project, "processes": processes}
+        payload["spark_connect"] = {"pid": warm[0].pid, "url": warm[0].remote_url} if warm else None
         if result is not None:
             payload["apply"] = _summary(result)
         emit_json(payload)
-    elif result is not None:
+        return
+    if warm:
+        console.print(
+            f"[green]{'started' if warm[1] else 'reused'}[/] Spark Connect server pid {warm[0].pid} at "
+            f"{warm[0].remote_url} (local Dataproc batches use it; off: MLOPS_LOCAL_SPARK__ENABLED=false)"
+        )
+    if result is not None:
         counts = result.counts
         console.print(
             f"[green]applied[/] stack {result.stack!r}: {result.resource_count} resources "
@@ -98,9 +110,10 @@ def _summary(result: ApplyResult) -> dict[str, Any]:
 
 
 def down(context: CliContext, *, json_out: bool) -> None:
-    """Stop the Google emulators this project started, by PID; their in-memory data is gone."""
-    from mlops.local import gcp_stack
+    """Stop the Google emulators this project started, by PID (and the warm Spark server); their data is gone."""
+    from mlops.local import gcp_stack, spark_connect
 
+    spark_connect.down(spark_connect.spark_dir(context.settings.state_dir))
     before = gcp_stack.down(context.settings)
     processes = before.emulators.processes if before.emulators else ()
     if json_out:

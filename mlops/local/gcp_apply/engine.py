@@ -22,9 +22,31 @@ from mlops.adapters.gcp.clients import GcpClients
 from mlops.errors import LocalApplyError, MlopsError
 from mlops.local.apply.engine import ApplyResult, OnApplied, ProgramRunner, _clear_sdk_leftovers
 from mlops.local.apply.ledger import Ledger, LedgerEntry, ledger_path
-from mlops.local.gcp_apply.handlers import EMULATOR_DROPS, HANDLERS, GcpHandlerContext, not_sent_reason
+from mlops.local.gcp_apply.handlers import (
+    EMULATOR_DROPS,
+    HANDLERS,
+    GcpHandlerContext,
+    is_tracking_server,
+    not_sent_reason,
+)
 from mlops.outputs import write_outputs
 from mlops.settings import Settings
+
+# How the SDK hands mocks a secret input: {SIG_KEY: SECRET_SIG, "value": <plain>} (pulumi.runtime.rpc's markers).
+SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
+def reveal(value: Any) -> Any:
+    """``value`` with every secret replaced by its plain value: the emulators take the value, not the wrapper
+    (a secret stays secret in the program's state; locally nothing is encrypted anyway)."""
+    if isinstance(value, dict):
+        if value.get(SIG_KEY) == SECRET_SIG:
+            return reveal(value.get("value"))
+        return {key: reveal(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [reveal(item) for item in value]
+    return value
 
 
 class GcpEmulatorMocks(pulumi.runtime.Mocks):
@@ -72,7 +94,7 @@ class GcpEmulatorMocks(pulumi.runtime.Mocks):
     def _apply(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any], Any]:
         handler = HANDLERS.get(args.typ)
         if handler is not None:
-            result = handler(self.context, args.name, dict(args.inputs))
+            result = handler(self.context, args.name, reveal(dict(args.inputs)))
             if args.typ in EMULATOR_DROPS:
                 self._note(args.typ, EMULATOR_DROPS[args.typ])
             return result.physical_id, result.state, result.outcome
@@ -113,7 +135,8 @@ def apply_gcp_stack(
         )
     started = time.monotonic()
     ledger = Ledger()
-    mocks = GcpEmulatorMocks(GcpHandlerContext(clients), ledger, declared, on_applied)
+    tracking_uri = local_tracking_uri(settings)
+    mocks = GcpEmulatorMocks(GcpHandlerContext(clients, tracking_uri), ledger, declared, on_applied)
     _clear_sdk_leftovers()  # a failed run in this process leaves its exception and tasks behind
     try:
         outputs = runner(settings.stack_name, mocks, repo_root)
@@ -130,7 +153,7 @@ def apply_gcp_stack(
             f"stack {settings.stack_name!r} is not a cloud: gcp stack (its outputs say cloud "
             f"{outputs.get('cloud', 'aws')!r}); the Google emulators take the GCP program only"
         )
-    outputs = _local_tracking_store(settings, outputs, mocks.notes)
+    outputs = _local_tracking_store(tracking_uri, outputs, mocks.notes)
     outputs_file = settings.resolved_outputs_file
     write_outputs(outputs_file, outputs)
     ledger_file = ledger_path(outputs_file)
@@ -148,14 +171,20 @@ def apply_gcp_stack(
 TRACKING_NOTE = "outputs.mlflow_tracking_uri"
 
 
-def _local_tracking_store(settings: Settings, outputs: dict[str, Any], notes: dict[str, str]) -> dict[str, Any]:
-    """The program exports a Cloud Storage path as MLflow's location; MLflow has no tracking store on Cloud Storage
-    (only artifacts), so locally a sqlite store per stack plays the tracking server, as the AWS local apply plays
-    SageMaker's managed MLflow. Artifacts stay in the models bucket (the registry puts them there)."""
-    declared = str(outputs.get("mlflow_tracking_uri", ""))
-    if declared.startswith(("sqlite:", "http://", "https://")):
-        return outputs
+def local_tracking_uri(settings: Settings) -> str:
+    """The sqlite tracking store that plays the stack's MLflow server locally (one per stack, as on AWS)."""
     directory = (settings.state_dir / "mlflow" / settings.stack_name).resolve()
     directory.mkdir(parents=True, exist_ok=True)
-    notes[TRACKING_NOTE] = f"declared {declared!r}; MLflow keeps no tracking store there: sqlite under {directory}"
-    return {**outputs, "mlflow_tracking_uri": f"sqlite:///{directory / 'mlflow.db'}"}
+    return f"sqlite:///{directory / 'mlflow.db'}"
+
+
+def _local_tracking_store(tracking_uri: str, outputs: dict[str, Any], notes: dict[str, str]) -> dict[str, Any]:
+    """The program exports a Cloud Storage path as MLflow's location; MLflow has no tracking store on Cloud Storage
+    (only artifacts), so locally a sqlite store per stack plays the tracking server, as the AWS local apply plays
+    SageMaker's managed MLflow; the deployed training pipeline's Register step gets the same URI
+    (:func:`~mlops.local.gcp_apply.handlers.with_tracking_uri`). Artifacts stay in the models bucket."""
+    declared = str(outputs.get("mlflow_tracking_uri", ""))
+    if is_tracking_server(declared):
+        return outputs
+    notes[TRACKING_NOTE] = f"declared {declared!r}; MLflow keeps no tracking store there: played by {tracking_uri}"
+    return {**outputs, "mlflow_tracking_uri": tracking_uri}

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,9 +31,12 @@ from mlops.local.apply.base import Applied, Outcome, applied, as_int, require
 
 @dataclass(frozen=True)
 class GcpHandlerContext:
-    """Where handlers create resources: the emulators' clients and the project their clients use."""
+    """Where handlers create resources: the emulators' clients and the project their clients use, and the MLflow
+    tracking store the local apply plays (MLflow keeps no tracking store on Cloud Storage, where the program points
+    it): a sqlite URI under the state dir."""
 
     clients: GcpClients
+    tracking_uri: str
 
     @property
     def project(self) -> str:
@@ -124,6 +129,8 @@ def bucket_object(ctx: GcpHandlerContext, name: str, inputs: dict[str, Any]) -> 
     bucket_name = str(require(inputs, "bucket", BUCKET_OBJECT, name))
     key = str(require(inputs, "name", BUCKET_OBJECT, name))
     body = _object_body(name, inputs)
+    if PIPELINE_DEFINITION.fullmatch(key):
+        body = with_tracking_uri(body, ctx.tracking_uri)
     md5 = base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()
     blob = ctx.clients.storage().bucket(bucket_name).get_blob(key)
     outcome: Outcome = "created" if blob is None else ("reused" if blob.md5_hash == md5 else "updated")
@@ -132,6 +139,29 @@ def bucket_object(ctx: GcpHandlerContext, name: str, inputs: dict[str, Any]) -> 
         upload.upload_from_string(body, content_type=inputs.get("contentType") or "application/octet-stream")
     state = {k: v for k, v in inputs.items() if k != "source"}  # assets are not JSON state
     return applied(f"{bucket_name}-{key}", state, outcome, outputName=key, md5hash=md5)
+
+
+# Where the program deploys the stack-bound training pipeline (mlops.layout.pipeline_definition_key).
+PIPELINE_DEFINITION = re.compile(r"pipelines/[^/]+/definition\.json")
+TRACKING_PARAMETER = "MlflowTrackingUri"
+
+
+def with_tracking_uri(definition: bytes, tracking_uri: str) -> bytes:
+    """The pipeline definition with the Register step's tracking URI default set to the store the local apply
+    plays, unless it already names a tracking server MLflow can use (sqlite, http)."""
+    try:
+        document = json.loads(definition)
+    except json.JSONDecodeError as exc:
+        raise LocalApplyError(f"the pipeline definition is not JSON ({exc}); it starts {definition[:80]!r}") from exc
+    for parameter in document.get("Parameters", []):
+        if parameter.get("Name") == TRACKING_PARAMETER and not is_tracking_server(str(parameter.get("DefaultValue"))):
+            parameter["DefaultValue"] = tracking_uri
+    return json.dumps(document, indent=2, sort_keys=True).encode()
+
+
+def is_tracking_server(uri: str) -> bool:
+    """MLflow can track there (a database or a server); a ``gs://`` path holds artifacts only."""
+    return uri.startswith(("sqlite:", "http://", "https://", "postgresql", "mysql"))
 
 
 def _object_body(name: str, inputs: dict[str, Any]) -> bytes:

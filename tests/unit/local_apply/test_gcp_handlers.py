@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from infra.gcp.resource_types import GCP_RESOURCE_TYPES
 from mlops.errors import UnsupportedResourceError
-from mlops.local.gcp_apply.handlers import HANDLERS, _lifecycle_rule, _subscription_request, not_sent_reason
+from mlops.local.gcp_apply.handlers import (
+    HANDLERS,
+    _lifecycle_rule,
+    _subscription_request,
+    not_sent_reason,
+    with_tracking_uri,
+)
 
 
 def test_every_type_the_gcp_program_may_declare_is_handled_or_not_sent_for_a_reason() -> None:
@@ -53,3 +61,27 @@ def test_a_subscription_keeps_its_dead_letter_policy_and_never_expires_with_an_e
         "dead_letter_topic": "projects/proj-1/topics/s-dead-letter",
         "max_delivery_attempts": 5,
     }
+
+
+def test_the_deployed_pipeline_registers_into_the_tracking_store_the_local_apply_plays() -> None:
+    definition = {
+        "Parameters": [
+            {"Name": "MlflowTrackingUri", "Type": "String", "DefaultValue": "gs://models/mlflow"},
+            {"Name": "ModelsBucket", "Type": "String", "DefaultValue": "models"},
+        ]
+    }
+    played = json.loads(with_tracking_uri(json.dumps(definition).encode(), "sqlite:////state/mlflow.db"))
+    assert [p["DefaultValue"] for p in played["Parameters"]] == ["sqlite:////state/mlflow.db", "models"]
+    served = {"Parameters": [{"Name": "MlflowTrackingUri", "DefaultValue": "https://mlflow.example.org"}]}
+    kept = json.loads(with_tracking_uri(json.dumps(served).encode(), "sqlite:////state/mlflow.db"))
+    assert kept == served  # a tracking server MLflow can use is left as the program declared it
+
+
+def test_secret_inputs_reach_the_handlers_as_their_plain_values() -> None:
+    from pulumi.runtime import rpc
+
+    from mlops.local.gcp_apply.engine import SECRET_SIG, SIG_KEY, reveal
+
+    assert (rpc._special_sig_key, rpc._special_secret_sig) == (SIG_KEY, SECRET_SIG)  # the SDK's own markers
+    wrapped = {"content": {SIG_KEY: SECRET_SIG, "value": "{}"}, "labels": [{SIG_KEY: SECRET_SIG, "value": "a"}]}
+    assert reveal(wrapped) == {"content": "{}", "labels": ["a"]}
