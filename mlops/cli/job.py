@@ -1,5 +1,6 @@
-"""``mlops job``: run the stack's batch jobs through the platform's job runner (Glue on AWS; on an emulator the
-kit's local runner, which runs the script itself because moto runs nothing)."""
+"""``mlops job``: run the stack's batch jobs through the platform's job runner (Glue on AWS, Dataproc Serverless on
+Google Cloud; on the emulators the kit's local runners, which run the script themselves: neither moto nor Google's
+emulators run jobs)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from mlops.cli.context import cli_context, console, emit_json, key_value_pairs
 app = typer.Typer(
     help=(
         "Batch jobs of the stack (one per script in jobs/). `run` starts a job and waits for its end: on AWS a "
-        "Glue job run; on an emulator the kit runs the script with local PySpark the way Glue would, and keeps "
-        "the run record in the monitoring bucket under glue-runs/<job>/<run_id>.json. Job arguments are the "
-        "job's DefaultArguments overridden by --arg; the log is streamed here."
+        "Glue job run, on Google Cloud a Dataproc Serverless batch; on the emulators the kit runs the script with "
+        "local PySpark the way Glue or Dataproc would, and keeps the run record (moto: in the monitoring bucket "
+        "under glue-runs/<job>/<run_id>.json; Google's emulators: <state_dir>/dataproc/batches/<batch>.json). Job "
+        "arguments are the job's default arguments overridden by --arg; the log is streamed here."
     ),
     no_args_is_help=True,
 )
