@@ -179,8 +179,9 @@ def _iso(value: Any, fallback: datetime) -> str:
 
 
 class DriverOutput:
-    """Reads a batch's driver output forward: the ``driveroutput.*`` objects under its output URI, in order, each
-    from where the last read stopped; complete lines go to ``on_line``, the last result line is kept."""
+    """Reads a batch's driver output forward: the ``driveroutput.*`` objects under its output URI, in order, the
+    last one again from where the last read stopped (it may still grow); complete lines go to ``on_line``, the last
+    result line is kept."""
 
     def __init__(self, store: ObjectStore, on_line: Callable[[str], None] | None) -> None:
         self._store = store
@@ -198,6 +199,8 @@ class DriverOutput:
         try:
             keys = sorted(k for k in self._store.list_keys(bucket, prefix) if DRIVER_OUTPUT in k.rsplit("/", 1)[-1])
             for key in keys:
+                if key in self._read and key != keys[-1]:
+                    continue  # a part followed by a later one is complete and was read to its end
                 body = self._store.get(bucket, key)
                 offset = self._read.get(key, 0)
                 if len(body) > offset:
