@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,11 @@ from mlops.platform import Platform
 from mlops.settings import Settings, load_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# One OpenMP/BLAS thread per test process (and the CLI, training and job processes it starts, which inherit it):
+# the suite already runs one worker per core, and HistGradientBoosting's OpenMP threads on an oversubscribed
+# 2-core machine wait at every barrier for a descheduled sibling (test_compiled.py: 79 s wall for 16 s of CPU with
+# the default, 28 s with one thread). Set before sklearn loads its OpenMP runtime; a value already set is kept.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 pytest_plugins = [
     "tests.support.localstack",  # localstack_endpoint: a session LocalStack, skipped where it cannot run
     "tests.support.gcp",  # gcp_clients: the session's Google emulators (GCS, Pub/Sub, Firestore)
@@ -22,8 +28,6 @@ pytest_plugins = [
 @pytest.fixture(autouse=True)
 def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Keep the developer's own MLOPS_* variables, config file and AWS profile out of every test."""
-    import os
-
     for name in list(os.environ):
         if name.startswith(("MLOPS_", "AWS_", "LOCALSTACK_")):
             monkeypatch.delenv(name, raising=False)

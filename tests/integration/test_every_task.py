@@ -41,6 +41,9 @@ class Kit:
             "MLOPS_TARGET": "moto",
             "MLOPS_STACK": "local",
             "MLOPS_DATASETS_DIR": str(datasets_dir),
+            # The warm Spark server of `local up` runs the dozen Glue jobs, as for a user (the suite's autouse
+            # setting turns it off for each test: `local up` started a server the job runs then did not use).
+            "MLOPS_LOCAL_SPARK__ENABLED": "true",
         }
 
     def __call__(self, *args: str, expect: int = 0) -> Any:

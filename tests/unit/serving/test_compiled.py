@@ -23,7 +23,7 @@ from mlops.platform import Platform
 from mlops.registry import compiled as registry_compiled
 from mlops.wiring import memory_platform
 from serving.model import load_model
-from tests.unit.serving.model_support import feature_frame, holdout_frame, train_and_register
+from tests.unit.serving.model_support import RegisteredModel, feature_frame, holdout_frame, train_and_register
 from tests.unit.test_outputs import complete_outputs
 
 CATEGORICAL = ["category", "channel"]
@@ -194,15 +194,26 @@ def test_a_model_that_does_not_compile_serves_plain_and_says_why(tmp_path: Path)
     assert load_model(f"models:/{registered.name}/{registered.version}", registered.tracking_uri).engine == "sklearn"
 
 
-def test_an_unreadable_compiled_model_falls_back_to_the_plain_one(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def compiled_version(tmp_path_factory: pytest.TempPathFactory) -> RegisteredModel:
+    """One shipped model registered with its compiled twin, trained once for the tests that only read it (a test
+    that changes its tags puts them back)."""
+    return train_and_register(tmp_path_factory.mktemp("compiled-version"), shipped=True, compiled=True)
+
+
+def test_an_unreadable_compiled_model_falls_back_to_the_plain_one(compiled_version: RegisteredModel) -> None:
     import mlflow
 
-    registered = train_and_register(tmp_path, shipped=True, compiled=True)
+    registered = compiled_version
     client = mlflow.MlflowClient(registered.tracking_uri)
     uri = f"models:/{registered.name}/{registered.version}"
     assert load_model(uri, registered.tracking_uri).engine == "onnx"
+    where = client.get_model_version(registered.name, registered.version).tags[registry_compiled.URI_TAG]
     client.set_model_version_tag(registered.name, registered.version, registry_compiled.URI_TAG, "file:///nowhere.onnx")
-    assert load_model(uri, registered.tracking_uri).engine == "sklearn"
+    try:
+        assert load_model(uri, registered.tracking_uri).engine == "sklearn"
+    finally:
+        client.set_model_version_tag(registered.name, registered.version, registry_compiled.URI_TAG, where)
 
 
 def test_the_server_core_answers_the_same_from_the_compiled_and_the_plain_model() -> None:
@@ -232,14 +243,16 @@ def test_the_server_core_answers_the_same_from_the_compiled_and_the_plain_model(
     assert np.allclose(fast["probabilities"], plain["probabilities"], rtol=0, atol=1e-12)
 
 
-def test_batch_inference_scores_with_the_compiled_model_through_the_serving_container(tmp_path: Path) -> None:
+def test_batch_inference_scores_with_the_compiled_model_through_the_serving_container(
+    compiled_version: RegisteredModel,
+) -> None:
     """Batch transform posts headerless CSV lines to the version's serving container (``in_process`` is that
     container in this process): with a compiled version it scores with the compiled model, answering as the plain
     model does."""
     from mlops.ports.hosting import MODEL_URI_ENV, Container
     from serving.server import build_core, in_process
 
-    registered = train_and_register(tmp_path, shipped=True, compiled=True)
+    registered = compiled_version
     env = {
         MODEL_URI_ENV: f"models:/{registered.name}/{registered.version}",
         "MLFLOW_TRACKING_URI": registered.tracking_uri,
