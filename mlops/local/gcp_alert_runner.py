@@ -35,7 +35,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from google.api_core import exceptions as google_errors
 
@@ -71,33 +71,63 @@ def _channel_id(name: str) -> str:
     return hashlib.sha256(name.encode()).hexdigest()[:20]
 
 
-def put_policy(clients: GcpClients, policy: Mapping[str, Any], *, state: str = "INSUFFICIENT_DATA") -> str:
-    """Create or replace an alert policy (REST JSON, e.g. the Pulumi inputs of a ``gcp:monitoring`` AlertPolicy)
-    with its starting state; returns its resource name. The policy is checked as the runner will read it."""
+DeclareOutcome = Literal["created", "updated", "reused"]
+
+
+@dataclass(frozen=True)
+class Declared:
+    """What :func:`put_policy` or :func:`put_channel` did: the resource's name and whether it was new, changed or
+    already there as declared (what a local apply records)."""
+
+    name: str
+    outcome: DeclareOutcome
+
+
+def _put(
+    ref: Any, row: dict[str, Any], compare: Callable[[dict[str, Any]], Any]
+) -> Literal["created", "updated", "reused"]:
+    """Write ``row`` unless the stored document already says the same (``compare`` picks what counts)."""
+    stored = ref.get().to_dict()
+    if stored is not None and compare(stored) == compare(row):
+        return "reused"
+    ref.set(row)
+    return "created" if stored is None else "updated"
+
+
+def put_policy(clients: GcpClients, policy: Mapping[str, Any], *, state: str | None = None) -> Declared:
+    """Create or replace an alert policy (REST JSON, e.g. the Pulumi inputs of a ``gcp:monitoring`` AlertPolicy).
+    The policy is checked as the runner will read it. A replaced policy keeps its state and open incident (a
+    re-apply changes the definition, as on Cloud Monitoring) unless ``state`` is given; a new one starts in
+    ``state`` or INSUFFICIENT_DATA."""
     display = str(policy.get("displayName", ""))
     if not display:
         raise AlarmsError(f"alert policy {dict(policy)!r} has no displayName")
     name = f"projects/{clients.project}/alertPolicies/{policy_id(display)}"
     stored = {**policy, "name": name}
     definition_of(stored)  # refuses, by name, a filter or condition the runner cannot evaluate
-    row = {"policy": stored, "display_name": display, "state": state, "reason": "", "updated": None, "incident": None}
+    ref = clients.firestore().collection(POLICIES).document(policy_id(display))
+    fresh = {"state": state or "INSUFFICIENT_DATA", "reason": "", "updated": None, "incident": None}
     try:
-        clients.firestore().collection(POLICIES).document(policy_id(display)).set(row)
+        kept = ref.get().to_dict() if state is None else None
+        status = {k: kept.get(k) for k in fresh} if kept else fresh
+        row = {"policy": stored, "display_name": display, **status}
+        outcome = _put(ref, row, lambda r: (r.get("policy"), r.get("state")))
     except google_errors.GoogleAPIError as exc:
         raise _error(f"declaring alert policy {display!r}", exc) from exc
-    return name
+    return Declared(name, outcome)
 
 
-def put_channel(clients: GcpClients, channel: Mapping[str, Any]) -> str:
-    """Create or replace a notification channel (``type: pubsub`` with ``labels.topic``); returns its name."""
+def put_channel(clients: GcpClients, channel: Mapping[str, Any]) -> Declared:
+    """Create or replace a notification channel (``type: pubsub`` with ``labels.topic``)."""
     name = str(channel.get("name") or f"projects/{clients.project}/notificationChannels/")
     if name.endswith("/"):
         name += _channel_id(str(channel.get("displayName", "")))
     try:
-        clients.firestore().collection(CHANNELS).document(_channel_id(name)).set({**channel, "name": name})
+        ref = clients.firestore().collection(CHANNELS).document(_channel_id(name))
+        outcome = _put(ref, {**channel, "name": name}, lambda row: row)
     except google_errors.GoogleAPIError as exc:
         raise _error(f"declaring notification channel {name!r}", exc) from exc
-    return name
+    return Declared(name, outcome)
 
 
 @dataclass(frozen=True)

@@ -259,7 +259,9 @@ def _on_gcp_emulators(clients: GcpClients, namespace: str) -> tuple[Harness, str
     subscription = f"projects/{clients.project}/subscriptions/contract-alerts-{suffix}"
     clients.publisher().create_topic(request={"name": topic})
     clients.subscriber().create_subscription(request={"name": subscription, "topic": topic})
-    channel = put_channel(clients, {"type": "pubsub", "displayName": f"contract-{suffix}", "labels": {"topic": topic}})
+    channel = put_channel(
+        clients, {"type": "pubsub", "displayName": f"contract-{suffix}", "labels": {"topic": topic}}
+    ).name
     metrics = FirestoreEmulatorMetrics(clients, namespace)
     received: list[str] = []
 

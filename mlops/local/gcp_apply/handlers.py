@@ -3,7 +3,9 @@
 The types Google's emulators can hold get a handler that creates the resource there, or finds the one an earlier
 apply made: Cloud Storage buckets and objects (fake-gcs-server), Pub/Sub topics and subscriptions, dead-letter
 policy included (Google's Pub/Sub emulator), the Firestore database (Google's Firestore emulator, which serves
-every database id without a create). Every other type is declared but not sent, for the reason
+every database id without a create); and Cloud Monitoring's alert policies and notification channels, which the
+kit's alert-policy runner keeps in the Firestore emulator (:mod:`mlops.local.gcp_alert_runner`). Every other type is
+declared but not sent, for the reason
 :data:`NOT_SENT` gives; the engine records it as ``skipped`` with the ids ``mlops infra plan`` shows.
 
 A handler receives the resource's logical name and its camelCase inputs as the Pulumi mocks resolve them, and
@@ -50,6 +52,8 @@ BUCKET_OBJECT = "gcp:storage/bucketObject:BucketObject"
 TOPIC = "gcp:pubsub/topic:Topic"
 SUBSCRIPTION = "gcp:pubsub/subscription:Subscription"
 DATABASE = "gcp:firestore/database:Database"
+CHANNEL = "gcp:monitoring/notificationChannel:NotificationChannel"
+ALERT_POLICY = "gcp:monitoring/alertPolicy:AlertPolicy"
 
 
 def _same_project(ctx: GcpHandlerContext, type_token: str, name: str, inputs: dict[str, Any]) -> None:
@@ -279,12 +283,39 @@ def database(ctx: GcpHandlerContext, name: str, inputs: dict[str, Any]) -> Appli
     return applied(f"projects/{ctx.project}/databases/{database_id}", inputs, "reused", name=database_id)
 
 
+# -- Cloud Monitoring (no emulator: the kit's alert-policy runner keeps them in the Firestore emulator) ----------
+
+
+def notification_channel(ctx: GcpHandlerContext, name: str, inputs: dict[str, Any]) -> Applied:
+    """A Pub/Sub channel, where the local alert-policy runner publishes the incidents' notifications."""
+    from mlops.local.gcp_alert_runner import put_channel
+
+    _same_project(ctx, CHANNEL, name, inputs)
+    require(inputs, "displayName", CHANNEL, name)
+    channel: dict[str, Any] = {k: inputs[k] for k in ("type", "displayName", "labels", "description") if k in inputs}
+    declared = put_channel(ctx.clients, channel)
+    return applied(declared.name, inputs, declared.outcome, name=declared.name)
+
+
+def alert_policy(ctx: GcpHandlerContext, name: str, inputs: dict[str, Any]) -> Applied:
+    """The policy as the program declares it, evaluated by the kit's runner (``mlops monitor alarms``); a re-apply
+    keeps its state and open incident."""
+    from mlops.local.gcp_alert_runner import put_policy
+
+    _same_project(ctx, ALERT_POLICY, name, inputs)
+    require(inputs, "displayName", ALERT_POLICY, name)
+    declared = put_policy(ctx.clients, {k: v for k, v in inputs.items() if k != "project"})
+    return applied(declared.name, inputs, declared.outcome, name=declared.name)
+
+
 HANDLERS: dict[str, GcpHandler] = {
     BUCKET: bucket,
     BUCKET_OBJECT: bucket_object,
     TOPIC: topic,
     SUBSCRIPTION: subscription,
     DATABASE: database,
+    CHANNEL: notification_channel,
+    ALERT_POLICY: alert_policy,
 }
 
 # What the emulators accept and drop (sent as declared; nothing enforces them locally).
@@ -310,7 +341,8 @@ NOT_SENT: dict[str, str] = {
     "cloudscheduler": "no Cloud Scheduler emulator: start the Dataproc jobs with `mlops job run`",
     "artifactregistry": "no image registry locally: local runners run the kit's code on the host, no images",
     "vertex": "no Vertex AI emulator: training, registry and endpoints are played by the kit's local runners",
-    "monitoring": "no Cloud Monitoring emulator: figures go to the kit's metrics store in the Firestore emulator",
+    "monitoring": "no Cloud Monitoring emulator: figures go to the kit's metrics store in the Firestore emulator, "
+    "alert policies and channels to the kit's alert-policy runner; dashboards are not drawn locally",
     "docker-build": "no Docker engine: images are neither built nor pushed locally",
 }
 

@@ -7,6 +7,7 @@ The evaluations are given their moment (``now``), so the periods are judged with
 from __future__ import annotations
 
 import json
+import re
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -65,7 +66,7 @@ def stack(gcp_settings: Settings, gcp_clients: GcpClients, tmp_path: Path) -> It
     gcp_clients.subscriber().create_subscription(request={"name": subscription, "topic": topic})
     channel = put_channel(
         gcp_clients, {"type": "pubsub", "displayName": f"alerts-{suffix}", "labels": {"topic": topic}}
-    )
+    ).name
     namespace, policy = f"MLOpsKit/it-{suffix}", f"mlops-kit-it-{suffix}-data-drift"
     drift = AlarmDefinition(
         name=policy,
@@ -179,3 +180,59 @@ def test_breaching_for_the_duration_opens_an_incident_runs_the_retrain_route_and
     assert history[0].data["incident_id"] == history[1].data["incident_id"] == incident["incident_id"]
     records = read_actions(services.object_store, stack.platform.outputs.monitoring_bucket)
     assert [(r.kind, r.alarm, r.outcome) for r in records] == [("start-pipeline", stack.policy, "succeeded")]
+
+
+def _camel(value: Any) -> Any:
+    """The program's snake_case condition as the Pulumi mocks hand it to the local apply: camelCase keys."""
+    if isinstance(value, dict):
+        return {re.sub(r"_([a-z])", lambda m: m[1].upper(), k): _camel(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_camel(v) for v in value]
+    return value
+
+
+def test_the_programs_policies_applied_locally_are_evaluated_and_a_reapply_keeps_their_state(
+    gcp_clients: GcpClients,
+) -> None:
+    """The local apply's handlers declare the GCP program's policies and channel; the runner judges them."""
+    from infra.gcp.components.monitoring import condition
+    from infra.thresholds import Thresholds, alarm_specs
+    from mlops.local.gcp_apply.handlers import GcpHandlerContext, alert_policy, notification_channel
+    from mlops.local.gcp_metrics import FirestoreEmulatorMetrics
+
+    ctx = GcpHandlerContext(gcp_clients, tracking_uri="sqlite:///unused.db")  # no handler here tracks runs
+    project, env = gcp_clients.project, f"it{uuid.uuid4().hex[:6]}"
+    channel = notification_channel(
+        ctx,
+        "monitoring-channel",
+        {"displayName": f"{env}-alerts", "type": "pubsub", "labels": {"topic": f"projects/{project}/topics/{env}"}},
+    ).state["name"]
+    specs = alarm_specs(Thresholds(800, 5, 0.2, 0.15, 0.05, 3))
+
+    def declare(key: str, conditions: list[dict[str, Any]]) -> str:
+        inputs = {
+            "displayName": f"{env}-{key}",
+            "combiner": "OR",
+            "conditions": conditions,
+            "notificationChannels": [channel],
+            "userLabels": {"alarm": key.replace("_", "-")},
+            "project": project,
+        }
+        return str(alert_policy(ctx, f"monitoring-{key}", inputs).state["displayName"])
+
+    drift = declare("data_drift", [_camel(condition(specs["data_drift"], env, "7"))])
+    latency = declare("endpoint_latency", [_camel(condition(specs["endpoint_latency"], env, "7"))])
+    failures = declare("pipeline_failures", [{"displayName": "failed", "conditionMatchedLog": {"filter": "x"}}])
+    now = datetime.now(UTC).replace(minute=30, second=0, microsecond=0)
+    FirestoreEmulatorMetrics(gcp_clients, f"MLOpsKit/{env}").publish({"DataDriftScore": 0.4}, {}, timestamp=now)
+
+    runner = LocalAlertPolicies(gcp_clients, FirestoreEmulatorMetrics(gcp_clients, f"MLOpsKit/{env}"))
+    judged = {e.alarm: e for e in runner.evaluate([drift, latency, failures], now)}
+    assert (judged[drift].state, judged[drift].applied) == ("ALARM", True)
+    # the program's topic is not created in this test: the note says so, the state is written all the same
+    assert judged[drift].notified == () and "publishing to" in judged[drift].notes[0]
+    assert judged[latency].state == "INSUFFICIENT_DATA"  # no Vertex latency figures here; NO_OP keeps the state
+    assert "Cloud Monitoring evaluates this one" in judged[failures].reason
+
+    declare("data_drift", [_camel(condition(specs["data_drift"], env, "7"))])  # the next apply
+    assert runner.describe([drift])[0].state == "ALARM"
