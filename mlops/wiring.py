@@ -22,8 +22,9 @@ training         SageMaker Pipelines           the local pipeline executor      
 ===============  ============================  ===================================  ==================
 
 With ``cloud: gcp`` (targets ``gcp-emulators`` and ``gcp``), ``auto`` picks GCS, Delta on ``gs://``, Firestore and
-Pub/Sub (leases in Firestore), and on the emulators the kit's metrics store (Cloud Monitoring has no emulator); a
-capability with no GCP implementation yet is refused by name (docs/gcp.md).
+Pub/Sub (leases in Firestore), Cloud Monitoring's metrics and alert policies, and on the emulators the kit's metrics
+store and alert-policy runner (Cloud Monitoring has no emulator); a capability with no GCP implementation yet is
+refused by name (docs/gcp.md).
 
 Where an emulator stores a service but does not run it (SageMaker hosting and training, Glue job runs, alarm
 evaluation on moto; LocalStack evaluates alarms itself), ``auto`` picks the kit's local runner from
