@@ -114,8 +114,6 @@ GCP_PROCESSING_DEFAULTS = {"jobs": ("dataproc", "local"), "catalog": ("bigquery"
 
 
 def _gcp_default(settings: Settings, capability: str) -> str:
-    if capability == "endpoint":  # Vertex AI endpoints; locally the kit's runner on Vertex's container contract
-        return "local" if settings.target == "gcp-emulators" else "vertex"
     if capability in GCP_PROCESSING_DEFAULTS:
         return GCP_PROCESSING_DEFAULTS[capability][settings.target == "gcp-emulators"]
     if capability == "endpoint":  # Vertex AI endpoints; locally the kit's runner on Vertex's container contract
