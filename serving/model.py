@@ -1,11 +1,12 @@
-"""Loading the served model from the MLflow registry (alias, version or SageMaker model package ARN).
+"""Loading the served model from the MLflow registry (alias, version, or a model package: SageMaker or Vertex AI).
 
 The model URI forms:
 
 - ``models:/<name>@<alias>`` (``champion`` by default) or ``models:/<name>/<version>``;
 - ``arn:aws:sagemaker:...:model-package/...``: the server resolves it through the hosting port first (the
   package's container environment names the MLflow model, ``MLFLOW_MODEL_URI``, or its ``ModelDataUrl`` is the
-  model's artifact directory), see :func:`serving.server.build_core`.
+  model's artifact directory), see :func:`serving.server.build_core`; a Vertex AI Model Registry version
+  (``projects/<p>/locations/<l>/models/<id>@<version>``) likewise.
 """
 
 from __future__ import annotations

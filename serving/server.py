@@ -32,7 +32,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from mlops.platform import Platform
-from mlops.ports.hosting import MODEL_URI_ENV, Container, HostingError
+from mlops.ports.hosting import MODEL_URI_ENV, Container, HostingError, is_package
 from mlops.ports.online_store import OnlineStore
 from serving import logs
 from serving.app import BODY_TIMEOUT_S, VertexRoutes
@@ -88,10 +88,11 @@ def container_platform(env: Mapping[str, str]) -> Platform:
 def build_core(model_uri: str, env: Mapping[str, str], platform: Platform | None = None) -> InferenceCore:
     """Load the model and, when configured, the online feature store the server completes requests from.
 
-    A SageMaker model package ARN is resolved to the model it deploys through the hosting port.
+    A model package (a SageMaker model package ARN, a Vertex AI Model Registry version) is resolved to the model it
+    deploys through the hosting port.
     """
     platform = platform or container_platform(env)
-    if model_uri.startswith("arn:aws:sagemaker:"):
+    if is_package(model_uri):
         try:
             model_uri = platform.services.hosting.model_uri_of_package(model_uri)
         except HostingError as exc:

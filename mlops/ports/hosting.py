@@ -16,6 +16,7 @@ The container contract: the container runs ``python -m <module> serve`` (port fr
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -128,6 +129,19 @@ class Hosting(Protocol):
         ``ModelDataUrl``): a container given a package instead of a model URI serves this one.
         :class:`HostingNotFoundError` when the package does not exist."""
         ...
+
+
+_PACKAGE_FORMS = (
+    re.compile(r"^arn:aws[a-z-]*:sagemaker:[^:]*:[0-9]*:model-package/.+$"),  # a SageMaker model package
+    re.compile(r"^projects/[^/]+/locations/[^/]+/models/[^/@]+@[^/@]+$"),  # a Vertex AI Model Registry version
+)
+
+
+def is_package(model_uri: str) -> bool:
+    """``model_uri`` names a registered model package (a SageMaker model package ARN, a Vertex AI Model Registry
+    version ``projects/<p>/locations/<l>/models/<id>@<version>``), which :meth:`Hosting.model_uri_of_package`
+    resolves, rather than a model MLflow loads."""
+    return any(form.match(model_uri) for form in _PACKAGE_FORMS)
 
 
 def version_of(model_uri: str | None) -> str | None:

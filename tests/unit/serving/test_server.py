@@ -3,6 +3,7 @@ environment), a model package is resolved through the hosting port, and the port
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from serving.errors import ModelLoadError
 from serving.server import build_core, container_platform, port_from
 
 PACKAGE = "arn:aws:sagemaker:us-east-1:123456789012:model-package/kit-models/4"
+VERTEX_VERSION = "projects/mlops-test/locations/europe-west4/models/kit-models@4"  # a Model Registry version
 
 
 def test_the_container_wires_its_services_from_its_environment() -> None:
@@ -38,15 +40,16 @@ def test_an_emulated_container_reaches_the_emulator_it_is_given() -> None:
     assert platform.settings.endpoint_url == "http://127.0.0.1:5999"
 
 
-def test_an_unknown_model_package_is_a_model_load_error_naming_it() -> None:
+@pytest.mark.parametrize("package", [PACKAGE, VERTEX_VERSION])
+def test_an_unknown_model_package_is_a_model_load_error_naming_it(package: str) -> None:
     values: dict[str, Any] = {"endpoint_name": "kit-endpoint", "metrics_namespace": "Kit", "model_package_group": "g"}
     platform = memory_platform(StackOutputs.model_construct(**values))
     hosting = platform.services.hosting
     assert isinstance(hosting, MemoryHosting)
     with pytest.raises(
-        ModelLoadError, match=rf"^model package '{PACKAGE}' cannot be served: model package .* does not"
+        ModelLoadError, match=rf"^model package '{re.escape(package)}' cannot be served: model package .* does not"
     ):
-        build_core(PACKAGE, {}, platform)
+        build_core(package, {}, platform)
 
 
 @pytest.mark.parametrize(
