@@ -2,11 +2,14 @@
 
 :class:`PipelineRunner` starts and describes executions of a deployed pipeline definition: SageMaker Pipelines on
 AWS (``mlops/adapters/aws/sagemaker_pipeline.py``), the kit's local pipeline executor against an emulator
-(``mlops/local/pipeline_executor.py``, which runs the same definition JSON step by step), an in-memory fake in unit
-tests. The training flow itself is data (``pipelines/training/graph.py``); callers pass only parameter values.
+(``mlops/local/pipeline_executor.py``, which runs the same definition JSON step by step; on ``cloud: gcp`` with the
+definition stored in the object store, ``mlops/local/vertex_training.py``), an in-memory fake in unit tests. The
+training flow itself is data (``pipelines/training/graph.py``); callers pass only parameter values.
 
-:class:`TrainingJobRunner` runs one training job under the SageMaker training contract; the local executor runs
-its Training steps through it (SageMaker runs them itself).
+:class:`TrainingJobRunner` runs one training job under a cloud's training contract: SageMaker's (``/opt/ml``,
+``mlops/local/training_runner.py``) or Vertex AI's custom-job contract (``AIP_MODEL_DIR`` and the data URIs:
+``mlops/adapters/gcp/vertex_training.py``, played locally by ``mlops/local/vertex_training.py``). The kit's
+executor runs its Training steps through one (SageMaker runs them itself).
 
 Statuses are SageMaker's: an execution is ``Executing``, ``Succeeded``, ``Failed``, ``Stopping`` or ``Stopped``; a
 step ``Starting``, ``Executing``, ``Succeeded``, ``Failed`` or ``Stopped``. A runner may finish the execution
@@ -107,10 +110,13 @@ class PipelineRunner(Protocol):
 
 @dataclass(frozen=True)
 class TrainingJobRequest:
-    """A training job as ``CreateTrainingJob`` takes it (the fields the SageMaker training contract uses).
+    """A training job: the fields of SageMaker's ``CreateTrainingJob`` the kit uses, onto which a Vertex custom job
+    maps too.
 
     ``entry_point`` is the container's command (``python3 -m <module>``); ``channels`` maps a channel name to its
-    object-store prefix; the model goes to ``<output_path><job_name>/output/model.tar.gz``.
+    object-store prefix (on Vertex, ``train``/``validation``/``test`` become ``AIP_*_DATA_URI``); the model goes to
+    ``<output_path><job_name>/output/model.tar.gz`` (SageMaker) or ``<output_path><job_name>/model/`` with its
+    ``model.tar.gz`` (Vertex's ``AIP_MODEL_DIR``); the record names the archive either way.
     """
 
     job_name: str
@@ -144,7 +150,7 @@ class TrainingJobRecord:
 
 
 class TrainingJobRunner(Protocol):
-    """Run training jobs under the SageMaker training contract and report their outcome."""
+    """Run training jobs under a cloud's training contract and report their outcome."""
 
     def run(self, request: TrainingJobRequest) -> TrainingJobRecord:
         """Run the job to its end; a failing entry point gives a ``Failed`` record (not an exception)."""
