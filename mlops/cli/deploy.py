@@ -21,8 +21,8 @@ Version = Annotated[
 ]
 
 endpoint_app = typer.Typer(
-    help="The stack's endpoint: what it serves, and stopping it (the local process on the emulator, the "
-    "SageMaker endpoint on AWS)."
+    help="The stack's endpoint: what it serves, and stopping it (the local process on the emulators, the "
+    "SageMaker endpoint on AWS, the Vertex AI endpoint on Google Cloud)."
 )
 
 
@@ -155,11 +155,7 @@ def endpoint_status(ctx: typer.Context, json_out: JsonFlag = False) -> None:
 def _print_fleets(deployment: Deployment) -> None:
     """The processes behind the endpoint with their traffic weights, and the last blue/green deployment."""
     for fleet in deployment.fleets:
-        state = "running" if fleet.get("running") else "not running"
-        out.print(
-            f"  {fleet['variant']}/{fleet['fleet']}: version {fleet['version']}, weight {fleet['weight']:g}, "
-            f"pid {fleet['pid']} at {fleet['url']} ({state})"
-        )
+        out.print(fleet_line(fleet))
     rollout = deployment.rollout or {}
     if rollout:
         versions = f"{rollout.get('previous_version', '?')} -> {rollout.get('target_version', '?')}"
@@ -167,6 +163,20 @@ def _print_fleets(deployment: Deployment) -> None:
         out.print(f"  last deployment {versions} ({routing}): {rollout.get('stage', '')}")
     if rollout.get("rolled_back"):
         out.print(f"  [red]rolled back[/]: {rollout.get('reason', '')}")
+
+
+def fleet_line(fleet: dict[str, object]) -> str:
+    """One fleet of :attr:`Deployment.fleets` as a line, from the keys it has: each hosting reports what it knows
+    (SageMaker: variants and weights; Vertex AI: deployed models and traffic; the local runners: processes too)."""
+    name = "/".join(str(fleet[key]) for key in ("variant", "fleet") if fleet.get(key))
+    details = [f"version {fleet['version']}"] if fleet.get("version") else []
+    weight = fleet.get("weight")
+    if isinstance(weight, int | float):
+        details.append(f"weight {float(weight):g}")
+    if fleet.get("pid"):
+        state = "running" if fleet.get("running") else "not running"
+        details.append(f"pid {fleet['pid']} at {fleet.get('url')} ({state})")
+    return f"  {name}: {', '.join(details)}"
 
 
 def register(app: typer.Typer) -> None:

@@ -250,11 +250,12 @@ def deployment_of(record: LocalEndpointRecord, action: str = "") -> Deployment:
         return Deployment(endpoint=record.endpoint, status="OutOfService", action=action)
     fleets = tuple(
         {
-            "deployed_model_id": m.id,
+            "variant": m.model,
+            "fleet": m.id,  # the deployed model's id
             "version": m.version,
-            "traffic": record.traffic_split.get(m.id, 0),
+            "weight": record.traffic_split.get(m.id, 0) / 100,
             "pid": m.pid,
-            "predict_url": m.url + m.predict_route,
+            "url": m.url + m.predict_route,
             "running": m.running(),
         }
         for m in record.deployed_models

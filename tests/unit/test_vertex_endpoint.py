@@ -22,6 +22,7 @@ from google.protobuf import json_format, struct_pb2
 from mlops.adapters.gcp.clients import GcpClients
 from mlops.adapters.gcp.vertex_endpoint import VertexEndpoint
 from mlops.adapters.gcp.vertex_hosting import VertexHosting
+from mlops.cli.deploy import fleet_line
 from mlops.errors import ConfigError
 from mlops.local.vertex_hosting import LocalVertexEndpoint, LocalVertexHosting
 from mlops.outputs import StackOutputs
@@ -210,7 +211,8 @@ def test_a_new_version_takes_the_traffic_then_the_old_one_is_undeployed(
     status = hosting.status("kit-endpoint")
     assert status is not None
     assert (status.status, status.version, status.model_uri) == ("InService", "4", "models:/card_transactions/4")
-    assert [fleet["traffic"] for fleet in status.fleets] == [100]
+    assert [(fleet["variant"], fleet["weight"]) for fleet in status.fleets] == [("kit-model-v4", 1.0)]
+    assert fleet_line(status.fleets[0]).startswith("  kit-model-v4/")  # what `mlops endpoint status` prints
 
 
 def test_a_failed_deployment_leaves_the_previous_version_serving(

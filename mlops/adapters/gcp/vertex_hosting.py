@@ -124,7 +124,7 @@ class VertexHosting:
             model_uri=spec.model_uri,
             model=model,
             action="updated" if before else "created",
-            fleets=({"deployed_model_id": str(deployed.deployed_model.id), "model": model, "traffic": 100},),
+            fleets=({"variant": spec.model_name, "fleet": str(deployed.deployed_model.id), "weight": 1.0},),
         )
 
     def _create_endpoint(self, display_name: str) -> str:
@@ -198,7 +198,7 @@ class VertexHosting:
             model_uri=model_uri,
             model=str(serving.model),
             fleets=tuple(
-                {"deployed_model_id": str(m.id), "model": str(m.model), "traffic": split.get(str(m.id), 0)}
+                {"variant": str(m.display_name), "fleet": str(m.id), "weight": split.get(str(m.id), 0) / 100}
                 for m in models
             ),
         )
@@ -209,10 +209,10 @@ class VertexHosting:
         if current is None or name is None:
             return None
         # a deployed model with traffic can only go when the split no longer gives it any: the last one goes last
-        ordered = sorted(current.fleets, key=lambda fleet: int(fleet["traffic"]))
-        last = str(ordered[-1]["deployed_model_id"])
+        ordered = sorted(current.fleets, key=lambda fleet: float(fleet["weight"]))
+        last = str(ordered[-1]["fleet"])
         for fleet in ordered[:-1]:
-            self._undeploy(name, str(fleet["deployed_model_id"]), {last: 100})
+            self._undeploy(name, str(fleet["fleet"]), {last: 100})
         try:
             self._endpoints.undeploy_model(endpoint=name, deployed_model_id=last).result()
         except google_errors.GoogleAPIError as exc:
