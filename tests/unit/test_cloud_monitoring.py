@@ -212,3 +212,30 @@ def test_service_errors_become_the_ports_errors_naming_the_metric(failure: Excep
 def test_the_emulator_target_gets_no_cloud_monitoring_client() -> None:
     with pytest.raises(EmulatorError, match="MLOPS_SERVICES__METRICS__TYPE=local"):
         metric_service(_clients("gcp-emulators"))
+
+
+def test_a_google_service_metric_is_aligned_by_cloud_monitoring_percentiles_included() -> None:
+    """Vertex's latencies are distributions: Cloud Monitoring computes their percentiles."""
+    service = FakeMetricService([_series({"endpoint_id": "7"}, [(START + timedelta(minutes=1), 812.0)])])
+    clients = _clients()
+    vertex = CloudMonitoringMetrics(clients, "aiplatform.googleapis.com/prediction/online", service=service)
+
+    (point,) = vertex.datapoints(
+        "prediction_latencies", {"endpoint_id": "7"}, START, START + timedelta(minutes=3), 60, statistic="p99"
+    )
+
+    (request,) = service.listed
+    assert request["filter"].startswith(
+        'metric.type = "aiplatform.googleapis.com/prediction/online/prediction_latencies"'
+    )
+    assert request["aggregation"]["per_series_aligner"] == "ALIGN_PERCENTILE_99"
+    assert (point.timestamp, point.value) == (START, 812.0)
+
+
+def test_a_distribution_read_raw_is_refused_by_name() -> None:
+    distribution = {
+        "metric": {"type": "custom.googleapis.com/MLOpsKit/dev/rows_in"},
+        "points": [{"interval": {"end_time": START}, "value": {"distribution_value": {"count": 2}}}],
+    }
+    with pytest.raises(MetricsError, match="distribution_value point has no single value"):
+        _metrics(FakeMetricService([distribution])).datapoints("rows_in", {}, START, START + timedelta(minutes=1), 10)

@@ -27,10 +27,12 @@ Monitoring's aligners (``Sum`` ALIGN_SUM, ``Average`` ALIGN_MEAN, ``Minimum`` AL
 ``SampleCount`` ALIGN_COUNT) with the period as alignment period, when the period is at least 60 s (the service's
 minimum) and ``[start, end)`` holds whole periods; otherwise, and for percentiles (Cloud Monitoring's percentile
 aligners take distribution values only, the kit writes doubles), the raw points are read and aggregated per period
-as the other stores do (:func:`mlops.adapters.memory.metrics.per_period`). An aligned point is stamped by Cloud
-Monitoring at the end of its period; it is returned at the period's start. Cloud Monitoring's periods are closed at
-their end, the port's at their start: a point exactly on a period boundary is counted one period earlier on the
-aligned path.
+as the other stores do (:func:`mlops.adapters.memory.metrics.per_period`). A Google service's own metric
+(``metrics_in("aiplatform.googleapis.com/prediction/online")``: Vertex's latencies are distributions) is aligned by
+Cloud Monitoring, percentiles included (``p99`` ALIGN_PERCENTILE_99, ``p95``, ``p50``, ``p5``). An aligned point is
+stamped by Cloud Monitoring at the end of its period; it is returned at the period's start. Cloud Monitoring's
+periods are closed at their end, the port's at their start: a point exactly on a period boundary is counted one
+period earlier on the aligned path.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from google.api_core import exceptions as google_errors
 
 from mlops.adapters.gcp.clients import GcpClients
 from mlops.adapters.memory.metrics import per_period
-from mlops.alert_policies import ALIGNERS, Series, label_set, metric_filter, metric_type_of
+from mlops.alert_policies import ALIGNERS, METRIC_PREFIX, Series, label_set, metric_filter, metric_type_of
 from mlops.errors import EmulatorError
 from mlops.ports.metrics import (
     STANDARD_STATISTICS,
@@ -195,7 +197,7 @@ class CloudMonitoringMetrics:
     ) -> list[Datapoint]:
         check_query(self.namespace, name, start, end, period=period_seconds, statistic=statistic)
         labels = label_set(dimensions)
-        found = self._read(Query(name, labels, start, end, period_seconds, statistic))
+        found = self._read(Query(name, labels, start, end, period_seconds, statistic, self.metric_type(name)))
         points = found.get(tuple(sorted(labels.items())), [])
         dims = tuple(sorted(dimensions.items()))
         return [Datapoint(name, p.value, p.timestamp, dims) for p in points]
@@ -212,14 +214,15 @@ class CloudMonitoringMetrics:
     ) -> dict[Series, list[Datapoint]]:
         """Every series of the metric whose labels include ``labels`` (an alert policy's filter)."""
         check_query(self.namespace, name, start, end, period=period_seconds, statistic=statistic)
-        return self._read(Query(name, dict(labels), start, end, period_seconds, statistic))
+        query = Query(name, dict(labels), start, end, period_seconds, statistic, self.metric_type(name))
+        return self._read(query)
 
     def list_request(self, query: Query) -> dict[str, Any]:
         """The ``ListTimeSeries`` request: aligned by Cloud Monitoring where it can give the port's answer, raw
         points otherwise (see the module docs)."""
         request: dict[str, Any] = {
             "name": self.project_path,
-            "filter": metric_filter(self.metric_type(query.name), query.labels),
+            "filter": metric_filter(query.metric_type, query.labels),
             "view": "FULL",
         }
         if query.aligned:
@@ -254,12 +257,19 @@ class Query:
     end: datetime
     period: int
     statistic: str
+    metric_type: str
 
     @property
     def aligned(self) -> bool:
         """Whether Cloud Monitoring's aligner gives the port's answer for this read."""
         whole = (self.end - self.start).total_seconds() % self.period == 0
-        return self.statistic in STANDARD_STATISTICS and self.period >= MIN_ALIGNMENT and whole
+        return self.period >= MIN_ALIGNMENT and whole and (self.statistic in STANDARD_STATISTICS or self.service_metric)
+
+    @property
+    def service_metric(self) -> bool:
+        """A Google service's own metric (Vertex's latencies are distributions): its percentiles are aligned by
+        Cloud Monitoring (ALIGN_PERCENTILE_99 ...); the kit's custom metrics are doubles, read raw."""
+        return self.metric_type.split("/", 1)[0] != METRIC_PREFIX and self.statistic in ALIGNERS
 
     def per_period(self, key: Series, samples: Iterable[tuple[datetime, float]]) -> list[Datapoint]:
         """The port's datapoints of one listed series: aligned points (stamped at their period's end) moved to
@@ -307,5 +317,7 @@ def _number(point: Any) -> float:
     """A point's value: doubles as written, int64 from ALIGN_COUNT."""
     from google.cloud import monitoring_v3
 
-    kind = monitoring_v3.TypedValue.pb(point.value).WhichOneof("value")
-    return float(getattr(point.value, kind or "double_value"))
+    kind = monitoring_v3.TypedValue.pb(point.value).WhichOneof("value") or "double_value"
+    if kind not in ("double_value", "int64_value", "bool_value"):
+        raise MetricsError(f"a {kind} point has no single value: read it with an aligner (a percentile statistic)")
+    return float(getattr(point.value, kind))
