@@ -1,7 +1,8 @@
 """The training port's contract (``platform.services.training``, a pipeline runner), over every implementation: the
-in-memory fake, the kit's local pipeline executor on the session's moto server, and the SageMaker Pipelines adapter
-on the same server (moto stores the pipeline and the execution; it runs nothing). LocalStack's free edition does not
-run SageMaker, so there is no LocalStack parameter.
+in-memory fake, the kit's local pipeline executor on the session's moto server, the SageMaker Pipelines adapter
+on the same server (moto stores the pipeline and the execution; it runs nothing), and the executor of ``cloud: gcp``
+on Google's emulators (the definition in the GCS emulator, executions named as Vertex pipeline jobs). LocalStack's
+free edition does not run SageMaker, so there is no LocalStack parameter.
 
 The AWS-only shapes (a failed execution's steps and metadata, the start request) are checked against the botocore
 Stubber with responses as SageMaker sends them.
@@ -93,6 +94,7 @@ def _moto_arn(clients: ClientFactory) -> Callable[[str, str], str]:
         "memory",
         pytest.param("local-moto", marks=pytest.mark.emulator),
         pytest.param("sagemaker-moto", marks=pytest.mark.emulator),
+        pytest.param("local-gcp-emulator", marks=pytest.mark.server),
     ]
 )
 def harness(request: pytest.FixtureRequest) -> Harness:
@@ -105,6 +107,8 @@ def harness(request: pytest.FixtureRequest) -> Harness:
             return name
 
         return Harness(memory, deploy, lambda p, e: f"arn:aws:sagemaker:memory:000000000000:pipeline/{p}/execution/{e}")
+    if request.param == "local-gcp-emulator":
+        return _gcp_harness(request)
     platform: Platform = request.getfixturevalue("platform")
     clients: ClientFactory = request.getfixturevalue("emulated_clients")
     if request.param == "local-moto":
@@ -115,11 +119,38 @@ def harness(request: pytest.FixtureRequest) -> Harness:
     return Harness(SageMakerPipelines(clients, lists_steps=False), _moto_deploy(clients), _moto_arn(clients))
 
 
+def _gcp_harness(request: pytest.FixtureRequest) -> Harness:
+    """The executor ``auto`` gives ``cloud: gcp`` on the emulators, over a stack of three buckets of its own."""
+    from mlops.local.vertex_training import deploy_definition, vertex_pipeline_executor
+    from mlops.settings import Settings
+    from mlops.wiring import container_platform
+
+    settings: Settings = request.getfixturevalue("gcp_settings")
+    suffix = secrets.token_hex(4)
+    buckets = {f"{zone}_bucket": f"{zone}-{suffix}" for zone in ("models", "monitoring", "artifacts")}
+    state = request.getfixturevalue("tmp_path")
+    platform = container_platform(settings.model_copy(update={"state_dir": state}), **buckets, mlflow_tracking_uri="")
+    for bucket in buckets.values():
+        request.getfixturevalue("gcp_clients").storage().create_bucket(bucket)
+
+    def deploy() -> str:
+        name = f"contract-{secrets.token_hex(4)}"
+        deploy_definition(platform.services.object_store, buckets["artifacts_bucket"], name, DEFINITION)
+        return name
+
+    gcp = settings.gcp
+    return Harness(
+        vertex_pipeline_executor(platform),
+        deploy,
+        lambda p, e: f"projects/{gcp.project}/locations/{gcp.location}/pipelineJobs/{p}-{e}",
+    )
+
+
 def test_start_runs_the_deployed_pipeline_with_the_given_parameters(harness: Harness) -> None:
     pipeline = harness.deploy()
     execution = harness.runner.start(pipeline, {"Greeting": "hi"}, display_name="contract-run")
     assert execution.pipeline == pipeline
-    assert f"pipeline/{pipeline}/execution/" in execution.arn
+    assert pipeline in execution.arn  # SageMaker's ARN .../pipeline/<name>/execution/<id>, Vertex's .../<name>-<id>
     assert execution.status in STATUSES
     assert execution.parameters["Greeting"] == "hi"
     assert execution.display_name == "contract-run"
@@ -151,7 +182,7 @@ def test_a_parameter_the_definition_does_not_declare_is_refused(harness: Harness
 
 def test_an_unknown_execution_is_not_found(harness: Harness) -> None:
     pipeline = harness.deploy()
-    arn = harness.execution_arn(pipeline, "nosuchexecution")
+    arn = harness.execution_arn(pipeline, "000000000000")  # well-formed on every backend, never started
     with pytest.raises(ExecutionNotFoundError) as caught:
         harness.runner.describe(arn)
     assert isinstance(caught.value, NotFoundError)
