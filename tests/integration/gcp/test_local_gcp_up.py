@@ -44,6 +44,7 @@ def _env(state_dir: Path) -> dict[str, str]:
         "MLOPS_CLOUD": "gcp",
         "MLOPS_TARGET": "gcp-emulators",
         "MLOPS_STACK": STACK,
+        "MLOPS_LOCAL_SPARK__ENABLED": "false",  # the warm Spark server is the AWS path's, tested there
     }
 
 
