@@ -239,3 +239,30 @@ def test_a_distribution_read_raw_is_refused_by_name() -> None:
     }
     with pytest.raises(MetricsError, match="distribution_value point has no single value"):
         _metrics(FakeMetricService([distribution])).datapoints("rows_in", {}, START, START + timedelta(minutes=1), 10)
+
+
+def test_target_gcp_wires_cloud_monitoring_for_metrics_and_alarms() -> None:
+    from mlops.adapters.gcp.cloud_monitoring_alerts import CloudMonitoringAlarms
+    from mlops.outputs import StackOutputs
+    from mlops.wiring import build_platform
+
+    settings = load_settings(cloud="gcp", target="gcp", gcp={"project": "proj-1"})
+    known: dict[str, Any] = {"metrics_namespace": "MLOpsKit/dev"}
+    services = build_platform(settings, StackOutputs.model_construct(**known)).services  # no call is made yet
+
+    assert isinstance(services.metrics, CloudMonitoringMetrics)
+    assert services.metrics.metric_type("DataDriftScore") == "custom.googleapis.com/MLOpsKit/dev/DataDriftScore"
+    assert isinstance(services.alarms, CloudMonitoringAlarms)
+    vertex = services.metrics_in("aiplatform.googleapis.com/prediction/online")
+    assert isinstance(vertex, CloudMonitoringMetrics)
+    assert vertex.metric_type("error_count") == "aiplatform.googleapis.com/prediction/online/error_count"
+
+
+def test_the_metric_types_are_under_the_stacks_metric_type_prefix_output() -> None:
+    from infra import naming
+    from infra.gcp import naming as gcp_naming
+
+    metrics = _metrics(FakeMetricService())
+    assert metrics.namespace == naming.metrics_namespace("dev")
+    assert metrics.metric_type("DataDriftScore") == gcp_naming.metric_type("dev", "DataDriftScore")
+    assert metrics.metric_type("x").startswith(gcp_naming.metrics_prefix("dev") + "/")
