@@ -63,7 +63,8 @@ def version_tags(tracking_uri: str | None, name: str, version: str) -> dict[str,
     import mlflow
 
     try:
-        return dict(mlflow.MlflowClient(tracking_uri).get_model_version(name, version).tags or {})
+        client = mlflow.MlflowClient(tracking_uri, registry_uri=tracking_uri)  # never MLflow's process-wide registry
+        return dict(client.get_model_version(name, version).tags or {})
     except Exception as exc:  # the tags only choose the engine: the plain model serves without them
         log.warning("version tags unreadable", extra={"model": name, "version": version, "error": str(exc)})
         return {}

@@ -12,6 +12,7 @@ The model URI forms:
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ import pandas as pd
 
 from mlops.modeling.scores import Scores
 from mlops.modeling.scoring import Scorer
+from mlops.registry.session import scoped_mlflow
 from serving.compiled import estimator_for, version_tags
 from serving.errors import ModelLoadError
 from serving.schema import InputSchema
@@ -58,7 +60,7 @@ def resolve_version(tracking_uri: str, uri: str) -> tuple[str, str]:
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    client = mlflow.MlflowClient(tracking_uri)
+    client = mlflow.MlflowClient(tracking_uri, registry_uri=tracking_uri)  # never MLflow's process-wide registry
     target = uri.removeprefix("models:/")
     try:
         if "@" in target:
@@ -89,9 +91,9 @@ def load_model(uri: str, tracking_uri: str | None, engine: str = "auto") -> Load
             raise ModelLoadError(f"model {uri!r} needs a tracking URI (set MLFLOW_TRACKING_URI)")
         name, version = resolve_version(tracking_uri, uri)
         uri = f"models:/{name}/{version}"
-        mlflow.set_tracking_uri(tracking_uri)
     try:
-        pyfunc = mlflow.pyfunc.load_model(uri)
+        with scoped_mlflow(tracking_uri) if tracking_uri else nullcontext():
+            pyfunc = mlflow.pyfunc.load_model(uri)
     except Exception as exc:  # MLflow raises many types (IO, pickle, registry): all mean "cannot load"
         raise ModelLoadError(f"model {uri!r} could not be loaded: {type(exc).__name__}: {exc}") from exc
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,15 +27,29 @@ pytest_plugins = [
 
 
 @pytest.fixture(autouse=True)
-def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Keep the developer's own MLOPS_* variables, config file and AWS profile out of every test."""
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """Keep the developer's own MLOPS_*/MLFLOW_* variables, config file and AWS profile out of every test, and
+    one test's MLflow URIs out of the next (MLflow keeps them process-wide)."""
     for name in list(os.environ):
-        if name.startswith(("MLOPS_", "AWS_", "LOCALSTACK_")):
+        if name.startswith(("MLOPS_", "AWS_", "LOCALSTACK_", "MLFLOW_TRACKING_", "MLFLOW_REGISTRY_")):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MLOPS_CONFIG_FILE", str(tmp_path / "absent-mlops.yaml"))
     # No test's `mlops local up` starts a Spark Connect server (a JVM that would outlive the test): the tests of
     # the warm server start it themselves (tests/integration/jobs/conftest.py: warm_spark_server).
     monkeypatch.setenv("MLOPS_LOCAL_SPARK__ENABLED", "false")
+    yield
+    _forget_mlflow_uris()
+
+
+def _forget_mlflow_uris() -> None:
+    """Unset MLflow's process-wide tracking and registry URIs (if a test imported MLflow at all)."""
+    if "mlflow" not in sys.modules:
+        return
+    from mlflow.tracking._model_registry import utils as registry_state
+    from mlflow.tracking._tracking_service import utils as tracking_state
+
+    tracking_state._tracking_uri = None
+    registry_state._registry_uri = None
 
 
 @pytest.fixture(scope="session")

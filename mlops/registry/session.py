@@ -32,22 +32,45 @@ class MlflowConnection:
     @contextmanager
     def session(self) -> Iterator[Any]:
         """Point MLflow at this server for the block; yields an ``MlflowClient``."""
-        import mlflow
         from mlflow import MlflowClient
 
-        env = self.environment()
-        saved = {name: os.environ.get(name) for name in env}
-        os.environ.update(env)
-        try:
-            mlflow.set_tracking_uri(self.tracking_uri)
-            mlflow.set_registry_uri(self.tracking_uri)
+        with scoped_mlflow(self.tracking_uri, self.artifact_env):
             yield MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+
+
+@contextmanager
+def scoped_mlflow(tracking_uri: str, env: Mapping[str, str] | None = None) -> Iterator[None]:
+    """MLflow's process-wide state pointed at ``tracking_uri`` (tracking and registry) for the block, then put back.
+
+    ``mlflow.set_tracking_uri``/``set_registry_uri`` set module globals AND the ``MLFLOW_TRACKING_URI`` /
+    ``MLFLOW_REGISTRY_URI`` variables (so that child processes inherit them), and an ``MlflowClient(uri)`` built
+    without a registry URI takes the global one before its own. Left set, one block's registry would receive a
+    later block's registrations (another stack's, in `mlops release promote --from-stack`) and every process
+    started afterwards would inherit it; so all four are restored, and ``env`` (the artifact store's variables)
+    with them.
+    """
+    import mlflow
+    from mlflow.tracking._model_registry import utils as registry_state
+    from mlflow.tracking._tracking_service import utils as tracking_state
+
+    variables = {**(env or {}), **QUIET, "MLFLOW_TRACKING_URI": tracking_uri, "MLFLOW_REGISTRY_URI": tracking_uri}
+    saved_env = {name: os.environ.get(name) for name in variables}
+    # MLflow has no public getter that tells "unset" from its default, hence its module globals
+    saved_tracking: str | None = tracking_state._tracking_uri
+    saved_registry: str | None = registry_state._registry_uri
+    os.environ.update(variables)
+    try:
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_registry_uri(tracking_uri)
+        yield
+    finally:
+        mlflow.set_tracking_uri(saved_tracking)  # type: ignore[arg-type]  # None unsets, as MLflow's code does
+        registry_state._registry_uri = saved_registry  # type: ignore[assignment]  # MLflow types it as None
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def ensure_experiment(client: Any, name: str, artifact_location: str) -> str:

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlops.registry.session import scoped_mlflow
+
 DATASET = "card_transactions"
 CATEGORIES = ["grocery", "restaurants", "travel", "electronics", "fuel"]
 CHANNELS = ["card_present", "online", "contactless"]
@@ -116,30 +118,31 @@ def train_and_register(
     frame = feature_frame(600, seed)
     label = ((frame["amount"] > 120) & (frame["channel"] == "online")).astype(int)
     model = _pipeline(seed, refuse_negative, shipped).fit(frame, label)
-    mlflow.set_tracking_uri(tracking_uri)
-    client = mlflow.MlflowClient(tracking_uri)
-    experiment = client.get_experiment_by_name(name)
-    experiment_id = (
-        experiment.experiment_id
-        if experiment
-        else client.create_experiment(name, artifact_location=(tracking_dir / "artifacts").resolve().as_uri())
-    )
-    predict_fn = "predict_proba" if shipped else "predict"
-    with mlflow.start_run(experiment_id=experiment_id):
-        info = mlflow.sklearn.log_model(
-            model,
-            name="model",
-            signature=infer_signature(frame, getattr(model, predict_fn)(frame)),
-            registered_model_name=name,
-            serialization_format="cloudpickle",
-            pyfunc_predict_fn=predict_fn,
-            pip_requirements=["scikit-learn", "pandas"],  # given: inferring them exports the environment, slowly
+    # MLflow's process-wide URIs only for this registration (left set, they would leak into later tests)
+    with scoped_mlflow(tracking_uri):
+        client = mlflow.MlflowClient(tracking_uri, registry_uri=tracking_uri)
+        experiment = client.get_experiment_by_name(name)
+        experiment_id = (
+            experiment.experiment_id
+            if experiment
+            else client.create_experiment(name, artifact_location=(tracking_dir / "artifacts").resolve().as_uri())
         )
-        version = str(info.registered_model_version)
-        if compiled:
-            _compile(client, info.model_uri, name, version, seed)
-    if alias:
-        client.set_registered_model_alias(name, alias, version)
+        predict_fn = "predict_proba" if shipped else "predict"
+        with mlflow.start_run(experiment_id=experiment_id):
+            info = mlflow.sklearn.log_model(
+                model,
+                name="model",
+                signature=infer_signature(frame, getattr(model, predict_fn)(frame)),
+                registered_model_name=name,
+                serialization_format="cloudpickle",
+                pyfunc_predict_fn=predict_fn,
+                pip_requirements=["scikit-learn", "pandas"],  # given: inferring them exports the environment, slowly
+            )
+            version = str(info.registered_model_version)
+            if compiled:
+                _compile(client, info.model_uri, name, version, seed)
+        if alias:
+            client.set_registered_model_alias(name, alias, version)
     return RegisteredModel(tracking_uri=tracking_uri, name=name, version=version, sample=frame.head(5))
 
 
