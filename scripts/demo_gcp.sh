@@ -1,7 +1,8 @@
 # The main job on local Google Cloud: sourced by `scripts/demo.sh --cloud gcp`, which defines `step`, `mlops`
 # (timed) and the timing table. The same CLI commands as the AWS demo, with cloud gcp settings: Google's emulators
 # (GCS, Pub/Sub, Firestore) started by `mlops local up`, the GCP program applied to them (stack gcp-local); what
-# has no emulator is played by the kit's local runners (docs/gcp.md says which steps run here and which do not).
+# has no emulator (Dataproc, Vertex AI, Cloud Monitoring's evaluation) is played by the kit's local runners on those
+# services' contracts. Not here: batch inference (Vertex AI batch prediction is not built; docs/gcp.md).
 export MLOPS_CLOUD=gcp MLOPS_TARGET=gcp-emulators MLOPS_STACK="${MLOPS_STACK:-gcp-local}"
 
 step "Provision: start Google's emulators (GCS, Pub/Sub, Firestore) and apply the GCP program to them"
@@ -15,17 +16,58 @@ mlops data ingest card_transactions "$WORK/transactions-q1.csv"
 step "Validate against the dataset definition; bad rows to the quarantine bucket, figures to the metrics store"
 mlops data validate card_transactions --all-pending
 
-step "Second quarter as events on Pub/Sub (ordering key: the customer); the consumer keeps Firestore's features current"
+step "Dataproc batches, run locally with PySpark: curate (de-duplicate into Delta on GCS), then build features"
+mlops job run curate --arg dataset=card_transactions
+mlops job run build_features --arg dataset=card_transactions
+
+step "Train (the pipeline definition; training as a Vertex custom job), track in MLflow, register, promote"
+mlops train run card_transactions
+mlops model promote card_transactions
+
+step "Online feature store: latest features per customer into Firestore"
+mlops features materialize card_transactions
+
+step "Deploy the champion on Vertex's custom-container contract and score requests"
+mlops deploy card_transactions
+customer=$(python -c "import csv, sys; print(next(csv.DictReader(open(sys.argv[1])))['customer_id'])" "$WORK/transactions-q1.csv")
+printf '{"dataframe_records": [{"customer_id": "%s"}]}\n' "$customer" > "$WORK/request-entity.json"
+mlops predict "$WORK/request-entity.json"
+cat > "$WORK/request.csv" <<'CSV'
+amount,category,channel,country,hour_of_day,day_of_week,seconds_since_last_txn,txn_count_1h,txn_count_24h,amount_mean_7d,amount_max_7d,amount_std_30d,amount_sum_24h
+24.5,grocery,card_present,US,14,2,86400,1,2,31.0,60.0,12.0,55.5
+950.0,electronics,online,NG,3,6,45,5,7,80.0,950.0,120.0,1900.0
+CSV
+mlops predict "$WORK/request.csv" --content-type text/csv
+
+step "Second quarter: from late May the data drifts (an unknown category, larger amounts, a new fraud pattern)"
 mlops data generate card_transactions --rows "$ROWS" --seed 2 --start 2024-04-01 --drift-start 2024-05-25 \
-    --drift new_category --drift amount_shift --out "$WORK/transactions-q2.parquet"
+    --drift new_category --drift amount_shift --drift fraud_pattern --out "$WORK/transactions-q2.parquet"
+
+step "The same quarter as events on Pub/Sub (ordering key: the customer); the consumer keeps Firestore's features current"
 mlops stream produce card_transactions "$WORK/transactions-q2.parquet"   # invalid rows are quarantined, not sent
-mlops stream consume card_transactions --idle-seconds 2
+mlops stream consume card_transactions --seed-from-curated --idle-seconds 2
+
+step "...and as a batch for the offline store"
+mlops data ingest card_transactions "$WORK/transactions-q2.parquet"
+mlops data validate card_transactions --all-pending   # the unknown category is quarantined, with its reason
+mlops job run curate --arg dataset=card_transactions
+mlops job run build_features --arg dataset=card_transactions
+
+step "Monitoring: data drift against the champion's training data, model quality on labelled windows"
+mlops monitor drift card_transactions --since 2024-06-01
+mlops monitor performance card_transactions
+
+step "Alert policies with Cloud Monitoring's semantics (played locally): incidents, the retrain subscription, the gate"
+mlops monitor alarms --evaluate
+mlops monitor status
+mlops model list card_transactions
 
 step "Done"
 mlops local status
 cat <<TXT
 
-Google's emulators are still running (stack $MLOPS_STACK):
-  MLOPS_CLOUD=gcp MLOPS_TARGET=gcp-emulators MLOPS_STACK=$MLOPS_STACK mlops local status
-  MLOPS_CLOUD=gcp MLOPS_TARGET=gcp-emulators mlops local down     stop them
+Google's emulators and the endpoint are still running (stack $MLOPS_STACK):
+  export MLOPS_CLOUD=gcp MLOPS_TARGET=gcp-emulators MLOPS_STACK=$MLOPS_STACK
+  mlops endpoint status          the local endpoint serving card_transactions
+  mlops endpoint stop && mlops local down     stop everything
 TXT
