@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -85,3 +86,37 @@ def test_secret_inputs_reach_the_handlers_as_their_plain_values() -> None:
     assert (rpc._special_sig_key, rpc._special_secret_sig) == (SIG_KEY, SECRET_SIG)  # the SDK's own markers
     wrapped = {"content": {SIG_KEY: SECRET_SIG, "value": "{}"}, "labels": [{SIG_KEY: SECRET_SIG, "value": "a"}]}
     assert reveal(wrapped) == {"content": "{}", "labels": ["a"]}
+
+
+def test_a_resource_in_another_project_than_the_settings_use_is_refused_naming_the_setting() -> None:
+    from mlops.adapters.gcp.clients import GcpClients
+    from mlops.errors import LocalApplyError
+    from mlops.local.gcp_apply.handlers import GcpHandlerContext, topic
+    from mlops.settings import load_settings
+
+    clients = GcpClients(load_settings(cloud="gcp", target="gcp-emulators", gcp={"project": "mlops-local"}))
+    context = GcpHandlerContext(clients, "sqlite:////state/mlflow.db")
+    with pytest.raises(LocalApplyError, match="MLOPS_GCP__PROJECT=mlops-kit-dev"):
+        topic(context, "streaming-partition-0", {"name": "events.partition-0000", "project": "mlops-kit-dev"})
+
+
+def test_local_up_with_cloud_gcp_refuses_an_aws_stack_before_touching_an_emulator(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from mlops.cli.main import app
+    from mlops.errors import ConfigError
+
+    env = {
+        "MLOPS_STATE_DIR": str(tmp_path),
+        "MLOPS_CLOUD": "gcp",
+        "MLOPS_TARGET": "gcp-emulators",
+        "MLOPS_LOCAL_SPARK__ENABLED": "false",
+        # emulators named in the settings: `up` starts none; nothing answers there, and nothing is asked
+        "MLOPS_GCP__STORAGE_EMULATOR_HOST": "http://127.0.0.1:9",
+        "MLOPS_GCP__PUBSUB_EMULATOR_HOST": "127.0.0.1:9",
+        "MLOPS_GCP__FIRESTORE_EMULATOR_HOST": "127.0.0.1:9",
+    }
+    result = CliRunner().invoke(app, ["local", "up", "--stack", "local", "--json"], env=env)
+    assert isinstance(result.exception, ConfigError)
+    assert "stack 'local' is declared for cloud 'aws'" in str(result.exception)
+    assert not (tmp_path / "outputs" / "local.json").exists()
