@@ -18,6 +18,17 @@ JOB_SPARK_MASTER_ENV = "MLOPS_SPARK_MASTER"
 # A Spark Connect URL (the local warm server, mlops/local/spark_connect.py): the job opens its own session there.
 JOB_SPARK_REMOTE_ENV = "MLOPS_SPARK_REMOTE"
 
+# The local runtime's processes (commands, job and step entry points, endpoints) share a few cores with the
+# emulator, the Spark JVM and each other. OpenMP (scikit-learn's gradient boosting) spins its idle threads by
+# default, which on a shared machine burns the cores the other thread needs: passive waiting gives the same
+# results for a quarter of the CPU (benchmarks/omp_wait.py). A value already in the environment wins.
+LOCAL_THREAD_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
+
+
+def with_local_threads(env: dict[str, str]) -> dict[str, str]:
+    """``env`` plus :data:`LOCAL_THREAD_ENV` where it sets none of those variables."""
+    return {**LOCAL_THREAD_ENV, **env}
+
 
 def backoff_seconds(attempt: int, base: float = 0.05, cap: float = 2.0) -> float:
     """Exponential backoff for retried calls: ``base * 2**attempt``, at most ``cap`` seconds."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from mlops.cli import deploy as serving_cli
 from mlops.cli import monitor as monitor_cli
 from mlops.cli import stream as stream_cli
 from mlops.cli.context import CliContext, console
+from mlops.contracts import with_local_threads
 from mlops.errors import MlopsError
 
 app = typer.Typer(
@@ -61,6 +63,9 @@ def root(
 
 def main() -> None:
     """Run the CLI; the kit's own errors print as one clear message and exit with status 2."""
+    # Before any model library loads: this command and every process it starts (entry points, endpoints)
+    # share the machine's cores with the local stack (mlops.contracts.LOCAL_THREAD_ENV).
+    os.environ.update(with_local_threads(dict(os.environ)))
     try:
         app()
     except MlopsError as exc:

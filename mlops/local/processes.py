@@ -91,6 +91,10 @@ def run_watched(
     ``mlops train run``). A command that cannot be found is an :class:`OSError`, as with ``subprocess.run``."""
     if shutil.which(command[0], path=env.get("PATH")) is None:
         raise FileNotFoundError(errno.ENOENT, "no such program", command[0])
+    # Imported here: this file also runs as the supervisor script (``-I``), which imports nothing of the kit.
+    from mlops.contracts import with_local_threads
+
+    env = with_local_threads(env)  # entry points fit and score models on cores the whole local stack shares
     process = start_watched(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         stdout, stderr = process.communicate(timeout=timeout)
