@@ -12,7 +12,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from mlops.cli.context import CliContext, cli_context, console, emit_json, out
-from mlops.errors import StalePidfileError
+from mlops.errors import ConfigError, StalePidfileError
 
 if TYPE_CHECKING:
     from mlops.local.apply.engine import ApplyResult
@@ -253,6 +253,11 @@ def reset(ctx: typer.Context) -> None:
     from mlops.local.apply.ledger import ledger_path  # httpx, psutil: not for `--help`
 
     settings = cli_context(ctx).settings
+    if settings.cloud == "gcp":  # Google's emulators have no reset: in memory, a restart empties them
+        raise ConfigError(
+            "mlops local reset empties moto (cloud aws); with cloud gcp run `mlops local down && mlops local up`: "
+            "the Google emulators start empty and the stack is applied again"
+        )
     try:
         state = emulator.reset(settings.emulator_dir)
     except StalePidfileError:

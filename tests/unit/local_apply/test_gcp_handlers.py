@@ -120,3 +120,15 @@ def test_local_up_with_cloud_gcp_refuses_an_aws_stack_before_touching_an_emulato
     assert isinstance(result.exception, ConfigError)
     assert "stack 'local' is declared for cloud 'aws'" in str(result.exception)
     assert not (tmp_path / "outputs" / "local.json").exists()
+
+
+def test_local_reset_with_cloud_gcp_says_how_to_empty_the_google_emulators(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from mlops.cli.main import app
+    from mlops.errors import ConfigError
+
+    env = {"MLOPS_STATE_DIR": str(tmp_path), "MLOPS_CLOUD": "gcp", "MLOPS_TARGET": "gcp-emulators"}
+    result = CliRunner().invoke(app, ["local", "reset"], env=env)
+    assert isinstance(result.exception, ConfigError)
+    assert "mlops local down && mlops local up" in str(result.exception)
