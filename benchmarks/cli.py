@@ -1,13 +1,15 @@
 """Benchmark: start-up of every ``mlops`` command group - ``mlops <group> --help`` and a light real command.
 
-    .venv/bin/python benchmarks/cli.py [--state-dir .mlops] [--repeat 5]
+    .venv/bin/python benchmarks/cli.py [--state-dir .mlops] [--repeat 5] [--groups root predict] [--payload FILE]
 
 ``--help`` measures what every command pays before doing anything (Python, the CLI's imports, help rendering).
 The real commands run against a platform: by default a fresh one in a temporary state dir (``mlops local up``,
 stopped at the end); with ``--state-dir`` the one there (e.g. after ``scripts/demo.sh``: then ``mlops predict``
 scores on the running endpoint). Wall seconds, median of ``--repeat`` runs, next to the issue's targets
 (``mlops --help`` <= 0.3 s, ``mlops predict`` <= 0.5 s) and to the bare interpreter start (``python -c pass``), the
-floor no command can go under.
+floor no command can go under. ``--groups`` measures only the named groups (``root`` for ``mlops --help``), e.g. to
+compare ``mlops predict`` before and after a change in a few seconds; ``--payload`` is the file ``mlops predict``
+sends (default: one entity request of the demo's data, which needs the demo's features in the online store).
 """
 
 from __future__ import annotations
@@ -87,12 +89,15 @@ class Row:
     code: int | None = None
 
 
-def measure(state_dir: Path, tmp: Path, repeat: int) -> list[Row]:
+def measure(state_dir: Path, tmp: Path, repeat: int, groups: list[str], payload: Path | None = None) -> list[Row]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "AWS_"))}
     env.update({"MLOPS_STATE_DIR": str(state_dir), "MLOPS_CONFIG_FILE": str(tmp / "absent.yaml")})
     request_file(state_dir, tmp)
     rows = []
-    for group, light in LIGHT.items():
+    for group, default in LIGHT.items():
+        if (group or "root") not in groups:
+            continue
+        light = ["predict", str(payload)] if group == "predict" and payload is not None else default
         help_argv = [MLOPS, *([group] if group else []), "--help"]
         help_s, _ = timed(help_argv, env, repeat)
         row = Row(group or "(root)", help_s, CPU[" ".join(help_argv)])
@@ -132,19 +137,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--state-dir", type=Path, help="Use the platform there (default: a fresh temporary one).")
     parser.add_argument("--repeat", type=int, default=5)
+    names = [group or "root" for group in LIGHT]
+    parser.add_argument("--groups", nargs="+", choices=names, default=names, help="Measure only these groups.")
+    parser.add_argument("--payload", type=Path, help="The file `mlops predict` sends (its suffix names its type).")
     args = parser.parse_args()
+    payload = args.payload.resolve() if args.payload else None
     floor_argv = [sys.executable, "-c", "pass"]
     floor, _ = timed(floor_argv, dict(os.environ), args.repeat)
     with tempfile.TemporaryDirectory(prefix="bench-cli-") as name:
         tmp = Path(name)
         if args.state_dir:
-            rows = measure(args.state_dir.resolve(), tmp, args.repeat)
+            rows = measure(args.state_dir.resolve(), tmp, args.repeat, args.groups, payload)
         else:
             state_dir = tmp / "state"
             env = {**os.environ, "MLOPS_STATE_DIR": str(state_dir), "MLOPS_LOCAL_SPARK__ENABLED": "false"}
             subprocess.run([MLOPS, "local", "up"], env=env, cwd=REPO, check=True, capture_output=True, timeout=600)
             try:
-                rows = measure(state_dir, tmp, args.repeat)
+                rows = measure(state_dir, tmp, args.repeat, args.groups, payload)
             finally:
                 subprocess.run([MLOPS, "local", "down"], env=env, cwd=REPO, capture_output=True, timeout=120)
     print(table(rows, floor, CPU[" ".join(floor_argv)]))

@@ -18,7 +18,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-import httpx
 import psutil
 
 from mlops.errors import EmulatorError, StalePidfileError
@@ -59,6 +58,8 @@ def free_port(host: str = HOST) -> int:
 
 def answers_as_moto(endpoint_url: str, timeout: float | None = None) -> bool:
     """True when a moto server answers at ``endpoint_url`` within ``timeout`` (default ``PROBE_TIMEOUT_S``)."""
+    import httpx  # on first use: `mlops predict` imports this module (its HOST) and needs no httpx
+
     try:
         response = httpx.get(endpoint_url + _PROBE_PATH, timeout=PROBE_TIMEOUT_S if timeout is None else timeout)
     except httpx.HTTPError:
@@ -214,6 +215,8 @@ def down(emulator_dir: Path) -> EmulatorStatus:
 
 def reset(emulator_dir: Path) -> EmulatorState:
     """Drop every resource the running server holds (moto's reset API); the process keeps running."""
+    import httpx
+
     current = status(emulator_dir)
     if current.health != "running" or current.state is None:
         raise StalePidfileError(current.detail) if current.health == "stale" else EmulatorError(current.detail)

@@ -25,8 +25,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx
 import psutil
 
 import mlops
@@ -37,6 +37,9 @@ from mlops.local.frontdoor.routing import DeploymentState, EndpointTable, Fleet
 from mlops.local.processes import terminate
 from mlops.platform import Platform
 from mlops.ports.hosting import Container, HostingError, HostingSpec
+
+if TYPE_CHECKING:  # httpx on first use: `mlops predict` imports this module and posts with http.client
+    import httpx
 
 HEALTH_TIMEOUT_S = 90.0
 LOCAL_IMAGE = "mlops-kit/serving:local"
@@ -150,6 +153,8 @@ def launch(
 
 def wait_healthy(server: ServerProcess, timeout: float = HEALTH_TIMEOUT_S, route: str = "/ping") -> None:
     """Return once ``GET <route>`` answers 200; :class:`HostingError` when the process exits or time runs out."""
+    import httpx
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
@@ -320,6 +325,8 @@ def invoke(route: EndpointRoute, body: bytes, content_type: str, accept: str, ti
 
 def post_invocations(url: str, body: bytes, content_type: str, accept: str, timeout: float = 60.0) -> httpx.Response:
     """POST /invocations to the server at ``url``."""
+    import httpx
+
     return httpx.post(
         url + "/invocations",
         content=body,

@@ -3,27 +3,35 @@ serves nothing: its ``invoke_endpoint`` answers canned bytes).
 
 :class:`LocalHosting` deploys through the endpoint runner (health-checked process, the emulator's
 model/config/endpoint records, the blue/green shift of :mod:`mlops.local.deployment`). :class:`LocalEndpoint`
-invokes through the SageMaker runtime API, which the front door answers from the local processes: the very call
-an application makes (``boto3.client("sagemaker-runtime").invoke_endpoint``), with SageMaker's errors. Without a
-front door (an emulator the kit did not start, e.g. LocalStack) it posts to the serving process directly. Model
-packages are read from the emulator's SageMaker, as the SageMaker adapter reads them from AWS.
+invokes through the SageMaker runtime API, which the front door answers from the local processes: the request an
+application's ``boto3.client("sagemaker-runtime").invoke_endpoint`` sends, with SageMaker's errors, posted with a
+plain HTTP client (the front door takes unsigned requests): ``mlops predict`` then loads neither boto3 nor botocore
+nor httpx, whose imports cost more than the whole local call. Without a front door (an emulator the kit did not
+start, e.g. LocalStack) it posts to the serving process directly. Model packages are read from the emulator's
+SageMaker, as the SageMaker adapter reads them from AWS.
 """
 
 from __future__ import annotations
 
+import http.client
+import json
 from dataclasses import asdict, replace
 from typing import Any
+from urllib.parse import quote, urlsplit
 
-import httpx
-
-from mlops.adapters.aws.sagemaker_hosting import SageMakerHosting
-from mlops.adapters.aws.sagemaker_runtime import SageMakerRuntimeEndpoint
+from mlops.adapters.aws.sagemaker_runtime import runtime_error
 from mlops.local import endpoint_runner
 from mlops.local.clients import clients_of
 from mlops.local.frontdoor.client import frontdoor_url
 from mlops.local.frontdoor.routing import EndpointTable
 from mlops.platform import Platform
-from mlops.ports.endpoint import EndpointNotFoundError, EndpointUnavailableError, Invocation, invocation_error
+from mlops.ports.endpoint import (
+    EndpointError,
+    EndpointNotFoundError,
+    EndpointUnavailableError,
+    Invocation,
+    invocation_error,
+)
 from mlops.ports.hosting import Deployment, HostingSpec
 
 
@@ -94,6 +102,8 @@ class LocalHosting:
         return replace(deployment_of(table), status="Stopped")
 
     def model_uri_of_package(self, package_arn: str) -> str:
+        from mlops.adapters.aws.sagemaker_hosting import SageMakerHosting
+
         return SageMakerHosting(clients_of(self._platform)).model_uri_of_package(package_arn)
 
 
@@ -105,16 +115,37 @@ class LocalEndpoint:
         self.name = name or platform.outputs.endpoint_name
         self.timeout = timeout
 
-    def _through_frontdoor(self) -> bool:
+    def _frontdoor(self) -> str | None:
+        """The front door's URL when the platform's clients talk to it (not when they reach another emulator)."""
         url = frontdoor_url(self._platform.settings)
-        return url is not None and clients_of(self._platform).endpoint_url == url
+        return url if url is not None and clients_of(self._platform).endpoint_url == url else None
 
     def invoke(self, body: bytes, content_type: str, accept: str = "application/json") -> Invocation:
-        if self._through_frontdoor():
-            return SageMakerRuntimeEndpoint(clients_of(self._platform), self.name).invoke(body, content_type, accept)
+        url = self._frontdoor()
+        if url is not None:
+            return self._invoke_frontdoor(url, body, content_type, accept)
         return self._invoke_process(body, content_type, accept)
 
+    def _invoke_frontdoor(self, url: str, body: bytes, content_type: str, accept: str) -> Invocation:
+        """``InvokeEndpoint`` on the front door: its rest-json errors read as botocore would read them."""
+        address = urlsplit(url)
+        connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=self.timeout)
+        headers = {"Content-Type": content_type, "Accept": accept}
+        try:
+            connection.request("POST", f"/endpoints/{quote(self.name, safe='')}/invocations", body, headers)
+            answer = connection.getresponse()
+            content = answer.read()
+        except (OSError, http.client.HTTPException) as exc:
+            raise EndpointUnavailableError(self.name, f"did not answer at {url}: {exc!r}") from exc
+        finally:
+            connection.close()
+        if answer.status >= 400:
+            raise _frontdoor_error(self.name, answer.status, answer.getheader("x-amzn-errortype", ""), content)
+        return Invocation(content, answer.getheader("content-type", accept))
+
     def _invoke_process(self, body: bytes, content_type: str, accept: str) -> Invocation:
+        import httpx
+
         route = endpoint_runner.read_route(self._platform, self.name)
         if route is None:
             raise EndpointNotFoundError(self.name, "is not deployed locally: run `mlops deploy <dataset>`")
@@ -125,3 +156,16 @@ class LocalEndpoint:
         if answer.status_code >= 400:
             raise invocation_error(self.name, answer.status_code, answer.content)
         return Invocation(answer.content, answer.headers.get("content-type", accept))
+
+
+def _frontdoor_error(endpoint: str, status: int, error_type: str, content: bytes) -> EndpointError:
+    """The port's error for a rest-json error answer (its code in ``x-amzn-ErrorType``, as botocore reads it)."""
+    code = error_type.partition(":")[0]
+    try:
+        fields = json.loads(content)
+    except ValueError:
+        fields = None
+    if not isinstance(fields, dict):
+        return invocation_error(endpoint, status, content)
+    message = str(fields.get("message") or fields.get("Message") or content.decode(errors="replace"))
+    return runtime_error(endpoint, code, message, status, fields)

@@ -8,7 +8,9 @@ The endpoint and credentials follow the settings' target:
 - ``aws``: the default credential chain (or ``aws_profile``) and AWS's own endpoints;
 - any target, after :meth:`ClientFactory.assume_role`: the role's temporary credentials.
 
-Nothing is created at import time; clients are created on first use and cached per service.
+Nothing is created at import time; clients are created on first use and cached per service. boto3 itself is
+imported on first use too: a command that only needs the factory's endpoint (``mlops predict`` on the local front
+door) does not pay for loading the AWS SDK.
 """
 
 from __future__ import annotations
@@ -16,17 +18,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Any
-
-import boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
+from typing import TYPE_CHECKING, Any
 
 from mlops.errors import CredentialsError, EmulatorError
 from mlops.settings import Settings
 
+if TYPE_CHECKING:
+    import boto3
+
 EMULATOR_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
-_RETRIES = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=60)
+_RETRIES = {"retries": {"mode": "standard", "max_attempts": 5}, "connect_timeout": 5, "read_timeout": 60}
 
 
 class ClientFactory:
@@ -65,6 +66,8 @@ class ClientFactory:
 
     @cached_property
     def session(self) -> boto3.session.Session:
+        import boto3
+
         if self._assumed is not None:
             return boto3.session.Session(region_name=self.settings.region, **self._assumed)
         if self.is_emulated:
@@ -73,15 +76,20 @@ class ClientFactory:
 
     def client(self, service: str) -> Any:
         """A boto3 client for ``service``, created once (boto3 clients are thread-safe, sessions are not)."""
+        from botocore.config import Config
+
         with self._lock:
             if service not in self._clients:
-                self._clients[service] = self.session.client(service, endpoint_url=self.endpoint_url, config=_RETRIES)
+                config = Config(**_RETRIES)
+                self._clients[service] = self.session.client(service, endpoint_url=self.endpoint_url, config=config)
             return self._clients[service]
 
     def assume_role(self, role_arn: str, session_name: str) -> ClientFactory:
         """A factory for the same endpoint whose clients act as ``role_arn`` (STS ``AssumeRole`` with this
         factory's credentials; the session lasts an hour, as long as the role allows). The promotion reads the
         previous stack this way: its MLflow server takes no resource policy, only its own account's roles."""
+        from botocore.exceptions import ClientError
+
         try:
             granted = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
         except ClientError as exc:

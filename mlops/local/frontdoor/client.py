@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-import httpx
-
-from mlops.adapters.aws.clients import ClientFactory
-from mlops.adapters.aws.cloudwatch import CloudWatchMetrics
 from mlops.local.frontdoor.metrics import NAMESPACE
 from mlops.local.state import read_state
 from mlops.ports.metrics import Datapoint, MetricsError, MetricsPublisher, check_query, is_percentile
 from mlops.settings import Settings
+
+if TYPE_CHECKING:  # `frontdoor_url` serves `mlops predict`, which loads no botocore (the CloudWatch adapter does)
+    from mlops.adapters.aws.clients import ClientFactory
 
 
 def frontdoor_url(settings: Settings) -> str | None:
@@ -25,6 +25,8 @@ def frontdoor_url(settings: Settings) -> str | None:
 
 def flush(url: str, timeout: float = 30.0) -> dict[str, int]:
     """Make the front door publish its metrics and write its capture now; returns how many of each."""
+    import httpx  # on first use, as the CloudWatch adapter: `frontdoor_url` serves `mlops predict`
+
     answer = httpx.post(url + "/_mlops/flush", timeout=timeout)
     answer.raise_for_status()
     counts: dict[str, int] = answer.json()
@@ -39,6 +41,8 @@ class FrontDoorMetrics:
     namespace = NAMESPACE
 
     def __init__(self, clients: ClientFactory, url: str) -> None:
+        from mlops.adapters.aws.cloudwatch import CloudWatchMetrics
+
         self._cloudwatch = CloudWatchMetrics(clients, NAMESPACE)
         self.url = url
 
@@ -74,6 +78,8 @@ class FrontDoorMetrics:
             "end": str(end.timestamp()),
             "period": str(period_seconds),
         }
+        import httpx
+
         try:
             answer = httpx.get(self.url + "/_mlops/percentile", params=query, timeout=10.0)
             answer.raise_for_status()

@@ -7,7 +7,6 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import psutil
 
 from mlops.errors import EmulatorError
@@ -19,6 +18,8 @@ START_TIMEOUT_S = 30.0
 
 
 def healthy(url: str, timeout: float = 1.0) -> bool:
+    import httpx  # on first use: `mlops predict` reaches this module through the emulator's and needs no httpx
+
     try:
         return httpx.get(url + "/_mlops/health", timeout=timeout).status_code == 200
     except httpx.HTTPError:
