@@ -528,11 +528,14 @@ class WiredServices:
     @cached_property
     def batch_transform(self) -> BatchTransform:
         kind = self._type("endpoint")
-        if kind == "vertex" or (kind == "local" and self.settings.cloud == "gcp"):
-            raise ConfigError(
-                f"batch transform has no Google Cloud implementation yet (Vertex AI batch prediction), and it follows "
-                f"settings.services.endpoint.type ({kind!r}): choose memory for it (see docs/gcp.md)"
-            )
+        if kind == "vertex":
+            from mlops.adapters.gcp.vertex_batch import VertexBatchPrediction
+
+            return VertexBatchPrediction(self.gcp_clients, self.outputs, self.object_store)
+        if kind == "local" and self.settings.cloud == "gcp":
+            from mlops.local.vertex_batch import LocalVertexBatchPrediction
+
+            return LocalVertexBatchPrediction(self._platform())
         if kind == "sagemaker":
             from mlops.adapters.aws.sagemaker_transform import SageMakerBatchTransform
 

@@ -323,6 +323,7 @@ class LocalVertexEndpoint:
         self._platform = platform
         self.name = name or platform.outputs.endpoint_name
         self.timeout = timeout
+        self._metrics: tuple[Any, ...] | None = None  # the metrics store, found on the first request
 
     def invoke(self, body: bytes, content_type: str, accept: str = "application/json") -> Invocation:
         record = read_endpoint(self._platform, self.name)
@@ -330,12 +331,25 @@ class LocalVertexEndpoint:
         if serving is None:
             raise EndpointNotFoundError(self.name, "is not deployed locally: run `mlops deploy <dataset>`")
         url = serving.url + serving.predict_route
+        started = time.perf_counter()
         try:
             answer = httpx.post(
                 url, content=body, headers={"Content-Type": content_type, "Accept": accept}, timeout=self.timeout
             )
         except httpx.HTTPError as exc:
+            self._publish(record, serving, ok=False, started=started)
             raise EndpointUnavailableError(self.name, f"does not answer at {url}: {exc}") from exc
+        self._publish(record, serving, ok=answer.status_code < 400, started=started)
         if answer.status_code >= 400:
             raise invocation_error(self.name, answer.status_code, answer.content)
         return Invocation(answer.content, answer.headers.get("content-type", accept))
+
+    def _publish(self, record: LocalEndpointRecord | None, serving: DeployedModel, *, ok: bool, started: float) -> None:
+        """Vertex's endpoint metrics for this request (:mod:`mlops.local.vertex_metrics`)."""
+        from mlops.local.vertex_metrics import publish_request, request_metrics
+
+        assert record is not None  # the deployed model serving came from it
+        if self._metrics is None:
+            self._metrics = (request_metrics(self._platform),)
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        publish_request(self._metrics[0], record.endpoint_id, serving.id, ok=ok, latency_ms=latency_ms)
