@@ -20,10 +20,11 @@ from google.cloud import aiplatform_v1
 from google.protobuf import json_format, struct_pb2
 
 from mlops.adapters.gcp.clients import GcpClients
+from mlops.adapters.gcp.vertex_batch import VertexBatchPrediction
 from mlops.adapters.gcp.vertex_endpoint import VertexEndpoint
 from mlops.adapters.gcp.vertex_hosting import VertexHosting
 from mlops.cli.deploy import fleet_line
-from mlops.errors import ConfigError
+from mlops.local.vertex_batch import LocalVertexBatchPrediction
 from mlops.local.vertex_hosting import LocalVertexEndpoint, LocalVertexHosting
 from mlops.outputs import StackOutputs
 from mlops.ports.endpoint import (
@@ -341,5 +342,5 @@ def test_auto_wires_vertex_on_gcp_and_the_local_runner_on_the_emulators() -> Non
     assert isinstance(on_gcp.hosting, VertexHosting) and isinstance(on_gcp.endpoint, VertexEndpoint)
     local = build_platform(load_settings(cloud="gcp", target="gcp-emulators"), OUTPUTS).services
     assert isinstance(local.hosting, LocalVertexHosting) and isinstance(local.endpoint, LocalVertexEndpoint)
-    with pytest.raises(ConfigError, match=r"^batch transform has no Google Cloud implementation yet"):
-        _ = on_gcp.batch_transform
+    assert isinstance(on_gcp.batch_transform, VertexBatchPrediction)  # batch transform follows the endpoint
+    assert isinstance(local.batch_transform, LocalVertexBatchPrediction)
