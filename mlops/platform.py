@@ -9,24 +9,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from mlops.layout import Layout
 from mlops.outputs import StackOutputs
-from mlops.ports.alarms import Alarms
-from mlops.ports.batch_transform import BatchTransform
-from mlops.ports.catalog import Catalog
-from mlops.ports.endpoint import Endpoint
-from mlops.ports.events import EventStream
-from mlops.ports.hosting import Hosting
-from mlops.ports.jobs import JobRunner
-from mlops.ports.metrics import MetricsPublisher
-from mlops.ports.model_registry import ModelRegistry
-from mlops.ports.object_store import ObjectStore
-from mlops.ports.online_store import OnlineStore
-from mlops.ports.table_store import TableStore
-from mlops.ports.training import PipelineRunner
 from mlops.settings import Settings
+
+if TYPE_CHECKING:  # the ports load with the implementation the wiring builds: a command pays for those it uses
+    from mlops.ports.alarms import Alarms
+    from mlops.ports.batch_transform import BatchTransform
+    from mlops.ports.catalog import Catalog
+    from mlops.ports.endpoint import Endpoint
+    from mlops.ports.events import EventStream
+    from mlops.ports.hosting import Hosting
+    from mlops.ports.jobs import JobRunner
+    from mlops.ports.metrics import MetricsPublisher
+    from mlops.ports.model_registry import ModelRegistry
+    from mlops.ports.object_store import ObjectStore
+    from mlops.ports.online_store import OnlineStore
+    from mlops.ports.table_store import TableStore
+    from mlops.ports.training import PipelineRunner
 
 
 class Services(Protocol):
