@@ -152,3 +152,25 @@ def test_csv_fields_become_the_json_values_vertex_passes_on() -> None:
         "web",
         "007a",
     ]
+
+
+def test_failed_instances_or_a_missing_prediction_fail_the_job_naming_the_line() -> None:
+    from mlops.adapters.gcp.vertex_batch_contract import join_outputs, stage_instances
+
+    store = MemoryObjectStore(("artifacts",))
+    store.put("artifacts", "b/input/part-00000.csv", b"t1,0.5\nt2,3\n")
+    request = _request(input_prefix="gs://artifacts/b/input/", output_prefix="gs://artifacts/b/output/", skip_fields=1)
+    stage_instances(store, request)
+    job_dir = "gs://artifacts/b/output/vertex/prediction-kit-model-v3-1/"
+    answered = {"key": "part-00000.csv#0", "prediction": {"prediction": 0}}
+    store.put(
+        "artifacts", "b/output/vertex/prediction-kit-model-v3-1/predictions_00001.jsonl", json.dumps(answered).encode()
+    )
+    with pytest.raises(TransformFailedError, match=r"part-00000.csv line 1: no prediction in the job's output$"):
+        join_outputs(store, request, job_dir)
+    refused = {"key": "part-00000.csv#1", "status": "the model answered 500: amount must not be negative"}
+    store.put("artifacts", "b/output/vertex/prediction-kit-model-v3-1/errors_00001.jsonl", json.dumps(refused).encode())
+    with pytest.raises(
+        TransformFailedError, match=r"1 instances failed, first part-00000.csv#1: the model answered 500"
+    ):
+        join_outputs(store, request, job_dir)
