@@ -7,8 +7,9 @@ curate -> build features (the jobs as Dataproc batches played by the local runne
 emulator, tables in the local catalog) -> train (the deployed pipeline definition run by the kit's executor, the
 training job played as a Vertex custom job) -> register (MLflow in the sqlite store the apply plays, the package in
 the Firestore emulator) -> promote -> materialize (Firestore) -> deploy (Vertex's container contract, played by a
-local process) -> predict -> stream produce (Pub/Sub, ordering keys per entity; invalid rows quarantined) -> stream
-consume (online features into Firestore, checkpoints and leases in Firestore).
+local process) -> predict -> batch predict (a Vertex batch prediction job played locally) -> stream produce
+(Pub/Sub, ordering keys per entity; invalid rows quarantined) -> stream consume (online features into Firestore,
+checkpoints and leases in Firestore).
 """
 
 from __future__ import annotations
@@ -167,6 +168,10 @@ def _deploy_and_predict(local_gcp: LocalGcp, version: int, customer: str, work: 
         assert len(scored.splitlines()) == 2  # one "label,probability" line per row
     finally:
         local_gcp.run("endpoint", "stop")
+    # batch inference: the feature table scored by the serving container as a Vertex batch prediction job
+    batch = local_gcp.mlops("batch-predict", DATASET)
+    assert (batch["rows"], batch["model_version"]) == (12000, str(version))
+    assert batch["predictions_uri"].startswith(f"gs://{local_gcp.outputs().curated_bucket}/")
 
 
 def _stream(local_gcp: LocalGcp, q2: Path) -> None:
