@@ -44,7 +44,17 @@ class ProgramRunner(Protocol):
 OnApplied = Callable[[LedgerEntry], None]
 
 
-class EmulatorMocks(pulumi.runtime.Mocks):
+class ApplyingMocks(pulumi.runtime.Mocks):
+    """Mocks that apply what the program declares (one class per cloud); the errors their handlers raised."""
+
+    errors: list[MlopsError]
+
+    def close(self) -> None:
+        """Ignore registrations from here on (see :meth:`EmulatorMocks.close`)."""
+        raise NotImplementedError
+
+
+class EmulatorMocks(ApplyingMocks):
     """Pulumi mocks that apply every declared resource to the emulator through its type's handler."""
 
     def __init__(self, context: HandlerContext, ledger: Ledger, on_applied: OnApplied | None = None) -> None:
@@ -142,6 +152,26 @@ def _clear_sdk_leftovers() -> None:
     pulumi_settings.SETTINGS.rpc_manager.clear()
 
 
+def outputs_under_mocks(runner: ProgramRunner, stack: str, mocks: ApplyingMocks, repo_root: Path) -> dict[str, Any]:
+    """The program's outputs for ``stack`` run under ``mocks``; the first handler error is raised as itself.
+
+    The SDK keeps a failed run's exception and its pending output tasks process-wide and re-raises them from the
+    next run in the same process: start clean, and leave clean after a failure. It re-raises a handler's error
+    from its own frames, sometimes wrapped: the handler's own is reported."""
+    _clear_sdk_leftovers()
+    try:
+        outputs = runner(stack, mocks, repo_root)
+    except Exception as exc:
+        mocks.close()
+        _clear_sdk_leftovers()
+        if mocks.errors and exc is not mocks.errors[0]:
+            raise mocks.errors[0] from exc
+        raise
+    if mocks.errors:
+        raise mocks.errors[0]
+    return outputs
+
+
 def _run_deferred(context: HandlerContext) -> None:
     for description, action in context.deferred.drain():
         try:
@@ -173,20 +203,7 @@ def apply_stack(
     started = time.monotonic()
     ledger = Ledger()
     mocks = EmulatorMocks(handler_context(settings, clients), ledger, on_applied)
-    # The SDK keeps a failed run's exception and its pending output tasks process-wide and re-raises them
-    # from the next run in the same process: start clean, and leave clean after a failure.
-    _clear_sdk_leftovers()
-    try:
-        outputs = runner(settings.stack_name, mocks, repo_root)
-    except Exception as exc:
-        mocks.close()
-        _clear_sdk_leftovers()
-        # The SDK re-raises a handler's error from its own frames, sometimes wrapped: report ours.
-        if mocks.errors and exc is not mocks.errors[0]:
-            raise mocks.errors[0] from exc
-        raise
-    if mocks.errors:
-        raise mocks.errors[0]
+    outputs = outputs_under_mocks(runner, settings.stack_name, mocks, repo_root)
     _run_deferred(mocks.context)
     outputs_file = settings.resolved_outputs_file
     write_outputs(outputs_file, outputs)

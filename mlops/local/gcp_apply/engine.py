@@ -20,7 +20,7 @@ from google.api_core import exceptions as google_errors
 
 from mlops.adapters.gcp.clients import GcpClients
 from mlops.errors import LocalApplyError, MlopsError
-from mlops.local.apply.engine import ApplyResult, OnApplied, ProgramRunner, _clear_sdk_leftovers
+from mlops.local.apply.engine import ApplyingMocks, ApplyResult, OnApplied, ProgramRunner, outputs_under_mocks
 from mlops.local.apply.ledger import Ledger, LedgerEntry, ledger_path
 from mlops.local.gcp_apply.handlers import (
     EMULATOR_DROPS,
@@ -49,7 +49,7 @@ def reveal(value: Any) -> Any:
     return value
 
 
-class GcpEmulatorMocks(pulumi.runtime.Mocks):
+class GcpEmulatorMocks(ApplyingMocks):
     """Pulumi mocks that create each resource an emulator can hold and record the rest as not sent."""
 
     def __init__(
@@ -137,17 +137,7 @@ def apply_gcp_stack(
     ledger = Ledger()
     tracking_uri = local_tracking_uri(settings)
     mocks = GcpEmulatorMocks(GcpHandlerContext(clients, tracking_uri), ledger, declared, on_applied)
-    _clear_sdk_leftovers()  # a failed run in this process leaves its exception and tasks behind
-    try:
-        outputs = runner(settings.stack_name, mocks, repo_root)
-    except Exception as exc:
-        mocks.close()
-        _clear_sdk_leftovers()
-        if mocks.errors and exc is not mocks.errors[0]:
-            raise mocks.errors[0] from exc
-        raise
-    if mocks.errors:
-        raise mocks.errors[0]
+    outputs = outputs_under_mocks(runner, settings.stack_name, mocks, repo_root)
     if outputs.get("cloud") != "gcp":
         raise LocalApplyError(
             f"stack {settings.stack_name!r} is not a cloud: gcp stack (its outputs say cloud "
