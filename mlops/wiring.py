@@ -81,13 +81,15 @@ def client_factory(settings: Settings) -> ClientFactory:
     return ClientFactory(settings, endpoint)
 
 
-def gcp_client_factory(settings: Settings) -> GcpClients:
-    """Google Cloud clients for ``settings``: Google's endpoints on ``target: gcp``; on ``gcp-emulators`` the hosts
-    set in ``settings.gcp``, else those of the emulators ``mlops/local/gcp_emulators.py`` recorded."""
-    from mlops.adapters.gcp.clients import EmulatorHosts, GcpClients
+def gcp_client_factory(settings: Settings, firestore_database: str | None = None) -> GcpClients:
+    """Google Cloud clients for ``settings``: Google's endpoints on ``target: gcp``, Firestore on the stack's
+    ``firestore_database``; on ``gcp-emulators`` the hosts set in ``settings.gcp``, else those of the emulators
+    ``mlops/local/gcp_emulators.py`` recorded, and the emulator's ``(default)`` database, which the local runners
+    (they open clients from the settings alone) share."""
+    from mlops.adapters.gcp.clients import DEFAULT_DATABASE, EmulatorHosts, GcpClients
 
     if settings.target == "gcp":
-        return GcpClients(settings)
+        return GcpClients(settings, firestore_database=firestore_database or DEFAULT_DATABASE)
     from mlops.local.gcp_emulators import read_state
 
     recorded = read_state(settings.gcp_emulator_dir)
@@ -177,7 +179,8 @@ class WiredServices:
 
     @cached_property
     def gcp_clients(self) -> GcpClients:
-        return gcp_client_factory(self.settings)
+        database = (self.outputs.model_extra or {}).get("firestore_database")
+        return gcp_client_factory(self.settings, str(database) if database else None)
 
     def _type(self, capability: str) -> str:
         return resolve(self.settings, capability)

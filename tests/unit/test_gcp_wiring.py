@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,3 +57,23 @@ def test_emulator_hosts_come_from_the_settings_before_the_recorded_emulators(tmp
     write_state(settings.gcp_emulator_dir, GcpEmulators("mlops-local", recorded))
     hosts = gcp_client_factory(settings).hosts
     assert (hosts.storage, hosts.pubsub, hosts.firestore) == ("http://127.0.0.1:9000", "127.0.0.1:1", None)
+
+
+def test_on_gcp_firestore_opens_the_stacks_named_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The program declares a named Firestore database (output ``firestore_database``): the online store and the
+    stream's leases must land there, not in the project's ``(default)`` database."""
+    from google.auth.credentials import AnonymousCredentials
+
+    from mlops.outputs import StackOutputs
+    from mlops.wiring import WiredServices
+
+    anonymous = AnonymousCredentials()  # type: ignore[no-untyped-call]
+    monkeypatch.setattr("google.auth.default", lambda *a, **k: (anonymous, "mlops-test"))  # no ADC in tests
+    settings = load_settings(cloud="gcp", target="gcp", gcp={"project": "mlops-test"})
+    declared: dict[str, Any] = {"firestore_database": "mlops-kit-dev-online"}
+    outputs = StackOutputs.model_construct(**declared)
+    client = WiredServices(settings, outputs).gcp_clients.firestore()
+    assert client._database_string == "projects/mlops-test/databases/mlops-kit-dev-online"
+    assert (
+        gcp_client_factory(settings).firestore()._database_string.endswith("/databases/(default)")
+    )  # no stack outputs: the default

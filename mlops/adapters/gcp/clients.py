@@ -16,6 +16,9 @@ from typing import Any
 from mlops.errors import EmulatorError
 from mlops.settings import Settings
 
+DEFAULT_DATABASE = "(default)"
+"""The id Firestore gives a project's default database."""
+
 
 @dataclass(frozen=True)
 class EmulatorHosts:
@@ -32,6 +35,9 @@ class GcpClients:
 
     settings: Settings
     hosts: EmulatorHosts = field(default_factory=EmulatorHosts)
+    firestore_database: str = DEFAULT_DATABASE
+    """The Firestore database every Firestore-backed adapter opens: on ``target: gcp`` the stack's (output
+    ``firestore_database``), which the program declares as a named database, not the project's ``(default)``."""
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _clients: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
 
@@ -76,7 +82,7 @@ class GcpClients:
         )
 
     def firestore(self) -> Any:
-        """A ``google.cloud.firestore.Client`` (the project's default database)."""
+        """A ``google.cloud.firestore.Client`` on :attr:`firestore_database`."""
         return self._cached("firestore", self._firestore)
 
     def _firestore(self) -> Any:
@@ -84,10 +90,13 @@ class GcpClients:
 
         host = self._host("firestore")
         if host is None:
-            return firestore.Client(project=self.project)
+            return firestore.Client(project=self.project, database=self.firestore_database)
         from google.api_core.client_options import ClientOptions
 
-        return _emulated_firestore(firestore, self.project, _anonymous(), ClientOptions, host)
+        # the emulator serves any database id as it is first used
+        return _emulated_firestore(
+            firestore, self.project, _anonymous(), ClientOptions, host, database=self.firestore_database
+        )
 
     def publisher(self) -> Any:
         """A ``pubsub_v1.PublisherClient`` with message ordering on (ordering keys keep one entity's order)."""
@@ -189,10 +198,14 @@ def _url(host: str) -> str:
     return host if host.startswith(("http://", "https://")) else f"http://{host}"
 
 
-def _emulated_firestore(module: Any, project: str, credentials: Any, options: Any, host: str) -> Any:
+def _emulated_firestore(
+    module: Any, project: str, credentials: Any, options: Any, host: str, *, database: str = DEFAULT_DATABASE
+) -> Any:
     """A Firestore client on the emulator: what FIRESTORE_EMULATOR_HOST does (a plain gRPC channel and the
     emulator's owner token), set on this client alone rather than on the whole process."""
-    client = module.Client(project=project, credentials=credentials, client_options=options(api_endpoint=host))
+    client = module.Client(
+        project=project, credentials=credentials, client_options=options(api_endpoint=host), database=database
+    )
     client._emulator_host = host.removeprefix("http://")  # read lazily when the first call opens the channel
     return client
 
