@@ -321,6 +321,13 @@ def _gcp_identity(name: str, inputs: dict[str, Any], type_token: str) -> Identit
         extra["cloudResource"] = {"serviceAccountId": agent}
     if kind == "Bucket":
         extra["url"] = f"gs://{physical}"
+    if kind == "Service":  # Cloud Run: the URL Google gives the service
+        extra["uri"] = f"https://{physical}-{_digest(name, 10)}-{where[:2]}.a.run.app"
+    if kind == "DatabaseInstance":  # Cloud SQL: an address of the private services range
+        extra["privateIpAddress"] = "10.100.0.3"
+        extra["connectionName"] = f"{project}:{where}:{physical}"
+    if kind == "Secret":
+        extra["secretId"] = str(inputs.get("secretId") or physical)
     return Identity(resource_id, "", extra)
 
 

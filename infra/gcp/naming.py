@@ -142,6 +142,8 @@ SERVICE_AGENTS: dict[str, str] = {
     "dataproc": "service-{n}@dataproc-accounts.iam.gserviceaccount.com",
     "compute": "service-{n}@compute-system.iam.gserviceaccount.com",
     "monitoring": "service-{n}@gcp-sa-monitoring-notification.iam.gserviceaccount.com",
+    "cloudsql": "service-{n}@gcp-sa-cloud-sql.iam.gserviceaccount.com",
+    "secretmanager": "service-{n}@gcp-sa-secretmanager.iam.gserviceaccount.com",
 }
 """Google-managed service agents by service: they encrypt and decrypt with the stack's keys on its behalf."""
 

@@ -27,6 +27,7 @@ from infra.gcp.components.processing import GcpProcessing, GcpProcessingArgs
 from infra.gcp.components.security import GcpSecurity, GcpSecurityArgs
 from infra.gcp.components.serving import GcpServing, GcpServingArgs
 from infra.gcp.components.streaming import CHECKPOINT_COLLECTION, GcpStreaming, GcpStreamingArgs
+from infra.gcp.components.tracking import GcpTracking, GcpTrackingArgs
 from infra.gcp.components.training import GcpTraining, GcpTrainingArgs
 from infra.lifecycle import Retention
 from infra.thresholds import Thresholds
@@ -118,6 +119,21 @@ def define_gcp_platform(config: StackConfig) -> PlatformOutputs:
             training_dataset=config.training_dataset,
         ),
     )
+    tracking = GcpTracking(
+        "tracking",
+        GcpTrackingArgs(
+            identity=ident,
+            sql_key=keys["sql"],
+            secrets_key=keys["secrets"],
+            network_id=network.network_id,
+            subnet_id=network.subnet_id,
+            private_services=network.private_services,
+            models_bucket=zones["models"],
+            image=images.uris["training"],  # holds MLflow; the server needs a PostgreSQL driver in it too
+            invokers=[training.service_account],  # Vertex training, pipelines and serving run as this account
+            deletion_protection=config.mlflow_database_deletion_protection,
+        ),
+    )
     serving = GcpServing(
         "serving",
         GcpServingArgs(
@@ -183,7 +199,9 @@ def define_gcp_platform(config: StackConfig) -> PlatformOutputs:
         "dataset_definitions_uri": zones["artifacts"].apply(
             lambda b: gcp_naming.gcs_uri(b, naming.DATASET_DEFINITIONS_ROOT)
         ),
-        "mlflow_tracking_uri": zones["models"].apply(lambda b: gcp_naming.gcs_uri(b, "mlflow")),
+        "mlflow_tracking_uri": tracking.tracking_uri,
+        "mlflow_artifacts_uri": zones["models"].apply(lambda b: gcp_naming.gcs_uri(b, "mlflow")),
+        "mlflow_service_account": tracking.service_account,
         "endpoint_name": serving.endpoint_name,
         "endpoint_config_name": serving.endpoint_name,
         "sagemaker_model_name": training.model_name,

@@ -44,5 +44,12 @@ GCP_RESOURCE_TYPES: dict[str, type[pulumi.CustomResource]] = {
     "gcp:monitoring/dashboard:Dashboard": gcp.monitoring.Dashboard,
     "gcp:iam/workloadIdentityPool:WorkloadIdentityPool": gcp.iam.WorkloadIdentityPool,
     "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider": gcp.iam.WorkloadIdentityPoolProvider,
+    "gcp:sql/databaseInstance:DatabaseInstance": gcp.sql.DatabaseInstance,
+    "gcp:sql/database:Database": gcp.sql.Database,
+    "gcp:sql/user:User": gcp.sql.User,
+    "gcp:secretmanager/secret:Secret": gcp.secretmanager.Secret,
+    "gcp:secretmanager/secretIamMember:SecretIamMember": gcp.secretmanager.SecretIamMember,
+    "gcp:cloudrunv2/service:Service": gcp.cloudrunv2.Service,
+    "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": gcp.cloudrunv2.ServiceIamMember,
     "docker-build:index:Image": docker_build.Image,
 }

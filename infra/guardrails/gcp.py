@@ -2,7 +2,8 @@
 
 CMEK on every store, no public bucket (public access prevention enforced, uniform bucket-level access, no
 ``allUsers``), versions and access logs kept, no primitive role (owner/editor/viewer) granted, no public IP path
-for Dataproc and Vertex, keys rotated at least every 90 days, GitHub federation bound to the stack's environment.
+for Dataproc, Vertex, Cloud SQL and Cloud Run, keys rotated at least every 90 days, GitHub federation bound to the
+stack's environment.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ NETWORK = "gcp:compute/network:Network"
 FIREWALL = "gcp:compute/firewall:Firewall"
 SCHEDULER_JOB = "gcp:cloudscheduler/job:Job"
 PROVIDER = "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider"
+SQL_INSTANCE = "gcp:sql/databaseInstance:DatabaseInstance"
+RUN_SERVICE = "gcp:cloudrunv2/service:Service"
+INTERNAL_INGRESS = ("INGRESS_TRAFFIC_INTERNAL_ONLY", "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER")
 MAX_ROTATION_SECONDS = 90 * 86400
 PRIMITIVE_ROLES = ("roles/owner", "roles/editor", "roles/viewer")
 PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
@@ -40,6 +44,7 @@ CMEK_INPUTS: dict[str, tuple[str, ...]] = {
     "gcp:vertex/aiMetadataStore:AiMetadataStore": ("encryptionSpec", "kmsKeyName"),
     "gcp:artifactregistry/repository:Repository": ("kmsKeyName",),
     OBJECT: ("kmsKeyName",),
+    SQL_INSTANCE: ("encryptionKeyName",),
 }
 """Type -> the input path of its customer-managed key (buckets have their own rule)."""
 LABELLED = (
@@ -50,6 +55,7 @@ LABELLED = (
     "gcp:bigquery/dataset:Dataset",
     "gcp:artifactregistry/repository:Repository",
     "gcp:vertex/aiEndpoint:AiEndpoint",
+    RUN_SERVICE,
 )
 
 
@@ -171,6 +177,12 @@ def private_network(resources: Sequence[Declared]) -> Iterator[Violation]:
         opens = value(firewall, "direction") != "EGRESS" and value(firewall, "allows")
         if opens and any(r in ANYWHERE for r in value(firewall, "sourceRanges") or []):
             yield Violation(rule, firewall.name, "allows ingress from anywhere")
+    for instance in of(resources, SQL_INSTANCE):
+        if nested(instance.inputs, "settings", "ipConfiguration", "ipv4Enabled") is not False:
+            yield Violation(rule, instance.name, "Cloud SQL has a public IP (settings.ipConfiguration.ipv4Enabled)")
+    for service in of(resources, RUN_SERVICE):
+        if value(service, "ingress") not in INTERNAL_INGRESS:
+            yield Violation(rule, service.name, "Cloud Run takes traffic from the internet (ingress is not internal)")
     for job in of(resources, SCHEDULER_JOB):
         request = batch_request(job)
         execution = nested(request, "environmentConfig", "executionConfig") or {}
@@ -225,7 +237,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "gcp-cmek",
         "encryption",
-        "Topics, datasets, tables, Firestore, Vertex, registries, uploads and batches use CMEK.",
+        "Topics, datasets, tables, Firestore, Vertex, registries, uploads, batches and Cloud SQL use CMEK.",
         store_encryption,
         "gcp",
     ),
@@ -269,7 +281,8 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "gcp-no-public-ips",
         "network",
-        "Custom VPC, Private Google Access, no open ingress, batches in the subnet.",
+        "Custom VPC, Private Google Access, no open ingress, batches in the subnet, Cloud SQL without a public IP, "
+        "Cloud Run internal only.",
         private_network,
         "gcp",
     ),

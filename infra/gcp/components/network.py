@@ -36,6 +36,7 @@ class GcpNetwork(pulumi.ComponentResource):
     network_id: pulumi.Output[str]
     subnet_id: pulumi.Output[str]
     vertex_network: pulumi.Output[str]
+    private_services: gcp.servicenetworking.Connection
 
     def __init__(self, name: str, args: GcpNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:network:Network", name, None, opts)
@@ -100,7 +101,8 @@ class GcpNetwork(pulumi.ComponentResource):
             prefix_length=VERTEX_PREFIX_LENGTH,
             opts=child(self),
         )
-        gcp.servicenetworking.Connection(
+        # Cloud SQL's private IP (the MLflow database, tracking.py) comes from the same peered range.
+        self.private_services = gcp.servicenetworking.Connection(
             f"{name}-vertex-peering",
             network=vpc.id,
             service="servicenetworking.googleapis.com",

@@ -23,6 +23,8 @@ KEY_USERS: dict[str, tuple[str, ...]] = {
     "vertex": ("aiplatform",),
     "artifacts": ("artifactregistry",),
     "dataproc": ("dataproc", "compute"),
+    "sql": ("cloudsql",),
+    "secrets": ("secretmanager",),
 }
 """Key purpose -> the service agents that encrypt and decrypt with it (and nothing else may)."""
 

@@ -168,12 +168,20 @@ def local_tracking_uri(settings: Settings) -> str:
     return f"sqlite:///{directory / 'mlflow.db'}"
 
 
+def _on_cloud_run(uri: str) -> bool:
+    """A Cloud Run service's URL (``https://<name>-<hash>-<region>.a.run.app``)."""
+    return uri.startswith("https://") and uri.split("/", 3)[2].endswith(".run.app")
+
+
 def _local_tracking_store(tracking_uri: str, outputs: dict[str, Any], notes: dict[str, str]) -> dict[str, Any]:
     """The program exports a Cloud Storage path as MLflow's location; MLflow has no tracking store on Cloud Storage
     (only artifacts), so locally a sqlite store per stack plays the tracking server, as the AWS local apply plays
     SageMaker's managed MLflow; the deployed training pipeline's Register step gets the same URI
     (:func:`~mlops.local.gcp_apply.handlers.with_tracking_uri`). Artifacts stay in the models bucket."""
     declared = str(outputs.get("mlflow_tracking_uri", ""))
+    if _on_cloud_run(declared):  # the program's own server (tracking.py): Cloud Run and Cloud SQL are not sent
+        notes[TRACKING_NOTE] = f"declared {declared!r}, a Cloud Run service not run locally: played by {tracking_uri}"
+        return {**outputs, "mlflow_tracking_uri": tracking_uri}
     if is_tracking_server(declared):
         return outputs
     notes[TRACKING_NOTE] = f"declared {declared!r}; MLflow keeps no tracking store there: played by {tracking_uri}"

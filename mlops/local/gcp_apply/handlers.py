@@ -344,6 +344,9 @@ NOT_SENT: dict[str, str] = {
     "monitoring": "no Cloud Monitoring emulator: figures go to the kit's metrics store in the Firestore emulator, "
     "alert policies and channels to the kit's alert-policy runner; dashboards are not drawn locally",
     "docker-build": "no Docker engine: images are neither built nor pushed locally",
+    "sql": "no Cloud SQL locally: MLflow's tracking store is played by a sqlite file under the state dir",
+    "secretmanager": "no Secret Manager emulator: the local tracking store (sqlite) needs no password",
+    "cloudrunv2": "no Cloud Run locally: the kit talks to MLflow's sqlite tracking store directly, no server",
 }
 
 

@@ -72,9 +72,10 @@ def test_up_applies_the_gcp_program_to_the_emulators_it_starts_and_down_stops_th
 
     settings = load_settings(state_dir=state_dir, cloud="gcp", target="gcp-emulators", stack=STACK)
     outputs = load_outputs(settings.resolved_outputs_file, STACK)  # later commands find the resources here
-    # MLflow keeps no tracking store on Cloud Storage: locally a sqlite store per stack plays the server
+    # the program's MLflow server (Cloud Run on Cloud SQL) is not sent: locally a sqlite store per stack plays it
     assert outputs.mlflow_tracking_uri == f"sqlite:///{(state_dir / 'mlflow' / STACK / 'mlflow.db').resolve()}"
-    assert "outputs.mlflow_tracking_uri" in ledger["notes"]
+    assert "a Cloud Run service not run locally" in ledger["notes"]["outputs.mlflow_tracking_uri"]
+    assert "Cloud SQL" in ledger["notes"]["gcp:sql/databaseInstance:DatabaseInstance"]
     clients = gcp_client_factory(settings)
     for zone in ("raw", "curated", "features", "models", "monitoring", "quarantine", "artifacts"):
         bucket = clients.storage().get_bucket(outputs.bucket_for_zone(zone))

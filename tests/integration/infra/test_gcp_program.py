@@ -36,8 +36,10 @@ COMPONENTS = {
     "mlops:serving:Serving",
     "mlops:monitoring:Monitoring",
     "mlops:cicd:CicdIdentity",
+    "mlops:tracking:Tracking",
 }
-"""The ten capabilities (images split out of training as in the AWS program), without the AWS-only boundary."""
+"""The ten capabilities (images split out of training as in the AWS program), without the AWS-only boundary, and
+MLflow's tracking server (Google manages none; SageMaker's managed MLflow is in the AWS training component)."""
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +135,8 @@ def test_keys_rotate_and_only_service_agents_use_them(plans: dict[str, Plan]) ->
         "vertex",
         "artifacts",
         "dataproc",
+        "sql",
+        "secrets",
     }
     assert {k.inputs["rotationPeriod"] for k in keys} == {"7776000s"}
     grants = _of(plan, "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")
@@ -259,6 +263,7 @@ def test_cli_plan_lists_the_gcp_resources() -> None:
         "serving",
         "monitoring",
         "cicd",
+        "tracking",
     }
     assert document["counts"]["gcp:storage/bucket:Bucket"] == 8
 
@@ -287,3 +292,62 @@ def test_a_job_run_submits_the_batch_the_schedule_posts(plans: dict[str, Plan]) 
     }
     assert sent["runtimeConfig"].pop("properties") == {"spark.dataproc.driverEnv.MLOPS_CLOUD": "gcp"}
     assert sent == scheduled
+
+
+def test_mlflow_tracking_server_is_private_encrypted_and_called_by_the_vertex_account_only(
+    plans: dict[str, Plan],
+) -> None:
+    plan = plans["gcp-prod"]
+    database = _named(plan, "tracking-database")
+    assert database.inputs["encryptionKeyName"] == plan.outputs["kms_keys"]["sql"]
+    assert database.inputs["deletionProtection"] is True
+    settings = database.inputs["settings"]
+    assert settings["ipConfiguration"] == {
+        "ipv4Enabled": False,
+        "privateNetwork": _named(plan, "network-vpc").id,
+        "sslMode": "ENCRYPTED_ONLY",
+    }
+    assert settings["backupConfiguration"]["enabled"] is True
+    assert settings["backupConfiguration"]["pointInTimeRecoveryEnabled"] is True
+    assert settings["deletionProtectionEnabled"] is True
+    assert "password" not in _named(plan, "tracking-database-user").inputs  # the operator sets it
+    secret = _named(plan, "tracking-db-password")
+    replica = secret.inputs["replication"]["userManaged"]["replicas"][0]
+    assert replica["customerManagedEncryption"] == {"kmsKeyName": plan.outputs["kms_keys"]["secrets"]}
+
+    service = _named(plan, "tracking-server")
+    assert service.inputs["ingress"] == "INGRESS_TRAFFIC_INTERNAL_ONLY"
+    template = service.inputs["template"]
+    server_account = plan.outputs["mlflow_service_account"]
+    assert template["serviceAccount"] == server_account
+    assert template["vpcAccess"]["egress"] == "PRIVATE_RANGES_ONLY"
+    (container,) = template["containers"]
+    assert container["image"] == plan.outputs["image_uris"]["training"]
+    assert container["commands"] == ["mlflow"]
+    models = plan.outputs["models_bucket"]
+    assert container["args"][:7] == [
+        "server",
+        "--backend-store-uri",
+        "postgresql://mlflow:$(MLFLOW_DB_PASSWORD)@10.100.0.3:5432/mlflow",
+        "--artifacts-destination",
+        f"gs://{models}/mlflow",
+        "--serve-artifacts",
+        "--host",
+    ]
+    assert container["envs"] == [
+        {
+            "name": "MLFLOW_DB_PASSWORD",
+            "valueSource": {"secretKeyRef": {"secret": secret.inputs["secretId"], "version": "latest"}},
+        }
+    ]
+    assert plan.outputs["mlflow_tracking_uri"].startswith("https://mlops-kit-prod-mlflow-")
+
+    grants = {r.name: r.inputs for r in plan.resources if r.name.startswith("tracking-") and "role" in r.inputs}
+    server = f"serviceAccount:{server_account}"
+    assert {(g["role"], g["member"]) for g in grants.values()} == {
+        ("roles/run.invoker", f"serviceAccount:{plan.outputs['vertex_service_account']}"),
+        ("roles/cloudsql.client", server),
+        ("roles/secretmanager.secretAccessor", server),
+        ("roles/storage.objectUser", server),
+    }
+    assert grants["tracking-server-writes-models"]["bucket"] == models

@@ -67,6 +67,13 @@ def compliant() -> list[PlannedResource]:
         record(rules.SUBNETWORK, "subnet", name="private", privateIpGoogleAccess=True),
         record(rules.FIREWALL, "deny", direction="INGRESS", denies=[{"protocol": "all"}], sourceRanges=["0.0.0.0/0"]),
         record(rules.FIREWALL, "internal", direction="INGRESS", allows=[{"protocol": "tcp"}], sourceTags=["dataproc"]),
+        record(
+            rules.SQL_INSTANCE,
+            "tracking-db",
+            encryptionKeyName=KEY,
+            settings={"ipConfiguration": {"ipv4Enabled": False, "privateNetwork": "vpc"}},
+        ),
+        record(rules.RUN_SERVICE, "tracking", ingress="INGRESS_TRAFFIC_INTERNAL_ONLY", labels=dict(LABELS)),
         record(rules.SCHEDULER_JOB, "schedule", httpTarget={"body": batch_body(subnetworkUri="s", kmsKey=KEY)}),
         record(rules.PROVIDER, "provider", attributeCondition=f"assertion.sub == '{SUBJECT}'"),
         record("gcp:serviceaccount/iAMMember:IAMMember", "wif", role=rules.IMPERSONATION, member=PRINCIPAL),
@@ -161,6 +168,21 @@ CASES: tuple[Case, ...] = (
         "open-ingress",
         ["[gcp-no-public-ips] internal: allows ingress from anywhere"],
         {"internal": {"sourceRanges": ["0.0.0.0/0"]}},
+    ),
+    Case(
+        "sql-public-ip",
+        ["[gcp-no-public-ips] tracking-db: Cloud SQL has a public IP (settings.ipConfiguration.ipv4Enabled)"],
+        {"tracking-db": {"settings": {"ipConfiguration": {"ipv4Enabled": True}}}},
+    ),
+    Case(
+        "run-public-ingress",
+        ["[gcp-no-public-ips] tracking: Cloud Run takes traffic from the internet (ingress is not internal)"],
+        {"tracking": {"ingress": "INGRESS_TRAFFIC_ALL"}},
+    ),
+    Case(
+        "sql-no-cmek",
+        ["[gcp-cmek] tracking-db: no customer-managed key (encryptionKeyName)"],
+        {"tracking-db": {"encryptionKeyName": None}},
     ),
     Case(
         "batch-outside-subnet",
