@@ -36,7 +36,7 @@ here (see docs/architecture.md).
 from __future__ import annotations
 
 import threading
-from functools import cached_property
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
 from mlops.errors import ConfigError
@@ -459,9 +459,13 @@ class WiredServices:
 
             packages = FirestoreModelPackages(self.gcp_clients, self.outputs.model_package_group)
         storage = self.gcp_clients.hosts.storage
-        connection = MlflowConnection(
-            self.outputs.mlflow_tracking_uri, {"STORAGE_EMULATOR_HOST": storage} if storage else {}
-        )
+        uri = self.outputs.mlflow_tracking_uri
+        credentials = None
+        if self.settings.target == "gcp" and uri.startswith("https://"):  # Cloud Run admits Google ID tokens only
+            from mlops.registry.session import google_id_token
+
+            credentials = partial(google_id_token, uri)
+        connection = MlflowConnection(uri, {"STORAGE_EMULATOR_HOST": storage} if storage else {}, credentials)
         return MlflowModelRegistry(
             connection,
             packages,

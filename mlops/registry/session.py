@@ -9,7 +9,7 @@ client factory); nothing else in the kit decides where MLflow is.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,17 +24,23 @@ class MlflowConnection:
 
     tracking_uri: str
     artifact_env: Mapping[str, str] = field(default_factory=dict)
+    credentials: Callable[[], Mapping[str, str]] | None = None
+    """Variables that authenticate to the server (``MLFLOW_TRACKING_TOKEN``), asked for each time a process or a
+    block needs them: tokens expire, and a connection that is never used fetches none."""
+
+    def _env(self) -> dict[str, str]:
+        return {**self.artifact_env, **(self.credentials() if self.credentials is not None else {})}
 
     def environment(self) -> dict[str, str]:
         """What a process (in process, ``mlflow ui``, a model server) needs to reach this MLflow."""
-        return {**self.artifact_env, **QUIET, "MLFLOW_TRACKING_URI": self.tracking_uri}
+        return {**self._env(), **QUIET, "MLFLOW_TRACKING_URI": self.tracking_uri}
 
     @contextmanager
     def session(self) -> Iterator[Any]:
         """Point MLflow at this server for the block; yields an ``MlflowClient``."""
         from mlflow import MlflowClient
 
-        with scoped_mlflow(self.tracking_uri, self.artifact_env):
+        with scoped_mlflow(self.tracking_uri, self._env()):
             yield MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
 
 
@@ -71,6 +77,22 @@ def scoped_mlflow(tracking_uri: str, env: Mapping[str, str] | None = None) -> It
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def google_id_token(audience: str, fetch: Callable[[Any, str], str] | None = None) -> dict[str, str]:
+    """``MLFLOW_TRACKING_TOKEN``: a Google ID token for ``audience`` (the Cloud Run service URL of the stack's
+    MLflow server, which admits only callers holding ``roles/run.invoker``), from Application Default Credentials
+    (the metadata server in Vertex and Cloud Run, a service account key or ``gcloud auth`` elsewhere)."""
+    import google.auth.transport.requests
+
+    token = (fetch or _fetch_with_adc)(google.auth.transport.requests.Request(), audience)
+    return {"MLFLOW_TRACKING_TOKEN": token}
+
+
+def _fetch_with_adc(request: Any, audience: str) -> str:
+    from google.oauth2 import id_token
+
+    return str(id_token.fetch_id_token(request, audience))  # type: ignore[no-untyped-call]
 
 
 def ensure_experiment(client: Any, name: str, artifact_location: str) -> str:

@@ -77,3 +77,41 @@ def test_on_gcp_firestore_opens_the_stacks_named_database(monkeypatch: pytest.Mo
     assert (
         gcp_client_factory(settings).firestore()._database_string.endswith("/databases/(default)")
     )  # no stack outputs: the default
+
+
+def test_on_gcp_the_mlflow_connection_sends_a_google_id_token_for_the_server_url_when_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The stack's MLflow server is a Cloud Run service that admits callers with an ID token for its URL only."""
+    from google.auth.credentials import AnonymousCredentials
+
+    from mlops.outputs import StackOutputs
+    from mlops.registry import session
+    from mlops.wiring import WiredServices
+
+    anonymous = AnonymousCredentials()  # type: ignore[no-untyped-call]
+    monkeypatch.setattr("google.auth.default", lambda *a, **k: (anonymous, "mlops-test"))  # no ADC in tests
+    audiences: list[str] = []
+
+    def fetch(_request: Any, audience: str) -> str:
+        audiences.append(audience)
+        return f"token-{len(audiences)}"
+
+    monkeypatch.setattr(session, "_fetch_with_adc", fetch)
+    url = "https://mlops-kit-dev-mlflow-abc-uc.a.run.app"
+    values: dict[str, Any] = {"mlflow_tracking_uri": url, "model_package_group": "m", "models_bucket": "b"}
+    settings = load_settings(cloud="gcp", target="gcp", gcp={"project": "mlops-test"})
+    registry = WiredServices(settings, StackOutputs.model_construct(**values)).model_registry
+    assert audiences == []  # lazily: building the registry fetches no token
+    environment = registry.environment()
+    assert (environment["MLFLOW_TRACKING_URI"], environment["MLFLOW_TRACKING_TOKEN"]) == (url, "token-1")
+    assert registry.environment()["MLFLOW_TRACKING_TOKEN"] == "token-2"  # asked again: tokens expire
+    assert audiences == [url, url]
+
+    emulated = load_settings(cloud="gcp", target="gcp-emulators", gcp={"storage_emulator_host": "http://h:1"})
+    local = {**values, "mlflow_tracking_uri": "sqlite:////tmp/x/mlflow.db"}
+    assert (
+        "MLFLOW_TRACKING_TOKEN"
+        not in WiredServices(emulated, StackOutputs.model_construct(**local)).model_registry.environment()
+    )
+    assert len(audiences) == 2
