@@ -174,9 +174,10 @@ def _on_cloud_run(uri: str) -> bool:
 
 
 def _local_tracking_store(tracking_uri: str, outputs: dict[str, Any], notes: dict[str, str]) -> dict[str, Any]:
-    """The program exports a Cloud Storage path as MLflow's location; MLflow has no tracking store on Cloud Storage
-    (only artifacts), so locally a sqlite store per stack plays the tracking server, as the AWS local apply plays
-    SageMaker's managed MLflow; the deployed training pipeline's Register step gets the same URI
+    """The program exports its Cloud Run MLflow server's URL (the server, its Cloud SQL database and secret are not
+    sent locally), or, from an older program, a Cloud Storage path, where MLflow keeps artifacts only; so locally a
+    sqlite store per stack plays the tracking server, as the AWS local apply plays SageMaker's managed MLflow; the
+    deployed training pipeline's Register step gets the same URI
     (:func:`~mlops.local.gcp_apply.handlers.with_tracking_uri`). Artifacts stay in the models bucket."""
     declared = str(outputs.get("mlflow_tracking_uri", ""))
     if _on_cloud_run(declared):  # the program's own server (tracking.py): Cloud Run and Cloud SQL are not sent
