@@ -86,6 +86,9 @@ class StackConfig(BaseModel):
     """Cost switch: ``false`` declares no managed MLflow server; the stack then uses ``mlflowTrackingUri`` (e.g. the
     tracking server of another stack, shared)."""
     mlflow_tracking_uri: str | None = None
+    mlflow_image_uri: str | None = None
+    """``cloud: gcp``: the image the MLflow tracking server runs (it needs MLflow and a PostgreSQL driver); unset,
+    the stack's training image."""
     mlflow_database_deletion_protection: bool = True
     """``cloud: gcp``: deletion protection of the MLflow tracking server's Cloud SQL instance and Cloud Run service
     (``false`` lets a throw-away stack be destroyed)."""

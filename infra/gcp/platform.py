@@ -129,7 +129,8 @@ def define_gcp_platform(config: StackConfig) -> PlatformOutputs:
             subnet_id=network.subnet_id,
             private_services=network.private_services,
             models_bucket=zones["models"],
-            image=images.uris["training"],  # holds MLflow; the server needs a PostgreSQL driver in it too
+            # the training image holds MLflow; the server needs a PostgreSQL driver in it too
+            image=config.mlflow_image_uri or images.uris["training"],
             invokers=[training.service_account],  # Vertex training, pipelines and serving run as this account
             deletion_protection=config.mlflow_database_deletion_protection,
         ),

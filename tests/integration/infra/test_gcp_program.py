@@ -351,3 +351,21 @@ def test_mlflow_tracking_server_is_private_encrypted_and_called_by_the_vertex_ac
         ("roles/storage.objectUser", server),
     }
     assert grants["tracking-server-writes-models"]["bucket"] == models
+
+
+def test_a_stack_may_run_its_own_mlflow_image_and_drop_the_databases_deletion_protection(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from tests.integration.release.program_support import plan_with, stack_repo
+
+    image = "us-central1-docker.pkg.dev/mlops-kit-dev/tools/mlflow-postgres@sha256:" + "0" * 64
+    plan = plan_with(
+        stack_repo(tmp_path_factory.mktemp("repo")),
+        "gcp-dev",
+        {"mlflowImageUri": image, "mlflowDatabaseDeletionProtection": False},
+    )
+    database = _named(plan, "tracking-database").inputs
+    assert (database["deletionProtection"], database["settings"]["deletionProtectionEnabled"]) == (False, False)
+    service = _named(plan, "tracking-server").inputs
+    assert service["deletionProtection"] is False
+    assert service["template"]["containers"][0]["image"] == image
