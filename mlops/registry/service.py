@@ -168,7 +168,8 @@ class MlflowModelRegistry:
             previous_info = self._info(client, previous) if previous is not None else None
             with self._changes(client, f"making model {name!r} v{version} champion") as change:
                 change.package(target, "Approved", "Production", f"promoted: {note}")
-                if previous is not None:
+                # a champion registered with MLflow's own client has no package to archive: its alias still moves
+                if previous is not None and previous.tags.get(PACKAGE_TAG):
                     change.package(previous, "Approved", "Archived", f"replaced by v{version}")
                 change.tag(target, STAGE_TAG, "Production")
                 change.tag(target, PROMOTION_TAG, note)

@@ -379,7 +379,7 @@ def round_(request: pytest.FixtureRequest) -> Iterator[Round]:
     clients = _clients_for(impl, request)
     done: list[Harness] = []
     try:
-        for _attempt in range(2):
+        for _attempt in range(3):  # a busy machine can delay an evaluation past its period: try a new round
             harness, topic = _harness(impl, clients)
             done.append(harness)
             observed = _run_round(harness, topic, _cases_for(impl))

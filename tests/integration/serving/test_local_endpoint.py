@@ -17,6 +17,7 @@ from mlops.local.clients import clients_of
 from mlops.local.hosting import LocalHosting
 from mlops.platform import Platform
 from mlops.ports.hosting import Deployment
+from mlops.registry.session import scoped_mlflow
 from serving.deploy import deploy_model, hosting_spec
 from serving.errors import DeploymentError
 from tests.unit.serving.model_support import DATASET, RegisteredModel, train_and_register
@@ -124,15 +125,15 @@ def test_a_deployment_that_fails_its_health_check_never_takes_traffic(
     import mlflow
     from sklearn.dummy import DummyClassifier
 
-    mlflow.set_tracking_uri(registered.tracking_uri)
-    experiment = mlflow.get_experiment_by_name(DATASET)
-    assert experiment is not None
-    with mlflow.start_run(experiment_id=experiment.experiment_id):
-        # no signature: the server refuses to serve it and exits during start-up
-        model = DummyClassifier().fit([[0.0]], [0])
-        info = mlflow.sklearn.log_model(
-            model, name="model", registered_model_name=DATASET, serialization_format="cloudpickle"
-        )
+    with scoped_mlflow(registered.tracking_uri):
+        experiment = mlflow.get_experiment_by_name(DATASET)
+        assert experiment is not None
+        with mlflow.start_run(experiment_id=experiment.experiment_id):
+            # no signature: the server refuses to serve it and exits during start-up
+            model = DummyClassifier().fit([[0.0]], [0])
+            info = mlflow.sklearn.log_model(
+                model, name="model", registered_model_name=DATASET, serialization_format="cloudpickle"
+            )
     spec = hosting_spec(platform, DATASET, str(info.registered_model_version), endpoint_runner.LOCAL_IMAGE)
     with pytest.raises(DeploymentError, match="exited with code 3 before its health check passed"):
         LocalHosting(platform, health_timeout=120).deploy(spec)

@@ -11,6 +11,7 @@ import pytest
 from mlops.adapters.memory.endpoint import MemoryHosting
 from mlops.ports.endpoint import EndpointNotFoundError
 from mlops.ports.hosting import Deployment, HostingError
+from mlops.registry.session import scoped_mlflow
 from mlops.wiring import memory_platform
 from serving.deploy import deploy_model
 from tests.unit.serving.test_deploy import OUTPUTS
@@ -47,7 +48,10 @@ def test_deploy_serves_the_champion_in_memory_and_a_failed_start_keeps_it(tmp_pa
         for label, probability in zip(expected.predictions, expected.probabilities, strict=True)
     ]
 
-    with mlflow.start_run(experiment_id=mlflow.get_experiment_by_name(DATASET).experiment_id):  # type: ignore[union-attr]
+    with (
+        scoped_mlflow(registered.tracking_uri),
+        mlflow.start_run(experiment_id=mlflow.get_experiment_by_name(DATASET).experiment_id),  # type: ignore[union-attr]
+    ):
         unsigned = mlflow.sklearn.log_model(
             DummyClassifier().fit([[0.0]], [0]), name="model", registered_model_name=DATASET
         )

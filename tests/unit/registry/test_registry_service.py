@@ -163,6 +163,24 @@ def test_set_champion_then_rollback_keep_aliases_tags_and_packages_in_step(
     assert isinstance(caught.value, ConflictError)
 
 
+def test_a_champion_registered_outside_the_kit_is_replaced(unit: Harness, job: JobModel, name: str) -> None:
+    # A version registered with MLflow's own client (no model package) and made champion by hand: the kit's next
+    # champion replaces it; there is no package to archive, the rest moves as usual.
+    with unit.store.connection.session() as client:
+        client.create_registered_model(name)
+        outside = client.create_model_version(name, source=unit.store.artifact_location(name))
+        client.set_registered_model_alias(name, CHAMPION, outside.version)
+    unit.registry.register(registration(job, "job-a", dataset=name))
+
+    previous = unit.registry.set_champion(name, 2, note="the kit's first")
+
+    assert previous is not None and (previous.version, previous.model_package_arn) == (1, "")
+    assert state(unit.registry, name) == {
+        1: ((), "Archived", "", ""),
+        2: ((CHAMPION,), "Production", "Approved", "Production"),
+    }
+
+
 def test_a_failed_promotion_is_undone(unit: Harness, job: JobModel, name: str) -> None:
     registry = unit.over(FailingUpdates("unit-group", fail_on="replaced by"))
     registry.register(registration(job, "job-a", dataset=name))
