@@ -462,7 +462,7 @@ class WiredServices:
         uri = self.outputs.mlflow_tracking_uri
         credentials = None
         if self.settings.target == "gcp" and uri.startswith("https://"):  # Cloud Run admits Google ID tokens only
-            from mlops.registry.session import google_id_token
+            from mlops.adapters.gcp.id_token import google_id_token
 
             credentials = partial(google_id_token, uri)
         connection = MlflowConnection(uri, {"STORAGE_EMULATOR_HOST": storage} if storage else {}, credentials)

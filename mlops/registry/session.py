@@ -79,22 +79,6 @@ def scoped_mlflow(tracking_uri: str, env: Mapping[str, str] | None = None) -> It
                 os.environ[name] = value
 
 
-def google_id_token(audience: str, fetch: Callable[[Any, str], str] | None = None) -> dict[str, str]:
-    """``MLFLOW_TRACKING_TOKEN``: a Google ID token for ``audience`` (the Cloud Run service URL of the stack's
-    MLflow server, which admits only callers holding ``roles/run.invoker``), from Application Default Credentials
-    (the metadata server in Vertex and Cloud Run, a service account key or ``gcloud auth`` elsewhere)."""
-    import google.auth.transport.requests
-
-    token = (fetch or _fetch_with_adc)(google.auth.transport.requests.Request(), audience)
-    return {"MLFLOW_TRACKING_TOKEN": token}
-
-
-def _fetch_with_adc(request: Any, audience: str) -> str:
-    from google.oauth2 import id_token
-
-    return str(id_token.fetch_id_token(request, audience))  # type: ignore[no-untyped-call]
-
-
 def ensure_experiment(client: Any, name: str, artifact_location: str) -> str:
     """The experiment id of ``name``, created with its artifacts at ``artifact_location`` if absent.
 

@@ -85,8 +85,8 @@ def test_on_gcp_the_mlflow_connection_sends_a_google_id_token_for_the_server_url
     """The stack's MLflow server is a Cloud Run service that admits callers with an ID token for its URL only."""
     from google.auth.credentials import AnonymousCredentials
 
+    from mlops.adapters.gcp import id_token
     from mlops.outputs import StackOutputs
-    from mlops.registry import session
     from mlops.wiring import WiredServices
 
     anonymous = AnonymousCredentials()  # type: ignore[no-untyped-call]
@@ -97,7 +97,7 @@ def test_on_gcp_the_mlflow_connection_sends_a_google_id_token_for_the_server_url
         audiences.append(audience)
         return f"token-{len(audiences)}"
 
-    monkeypatch.setattr(session, "_fetch_with_adc", fetch)
+    monkeypatch.setattr(id_token, "_fetch_with_adc", fetch)
     url = "https://mlops-kit-dev-mlflow-abc-uc.a.run.app"
     values: dict[str, Any] = {"mlflow_tracking_uri": url, "model_package_group": "m", "models_bucket": "b"}
     settings = load_settings(cloud="gcp", target="gcp", gcp={"project": "mlops-test"})
