@@ -8,11 +8,8 @@ the Firestore emulator, the notifications on a Pub/Sub topic). Cloud Monitoring'
 in three places (:mod:`mlops.alert_policies`): it has no M of N in time and no INSUFFICIENT_DATA state (those cases
 are left out of its round, with the reason), and it judges every series a filter selects (an expected failure).
 
-Timing, which the kit's evaluators and LocalStack must share: alarms have a 10 s period; datapoints are put at
-``period start + 1 s`` once at least 1.5 s of the current period are gone and 5 s remain. LocalStack evaluates an
-alarm when it is created, over windows sliding back from that moment; the kit's periods are aligned to the epoch:
-both put a datapoint into the same period exactly when the evaluation happens more than 1 s into the period it
-was put for (the round is repeated once, with fresh names, when a busy machine made either evaluate late).
+Timing, which the kit's evaluators and LocalStack must share, is :mod:`tests.support.alarm_timing`'s (the round is
+repeated, with fresh names, when a busy machine made an evaluation fall outside it).
 """
 
 from __future__ import annotations
@@ -40,8 +37,8 @@ from mlops.ports.errors import NotFoundError
 from mlops.ports.metrics import MetricsPublisher
 from mlops.settings import load_settings
 from mlops.wiring import client_factory
+from tests.support.alarm_timing import PERIOD, evaluated_in_period, wait_for_aligned_start
 
-PERIOD = 10
 IMPLEMENTATIONS = ["memory", "aws-moto", "aws-localstack", "gcp-emulator"]
 ACCOUNT_TOPIC = "arn:aws:sns:us-east-1:000000000000:"
 MOTO_ANY_DIMENSIONS = (
@@ -312,16 +309,6 @@ def _clients_for(impl: str, request: pytest.FixtureRequest) -> ClientFactory | G
     return None
 
 
-def _wait_for_aligned_start() -> int:
-    """Start of the current period once at least 1.5 s of it are gone and 5 s remain."""
-    while True:
-        now = time.time()
-        into = now % PERIOD
-        if 1.5 <= into <= PERIOD - 5:
-            return int(now - into)
-        time.sleep(0.1)
-
-
 @dataclass
 class Round:
     """What one round observed: each case's first evaluation that left its initial state (or the last one)."""
@@ -336,13 +323,13 @@ class Round:
 
     def on_time(self) -> bool:
         """Every alarm with data was judged inside the period its newest data was put for."""
-        return all(self.start + 1 < self.observed_at[name] < self.start + PERIOD for name in self.timed)
+        return all(evaluated_in_period(self.start, self.observed_at[name]) for name in self.timed)
 
 
 def _run_round(harness: Harness, topic: str, cases: list[Case]) -> Round:
     run = uuid.uuid4().hex[:8]
     names = {case.key: f"contract-{run}-{case.key}" for case in cases}
-    start = _wait_for_aligned_start()
+    start = wait_for_aligned_start()
     for case in cases:
         for back, points in case.data.items():
             for value, dims in points:
