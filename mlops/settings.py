@@ -71,6 +71,17 @@ class EndpointChoice(_Choice):
         description="Local endpoints only: every DeploymentConfig wait (canary/linear bake, termination wait) "
         "longer than this is cut to it, so a 5-minute canary bakes 10 s on the laptop; null waits as configured.",
     )
+    response_format: Literal["kit", "mlflow"] = Field(
+        default="kit",
+        description="What the deployed endpoint answers: `kit` (predictions, probabilities, model version) or "
+        "`mlflow` (exactly what `mlflow models serve` answers, for clients written against it); a request may "
+        "still ask for either with the X-Mlops-Response-Format header. Batch predictions always read the kit's.",
+    )
+    model_engine: Literal["auto", "plain"] = Field(
+        default="auto",
+        description="What the deployed model runs on: `auto` the compiled (ONNX) model registered with the version "
+        "when there is one, else the estimator; `plain` always the estimator.",
+    )
 
 
 class TrainingChoice(_Choice):

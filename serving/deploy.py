@@ -17,7 +17,9 @@ from typing import Any
 from mlops.outputs import StackOutputs
 from mlops.platform import Platform
 from mlops.ports.hosting import MODEL_URI_ENV, Container, Deployment, HostingSpec
+from serving.compiled import ENGINE_ENV
 from serving.errors import DeploymentError
+from serving.payload import KIT_FORMAT, RESPONSE_FORMAT_ENV
 
 CONTAINER_PORT = 8080
 SERVE_MODULE = "serving"
@@ -44,26 +46,34 @@ def names_for(outputs: StackOutputs, version: str) -> DeploymentNames:
     )
 
 
-def container_environment(platform: Platform, dataset: str, model_uri: str) -> dict[str, str]:
+def container_environment(
+    platform: Platform, dataset: str, model_uri: str, response_format: str = KIT_FORMAT
+) -> dict[str, str]:
     """What the serving container reads at start (see :mod:`serving.server`): the model, the tracking server,
-    the dataset (for its entity key), the online table, and the kit's target and region, from which the
-    container's own services (online store, model packages) are wired."""
+    the dataset (for its entity key), the online table, the answer's format and the model's engine (the stack's
+    endpoint settings), and the kit's target and region, from which the container's own services (online store,
+    model packages) are wired."""
     return {
         MODEL_URI_ENV: model_uri,
         "MLFLOW_TRACKING_URI": platform.outputs.mlflow_tracking_uri,
         "SERVING_DATASET": dataset,
         "SERVING_ONLINE_TABLE": platform.outputs.online_feature_table,
+        RESPONSE_FORMAT_ENV: response_format,
+        ENGINE_ENV: platform.settings.services.endpoint.model_engine,
         "SAGEMAKER_BIND_TO_PORT": str(CONTAINER_PORT),
         "MLOPS_TARGET": platform.settings.target,
         "MLOPS_REGION": platform.settings.region,
     }
 
 
-def serving_container(platform: Platform, dataset: str, model_uri: str) -> Container:
-    """The serving container of one model version, as a local runner starts it."""
+def serving_container(platform: Platform, dataset: str, model_uri: str, response_format: str = KIT_FORMAT) -> Container:
+    """The serving container of one model version, as a local runner starts it.
+
+    ``response_format`` is the kit's by default: batch inference reads the kit's answers whatever the endpoint's.
+    """
     return Container(
         module=SERVE_MODULE,
-        environment=container_environment(platform, dataset, model_uri),
+        environment=container_environment(platform, dataset, model_uri, response_format),
         # the image carries the dataset definitions; a process on this machine reads them from the checkout
         extra_environment={"SERVING_DATASETS_DIR": str(platform.settings.datasets_dir.resolve())},
     )
@@ -130,7 +140,7 @@ def hosting_spec(
 
     model_uri = registry_uri(dataset, version)
     names = names_for(platform.outputs, version)
-    container = serving_container(platform, dataset, model_uri)
+    container = serving_container(platform, dataset, model_uri, platform.settings.services.endpoint.response_format)
     return HostingSpec(
         endpoint=names.endpoint,
         model_uri=model_uri,

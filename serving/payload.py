@@ -46,6 +46,7 @@ PARAMS_KEY = "params"  # MLflow's inference parameters, next to the data key
 KIT_FORMAT = "kit"
 MLFLOW_FORMAT = "mlflow"
 RESPONSE_FORMATS = (KIT_FORMAT, MLFLOW_FORMAT)
+RESPONSE_FORMAT_ENV = "SERVING_RESPONSE_FORMAT"  # the deployment's default answer (serving/server.py)
 VERTEX_FORMAT = "vertex"  # Vertex AI's answer to its own request shape; chosen by the body, never by a header
 VERTEX_KEYS = ("instances", "parameters")
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker InvokeEndpoint's limit

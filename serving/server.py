@@ -40,6 +40,7 @@ from serving.compiled import engine_from
 from serving.core import InferenceCore
 from serving.errors import InvocationError, ModelLoadError
 from serving.model import load_model
+from serving.payload import KIT_FORMAT, RESPONSE_FORMAT_ENV
 
 log = logging.getLogger("serving.server")
 DEFAULT_PORT = 8080
@@ -108,11 +109,11 @@ def build_core(model_uri: str, env: Mapping[str, str], platform: Platform | None
         entity_key = definition.entity_key
         if env.get("SERVING_ONLINE_TABLE"):
             store = platform.services.online_store
-    response_format = env.get("SERVING_RESPONSE_FORMAT", "kit")
+    response_format = env.get(RESPONSE_FORMAT_ENV, KIT_FORMAT)
     try:
         return InferenceCore(model, dataset, entity_key, store, response_format)
     except InvocationError as exc:
-        raise ModelLoadError(f"SERVING_RESPONSE_FORMAT: {exc}") from exc
+        raise ModelLoadError(f"{RESPONSE_FORMAT_ENV}: {exc}") from exc
 
 
 Handler = Callable[[bytes, str, str], tuple[int, bytes, str]]

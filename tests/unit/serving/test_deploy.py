@@ -13,12 +13,13 @@ from botocore.stub import Stubber
 
 from mlops.adapters.aws.clients import ClientFactory
 from mlops.adapters.aws.sagemaker_hosting import SageMakerHosting
+from mlops.errors import ConfigError
 from mlops.outputs import StackOutputs
 from mlops.platform import Platform
 from mlops.ports.hosting import Deployment, HostingError, HostingNotFoundError
 from mlops.settings import load_settings
 from mlops.wiring import build_platform
-from serving.deploy import blue_green_config, deploy_model, hosting_spec, names_for
+from serving.deploy import blue_green_config, deploy_model, hosting_spec, names_for, serving_container
 from serving.errors import DeploymentError
 
 ACCOUNT = "arn:aws:sagemaker:us-east-1:123456789012"
@@ -96,6 +97,8 @@ def test_the_spec_carries_the_requests_sagemaker_gets_and_the_container_a_runner
         "MLFLOW_TRACKING_URI": "sqlite:////tmp/unused-mlflow.db",
         "SERVING_DATASET": "card_transactions",
         "SERVING_ONLINE_TABLE": "kit-online",
+        "SERVING_RESPONSE_FORMAT": "kit",
+        "SERVING_MODEL_ENGINE": "auto",
         "SAGEMAKER_BIND_TO_PORT": "8080",
         "MLOPS_TARGET": "aws",
         "MLOPS_REGION": "us-east-1",
@@ -114,6 +117,28 @@ def test_the_spec_carries_the_requests_sagemaker_gets_and_the_container_a_runner
     assert (spec.container.module, spec.container.environment) == ("serving", environment)
     # local-only: where the definitions are; never part of what SageMaker gets
     assert Path(spec.container.extra_environment["SERVING_DATASETS_DIR"]).is_absolute()
+
+
+def test_the_stacks_endpoint_settings_choose_the_answer_and_the_engine_of_the_endpoint_not_of_batch() -> None:
+    """An endpoint answering as `mlflow models serve` does, on the plain estimator: what the endpoint's container
+    gets; the batch transform's container of the same stack still answers the kit's way (batch parses it)."""
+    endpoint = {"type": "sagemaker", "response_format": "mlflow", "model_engine": "plain"}
+    settings = load_settings(target="aws", region="us-east-1", services={"endpoint": endpoint})
+    platform = build_platform(settings, OUTPUTS)
+    spec = hosting_spec(platform, "card_transactions", "7", "img")
+    chosen = {k: spec.container.environment[k] for k in ("SERVING_RESPONSE_FORMAT", "SERVING_MODEL_ENGINE")}
+    assert chosen == {"SERVING_RESPONSE_FORMAT": "mlflow", "SERVING_MODEL_ENGINE": "plain"}
+    assert spec.model_request["PrimaryContainer"]["Environment"] == spec.container.environment
+    batch = serving_container(platform, "card_transactions", "models:/card_transactions/7")
+    assert batch.environment["SERVING_RESPONSE_FORMAT"] == "kit"
+    assert batch.environment["SERVING_MODEL_ENGINE"] == "plain"
+
+
+def test_an_unknown_response_format_names_the_setting() -> None:
+    with pytest.raises(
+        ConfigError, match=r"services\.endpoint\.response_format.*MLOPS_SERVICES__ENDPOINT__RESPONSE_FORMAT"
+    ):
+        load_settings(target="aws", services={"endpoint": {"response_format": "csv"}})
 
 
 def test_existing_endpoint_is_updated_blue_green_with_auto_rollback() -> None:
