@@ -47,6 +47,13 @@ def _outputs(record: CaptureRecord, rows: int) -> tuple[list[Any], list[Any]]:
         raise MonitoringError(
             f"capture record {record.event_id}: {rows} input row(s) but {len(predictions)} prediction(s)"
         )
+    if any(isinstance(p, list | dict) for p in predictions):
+        raise MonitoringError(
+            f"capture record {record.event_id}: the endpoint answered in MLflow's format (each row's class "
+            "probabilities, no label): monitoring reads the kit's answer; deploy with "
+            "services.endpoint.response_format=kit (a client may still ask for MLflow's with the "
+            "X-Mlops-Response-Format header)"
+        )
     return predictions, [p if p is None or isinstance(p, float | int) else None for p in probabilities]
 
 

@@ -22,6 +22,7 @@ from mlops.platform import Platform
 from mlops.wiring import memory_platform
 from monitoring.baseline import baseline_of
 from monitoring.ground_truth import upload_ground_truth
+from monitoring.modelmonitor.captured import capture_frame
 from monitoring.modelmonitor.job import ENDPOINT_NAMESPACE, run_data_quality
 from monitoring.modelmonitor.runner import run_tick
 from tests.support.registry import job_model, registration
@@ -167,3 +168,16 @@ def test_a_champion_without_a_baseline_is_refused_by_name(platform: Platform, jo
     old = job.definition.model_copy(update={"name": "mm_old"})
     with pytest.raises(MonitoringError, match="has no baseline_statistics_uri, baseline_constraints_uri tag"):
         run_data_quality(platform, old, feature_frame(50, seed=2), source="batch", input_uri="memory://x/y")
+
+
+def test_captured_answers_in_mlflows_format_are_refused_by_name() -> None:
+    """An endpoint deployed with response_format mlflow answers each row's class probabilities: no label to judge."""
+    record = CaptureRecord(
+        event_id="evt-mlflow",
+        inference_time=datetime(2024, 1, 1, tzinfo=UTC),
+        endpoint_input=CapturedPayload("text/csv", "INPUT", "1.0,2.0", "CSV"),
+        endpoint_output=CapturedPayload("application/json", "OUTPUT", '{"predictions": [[0.9, 0.1]]}', "JSON"),
+    )
+    spec = ModelSpec(task="binary", label="y", event_time="t", features=("a", "b"), categorical=())
+    with pytest.raises(MonitoringError, match=r"evt-mlflow.*MLflow's format.*response_format=kit"):
+        capture_frame([record], spec)
