@@ -1,7 +1,8 @@
 """The platform's alarms as pure data: metric, statistic, comparison and threshold per alarm key.
 
 The kit's monitoring code publishes the custom metrics (``DataQualityFailures``, ``DataDriftScore``,
-``ConceptDriftScore``, ``ModelQualityDrop``) to the stack's namespace; SageMaker publishes the endpoint's.
+``ConstraintViolations``, ``ConceptDriftScore``, ``ModelQualityDrop``) to the stack's namespace; SageMaker publishes
+the endpoint's.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ ALARM_KEYS: tuple[str, ...] = (
     "endpoint_latency",
     "data_quality",
     "data_drift",
+    "data_constraints",
     "concept_drift",
     "model_degradation",
 )
@@ -98,6 +100,19 @@ def alarm_specs(limits: Thresholds) -> dict[str, AlarmSpec]:
             1,
             False,
             "Input feature distributions drifted from the training baseline",
+        ),
+        # What the endpoint was sent broke the baseline's constraints (a missing or extra column, a type, a
+        # category never seen, completeness): a data problem for someone to look at, never a reason to retrain.
+        AlarmSpec(
+            "data_constraints",
+            "ConstraintViolations",
+            "Maximum",
+            "GreaterThanOrEqualToThreshold",
+            1.0,
+            3600,
+            1,
+            False,
+            "Served inputs violate the training baseline's constraints (Model Monitor's checks)",
         ),
         AlarmSpec(
             "concept_drift",

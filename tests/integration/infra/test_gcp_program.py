@@ -85,6 +85,7 @@ def test_outputs_satisfy_the_stack_outputs_contract(plans: dict[str, Plan], stac
         "endpoint_latency",
         "data_quality",
         "data_drift",
+        "data_constraints",
         "concept_drift",
         "model_degradation",
         "pipeline_failures",

@@ -204,3 +204,38 @@ def test_every_alarm_of_the_stack_is_evaluable_and_absent_ones_are_named(platfor
         alarms.evaluate([names[0], "no-such-alarm"])
     with pytest.raises(AlarmNotFoundError, match="'no-such-alarm'"):
         alarms.history("no-such-alarm")
+
+
+def test_constraint_violations_notify_without_starting_the_retraining(platform: Platform) -> None:
+    """Served inputs that break the baseline's constraints are a data problem: the topic hears, nothing retrains."""
+    outputs = platform.outputs
+    pipelines = MemoryPipelines({outputs.training_pipeline_name: json.dumps({"Parameters": [{"Name": "TriggeredBy"}]})})
+    alarms = LocalAlarms(
+        clients_of(platform),
+        platform.services.metrics,
+        history_log_group=outputs.log_groups["monitoring"],
+        delivery=TargetDelivery(
+            lambda: pipelines, platform.services.object_store, outputs.bucket_for_zone("monitoring")
+        ),
+    )
+    alarm_name = outputs.alarm("data_constraints")
+    (definition,) = alarms.describe([alarm_name])
+    assert (definition.metric_name, dict(definition.dimensions), definition.threshold) == (
+        "ConstraintViolations",
+        {},
+        1,
+    )
+    topic_queue = _queue_subscribed_to_topic(platform, "alarm-runner-constraints-probe")
+    clients_of(platform).client("cloudwatch").set_alarm_state(
+        AlarmName=alarm_name, StateValue="OK", StateReason="test starts from OK"
+    )
+    platform.services.metrics.publish({"ConstraintViolations": 2}, {})
+
+    (outcome,) = alarms.evaluate([alarm_name], now=datetime.now(UTC))
+
+    assert (outcome.previous_state, outcome.state, outcome.applied) == ("OK", "ALARM", True)
+    assert outcome.notified == (outputs.alarm_topic_arn,)
+    assert outcome.event_targets == () and outcome.actions == ()
+    assert pipelines.executions(outputs.training_pipeline_name) == []
+    (notification,) = _messages(platform, topic_queue)
+    assert (notification["AlarmName"], notification["NewStateValue"]) == (alarm_name, "ALARM")
