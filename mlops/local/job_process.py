@@ -11,6 +11,7 @@ process start time, :func:`runner_identity`); a later run finds the records whos
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 import threading
@@ -75,11 +76,26 @@ class ScriptOutcome:
     interrupted: str | None = None  # what stopped the runner itself (Ctrl-C, an error), if anything
 
 
+def jvm_scratch_env(home: Path) -> dict[str, str]:
+    """The job's own JVM keeps its temporary files (``java.io.tmpdir``: Spark's ``artifacts-*`` and ``spark-*``
+    directories; ``SPARK_LOCAL_DIRS``: shuffle and blocks) in the run's directory: the JVM deletes them only when it
+    exits normally, and a killed run's would outlive it in the machine's /tmp."""
+    scratch = home / "jvm-tmp"
+    scratch.mkdir(parents=True, exist_ok=True)
+    java_options = shlex.quote(f"-Djava.io.tmpdir={scratch}")
+    return {
+        "PYSPARK_SUBMIT_ARGS": f"--driver-java-options {java_options} pyspark-shell",
+        "SPARK_LOCAL_DIRS": str(scratch),
+    }
+
+
 def run_script(
     command: list[str], env: dict[str, str], timeout_s: float | None, on_line: Callable[[str], None]
 ) -> ScriptOutcome:
-    """Run ``command`` supervised (see the module's docstring), handing each output line to ``on_line``; stop it
-    after ``timeout_s``. An interrupt or error here stops the tree and goes on."""
+    """Run ``command`` supervised (see the module's docstring) in its directory ``env["HOME"]`` (its JVM's scratch
+    files there too), handing each output line to ``on_line``; stop it after ``timeout_s``. An interrupt or error
+    here stops the tree and goes on."""
+    env = {**env, **jvm_scratch_env(Path(env["HOME"]))}
     process = start_watched(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, cwd=env["HOME"]
     )

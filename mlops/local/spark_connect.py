@@ -26,6 +26,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -48,6 +49,7 @@ HOST = "127.0.0.1"
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 STATEFILE = "state.json"
 LOGFILE = "connect.log"
+SCRATCH_DIR = "tmp"  # the JVM's java.io.tmpdir and spark.local.dir
 START_TIMEOUT_S = 120.0  # a JVM start on two busy cores can take a minute
 TOKEN_ENV = "SPARK_CONNECT_AUTHENTICATE_TOKEN"
 # The job's _runtime reads this: a Spark Connect URL means "use the warm server", else a local[N] master.
@@ -162,8 +164,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def server_command(home: Path, port: int, driver_memory: str, cores: int) -> list[str]:
-    """``spark-submit`` of the Spark Connect server: loopback, one port, bounded memory, no UI."""
+def server_command(home: Path, port: int, driver_memory: str, cores: int, scratch: Path | None = None) -> list[str]:
+    """``spark-submit`` of the Spark Connect server: loopback, one port, bounded memory, no UI, its temporary
+    files in ``scratch``."""
     confs = {
         "spark.connect.grpc.binding.address": HOST,
         "spark.connect.grpc.binding.port": str(port),
@@ -178,6 +181,8 @@ def server_command(home: Path, port: int, driver_memory: str, cores: int) -> lis
     }
     command = [str(home / "bin" / "spark-submit"), "--class", SERVER_CLASS, "--name", "mlops-spark-connect"]
     command += ["--master", f"local[{cores}]", "--driver-memory", driver_memory]
+    if scratch is not None:  # its temporary files in the state dir (a killed JVM leaves them behind)
+        command += ["--driver-java-options", f"-Djava.io.tmpdir={scratch}", "--conf", f"spark.local.dir={scratch}"]
     for key, value in confs.items():
         command += ["--conf", f"{key}={value}"]
     return [*command, "spark-internal"]
@@ -215,9 +220,12 @@ def up(
     used_cores = max(1, min(cores or 2, os.cpu_count() or 1))
     token = secrets.token_urlsafe(24)
     spark_dir.mkdir(parents=True, exist_ok=True)
+    scratch = spark_dir / SCRATCH_DIR
+    shutil.rmtree(scratch, ignore_errors=True)  # what an earlier server that was killed left
+    scratch.mkdir()
     with (spark_dir / LOGFILE).open("ab") as log:
         process = subprocess.Popen(
-            server_command(home, chosen, driver_memory, used_cores),
+            server_command(home, chosen, driver_memory, used_cores, scratch),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

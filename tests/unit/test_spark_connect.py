@@ -32,6 +32,13 @@ def test_the_server_listens_on_loopback_on_its_port_with_bounded_memory() -> Non
     assert "secret" not in joined  # the token never goes on a command line (ps shows it to every user)
 
 
+def test_the_servers_temporary_files_go_where_it_is_told() -> None:
+    command = spark_connect.server_command(Path("/opt/spark"), 15002, "768m", 2, Path("/state/spark/tmp"))
+    assert command[command.index("--driver-java-options") + 1] == "-Djava.io.tmpdir=/state/spark/tmp"
+    assert "spark.local.dir=/state/spark/tmp" in command
+    assert command[-1] == "spark-internal"
+
+
 def test_the_server_workers_run_this_venv_with_the_kit_importable_and_no_caller_aws(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -1,0 +1,56 @@
+"""The JVMs the local job runners start keep their temporary files where the kit cleans them up.
+
+A JVM deletes its ``java.io.tmpdir`` files (Spark's ``artifacts-*``, ``spark-*``) only when it exits normally; the
+runners kill a job's process group on its time limit or an interrupt, and the warm server is stopped by PID. Before,
+every such JVM left its directories in the machine's /tmp (150 of them after a day of test runs).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from mlops.local import spark_connect
+from mlops.local.job_process import job_environment, run_script
+
+pytestmark = pytest.mark.spark
+
+PROBE = """
+import json, os
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false").getOrCreate()
+system = spark.sparkContext._jvm.java.lang.System
+print(json.dumps({"tmpdir": system.getProperty("java.io.tmpdir"), "local_dirs": os.environ["SPARK_LOCAL_DIRS"]}))
+spark.stop()
+"""
+
+
+def test_a_job_runs_jvm_keeps_its_temporary_files_in_the_runs_directory(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    env = {**job_environment({}, master="local[1]"), "HOME": str(run_dir)}
+    lines: list[str] = []
+    outcome = run_script([sys.executable, "-c", PROBE], env, 300, lines.append)
+    assert outcome.exit_code == 0, lines[-20:]
+    seen = json.loads(next(line for line in reversed(lines) if line.startswith("{")))
+    assert seen == {"tmpdir": str(run_dir / "jvm-tmp"), "local_dirs": str(run_dir / "jvm-tmp")}
+
+
+def test_the_warm_servers_jvm_keeps_its_temporary_files_in_its_state_dir(tmp_path: Path) -> None:
+    directory = tmp_path / "spark"
+    (directory / spark_connect.SCRATCH_DIR / "artifacts-left-by-a-killed-server").mkdir(parents=True)
+    state, started = spark_connect.up(directory, driver_memory="512m", cores=1)
+    try:
+        assert started
+        scratch = directory / spark_connect.SCRATCH_DIR
+        family = [psutil.Process(state.pid), *psutil.Process(state.pid).children(recursive=True)]
+        java = [p for p in family if "java" in p.name()]
+        assert java, [p.name() for p in family]
+        assert f"-Djava.io.tmpdir={scratch}" in java[0].cmdline()
+        assert not (scratch / "artifacts-left-by-a-killed-server").exists()  # cleared before the start
+    finally:
+        spark_connect.down(directory)
