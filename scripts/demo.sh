@@ -63,6 +63,18 @@ timing_table() {
     python "$(dirname "${BASH_SOURCE[0]}")/demo_timings.py" "$TIMINGS" "$DEMO_START" "$(now)" "$status" \
         "$JSON_TIMINGS" "$WORK/timings.json" || true
 }
+score_requests() {  # the deployed champion scores a known customer (features from the online store) and a CSV
+    local customer
+    customer=$(python -c "import csv, sys; print(next(csv.DictReader(open(sys.argv[1])))['customer_id'])" "$WORK/transactions-q1.csv")
+    printf '{"dataframe_records": [{"customer_id": "%s"}]}\n' "$customer" > "$WORK/request-entity.json"
+    mlops predict "$WORK/request-entity.json"
+    cat > "$WORK/request.csv" <<'CSV'
+amount,category,channel,country,hour_of_day,day_of_week,seconds_since_last_txn,txn_count_1h,txn_count_24h,amount_mean_7d,amount_max_7d,amount_std_30d,amount_sum_24h
+24.5,grocery,card_present,US,14,2,86400,1,2,31.0,60.0,12.0,55.5
+950.0,electronics,online,NG,3,6,45,5,7,80.0,950.0,120.0,1900.0
+CSV
+    mlops predict "$WORK/request.csv" --content-type text/csv
+}
 trap timing_table EXIT
 
 if [ "$CLOUD" = gcp ]; then
@@ -97,15 +109,7 @@ mlops features materialize card_transactions
 
 step "Deploy the champion behind a SageMaker-compatible endpoint and score requests"
 mlops deploy card_transactions
-customer=$(python -c "import csv, sys; print(next(csv.DictReader(open(sys.argv[1])))['customer_id'])" "$WORK/transactions-q1.csv")
-printf '{"dataframe_records": [{"customer_id": "%s"}]}\n' "$customer" > "$WORK/request-entity.json"
-mlops predict "$WORK/request-entity.json"
-cat > "$WORK/request.csv" <<'CSV'
-amount,category,channel,country,hour_of_day,day_of_week,seconds_since_last_txn,txn_count_1h,txn_count_24h,amount_mean_7d,amount_max_7d,amount_std_30d,amount_sum_24h
-24.5,grocery,card_present,US,14,2,86400,1,2,31.0,60.0,12.0,55.5
-950.0,electronics,online,NG,3,6,45,5,7,80.0,950.0,120.0,1900.0
-CSV
-mlops predict "$WORK/request.csv" --content-type text/csv
+score_requests
 
 step "Batch inference: score the feature table into a predictions dataset"
 mlops batch-predict card_transactions

@@ -1,8 +1,8 @@
 # The main job on local Google Cloud: sourced by `scripts/demo.sh --cloud gcp`, which defines `step`, `mlops`
-# (timed) and the timing table. The same CLI commands as the AWS demo, with cloud gcp settings: Google's emulators
-# (GCS, Pub/Sub, Firestore) started by `mlops local up`, the GCP program applied to them (stack gcp-local); what
-# has no emulator (Dataproc, Vertex AI, Cloud Monitoring's evaluation) is played by the kit's local runners on those
-# services' contracts. Not here: the AWS demo's second dataset (diabetes), to keep the run short.
+# (timed), `score_requests` and the timing table. The same CLI commands as the AWS demo, with cloud gcp settings:
+# Google's emulators (GCS, Pub/Sub, Firestore) started by `mlops local up`, the GCP program applied to them (stack
+# gcp-local); what has no emulator (Dataproc, Vertex AI, Cloud Monitoring's evaluation) is played by the kit's local
+# runners on those services' contracts. Not here: the AWS demo's second dataset (diabetes), to keep the run short.
 export MLOPS_CLOUD=gcp MLOPS_TARGET=gcp-emulators MLOPS_STACK="${MLOPS_STACK:-gcp-local}"
 
 step "Provision: start Google's emulators (GCS, Pub/Sub, Firestore) and apply the GCP program to them"
@@ -29,15 +29,7 @@ mlops features materialize card_transactions
 
 step "Deploy the champion on Vertex's custom-container contract and score requests"
 mlops deploy card_transactions
-customer=$(python -c "import csv, sys; print(next(csv.DictReader(open(sys.argv[1])))['customer_id'])" "$WORK/transactions-q1.csv")
-printf '{"dataframe_records": [{"customer_id": "%s"}]}\n' "$customer" > "$WORK/request-entity.json"
-mlops predict "$WORK/request-entity.json"
-cat > "$WORK/request.csv" <<'CSV'
-amount,category,channel,country,hour_of_day,day_of_week,seconds_since_last_txn,txn_count_1h,txn_count_24h,amount_mean_7d,amount_max_7d,amount_std_30d,amount_sum_24h
-24.5,grocery,card_present,US,14,2,86400,1,2,31.0,60.0,12.0,55.5
-950.0,electronics,online,NG,3,6,45,5,7,80.0,950.0,120.0,1900.0
-CSV
-mlops predict "$WORK/request.csv" --content-type text/csv
+score_requests
 
 step "Batch inference: score the feature table into a predictions dataset (a Vertex batch prediction job, played locally)"
 mlops batch-predict card_transactions
