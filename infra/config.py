@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
 from infra.lifecycle import MIN_LOG_RETENTION_DAYS
@@ -161,6 +161,18 @@ class StackConfig(BaseModel):
     promotion_target_account: str | None = Field(default=None, pattern=r"^\d{12}$")
     """``promotionTarget``'s AWS account (default: this stack's)."""
 
+    # the follow-through of a successful training pipeline (infra/components/retrain_dispatch.py)
+    retrained_dispatch: bool = False
+    """Opt-in: when the training pipeline succeeds (an automatic retrain the alarms started, or any run),
+    EventBridge dispatches ``.github/workflows/retrained.yml`` of ``githubRepository`` in this stack's GitHub
+    environment: gate the challenger, deploy a winner, smoke-test. Needs ``githubDispatchToken``."""
+    github_dispatch_token: SecretStr | None = None
+    """A GitHub token that may dispatch the repository's workflows (fine-grained: Actions read and write on that
+    repository only), set with ``pulumi config set --secret githubDispatchToken``; kept in Pulumi's encrypted state
+    and in the EventBridge connection's secret."""
+    retrained_dispatch_ref: str = Field(default="main", pattern=r"^[\w./-]+$")
+    """The branch whose ``retrained.yml`` runs."""
+
     @model_validator(mode="after")
     def _consistent(self) -> StackConfig:
         # Contradictions are rejected here, naming the fields, instead of failing half-way through a deploy.
@@ -192,6 +204,12 @@ class StackConfig(BaseModel):
             if peer is not None and peer in (self.stack, self.environment):
                 raise ValueError(f"{key} {peer!r} is this stack: a promotion goes from one stack to another")
         self._check_network()
+        if self.retrained_dispatch and self.cloud != "aws":
+            raise ValueError("retrainedDispatch is built for cloud aws only (EventBridge to GitHub)")
+        if self.retrained_dispatch and not self.github_dispatch_token:
+            raise ValueError(
+                "retrainedDispatch needs githubDispatchToken: pulumi config set --secret githubDispatchToken <token>"
+            )
         if not self.mlflow_tracking_server and not self.mlflow_tracking_uri:
             raise ValueError("mlflowTrackingServer: false needs mlflowTrackingUri (the tracking server the stack uses)")
         return self

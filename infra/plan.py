@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 
 from infra.runner import run_program
@@ -190,6 +191,16 @@ def _arn_is_id(service: str, kind: str, separator: str = "/") -> IdentityRule:
     return rule
 
 
+def _events_with_uuid(kind: str) -> IdentityRule:
+    """EventBridge connections and API destinations: ``<kind>/<name>/<uuid>`` (a stable one per name here)."""
+
+    def rule(_name: str, physical: str, _inputs: dict[str, Any], account: str, region: str) -> Identity:
+        suffix = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{kind}/{physical}"))
+        return Identity(physical, f"arn:aws:events:{region}:{account}:{kind}/{physical}/{suffix}")
+
+    return rule
+
+
 def _no_arn(id_of: Callable[[str, str, dict[str, Any], str], str]) -> IdentityRule:
     def rule(name: str, physical: str, inputs: dict[str, Any], account: str, _region: str) -> Identity:
         return Identity(id_of(name, physical, inputs, account), "")
@@ -266,6 +277,8 @@ _IDENTITIES: dict[str, IdentityRule] = {
     "aws:cloudwatch/logGroup:LogGroup": _regional("logs", "log-group", ":"),
     "aws:cloudwatch/logStream:LogStream": _log_stream,
     "aws:cloudwatch/eventRule:EventRule": _regional("events", "rule"),
+    "aws:cloudwatch/eventConnection:EventConnection": _events_with_uuid("connection"),
+    "aws:cloudwatch/eventApiDestination:EventApiDestination": _events_with_uuid("api-destination"),
     "aws:cloudwatch/eventTarget:EventTarget": _no_arn(lambda _n, _p, i, _a: f"{i.get('rule')}-{i.get('targetId')}"),
     "aws:sns/topic:Topic": lambda _n, p, _i, acct, region: Identity(
         f"arn:aws:sns:{region}:{acct}:{p}", f"arn:aws:sns:{region}:{acct}:{p}"
@@ -485,9 +498,20 @@ def _full_entry(resource: PlannedResource) -> dict[str, Any]:
     return entry
 
 
+SECRET = "[secret]"
+
+
+def is_secret(value: Any) -> bool:
+    """Whether ``value`` is a Pulumi secret as the mocks receive it (the SDK's wrapper around the value)."""
+    return isinstance(value, Mapping) and value.get(rpc._special_sig_key) == rpc._special_secret_sig
+
+
 def plain(value: Any) -> Any:
-    """Inputs as JSON values: whole floats (mocks deliver every number as a float) become ints, assets their
-    kind and location; everything else as it is."""
+    """Inputs as JSON values: secrets masked (``[secret]``: a plan is printed and handed to scanners), whole
+    floats (mocks deliver every number as a float) become ints, assets their kind and location; everything else
+    as it is."""
+    if is_secret(value):
+        return SECRET
     if isinstance(value, Mapping):
         return {str(k): plain(v) for k, v in sorted(value.items())}
     if isinstance(value, list | tuple):

@@ -28,6 +28,7 @@ from infra.components.processing import (
     discover_job_scripts,
 )
 from infra.components.promotion_source import PromotionSource, PromotionSourceArgs
+from infra.components.retrain_dispatch import RetrainDispatch, RetrainDispatchArgs
 from infra.components.security import SecurityBase, SecurityBaseArgs
 from infra.components.serving import Serving, ServingArgs
 from infra.components.streaming import Streaming, StreamingArgs
@@ -198,6 +199,18 @@ def define_platform(config: StackConfig) -> PlatformOutputs:
             log_retention_days=config.log_retention_days,
         ),
     )
+    if config.retrained_dispatch and config.github_dispatch_token is not None:
+        RetrainDispatch(
+            "retrain-dispatch",
+            RetrainDispatchArgs(
+                identity=ident,
+                pipeline_arn=training.pipeline_arn,
+                repository=config.github_repository,
+                dataset=config.training_dataset,
+                token=pulumi.Output.secret(config.github_dispatch_token.get_secret_value()),
+                ref=config.retrained_dispatch_ref,
+            ),
+        )
     serving = Serving(
         "serving",
         ServingArgs(

@@ -356,6 +356,11 @@ def start_pipeline_policy(pipeline_arn: str) -> PolicyDocument:
     return _doc({"Effect": "Allow", "Action": "sagemaker:StartPipelineExecution", "Resource": pipeline_arn})
 
 
+def invoke_api_destination_policy(destination_arn: str) -> PolicyDocument:
+    """EventBridge may call (only) the given API destination."""
+    return _doc({"Effect": "Allow", "Action": "events:InvokeApiDestination", "Resource": destination_arn})
+
+
 GITHUB_AUDIENCE = "sts.amazonaws.com"
 GITHUB_TOKEN_ISSUER = "token.actions.githubusercontent.com"
 
@@ -384,6 +389,7 @@ WORKLOAD_ROLES: dict[str, str] = {
     "sagemaker": "sagemaker.amazonaws.com",
     "firehose": "firehose.amazonaws.com",
     "retrain-events": "events.amazonaws.com",
+    "retrained-events": "events.amazonaws.com",
     "flow-logs": "vpc-flow-logs.amazonaws.com",
 }
 """The roles the stack creates for its services (purpose -> the service that assumes it). The deploy role
@@ -599,8 +605,26 @@ def _stack_services(scope: DeployScope) -> list[dict[str, Any]]:
                 scope.arn("cloudwatch", f"alarm:{prefix}-*"),
                 f"arn:aws:cloudwatch::{scope.account_id}:dashboard/{prefix}-*",
                 scope.arn("events", f"rule/{prefix}-*"),
+                scope.arn("events", f"connection/{prefix}-*"),
+                scope.arn("events", f"api-destination/{prefix}-*"),
                 scope.arn("sns", f"{prefix}-*"),
             ],
+        },
+        {
+            # EventBridge keeps a connection's credentials in a secret it creates with the caller's rights
+            # (retrainedDispatch's GitHub token): only those secrets, named after the stack's connections.
+            "Sid": "StackConnectionSecrets",
+            "Effect": "Allow",
+            "Action": [
+                "secretsmanager:CreateSecret",
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:UpdateSecret",
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:DeleteSecret",
+                "secretsmanager:TagResource",
+            ],
+            "Resource": [scope.arn("secretsmanager", f"secret:events!connection/{prefix}-*")],
         },
         {"Sid": "StackLogs", "Effect": "Allow", "Action": ["logs:*"], "Resource": scope.log_groups},
         {
@@ -937,6 +961,12 @@ def workload_boundary_policy(scope: DeployScope) -> PolicyDocument:
                 scope.arn("sagemaker", "training-job/pipelines-*"),
                 scope.arn("sagemaker", "processing-job/pipelines-*"),
             ],
+        },
+        {
+            "Sid": "StackApiDestinations",
+            "Effect": "Allow",
+            "Action": "events:InvokeApiDestination",
+            "Resource": [scope.arn("events", f"api-destination/{prefix}-*")],
         },
         {
             "Sid": "PassStackRolesToSageMaker",

@@ -53,6 +53,8 @@ RESOURCE_TYPES: dict[str, type[pulumi.CustomResource]] = {
     "aws:cloudwatch/logGroup:LogGroup": aws.cloudwatch.LogGroup,
     "aws:cloudwatch/eventRule:EventRule": aws.cloudwatch.EventRule,
     "aws:cloudwatch/eventTarget:EventTarget": aws.cloudwatch.EventTarget,
+    "aws:cloudwatch/eventConnection:EventConnection": aws.cloudwatch.EventConnection,
+    "aws:cloudwatch/eventApiDestination:EventApiDestination": aws.cloudwatch.EventApiDestination,
     "aws:sns/topic:Topic": aws.sns.Topic,
     "aws:cloudwatch/logStream:LogStream": aws.cloudwatch.LogStream,
     "aws:glue/securityConfiguration:SecurityConfiguration": aws.glue.SecurityConfiguration,

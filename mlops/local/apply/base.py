@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
+from pulumi.runtime import rpc
 
 from mlops.adapters.aws.clients import ClientFactory
 from mlops.errors import LocalApplyError
@@ -77,6 +78,18 @@ Handler = Callable[[HandlerContext, str, dict[str, Any]], Applied]
 def applied(physical_id: str, inputs: Mapping[str, Any], outcome: Outcome, **outputs: Any) -> Applied:
     """State carries the inputs too, as a real provider's state does, overlaid with the computed outputs."""
     return Applied(physical_id, {**inputs, "id": physical_id, **outputs}, outcome)
+
+
+def revealed(value: Any) -> Any:
+    """``value`` with every Pulumi secret (the SDK's wrapper, as the mocks receive it) replaced by what it holds:
+    the handlers put the real value into the emulator, as the provider does into AWS."""
+    if isinstance(value, Mapping):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return revealed(value.get("value"))
+        return {key: revealed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [revealed(item) for item in value]
+    return value
 
 
 def require(inputs: Mapping[str, Any], key: str, type_token: str, name: str) -> Any:

@@ -24,7 +24,7 @@ from pulumi.runtime import settings as pulumi_settings
 
 from mlops.adapters.aws.clients import ClientFactory
 from mlops.errors import LocalApplyError, MlopsError
-from mlops.local.apply.base import HandlerContext
+from mlops.local.apply.base import HandlerContext, revealed
 from mlops.local.apply.ledger import Ledger, LedgerEntry, ledger_path
 from mlops.local.apply.registry import handler_for
 from mlops.outputs import load_outputs, write_outputs
@@ -77,7 +77,7 @@ class EmulatorMocks(ApplyingMocks):
         started = time.monotonic()
         try:
             handler = handler_for(args.typ, args.name)
-            result = handler(self.context, args.name, dict(args.inputs))
+            result = handler(self.context, args.name, revealed(dict(args.inputs)))
         except MlopsError as exc:
             self._fail(exc)
             raise

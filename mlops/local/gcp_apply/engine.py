@@ -20,6 +20,7 @@ from google.api_core import exceptions as google_errors
 
 from mlops.adapters.gcp.clients import GcpClients
 from mlops.errors import LocalApplyError, MlopsError
+from mlops.local.apply.base import revealed
 from mlops.local.apply.engine import ApplyingMocks, ApplyResult, OnApplied, ProgramRunner, outputs_under_mocks
 from mlops.local.apply.ledger import Ledger, LedgerEntry, ledger_path
 from mlops.local.gcp_apply.handlers import (
@@ -31,22 +32,6 @@ from mlops.local.gcp_apply.handlers import (
 )
 from mlops.outputs import write_outputs
 from mlops.settings import Settings
-
-# How the SDK hands mocks a secret input: {SIG_KEY: SECRET_SIG, "value": <plain>} (pulumi.runtime.rpc's markers).
-SIG_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-
-
-def reveal(value: Any) -> Any:
-    """``value`` with every secret replaced by its plain value: the emulators take the value, not the wrapper
-    (a secret stays secret in the program's state; locally nothing is encrypted anyway)."""
-    if isinstance(value, dict):
-        if value.get(SIG_KEY) == SECRET_SIG:
-            return reveal(value.get("value"))
-        return {key: reveal(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [reveal(item) for item in value]
-    return value
 
 
 class GcpEmulatorMocks(ApplyingMocks):
@@ -94,7 +79,7 @@ class GcpEmulatorMocks(ApplyingMocks):
     def _apply(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any], Any]:
         handler = HANDLERS.get(args.typ)
         if handler is not None:
-            result = handler(self.context, args.name, reveal(dict(args.inputs)))
+            result = handler(self.context, args.name, revealed(dict(args.inputs)))
             if args.typ in EMULATOR_DROPS:
                 self._note(args.typ, EMULATOR_DROPS[args.typ])
             return result.physical_id, result.state, result.outcome

@@ -25,6 +25,7 @@ pytestmark = [pytest.mark.pulumi]
 
 REGION = "us-east-1"
 STACKS = ("dev", "staging", "prod")
+DISPATCHING = ("dev", "prod")  # stacks planned with retrainedDispatch: its resources are the deploy role's too
 IDENTITY_COMPONENTS = ("cicd", "boundary")
 SECRETS_KEY = f"arn:aws:kms:{REGION}:{MOCK_ACCOUNT_ID}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 """Resources an administrator applies (the deploy identity): the deploy role must be denied changing them."""
@@ -34,7 +35,10 @@ SECRETS_KEY = f"arn:aws:kms:{REGION}:{MOCK_ACCOUNT_ID}:key/1234abcd-12ab-34cd-56
 def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Plan]:
     repo = stack_repo(tmp_path_factory.mktemp("repo"))
     settings = {"pulumiStateBucket": "acme-pulumi-state", "pulumiSecretsKeyArn": SECRETS_KEY, "dockerBuild": True}
-    return {stack: plan_with(repo, stack, settings) for stack in STACKS}
+    dispatch = {"retrainedDispatch": True, "githubDispatchToken": "t0ken"}
+    return {
+        stack: plan_with(repo, stack, {**settings, **(dispatch if stack in DISPATCHING else {})}) for stack in STACKS
+    }
 
 
 def _scope(stack: str) -> policies.DeployScope:
@@ -330,10 +334,28 @@ LIFECYCLES: dict[str, Lifecycle] = {
     "aws:cloudwatch/eventRule:EventRule": lambda r, _p, _e: _calls(
         r.arn, "events:PutRule", "events:DescribeRule", "events:TagResource", "events:DeleteRule"
     ),
-    "aws:cloudwatch/eventTarget:EventTarget": lambda r, p, env: [
+    "aws:cloudwatch/eventTarget:EventTarget": lambda r, p, _e: [
         *_calls(_arn("events", f"rule/{r.inputs['rule']}"), "events:PutTargets", "events:ListTargetsByRule"),
-        *_pass(p, f"{_prefix(env)}-retrain-events-role", "events.amazonaws.com"),
+        *_pass(p, str(r.inputs["roleArn"]).rsplit("/", 1)[-1], "events.amazonaws.com"),
     ],
+    "aws:cloudwatch/eventConnection:EventConnection": lambda r, _p, _e: [
+        *_calls(r.arn, "events:CreateConnection", "events:DescribeConnection", "events:UpdateConnection"),
+        *_calls(r.arn, "events:DeleteConnection"),
+        *_calls(
+            _arn("secretsmanager", f"secret:events!connection/{r.inputs['name']}/0123abcd"),
+            "secretsmanager:CreateSecret",
+            "secretsmanager:PutSecretValue",
+            "secretsmanager:DescribeSecret",
+            "secretsmanager:DeleteSecret",
+        ),
+    ],
+    "aws:cloudwatch/eventApiDestination:EventApiDestination": lambda r, _p, _e: _calls(
+        r.arn,
+        "events:CreateApiDestination",
+        "events:DescribeApiDestination",
+        "events:UpdateApiDestination",
+        "events:DeleteApiDestination",
+    ),
     "aws:sns/topic:Topic": lambda r, _p, env: [
         *_calls(r.arn, "sns:CreateTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:TagResource"),
         *_calls(r.arn, "sns:DeleteTopic"),
@@ -531,7 +553,8 @@ def test_every_workload_role_carries_the_boundary_and_stays_within_it(plans: dic
     boundary = json.loads(next(r for r in plan.resources if r.arn == scope.boundary_arn).inputs["policy"])
     roles = {r.inputs["name"]: r for r in plan.resources if r.type == "aws:iam/role:Role" and not _is_identity(r)}
     readers = ["promotion-reader"] if stack != "prod" else []  # dev and staging hand their versions on
-    assert sorted(roles) == sorted(f"{scope.prefix}-{p}-role" for p in (*policies.WORKLOAD_ROLES, *readers))
+    workloads = [p for p in policies.WORKLOAD_ROLES if p != "retrained-events" or stack in DISPATCHING]
+    assert sorted(roles) == sorted(f"{scope.prefix}-{p}-role" for p in (*workloads, *readers))
     assert {r.inputs.get("permissionsBoundary") for r in roles.values()} == {scope.boundary_arn}
     outside = []
     for policy in (r for r in plan.resources if r.type == "aws:iam/rolePolicy:RolePolicy" and not _is_identity(r)):

@@ -104,7 +104,7 @@ def test_footprint_follows_the_program() -> None:
     config = read_stack_file("dev", REPO_ROOT)
     footprint = footprint_of(config)
     assert isinstance(footprint, Footprint)
-    assert footprint.alarms == 6 and footprint.interface_endpoints == 10
+    assert footprint.alarms == 7 and footprint.interface_endpoints == 10
     closed = footprint_of(
         config.model_copy(
             update={

@@ -4,6 +4,7 @@ every step a command of this repository."""
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import subprocess
@@ -53,7 +54,7 @@ def _steps(workflow: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
 def test_actionlint_finds_nothing() -> None:
     actionlint = Path(sys.executable).parent / "actionlint"
     files = sorted(str(p) for p in WORKFLOWS.glob("*.yml"))
-    assert len(files) == 5
+    assert len(files) == 6
     done = subprocess.run([str(actionlint), *files], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -177,7 +178,9 @@ ALLOWED_RUNS = (
 )
 
 
-@pytest.mark.parametrize("name", ["pull-request.yml", "release.yml", "deploy.yml", "rollback.yml", "destroy.yml"])
+@pytest.mark.parametrize(
+    "name", ["pull-request.yml", "release.yml", "deploy.yml", "rollback.yml", "destroy.yml", "retrained.yml"]
+)
 def test_steps_are_commands_of_this_repository(name: str) -> None:
     groups = {command.name: command for command in app.registered_groups}
     top = {command.name or command.callback.__name__ for command in app.registered_commands if command.callback}
@@ -207,3 +210,28 @@ def test_the_smoke_payload_carries_exactly_the_dataset_s_features() -> None:
         records = json.loads(payload.read_text())["dataframe_records"]
         assert records
         assert all(sorted(r) == sorted(f.name for f in definition.features) for r in records)
+
+
+def test_what_eventbridge_dispatches_is_what_the_retrained_workflow_takes() -> None:
+    """The API destination's body (infra/components/retrain_dispatch.py) names the workflow's inputs, in every
+    environment it offers; the workflow gates before it deploys, and deploys and smoke-tests only a winner."""
+    from infra.components.retrain_dispatch import WORKFLOW, dispatch_template, dispatch_url
+
+    workflow = _load(WORKFLOW)
+    declared = _triggers(workflow)["workflow_dispatch"]["inputs"]
+    assert declared["environment"]["options"] == list(STACKS)
+    for environment in STACKS:
+        body = json.loads(dispatch_template(environment, "diabetes", "main").replace("<execution>", '"arn:x"'))
+        assert body == {
+            "ref": "main",
+            "inputs": {"environment": environment, "dataset": "diabetes", "execution": "arn:x"},
+        }
+        assert set(body["inputs"]) == set(declared)
+    assert dispatch_url("org/repo") == f"https://api.github.com/repos/org/repo/actions/workflows/{WORKFLOW}/dispatches"
+    job = workflow["jobs"]["follow-retrain"]
+    names = [step.get("name", "") for step in job["steps"]]
+    assert names.index("Model gate") < names.index("Deploy the new champion") < names.index("Smoke-test the endpoint")
+    for step in job["steps"]:
+        if step.get("name") in ("Deploy the new champion", "Smoke-test the endpoint"):
+            assert step["if"] == "steps.gate.outputs.deploy == 'true'"
+    assert not any("release train" in str(step.get("run", "")) for step in job["steps"]), "it trains nothing"

@@ -145,3 +145,24 @@ def test_own_endpoints_and_subnets_need_an_existing_vpc() -> None:
         load_stack_config("dev", {"mlops-kit:createVpcEndpoints": False})
     with pytest.raises(ConfigError, match="need existingVpcId"):
         load_stack_config("dev", {"mlops-kit:existingSubnetIds": ["subnet-0a", "subnet-0b"]})
+
+
+def test_the_retrained_dispatch_needs_its_token_and_aws_and_hides_the_token() -> None:
+    with pytest.raises(ConfigError, match=r"retrainedDispatch needs githubDispatchToken"):
+        load_stack_config("dev", {"mlops-kit:retrainedDispatch": "true"})
+    gcp = {
+        "mlops-kit:cloud": "gcp",
+        "mlops-kit:environment": "dev",
+        "gcp:project": "acme-ml",
+        "mlops-kit:gcpProjectNumber": "123456",
+    }
+    with pytest.raises(ConfigError, match=r"retrainedDispatch is built for cloud aws only"):
+        load_stack_config(
+            "gcp-dev", {**gcp, "mlops-kit:retrainedDispatch": "true", "mlops-kit:githubDispatchToken": "t"}
+        )
+    config = load_stack_config(
+        "dev", {"mlops-kit:retrainedDispatch": "true", "mlops-kit:githubDispatchToken": "tok-123"}
+    )
+    assert config.github_dispatch_token is not None
+    assert config.github_dispatch_token.get_secret_value() == "tok-123"
+    assert "tok-123" not in repr(config)

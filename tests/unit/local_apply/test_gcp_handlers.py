@@ -79,13 +79,14 @@ def test_the_deployed_pipeline_registers_into_the_tracking_store_the_local_apply
 
 
 def test_secret_inputs_reach_the_handlers_as_their_plain_values() -> None:
+    """Both clouds' local applies hand their handlers the secret's value (the SDK's wrapper, its own markers)."""
     from pulumi.runtime import rpc
 
-    from mlops.local.gcp_apply.engine import SECRET_SIG, SIG_KEY, reveal
+    from mlops.local.apply.base import revealed
 
-    assert (rpc._special_sig_key, rpc._special_secret_sig) == (SIG_KEY, SECRET_SIG)  # the SDK's own markers
-    wrapped = {"content": {SIG_KEY: SECRET_SIG, "value": "{}"}, "labels": [{SIG_KEY: SECRET_SIG, "value": "a"}]}
-    assert reveal(wrapped) == {"content": "{}", "labels": ["a"]}
+    key, sig = rpc._special_sig_key, rpc._special_secret_sig
+    wrapped = {"content": {key: sig, "value": "{}"}, "labels": [{key: sig, "value": "a"}]}
+    assert revealed(wrapped) == {"content": "{}", "labels": ["a"]}
 
 
 def test_a_resource_in_another_project_than_the_settings_use_is_refused_naming_the_setting() -> None:

@@ -1,4 +1,6 @@
-"""EventBridge rules and targets (e.g. the scheduled or drift-triggered retraining rule)."""
+"""EventBridge rules and targets (e.g. the scheduled or drift-triggered retraining rule), and the connection and API
+destination a rule calls an HTTP API with (the retrained-workflow dispatch). The emulator stores them; it delivers
+nothing to an API destination."""
 
 from __future__ import annotations
 
@@ -6,10 +8,22 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from mlops.local.apply.base import Applied, Handler, HandlerContext, Outcome, applied, is_not_found, require, tags_list
+from mlops.local.apply.base import (
+    Applied,
+    Handler,
+    HandlerContext,
+    Outcome,
+    applied,
+    as_int,
+    is_not_found,
+    require,
+    tags_list,
+)
 
 RULE = "aws:cloudwatch/eventRule:EventRule"
 TARGET = "aws:cloudwatch/eventTarget:EventTarget"
+CONNECTION = "aws:cloudwatch/eventConnection:EventConnection"
+API_DESTINATION = "aws:cloudwatch/eventApiDestination:EventApiDestination"
 _RULE_FIELDS = {
     "scheduleExpression": "ScheduleExpression",
     "eventPattern": "EventPattern",
@@ -59,6 +73,18 @@ def target(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applied:
         # the parameters EventBridge starts the pipeline with (the retrain rule's TriggeredBy=drift-alarm)
         listed = [{"Name": p["name"], "Value": p["value"]} for p in pipeline["pipelineParameterLists"]]
         desired["SageMakerPipelineParameters"] = {"PipelineParameterList": listed}
+    transformer = inputs.get("inputTransformer") or {}
+    if transformer.get("inputTemplate"):
+        desired["InputTransformer"] = {
+            "InputPathsMap": dict(transformer.get("inputPaths") or {}),
+            "InputTemplate": transformer["inputTemplate"],
+        }
+    retry = inputs.get("retryPolicy") or {}
+    if retry:
+        desired["RetryPolicy"] = {
+            "MaximumRetryAttempts": as_int(retry.get("maximumRetryAttempts", 185)),
+            "MaximumEventAgeInSeconds": as_int(retry.get("maximumEventAgeInSeconds", 86400)),
+        }
     bus = {"EventBusName": inputs["eventBusName"]} if inputs.get("eventBusName") else {}
     current = [t for t in events.list_targets_by_rule(Rule=rule_name, **bus)["Targets"] if t["Id"] == target_id]
     outcome: Outcome = "created"
@@ -69,4 +95,79 @@ def target(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applied:
     return applied(f"{rule_name}-{target_id}", inputs, outcome, targetId=target_id)
 
 
-HANDLERS: dict[str, Handler] = {RULE: rule, TARGET: target}
+def _auth_parameters(pulumi_form: dict[str, Any]) -> dict[str, Any]:
+    """Pulumi's ``authParameters`` (API key or basic) in the API's shape, with the extra HTTP headers."""
+    auth: dict[str, Any] = {}
+    if pulumi_form.get("apiKey"):
+        key = pulumi_form["apiKey"]
+        auth["ApiKeyAuthParameters"] = {"ApiKeyName": key["key"], "ApiKeyValue": key["value"]}
+    if pulumi_form.get("basic"):
+        basic = pulumi_form["basic"]
+        auth["BasicAuthParameters"] = {"Username": basic["username"], "Password": basic["password"]}
+    headers = (pulumi_form.get("invocationHttpParameters") or {}).get("headers") or []
+    if headers:
+        listed = [
+            {"Key": h["key"], "Value": h["value"], "IsValueSecret": bool(h.get("isValueSecret"))} for h in headers
+        ]
+        auth["InvocationHttpParameters"] = {"HeaderParameters": listed}
+    return auth
+
+
+def connection(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applied:
+    """A connection's authorization (its secret never read back: a changed one is always put again)."""
+    events = ctx.clients.client("events")
+    connection_name = str(require(inputs, "name", CONNECTION, name))
+    desired = {
+        "Name": connection_name,
+        "AuthorizationType": str(require(inputs, "authorizationType", CONNECTION, name)),
+        "AuthParameters": _auth_parameters(require(inputs, "authParameters", CONNECTION, name)),
+    }
+    if inputs.get("description"):
+        desired["Description"] = inputs["description"]
+    try:
+        events.describe_connection(Name=connection_name)
+        arn = events.update_connection(**desired)["ConnectionArn"]
+        outcome: Outcome = "updated"
+    except ClientError as exc:
+        if not is_not_found(exc):
+            raise
+        arn = events.create_connection(**desired)["ConnectionArn"]
+        outcome = "created"
+    return applied(connection_name, inputs, outcome, name=connection_name, arn=arn)
+
+
+def api_destination(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applied:
+    events = ctx.clients.client("events")
+    destination_name = str(require(inputs, "name", API_DESTINATION, name))
+    desired: dict[str, Any] = {
+        "Name": destination_name,
+        "ConnectionArn": str(require(inputs, "connectionArn", API_DESTINATION, name)),
+        "InvocationEndpoint": str(require(inputs, "invocationEndpoint", API_DESTINATION, name)),
+        "HttpMethod": str(require(inputs, "httpMethod", API_DESTINATION, name)),
+    }
+    if inputs.get("invocationRateLimitPerSecond"):
+        desired["InvocationRateLimitPerSecond"] = as_int(inputs["invocationRateLimitPerSecond"])
+    if inputs.get("description"):
+        desired["Description"] = inputs["description"]
+    outcome: Outcome = "created"
+    try:
+        current = events.describe_api_destination(Name=destination_name)
+        outcome = "reused" if all(current.get(k) == v for k, v in desired.items()) else "updated"
+    except ClientError as exc:
+        if not is_not_found(exc):
+            raise
+    if outcome == "reused":
+        arn = current["ApiDestinationArn"]
+    elif outcome == "updated":
+        arn = events.update_api_destination(**desired)["ApiDestinationArn"]
+    else:
+        arn = events.create_api_destination(**desired)["ApiDestinationArn"]
+    return applied(destination_name, inputs, outcome, name=destination_name, arn=arn)
+
+
+HANDLERS: dict[str, Handler] = {
+    RULE: rule,
+    TARGET: target,
+    CONNECTION: connection,
+    API_DESTINATION: api_destination,
+}
