@@ -53,3 +53,13 @@ VERTEX_DATA_ENV = {
     "validation": "AIP_VALIDATION_DATA_URI",
     "test": "AIP_TEST_DATA_URI",
 }
+
+SPEC_PARAMETERS: dict[str, str] = {
+    "ModelTask": "task",
+    "Label": "label",
+    "EventTime": "event_time",
+    "Features": "features",
+    "Categorical": "categorical",
+    "PositiveClass": "positive_class",
+}
+"""The training pipeline's parameters that carry the spec (parameter -> spec field)."""

@@ -12,7 +12,9 @@ import pulumi_aws as aws
 from infra import naming, policies
 from infra.components.base import StackIdentity, child, policy_json
 from infra.pipeline_definition import bind_parameter_defaults, security_parameters
+from mlops.datasets import load_definition
 from mlops.errors import ConfigError
+from mlops.modeling.spec import ModelSpec, spec_parameters
 
 COMPONENT = "training"
 PIPELINE_DEFINITION = Path("pipelines/training/pipeline_definition.json")
@@ -71,6 +73,11 @@ class TrainingArgs:
                 f"trainingDataset {self.training_dataset!r} has no definition; "
                 f"defined: {', '.join(sorted(self.dataset_definitions)) or 'none'}"
             )
+
+
+def training_spec(definition: Path) -> dict[str, str]:
+    """The model spec of the stack's training dataset as the pipeline's parameter defaults."""
+    return spec_parameters(ModelSpec.from_definition(load_definition(definition)))
 
 
 class Training(pulumi.ComponentResource):
@@ -205,6 +212,8 @@ class Training(pulumi.ComponentResource):
                         "MlflowTrackingUri": v[5],
                         "ModelsBucket": v[2],
                         "Region": ident.region,
+                        # an execution that names no spec (EventBridge's retrain) trains the stack's dataset
+                        **training_spec(args.dataset_definitions[args.training_dataset]),
                     },
                     source=str(PIPELINE_DEFINITION),
                     extra=v[-1],

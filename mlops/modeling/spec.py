@@ -12,10 +12,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlops.contracts import SPEC_PARAMETERS
 from mlops.datasets import TASKS, DatasetDefinition
 from mlops.errors import TrainingDataError
 
-__all__ = ["TASKS", "ModelSpec", "features_of", "is_classification", "target_of"]
+__all__ = ["SPEC_PARAMETERS", "TASKS", "ModelSpec", "features_of", "is_classification", "spec_parameters", "target_of"]
 
 
 def is_classification(task: str) -> bool:
@@ -56,6 +57,14 @@ class ModelSpec:
     @property
     def is_classification(self) -> bool:
         return is_classification(self.task)
+
+
+def spec_parameters(spec: ModelSpec) -> dict[str, str]:
+    """``spec`` as the training pipeline's parameter values (lists comma-joined): what ``mlops train run`` starts an
+    execution with, and the defaults a stack binds for its training dataset (an execution EventBridge starts
+    passes none)."""
+    values = {name: getattr(spec, field) for name, field in SPEC_PARAMETERS.items()}
+    return {name: ",".join(v) if isinstance(v, tuple) else str(v) for name, v in values.items()}
 
 
 def features_of(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:

@@ -28,7 +28,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 
-from mlops.contracts import UNBOUND
+from mlops.contracts import SPEC_PARAMETERS, UNBOUND
 from pipelines.training.hyperparameters import Hyperparameters, as_strings
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -212,19 +212,18 @@ EXECUTION_START = "execution-start"
 DEFAULT_MIN_SKILL = 0.1
 TRIGGERED_BY_ENV = "MLOPS_TRIGGERED_BY"
 
-# Model spec parameters (name -> spec field, default): the shipped card_transactions dataset.
-SPEC_DEFAULTS = {
-    "ModelTask": ("task", "binary"),
-    "Label": ("label", "is_fraud"),
-    "EventTime": ("event_time", "event_time"),
-    "Features": (
-        "features",
-        "amount,category,channel,country,hour_of_day,day_of_week,seconds_since_last_txn,txn_count_1h,txn_count_24h,"
-        "amount_mean_7d,amount_max_7d,amount_std_30d,amount_sum_24h",
-    ),
-    "Categorical": ("categorical", "category,channel,country"),
-    "PositiveClass": ("positive_class", "1"),
+# Model spec parameters (name -> spec field, default): the definition's defaults are the shipped card_transactions
+# dataset's; a stack binds its training dataset's (infra/components/training.py).
+_SHIPPED_SPEC = {
+    "task": "binary",
+    "label": "is_fraud",
+    "event_time": "event_time",
+    "features": "amount,category,channel,country,hour_of_day,day_of_week,seconds_since_last_txn,txn_count_1h,"
+    "txn_count_24h,amount_mean_7d,amount_max_7d,amount_std_30d,amount_sum_24h",
+    "categorical": "category,channel,country",
+    "positive_class": "1",
 }
+SPEC_DEFAULTS = {name: (field, _SHIPPED_SPEC[field]) for name, field in SPEC_PARAMETERS.items()}
 
 
 def _camel(name: str) -> str:

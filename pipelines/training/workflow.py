@@ -16,10 +16,10 @@ from datetime import datetime
 from mlops.datasets import DatasetDefinition
 from mlops.errors import ConfigError, InvalidHyperparameterError
 from mlops.layout import split_uri
-from mlops.modeling.spec import ModelSpec
+from mlops.modeling.spec import ModelSpec, spec_parameters
 from mlops.platform import Platform
 from mlops.ports.training import PipelineExecution
-from pipelines.training.graph import HYPERPARAMETERS, SPEC_DEFAULTS
+from pipelines.training.graph import HYPERPARAMETERS
 from pipelines.training.hyperparameters import SPEC_KEYS, to_strings
 from pipelines.training.tracking import code_version
 
@@ -64,9 +64,7 @@ def pipeline_parameters(
         "TriggeredBy": triggered_by,
         "CodeVersion": code_version(),
     }
-    for name, (field, _) in SPEC_DEFAULTS.items():
-        value = getattr(spec, field)
-        parameters[name] = ",".join(value) if isinstance(value, tuple) else str(value)
+    parameters.update(spec_parameters(spec))
     parameters.update({_PARAMETER_OF[key]: str(value) for key, value in overrides.items()})
     if cutoff is not None:
         parameters["TrainingCutoff"] = cutoff.isoformat()

@@ -19,6 +19,7 @@ import pulumi_gcp as gcp
 
 from infra import naming
 from infra.components.base import child
+from infra.components.training import training_spec
 from infra.gcp import naming as gcp_naming
 from infra.gcp.components.base import GcpIdentity, member
 from infra.pipeline_definition import bind_parameter_defaults
@@ -152,6 +153,14 @@ class GcpTraining(pulumi.ComponentResource):
         )
 
 
+def _training_spec(args: GcpTrainingArgs) -> dict[str, str]:
+    """The training dataset's spec as parameter defaults, when the stack deploys its definition (as on AWS)."""
+    definitions = dict(args.dataset_definitions)
+    if args.training_dataset not in definitions:
+        return {}
+    return training_spec(definitions[args.training_dataset])
+
+
 def _bind(args: GcpTrainingArgs, model_name: str, values: list[str]) -> str:
     """The definition with this stack's values as the parameters' defaults (as the AWS program binds them)."""
     account, features, models, artifacts, training_image, serving_image, vertex_key = values
@@ -173,6 +182,7 @@ def _bind(args: GcpTrainingArgs, model_name: str, values: list[str]) -> str:
             "MlflowTrackingUri": gcp_naming.gcs_uri(models, "mlflow"),
             "ModelsBucket": models,
             "Region": args.identity.region,
+            **_training_spec(args),
         },
         source="pipelines/training/pipeline_definition.json",
         # the jobs' key is Vertex's CMEK; a custom job is placed by the stack's Vertex network, not subnet lists
