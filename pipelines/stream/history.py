@@ -16,6 +16,7 @@ from typing import Any
 from mlops.datasets import DatasetDefinition
 from mlops.features.online import online_features, to_micros
 from mlops.features.spec import window_micros
+from pipelines.stream.events import encode_event
 
 
 def longest_window(definition: DatasetDefinition) -> timedelta:
@@ -32,6 +33,8 @@ class EntityHistory:
         self.keep_micros = window_micros(longest_window(definition))
         self._events: dict[str, dict[tuple[Any, ...], tuple[int, Mapping[str, Any]]]] = {}
         self._newest: dict[str, int] = {}
+        # Each remembered event's wire form, made once: the history is saved with every commit (history_store).
+        self._wire: dict[tuple[str, tuple[Any, ...]], tuple[Mapping[str, Any], bytes]] = {}
 
     def __len__(self) -> int:
         return sum(len(events) for events in self._events.values())
@@ -58,6 +61,7 @@ class EntityHistory:
         stale = [key for key, (t, _) in events.items() if t <= newest - self.keep_micros and t != newest]
         for key in stale:
             del events[key]
+            self._wire.pop((entity, key), None)
 
     def extend(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """Add many events; returns how many."""
@@ -70,6 +74,17 @@ class EntityHistory:
     def events(self, entity: str) -> list[Mapping[str, Any]]:
         """The entity's remembered events (what a saved history holds)."""
         return [event for _, event in self._events.get(entity, {}).values()]
+
+    def encoded(self, entity: str) -> list[bytes]:
+        """The entity's remembered events as the stream carries them (:func:`encode_event`), each encoded once."""
+        encoded = []
+        for key, (_, row) in self._events.get(entity, {}).items():
+            cached = self._wire.get((entity, key))
+            if cached is None or cached[0] is not row:  # new, or replaced by a replay of the same key
+                cached = (row, encode_event(row))
+                self._wire[(entity, key)] = cached
+            encoded.append(cached[1])
+        return encoded
 
     def features(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """The features of ``row`` from the entity's history (``row`` itself is skipped by its primary key)."""

@@ -22,7 +22,7 @@ from mlops.datasets import DatasetDefinition
 from mlops.errors import StreamError
 from mlops.layout import stream_history_key
 from mlops.ports.object_store import ObjectStore, ObjectStoreError
-from pipelines.stream.events import EventError, check_event, encode_event
+from pipelines.stream.events import EventError, check_event
 from pipelines.stream.history import EntityHistory
 
 
@@ -47,10 +47,11 @@ class HistoryStore:
             if partition in entities:
                 entities[partition].append(entity)
         for partition, position in positions.items():
-            rows = [json.loads(encode_event(row)) for entity in entities[partition] for row in history.events(entity)]
-            body = json.dumps({"partition": partition, "position": position, "rows": rows}, separators=(",", ":"))
+            rows = b",".join(event for entity in entities[partition] for event in history.encoded(entity))
+            head = json.dumps({"partition": partition, "position": position}, separators=(",", ":"))[:-1]
+            body = head.encode() + b',"rows":[' + rows + b"]}"
             key = stream_history_key(self.consumer, partition)
-            self.store.put(self.bucket, key, body.encode(), "application/json")
+            self.store.put(self.bucket, key, body, "application/json")
 
     def load(self, history: EntityHistory, partitions: Iterable[str]) -> int:
         """Add the saved history of ``partitions`` to ``history``; returns how many events it held."""

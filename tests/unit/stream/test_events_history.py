@@ -63,3 +63,33 @@ def test_history_keeps_the_longest_window_and_replays_replace() -> None:
         parse_event(encode_event({**EVENT, "transaction_id": "t3", "event_time": "2024-01-31T00:00:00Z"}), CARDS)
     )
     assert len(history) == 2  # 'old' is exactly 30 days before the newest: outside (t - 30d, t]
+
+
+def test_a_saved_history_holds_the_current_events_after_replays_and_expiry() -> None:
+    """Each event's wire form is made once and reused by every save: a replay with a new value and an event that
+    left the window must still show in (and vanish from) what the next save writes."""
+    from mlops.adapters.memory.object_store import MemoryObjectStore
+    from pipelines.stream.history_store import HistoryStore
+
+    store = MemoryObjectStore(buckets=("features",))
+    saved = HistoryStore(store, "features", "online-features-card_transactions", CARDS)
+    history = EntityHistory(CARDS)
+
+    def add(transaction: str, when: str, amount: float) -> None:
+        row = {**EVENT, "transaction_id": transaction, "event_time": when, "amount": amount}
+        history.add(parse_event(encode_event(row), CARDS))
+        saved.note("c1", "p0")
+
+    def reloaded() -> dict[str, float]:
+        again = EntityHistory(CARDS)
+        HistoryStore(store, "features", "online-features-card_transactions", CARDS).load(again, ["p0"])
+        return {str(e["transaction_id"]): float(e["amount"]) for e in again.events("c1")}
+
+    add("old", "2024-01-01T00:00:00Z", 5)
+    add("t2", "2024-01-20T00:00:00Z", 7)
+    saved.save(history, {"p0": "10"})
+    assert reloaded() == {"old": 5.0, "t2": 7.0}
+    add("t2", "2024-01-20T00:00:00Z", 9)  # a replay of the same key with another value replaces it
+    add("t3", "2024-01-31T00:00:00Z", 11)  # 'old' leaves the 30-day window
+    saved.save(history, {"p0": "12"})
+    assert reloaded() == {"t2": 9.0, "t3": 11.0}
