@@ -14,7 +14,8 @@ For each alarm it does what CloudWatch would:
    the state's actions, and puts the ``CloudWatch Alarm State Change`` event (the shape CloudWatch emits) on the
    event bus after matching it against the bus's rules and listing the targets that would run (the emulator
    runs no target). moto's PutEvents fails (500) when a matching rule has a target it cannot deliver to, such
-   as the retrain rule's SageMaker pipeline; then the event is not put and a note says why;
+   as the retrain rule's SageMaker pipeline, or a scheduled rule has one (moto matches those against every
+   event); then the event is not put and a note says why;
 4. delivers the matched targets the emulator cannot run (:mod:`mlops.local.alarm_actions`): the retrain rule's
    SageMaker pipeline target starts the training pipeline through the training port, as EventBridge starts it on
    AWS; each delivery is recorded in the monitoring zone (``mlops monitor status``) and listed in the
@@ -248,6 +249,8 @@ class LocalAlarms:
         result = replace(evaluation, notified=tuple(notified), event_targets=tuple(targets))
         result = self._deliver(alarm, result, matched)
         blocked = [t for t in targets if t.target_arn.split(":")[2] not in _MOTO_DELIVERS]
+        if self._clients.is_emulated:
+            blocked += [t for t in self._scheduled_targets() if t.target_arn.split(":")[2] not in _MOTO_DELIVERS]
         if blocked and self._clients.is_emulated:
             # moto raises NotImplementedError (HTTP 500) inside PutEvents for such targets: the event cannot be put
             # on this bus of the emulator at all. The match itself was decided above with the rules' own patterns.
@@ -281,6 +284,25 @@ class LocalAlarms:
         )
         notes = tuple(f"{a.rule}: {a.ran}: {a.outcome} ({a.detail})" for a in actions if a.outcome == "failed")
         return replace(evaluation, actions=actions, notes=(*evaluation.notes, *notes))
+
+    def _scheduled_targets(self) -> list[EventTarget]:
+        """Targets of the bus's scheduled rules (no event pattern). EventBridge never matches an event against
+        them; moto 5.2 matches every event (``EventPattern.matches_event`` of an empty pattern is true) and then
+        fails PutEvents on a target it cannot deliver to, such as a scheduled SageMaker pipeline."""
+        events = self._client("events")
+        rules = call("ListRules", events.list_rules, EventBusName=self.event_bus).get("Rules", [])
+        scheduled: list[EventTarget] = []
+        for rule in rules:
+            if rule.get("State", "ENABLED") != "ENABLED" or rule.get("EventPattern"):
+                continue
+            listed = call(
+                f"ListTargetsByRule {rule['Name']}",
+                events.list_targets_by_rule,
+                Rule=rule["Name"],
+                EventBusName=self.event_bus,
+            )
+            scheduled.extend(EventTarget(rule["Name"], t["Id"], t["Arn"]) for t in listed.get("Targets", []))
+        return scheduled
 
     def _matching_targets(self, event: Mapping[str, Any]) -> list[tuple[EventTarget, dict[str, Any]]]:
         """Targets of every enabled rule on the bus whose pattern matches ``event`` (with the target as listed)."""

@@ -348,6 +348,7 @@ def sample_program(script: Path) -> dict[str, Any]:
     aws.cloudwatch.EventTarget(
         "retrain-target", rule=rule.name, target_id="start-pipeline", arn=pipeline.arn, role_arn=sm_role.arn
     )
+    _api_destination(sm_role)
     return {
         "region": region.region,
         "kms_key_arn": key.arn,
@@ -406,6 +407,41 @@ def _images(key: aws.kms.Key, context: Path) -> dict[str, Any]:
         "repository_url": repository.repository_url,
         "image_uri": pulumi.Output.all(repository.repository_url, image.digest).apply(lambda v: f"{v[0]}@{v[1]}"),
     }
+
+
+def _api_destination(role: aws.iam.Role) -> None:
+    """A rule calling an HTTP API through a connection (a secret API key) with a transformed body: the retrained
+    workflow's dispatch. The pattern matches only the sample's own events (nothing else on the session's bus)."""
+    connection = aws.cloudwatch.EventConnection(
+        "api",
+        name="t-api",
+        authorization_type="API_KEY",
+        auth_parameters=aws.cloudwatch.EventConnectionAuthParametersArgs(
+            api_key=aws.cloudwatch.EventConnectionAuthParametersApiKeyArgs(
+                key="Authorization", value=pulumi.Output.secret("Bearer t0ken")
+            ),
+        ),
+    )
+    destination = aws.cloudwatch.EventApiDestination(
+        "api-destination",
+        name="t-api-destination",
+        connection_arn=connection.arn,
+        invocation_endpoint="https://example.com/dispatches",
+        http_method="POST",
+        invocation_rate_limit_per_second=1,
+    )
+    rule = aws.cloudwatch.EventRule(
+        "dispatch", name="t-dispatch", event_pattern=json.dumps({"source": ["mlops.sample"]})
+    )
+    aws.cloudwatch.EventTarget(
+        "dispatch-target",
+        rule=rule.name,
+        target_id="api",
+        arn=destination.arn,
+        role_arn=role.arn,
+        input_transformer={"input_paths": {"id": "$.id"}, "input_template": '{"ref": "main", "id": <id>}'},
+        retry_policy={"maximum_event_age_in_seconds": 3600, "maximum_retry_attempts": 3},
+    )
 
 
 def _network(key: aws.kms.Key, log_group: aws.cloudwatch.LogGroup, role: aws.iam.Role) -> dict[str, Any]:

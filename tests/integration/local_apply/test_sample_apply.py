@@ -56,10 +56,10 @@ def test_first_apply_creates_and_second_reuses_everything(applied_twice: Any) ->
     # The catalog's encryption is one setting per account: another apply in this session's emulator (the
     # platform fixture's) may have set it already, and then the sample's apply updates it.
     assert first.counts in (
-        {"created": 58, "reused": 0, "updated": 0, "skipped": 1},
-        {"created": 57, "reused": 0, "updated": 1, "skipped": 1},
+        {"created": 62, "reused": 0, "updated": 0, "skipped": 1},
+        {"created": 61, "reused": 0, "updated": 1, "skipped": 1},
     )
-    assert second.counts == {"created": 0, "reused": 58, "updated": 0, "skipped": 1}
+    assert second.counts == {"created": 0, "reused": 62, "updated": 0, "skipped": 1}
     assert second.outputs == first.outputs
 
 

@@ -67,4 +67,9 @@ def test_a_rule_calls_an_api_destination_with_a_transformed_body(
     assert client.describe_api_destination(Name=f"workflow-{suffix}")["HttpMethod"] == "POST"
     again = (events.api_destination(ctx, "d", destination_inputs), events.target(ctx, "t", target_inputs))
     assert (first.outcome, again[0].outcome, again[1].outcome) == ("created", "reused", "reused")
-    assert events.connection(ctx, "c", revealed(_connection_inputs(f"github-{suffix}"))).outcome == "updated"
+    assert events.connection(ctx, "c", revealed(_connection_inputs(f"github-{suffix}"))).outcome == "reused"
+    rotated = revealed(_connection_inputs(f"github-{suffix}"))
+    rotated["authParameters"]["apiKey"]["value"] = "Bearer rotated"
+    assert events.connection(ctx, "c", rotated).outcome == "updated"
+    kept = (tmp_path / "events" / "connections" / f"github-{suffix}.sha256").read_text()
+    assert "rotated" not in kept and "t0ken" not in kept  # a digest, never the secret

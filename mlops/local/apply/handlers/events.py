@@ -4,6 +4,8 @@ nothing to an API destination."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -114,7 +116,9 @@ def _auth_parameters(pulumi_form: dict[str, Any]) -> dict[str, Any]:
 
 
 def connection(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applied:
-    """A connection's authorization (its secret never read back: a changed one is always put again)."""
+    """A connection's authorization. Its secret is never read back, so a digest of what was put is kept under the
+    state dir (``<state_dir>/events/connections/<name>.sha256``, never the secret itself), where a re-apply
+    compares it: unchanged inputs reuse the connection, as ``pulumi up`` would."""
     events = ctx.clients.client("events")
     connection_name = str(require(inputs, "name", CONNECTION, name))
     desired = {
@@ -124,15 +128,20 @@ def connection(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applie
     }
     if inputs.get("description"):
         desired["Description"] = inputs["description"]
+    digest = hashlib.sha256(json.dumps(desired, sort_keys=True).encode()).hexdigest()
+    kept = ctx.state_dir / "events" / "connections" / f"{connection_name}.sha256"
     try:
-        events.describe_connection(Name=connection_name)
-        arn = events.update_connection(**desired)["ConnectionArn"]
-        outcome: Outcome = "updated"
+        arn = events.describe_connection(Name=connection_name)["ConnectionArn"]
+        outcome: Outcome = "reused" if kept.is_file() and kept.read_text() == digest else "updated"
+        if outcome == "updated":
+            events.update_connection(**desired)
     except ClientError as exc:
         if not is_not_found(exc):
             raise
         arn = events.create_connection(**desired)["ConnectionArn"]
         outcome = "created"
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    kept.write_text(digest)
     return applied(connection_name, inputs, outcome, name=connection_name, arn=arn)
 
 
