@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from mlops.adapters.aws.clients import ClientFactory
@@ -90,16 +92,20 @@ def platform(emulator_state_dir: Path) -> Platform:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """No process may outlive the test session: any child still running is killed and fails the run."""
-    import psutil
+    """No process may outlive the test session: any child still running, and any process working in the
+    session's temporary directories (a detached model server whose CLI has exited), is killed and fails the run."""
+    from tests.support import leftovers
 
-    leftovers = [child for child in psutil.Process().children(recursive=True) if child.is_running()]
-    leftovers = [child for child in leftovers if child.status() != psutil.STATUS_ZOMBIE]
-    if not leftovers:
+    found = {p.pid: p for p in leftovers.children()}
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is not None:
+        found.update({p.pid: p for p in leftovers.working_under(factory.getbasetemp())})
+    if not found:
         return
-    described = ", ".join(f"{child.pid} ({' '.join(child.cmdline()[:4])})" for child in leftovers)
-    for child in leftovers:
-        child.kill()
+    described = leftovers.describe(list(found.values()))
+    for process in found.values():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     message = f"processes outlived the test session and were killed: {described}"
     if reporter is not None:
