@@ -88,25 +88,41 @@ def _field(row: Mapping[str, Any], name: str, what: str) -> Any:
 class _History:
     """The entity's events at or before the new event, as (microseconds, row), the new event itself excluded."""
 
-    def __init__(
-        self, definition: DatasetDefinition, event: Mapping[str, Any], history: Iterable[Mapping[str, Any]]
-    ) -> None:
-        self.time = to_micros(_field(event, definition.event_time, "event"), definition.event_time)
+    def __init__(self, time: int, rows: list[tuple[int, Mapping[str, Any]]]) -> None:
+        self.time = time
+        self.rows = rows
+
+    @classmethod
+    def of(
+        cls, definition: DatasetDefinition, event: Mapping[str, Any], history: Iterable[Mapping[str, Any]]
+    ) -> _History:
+        """From rows as they come: each checked to be the event's entity, its time converted."""
         entity = _field(event, definition.entity_key, "event")
-        key = tuple(_field(event, k, "event") for k in definition.primary_key)
-        self.rows: list[tuple[int, Mapping[str, Any]]] = []
+        timed = []
         for number, row in enumerate(history):
             what = f"history row {number}"
             if _field(row, definition.entity_key, what) != entity:
                 raise DatasetError(
                     f"{what}: {definition.entity_key} {row[definition.entity_key]!r} is not the event's {entity!r}"
                 )
-            if tuple(_field(row, k, what) for k in definition.primary_key) == key:
+            timed.append((to_micros(_field(row, definition.event_time, what), definition.event_time), row))
+        return cls.timed(definition, event, timed)
+
+    @classmethod
+    def timed(
+        cls, definition: DatasetDefinition, event: Mapping[str, Any], history: Iterable[tuple[int, Mapping[str, Any]]]
+    ) -> _History:
+        """From (microseconds, row) pairs of the event's entity."""
+        time = to_micros(_field(event, definition.event_time, "event"), definition.event_time)
+        key = tuple(_field(event, k, "event") for k in definition.primary_key)
+        rows = []
+        for moment, row in history:
+            if tuple(row[k] for k in definition.primary_key) == key:
                 continue  # the event itself, already stored by the caller
-            moment = to_micros(_field(row, definition.event_time, what), definition.event_time)
             # Events after the new one are not history (late-arriving data must not leak into the past).
-            if moment <= self.time:
-                self.rows.append((moment, row))
+            if moment <= time:
+                rows.append((moment, row))
+        return cls(time, rows)
 
 
 def _feature(feature: Feature, event: Mapping[str, Any], past: _History, moment: datetime) -> Any:
@@ -135,6 +151,17 @@ def online_features(
     ``history`` holds the entity's earlier events (at least the longest rolling window's worth); a row with the
     event's own primary key is skipped and rows later than the event are ignored. Returns ``{feature: value}``.
     """
-    past = _History(definition, event, history)
+    return _features(definition, event, _History.of(definition, event, history))
+
+
+def online_features_timed(
+    definition: DatasetDefinition, event: Mapping[str, Any], history: Iterable[tuple[int, Mapping[str, Any]]]
+) -> dict[str, Any]:
+    """:func:`online_features` over history its keeper has already timed and kept to the event's entity:
+    ``(microseconds since the epoch, row)`` pairs (the stream consumer's memory), converted once, not per event."""
+    return _features(definition, event, _History.timed(definition, event, history))
+
+
+def _features(definition: DatasetDefinition, event: Mapping[str, Any], past: _History) -> dict[str, Any]:
     moment = to_utc(event[definition.event_time], definition.event_time)
     return {feature.name: _feature(feature, event, past, moment) for feature in definition.features}

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from mlops.datasets import DatasetDefinition
-from mlops.features.online import online_features, to_micros
+from mlops.features.online import online_features_timed, to_micros
 from mlops.features.spec import window_micros
 from pipelines.stream.events import encode_event
 
@@ -89,5 +89,4 @@ class EntityHistory:
     def features(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """The features of ``row`` from the entity's history (``row`` itself is skipped by its primary key)."""
         entity = str(row[self.definition.entity_key])
-        past = [event for _, event in self._events.get(entity, {}).values()]
-        return online_features(self.definition, row, past)
+        return online_features_timed(self.definition, row, self._events.get(entity, {}).values())

@@ -81,3 +81,17 @@ def test_an_event_without_a_source_field_names_it() -> None:
     del event["amount"]
     with pytest.raises(DatasetError, match=r"event has no field 'amount'"):
         online_features(definition(), event, [])
+
+
+def test_timed_history_gives_the_same_features_as_rows_as_they_come() -> None:
+    """The stream consumer's path (history already timed, kept per entity) matches the checked one on every event
+    of a synthetic stream: windows, ties, the event itself and later rows in the history."""
+    from mlops.features.online import online_features_timed, to_micros
+    from tests.unit.features.synthetic import events
+
+    spec = definition()
+    rows = events(entities=1, per_entity=60)
+    assert len({r["customer_id"] for r in rows}) == 1
+    timed = [(to_micros(r["event_time"], "event_time"), r) for r in rows]
+    for event in rows:
+        assert online_features_timed(spec, event, timed) == online_features(spec, event, rows)
