@@ -66,6 +66,7 @@ def up(
     Apply dev, staging and prod side by side with `--stack`: each gets its own names, key, network and registry.
     """
     from mlops.local import emulator, spark_connect  # httpx, psutil: not for `--help`
+    from mlops.local.state import applied_stacks
 
     context = _for_stack(ctx, stack)
     settings = context.settings
@@ -80,7 +81,7 @@ def up(
     started_at = time.monotonic()
     with console.status("starting moto server..."):
         state, started = emulator.up(settings.emulator_dir, port=port)
-    lost = emulator.lost_emulator(before, state, emulator.ledgered_stacks(settings.resolved_outputs_file.parent))
+    lost = emulator.lost_emulator(before, state, applied_stacks(settings.resolved_outputs_file.parent))
     if lost:
         console.print(f"[red]the emulator was restarted:[/] {escape(lost)}")
     verb = "started" if started else "reused"

@@ -299,11 +299,6 @@ def lost_emulator(before: EmulatorStatus, now: EmulatorState, applied: list[str]
     )
 
 
-def ledgered_stacks(outputs_dir: Path) -> list[str]:
-    """Stacks a local apply wrote a ledger for next to their outputs (the stacks the emulator held)."""
-    return sorted(path.name.removesuffix(".resources.json") for path in outputs_dir.glob("*.resources.json"))
-
-
 def _read_or_recover(emulator_dir: Path) -> EmulatorState | None:
     """The recorded state; when the state file is unreadable, the running server started from ``emulator_dir``
     (found by its log file), recorded again, so a corrupt file never leads to a second emulator."""
