@@ -30,6 +30,23 @@ class MonitoringArgs:
     log_retention_days: int
 
 
+def events_role(
+    parent: pulumi.Resource, logical: str, ident: StackIdentity, purpose: str, policy: pulumi.Output[str]
+) -> aws.iam.Role:
+    """The role EventBridge assumes to reach one rule's target (``<prefix>-<purpose>-role``, under the stack's
+    boundary), with ``policy`` inline; resources ``<logical>-role`` and ``<logical>-policy``."""
+    role = aws.iam.Role(
+        f"{logical}-role",
+        name=naming.role_name(ident.project, ident.environment, purpose),
+        permissions_boundary=ident.permissions_boundary,
+        assume_role_policy=policy_json(lambda: policies.assume_role_policy("events.amazonaws.com")),
+        tags=ident.tags(COMPONENT),
+        opts=child(parent),
+    )
+    aws.iam.RolePolicy(f"{logical}-policy", role=role.id, policy=policy, opts=child(parent))
+    return role
+
+
 def log_group_names(project: str, environment: str, endpoint_name: str) -> dict[str, str]:
     """The ``log_groups`` output: kit log groups, and the one SageMaker writes the endpoint's logs to."""
     names = {purpose: naming.log_group_name(project, environment, purpose) for purpose in LOG_PURPOSES}
@@ -167,20 +184,8 @@ class Monitoring(pulumi.ComponentResource):
             tags=tags,
             opts=child(self),
         )
-        role = aws.iam.Role(
-            f"{self._name}-events-role",
-            name=naming.role_name(ident.project, ident.environment, "retrain-events"),
-            permissions_boundary=ident.permissions_boundary,
-            assume_role_policy=policy_json(lambda: policies.assume_role_policy("events.amazonaws.com")),
-            tags=tags,
-            opts=child(self),
-        )
-        aws.iam.RolePolicy(
-            f"{self._name}-events-policy",
-            role=role.id,
-            policy=policy_json(policies.start_pipeline_policy, args.pipeline_arn),
-            opts=child(self),
-        )
+        policy = policy_json(policies.start_pipeline_policy, args.pipeline_arn)
+        role = events_role(self, f"{self._name}-events", ident, "retrain-events", policy)
         aws.cloudwatch.EventTarget(
             f"{self._name}-retrain-target",
             rule=rule.name,

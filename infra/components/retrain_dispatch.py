@@ -20,8 +20,8 @@ import pulumi_aws as aws
 
 from infra import naming, policies
 from infra.components.base import StackIdentity, child, policy_json
+from infra.components.monitoring import COMPONENT, events_role
 
-COMPONENT = "monitoring"
 WORKFLOW = "retrained.yml"
 GITHUB_API = "https://api.github.com"
 EXECUTION_PATH = "$.detail.pipelineExecutionArn"
@@ -104,20 +104,8 @@ class RetrainDispatch(pulumi.ComponentResource):
             tags=tags,
             opts=child(self),
         )
-        role = aws.iam.Role(
-            f"{name}-role",
-            name=naming.role_name(ident.project, ident.environment, "retrained-events"),
-            permissions_boundary=ident.permissions_boundary,
-            assume_role_policy=policy_json(lambda: policies.assume_role_policy("events.amazonaws.com")),
-            tags=tags,
-            opts=child(self),
-        )
-        aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=role.id,
-            policy=policy_json(policies.invoke_api_destination_policy, destination.arn),
-            opts=child(self),
-        )
+        policy = policy_json(policies.invoke_api_destination_policy, destination.arn)
+        role = events_role(self, name, ident, "retrained-events", policy)
         aws.cloudwatch.EventTarget(
             f"{name}-target",
             rule=rule.name,

@@ -28,7 +28,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -289,30 +289,23 @@ class LocalAlarms:
         """Targets of the bus's scheduled rules (no event pattern). EventBridge never matches an event against
         them; moto 5.2 matches every event (``EventPattern.matches_event`` of an empty pattern is true) and then
         fails PutEvents on a target it cannot deliver to, such as a scheduled SageMaker pipeline."""
-        events = self._client("events")
-        rules = call("ListRules", events.list_rules, EventBusName=self.event_bus).get("Rules", [])
-        scheduled: list[EventTarget] = []
-        for rule in rules:
-            if rule.get("State", "ENABLED") != "ENABLED" or rule.get("EventPattern"):
-                continue
-            listed = call(
-                f"ListTargetsByRule {rule['Name']}",
-                events.list_targets_by_rule,
-                Rule=rule["Name"],
-                EventBusName=self.event_bus,
-            )
-            scheduled.extend(EventTarget(rule["Name"], t["Id"], t["Arn"]) for t in listed.get("Targets", []))
-        return scheduled
+        return [target for target, _ in self._targets_of_rules(lambda pattern: pattern is None)]
 
     def _matching_targets(self, event: Mapping[str, Any]) -> list[tuple[EventTarget, dict[str, Any]]]:
         """Targets of every enabled rule on the bus whose pattern matches ``event`` (with the target as listed)."""
+        return self._targets_of_rules(lambda pattern: pattern is not None and pattern_matches(pattern, event))
+
+    def _targets_of_rules(
+        self, chosen: Callable[[dict[str, Any] | None], bool]
+    ) -> list[tuple[EventTarget, dict[str, Any]]]:
+        """Targets (as listed) of the bus's enabled rules whose event pattern (``None``: a scheduled rule) is
+        ``chosen``."""
         events = self._client("events")
         rules = call("ListRules", events.list_rules, EventBusName=self.event_bus).get("Rules", [])
-        fired: list[tuple[EventTarget, dict[str, Any]]] = []
+        found: list[tuple[EventTarget, dict[str, Any]]] = []
         for rule in rules:
-            if rule.get("State", "ENABLED") != "ENABLED" or not rule.get("EventPattern"):
-                continue
-            if not pattern_matches(json.loads(rule["EventPattern"]), event):
+            pattern = json.loads(rule["EventPattern"]) if rule.get("EventPattern") else None
+            if rule.get("State", "ENABLED") != "ENABLED" or not chosen(pattern):
                 continue
             targets = call(
                 f"ListTargetsByRule {rule['Name']}",
@@ -320,8 +313,8 @@ class LocalAlarms:
                 Rule=rule["Name"],
                 EventBusName=self.event_bus,
             )
-            fired.extend((EventTarget(rule["Name"], t["Id"], t["Arn"]), t) for t in targets.get("Targets", []))
-        return fired
+            found.extend((EventTarget(rule["Name"], t["Id"], t["Arn"]), t) for t in targets.get("Targets", []))
+        return found
 
     # --- history: moto has no DescribeAlarmHistory, so the runner keeps one in the emulator's CloudWatch Logs ---
 

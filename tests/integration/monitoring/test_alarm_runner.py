@@ -62,6 +62,22 @@ def _emulator_state(platform: Platform, name: str) -> str:
     return str(alarm["StateValue"])
 
 
+def _runner_recording_pipelines(platform: Platform) -> tuple[LocalAlarms, MemoryPipelines]:
+    """The stack's local alarm runner, delivering to a pipeline runner that records the executions instead of
+    training a model."""
+    outputs = platform.outputs
+    pipelines = MemoryPipelines({outputs.training_pipeline_name: json.dumps({"Parameters": [{"Name": "TriggeredBy"}]})})
+    alarms = LocalAlarms(
+        clients_of(platform),
+        platform.services.metrics,
+        history_log_group=outputs.log_groups["monitoring"],
+        delivery=TargetDelivery(
+            lambda: pipelines, platform.services.object_store, outputs.bucket_for_zone("monitoring")
+        ),
+    )
+    return alarms, pipelines
+
+
 def _check_the_pipeline_started(platform: Platform, outcome: AlarmEvaluation, pipelines: MemoryPipelines) -> None:
     """One execution of the stack's pipeline, with the retrain target's parameters, on record."""
     (started,) = outcome.actions
@@ -82,16 +98,7 @@ def test_drift_above_threshold_sets_alarm_notifies_matches_retrain_rule_and_reco
     outputs = platform.outputs
     assert isinstance(platform.services.alarms, LocalAlarms)  # moto never evaluates alarms: auto picks the runner
     assert isinstance(platform.services.alarms.delivery, TargetDelivery)  # ... which delivers the pipeline target
-    # The same runner, delivering to a pipeline runner that records the executions instead of training a model.
-    pipelines = MemoryPipelines({outputs.training_pipeline_name: json.dumps({"Parameters": [{"Name": "TriggeredBy"}]})})
-    alarms = LocalAlarms(
-        clients_of(platform),
-        platform.services.metrics,
-        history_log_group=outputs.log_groups["monitoring"],
-        delivery=TargetDelivery(
-            lambda: pipelines, platform.services.object_store, outputs.bucket_for_zone("monitoring")
-        ),
-    )
+    alarms, pipelines = _runner_recording_pipelines(platform)
     alarm_name = outputs.alarm("data_drift")
     (definition,) = alarms.describe([alarm_name])
     cloudwatch = clients_of(platform).client("cloudwatch")
@@ -213,15 +220,7 @@ def test_constraint_violations_notify_without_starting_the_retraining(platform: 
     EventBridge never matches events against it, moto does and fails PutEvents (HTTP 500: the suite's failure when
     another test's program had left one), so the runner does not put the event and says why."""
     outputs = platform.outputs
-    pipelines = MemoryPipelines({outputs.training_pipeline_name: json.dumps({"Parameters": [{"Name": "TriggeredBy"}]})})
-    alarms = LocalAlarms(
-        clients_of(platform),
-        platform.services.metrics,
-        history_log_group=outputs.log_groups["monitoring"],
-        delivery=TargetDelivery(
-            lambda: pipelines, platform.services.object_store, outputs.bucket_for_zone("monitoring")
-        ),
-    )
+    alarms, pipelines = _runner_recording_pipelines(platform)
     alarm_name = outputs.alarm("data_constraints")
     (definition,) = alarms.describe([alarm_name])
     assert (definition.metric_name, dict(definition.dimensions), definition.threshold) == (
