@@ -28,7 +28,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -244,13 +244,11 @@ class LocalAlarms:
             "resources": [alarm.arn],
             "detail": detail,
         }
-        matched = self._matching_targets(event)
+        matched, scheduled = self._bus_targets(event)
         targets = [target for target, _ in matched]
         result = replace(evaluation, notified=tuple(notified), event_targets=tuple(targets))
         result = self._deliver(alarm, result, matched)
-        blocked = [t for t in targets if t.target_arn.split(":")[2] not in _MOTO_DELIVERS]
-        if self._clients.is_emulated:
-            blocked += [t for t in self._scheduled_targets() if t.target_arn.split(":")[2] not in _MOTO_DELIVERS]
+        blocked = [t for t in (*targets, *scheduled) if t.target_arn.split(":")[2] not in _MOTO_DELIVERS]
         if blocked and self._clients.is_emulated:
             # moto raises NotImplementedError (HTTP 500) inside PutEvents for such targets: the event cannot be put
             # on this bus of the emulator at all. The match itself was decided above with the rules' own patterns.
@@ -285,36 +283,36 @@ class LocalAlarms:
         notes = tuple(f"{a.rule}: {a.ran}: {a.outcome} ({a.detail})" for a in actions if a.outcome == "failed")
         return replace(evaluation, actions=actions, notes=(*evaluation.notes, *notes))
 
-    def _scheduled_targets(self) -> list[EventTarget]:
-        """Targets of the bus's scheduled rules (no event pattern). EventBridge never matches an event against
-        them; moto 5.2 matches every event (``EventPattern.matches_event`` of an empty pattern is true) and then
-        fails PutEvents on a target it cannot deliver to, such as a scheduled SageMaker pipeline."""
-        return [target for target, _ in self._targets_of_rules(lambda pattern: pattern is None)]
-
-    def _matching_targets(self, event: Mapping[str, Any]) -> list[tuple[EventTarget, dict[str, Any]]]:
-        """Targets of every enabled rule on the bus whose pattern matches ``event`` (with the target as listed)."""
-        return self._targets_of_rules(lambda pattern: pattern is not None and pattern_matches(pattern, event))
-
-    def _targets_of_rules(
-        self, chosen: Callable[[dict[str, Any] | None], bool]
-    ) -> list[tuple[EventTarget, dict[str, Any]]]:
-        """Targets (as listed) of the bus's enabled rules whose event pattern (``None``: a scheduled rule) is
-        ``chosen``."""
+    def _bus_targets(
+        self, event: Mapping[str, Any]
+    ) -> tuple[list[tuple[EventTarget, dict[str, Any]]], list[EventTarget]]:
+        """One walk of the bus's enabled rules: the targets (as listed) of those whose pattern matches ``event``,
+        and, on the emulator, those of the scheduled rules (no pattern). EventBridge never matches an event against
+        a scheduled rule; moto 5.2 matches every event (an empty pattern matches all) and then fails PutEvents on a
+        target it cannot deliver to, such as a scheduled SageMaker pipeline."""
         events = self._client("events")
         rules = call("ListRules", events.list_rules, EventBusName=self.event_bus).get("Rules", [])
-        found: list[tuple[EventTarget, dict[str, Any]]] = []
+        matched: list[tuple[EventTarget, dict[str, Any]]] = []
+        scheduled: list[EventTarget] = []
         for rule in rules:
-            pattern = json.loads(rule["EventPattern"]) if rule.get("EventPattern") else None
-            if rule.get("State", "ENABLED") != "ENABLED" or not chosen(pattern):
+            if rule.get("State", "ENABLED") != "ENABLED":
                 continue
-            targets = call(
+            pattern = rule.get("EventPattern") or None
+            fires = pattern is not None and pattern_matches(json.loads(pattern), event)
+            if not fires and (pattern is not None or not self._clients.is_emulated):
+                continue
+            listed = call(
                 f"ListTargetsByRule {rule['Name']}",
                 events.list_targets_by_rule,
                 Rule=rule["Name"],
                 EventBusName=self.event_bus,
-            )
-            found.extend((EventTarget(rule["Name"], t["Id"], t["Arn"]), t) for t in targets.get("Targets", []))
-        return found
+            ).get("Targets", [])
+            found = [(EventTarget(rule["Name"], t["Id"], t["Arn"]), t) for t in listed]
+            if fires:
+                matched.extend(found)
+            else:
+                scheduled.extend(target for target, _ in found)
+        return matched, scheduled
 
     # --- history: moto has no DescribeAlarmHistory, so the runner keeps one in the emulator's CloudWatch Logs ---
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from mlops.adapters.gcp.clients import GcpClients
 from mlops.local import gcp_emulators
+from mlops.outputs import StackOutputs
 from mlops.settings import Settings, load_settings
 
 
@@ -61,3 +63,20 @@ def gcp_clients(gcp_settings: Settings) -> GcpClients:
     from mlops.wiring import gcp_client_factory
 
     return gcp_client_factory(gcp_settings)
+
+
+def vertex_outputs(tracking_uri: str, **overrides: Any) -> StackOutputs:
+    """The stack outputs a Vertex hosting test needs (a gcp-local stack's names), with ``overrides``."""
+    values: dict[str, Any] = {
+        "stack": "gcp-local",
+        "endpoint_name": "kit-endpoint",
+        "sagemaker_model_name": "kit-model",
+        "endpoint_config_name": "kit-config",
+        "sagemaker_role_arn": "vertex@mlops-local.iam.gserviceaccount.com",
+        "data_capture_prefix": "gs://kit-monitoring/data-capture/kit-endpoint",
+        "alarm_names": {"endpoint_errors": "kit-endpoint-errors", "endpoint_latency": "kit-endpoint-latency"},
+        "mlflow_tracking_uri": tracking_uri,
+        "online_feature_table": "online-features",
+        "model_package_group": "kit-models",
+    }
+    return StackOutputs.model_construct(**{**values, **overrides})

@@ -18,7 +18,6 @@ import pytest
 
 from mlops.local import vertex_hosting
 from mlops.local.vertex_hosting import LocalVertexEndpoint, LocalVertexHosting
-from mlops.outputs import StackOutputs
 from mlops.platform import Platform
 from mlops.ports.endpoint import EndpointInvocationError, EndpointNotFoundError
 from mlops.ports.hosting import HostingError
@@ -26,6 +25,7 @@ from mlops.settings import load_settings
 from mlops.wiring import build_platform
 from serving.deploy import deploy_model, hosting_spec
 from serving.model import load_model
+from tests.support.gcp import vertex_outputs
 from tests.unit.serving.model_support import DATASET, RegisteredModel, train_and_register
 
 ENDPOINT = "kit-endpoint"
@@ -39,20 +39,9 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> RegisteredModel:
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory, model: RegisteredModel) -> Iterator[Platform]:
-    values: dict[str, Any] = {
-        "stack": "gcp-local",
-        "endpoint_name": ENDPOINT,
-        "vertex_endpoint_id": "4242",
-        "sagemaker_model_name": "kit-model",
-        "endpoint_config_name": "kit-config",
-        "sagemaker_role_arn": "vertex@mlops-local.iam.gserviceaccount.com",
-        "data_capture_prefix": "gs://kit-monitoring/data-capture/kit-endpoint",
-        "alarm_names": {"endpoint_errors": "kit-endpoint-errors", "endpoint_latency": "kit-endpoint-latency"},
-        "mlflow_tracking_uri": model.tracking_uri,
-        "online_feature_table": "online-features",
-    }
+    outputs = vertex_outputs(model.tracking_uri, endpoint_name=ENDPOINT, vertex_endpoint_id="4242")
     settings = load_settings(cloud="gcp", target="gcp-emulators", state_dir=tmp_path_factory.mktemp("vertex-state"))
-    built = build_platform(settings, StackOutputs.model_construct(**values))
+    built = build_platform(settings, outputs)
     try:
         yield built
     finally:

@@ -18,12 +18,12 @@ from mlops.adapters.gcp.clients import GcpClients
 from mlops.local.gcp_alert_runner import LocalAlertPolicies, put_policy
 from mlops.local.gcp_metrics import FirestoreEmulatorMetrics
 from mlops.local.vertex_metrics import NAMESPACE
-from mlops.outputs import StackOutputs
 from mlops.platform import Platform
 from mlops.ports.endpoint import EndpointInvocationError
 from mlops.settings import Settings
 from mlops.wiring import build_platform
 from serving.deploy import deploy_model
+from tests.support.gcp import vertex_outputs
 from tests.unit.serving.model_support import DATASET, RegisteredModel, train_and_register
 
 pytestmark = [pytest.mark.server]
@@ -35,21 +35,11 @@ ENDPOINT_ID = "5151"
 def served(gcp_settings: Settings, tmp_path: Path) -> Iterator[tuple[Platform, RegisteredModel]]:
     """A model that fails (500) on a negative amount, deployed to a local Vertex endpoint on the emulators."""
     model = train_and_register(tmp_path / "mlflow", alias=None, refuse_negative=True)
-    values: dict[str, Any] = {
-        "stack": "gcp-local",
-        "endpoint_name": f"kit-endpoint-{uuid.uuid4().hex[:6]}",
-        "vertex_endpoint_id": ENDPOINT_ID,
-        "sagemaker_model_name": "kit-model",
-        "endpoint_config_name": "kit-config",
-        "sagemaker_role_arn": "vertex@mlops-local.iam.gserviceaccount.com",
-        "data_capture_prefix": "gs://kit-monitoring/data-capture/kit-endpoint",
-        "alarm_names": {"endpoint_errors": "kit-endpoint-errors", "endpoint_latency": "kit-endpoint-latency"},
-        "mlflow_tracking_uri": model.tracking_uri,
-        "online_feature_table": "online-features",
-        "model_package_group": "kit-models",
-    }
+    outputs = vertex_outputs(
+        model.tracking_uri, endpoint_name=f"kit-endpoint-{uuid.uuid4().hex[:6]}", vertex_endpoint_id=ENDPOINT_ID
+    )
     settings = gcp_settings.model_copy(update={"state_dir": tmp_path / "state"})
-    platform = build_platform(settings, StackOutputs.model_construct(**values))
+    platform = build_platform(settings, outputs)
     deploy_model(platform, DATASET, model.version)
     try:
         yield platform, model
