@@ -19,10 +19,13 @@ JOB_SPARK_MASTER_ENV = "MLOPS_SPARK_MASTER"
 JOB_SPARK_REMOTE_ENV = "MLOPS_SPARK_REMOTE"
 
 # The local runtime's processes (commands, job and step entry points, endpoints) share a few cores with the
-# emulator, the Spark JVM and each other. OpenMP (scikit-learn's gradient boosting) spins its idle threads by
-# default, which on a shared machine burns the cores the other thread needs: passive waiting gives the same
-# results for a quarter of the CPU (benchmarks/omp_wait.py). A value already in the environment wins.
-LOCAL_THREAD_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
+# emulator, the Spark JVM and each other. scikit-learn's gradient boosting runs hundreds of short OpenMP regions
+# per fit: with a team of threads each region pays a barrier (spinning, the default, burns the core the other
+# process needs; passive waiting pays a futex wake-up per region), so on 2 cores one thread per process is the
+# fastest on a quiet machine and on a busy one (benchmarks/omp_wait.py: the training search 1.5-4x faster than
+# either wait policy). A value already in the environment wins: a larger machine with a large dataset sets
+# OMP_NUM_THREADS itself.
+LOCAL_THREAD_ENV = {"OMP_NUM_THREADS": "1"}
 
 
 def with_local_threads(env: dict[str, str]) -> dict[str, str]:
