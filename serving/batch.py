@@ -20,7 +20,9 @@ import contextlib
 import csv
 import io
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -147,11 +149,27 @@ def output_columns(model: LoadedModel) -> list[str]:
     """The answer's columns for ``model``: ``prediction``, then ``probability`` (binary: the positive class) or
     one ``probability_<class>`` per class (multiclass)."""
     scorer = model.scorer
-    if not scorer.is_classifier:
+    return _columns(scorer.classes if scorer.is_classifier else None)
+
+
+def declared_output_columns(metadata: Mapping[str, Any] | None) -> list[str] | None:
+    """:func:`output_columns` from what a model of the training entry point says of itself in its MLmodel file
+    (``task``, ``classes``), without loading it; ``None`` for a model that does not say (load it to know)."""
+    task = (metadata or {}).get("task")
+    classes = (metadata or {}).get("classes")
+    if task == "regression":
+        return _columns(None)
+    if task in ("binary", "multiclass") and isinstance(classes, list) and len(classes) >= 2:
+        return _columns(tuple(classes))
+    return None
+
+
+def _columns(classes: tuple[Any, ...] | None) -> list[str]:
+    if classes is None:
         return ["prediction"]
-    if len(scorer.classes) == 2:
+    if len(classes) == 2:
         return ["prediction", "probability"]
-    return ["prediction", *(f"probability_{label}" for label in scorer.classes)]
+    return ["prediction", *(f"probability_{label}" for label in classes)]
 
 
 @dataclass(frozen=True)
@@ -186,7 +204,9 @@ def batch_predict(
     with mlflow_session(platform):
         name, version = resolve_version(tracking_uri, registry_uri(definition.name, model_version))
         model_uri = registry_uri(name, version)
-        signature = get_model_info(model_uri).signature
+        info = get_model_info(model_uri)
+        signature = info.signature
+        columns = declared_output_columns(info.metadata)
         try:
             schema = InputSchema.from_mlflow(signature.inputs if signature is not None else None)
         except ValueError as exc:
@@ -197,10 +217,11 @@ def batch_predict(
     transform = platform.services.batch_transform.start(request)
     if transform.status != "Completed":
         return BatchResult(job.name, version, inputs, [], job.predictions_uri, None, transform.arn)
-    with mlflow_session(platform):
-        model = load_model(model_uri, tracking_uri)
+    if columns is None:  # a model logged elsewhere: its scorer knows its classes
+        with mlflow_session(platform):
+            columns = output_columns(load_model(model_uri, tracking_uri))
     outputs = list(transform.outputs)
     key_types: dict[str, str] = {key: definition.column(key).type for key in job.keys}
     width = len(job.keys) + len(schema.names)
-    rows = assemble_predictions(platform, job, outputs, key_types, width, output_columns(model))
+    rows = assemble_predictions(platform, job, outputs, key_types, width, columns)
     return BatchResult(job.name, version, inputs, outputs, job.predictions_uri, rows)

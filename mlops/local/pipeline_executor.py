@@ -42,6 +42,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
 from mlops.adapters.aws.sagemaker_pipeline import execution_display_name
+from mlops.contracts import with_local_threads
 from mlops.errors import MlopsError
 from mlops.layout import pipeline_execution_key, split_uri
 from mlops.local.pipeline_expressions import (
@@ -57,6 +58,7 @@ from mlops.local.pipeline_expressions import (
 )
 from mlops.local.processes import run_watched
 from mlops.local.training_runner import host_command
+from mlops.local.warm_python import warm_entry_points
 from mlops.platform import Platform
 from mlops.ports.errors import NotFoundError
 from mlops.ports.object_store import ObjectStore
@@ -212,7 +214,14 @@ class LocalPipelineExecutor:
     # -- the port ---------------------------------------------------------------------------------------------
 
     def start(self, pipeline: str, parameters: Mapping[str, str], *, display_name: str = "") -> PipelineExecution:
-        """Run an execution to its end; returns it Succeeded or Failed (a failing step is not an exception)."""
+        """Run an execution to its end; returns it Succeeded or Failed (a failing step is not an exception).
+
+        The steps' ``python -m`` entry points fork from one warm interpreter started now, which imports the model
+        libraries while the execution is created (:mod:`mlops.local.warm_python`)."""
+        with warm_entry_points(with_local_threads({**os.environ, **self._environment})):
+            return self._execute(pipeline, parameters, display_name)
+
+    def _execute(self, pipeline: str, parameters: Mapping[str, str], display_name: str) -> PipelineExecution:
         definition = _parse_definition(self._control.definition(pipeline), pipeline)
         values = typed_parameters(list(definition.get("Parameters", [])), parameters)
         order = execution_order(definition)  # an invalid graph fails before the execution exists

@@ -93,8 +93,13 @@ def run_watched(
         raise FileNotFoundError(errno.ENOENT, "no such program", command[0])
     # Imported here: this file also runs as the supervisor script (``-I``), which imports nothing of the kit.
     from mlops.contracts import with_local_threads
+    from mlops.local.warm_python import current
 
     env = with_local_threads(env)  # entry points fit and score models on cores the whole local stack shares
+    warm = current()  # a runner's warm interpreter forks `python -m` entry points with their libraries imported
+    done = warm.run(command, env=env, timeout=timeout, cwd=cwd) if warm is not None else None
+    if done is not None:
+        return WatchedRun(done.returncode, done.stdout, done.stderr, done.timed_out)
     process = start_watched(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         stdout, stderr = process.communicate(timeout=timeout)

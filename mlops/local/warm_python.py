@@ -1,0 +1,353 @@
+"""A warm interpreter for the entry points a local runner starts: one Python process that has imported the model
+libraries once and forks a fresh process per entry point.
+
+A pipeline execution runs three or four ``python -m <module>`` entry points (Prepare, the training job, Evaluate,
+Register); each spent 3-4 s of its 4-6 s importing MLflow, scikit-learn and pandas before doing its work. Here the
+runner starts this file as a server once per execution; the server imports :data:`PRELOAD` (third-party libraries
+only: the kit's own modules are imported by each entry point, so an edited step runs as edited), then, per request,
+forks a child that becomes the entry point exactly as ``python -m`` would start it: its own process group, its
+arguments, environment and working directory, standard input from ``/dev/null``, its output in files the runner
+reads, its exit status (``SystemExit``, an uncaught exception's traceback and status 1, atexit handlers run).
+The runner keeps what :func:`mlops.local.processes.run_watched` guarantees: a timeout or an interrupt kills the
+child's whole process group; the server dies with the runner (``PR_SET_PDEATHSIG``) and takes its child along.
+
+Not warm (the caller runs the command cold): anything but ``<this interpreter> -m <module>``, an environment that
+differs from the server's in what a library reads when it is imported (:data:`IMPORT_TIME_VARIABLES`), a server
+that failed to start or died, and any platform without ``fork`` and ``PR_SET_PDEATHSIG`` (Linux only).
+
+Protocol (JSON lines): the server says ``{"ready": true}``; the runner sends ``{"module", "args", "env", "cwd",
+"stdout", "stderr"}``; the server answers ``{"pid"}`` at once and ``{"code"}`` when the child ended.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import importlib
+import json
+import os
+import runpy
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+# What the pipeline's entry points import (measured with cProfile on Prepare, the training job, Evaluate and
+# Register); a library missing from an install set is skipped.
+PRELOAD = (
+    "numpy",
+    "pandas",
+    "pyarrow.parquet",
+    "sklearn.ensemble",
+    "sklearn.metrics",
+    "mlflow",
+    "mlflow.sklearn",
+    "mlflow.pyfunc",
+    "mlflow.tracking",
+    "boto3",
+    "sqlalchemy",
+    "alembic",
+    "pydantic",
+    "pydantic_settings",
+    "yaml",
+)
+# Read by a library when it is imported (OpenMP's thread count, BLAS pools, the interpreter itself): a child whose
+# environment differs from the server's in one of these would not run as a cold process would, so it runs cold.
+IMPORT_TIME_VARIABLES = ("OMP_", "KMP_", "MKL_", "OPENBLAS_", "BLIS_", "NUMEXPR_", "PYTHON", "LD_", "SKLEARN_")
+READY_TIMEOUT_S = 120.0
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class WarmRun:
+    """How an entry point run by the warm server ended (the fields of ``processes.WatchedRun``)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    timed_out: bool
+
+
+def import_time_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """The part of ``env`` a library may read when it is imported."""
+    return {k: v for k, v in env.items() if k.startswith(IMPORT_TIME_VARIABLES)}
+
+
+def supported() -> bool:
+    return sys.platform.startswith("linux") and hasattr(os, "fork")
+
+
+class WarmPython:
+    """The runner's side: start the server, hand it entry points, stop it (a context manager)."""
+
+    def __init__(self, env: Mapping[str, str], preload: tuple[str, ...] = PRELOAD) -> None:
+        self._env = dict(env)
+        self._preload = preload
+        self._server: subprocess.Popen[bytes] | None = None
+        self._ready: bool | None = None  # None: not known yet; False: unusable, commands run cold
+        self._lock = threading.Lock()
+        self._buffer = b""  # what was read from the server past the last whole line
+
+    def __enter__(self) -> WarmPython:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Start the server; it imports in the background while the runner goes on."""
+        if not supported():
+            self._ready = False
+            return
+        command = [sys.executable, str(Path(__file__).resolve()), "--serve", str(os.getpid()), *self._preload]
+        self._server = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=self._env, start_new_session=True
+        )
+
+    def accepts(self, command: list[str], env: Mapping[str, str]) -> bool:
+        """``command`` is ``<this interpreter> -m <module> ...`` and ``env`` imports as the server did."""
+        shaped = len(command) >= 3 and command[0] == sys.executable and command[1] == "-m"
+        same = import_time_environment(env) == import_time_environment(self._env)
+        return shaped and same and self._ready is not False and self._server is not None
+
+    def run(
+        self, command: list[str], *, env: Mapping[str, str], timeout: float | None, cwd: str | None
+    ) -> WarmRun | None:
+        """Run ``command`` in a forked child; ``None`` when it must run cold (see :meth:`accepts`)."""
+        if not self.accepts(command, env) or not self._wait_ready():
+            return None
+        with self._lock, tempfile.TemporaryDirectory(prefix="warm-python-") as tmp:
+            out, err = Path(tmp) / "stdout", Path(tmp) / "stderr"
+            request = {
+                "module": command[2],
+                "args": command[3:],
+                "env": dict(env),
+                "cwd": cwd or os.getcwd(),
+                "stdout": str(out),
+                "stderr": str(err),
+            }
+            pid = int(self._exchange(request, READY_TIMEOUT_S)["pid"])
+            code, timed_out = self._wait_child(pid, timeout)
+            return WarmRun(code, _read(out), _read(err), timed_out)
+
+    def close(self) -> None:
+        server, self._server, self._ready = self._server, None, False
+        if server is None:
+            return
+        with contextlib.suppress(OSError):
+            if server.stdin is not None:
+                server.stdin.close()  # the server exits at the end of its input
+        try:
+            server.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        if server.stdout is not None:
+            server.stdout.close()
+
+    def _wait_ready(self) -> bool:
+        if self._ready is None:
+            try:
+                self._ready = bool(self._read_line(READY_TIMEOUT_S).get("ready"))
+            except (OSError, ValueError, TimeoutError):
+                self._ready = False
+            if not self._ready:
+                self.close()
+        return bool(self._ready)
+
+    def _wait_child(self, pid: int, timeout: float | None) -> tuple[int, bool]:
+        """The child's exit status; on ``timeout`` or an interrupt its process group is killed first."""
+        try:
+            return int(self._read_line(timeout)["code"]), False
+        except TimeoutError:
+            _kill_group(pid)
+            return int(self._read_line(None)["code"]), True
+        except BaseException:
+            _kill_group(pid)
+            self.close()
+            raise
+
+    def _exchange(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+        server = self._server
+        if server is None or server.stdin is None:
+            raise OSError("the warm Python server is not running")
+        server.stdin.write(json.dumps(request).encode() + b"\n")
+        server.stdin.flush()
+        return self._read_line(timeout)
+
+    def _read_line(self, timeout: float | None) -> dict[str, Any]:
+        """The server's next answer (unbuffered reads: a select on a buffered file misses lines it already read)."""
+        server = self._server
+        if server is None or server.stdout is None:
+            raise OSError("the warm Python server is not running")
+        fd = server.stdout.fileno()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not select.select([fd], [], [], left)[0]:
+                raise TimeoutError
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise OSError(f"the warm Python server exited (status {server.poll()})")
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+
+_CURRENT: ContextVar[WarmPython | None] = ContextVar("warm_python", default=None)
+
+
+@contextlib.contextmanager
+def warm_entry_points(env: Mapping[str, str], preload: tuple[str, ...] = PRELOAD) -> Iterator[WarmPython]:
+    """For the block, ``processes.run_watched`` runs ``python -m`` entry points in a warm server started now
+    (with ``env``, the environment the runner gives its entry points; ``preload`` imported) and stopped at the end."""
+    warm = WarmPython(env, preload)
+    token = _CURRENT.set(warm)
+    try:
+        with warm:
+            yield warm
+    finally:
+        _CURRENT.reset(token)
+
+
+def current() -> WarmPython | None:
+    """The warm server of the enclosing :func:`warm_entry_points` block, if any."""
+    return _CURRENT.get()
+
+
+def _read(path: Path) -> str:
+    return path.read_text(errors="replace") if path.is_file() else ""
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+# --- The server (this file run as a script) -------------------------------------------------------------------
+
+
+def _die_with_parent(signum: int) -> None:
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0)
+
+
+def _serve(parent: int, preload: list[str]) -> int:
+    _die_with_parent(signal.SIGTERM)
+    children: set[int] = set()
+
+    def stop(signum: int, _frame: object) -> None:
+        for pid in children:
+            _kill_group(pid)
+        os._exit(128 + signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, stop)
+    if os.getppid() != parent:
+        stop(signal.SIGTERM, None)
+    replies = os.fdopen(os.dup(1), "w")
+    base_path = _base_sys_path()
+    for module in preload:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+    # A fork copies one thread: with a library's thread already running, a child could inherit a held lock.
+    _reply(replies, {"ready": threading.active_count() == 1})
+    for line in sys.stdin:
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            replies.close()  # the runner must see the server's end, not a child holding its pipe
+            _become(request, base_path)  # never returns
+        with contextlib.suppress(OSError):
+            os.setpgid(pid, pid)  # also here: the runner may kill the group before the child set it
+        children.add(pid)
+        _reply(replies, {"pid": pid})
+        _, status = os.waitpid(pid, 0)
+        _kill_group(pid)  # what the entry point left running goes with it
+        children.discard(pid)
+        _reply(replies, {"code": os.waitstatus_to_exitcode(status)})
+    return 0
+
+
+def _base_sys_path() -> list[str]:
+    """The interpreter's own path: without this script's folder and the server's PYTHONPATH entries."""
+    given = set(filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep)))
+    return [p for p in sys.path[1:] if p not in given]
+
+
+def _reply(stream: IO[str], answer: dict[str, Any]) -> None:
+    stream.write(json.dumps(answer) + "\n")
+    stream.flush()
+
+
+def _become(request: dict[str, Any], base_path: list[str]) -> None:
+    """In the forked child: start ``python -m <module> <args>`` as a cold interpreter would; exit with its status."""
+    code = 1
+    try:
+        os.setpgid(0, 0)
+        _die_with_parent(signal.SIGKILL)
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_DFL)
+        _redirect(request["stdout"], request["stderr"])
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        extra = list(filter(None, request["env"].get("PYTHONPATH", "").split(os.pathsep)))
+        sys.path[:] = [request["cwd"], *extra, *base_path]
+        sys.argv = [request["module"], *request["args"]]
+        code = _run_module(request["module"])
+    finally:
+        with contextlib.suppress(BaseException):
+            atexit._run_exitfuncs()
+        with contextlib.suppress(BaseException):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+def _redirect(stdout: str, stderr: str) -> None:
+    for fd, path, flags in ((0, os.devnull, os.O_RDONLY), (1, stdout, os.O_WRONLY), (2, stderr, os.O_WRONLY)):
+        opened = os.open(path, flags | (os.O_CREAT | os.O_TRUNC if fd else 0), 0o600)
+        os.dup2(opened, fd)
+        os.close(opened)
+    sys.stdin = open(0, closefd=False)  # noqa: SIM115 - the process's own descriptors, open until it exits
+    sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+
+
+def _run_module(module: str) -> int:
+    """``python -m``'s exit status: 0, ``SystemExit``'s code, or 1 with the traceback on standard error."""
+    try:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            return int(exc.code or 0)
+        print(exc.code, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        traceback.print_exc()
+        return 128 + signal.SIGINT
+    except BaseException:
+        traceback.print_exc()
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 3 or sys.argv[1] != "--serve":
+        sys.exit("usage: warm_python.py --serve PARENT_PID [MODULE...]")
+    sys.exit(_serve(int(sys.argv[2]), sys.argv[3:]))

@@ -1,0 +1,187 @@
+"""The warm interpreter (mlops.local.warm_python) starts an entry point as ``python -m`` would, and keeps what
+``run_watched`` guarantees: a timeout, an interrupt or the runner's death takes the entry point's whole process tree.
+Plain Python modules stand in for the pipeline's entry points; the preload is small to keep the tests fast."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from mlops.local.processes import run_watched
+from mlops.local.warm_python import WarmPython, warm_entry_points
+
+PRELOAD = ("json", "decimal")
+# The entry point: says where it runs and what it was given, then exits as its first argument asks.
+REPORT = textwrap.dedent(
+    """
+    import json, os, sys
+    print(json.dumps({
+        "argv": sys.argv[1:], "cwd": os.getcwd(), "var": os.environ.get("STEP_VAR"), "ppid": os.getppid(),
+        "preloaded": "decimal" in sys.modules, "path0": sys.path[0], "pgid": os.getpgid(0) == os.getpid(),
+        "stdin": sys.stdin.read(), "parent": open(f"/proc/{os.getppid()}/cmdline").read().split("\\0"),
+    }))
+    print("to stderr", file=sys.stderr)
+    how = sys.argv[1]
+    if how == "exit3":
+        sys.exit(3)
+    if how == "message":
+        sys.exit("stopped: bad input")
+    if how == "raise":
+        raise ValueError("broken step")
+    """
+)
+# Starts a grandchild (a JVM's stand-in), writes both pids, then works for a long time.
+SLOW = textwrap.dedent(
+    """
+    import os, subprocess, sys, time
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    open(sys.argv[1], "w").write(f"{os.getpid()} {worker.pid}")
+    time.sleep(30)
+    """
+)
+GONE_WITHIN_S = 10.0
+
+
+@pytest.fixture
+def package(tmp_path: Path) -> Path:
+    """A folder on PYTHONPATH holding the stand-in entry points (the step's own code, never preloaded)."""
+    root = tmp_path / "code"
+    (root / "steps").mkdir(parents=True)
+    (root / "steps" / "__init__.py").write_text("")
+    (root / "steps" / "report.py").write_text(REPORT)
+    (root / "steps" / "slow.py").write_text(SLOW)
+    return root
+
+
+def _env(package: Path, **extra: str) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    return {**base, "PYTHONPATH": str(package), "OMP_NUM_THREADS": "1", **extra}
+
+
+def _still_running(pids: list[int]) -> list[int]:
+    processes = []
+    for pid in pids:
+        try:
+            processes.append(psutil.Process(pid))
+        except psutil.NoSuchProcess:
+            continue
+    _, alive = psutil.wait_procs(processes, timeout=GONE_WITHIN_S)
+    return [p.pid for p in alive if p.status() != psutil.STATUS_ZOMBIE]
+
+
+def _wait_for(path: Path) -> list[int]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if path.is_file() and len(path.read_text().split()) == 2:
+            return [int(p) for p in path.read_text().split()]
+        time.sleep(0.05)
+    raise AssertionError(f"the entry point never wrote {path}")
+
+
+@pytest.mark.parametrize(
+    ("how", "code", "in_stderr"),
+    [
+        ("ok", 0, "to stderr"),
+        ("exit3", 3, "to stderr"),
+        ("message", 1, "stopped: bad input"),
+        ("raise", 1, "ValueError: broken step"),
+    ],
+)
+def test_a_warm_run_ends_as_the_cold_run_of_the_same_command(
+    package: Path, tmp_path: Path, how: str, code: int, in_stderr: str
+) -> None:
+    import json
+
+    command = [sys.executable, "-m", "steps.report", how, "--flag=x y"]
+    env = _env(package, STEP_VAR="step value")
+    cold = run_watched(command, env=env, timeout=60, cwd=str(tmp_path))
+    with WarmPython(env, preload=PRELOAD) as warm:
+        hot = warm.run(command, env=env, timeout=60, cwd=str(tmp_path))
+        server = warm._server
+        assert server is not None
+        server_pid = server.pid
+    assert hot is not None
+    assert (hot.returncode, hot.timed_out) == (cold.returncode, cold.timed_out) == (code, False)
+    warm_report, cold_report = json.loads(hot.stdout), json.loads(cold.stdout)
+    same = ("argv", "cwd", "var", "path0", "pgid", "stdin")
+    assert {k: warm_report[k] for k in same} == {k: cold_report[k] for k in same}
+    assert warm_report["argv"] == [how, "--flag=x y"] and warm_report["var"] == "step value"
+    assert warm_report["pgid"] and warm_report["stdin"] == ""
+    assert (warm_report["ppid"], warm_report["preloaded"]) == (server_pid, True)  # forked from the warm server
+    assert in_stderr in hot.stderr and in_stderr in cold.stderr
+
+
+def test_an_edited_entry_point_runs_as_edited(package: Path, tmp_path: Path) -> None:
+    module = package / "steps" / "edited.py"
+    command = [sys.executable, "-m", "steps.edited"]
+    env = _env(package)
+    with WarmPython(env, preload=PRELOAD) as warm:
+        module.write_text("print('first')")
+        first = warm.run(command, env=env, timeout=60, cwd=str(tmp_path))
+        module.write_text("print('second')")
+        second = warm.run(command, env=env, timeout=60, cwd=str(tmp_path))
+    assert first is not None and second is not None
+    assert (first.stdout.strip(), second.stdout.strip()) == ("first", "second")
+
+
+def test_a_timed_out_entry_point_is_killed_with_what_it_started(package: Path, tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    env = _env(package)
+    with WarmPython(env, preload=PRELOAD) as warm:
+        done = warm.run([sys.executable, "-m", "steps.slow", str(pids)], env=env, timeout=3, cwd=str(tmp_path))
+        assert done is not None and done.timed_out
+        assert _still_running(_wait_for(pids)) == []
+        after = warm.run([sys.executable, "-m", "steps.report", "ok"], env=env, timeout=60, cwd=str(tmp_path))
+    assert after is not None and after.returncode == 0  # the server serves the next step
+
+
+RUNNER = textwrap.dedent(
+    """
+    import sys
+    from mlops.local.processes import run_watched
+    from mlops.local.warm_python import warm_entry_points
+    env = {**__import__("os").environ}
+    with warm_entry_points(env, preload=("json",)):
+        run_watched([sys.executable, "-m", "steps.slow", sys.argv[1]], env=env, timeout=60)
+    """
+)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGINT])
+def test_the_runners_death_or_interrupt_takes_the_server_and_the_entry_point(
+    package: Path, tmp_path: Path, signum: int
+) -> None:
+    pids = tmp_path / "pids"
+    env = _env(package)
+    env["PYTHONPATH"] = os.pathsep.join([str(package), str(Path(__file__).resolve().parents[3])])
+    runner = subprocess.Popen([sys.executable, "-c", RUNNER, str(pids)], env=env, start_new_session=True)
+    step, worker = _wait_for(pids)
+    server = psutil.Process(step).ppid()
+    assert server != runner.pid  # the step was forked by the warm server, not started by the runner
+    runner.send_signal(signum)
+    runner.wait(timeout=30)
+    assert _still_running([server, step, worker]) == []
+
+
+def test_what_cannot_run_warm_runs_cold(package: Path, tmp_path: Path) -> None:
+    import json
+
+    env = _env(package)
+    with warm_entry_points(env, preload=PRELOAD):
+        threads = run_watched([sys.executable, "-m", "steps.report", "ok"], env={**env, "OMP_NUM_THREADS": "2"})
+        script = run_watched([sys.executable, str(package / "steps" / "report.py"), "ok"], env=env)
+        warm = run_watched([sys.executable, "-m", "steps.report", "ok"], env=env)
+    started_by = {
+        name: json.loads(run.stdout)["parent"]
+        for name, run in [("threads", threads), ("script", script), ("warm", warm)]
+    }
+    assert "--watch" in started_by["threads"] and "--watch" in started_by["script"]  # run_watched's supervisor
+    assert "--serve" in started_by["warm"]
