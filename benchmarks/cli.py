@@ -10,6 +10,9 @@ scores on the running endpoint). Wall seconds, median of ``--repeat`` runs, next
 floor no command can go under. ``--groups`` measures only the named groups (``root`` for ``mlops --help``), e.g. to
 compare ``mlops predict`` before and after a change in a few seconds; ``--payload`` is the file ``mlops predict``
 sends (default: one entity request of the demo's data, which needs the demo's features in the online store).
+``--warm`` also runs each light command through the platform's warm command server (mlops/local/warm_cli.py) and
+prints its wall time next to the cold run (the cold column is the baseline; a warm command's CPU is spent in the
+server's forked child, so only wall time is comparable).
 """
 
 from __future__ import annotations
@@ -87,11 +90,27 @@ class Row:
     real_s: float | None = None
     real_cpu: float | None = None
     code: int | None = None
+    warm_s: float | None = None
 
 
-def measure(state_dir: Path, tmp: Path, repeat: int, groups: list[str], payload: Path | None = None) -> list[Row]:
+def wait_for_warm_server(state_dir: Path, timeout: float = 120.0) -> None:
+    from mlops.local import warm_cli
+
+    deadline = time.monotonic() + timeout
+    while not warm_cli.answers(state_dir):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"no warm command server answers for {state_dir}: was it started by `mlops local up`?")
+        time.sleep(0.2)
+
+
+def measure(
+    state_dir: Path, tmp: Path, repeat: int, groups: list[str], payload: Path | None = None, *, warm: bool = False
+) -> list[Row]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "AWS_"))}
     env.update({"MLOPS_STATE_DIR": str(state_dir), "MLOPS_CONFIG_FILE": str(tmp / "absent.yaml")})
+    env["MLOPS_LOCAL_CLI__ENABLED"] = "false"  # the cold figures: each command imports its own libraries
+    if warm:
+        wait_for_warm_server(state_dir)
     request_file(state_dir, tmp)
     rows = []
     for group, default in LIGHT.items():
@@ -104,8 +123,10 @@ def measure(state_dir: Path, tmp: Path, repeat: int, groups: list[str], payload:
         if light is not None:
             argv = [MLOPS, *(a.replace("{tmp}", str(tmp)) for a in light)]
             real_s, code = timed(argv, env, repeat)
+            cold_cpu = CPU[" ".join(argv)]
+            warm_s = timed(argv, {**env, "MLOPS_LOCAL_CLI__ENABLED": "true"}, repeat)[0] if warm else None
             command = "mlops " + " ".join(light).replace("{tmp}/", "")
-            row = Row(row.group, help_s, row.help_cpu, command, real_s, CPU[" ".join(argv)], code)
+            row = Row(row.group, help_s, row.help_cpu, command, real_s, cold_cpu, code, warm_s)
         rows.append(row)
     return rows
 
@@ -115,7 +136,7 @@ def table(rows: list[Row], floor: float, floor_cpu: float) -> str:
         f"mlops start-up, seconds (median): wall and CPU (user+system, what load cannot inflate); "
         f"`python -c pass` = {floor:.2f}s wall, {floor_cpu:.2f}s CPU; load 1-min avg {os.getloadavg()[0]:.1f}",
         f"{'group':<10} {'--help':>7} {'cpu':>5} {'target':>7}  {'light real command':<52} {'wall':>6} {'cpu':>5} "
-        f"{'exit':>4}",
+        f"{'exit':>4} {'warm wall':>9}",
     ]
     for r in rows:
         target = TARGETS.get("" if r.group == "(root)" else r.group)
@@ -128,7 +149,10 @@ def table(rows: list[Row], floor: float, floor_cpu: float) -> str:
         if r.group == "predict" and target is not None:
             real += f" (target {target})"
         code = "-" if r.code is None else str(r.code)
-        lines.append(f"{r.group:<10} {r.help_s:>7.2f} {r.help_cpu:>5.2f} {mark}  {r.command:<52} {real} {code:>4}")
+        warm = f"{r.warm_s:>9.2f}" if r.warm_s is not None else f"{'-':>9}"
+        lines.append(
+            f"{r.group:<10} {r.help_s:>7.2f} {r.help_cpu:>5.2f} {mark}  {r.command:<52} {real} {code:>4} {warm}"
+        )
     lines.append("exit: 1 where the platform lacks what the command reads (no endpoint deployed, no model registered)")
     return "\n".join(lines)
 
@@ -140,6 +164,7 @@ def main() -> None:
     names = [group or "root" for group in LIGHT]
     parser.add_argument("--groups", nargs="+", choices=names, default=names, help="Measure only these groups.")
     parser.add_argument("--payload", type=Path, help="The file `mlops predict` sends (its suffix names its type).")
+    parser.add_argument("--warm", action="store_true", help="Also time each light command warm (see above).")
     args = parser.parse_args()
     payload = args.payload.resolve() if args.payload else None
     floor_argv = [sys.executable, "-c", "pass"]
@@ -147,13 +172,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-cli-") as name:
         tmp = Path(name)
         if args.state_dir:
-            rows = measure(args.state_dir.resolve(), tmp, args.repeat, args.groups, payload)
+            rows = measure(args.state_dir.resolve(), tmp, args.repeat, args.groups, payload, warm=args.warm)
         else:
             state_dir = tmp / "state"
             env = {**os.environ, "MLOPS_STATE_DIR": str(state_dir), "MLOPS_LOCAL_SPARK__ENABLED": "false"}
             subprocess.run([MLOPS, "local", "up"], env=env, cwd=REPO, check=True, capture_output=True, timeout=600)
             try:
-                rows = measure(state_dir, tmp, args.repeat, args.groups, payload)
+                rows = measure(state_dir, tmp, args.repeat, args.groups, payload, warm=args.warm)
             finally:
                 subprocess.run([MLOPS, "local", "down"], env=env, cwd=REPO, capture_output=True, timeout=120)
     print(table(rows, floor, CPU[" ".join(floor_argv)]))

@@ -39,6 +39,8 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Itera
     # No test's `mlops local up` starts a Spark Connect server (a JVM that would outlive the test): the tests of
     # the warm server start it themselves (tests/integration/jobs/conftest.py: warm_spark_server).
     monkeypatch.setenv("MLOPS_LOCAL_SPARK__ENABLED", "false")
+    # Nor a warm command server (its tests and the demo's start it: tests/integration/test_warm_cli.py).
+    monkeypatch.setenv("MLOPS_LOCAL_CLI__ENABLED", "false")
     yield
     _forget_mlflow_uris()
 

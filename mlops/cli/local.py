@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Annotated, Any
@@ -17,6 +18,7 @@ from mlops.errors import ConfigError, StalePidfileError
 if TYPE_CHECKING:
     from mlops.local.apply.engine import ApplyResult
     from mlops.local.apply.ledger import LedgerEntry
+    from mlops.settings import Settings
 
 app = typer.Typer(
     help=(
@@ -70,6 +72,8 @@ def up(
 
     context = _for_stack(ctx, stack)
     settings = context.settings
+    # The warm command server imports the commands' libraries while the platform comes up (docs/local.md).
+    warm_cli = _warm_cli_up(settings, quiet=json_out) if not no_apply else None
     if settings.cloud == "gcp":  # Google's emulators and the GCP program (docs/gcp.md)
         from mlops.cli import local_gcp
 
@@ -103,6 +107,7 @@ def up(
             "moto_url": state.endpoint_url,
         }
         payload["spark_connect"] = {"pid": warm[0].pid, "url": warm[0].remote_url} if warm else None
+        payload["warm_cli"] = {"pid": warm_cli} if warm_cli else None
         if result is not None:
             payload["apply"] = _apply_summary(result)
         emit_json(payload)
@@ -120,6 +125,21 @@ def up(
             f"{counts['skipped']} not sent: moto cannot honour them) "
             f"in {result.seconds:.1f}s; outputs in {result.outputs_file}"
         )
+
+
+def _warm_cli_up(settings: Settings, *, quiet: bool) -> int | None:
+    """Start (or reuse) the warm command server of the state dir unless the settings turn it off; its pid."""
+    if not settings.local_cli.enabled:
+        return None
+    from mlops.local import warm_cli
+
+    pid, started = warm_cli.up(settings.state_dir, os.environ)
+    if not quiet:
+        console.print(
+            f"[green]{'started' if started else 'reused'}[/] warm command server pid {pid}: `mlops` commands fork "
+            "from it with their libraries imported (off: MLOPS_LOCAL_CLI__ENABLED=false)"
+        )
+    return pid
 
 
 def _apply_with_progress(context: CliContext, *, quiet: bool) -> ApplyResult:
@@ -165,9 +185,10 @@ def _apply_summary(result: ApplyResult) -> dict[str, Any]:
 @app.command()
 def down(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     """Stop the emulator this project started (and nothing else). Its in-memory resources are gone."""
-    from mlops.local import emulator, spark_connect  # httpx, psutil: not for `--help`
+    from mlops.local import emulator, spark_connect, warm_cli  # httpx, psutil: not for `--help`
 
     settings = cli_context(ctx).settings
+    warm_cli.down(settings.state_dir)
     if settings.cloud == "gcp":
         from mlops.cli import local_gcp
 

@@ -66,8 +66,20 @@ def main() -> None:
     # Before any model library loads: this command and every process it starts (entry points, endpoints)
     # share the machine's cores with the local stack (mlops.contracts.LOCAL_THREAD_ENV).
     os.environ.update(with_local_threads(dict(os.environ)))
+    sys.exit(run())
+
+
+def run(prog_name: str | None = None) -> int:
+    """The command of ``sys.argv`` in this process; its exit status (what a forked warm command runs, with the
+    name its client was started by)."""
     try:
-        app()
+        app(prog_name=prog_name)
     except MlopsError as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}")  # a message's [...] is text, not markup
-        sys.exit(2)
+        return 2
+    except SystemExit as exc:
+        if isinstance(exc.code, str):  # sys.exit("message"): printed as the interpreter would
+            print(exc.code, file=sys.stderr)
+            return 1
+        return int(exc.code or 0)
+    return 0

@@ -198,12 +198,14 @@ def down(emulator_dir: Path) -> EmulatorStatus:
     """Stop exactly the recorded server (and its front door, first: it flushes metrics and capture to the
     emulator) and clear the record. Returns the status it had before.
 
-    The platform's Spark Connect server (``<state_dir>/spark``, next to ``emulator_dir``) is stopped too: it
-    serves that platform's job runs only, and a caller that stops just the emulator must not leave a JVM behind.
+    The platform's Spark Connect server (``<state_dir>/spark``, next to ``emulator_dir``) and warm command server
+    (``<state_dir>/warm-cli``) are stopped too: they serve that platform only, and a caller that stops just the
+    emulator must not leave them behind.
     """
-    from mlops.local import spark_connect
+    from mlops.local import spark_connect, warm_cli
 
     spark_connect.down(spark_connect.spark_dir(emulator_dir.parent))
+    warm_cli.down(emulator_dir.parent)
     current = status(emulator_dir)
     if current.state is not None:
         frontdoor.stop(current.state.frontdoor_pid, current.state.frontdoor_port)

@@ -35,7 +35,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -239,15 +239,16 @@ def _kill_group(pid: int) -> None:
 # --- The server (this file run as a script) -------------------------------------------------------------------
 
 
-def _die_with_parent(signum: int) -> None:
+def die_with_parent(signum: int) -> None:
+    """Ask Linux to send ``signum`` to this process when its parent dies."""
     import ctypes
 
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0)
 
 
-def _serve(parent: int, preload: list[str]) -> int:
-    _die_with_parent(signal.SIGTERM)
+def _serve(parent: int, preload_modules: list[str]) -> int:
+    die_with_parent(signal.SIGTERM)
     children: set[int] = set()
 
     def stop(signum: int, _frame: object) -> None:
@@ -260,10 +261,7 @@ def _serve(parent: int, preload: list[str]) -> int:
     if os.getppid() != parent:
         stop(signal.SIGTERM, None)
     replies = os.fdopen(os.dup(1), "w")
-    base_path = _base_sys_path()
-    for module in preload:
-        with contextlib.suppress(ImportError):
-            importlib.import_module(module)
+    preloaded = preload(preload_modules)
     # A fork copies one thread: with a library's thread already running, a child could inherit a held lock.
     _reply(replies, {"ready": threading.active_count() == 1})
     for line in sys.stdin:
@@ -271,7 +269,7 @@ def _serve(parent: int, preload: list[str]) -> int:
         pid = os.fork()
         if pid == 0:
             replies.close()  # the runner must see the server's end, not a child holding its pipe
-            _become(request, base_path)  # never returns
+            _become(request, preloaded)  # never returns
         with contextlib.suppress(OSError):
             os.setpgid(pid, pid)  # also here: the runner may kill the group before the child set it
         children.add(pid)
@@ -283,10 +281,40 @@ def _serve(parent: int, preload: list[str]) -> int:
     return 0
 
 
-def _base_sys_path() -> list[str]:
-    """The interpreter's own path: without this script's folder and the server's PYTHONPATH entries."""
-    given = set(filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep)))
-    return [p for p in sys.path[1:] if p not in given]
+@dataclass(frozen=True)
+class Preloaded:
+    """What a server's imports left: the interpreter's own import path (without the server script's folder and
+    PYTHONPATH), the import-time variables the libraries were imported with, and the variables the imports set
+    (scikit-learn sets ``KMP_*``: a cold process would have them too)."""
+
+    base_path: list[str]
+    imported_with: dict[str, str]
+    set_by_imports: dict[str, str]
+
+
+def preload(modules: Sequence[str]) -> Preloaded:
+    """Import ``modules`` (a library missing from the install set is skipped)."""
+    before = dict(os.environ)
+    given = set(filter(None, before.get("PYTHONPATH", "").split(os.pathsep)))
+    base_path = [p for p in sys.path[1:] if p not in given]
+    for module in modules:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+    added = {k: v for k, v in os.environ.items() if before.get(k) != v}
+    return Preloaded(base_path, import_time_environment(before), added)
+
+
+def enter(preloaded: Preloaded, env: Mapping[str, str], cwd: str) -> None:
+    """In a forked child: the signal handlers, working directory, environment and import path of a cold
+    interpreter started in ``cwd`` with ``env``."""
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C is a KeyboardInterrupt, as in a shell
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update({**preloaded.set_by_imports, **env})
+    extra = list(filter(None, env.get("PYTHONPATH", "").split(os.pathsep)))
+    sys.path[:] = [cwd, *extra, *preloaded.base_path]
 
 
 def _reply(stream: IO[str], answer: dict[str, Any]) -> None:
@@ -294,20 +322,14 @@ def _reply(stream: IO[str], answer: dict[str, Any]) -> None:
     stream.flush()
 
 
-def _become(request: dict[str, Any], base_path: list[str]) -> None:
+def _become(request: dict[str, Any], preloaded: Preloaded) -> None:
     """In the forked child: start ``python -m <module> <args>`` as a cold interpreter would; exit with its status."""
     code = 1
     try:
         os.setpgid(0, 0)
-        _die_with_parent(signal.SIGKILL)
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(signum, signal.SIG_DFL)
+        die_with_parent(signal.SIGKILL)
         _redirect(request["stdout"], request["stderr"])
-        os.chdir(request["cwd"])
-        os.environ.clear()
-        os.environ.update(request["env"])
-        extra = list(filter(None, request["env"].get("PYTHONPATH", "").split(os.pathsep)))
-        sys.path[:] = [request["cwd"], *extra, *base_path]
+        enter(preloaded, request["env"], request["cwd"])
         sys.argv = [request["module"], *request["args"]]
         code = _run_module(request["module"])
     finally:

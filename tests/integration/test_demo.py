@@ -32,8 +32,15 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subprocess.CompletedProcess[str], Path]]:
     state_dir = tmp_path_factory.mktemp("demo-state")
-    # As a user runs it: with the warm Spark Connect server of `mlops local up` (the suite turns it off elsewhere).
-    env = {**os.environ, "MLOPS_STATE_DIR": str(state_dir), "DEMO_ROWS": "12000", "MLOPS_LOCAL_SPARK__ENABLED": "true"}
+    # As a user runs it: with the warm Spark Connect server and the warm command server of `mlops local up` (the
+    # suite turns them off elsewhere).
+    env = {
+        **os.environ,
+        "MLOPS_STATE_DIR": str(state_dir),
+        "DEMO_ROWS": "12000",
+        "MLOPS_LOCAL_SPARK__ENABLED": "true",
+        "MLOPS_LOCAL_CLI__ENABLED": "true",
+    }
     try:
         result = subprocess.run(
             ["bash", "scripts/demo.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500

@@ -40,7 +40,7 @@ def test_a_region_that_is_not_one_names_the_variable_and_the_shape(
 def test_an_error_message_with_brackets_prints_them(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def failing() -> None:
+    def failing(**_: object) -> None:
         raise ConfigError("name must match '^[a-z][a-z0-9_]*$' [see docs]")
 
     monkeypatch.setattr(cli_main, "app", failing)

@@ -1,0 +1,365 @@
+"""The warm command server: ``mlops local up`` starts one Python process that has imported the libraries the
+commands use (MLflow, Great Expectations, pandas, scikit-learn, boto3...); each ``mlops`` command typed while it
+runs is forked from it instead of importing them again (1-3 s per command of the main job).
+
+The command the user runs stays the process they see: it connects to the server (an abstract Unix socket named
+after the state dir, this user's only: the server checks the peer's uid), hands over its standard input, output
+and error (``SCM_RIGHTS``: a terminal stays a terminal, a pipe a pipe), its arguments, environment and working
+directory, forwards the signals it gets (Ctrl-C, ``kill``) to the forked command's process group, and exits with
+its status. If the client dies, the server kills the forked command; if the server dies, its commands die with it
+(``PR_SET_PDEATHSIG``).
+
+The server imports third-party libraries only: each command imports the kit's own modules from disk, so an edited
+command runs as edited. It serves a command cold (the client runs it in its own process) when the client's
+interpreter or what a library reads at import time differs (:data:`warm_python.IMPORT_TIME_VARIABLES`). A state
+dir named only in the config file is not looked up: the client finds a server by ``MLOPS_STATE_DIR`` or the default
+``.mlops``. ``MLOPS_LOCAL_CLI__ENABLED=false``: no server, every command cold.
+
+Protocol (``SOCK_SEQPACKET``, one JSON message each): the client sends ``{"argv", "env", "cwd", "executable"}``
+with its three descriptors; the server answers ``{"pid"}`` or ``{"cold": reason}``, then ``{"code"}``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import signal
+import socket
+import struct
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlops.local.warm_python import Preloaded
+
+DISABLE_VARIABLE = "MLOPS_LOCAL_CLI__ENABLED"
+# Not forked: `local` starts and stops this server; `mlflow ui` is a long-running server of its own.
+COLD_GROUPS = frozenset({"local", "mlflow"})
+MESSAGE_BYTES = 1 << 20
+_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+# The pipeline steps' libraries, plus what the commands themselves import (validation, the CLI's own).
+PRELOAD_EXTRA = ("great_expectations", "typer", "rich.console", "httpx", "deltalake", "psutil")
+
+
+def socket_name(state_dir: Path) -> bytes:
+    """The abstract socket of ``state_dir``'s server (per user: the uid is part of the name and checked)."""
+    digest = hashlib.sha256(f"{os.getuid()}:{state_dir.resolve()}".encode()).hexdigest()[:32]
+    return b"\0mlops-warm-cli-" + digest.encode()
+
+
+def record_file(state_dir: Path) -> Path:
+    return state_dir / "warm-cli" / "server.json"
+
+
+# --- The client (the `mlops` command) --------------------------------------------------------------------------
+
+
+def delegate(argv: list[str], env: Mapping[str, str]) -> int | None:
+    """Run the command ``argv`` in the warm server of this state dir; its exit status, or ``None`` when the
+    command is to run in this process (no server, a cold group, help, a server that says cold)."""
+    groups = [arg for arg in argv if not arg.startswith("-")]
+    if not groups or groups[0] in COLD_GROUPS or env.get(DISABLE_VARIABLE, "").lower() in ("false", "0", "no"):
+        return None
+    state_dir = Path(env.get("MLOPS_STATE_DIR") or ".mlops")
+    try:
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        connection.connect(socket_name(state_dir))
+    except OSError:
+        return None  # no server: the common case outside a local platform
+    with connection:
+        request = {
+            "argv": argv,
+            "env": dict(env),
+            "cwd": os.getcwd(),
+            "executable": sys.executable,
+            "prog": _program_name(),
+            "ignored": [s for s in _FORWARDED if signal.getsignal(s) == signal.SIG_IGN],
+        }
+        try:
+            socket.send_fds(connection, [json.dumps(request).encode()], [0, 1, 2])
+            answer = _receive(connection)
+        except OSError:
+            return None  # the server went away before it forked anything: run here
+        if answer is None or "pid" not in answer:
+            return None
+        return _wait(connection, int(answer["pid"]))
+
+
+def _wait(connection: socket.socket, pid: int) -> int:
+    """Forward the signals this process gets to the command's group until the server reports its status."""
+
+    def forward(signum: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signum)
+
+    # A signal this process ignores (Ctrl-C in a script's background job) is ignored by the command too.
+    previous = {s: signal.signal(s, forward) for s in _FORWARDED if signal.getsignal(s) != signal.SIG_IGN}
+    try:
+        try:
+            answer = _receive(connection)
+        except OSError:
+            answer = None
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if answer is None:
+        print("mlops: the warm command server stopped while the command ran", file=sys.stderr)
+        return 1
+    code = int(answer["code"])
+    if code < 0:  # killed by a signal: so is this process, as a shell expects of the command it ran
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    return code if code >= 0 else 128 - code
+
+
+def _program_name() -> str:
+    """The name the command's usage lines give this program, as click derives it (``mlops``, or ``python -m
+    mlops.cli``), from this process's ``__main__`` (the forked command's is the server script)."""
+    main = sys.modules.get("__main__")
+    package = getattr(main, "__package__", None)
+    name = Path(sys.argv[0]).name
+    if not package:
+        return name
+    module = Path(name).stem
+    return f"python -m {package if module == '__main__' else f'{package}.{module}'}"
+
+
+def _receive(connection: socket.socket) -> dict[str, Any] | None:
+    data = connection.recv(MESSAGE_BYTES)
+    if not data:
+        return None
+    answer: dict[str, Any] = json.loads(data)
+    return answer
+
+
+# --- Lifecycle (`mlops local up | down`) ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServerRecord:
+    pid: int
+    state_dir: str
+
+
+def read_record(state_dir: Path) -> ServerRecord | None:
+    try:
+        raw = json.loads(record_file(state_dir).read_text())
+        return ServerRecord(int(raw["pid"]), str(raw["state_dir"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def is_ours(record: ServerRecord) -> bool:
+    """The recorded pid still runs this file's server for that state dir (not a process that reused the pid)."""
+    import psutil
+
+    try:
+        cmdline = psutil.Process(record.pid).cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+    return "--serve" in cmdline and record.state_dir in cmdline and any(p.endswith("warm_cli.py") for p in cmdline)
+
+
+def answers(state_dir: Path) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as probe:
+        try:
+            probe.connect(socket_name(state_dir))
+        except OSError:
+            return False
+    return True
+
+
+def up(state_dir: Path, env: Mapping[str, str]) -> tuple[int, bool]:
+    """Start the server of ``state_dir`` (it imports in the background; commands run cold until it listens) or
+    reuse the running one; (pid, started)."""
+    import subprocess
+
+    from mlops.private_files import private_dir
+
+    current = read_record(state_dir)
+    if current is not None and is_ours(current):
+        return current.pid, False
+    directory = private_dir(record_file(state_dir).parent)
+    resolved = str(state_dir.resolve())
+    command = [sys.executable, str(Path(__file__).resolve()), "--serve", resolved]
+    with (directory / "server.log").open("ab") as log:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=dict(env),
+            start_new_session=True,
+            cwd=resolved,
+        )
+    record_file(state_dir).write_text(json.dumps({"pid": process.pid, "state_dir": resolved}))
+    return process.pid, True
+
+
+def down(state_dir: Path) -> int | None:
+    """Stop the recorded server (its running commands with it); the pid it had, if one ran."""
+    from mlops.local.processes import terminate
+
+    record = read_record(state_dir)
+    if record is None:
+        return None
+    if is_ours(record):
+        terminate(record.pid)
+    with contextlib.suppress(FileNotFoundError):
+        record_file(state_dir).unlink()
+    return record.pid
+
+
+# --- The server (this file run as a script) ---------------------------------------------------------------------
+
+
+@dataclass
+class _Command:
+    connection: socket.socket
+    pid: int
+    pidfd: int
+
+
+def _serve(state_dir: Path) -> int:
+    import select
+    import threading
+
+    from mlops.local.warm_python import PRELOAD, preload
+
+    preloaded = preload((*PRELOAD, *PRELOAD_EXTRA))
+    if threading.active_count() != 1:  # a fork copies one thread: a library's running thread could hold a lock
+        print(f"warm command server: {threading.active_count()} threads after imports; not serving", flush=True)
+        return 1
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(socket_name(state_dir))
+    listener.listen(16)
+    print(f"warm command server pid {os.getpid()} serving {state_dir}", flush=True)
+    running: dict[int, _Command] = {}  # by pidfd
+    by_connection: dict[int, _Command] = {}
+
+    def stop(signum: int, _frame: object) -> None:
+        for command in running.values():
+            _kill_group(command.pid)
+        os._exit(128 + signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, stop)
+    while True:
+        readable, _, _ = select.select([listener.fileno(), *by_connection, *running], [], [])
+        for fd in readable:
+            if fd == listener.fileno():
+                _accept(listener, preloaded, running, by_connection)
+            elif fd in running:
+                _finished(running.pop(fd), by_connection)
+            elif fd in by_connection:  # the client hung up before its command ended: the command goes too
+                _kill_group(by_connection.pop(fd).pid)
+
+
+def _accept(
+    listener: socket.socket, preloaded: Preloaded, running: dict[int, _Command], by_connection: dict[int, _Command]
+) -> None:
+    from mlops.local.warm_python import import_time_environment
+
+    connection, _ = listener.accept()
+    uid = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))[1]
+    try:
+        data, fds, _, _ = socket.recv_fds(connection, MESSAGE_BYTES, 3)
+    except OSError:
+        connection.close()
+        return
+    request = json.loads(data) if data else {}
+    reason = ""
+    if uid != os.getuid():
+        reason = "another user's command"
+    elif request.get("executable") != sys.executable:
+        reason = "another interpreter"
+    elif import_time_environment(request.get("env", {})) != preloaded.imported_with:
+        reason = "an environment the libraries were not imported with"
+    elif len(fds) != 3:
+        reason = "no standard streams"
+    if reason:
+        for fd in fds:
+            os.close(fd)
+        with contextlib.suppress(OSError):
+            connection.send(json.dumps({"cold": reason}).encode())
+        connection.close()
+        return
+    pid = os.fork()
+    if pid == 0:
+        listener.close()
+        for other in by_connection.values():
+            other.connection.close()
+        for pidfd in running:
+            os.close(pidfd)
+        _become(connection, request, fds, preloaded)  # never returns
+    for fd in fds:
+        os.close(fd)
+    with contextlib.suppress(OSError):
+        os.setpgid(pid, pid)
+    command = _Command(connection, pid, os.pidfd_open(pid))
+    running[command.pidfd] = command
+    by_connection[connection.fileno()] = command
+    with contextlib.suppress(OSError):
+        connection.send(json.dumps({"pid": pid}).encode())
+
+
+def _finished(command: _Command, by_connection: dict[int, _Command]) -> None:
+    _, status = os.waitpid(command.pid, 0)
+    os.close(command.pidfd)
+    by_connection.pop(command.connection.fileno(), None)
+    with contextlib.suppress(OSError):
+        command.connection.send(json.dumps({"code": os.waitstatus_to_exitcode(status)}).encode())
+    command.connection.close()
+
+
+def _become(connection: socket.socket, request: dict[str, Any], fds: list[int], preloaded: Preloaded) -> None:
+    """In the forked child: become ``mlops <argv>`` run in the client's place; exit with the command's status."""
+    import atexit
+
+    from mlops.local.warm_python import die_with_parent, enter
+
+    code = 1
+    try:
+        connection.close()
+        os.setpgid(0, 0)
+        die_with_parent(signal.SIGKILL)
+        for target, fd in zip((0, 1, 2), fds, strict=True):
+            os.dup2(fd, target)
+            os.close(fd)
+        sys.stdin = open(0, closefd=False)  # noqa: SIM115 - the process's own descriptors, open until it exits
+        sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+        enter(preloaded, request["env"], request["cwd"])
+        for signum in request.get("ignored", []):
+            signal.signal(signum, signal.SIG_IGN)
+        sys.argv = ["mlops", *request["argv"]]
+        for name in [n for n in sys.modules if n == "mlops" or n.startswith("mlops.")]:
+            del sys.modules[name]  # the server's own few modules: the command imports the kit as it is on disk
+        from mlops.cli.main import run
+
+        code = run(prog_name=request.get("prog") or "mlops")
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        with contextlib.suppress(BaseException):
+            atexit._run_exitfuncs()
+        with contextlib.suppress(BaseException):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] != "--serve":
+        sys.exit("usage: warm_cli.py --serve STATE_DIR")
+    sys.exit(_serve(Path(sys.argv[2])))
