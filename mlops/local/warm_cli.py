@@ -15,8 +15,14 @@ interpreter or what a library reads at import time differs (:data:`warm_python.I
 dir named only in the config file is not looked up: the client finds a server by ``MLOPS_STATE_DIR`` or the default
 ``.mlops``. ``MLOPS_LOCAL_CLI__ENABLED=false``: no server, every command cold.
 
+The local runners' ``python -m`` entry points (pipeline steps, the training job) fork from it too when a command
+runs them (:class:`mlops.local.warm_python.ServerPython`): no interpreter of their own to warm up.
+
 Protocol (``SOCK_SEQPACKET``, one JSON message each): the client sends ``{"argv", "env", "cwd", "executable"}``
-with its three descriptors; the server answers ``{"pid"}`` or ``{"cold": reason}``, then ``{"code"}``.
+(a command) or ``{"module", "args", "env", "cwd", "executable"}`` (an entry point) with three descriptors (its
+standard streams; for an entry point ``/dev/null`` and its output files); the server answers ``{"pid"}`` or
+``{"cold": reason}``, then ``{"code"}``. An entry point's process group is killed when it exits, as
+``run_watched`` does; a command's is not (what it started detached, an endpoint, goes on).
 """
 
 from __future__ import annotations
@@ -223,6 +229,7 @@ class _Command:
     connection: socket.socket
     pid: int
     pidfd: int
+    entry_point: bool  # a `python -m` entry point (run_watched's contract): what it leaves running goes with it
 
 
 def _serve(state_dir: Path) -> int:
@@ -301,7 +308,7 @@ def _accept(
         os.close(fd)
     with contextlib.suppress(OSError):
         os.setpgid(pid, pid)
-    command = _Command(connection, pid, os.pidfd_open(pid))
+    command = _Command(connection, pid, os.pidfd_open(pid), entry_point="module" in request)
     running[command.pidfd] = command
     by_connection[connection.fileno()] = command
     with contextlib.suppress(OSError):
@@ -311,6 +318,8 @@ def _accept(
 def _finished(command: _Command, by_connection: dict[int, _Command]) -> None:
     _, status = os.waitpid(command.pid, 0)
     os.close(command.pidfd)
+    if command.entry_point:
+        _kill_group(command.pid)
     by_connection.pop(command.connection.fileno(), None)
     with contextlib.suppress(OSError):
         command.connection.send(json.dumps({"code": os.waitstatus_to_exitcode(status)}).encode())
@@ -318,7 +327,8 @@ def _finished(command: _Command, by_connection: dict[int, _Command]) -> None:
 
 
 def _become(connection: socket.socket, request: dict[str, Any], fds: list[int], preloaded: Preloaded) -> None:
-    """In the forked child: become ``mlops <argv>`` run in the client's place; exit with the command's status."""
+    """In the forked child: become ``mlops <argv>`` run in the client's place, or the entry point ``python -m
+    <module> <args>`` a local runner asked for; exit with its status."""
     import atexit
 
     from mlops.local.warm_python import die_with_parent, enter
@@ -337,12 +347,18 @@ def _become(connection: socket.socket, request: dict[str, Any], fds: list[int], 
         enter(preloaded, request["env"], request["cwd"])
         for signum in request.get("ignored", []):
             signal.signal(signum, signal.SIG_IGN)
-        sys.argv = ["mlops", *request["argv"]]
         for name in [n for n in sys.modules if n == "mlops" or n.startswith("mlops.")]:
             del sys.modules[name]  # the server's own few modules: the command imports the kit as it is on disk
-        from mlops.cli.main import run
+        if "module" in request:  # an entry point of a local runner (mlops.local.warm_python.ServerPython)
+            from mlops.local.warm_python import run_module
 
-        code = run(prog_name=request.get("prog") or "mlops")
+            sys.argv = [request["module"], *request["args"]]
+            code = run_module(request["module"])
+        else:
+            from mlops.cli.main import run
+
+            sys.argv = ["mlops", *request["argv"]]
+            code = run(prog_name=request.get("prog") or "mlops")
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     finally:

@@ -206,14 +206,99 @@ class WarmPython:
         return answer
 
 
-_CURRENT: ContextVar[WarmPython | None] = ContextVar("warm_python", default=None)
+class ServerPython:
+    """Entry points forked by the platform's warm command server (:mod:`mlops.local.warm_cli`), which has imported
+    everything :data:`PRELOAD` holds: no interpreter of the runner's own to start. The same guarantees: the
+    server kills the entry point's group when it exits or when this runner's connection closes (its death)."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self._state_dir = state_dir
+
+    def __enter__(self) -> ServerPython:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+    def run(
+        self, command: list[str], *, env: Mapping[str, str], timeout: float | None, cwd: str | None
+    ) -> WarmRun | None:
+        """Run ``command`` in the server; ``None`` when it must run cold (not ``python -m``, no server, the
+        server says cold)."""
+        if len(command) < 3 or command[0] != sys.executable or command[1] != "-m":
+            return None
+        request = {
+            "module": command[2],
+            "args": command[3:],
+            "env": dict(env),
+            "cwd": cwd or os.getcwd(),
+            "executable": sys.executable,
+        }
+        with tempfile.TemporaryDirectory(prefix="warm-python-") as tmp:
+            out, err = Path(tmp) / "stdout", Path(tmp) / "stderr"
+            ended = self._served(request, out, err, timeout)
+            return None if ended is None else WarmRun(ended[0], _read(out), _read(err), ended[1])
+
+    def _served(self, request: dict[str, Any], out: Path, err: Path, timeout: float | None) -> tuple[int, bool] | None:
+        """Hand the request to the server with ``/dev/null`` and the output files as the entry point's streams;
+        (status, timed out), or ``None`` when the server does not run it."""
+        import socket
+
+        from mlops.local import warm_cli
+
+        with contextlib.ExitStack() as files:
+            streams: list[IO[bytes]] = [files.enter_context(Path(os.devnull).open("rb"))]
+            streams += [files.enter_context(path.open("wb")) for path in (out, err)]
+            connection = files.enter_context(socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET))
+            try:
+                connection.connect(warm_cli.socket_name(self._state_dir))
+                socket.send_fds(connection, [json.dumps(request).encode()], [f.fileno() for f in streams])
+                answer = json.loads(connection.recv(warm_cli.MESSAGE_BYTES) or b"{}")
+            except (OSError, ValueError):
+                return None
+            for stream in streams:
+                stream.close()  # the entry point holds its own copies
+            return _wait_served(connection, int(answer["pid"]), timeout) if "pid" in answer else None
+
+
+def _wait_served(connection: Any, pid: int, timeout: float | None) -> tuple[int, bool]:
+    """The served entry point's status; on ``timeout`` or an interrupt its group is killed first."""
+    from mlops.local import warm_cli
+
+    def status() -> int:
+        data = connection.recv(warm_cli.MESSAGE_BYTES)
+        if not data:
+            raise OSError("the warm command server stopped while the entry point ran")
+        return int(json.loads(data)["code"])
+
+    try:
+        connection.settimeout(timeout)
+        try:
+            return status(), False
+        except TimeoutError:
+            _kill_group(pid)
+            connection.settimeout(None)
+            return status(), True
+    except BaseException:
+        _kill_group(pid)
+        raise
+
+
+_CURRENT: ContextVar[WarmPython | ServerPython | None] = ContextVar("warm_python", default=None)
 
 
 @contextlib.contextmanager
-def warm_entry_points(env: Mapping[str, str], preload: tuple[str, ...] = PRELOAD) -> Iterator[WarmPython]:
-    """For the block, ``processes.run_watched`` runs ``python -m`` entry points in a warm server started now
+def warm_entry_points(
+    env: Mapping[str, str], preload: tuple[str, ...] = PRELOAD
+) -> Iterator[WarmPython | ServerPython]:
+    """For the block, ``processes.run_watched`` runs ``python -m`` entry points warm: in the platform's warm command
+    server when one serves the state dir of ``env`` (``MLOPS_STATE_DIR``), else in a warm interpreter started now
     (with ``env``, the environment the runner gives its entry points; ``preload`` imported) and stopped at the end."""
-    warm = WarmPython(env, preload)
+    from mlops.local import warm_cli
+
+    state_dir = Path(env.get("MLOPS_STATE_DIR") or ".mlops")
+    warm: WarmPython | ServerPython
+    warm = ServerPython(state_dir) if warm_cli.answers(state_dir) else WarmPython(env, preload)
     token = _CURRENT.set(warm)
     try:
         with warm:
@@ -222,7 +307,7 @@ def warm_entry_points(env: Mapping[str, str], preload: tuple[str, ...] = PRELOAD
         _CURRENT.reset(token)
 
 
-def current() -> WarmPython | None:
+def current() -> WarmPython | ServerPython | None:
     """The warm server of the enclosing :func:`warm_entry_points` block, if any."""
     return _CURRENT.get()
 
@@ -331,7 +416,7 @@ def _become(request: dict[str, Any], preloaded: Preloaded) -> None:
         _redirect(request["stdout"], request["stderr"])
         enter(preloaded, request["env"], request["cwd"])
         sys.argv = [request["module"], *request["args"]]
-        code = _run_module(request["module"])
+        code = run_module(request["module"])
     finally:
         with contextlib.suppress(BaseException):
             atexit._run_exitfuncs()
@@ -351,7 +436,7 @@ def _redirect(stdout: str, stderr: str) -> None:
     sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
 
 
-def _run_module(module: str) -> int:
+def run_module(module: str) -> int:
     """``python -m``'s exit status: 0, ``SystemExit``'s code, or 1 with the traceback on standard error."""
     try:
         runpy.run_module(module, run_name="__main__", alter_sys=True)

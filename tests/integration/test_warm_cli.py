@@ -147,3 +147,90 @@ def test_down_stops_the_server_and_a_second_up_reuses_a_running_one(tmp_path: Pa
         assert warm_cli.down(tmp_path) == pid
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     assert warm_cli.read_record(tmp_path) is None
+
+
+# --- Entry points of the local runners, forked by the same server (mlops.local.warm_python.ServerPython) --------
+
+STEP = """
+import json, os, subprocess, sys, time
+print(json.dumps({"argv": sys.argv[1:], "cwd": os.getcwd(), "var": os.environ.get("STEP_VAR"),
+                  "parent": open(f"/proc/{os.getppid()}/cmdline").read().split("\\0")}))
+print("to stderr", file=sys.stderr)
+if sys.argv[1] == "slow":  # a grandchild (a JVM's stand-in), both pids written, then work for a long time
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    open(sys.argv[2], "w").write(f"{os.getpid()} {worker.pid}")
+    time.sleep(30)
+sys.exit(int(sys.argv[2]) if sys.argv[1] == "exit" else 0)
+"""
+
+
+def _step_env(state_dir: Path) -> dict[str, str]:
+    return with_local_threads({**os.environ, "MLOPS_STATE_DIR": str(state_dir), "STEP_VAR": "given"})
+
+
+def test_an_entry_point_is_forked_by_the_server_and_ends_as_a_cold_run(server: Path, tmp_path: Path) -> None:
+    import json
+
+    from mlops.local.processes import run_watched
+    from mlops.local.warm_python import ServerPython, warm_entry_points
+
+    (tmp_path / "step_module.py").write_text(STEP)
+    command = [sys.executable, "-m", "step_module", "exit", "3"]
+    env = _step_env(server)
+    cold = run_watched(command, env=env, timeout=60, cwd=str(tmp_path))
+    with warm_entry_points(env) as warm:
+        assert isinstance(warm, ServerPython)  # the platform's server, no interpreter of the runner's own
+        served = run_watched(command, env=env, timeout=60, cwd=str(tmp_path))
+    assert (
+        (served.returncode, served.stderr, served.timed_out)
+        == (cold.returncode, cold.stderr, False)
+        == (
+            3,
+            "to stderr\n",
+            False,
+        )
+    )
+    warm_report, cold_report = json.loads(served.stdout), json.loads(cold.stdout)
+    assert {k: warm_report[k] for k in ("argv", "cwd", "var")} == {k: cold_report[k] for k in ("argv", "cwd", "var")}
+    assert any(part.endswith("warm_cli.py") for part in warm_report["parent"])
+    assert "--watch" in cold_report["parent"]
+
+
+def test_a_served_entry_point_that_times_out_is_killed_with_what_it_started(server: Path, tmp_path: Path) -> None:
+    from mlops.local.warm_python import ServerPython
+
+    (tmp_path / "step_module.py").write_text(STEP)
+    pids = tmp_path / "pids"
+    command = [sys.executable, "-m", "step_module", "slow", str(pids)]
+    done = ServerPython(server).run(command, env=_step_env(server), timeout=3, cwd=str(tmp_path))
+    assert done is not None and done.timed_out
+    step, worker = (int(p) for p in pids.read_text().split())
+    _, alive = psutil.wait_procs([psutil.Process(p) for p in (step, worker) if psutil.pid_exists(p)], timeout=10)
+    assert [p for p in alive if p.status() != psutil.STATUS_ZOMBIE] == []
+
+
+RUNNER = """
+import os, sys
+from mlops.local.processes import run_watched
+from mlops.local.warm_python import warm_entry_points
+with warm_entry_points(dict(os.environ)):
+    run_watched([sys.executable, "-m", "step_module", "slow", sys.argv[1]], env=dict(os.environ), timeout=60)
+"""
+
+
+def test_a_killed_runner_takes_its_served_entry_point_along(server: Path, tmp_path: Path) -> None:
+    (tmp_path / "step_module.py").write_text(STEP)
+    pids = tmp_path / "pids"
+    env = _step_env(server)
+    runner = subprocess.Popen([sys.executable, "-c", RUNNER, str(pids)], cwd=tmp_path, env=env)
+    deadline = time.monotonic() + 60
+    while not (pids.is_file() and len(pids.read_text().split()) == 2):
+        assert time.monotonic() < deadline and runner.poll() is None, "the entry point never started"
+        time.sleep(0.05)
+    step, worker = (int(p) for p in pids.read_text().split())
+    record = warm_cli.read_record(server)
+    assert record is not None and psutil.Process(step).ppid() == record.pid  # forked by the server
+    runner.kill()
+    runner.wait(timeout=30)
+    _, alive = psutil.wait_procs([psutil.Process(p) for p in (step, worker) if psutil.pid_exists(p)], timeout=10)
+    assert [p for p in alive if p.status() != psutil.STATUS_ZOMBIE] == []
