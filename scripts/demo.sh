@@ -31,7 +31,7 @@ ROWS="${DEMO_ROWS:-30000}"
 # The blue/green redeploy after the retrain bakes each canary step and keeps blue this long at most (the setting
 # `services.endpoint.local_max_wait_seconds`, docs/serving.md; default 10 s): every stage and alarm check still
 # runs, and the stack's 3-period rollback alarms cannot fire within 10 s either, so the demo does not wait them out.
-export MLOPS_SERVICES__ENDPOINT__LOCAL_MAX_WAIT_SECONDS="${MLOPS_SERVICES__ENDPOINT__LOCAL_MAX_WAIT_SECONDS:-2}"
+export MLOPS_SERVICES__ENDPOINT__LOCAL_MAX_WAIT_SECONDS="${MLOPS_SERVICES__ENDPOINT__LOCAL_MAX_WAIT_SECONDS:-1}"
 STATE_DIR="${MLOPS_STATE_DIR:-.mlops}"
 WORK="$STATE_DIR/demo"
 mkdir -p "$WORK"
