@@ -28,6 +28,7 @@ from pipelines.registry.promotion import promote
 from pipelines.registry.retraining import follow_through, recovery
 from pipelines.training.workflow import train_dataset
 from serving.deploy import deploy_model
+from tests.support.short_bakes import with_short_bakes
 
 pytestmark = [pytest.mark.emulator, pytest.mark.server]
 
@@ -124,7 +125,8 @@ def test_drift_alarm_retrains_gates_promotes_and_deploys_with_no_manual_step(
     assert execution.status == "Succeeded", execution.failure_reason
     assert execution.parameters["TriggeredBy"] == "drift-alarm"
 
-    (deployed,) = follow_through(platform, [definition], [evaluation])
+    # the blue/green redeploy runs every stage, baking 1 s each (the default 10 s cap made it 30 s)
+    (deployed,) = follow_through(with_short_bakes(platform), [definition], [evaluation])
     assert (deployed.kind, deployed.outcome, deployed.caused_by) == (
         "promote-and-deploy",
         "succeeded",

@@ -20,6 +20,7 @@ from mlops.ports.hosting import Deployment
 from mlops.registry.session import scoped_mlflow
 from serving.deploy import deploy_model, hosting_spec
 from serving.errors import DeploymentError
+from tests.support.short_bakes import with_short_bakes
 from tests.unit.serving.model_support import DATASET, RegisteredModel, train_and_register
 
 pytestmark = [pytest.mark.emulator, pytest.mark.server]
@@ -144,10 +145,7 @@ def test_a_deployment_that_fails_its_health_check_never_takes_traffic(
 def test_redeploy_switches_the_route_and_stops_the_old_process(
     platform: Platform, registered: RegisteredModel, route: endpoint_runner.EndpointRoute
 ) -> None:
-    # Every blue/green stage runs; the stack's bakes are cut to 1 s (at the default 10 s cap this test took 35 s).
-    endpoint = platform.settings.services.endpoint.model_copy(update={"local_max_wait_seconds": 1.0})
-    services = platform.settings.services.model_copy(update={"endpoint": endpoint})
-    hosting = LocalHosting(replace(platform, settings=platform.settings.model_copy(update={"services": services})))
+    hosting = with_short_bakes(platform).services.hosting  # at the default 10 s cap this test took 35 s
     new = hosting.deploy(hosting_spec(platform, DATASET, registered.version, endpoint_runner.LOCAL_IMAGE))
     try:
         assert new.action == "updated"
