@@ -270,8 +270,6 @@ def _serve(state_dir: Path) -> int:
 def _accept(
     listener: socket.socket, preloaded: Preloaded, running: dict[int, _Command], by_connection: dict[int, _Command]
 ) -> None:
-    from mlops.local.warm_python import import_time_environment
-
     connection, _ = listener.accept()
     uid = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))[1]
     try:
@@ -285,7 +283,7 @@ def _accept(
         reason = "another user's command"
     elif request.get("executable") != sys.executable:
         reason = "another interpreter"
-    elif import_time_environment(request.get("env", {})) != preloaded.imported_with:
+    elif not preloaded.imports_as(request.get("env", {})):
         reason = "an environment the libraries were not imported with"
     elif len(fds) != 3:
         reason = "no standard streams"

@@ -376,6 +376,13 @@ class Preloaded:
     imported_with: dict[str, str]
     set_by_imports: dict[str, str]
 
+    def imports_as(self, env: Mapping[str, str]) -> bool:
+        """A cold interpreter started with ``env`` would import the libraries as this one did: the same import-time
+        variables, apart from those the imports themselves set (a command forked from a warm process has them)."""
+        given = import_time_environment(env)
+        ours = {k: v for k, v in given.items() if self.set_by_imports.get(k) != v}
+        return ours == self.imported_with
+
 
 def preload(modules: Sequence[str]) -> Preloaded:
     """Import ``modules`` (a library missing from the install set is skipped)."""

@@ -236,3 +236,17 @@ def test_a_killed_runner_takes_its_served_entry_point_along(server: Path, tmp_pa
     runner.wait(timeout=30)
     _, alive = psutil.wait_procs([psutil.Process(p) for p in (step, worker) if psutil.pid_exists(p)], timeout=10)
     assert [p for p in alive if p.status() != psutil.STATUS_ZOMBIE] == []
+
+
+def test_an_entry_point_a_warm_command_starts_is_served_too(server: Path, tmp_path: Path) -> None:
+    """A forked command's environment holds what the server's imports set (scikit-learn's KMP_*): the pipeline
+    steps it starts carry them and must still fork from the server (they ran cold: 3 s of imports each)."""
+    import json
+
+    from mlops.local.warm_python import ServerPython
+
+    (tmp_path / "step_module.py").write_text(STEP)
+    env = {**_step_env(server), "KMP_DUPLICATE_LIB_OK": "True", "KMP_INIT_AT_FORK": "FALSE"}
+    done = ServerPython(server).run([sys.executable, "-m", "step_module", "ok"], env=env, timeout=60, cwd=str(tmp_path))
+    assert done is not None and done.returncode == 0
+    assert any(part.endswith("warm_cli.py") for part in json.loads(done.stdout)["parent"])

@@ -185,3 +185,13 @@ def test_what_cannot_run_warm_runs_cold(package: Path, tmp_path: Path) -> None:
     }
     assert "--watch" in started_by["threads"] and "--watch" in started_by["script"]  # run_watched's supervisor
     assert "--serve" in started_by["warm"]
+
+
+def test_variables_the_imports_set_do_not_make_an_environment_import_differently() -> None:
+    from mlops.local.warm_python import Preloaded
+
+    preloaded = Preloaded([], {"OMP_NUM_THREADS": "1"}, {"KMP_INIT_AT_FORK": "FALSE", "OTHER": "x"})
+    assert preloaded.imports_as({"OMP_NUM_THREADS": "1", "KMP_INIT_AT_FORK": "FALSE", "HOME": "/h"})
+    assert preloaded.imports_as({"OMP_NUM_THREADS": "1"})
+    assert not preloaded.imports_as({"OMP_NUM_THREADS": "1", "KMP_INIT_AT_FORK": "TRUE"})  # not what they set
+    assert not preloaded.imports_as({"OMP_NUM_THREADS": "2"})
