@@ -22,7 +22,9 @@ Protocol (``SOCK_SEQPACKET``, one JSON message each): the client sends ``{"argv"
 (a command) or ``{"module", "args", "env", "cwd", "executable"}`` (an entry point) with three descriptors (its
 standard streams; for an entry point ``/dev/null`` and its output files); the server answers ``{"pid"}`` or
 ``{"cold": reason}``, then ``{"code"}``. An entry point's process group is killed when it exits, as
-``run_watched`` does; a command's is not (what it started detached, an endpoint, goes on).
+``run_watched`` does; a command's is not (what it started detached, an endpoint, goes on). A ``"detached"`` entry
+point (a model server :func:`mlops.local.endpoint_runner.launch` starts) outlives its client's connection; it is
+stopped by its pid, or with the server.
 """
 
 from __future__ import annotations
@@ -160,15 +162,32 @@ def read_record(state_dir: Path) -> ServerRecord | None:
         return None
 
 
+def is_warm_server_command(cmdline: list[str]) -> bool:
+    """``cmdline`` is a warm command server's (also what a process it forked shows)."""
+    return "--serve" in cmdline and any(part.endswith("warm_cli.py") for part in cmdline)
+
+
 def is_ours(record: ServerRecord) -> bool:
     """The recorded pid still runs this file's server for that state dir (not a process that reused the pid)."""
     import psutil
 
     try:
-        cmdline = psutil.Process(record.pid).cmdline()
+        process = psutil.Process(record.pid)
+        cmdline = process.cmdline()
+        parent = process.ppid()
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return False
-    return "--serve" in cmdline and record.state_dir in cmdline and any(p.endswith("warm_cli.py") for p in cmdline)
+    forked = parent != 1 and is_warm_server_command(_cmdline(parent))  # a child of a server is not the server
+    return is_warm_server_command(cmdline) and record.state_dir in cmdline and not forked
+
+
+def _cmdline(pid: int) -> list[str]:
+    import psutil
+
+    try:
+        return psutil.Process(pid).cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return []
 
 
 def answers(state_dir: Path) -> bool:
@@ -230,6 +249,7 @@ class _Command:
     pid: int
     pidfd: int
     entry_point: bool  # a `python -m` entry point (run_watched's contract): what it leaves running goes with it
+    detached: bool = False  # a server that outlives the command that started it (endpoint_runner.launch)
 
 
 def _serve(state_dir: Path) -> int:
@@ -264,7 +284,9 @@ def _serve(state_dir: Path) -> int:
             elif fd in running:
                 _finished(running.pop(fd), by_connection)
             elif fd in by_connection:  # the client hung up before its command ended: the command goes too
-                _kill_group(by_connection.pop(fd).pid)
+                gone = by_connection.pop(fd)
+                if not gone.detached:  # a server started to outlive its command (an endpoint) goes on
+                    _kill_group(gone.pid)
 
 
 def _accept(
@@ -306,7 +328,8 @@ def _accept(
         os.close(fd)
     with contextlib.suppress(OSError):
         os.setpgid(pid, pid)
-    command = _Command(connection, pid, os.pidfd_open(pid), entry_point="module" in request)
+    detached = bool(request.get("detached"))
+    command = _Command(connection, pid, os.pidfd_open(pid), "module" in request and not detached, detached)
     running[command.pidfd] = command
     by_connection[connection.fileno()] = command
     with contextlib.suppress(OSError):

@@ -261,6 +261,57 @@ class ServerPython:
             return _wait_served(connection, int(answer["pid"]), timeout) if "pid" in answer else None
 
 
+class ForkedServer:
+    """A long-running entry point (a model server) the warm command server forked, as ``subprocess.Popen`` is used
+    for one: its ``pid``, ``poll()`` and ``returncode`` (known while this process keeps the connection)."""
+
+    def __init__(self, pid: int, connection: Any) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+        self._connection = connection
+
+    def poll(self) -> int | None:
+        if self.returncode is None and select.select([self._connection], [], [], 0)[0]:
+            data = self._connection.recv(1 << 16)
+            self.returncode = int(json.loads(data)["code"]) if data else -1
+        return self.returncode
+
+
+def spawn_detached(command: list[str], *, env: Mapping[str, str], log: Path) -> ForkedServer | None:
+    """Start ``<this interpreter> -m <module> ...`` forked by the warm command server of ``env``'s state dir,
+    logging to ``log``, to outlive this process (stopped by its pid, or with the server); ``None`` when it must be
+    started cold (no server, not ``python -m``, an environment the server did not import with)."""
+    import socket
+
+    from mlops.local import warm_cli
+
+    state_dir = Path(env.get("MLOPS_STATE_DIR") or ".mlops")
+    if len(command) < 3 or command[0] != sys.executable or command[1] != "-m" or not warm_cli.answers(state_dir):
+        return None
+    request = {
+        "module": command[2],
+        "args": command[3:],
+        "env": dict(env),
+        "cwd": os.getcwd(),
+        "executable": sys.executable,
+        "detached": True,
+    }
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        with Path(os.devnull).open("rb") as stdin, log.open("ab") as output:
+            connection.connect(warm_cli.socket_name(state_dir))
+            fds = [stdin.fileno(), output.fileno(), output.fileno()]
+            socket.send_fds(connection, [json.dumps(request).encode()], fds)
+        answer = json.loads(connection.recv(warm_cli.MESSAGE_BYTES) or b"{}")
+    except (OSError, ValueError):
+        connection.close()
+        return None
+    if "pid" not in answer:
+        connection.close()
+        return None
+    return ForkedServer(int(answer["pid"]), connection)
+
+
 def _wait_served(connection: Any, pid: int, timeout: float | None) -> tuple[int, bool]:
     """The served entry point's status; on ``timeout`` or an interrupt its group is killed first."""
     from mlops.local import warm_cli

@@ -250,3 +250,68 @@ def test_an_entry_point_a_warm_command_starts_is_served_too(server: Path, tmp_pa
     done = ServerPython(server).run([sys.executable, "-m", "step_module", "ok"], env=env, timeout=60, cwd=str(tmp_path))
     assert done is not None and done.returncode == 0
     assert any(part.endswith("warm_cli.py") for part in json.loads(done.stdout)["parent"])
+
+
+# --- Model servers forked by the same server (endpoint_runner.launch), outliving the command that started them --
+
+TINY_SERVER = """
+import http.server, sys
+if sys.argv[1:2] == ["exit"]:
+    sys.exit(3)
+port = int(sys.argv[sys.argv.index("--port") + 1])
+class Ping(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.end_headers(); self.wfile.write(b"pong")
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", port), Ping).serve_forever()
+"""
+
+LAUNCHER = """
+import os, sys
+from pathlib import Path
+from mlops.local import endpoint_runner
+server = endpoint_runner.launch("tiny_server", dict(os.environ), Path(sys.argv[1]), "tiny")
+endpoint_runner.wait_healthy(server)
+print(server.process.pid, server.port)
+"""
+
+
+def test_a_model_server_forked_by_the_server_outlives_its_command_and_is_known_by_its_port(
+    server: Path, tmp_path: Path
+) -> None:
+    from mlops.local import endpoint_runner
+    from mlops.local.processes import terminate
+
+    (tmp_path / "tiny_server.py").write_text(TINY_SERVER)
+    env = {**_step_env(server)}
+    done = subprocess.run(
+        [sys.executable, "-c", LAUNCHER, str(tmp_path / "logs")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    pid, port = (int(part) for part in done.stdout.split())
+    record = warm_cli.read_record(server)
+    assert record is not None and psutil.Process(pid).ppid() == record.pid  # forked, not started cold
+    assert endpoint_runner.is_our_server(pid, port)  # its launcher exited; it serves on
+    assert not endpoint_runner.is_our_server(pid, port + 1)
+    terminate(pid)
+    assert not endpoint_runner.is_our_server(pid, port)
+
+
+def test_a_forked_model_server_that_exits_before_its_health_check_is_reported(
+    server: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlops.local import endpoint_runner
+    from mlops.ports.hosting import HostingError
+
+    (tmp_path / "tiny_server.py").write_text(TINY_SERVER.replace('sys.argv[1:2] == ["exit"]', "True"))
+    monkeypatch.chdir(tmp_path)
+    started = endpoint_runner.launch("tiny_server", _step_env(server), tmp_path / "logs", "tiny")
+    assert not isinstance(started.process, subprocess.Popen)  # forked by the warm server
+    with pytest.raises(HostingError, match="exited with code 3"):
+        endpoint_runner.wait_healthy(started, timeout=30)
