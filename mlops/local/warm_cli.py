@@ -40,10 +40,9 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from mlops.local.warm_python import Preloaded
+from mlops.local.warm_python import Preloaded, kill_group
 
 DISABLE_VARIABLE = "MLOPS_LOCAL_CLI__ENABLED"
 # Not forked: `local` starts and stops this server; `mlflow ui` is a long-running server of its own.
@@ -271,7 +270,7 @@ def _serve(state_dir: Path) -> int:
 
     def stop(signum: int, _frame: object) -> None:
         for command in running.values():
-            _kill_group(command.pid)
+            kill_group(command.pid)
         os._exit(128 + signum)
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -286,7 +285,7 @@ def _serve(state_dir: Path) -> int:
             elif fd in by_connection:  # the client hung up before its command ended: the command goes too
                 gone = by_connection.pop(fd)
                 if not gone.detached:  # a server started to outlive its command (an endpoint) goes on
-                    _kill_group(gone.pid)
+                    kill_group(gone.pid)
 
 
 def _accept(
@@ -340,7 +339,7 @@ def _finished(command: _Command, by_connection: dict[int, _Command]) -> None:
     _, status = os.waitpid(command.pid, 0)
     os.close(command.pidfd)
     if command.entry_point:
-        _kill_group(command.pid)
+        kill_group(command.pid)
     by_connection.pop(command.connection.fileno(), None)
     with contextlib.suppress(OSError):
         command.connection.send(json.dumps({"code": os.waitstatus_to_exitcode(status)}).encode())
@@ -350,9 +349,7 @@ def _finished(command: _Command, by_connection: dict[int, _Command]) -> None:
 def _become(connection: socket.socket, request: dict[str, Any], fds: list[int], preloaded: Preloaded) -> None:
     """In the forked child: become ``mlops <argv>`` run in the client's place, or the entry point ``python -m
     <module> <args>`` a local runner asked for; exit with its status."""
-    import atexit
-
-    from mlops.local.warm_python import die_with_parent, enter
+    from mlops.local.warm_python import die_with_parent, enter, exit_as_interpreter
 
     code = 1
     try:
@@ -383,17 +380,7 @@ def _become(connection: socket.socket, request: dict[str, Any], fds: list[int], 
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     finally:
-        with contextlib.suppress(BaseException):
-            atexit._run_exitfuncs()
-        with contextlib.suppress(BaseException):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(code)
-
-
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
+        exit_as_interpreter(code)
 
 
 if __name__ == "__main__":

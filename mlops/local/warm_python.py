@@ -171,10 +171,10 @@ class WarmPython:
         try:
             return int(self._read_line(timeout)["code"]), False
         except TimeoutError:
-            _kill_group(pid)
+            kill_group(pid)
             return int(self._read_line(None)["code"]), True
         except BaseException:
-            _kill_group(pid)
+            kill_group(pid)
             self.close()
             raise
 
@@ -327,11 +327,11 @@ def _wait_served(connection: Any, pid: int, timeout: float | None) -> tuple[int,
         try:
             return status(), False
         except TimeoutError:
-            _kill_group(pid)
+            kill_group(pid)
             connection.settimeout(None)
             return status(), True
     except BaseException:
-        _kill_group(pid)
+        kill_group(pid)
         raise
 
 
@@ -367,7 +367,8 @@ def _read(path: Path) -> str:
     return path.read_text(errors="replace") if path.is_file() else ""
 
 
-def _kill_group(pid: int) -> None:
+def kill_group(pid: int) -> None:
+    """SIGKILL the process group ``pid`` leads; a gone group is fine."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
 
@@ -389,7 +390,7 @@ def _serve(parent: int, preload_modules: list[str]) -> int:
 
     def stop(signum: int, _frame: object) -> None:
         for pid in children:
-            _kill_group(pid)
+            kill_group(pid)
         os._exit(128 + signum)
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -411,7 +412,7 @@ def _serve(parent: int, preload_modules: list[str]) -> int:
         children.add(pid)
         _reply(replies, {"pid": pid})
         _, status = os.waitpid(pid, 0)
-        _kill_group(pid)  # what the entry point left running goes with it
+        kill_group(pid)  # what the entry point left running goes with it
         children.discard(pid)
         _reply(replies, {"code": os.waitstatus_to_exitcode(status)})
     return 0
@@ -476,12 +477,18 @@ def _become(request: dict[str, Any], preloaded: Preloaded) -> None:
         sys.argv = [request["module"], *request["args"]]
         code = run_module(request["module"])
     finally:
-        with contextlib.suppress(BaseException):
-            atexit._run_exitfuncs()
-        with contextlib.suppress(BaseException):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(code)
+        exit_as_interpreter(code)
+
+
+def exit_as_interpreter(code: int) -> None:
+    """End a forked child as an interpreter ends: atexit handlers, flushed output, the status; never returns (and
+    never runs the server's own shutdown)."""
+    with contextlib.suppress(BaseException):
+        atexit._run_exitfuncs()
+    with contextlib.suppress(BaseException):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
 
 
 def _redirect(stdout: str, stderr: str) -> None:

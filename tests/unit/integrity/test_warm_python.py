@@ -17,6 +17,7 @@ import pytest
 
 from mlops.local.processes import run_watched
 from mlops.local.warm_python import WarmPython, warm_entry_points
+from tests.unit.integrity.test_job_process_tree import _still_running
 
 PRELOAD = ("json", "decimal")
 # The entry point: says where it runs and what it was given, then exits as its first argument asks.
@@ -47,7 +48,6 @@ SLOW = textwrap.dedent(
     time.sleep(30)
     """
 )
-GONE_WITHIN_S = 10.0
 
 
 @pytest.fixture
@@ -64,17 +64,6 @@ def package(tmp_path: Path) -> Path:
 def _env(package: Path, **extra: str) -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     return {**base, "PYTHONPATH": str(package), "OMP_NUM_THREADS": "1", **extra}
-
-
-def _still_running(pids: list[int]) -> list[int]:
-    processes = []
-    for pid in pids:
-        try:
-            processes.append(psutil.Process(pid))
-        except psutil.NoSuchProcess:
-            continue
-    _, alive = psutil.wait_procs(processes, timeout=GONE_WITHIN_S)
-    return [p.pid for p in alive if p.status() != psutil.STATUS_ZOMBIE]
 
 
 def _wait_for(path: Path) -> list[int]:
