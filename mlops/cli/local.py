@@ -211,7 +211,7 @@ def down(ctx: typer.Context, json_out: JsonFlag = False) -> None:
 def status(ctx: typer.Context, json_out: JsonFlag = False, stack: StackOption = None) -> None:
     """Report whether the emulator runs, where and since when, the stacks applied to it, and the resources the
     last `up` of the stack applied (counts per type, outputs file). Exits 1 when the emulator is not running."""
-    from mlops.local import emulator
+    from mlops.local import emulator, warm_cli
     from mlops.local.apply.ledger import count_by_type, ledger_path, read_ledger  # httpx, psutil: not for `--help`
     from mlops.local.state import applied_stacks
 
@@ -223,6 +223,7 @@ def status(ctx: typer.Context, json_out: JsonFlag = False, stack: StackOption = 
         local_gcp.status(context, json_out=json_out)
         return
     current = emulator.status(settings.emulator_dir)
+    warm = warm_cli.status(settings.state_dir)
     ledger = read_ledger(ledger_path(settings.resolved_outputs_file))
     by_type = count_by_type(ledger["resources"]) if ledger else {}
     outputs_file = settings.resolved_outputs_file if settings.resolved_outputs_file.is_file() else None
@@ -239,6 +240,7 @@ def status(ctx: typer.Context, json_out: JsonFlag = False, stack: StackOption = 
                 "outputs_file": str(outputs_file) if outputs_file else None,
                 "resources": sum(by_type.values()),
                 "resources_by_type": by_type,
+                "warm_cli": warm,
             }
         )
     elif current.health == "running" and current.state is not None:
@@ -250,8 +252,17 @@ def status(ctx: typer.Context, json_out: JsonFlag = False, stack: StackOption = 
     else:
         colour = "yellow" if current.health == "stale" else "red"
         out.print(f"[{colour}]{current.health}[/] {current.detail}")
+    if not json_out:
+        out.print(_warm_cli_line(warm))
     if current.health != "running":
         raise typer.Exit(1)
+
+
+def _warm_cli_line(warm: dict[str, Any] | None) -> str:
+    if warm is None:
+        return "warm command server: not running (commands import their libraries each time)"
+    state = "answering" if warm["answers"] else "importing its libraries (commands run cold meanwhile)"
+    return f"warm command server: pid {warm['pid']}, {state}"
 
 
 def _print_resources(stack: str, by_type: dict[str, int], outputs_file: Any) -> None:

@@ -198,6 +198,15 @@ def answers(state_dir: Path) -> bool:
     return True
 
 
+def status(state_dir: Path) -> dict[str, Any] | None:
+    """The recorded server of ``state_dir``: its pid and whether it answers (it imports for a few seconds after
+    `mlops local up`: commands run cold meanwhile); ``None`` when none runs."""
+    record = read_record(state_dir)
+    if record is None or not is_ours(record):
+        return None
+    return {"pid": record.pid, "answers": answers(state_dir)}
+
+
 def up(state_dir: Path, env: Mapping[str, str]) -> tuple[int, bool]:
     """Start the server of ``state_dir`` (it imports in the background; commands run cold until it listens) or
     reuse the running one; (pid, started)."""

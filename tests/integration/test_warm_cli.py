@@ -315,3 +315,18 @@ def test_a_forked_model_server_that_exits_before_its_health_check_is_reported(
     assert not isinstance(started.process, subprocess.Popen)  # forked by the warm server
     with pytest.raises(HostingError, match="exited with code 3"):
         endpoint_runner.wait_healthy(started, timeout=30)
+
+
+def test_local_status_reports_the_server(server: Path) -> None:
+    import json
+
+    done = subprocess.run(
+        [*MLOPS, "local", "status", "--json"], cwd=ROOT, env=_env(server, True), capture_output=True, text=True
+    )
+    record = warm_cli.read_record(server)
+    assert record is not None
+    assert json.loads(done.stdout)["warm_cli"] == {"pid": record.pid, "answers": True}  # no emulator: exit 1
+    human = subprocess.run(
+        [*MLOPS, "local", "status"], cwd=ROOT, env=_env(server, True), capture_output=True, text=True
+    )
+    assert f"warm command server: pid {record.pid}, answering" in human.stdout
