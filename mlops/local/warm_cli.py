@@ -72,6 +72,8 @@ def delegate(argv: list[str], env: Mapping[str, str]) -> int | None:
     groups = [arg for arg in argv if not arg.startswith("-")]
     if not groups or groups[0] in COLD_GROUPS or env.get(DISABLE_VARIABLE, "").lower() in ("false", "0", "no"):
         return None
+    if terminal_in_the_way(argv):
+        return None
     state_dir = Path(env.get("MLOPS_STATE_DIR") or ".mlops")
     try:
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -97,6 +99,22 @@ def delegate(argv: list[str], env: Mapping[str, str]) -> int | None:
         return _wait(connection, int(answer["pid"]))
 
 
+def terminal_in_the_way(argv: list[str], stdin: int = 0, outputs: tuple[int, int] = (1, 2)) -> bool:
+    """A forked command is not in its terminal's foreground process group, so job control would stop it
+    (SIGTTIN) when it reads the terminal (a ``-`` argument: ``mlops predict -`` typed in), or (SIGTTOU) when it
+    writes to a terminal set to ``stty tostop``: such a command runs in the client's own process."""
+    import termios
+
+    if "-" in argv and os.isatty(stdin):
+        return True
+    for fd in outputs:
+        if os.isatty(fd):
+            with contextlib.suppress(termios.error):
+                if termios.tcgetattr(fd)[3] & termios.TOSTOP:
+                    return True
+    return False
+
+
 def _wait(connection: socket.socket, pid: int) -> int:
     """Forward the signals this process gets to the command's group until the server reports its status."""
 
@@ -104,8 +122,17 @@ def _wait(connection: socket.socket, pid: int) -> int:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signum)
 
+    def suspend(_signum: int, _frame: object) -> None:  # Ctrl-Z: the command stops with this process, and goes on
+        forward(signal.SIGSTOP, None)  # with it (`fg`, `bg`)
+        signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTSTP)  # returns once this process is continued
+        signal.signal(signal.SIGTSTP, suspend)
+        forward(signal.SIGCONT, None)
+
     # A signal this process ignores (Ctrl-C in a script's background job) is ignored by the command too.
     previous = {s: signal.signal(s, forward) for s in _FORWARDED if signal.getsignal(s) != signal.SIG_IGN}
+    if signal.getsignal(signal.SIGTSTP) != signal.SIG_IGN:
+        previous[signal.SIGTSTP] = signal.signal(signal.SIGTSTP, suspend)
     try:
         try:
             answer = _receive(connection)

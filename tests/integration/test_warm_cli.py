@@ -330,3 +330,47 @@ def test_local_status_reports_the_server(server: Path) -> None:
         [*MLOPS, "local", "status"], cwd=ROOT, env=_env(server, True), capture_output=True, text=True
     )
     assert f"warm command server: pid {record.pid}, answering" in human.stdout
+
+
+def test_a_command_that_would_read_or_write_a_terminal_from_the_background_runs_cold() -> None:
+    """A forked command is not in the terminal's foreground: reading it (`mlops predict -` typed in) or writing
+    under `stty tostop` would stop it (SIGTTIN/SIGTTOU) and hang the client."""
+    import pty
+    import termios
+
+    controller, terminal = pty.openpty()
+    try:
+        pipe_out, pipe_in = os.pipe()
+        assert warm_cli.terminal_in_the_way(["predict", "-"], stdin=terminal, outputs=(pipe_in, pipe_in))
+        assert not warm_cli.terminal_in_the_way(["predict", "-"], stdin=pipe_out, outputs=(pipe_in, pipe_in))
+        assert not warm_cli.terminal_in_the_way(["predict", "rows.csv"], stdin=terminal, outputs=(terminal, terminal))
+        attributes = termios.tcgetattr(terminal)
+        attributes[3] |= termios.TOSTOP
+        termios.tcsetattr(terminal, termios.TCSANOW, attributes)
+        assert warm_cli.terminal_in_the_way(["model", "list"], stdin=pipe_out, outputs=(terminal, pipe_in))
+        for fd in (pipe_out, pipe_in):
+            os.close(fd)
+    finally:
+        os.close(controller)
+        os.close(terminal)
+
+
+def test_ctrl_z_stops_the_command_with_its_client_and_fg_continues_both(server: Path, tmp_path: Path) -> None:
+    argv = [arg.replace("{out}", str(tmp_path / "big.csv")) for arg in LONG]
+    client = subprocess.Popen([*MLOPS, *argv], cwd=ROOT, env=_env(server, True), stdout=subprocess.DEVNULL)
+    try:
+        command = _forked_command(server, client)
+        time.sleep(0.5)
+        client.send_signal(signal.SIGTSTP)
+        deadline = time.monotonic() + 10
+        while command.status() != psutil.STATUS_STOPPED or psutil.Process(client.pid).status() != psutil.STATUS_STOPPED:
+            assert time.monotonic() < deadline, (command.status(), psutil.Process(client.pid).status())
+            time.sleep(0.05)
+        client.send_signal(signal.SIGCONT)
+        deadline = time.monotonic() + 10
+        while command.status() == psutil.STATUS_STOPPED:
+            assert time.monotonic() < deadline, "the command was not continued with its client"
+            time.sleep(0.05)
+    finally:
+        client.kill()
+        client.wait(timeout=30)
