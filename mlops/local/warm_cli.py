@@ -69,8 +69,10 @@ def record_file(state_dir: Path) -> Path:
 def delegate(argv: list[str], env: Mapping[str, str]) -> int | None:
     """Run the command ``argv`` in the warm server of this state dir; its exit status, or ``None`` when the
     command is to run in this process (no server, a cold group, help, a server that says cold)."""
-    groups = [arg for arg in argv if not arg.startswith("-")]
-    if not groups or groups[0] in COLD_GROUPS or env.get(DISABLE_VARIABLE, "").lower() in ("false", "0", "no"):
+    # A cold group anywhere among the words (a root option's value may come first: `--target moto local down`
+    # run in the server would stop the server under itself); a word that only looks like one costs speed only.
+    words = [arg for arg in argv if not arg.startswith("-")]
+    if not words or COLD_GROUPS & set(words) or env.get(DISABLE_VARIABLE, "").lower() in ("false", "0", "no"):
         return None
     if terminal_in_the_way(argv):
         return None

@@ -93,6 +93,7 @@ def test_an_environment_the_libraries_were_not_imported_with_runs_cold(server: P
 def test_without_a_server_or_for_local_commands_nothing_is_forked(server: Path, tmp_path: Path) -> None:
     env = {**with_local_threads(dict(os.environ)), **_env(server, True)}
     assert warm_cli.delegate(["local", "status"], env) is None  # `local` starts and stops the server itself
+    assert warm_cli.delegate(["--target", "moto", "local", "down"], env) is None  # after a root option's value
     assert warm_cli.delegate(["model", "--help"], {**env, "MLOPS_STATE_DIR": str(tmp_path)}) is None
     assert warm_cli.delegate(["model", "--help"], {**env, "MLOPS_LOCAL_CLI__ENABLED": "false"}) is None
 
