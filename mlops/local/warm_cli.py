@@ -48,6 +48,7 @@ DISABLE_VARIABLE = "MLOPS_LOCAL_CLI__ENABLED"
 # Not forked: `local` starts and stops this server; `mlflow ui` is a long-running server of its own.
 COLD_GROUPS = frozenset({"local", "mlflow"})
 MESSAGE_BYTES = 1 << 20
+REQUEST_TIMEOUT_S = 5.0
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 # The pipeline steps' libraries, plus what the commands themselves import (validation, the CLI's own).
 PRELOAD_EXTRA = ("great_expectations", "typer", "rich.console", "httpx", "deltalake", "psutil")
@@ -331,12 +332,14 @@ def _accept(
 ) -> None:
     connection, _ = listener.accept()
     uid = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))[1]
-    try:
+    connection.settimeout(REQUEST_TIMEOUT_S)  # one server loop: a client that connects and says nothing must not
+    try:  # hold the others up
         data, fds, _, _ = socket.recv_fds(connection, MESSAGE_BYTES, 3)
-    except OSError:
+        request = json.loads(data) if data else {}
+    except (OSError, ValueError):
         connection.close()
         return
-    request = json.loads(data) if data else {}
+    connection.settimeout(None)
     reason = ""
     if uid != os.getuid():
         reason = "another user's command"

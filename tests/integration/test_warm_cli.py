@@ -375,3 +375,17 @@ def test_ctrl_z_stops_the_command_with_its_client_and_fg_continues_both(server: 
     finally:
         client.kill()
         client.wait(timeout=30)
+
+
+def test_a_client_that_connects_and_says_nothing_does_not_hold_up_the_others(server: Path, tmp_path: Path) -> None:
+    import socket
+
+    silent = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    silent.connect(warm_cli.socket_name(server))
+    try:
+        env = with_local_threads(_env(server, True))
+        argv = ["data", "generate", "diabetes", "--rows", "5", "--out", str(tmp_path / "d.csv")]
+        # served once the silent request times out (before: the server waited for it forever, and this hung)
+        assert warm_cli.delegate(argv, env) == 0
+    finally:
+        silent.close()
