@@ -136,7 +136,11 @@ class WarmPython:
                 "stdout": str(out),
                 "stderr": str(err),
             }
-            pid = int(self._exchange(request, READY_TIMEOUT_S)["pid"])
+            try:
+                pid = int(self._exchange(request, READY_TIMEOUT_S)["pid"])
+            except (OSError, TimeoutError, ValueError, KeyError):  # the server died before it forked: run cold
+                self.close()
+                return None
             code, timed_out = self._wait_child(pid, timeout)
             return WarmRun(code, _read(out), _read(err), timed_out)
 

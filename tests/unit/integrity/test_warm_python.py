@@ -4,6 +4,7 @@ Plain Python modules stand in for the pipeline's entry points; the preload is sm
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -184,3 +185,17 @@ def test_variables_the_imports_set_do_not_make_an_environment_import_differently
     assert preloaded.imports_as({"OMP_NUM_THREADS": "1"})
     assert not preloaded.imports_as({"OMP_NUM_THREADS": "1", "KMP_INIT_AT_FORK": "TRUE"})  # not what they set
     assert not preloaded.imports_as({"OMP_NUM_THREADS": "2"})
+
+
+def test_an_entry_point_runs_cold_when_the_warm_server_died(package: Path, tmp_path: Path) -> None:
+    env = _env(package)
+    with warm_entry_points(env, preload=PRELOAD) as warm:
+        assert isinstance(warm, WarmPython)
+        first = warm.run([sys.executable, "-m", "steps.report", "ok"], env=env, timeout=60, cwd=str(tmp_path))
+        assert first is not None
+        server = warm._server
+        assert server is not None
+        server.kill()
+        server.wait()
+        done = run_watched([sys.executable, "-m", "steps.report", "ok"], env=env, timeout=60, cwd=str(tmp_path))
+    assert done.returncode == 0 and "--watch" in json.loads(done.stdout)["parent"]  # run cold, not lost
