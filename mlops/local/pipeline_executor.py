@@ -216,8 +216,9 @@ class LocalPipelineExecutor:
     def start(self, pipeline: str, parameters: Mapping[str, str], *, display_name: str = "") -> PipelineExecution:
         """Run an execution to its end; returns it Succeeded or Failed (a failing step is not an exception).
 
-        The steps' ``python -m`` entry points fork from one warm interpreter started now, which imports the model
-        libraries while the execution is created (:mod:`mlops.local.warm_python`)."""
+        The steps' ``python -m`` entry points fork from the platform's warm command server when one runs, else from
+        one warm interpreter started now, which imports the model libraries while the execution is created
+        (:mod:`mlops.local.warm_python`)."""
         with warm_entry_points(with_local_threads({**os.environ, **self._environment})):
             return self._execute(pipeline, parameters, display_name)
 
