@@ -30,7 +30,6 @@ stopped by its pid, or with the server.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import signal
@@ -40,9 +39,10 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlops.local.warm_python import Preloaded, kill_group
+if TYPE_CHECKING:  # the client (every `mlops` command) imports this module: the server's helpers on first use
+    from mlops.local.warm_python import Preloaded
 
 DISABLE_VARIABLE = "MLOPS_LOCAL_CLI__ENABLED"
 # Not forked: `local` starts and stops this server; `mlflow ui` is a long-running server of its own.
@@ -56,6 +56,8 @@ PRELOAD_EXTRA = ("great_expectations", "typer", "rich.console", "httpx", "deltal
 
 def socket_name(state_dir: Path) -> bytes:
     """The abstract socket of ``state_dir``'s server (per user: the uid is part of the name and checked)."""
+    import hashlib
+
     digest = hashlib.sha256(f"{os.getuid()}:{state_dir.resolve()}".encode()).hexdigest()[:32]
     return b"\0mlops-warm-cli-" + digest.encode()
 
@@ -294,7 +296,7 @@ def _serve(state_dir: Path) -> int:
     import select
     import threading
 
-    from mlops.local.warm_python import PRELOAD, preload
+    from mlops.local.warm_python import PRELOAD, kill_group, preload
 
     preloaded = preload((*PRELOAD, *PRELOAD_EXTRA))
     if threading.active_count() != 1:  # a fork copies one thread: a library's running thread could hold a lock
@@ -377,6 +379,8 @@ def _accept(
 
 
 def _finished(command: _Command, by_connection: dict[int, _Command]) -> None:
+    from mlops.local.warm_python import kill_group
+
     _, status = os.waitpid(command.pid, 0)
     os.close(command.pidfd)
     if command.entry_point:
