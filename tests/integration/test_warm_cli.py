@@ -356,25 +356,47 @@ def test_a_command_that_would_read_or_write_a_terminal_from_the_background_runs_
         os.close(terminal)
 
 
+# As a shell with job control runs a command: a session of its own, the command in a process group of its own with
+# SIGTSTP at its default (a stop signal at its default is discarded in an orphaned process group, and a
+# non-interactive parent may pass SIGTSTP on ignored: either way nothing would stop, warm or cold).
+JOB_CONTROL_SHELL = """
+import signal, subprocess, sys
+signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+job = subprocess.Popen(sys.argv[1:], process_group=0, stdout=subprocess.DEVNULL)
+print(job.pid, flush=True)
+job.wait()
+"""
+
+
 def test_ctrl_z_stops_the_command_with_its_client_and_fg_continues_both(server: Path, tmp_path: Path) -> None:
     argv = [arg.replace("{out}", str(tmp_path / "big.csv")) for arg in LONG]
-    client = subprocess.Popen([*MLOPS, *argv], cwd=ROOT, env=_env(server, True), stdout=subprocess.DEVNULL)
+    shell = subprocess.Popen(
+        [sys.executable, "-c", JOB_CONTROL_SHELL, *MLOPS, *argv],
+        cwd=ROOT,
+        env=_env(server, True),
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
-        command = _forked_command(server, client)
+        assert shell.stdout is not None
+        client = psutil.Process(int(shell.stdout.readline()))
+        command = _forked_command(server, shell)
         time.sleep(0.5)
         client.send_signal(signal.SIGTSTP)
-        deadline = time.monotonic() + 10
-        while command.status() != psutil.STATUS_STOPPED or psutil.Process(client.pid).status() != psutil.STATUS_STOPPED:
-            assert time.monotonic() < deadline, (command.status(), psutil.Process(client.pid).status())
-            time.sleep(0.05)
+        _wait_until(lambda: (command.status(), client.status()) == ("stopped", "stopped"), command, client)
         client.send_signal(signal.SIGCONT)
-        deadline = time.monotonic() + 10
-        while command.status() == psutil.STATUS_STOPPED:
-            assert time.monotonic() < deadline, "the command was not continued with its client"
-            time.sleep(0.05)
+        _wait_until(lambda: command.status() != "stopped", command, client)
     finally:
-        client.kill()
-        client.wait(timeout=30)
+        os.killpg(shell.pid, signal.SIGKILL)
+        shell.wait(timeout=30)
+
+
+def _wait_until(holds: Any, command: psutil.Process, client: psutil.Process) -> None:
+    deadline = time.monotonic() + 10
+    while not holds():
+        assert time.monotonic() < deadline, (command.status(), client.status())
+        time.sleep(0.05)
 
 
 def test_a_client_that_connects_and_says_nothing_does_not_hold_up_the_others(server: Path, tmp_path: Path) -> None:
