@@ -20,6 +20,7 @@ import pytest
 
 from mlops.contracts import with_local_threads
 from mlops.local import warm_cli
+from tests.support.signals import with_default_signals
 
 pytestmark = [pytest.mark.server]
 
@@ -120,7 +121,8 @@ def test_a_signal_to_the_client_stops_the_command_as_it_stops_a_cold_one(
     argv = [arg.replace("{out}", str(tmp_path / "big.csv")) for arg in LONG]
     codes = {}
     for warm in (True, False):
-        client = subprocess.Popen([*MLOPS, *argv], cwd=ROOT, env=_env(server, warm), stdout=subprocess.DEVNULL)
+        command_line = with_default_signals([*MLOPS, *argv])
+        client = subprocess.Popen(command_line, cwd=ROOT, env=_env(server, warm), stdout=subprocess.DEVNULL)
         command = _forked_command(server, client) if warm else psutil.Process(client.pid)
         time.sleep(1.5)  # inside the command's work
         client.send_signal(signum)

@@ -18,6 +18,7 @@ import pytest
 
 from mlops.local.processes import run_watched
 from mlops.local.warm_python import WarmPython, warm_entry_points
+from tests.support.signals import with_default_signals
 from tests.unit.integrity.test_job_process_tree import _still_running
 
 PRELOAD = ("json", "decimal")
@@ -152,7 +153,9 @@ def test_the_runners_death_or_interrupt_takes_the_server_and_the_entry_point(
     pids = tmp_path / "pids"
     env = _env(package)
     env["PYTHONPATH"] = os.pathsep.join([str(package), str(Path(__file__).resolve().parents[3])])
-    runner = subprocess.Popen([sys.executable, "-c", RUNNER, str(pids)], env=env, start_new_session=True)
+    runner = subprocess.Popen(
+        with_default_signals([sys.executable, "-c", RUNNER, str(pids)]), env=env, start_new_session=True
+    )
     step, worker = _wait_for(pids)
     server = psutil.Process(step).ppid()
     assert server != runner.pid  # the step was forked by the warm server, not started by the runner
