@@ -116,9 +116,8 @@ class WarmPython:
 
     def accepts(self, command: list[str], env: Mapping[str, str]) -> bool:
         """``command`` is ``<this interpreter> -m <module> ...`` and ``env`` imports as the server did."""
-        shaped = len(command) >= 3 and command[0] == sys.executable and command[1] == "-m"
         same = import_time_environment(env) == import_time_environment(self._env)
-        return shaped and same and self._ready is not False and self._server is not None
+        return is_module_command(command) and same and self._ready is not False and self._server is not None
 
     def run(
         self, command: list[str], *, env: Mapping[str, str], timeout: float | None, cwd: str | None
@@ -229,40 +228,20 @@ class ServerPython:
     ) -> WarmRun | None:
         """Run ``command`` in the server; ``None`` when it must run cold (not ``python -m``, no server, the
         server says cold)."""
-        if len(command) < 3 or command[0] != sys.executable or command[1] != "-m":
+        request = _module_request(command, env, cwd)
+        if request is None:
             return None
-        request = {
-            "module": command[2],
-            "args": command[3:],
-            "env": dict(env),
-            "cwd": cwd or os.getcwd(),
-            "executable": sys.executable,
-        }
-        with tempfile.TemporaryDirectory(prefix="warm-python-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="warm-python-") as tmp, contextlib.ExitStack() as files:
             out, err = Path(tmp) / "stdout", Path(tmp) / "stderr"
-            ended = self._served(request, out, err, timeout)
-            return None if ended is None else WarmRun(ended[0], _read(out), _read(err), ended[1])
-
-    def _served(self, request: dict[str, Any], out: Path, err: Path, timeout: float | None) -> tuple[int, bool] | None:
-        """Hand the request to the server with ``/dev/null`` and the output files as the entry point's streams;
-        (status, timed out), or ``None`` when the server does not run it."""
-        import socket
-
-        from mlops.local import warm_cli
-
-        with contextlib.ExitStack() as files:
             streams: list[IO[bytes]] = [files.enter_context(Path(os.devnull).open("rb"))]
             streams += [files.enter_context(path.open("wb")) for path in (out, err)]
-            connection = files.enter_context(socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET))
-            try:
-                connection.connect(warm_cli.socket_name(self._state_dir))
-                socket.send_fds(connection, [json.dumps(request).encode()], [f.fileno() for f in streams])
-                answer = json.loads(connection.recv(warm_cli.MESSAGE_BYTES) or b"{}")
-            except (OSError, ValueError):
+            handed = _hand_over(self._state_dir, request, streams)
+            if handed is None:
                 return None
-            for stream in streams:
-                stream.close()  # the entry point holds its own copies
-            return _wait_served(connection, int(answer["pid"]), timeout) if "pid" in answer else None
+            connection, pid = handed
+            with connection:
+                code, timed_out = _wait_served(connection, pid, timeout)
+            return WarmRun(code, _read(out), _read(err), timed_out)
 
 
 class ForkedServer:
@@ -285,27 +264,45 @@ def spawn_detached(command: list[str], *, env: Mapping[str, str], log: Path) -> 
     """Start ``<this interpreter> -m <module> ...`` forked by the warm command server of ``env``'s state dir,
     logging to ``log``, to outlive this process (stopped by its pid, or with the server); ``None`` when it must be
     started cold (no server, not ``python -m``, an environment the server did not import with)."""
+    request = _module_request(command, env, None)
+    if request is None:
+        return None
+    with Path(os.devnull).open("rb") as stdin, log.open("ab") as output:
+        state_dir = Path(env.get("MLOPS_STATE_DIR") or ".mlops")
+        handed = _hand_over(state_dir, {**request, "detached": True}, [stdin, output, output])
+    return None if handed is None else ForkedServer(handed[1], handed[0])
+
+
+def is_module_command(command: list[str]) -> bool:
+    """``command`` is ``<this interpreter> -m <module> ...``: what a warm process can fork."""
+    return len(command) >= 3 and command[0] == sys.executable and command[1] == "-m"
+
+
+def _module_request(command: list[str], env: Mapping[str, str], cwd: str | None) -> dict[str, Any] | None:
+    """The server's request for ``<this interpreter> -m <module> <args>``; ``None`` for any other command."""
+    if not is_module_command(command):
+        return None
+    return {
+        "module": command[2],
+        "args": command[3:],
+        "env": dict(env),
+        "cwd": cwd or os.getcwd(),
+        "executable": sys.executable,
+    }
+
+
+def _hand_over(state_dir: Path, request: dict[str, Any], streams: list[IO[bytes]]) -> tuple[Any, int] | None:
+    """Send ``request`` with ``streams`` as the entry point's stdin, stdout and stderr to the warm command server
+    of ``state_dir``; (the connection, the forked pid), or ``None`` when no server forked it (none runs, it says
+    cold). The caller's copies of the streams may close at once: the entry point holds its own."""
     import socket
 
     from mlops.local import warm_cli
 
-    state_dir = Path(env.get("MLOPS_STATE_DIR") or ".mlops")
-    if len(command) < 3 or command[0] != sys.executable or command[1] != "-m" or not warm_cli.answers(state_dir):
-        return None
-    request = {
-        "module": command[2],
-        "args": command[3:],
-        "env": dict(env),
-        "cwd": os.getcwd(),
-        "executable": sys.executable,
-        "detached": True,
-    }
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
-        with Path(os.devnull).open("rb") as stdin, log.open("ab") as output:
-            connection.connect(warm_cli.socket_name(state_dir))
-            fds = [stdin.fileno(), output.fileno(), output.fileno()]
-            socket.send_fds(connection, [json.dumps(request).encode()], fds)
+        connection.connect(warm_cli.socket_name(state_dir))
+        socket.send_fds(connection, [json.dumps(request).encode()], [f.fileno() for f in streams])
         answer = json.loads(connection.recv(warm_cli.MESSAGE_BYTES) or b"{}")
     except (OSError, ValueError):
         connection.close()
@@ -313,7 +310,7 @@ def spawn_detached(command: list[str], *, env: Mapping[str, str], log: Path) -> 
     if "pid" not in answer:
         connection.close()
         return None
-    return ForkedServer(int(answer["pid"]), connection)
+    return connection, int(answer["pid"])
 
 
 def _wait_served(connection: Any, pid: int, timeout: float | None) -> tuple[int, bool]:
