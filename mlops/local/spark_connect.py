@@ -40,13 +40,19 @@ import psutil
 
 from mlops.contracts import JOB_SPARK_REMOTE_ENV
 from mlops.errors import EmulatorError
+from mlops.local import warm_cli
 from mlops.local.processes import terminate
+from mlops.local.spark_daemon import PRELOAD as WARM_PRELOAD
+from mlops.local.spark_daemon import WARM_DIR_ENV
 
 if TYPE_CHECKING:
     from mlops.settings import LocalSparkSettings
 
 HOST = "127.0.0.1"
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
+DAEMON_MODULE = "mlops.local.spark_daemon"
+# What Spark sets in its Python workers' environment that an interpreter reads when it starts.
+WORKER_INTERPRETER_ENV = {"PYTHONHASHSEED": "0", "PYTHONUNBUFFERED": "YES", "OMP_NUM_THREADS": "1"}
 STATEFILE = "state.json"
 LOGFILE = "connect.log"
 SCRATCH_DIR = "tmp"  # the JVM's java.io.tmpdir and spark.local.dir
@@ -178,6 +184,8 @@ def server_command(home: Path, port: int, driver_memory: str, cores: int, scratc
         "spark.python.worker.reuse": "true",
         # Idle sessions of crashed or killed job runs are released (default: 60 min).
         "spark.connect.session.manager.defaultSessionTimeout": "10min",
+        # Each session's worker daemon is forked by a warm interpreter (mlops.local.spark_daemon; cold without one).
+        "spark.python.daemon.module": DAEMON_MODULE,
     }
     command = [str(home / "bin" / "spark-submit"), "--class", SERVER_CLASS, "--name", "mlops-spark-connect"]
     command += ["--master", f"local[{cores}]", "--driver-memory", driver_memory]
@@ -188,8 +196,9 @@ def server_command(home: Path, port: int, driver_memory: str, cores: int, scratc
     return [*command, "spark-internal"]
 
 
-def server_env(home: Path, token: str) -> dict[str, str]:
-    """The server's environment: its Python workers run this venv's interpreter with the kit importable."""
+def server_env(home: Path, token: str, spark_dir: Path | None = None) -> dict[str, str]:
+    """The server's environment: its Python workers run this venv's interpreter with the kit importable (and
+    their daemons are forked by the warm interpreter of ``spark_dir``, when given)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLOPS_"))}
     env.update(
         {
@@ -201,6 +210,8 @@ def server_env(home: Path, token: str) -> dict[str, str]:
             TOKEN_ENV: token,
         }
     )
+    if spark_dir is not None:
+        env[WARM_DIR_ENV] = str(spark_dir.resolve())
     return env
 
 
@@ -210,7 +221,9 @@ def up(
     """Start the server, or reuse the running one recorded in ``spark_dir``. Returns it and whether it started."""
     current = status(spark_dir)
     if current.health == "running" and current.state is not None:
-        return current.state, False
+        running = current.state  # its workers' warm interpreter again, if it was stopped
+        _warm_workers_up(spark_dir, server_env(spark_home(), running.token, spark_dir), running.pid)
+        return running, False
     if current.state is not None:
         down(spark_dir)
     home = spark_home()
@@ -223,20 +236,35 @@ def up(
     scratch = spark_dir / SCRATCH_DIR
     shutil.rmtree(scratch, ignore_errors=True)  # what an earlier server that was killed left
     scratch.mkdir()
+    env = server_env(home, token, spark_dir)
     with (spark_dir / LOGFILE).open("ab") as log:
         process = subprocess.Popen(
             server_command(home, chosen, driver_memory, used_cores, scratch),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=server_env(home, token),
+            env=env,
             cwd=spark_dir,
             start_new_session=True,  # its own process group: stopped with its Python workers, not by Ctrl-C
         )
+    # The workers' warm interpreter imports while the JVM starts; it stops when the JVM exits.
+    _warm_workers_up(spark_dir, env, process.pid)
     state = SparkConnectState(process.pid, HOST, chosen, token, driver_memory, used_cores, time.time())
     _wait_listening(process, state, spark_dir / LOGFILE)
     _write_state(spark_dir, state)
     return state, True
+
+
+def _warm_workers_up(spark_dir: Path, env: dict[str, str], jvm: int) -> None:
+    """Start the warm interpreter the server's Python worker daemons fork from (:mod:`mlops.local.spark_daemon`),
+    with what Spark gives its workers' interpreters: a fixed hash seed, unbuffered output, one OpenMP thread per
+    task and its own ``pyspark.zip`` first on the import path (a daemon forked from an interpreter whose pyspark
+    came from elsewhere is refused by the server, and runs cold)."""
+    home = spark_home()
+    libs = [home / "python" / "lib" / "pyspark.zip", *sorted((home / "python" / "lib").glob("py4j-*-src.zip"))]
+    pythonpath = os.pathsep.join([*(str(p) for p in libs if p.is_file()), env.get("PYTHONPATH", "")])
+    worker_env = {**env, **WORKER_INTERPRETER_ENV, "PYTHONPATH": pythonpath}
+    warm_cli.up(spark_dir, worker_env, preload=WARM_PRELOAD, watch=jvm)
 
 
 def _wait_listening(process: subprocess.Popen[bytes], state: SparkConnectState, log: Path) -> None:
@@ -265,6 +293,7 @@ def down(spark_dir: Path) -> SparkConnectStatus:
         if _is_our_server(current.state):
             _stop_group(current.state.pid)
         (spark_dir / STATEFILE).unlink(missing_ok=True)
+    warm_cli.down(spark_dir)  # the workers' warm interpreter (it also stops by itself once the JVM is gone)
     return current
 
 

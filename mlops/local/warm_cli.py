@@ -239,9 +239,13 @@ def status(state_dir: Path) -> dict[str, Any] | None:
     return {"pid": record.pid, "answers": answers(state_dir)}
 
 
-def up(state_dir: Path, env: Mapping[str, str]) -> tuple[int, bool]:
+def up(
+    state_dir: Path, env: Mapping[str, str], *, preload: tuple[str, ...] = (), watch: int | None = None
+) -> tuple[int, bool]:
     """Start the server of ``state_dir`` (it imports in the background; commands run cold until it listens) or
-    reuse the running one; (pid, started)."""
+    reuse the running one; (pid, started). ``preload``: what it imports instead of the commands' libraries (the
+    Spark Connect server's Python workers, :mod:`mlops.local.spark_daemon`); ``watch``: it stops when that
+    process exits."""
     import subprocess
 
     from mlops.private_files import private_dir
@@ -252,6 +256,10 @@ def up(state_dir: Path, env: Mapping[str, str]) -> tuple[int, bool]:
     directory = private_dir(record_file(state_dir).parent)
     resolved = str(state_dir.resolve())
     command = [sys.executable, str(Path(__file__).resolve()), "--serve", resolved]
+    if watch is not None:
+        command += ["--watch", str(watch)]
+    if preload:
+        command += ["--preload", ",".join(preload)]
     with (directory / "server.log").open("ab") as log:
         process = subprocess.Popen(
             command,
@@ -292,13 +300,14 @@ class _Command:
     detached: bool = False  # a server that outlives the command that started it (endpoint_runner.launch)
 
 
-def _serve(state_dir: Path) -> int:
+def _serve(state_dir: Path, modules: tuple[str, ...], watch: int | None) -> int:
     import select
     import threading
 
-    from mlops.local.warm_python import PRELOAD, kill_group, preload
+    from mlops.local.warm_python import kill_group, preload
 
-    preloaded = preload((*PRELOAD, *PRELOAD_EXTRA))
+    watched = [] if watch is None else [os.pidfd_open(watch)]  # gone already: the server is not needed
+    preloaded = preload(modules)
     if threading.active_count() != 1:  # a fork copies one thread: a library's running thread could hold a lock
         print(f"warm command server: {threading.active_count()} threads after imports; not serving", flush=True)
         return 1
@@ -317,9 +326,11 @@ def _serve(state_dir: Path) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, stop)
     while True:
-        readable, _, _ = select.select([listener.fileno(), *by_connection, *running], [], [])
+        readable, _, _ = select.select([listener.fileno(), *by_connection, *running, *watched], [], [])
         for fd in readable:
-            if fd == listener.fileno():
+            if fd in watched:  # the process this server works for has exited
+                stop(signal.SIGTERM, None)
+            elif fd == listener.fileno():
                 _accept(listener, preloaded, running, by_connection)
             elif fd in running:
                 _finished(running.pop(fd), by_connection)
@@ -347,7 +358,7 @@ def _accept(
         reason = "another user's command"
     elif request.get("executable") != sys.executable:
         reason = "another interpreter"
-    elif not preloaded.imports_as(request.get("env", {})):
+    elif not preloaded.imports_as(request.get("env", {}), request.get("cwd")):
         reason = "an environment the libraries were not imported with"
     elif len(fds) != 3:
         reason = "no standard streams"
@@ -428,7 +439,19 @@ def _become(connection: socket.socket, request: dict[str, Any], fds: list[int], 
         exit_as_interpreter(code)
 
 
+def _main(argv: list[str]) -> int:
+    import argparse
+
+    from mlops.local.warm_python import PRELOAD
+
+    parser = argparse.ArgumentParser(prog="warm_cli.py", description="The warm command server of a state dir.")
+    parser.add_argument("--serve", type=Path, required=True, metavar="STATE_DIR")
+    parser.add_argument("--watch", type=int, metavar="PID", help="stop when this process exits")
+    parser.add_argument("--preload", help="comma-separated modules to import (default: the commands' libraries)")
+    args = parser.parse_args(argv)
+    modules = tuple(args.preload.split(",")) if args.preload else (*PRELOAD, *PRELOAD_EXTRA)
+    return _serve(args.serve, modules, args.watch)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] != "--serve":
-        sys.exit("usage: warm_cli.py --serve STATE_DIR")
-    sys.exit(_serve(Path(sys.argv[2])))
+    sys.exit(_main(sys.argv[1:]))

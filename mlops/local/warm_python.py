@@ -63,6 +63,8 @@ PRELOAD = (
 # Read by a library when it is imported (OpenMP's thread count, BLAS pools, the interpreter itself): a child whose
 # environment differs from the server's in one of these would not run as a cold process would, so it runs cold.
 IMPORT_TIME_VARIABLES = ("OMP_", "KMP_", "MKL_", "OPENBLAS_", "BLIS_", "NUMEXPR_", "PYTHON", "LD_", "SKLEARN_")
+# ...except Spark's settings of its Python daemon and workers (the secret, batch sizes): read while they run.
+RUN_TIME_VARIABLES = ("PYTHON_WORKER_", "PYTHON_DAEMON_", "PYTHON_UDF_", "PYTHON_FAULTHANDLER_", "PYTHON_UNIX_DOMAIN_")
 READY_TIMEOUT_S = 120.0
 _PR_SET_PDEATHSIG = 1
 
@@ -79,7 +81,9 @@ class WarmRun:
 
 def import_time_environment(env: Mapping[str, str]) -> dict[str, str]:
     """The part of ``env`` a library may read when it is imported."""
-    return {k: v for k, v in env.items() if k.startswith(IMPORT_TIME_VARIABLES)}
+    return {
+        k: v for k, v in env.items() if k.startswith(IMPORT_TIME_VARIABLES) and not k.startswith(RUN_TIME_VARIABLES)
+    }
 
 
 def supported() -> bool:
@@ -428,13 +432,30 @@ class Preloaded:
     base_path: list[str]
     imported_with: dict[str, str]
     set_by_imports: dict[str, str]
+    modules: tuple[str, ...] = ()  # the top-level packages imported
 
-    def imports_as(self, env: Mapping[str, str]) -> bool:
-        """A cold interpreter started with ``env`` would import the libraries as this one did: the same import-time
-        variables, apart from those the imports themselves set (a command forked from a warm process has them)."""
+    def imports_as(self, env: Mapping[str, str], cwd: str | None = None) -> bool:
+        """A cold interpreter started in ``cwd`` with ``env`` would import the libraries as this one did: the same
+        import-time variables, apart from those the imports themselves set (a command forked from a warm process
+        has them); a different ``PYTHONPATH`` is fine when every imported package resolves to the same file on the
+        cold interpreter's import path (Spark puts its own entries first on its workers')."""
         given = import_time_environment(env)
         ours = {k: v for k, v in given.items() if self.set_by_imports.get(k) != v}
-        return ours == self.imported_with
+        path_given, path_ours = ours.pop("PYTHONPATH", ""), dict(self.imported_with)
+        if ours != {k: v for k, v in path_ours.items() if k != "PYTHONPATH"}:
+            return False
+        return path_given == path_ours.get("PYTHONPATH", "") or self._resolve_alike(path_given, cwd or os.getcwd())
+
+    def _resolve_alike(self, pythonpath: str, cwd: str) -> bool:
+        from importlib.machinery import PathFinder
+
+        path = [cwd, *filter(None, pythonpath.split(os.pathsep)), *self.base_path]
+        for name in self.modules:
+            loaded = getattr(sys.modules.get(name), "__spec__", None)
+            found = PathFinder.find_spec(name, path)
+            if loaded is None or found is None or found.origin != loaded.origin:
+                return False
+        return True
 
 
 def preload(modules: Sequence[str]) -> Preloaded:
@@ -442,11 +463,13 @@ def preload(modules: Sequence[str]) -> Preloaded:
     before = dict(os.environ)
     given = set(filter(None, before.get("PYTHONPATH", "").split(os.pathsep)))
     base_path = [p for p in sys.path[1:] if p not in given]
+    imported: list[str] = []
     for module in modules:
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
+            imported.append(module.partition(".")[0])
     added = {k: v for k, v in os.environ.items() if before.get(k) != v}
-    return Preloaded(base_path, import_time_environment(before), added)
+    return Preloaded(base_path, import_time_environment(before), added, tuple(dict.fromkeys(imported)))
 
 
 def enter(preloaded: Preloaded, env: Mapping[str, str], cwd: str) -> None:

@@ -154,6 +154,23 @@ def test_down_stops_the_server_and_a_second_up_reuses_a_running_one(tmp_path: Pa
     assert warm_cli.read_record(tmp_path) is None
 
 
+def test_a_server_that_watches_a_process_stops_when_it_exits(tmp_path: Path) -> None:
+    watched = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        pid, _ = warm_cli.up(tmp_path, with_local_threads(dict(os.environ)), preload=("json",), watch=watched.pid)
+        deadline = time.monotonic() + READY_WITHIN_S
+        while not warm_cli.answers(tmp_path):  # serving: it has opened the watched process's pidfd
+            assert time.monotonic() < deadline, (tmp_path / "warm-cli" / "server.log").read_text()
+            time.sleep(0.1)
+        assert psutil.Process(pid).is_running()
+    finally:
+        watched.kill()
+        watched.wait()
+    _, alive = psutil.wait_procs([psutil.Process(pid)], timeout=30)
+    assert alive == []
+    warm_cli.down(tmp_path)
+
+
 # --- Entry points of the local runners, forked by the same server (mlops.local.warm_python.ServerPython) --------
 
 STEP = """

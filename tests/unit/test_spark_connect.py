@@ -29,6 +29,7 @@ def test_the_server_listens_on_loopback_on_its_port_with_bounded_memory() -> Non
     assert "spark.connect.grpc.binding.address=127.0.0.1" in command
     assert "spark.connect.grpc.binding.port=15002" in command
     assert "spark.ui.enabled=false" in command
+    assert "spark.python.daemon.module=mlops.local.spark_daemon" in command  # its workers fork warm
     assert "secret" not in joined  # the token never goes on a command line (ps shows it to every user)
 
 

@@ -190,6 +190,23 @@ def test_variables_the_imports_set_do_not_make_an_environment_import_differently
     assert not preloaded.imports_as({"OMP_NUM_THREADS": "2"})
 
 
+def test_another_pythonpath_imports_alike_unless_it_shadows_an_imported_package(tmp_path: Path) -> None:
+    from mlops.local.warm_python import preload
+
+    preloaded = preload(["json", "decimal"])
+    env = {**preloaded.imported_with}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    assert preloaded.imports_as({**env, "PYTHONPATH": str(elsewhere)}, str(tmp_path))  # nothing there shadows json
+    (elsewhere / "json").mkdir()
+    (elsewhere / "json" / "__init__.py").write_text("")
+    assert not preloaded.imports_as({**env, "PYTHONPATH": str(elsewhere)}, str(tmp_path))  # a cold run imports it
+    assert not preloaded.imports_as({**env, "PYTHONPATH": str(tmp_path)}, str(elsewhere))  # in the cwd, the same
+    assert not preloaded.imports_as({**env, "PYTHONHASHSEED": "7"}, str(tmp_path))
+    # Spark's daemon and worker settings are read while they run, not at import
+    assert preloaded.imports_as({**env, "PYTHON_WORKER_FACTORY_SECRET": "s", "PYTHON_UDF_BATCH_SIZE": "9"})
+
+
 def test_an_entry_point_runs_cold_when_the_warm_server_died(package: Path, tmp_path: Path) -> None:
     env = _env(package)
     with warm_entry_points(env, preload=PRELOAD) as warm:

@@ -1,0 +1,97 @@
+"""The Python worker daemon of the local Spark Connect server (``spark.python.daemon.module``), forked warm.
+
+Why: Spark Connect gives each session (each job run) Python workers of its own: the JVM starts ``python -m
+<daemon module>`` once per session, and each worker it forks imports pyarrow, pandas and the job's code before
+its first task: 1.5-2.5 s of every local job run (measured: a session's first ``mapInArrow`` 1.2-1.7 s, importing
+pandas and the kit in it another 0.7 s). Here the JVM starts this module instead; it asks the server's warm
+interpreter (a :mod:`mlops.local.warm_cli` server for the Spark dir, started with the JVM by
+:func:`mlops.local.spark_connect.up`; it has imported :data:`PRELOAD` once) to fork ``pyspark.daemon`` with this
+process's standard streams, arguments, environment and working directory, and stands in for it: the JVM's
+SIGTERM (how it stops a daemon) is passed on, and this process exits with the daemon's status. The JVM talks to
+the daemon as to its own: the daemon writes its port to the handed-over stdout and reads the workers to kill from
+the handed-over stdin (at EOF, the JVM gone, it stops). If this process is killed, the warm server kills the
+daemon's process group (its workers).
+
+Not warm (this process runs ``pyspark.daemon`` itself, as Spark would): no warm server answers (not started,
+still importing, stopped), or it says cold (another interpreter, an environment the libraries were not imported
+with).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import runpy
+import signal
+import sys
+from pathlib import Path
+
+# Set in the Spark Connect server's environment (the JVM passes it on to this process): the Spark dir whose warm
+# server forks the daemon.
+WARM_DIR_ENV = "MLOPS_SPARK_WARM_DIR"
+DAEMON_MODULE = "pyspark.daemon"
+# What a worker imports before its first task (the Arrow and pandas UDF machinery, the libraries the jobs' executor
+# code uses); third-party only: the kit's code is imported by each worker as it is on disk.
+PRELOAD = (
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "pyarrow.parquet",
+    "pyarrow.fs",
+    "pyspark.daemon",
+    "pyspark.worker",
+    "pyspark.sql.pandas.serializers",
+    "pyspark.sql.pandas.types",
+    "pyspark.cloudpickle",
+)
+
+
+def main() -> int:
+    """Run the daemon forked by the warm server, or here when it cannot."""
+    directory = os.environ.get(WARM_DIR_ENV)
+    served = _warm(Path(directory)) if directory else None
+    return served if served is not None else _cold()
+
+
+def _warm(spark_dir: Path) -> int | None:
+    from mlops.local.warm_python import _hand_over, _module_request
+
+    request = _module_request([sys.executable, "-m", DAEMON_MODULE, *sys.argv[1:]], os.environ, os.getcwd())
+    assert request is not None  # a `python -m` command by construction
+    streams = [sys.stdin.buffer, sys.stdout.buffer, sys.stderr.buffer]
+    handed = _hand_over(spark_dir, request, streams)
+    if handed is None:
+        return None
+    connection, pid = handed
+    with connection:
+        return _stand_in(connection, pid)
+
+
+def _stand_in(connection: object, pid: int) -> int:
+    """Pass the JVM's stop signals on to the daemon until the warm server reports its status."""
+    import json
+
+    def forward(signum: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, forward)
+    data = connection.recv(1 << 16)  # type: ignore[attr-defined]
+    if not data:  # the warm server stopped: it killed the daemon's group
+        return 1
+    code = int(json.loads(data)["code"])
+    return code if code >= 0 else 128 - code
+
+
+def _cold() -> int:
+    sys.argv = [DAEMON_MODULE, *sys.argv[1:]]
+    try:
+        runpy.run_module(DAEMON_MODULE, run_name="__main__", alter_sys=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
