@@ -57,6 +57,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _shown(original: dict[str, Any]) -> str:
+    """A quarantined row as read from the file."""
+    return json.dumps({k: _plain(v) for k, v in original.items()}, default=str)
+
+
 def prepare(path: Path, definition: DatasetDefinition, quarantine: Quarantine) -> _Prepared:
     """The file's valid rows as stream records; invalid ones are added to ``quarantine``."""
     try:
@@ -72,18 +77,18 @@ def prepare(path: Path, definition: DatasetDefinition, quarantine: Quarantine) -
             frame[name] = None  # an absent nullable column is fine; an absent required one fails below
     typed, reasons = coerce_frame(frame, definition)
     records: list[OutgoingEvent] = []
-    for (number, values), reason, original in zip(
-        typed.iterrows(), reasons, frame.to_dict(orient="records"), strict=True
+    # Rows as dicts, not iterrows(): a Series per row cost ~1 s per 12,000 rows
+    for number, values, reason, original in zip(
+        typed.index, typed.to_dict(orient="records"), reasons, frame.to_dict(orient="records"), strict=True
     ):
-        shown = json.dumps({k: _plain(v) for k, v in original.items()}, default=str)
         if reason:
-            quarantine.add(reason, shown, row_number=int(number))
+            quarantine.add(reason, _shown(original), row_number=int(number))
             continue
         body = encode_event({name: _plain(values[name]) for name in definition.column_names})
         try:
             row = check_event(json.loads(body), definition)
         except EventError as exc:
-            quarantine.add(str(exc), shown, row_number=int(number))
+            quarantine.add(str(exc), _shown(original), row_number=int(number))
             continue
         records.append(OutgoingEvent(str(row[definition.entity_key]), body))
     return _Prepared(records, raw.rows_in)
