@@ -308,6 +308,7 @@ def _serve(state_dir: Path, modules: tuple[str, ...], watch: int | None) -> int:
 
     watched = [] if watch is None else [os.pidfd_open(watch)]  # gone already: the server is not needed
     preloaded = preload(modules)
+    loader = _filled_botocore_loader() if "boto3" in preloaded.modules else None
     if threading.active_count() != 1:  # a fork copies one thread: a library's running thread could hold a lock
         print(f"warm command server: {threading.active_count()} threads after imports; not serving", flush=True)
         return 1
@@ -331,7 +332,7 @@ def _serve(state_dir: Path, modules: tuple[str, ...], watch: int | None) -> int:
             if fd in watched:  # the process this server works for has exited
                 stop(signal.SIGTERM, None)
             elif fd == listener.fileno():
-                _accept(listener, preloaded, running, by_connection)
+                _accept(listener, preloaded, loader, running, by_connection)
             elif fd in running:
                 _finished(running.pop(fd), by_connection)
             elif fd in by_connection:  # the client hung up before its command ended: the command goes too
@@ -340,8 +341,22 @@ def _serve(state_dir: Path, modules: tuple[str, ...], watch: int | None) -> int:
                     kill_group(gone.pid)
 
 
+def _filled_botocore_loader() -> Any:
+    """botocore's data loader with the kit's services parsed, for the commands forked from here to share."""
+    from mlops.adapters.aws.clients import filled_loader
+
+    try:
+        return filled_loader()
+    except Exception:  # an optimisation: without it each command parses the models itself
+        return None
+
+
 def _accept(
-    listener: socket.socket, preloaded: Preloaded, running: dict[int, _Command], by_connection: dict[int, _Command]
+    listener: socket.socket,
+    preloaded: Preloaded,
+    loader: Any,
+    running: dict[int, _Command],
+    by_connection: dict[int, _Command],
 ) -> None:
     connection, _ = listener.accept()
     uid = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))[1]
@@ -376,7 +391,7 @@ def _accept(
             other.connection.close()
         for pidfd in running:
             os.close(pidfd)
-        _become(connection, request, fds, preloaded)  # never returns
+        _become(connection, request, fds, preloaded, loader)  # never returns
     for fd in fds:
         os.close(fd)
     with contextlib.suppress(OSError):
@@ -402,7 +417,9 @@ def _finished(command: _Command, by_connection: dict[int, _Command]) -> None:
     command.connection.close()
 
 
-def _become(connection: socket.socket, request: dict[str, Any], fds: list[int], preloaded: Preloaded) -> None:
+def _become(
+    connection: socket.socket, request: dict[str, Any], fds: list[int], preloaded: Preloaded, loader: Any
+) -> None:
     """In the forked child: become ``mlops <argv>`` run in the client's place, or the entry point ``python -m
     <module> <args>`` a local runner asked for; exit with its status."""
     from mlops.local.warm_python import die_with_parent, enter, exit_as_interpreter
@@ -423,6 +440,10 @@ def _become(connection: socket.socket, request: dict[str, Any], fds: list[int], 
             signal.signal(signum, signal.SIG_IGN)
         for name in [n for n in sys.modules if n == "mlops" or n.startswith("mlops.")]:
             del sys.modules[name]  # the server's own few modules: the command imports the kit as it is on disk
+        if loader is not None:  # the service models the server parsed, for the command's AWS clients
+            from mlops.adapters.aws.clients import share_loader
+
+            share_loader(loader)
         if "module" in request:  # an entry point of a local runner (mlops.local.warm_python.ServerPython)
             from mlops.local.warm_python import run_module
 

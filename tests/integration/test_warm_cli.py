@@ -218,6 +218,25 @@ def test_an_entry_point_is_forked_by_the_server_and_ends_as_a_cold_run(server: P
     assert "--watch" in cold_report["parent"]
 
 
+LOADER_PROBE = """
+from mlops.adapters.aws import clients
+shared = "loader" in clients._shared  # before this process made any session: only the server can have put it there
+clients.boto3_session(region_name="us-east-1", **clients.EMULATOR_CREDENTIALS).client("sagemaker")
+print(shared, "loader" in clients._shared)
+"""
+
+
+def test_a_forked_process_shares_the_servers_parsed_aws_service_models(server: Path, tmp_path: Path) -> None:
+    from mlops.local.warm_python import ServerPython
+
+    (tmp_path / "loader_probe.py").write_text(LOADER_PROBE)
+    command = [sys.executable, "-m", "loader_probe"]
+    served = ServerPython(server).run(command, env=_step_env(server), timeout=60, cwd=str(tmp_path))
+    cold = subprocess.run(command, env=_step_env(server), cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert served is not None and served.stdout.split() == ["True", "True"], served.stderr
+    assert cold.stdout.split() == ["False", "True"], cold.stderr  # a cold process fills its own on first use
+
+
 def test_a_served_entry_point_that_times_out_is_killed_with_what_it_started(server: Path, tmp_path: Path) -> None:
     from mlops.local.warm_python import ServerPython
 
