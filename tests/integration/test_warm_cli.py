@@ -233,7 +233,8 @@ def test_a_forked_process_shares_the_servers_parsed_aws_service_models(server: P
     command = [sys.executable, "-m", "loader_probe"]
     served = ServerPython(server).run(command, env=_step_env(server), timeout=60, cwd=str(tmp_path))
     cold = subprocess.run(command, env=_step_env(server), cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert served is not None and served.stdout.split() == ["True", "True"], served.stderr
+    assert served is not None
+    assert served.stdout.split() == ["True", "True"], served.stderr
     assert cold.stdout.split() == ["False", "True"], cold.stderr  # a cold process fills its own on first use
 
 
