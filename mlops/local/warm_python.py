@@ -153,9 +153,11 @@ class WarmPython:
             return WarmRun(code, _read(out), _read(err), timed_out)
 
     def close(self) -> None:
-        server, self._server, self._ready = self._server, None, False
+        server, was_ready, self._server, self._ready = self._server, self._ready, None, False
         if server is None:
             return
+        if not was_ready:  # still importing (no step asked for it yet): nothing of the runner's runs in it
+            kill_group(server.pid)
         with contextlib.suppress(OSError):
             if server.stdin is not None:
                 server.stdin.close()  # the server exits at the end of its input

@@ -207,6 +207,27 @@ def test_another_pythonpath_imports_alike_unless_it_shadows_an_imported_package(
     assert preloaded.imports_as({**env, "PYTHON_WORKER_FACTORY_SECRET": "s", "PYTHON_UDF_BATCH_SIZE": "9"})
 
 
+def test_closing_a_server_still_importing_stops_it_at_once(package: Path, tmp_path: Path) -> None:
+    """An execution refused before its first step (or whose steps all ran cold) must not wait for the server to
+    finish importing the model libraries: it used to wait up to 5 s at every such end."""
+    started, imported = tmp_path / "started", tmp_path / "imported"
+    (package / "slow_import.py").write_text(
+        f"import pathlib, time\npathlib.Path({str(started)!r}).touch()\ntime.sleep(3)\n"
+        f"pathlib.Path({str(imported)!r}).touch()\n"
+    )
+    warm = WarmPython(_env(package), preload=("slow_import",))
+    warm.start()
+    server = warm._server
+    assert server is not None
+    deadline = time.monotonic() + 60
+    while not started.exists():
+        assert time.monotonic() < deadline and server.poll() is None, "the server never began importing"
+        time.sleep(0.02)
+    warm.close()
+    assert server.poll() is not None  # stopped and reaped by close()
+    assert not imported.exists()  # ...before its import finished: nothing waited for it
+
+
 def test_an_entry_point_runs_cold_when_the_warm_server_died(package: Path, tmp_path: Path) -> None:
     env = _env(package)
     with warm_entry_points(env, preload=PRELOAD) as warm:
