@@ -14,6 +14,7 @@ after ``up`` (the server's first queries load classes) is shown apart from the s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -52,15 +53,14 @@ def new_batch(env: dict[str, str], work: Path, rows: int, seed: int) -> None:
 
 
 def server_cpu(env: dict[str, str]) -> float:
-    """CPU seconds the warm server's process tree (JVM, Python workers) has used so far; 0 without a server."""
-    state_file = Path(env["MLOPS_STATE_DIR"]) / "spark" / "state.json"
-    if not state_file.is_file():
-        return 0.0
-    try:
-        server = psutil.Process(json.loads(state_file.read_text())["pid"])
-        tree = [server, *server.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0.0
+    """CPU seconds the warm server's process trees (the JVM; the warm interpreter its Python workers' daemons fork
+    from, and those workers) have used so far; 0 without a server."""
+    spark = Path(env["MLOPS_STATE_DIR"]) / "spark"
+    tree: list[psutil.Process] = []
+    for record in (spark / "state.json", spark / "warm-cli" / "server.json"):
+        with contextlib.suppress(OSError, ValueError, KeyError, psutil.NoSuchProcess):
+            server = psutil.Process(json.loads(record.read_text())["pid"])
+            tree += [server, *server.children(recursive=True)]
     total = 0.0
     for proc in tree:
         try:
@@ -82,7 +82,8 @@ def job_run(env: dict[str, str], job: str, warm: bool) -> dict[str, Any]:
     # CPU seconds last seen per process of the command's tree, sampled: the job's JVM is never reaped, so the
     # command's own rusage would not count it.
     seen: dict[int, float] = {}
-    sampler = threading.Thread(target=_sample_tree, args=(command.pid, seen), daemon=True)
+    forker = warm_command_server(env)
+    sampler = threading.Thread(target=_sample_tree, args=(command.pid, forker, seen), daemon=True)
     sampler.start()
     stdout, stderr = command.communicate(timeout=900)
     sampler.join()
@@ -94,8 +95,29 @@ def job_run(env: dict[str, str], job: str, warm: bool) -> dict[str, Any]:
     return {"job": job, "warm": warm, "wall": wall, "run": record["duration_seconds"], "cpu": cpu}
 
 
-def _sample_tree(pid: int, seen: dict[int, float]) -> None:
-    """Until ``pid`` ends: every 0.1 s, the CPU seconds of each process of its tree (the last 0.1 s is lost)."""
+def warm_command_server(env: dict[str, str]) -> psutil.Process | None:
+    """The warm command server of the state dir (`mlops local up` starts it): it forks the `mlops` commands, so a
+    command's work runs in its children, not under the client process the benchmark starts."""
+    record = Path(env["MLOPS_STATE_DIR"]) / "warm-cli" / "server.json"
+    try:
+        return psutil.Process(json.loads(record.read_text())["pid"])
+    except (OSError, ValueError, KeyError, psutil.NoSuchProcess):
+        return None
+
+
+def command_processes(client: psutil.Process, forker: psutil.Process | None) -> list[psutil.Process]:
+    """The processes doing one command's work: the client's tree and, when a warm command server forked the
+    command, that server's descendants (one command runs at a time here)."""
+    tree = [client, *client.children(recursive=True)]
+    if forker is not None:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            tree += forker.children(recursive=True)
+    return tree
+
+
+def _sample_tree(pid: int, forker: psutil.Process | None, seen: dict[int, float]) -> None:
+    """Until ``pid`` ends: every 0.1 s, the CPU seconds of each process of the command (see
+    :func:`command_processes`; the last 0.1 s is lost)."""
     try:
         root = psutil.Process(pid)
     except psutil.NoSuchProcess:
@@ -104,7 +126,7 @@ def _sample_tree(pid: int, seen: dict[int, float]) -> None:
         try:
             if root.status() == psutil.STATUS_ZOMBIE:
                 return
-            tree = [root, *root.children(recursive=True)]
+            tree = command_processes(root, forker)
         except psutil.NoSuchProcess:
             return  # reaped: the command has ended
         for proc in tree:
