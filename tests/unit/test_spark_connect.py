@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from mlops.local import spark_connect
@@ -133,8 +134,13 @@ def test_stopping_the_emulator_stops_the_platforms_spark_server_too(tmp_path: Pa
     server = _fake_server(15003)
     try:
         spark_connect._write_state(spark_connect.spark_dir(tmp_path), _state(server.pid, 15003))
+        before = spark_connect.status(spark_connect.spark_dir(tmp_path))
         emulator.down(tmp_path / "emulator")  # no emulator recorded: only the Spark server is there to stop
-        assert server.wait(timeout=15) is not None
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            seen = psutil.Process(server.pid)
+            pytest.fail(f"still running after down: {seen.cmdline()} ({seen.status()}); status before: {before}")
         assert spark_connect.read_state(spark_connect.spark_dir(tmp_path)) is None
     finally:
         server.kill()
