@@ -23,6 +23,7 @@ import contextlib
 import os
 import runpy
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -67,7 +68,7 @@ def _warm(spark_dir: Path) -> int | None:
         return _stand_in(connection, pid)
 
 
-def _stand_in(connection: object, pid: int) -> int:
+def _stand_in(connection: socket.socket, pid: int) -> int:
     """Pass the JVM's stop signals on to the daemon until the warm server reports its status."""
     import json
 
@@ -77,7 +78,7 @@ def _stand_in(connection: object, pid: int) -> int:
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, forward)
-    data = connection.recv(1 << 16)  # type: ignore[attr-defined]
+    data = connection.recv(1 << 16)
     if not data:  # the warm server stopped: it killed the daemon's group
         return 1
     code = int(json.loads(data)["code"])
