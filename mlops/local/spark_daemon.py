@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import runpy
 import signal
 import socket
 import sys
@@ -86,12 +85,10 @@ def _stand_in(connection: socket.socket, pid: int) -> int:
 
 
 def _cold() -> int:
+    from mlops.local.warm_python import run_module
+
     sys.argv = [DAEMON_MODULE, *sys.argv[1:]]
-    try:
-        runpy.run_module(DAEMON_MODULE, run_name="__main__", alter_sys=True)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    return 0
+    return run_module(DAEMON_MODULE)
 
 
 if __name__ == "__main__":

@@ -306,7 +306,11 @@ def _serve(state_dir: Path, modules: tuple[str, ...], watch: int | None) -> int:
 
     from mlops.local.warm_python import kill_group, preload
 
-    watched = [] if watch is None else [os.pidfd_open(watch)]  # gone already: the server is not needed
+    try:
+        watched = [] if watch is None else [os.pidfd_open(watch)]
+    except ProcessLookupError:  # the process this server would work for is gone already
+        print(f"warm command server: pid {watch} is gone; not serving", flush=True)
+        return 0
     preloaded = preload(modules)
     loader = _filled_botocore_loader() if "boto3" in preloaded.modules else None
     if threading.active_count() != 1:  # a fork copies one thread: a library's running thread could hold a lock
@@ -347,7 +351,8 @@ def _filled_botocore_loader() -> Any:
 
     try:
         return filled_loader()
-    except Exception:  # an optimisation: without it each command parses the models itself
+    except Exception as exc:  # each command then parses the models itself, as a cold one does
+        print(f"warm command server: AWS service models not parsed ahead ({exc!r})", file=sys.stderr, flush=True)
         return None
 
 

@@ -446,12 +446,10 @@ class Preloaded:
         import-time variables, apart from those the imports themselves set (a command forked from a warm process
         has them); a different ``PYTHONPATH`` is fine when every imported package resolves to the same file on the
         cold interpreter's import path (Spark puts its own entries first on its workers')."""
-        given = import_time_environment(env)
-        ours = {k: v for k, v in given.items() if self.set_by_imports.get(k) != v}
-        path_given, path_ours = ours.pop("PYTHONPATH", ""), dict(self.imported_with)
-        if ours != {k: v for k, v in path_ours.items() if k != "PYTHONPATH"}:
-            return False
-        return path_given == path_ours.get("PYTHONPATH", "") or self._resolve_alike(path_given, cwd or os.getcwd())
+        given = {k: v for k, v in import_time_environment(env).items() if self.set_by_imports.get(k) != v}
+        ours = dict(self.imported_with)
+        path_given, path_ours = given.pop("PYTHONPATH", ""), ours.pop("PYTHONPATH", "")
+        return given == ours and (path_given == path_ours or self._resolve_alike(path_given, cwd or os.getcwd()))
 
     def _resolve_alike(self, pythonpath: str, cwd: str) -> bool:
         from importlib.machinery import PathFinder
@@ -487,9 +485,12 @@ def _fill_caches() -> None:
     the server's start."""
     requirements = sys.modules.get("mlflow.utils.requirements_utils")
     fill = getattr(requirements, "_init_packages_to_modules_map", None)
-    if fill is not None:
-        with contextlib.suppress(Exception):  # a private helper of MLflow's: gone in a release, nothing is filled
-            fill()
+    if fill is None:  # a private helper of MLflow's: gone in a release, nothing to fill
+        return
+    try:
+        fill()
+    except Exception as exc:  # forked processes then build it themselves, as a cold one does
+        print(f"warm interpreter: MLflow's installed-packages map not filled ({exc!r})", file=sys.stderr, flush=True)
 
 
 def enter(preloaded: Preloaded, env: Mapping[str, str], cwd: str) -> None:
