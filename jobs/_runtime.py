@@ -130,7 +130,11 @@ def report(result: dict[str, Any]) -> None:
     print(f"{RESULT_LOG_PREFIX}{line}", flush=True)
     path = os.environ.get(RESULT_FILE_ENV)
     if path:
-        Path(path).write_text(line + "\n")
+        # Whole or absent: the runner may stop this process as soon as it sees the line above (an interrupt),
+        # and a file cut short there would fail the runner's read instead of the interrupt going through.
+        partial = Path(f"{path}.partial")
+        partial.write_text(line + "\n")
+        os.replace(partial, path)
 
 
 def log(message: str) -> None:
