@@ -45,6 +45,7 @@ from mlops.local.job_process import (
     ScriptOutcome,
     error_of,
     job_environment,
+    read_result,
     run_script,
     runner_alive,
     runner_identity,
@@ -160,7 +161,7 @@ class LocalGlueRunner:
             except BaseException as exc:  # Ctrl-C or an error here: the tree is stopped, the run recorded FAILED
                 interruption = exc
                 outcome = ScriptOutcome(-1, [], timed_out=False, interrupted=type(exc).__name__)
-            counts = json.loads(result_file.read_text()) if result_file.is_file() else {}
+            counts, outcome = read_result(result_file, outcome)
         if sink:
             sink.flush()
         state = _state_of(outcome)

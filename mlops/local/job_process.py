@@ -10,13 +10,14 @@ process start time, :func:`runner_identity`); a later run finds the records whos
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,25 @@ def run_script(
             timer.cancel()
     # A timer that ran has killed the child: its last line is then whatever it was doing, not the cause.
     return ScriptOutcome(exit_code=exit_code, tail=tail, timed_out=expired.is_set())
+
+
+def read_result(result_file: Path, outcome: ScriptOutcome) -> tuple[dict[str, Any], ScriptOutcome]:
+    """The counts a run left in its result file, and its outcome. A run stopped from outside (interrupt, time limit)
+    may have been stopped mid-write: its counts are lost, its outcome already says why. A run that exited 0 with an
+    unreadable file failed: its outcome says so, naming the file."""
+    if not result_file.is_file():
+        return {}, outcome
+    text = result_file.read_text()
+    try:
+        counts = json.loads(text)
+        if not isinstance(counts, dict):
+            raise ValueError(f"a JSON {type(counts).__name__}, not an object")
+        return counts, outcome
+    except ValueError as exc:  # JSONDecodeError is a ValueError
+        if outcome.interrupted or outcome.timed_out or outcome.exit_code != 0:
+            return {}, outcome
+        problem = f"the job's result file is not a JSON object ({exc}): {text[:200]!r}"
+        return {}, replace(outcome, exit_code=1, tail=[*outcome.tail, problem])
 
 
 def error_of(outcome: ScriptOutcome, timeout_s: float | None, limit: str = "Timeout") -> str:

@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from mlops.adapters.aws.s3 import S3ObjectStore
+from mlops.ports.jobs import JobRunFailedError
 from tests.integration.jobs import test_job_runners as runners
 from tests.integration.jobs.test_job_runners import Stack, _local
 
@@ -34,6 +35,26 @@ def test_an_interrupted_local_run_is_recorded_failed_and_the_interrupt_goes_thro
     [record] = _records(stack).values()
     assert record["state"] == "FAILED"
     assert record["error"] == "the runner was interrupted (KeyboardInterrupt); the job's processes were stopped"
+
+
+def test_an_interrupt_before_the_job_wrote_its_result_file_still_goes_through(stack: Stack) -> None:
+    def ctrl_c(_line: str) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):  # not the runner's read of the empty file (a JSONDecodeError)
+        _local(stack).run("tiny", {"result": "empty"}, on_line=ctrl_c)
+    [record] = _records(stack).values()
+    assert (record["state"], record["counts"]) == ("FAILED", {})
+
+
+def test_a_run_that_exits_0_with_an_unreadable_result_file_is_recorded_failed(stack: Stack) -> None:
+    with pytest.raises(JobRunFailedError) as failed:
+        _local(stack).run("tiny", {"result": "garbage"})
+    assert failed.value.run.error is not None
+    assert failed.value.run.error.startswith("the job's result file is not a JSON object (Expecting value")
+    assert failed.value.run.error.endswith(": 'rows_in=3'")
+    [record] = _records(stack).values()
+    assert record["state"] == "FAILED"
 
 
 def test_a_run_whose_runner_was_killed_is_recorded_failed_by_the_next_run(stack: Stack) -> None:
