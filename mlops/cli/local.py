@@ -73,7 +73,7 @@ def up(
     context = _for_stack(ctx, stack)
     settings = context.settings
     # The warm command server imports the commands' libraries while the platform comes up (docs/local.md).
-    warm_cli = _warm_cli_up(settings, quiet=json_out) if not no_apply else None
+    warm_cli = start_warm_cli(settings, quiet=json_out) if not no_apply else None
     if settings.cloud == "gcp":  # Google's emulators and the GCP program (docs/gcp.md)
         from mlops.cli import local_gcp
 
@@ -127,8 +127,9 @@ def up(
         )
 
 
-def _warm_cli_up(settings: Settings, *, quiet: bool) -> int | None:
-    """Start (or reuse) the warm command server of the state dir unless the settings turn it off; its pid."""
+def start_warm_cli(settings: Settings, *, quiet: bool) -> int | None:
+    """Start (or reuse) the warm command server of the state dir unless the settings turn it off; its pid.
+    (`local up` and `release rehearse`: the commands, endpoints and pipeline steps after it fork from it.)"""
     if not settings.local_cli.enabled:
         return None
     from mlops.local import warm_cli

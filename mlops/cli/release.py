@@ -249,8 +249,10 @@ def rehearse(  # noqa: PLR0917 (typer passes options positionally)
     """Rehearse the whole release on the embedded emulator: the workflows' sequence against dev, staging and prod
     applied side by side - apply each stack, train in the first, gate, promote the model package and artifact to
     the next stack, gate again, deploy, smoke-test; twice (two releases); then roll the last stack back and show
-    the previous champion serving. Exit 1 naming the step and stack that failed."""
+    the previous champion serving. Exit 1 naming the step and stack that failed. The emulator and the warm command
+    server it starts (off: MLOPS_LOCAL_CLI__ENABLED=false) keep running: `mlops local down` stops them."""
     from mlops.cli.context import cli_context
+    from mlops.cli.local import start_warm_cli
     from mlops.cli.rehearsal import LocalReleaseActions, ReleasePlan, print_result, print_start, print_summary
     from mlops.datasets import find_definition
     from mlops.local import emulator
@@ -272,6 +274,9 @@ def rehearse(  # noqa: PLR0917 (typer passes options positionally)
     state, started = emulator.up(context.settings.emulator_dir)
     verb = "started" if started else "reused"
     console.print(f"emulator: moto server pid {state.pid} at {state.endpoint_url} ({verb})")
+    # Seven deploys and two trainings: their endpoints and steps fork from it with their libraries imported
+    # (stopped with the emulator by `mlops local down`).
+    start_warm_cli(context.settings, quiet=False)
     if context.clients.endpoint_url != state.public_url:
         # the rehearsal applies and deploys stacks: never anywhere but the emulator it just found or started
         raise ReleaseError(

@@ -16,7 +16,7 @@ import pytest
 
 from mlops.contracts import CHAMPION
 from mlops.layout import split_uri
-from mlops.local import emulator
+from mlops.local import emulator, warm_cli
 from mlops.outputs import StackOutputs, load_outputs
 from mlops.platform import Platform
 from mlops.ports.model_registry import ModelVersionInfo
@@ -43,6 +43,8 @@ def rehearsed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[s
         "MLOPS_STATE_DIR": str(state_dir),
         "MLOPS_TARGET": "moto",
         "MLOPS_SERVICES__ENDPOINT__LOCAL_MAX_WAIT_SECONDS": "1",
+        # As a user runs it: the rehearsal starts the warm command server (the suite turns it off elsewhere).
+        "MLOPS_LOCAL_CLI__ENABLED": "true",
     }
     env.pop("MLOPS_STACK", None)
     try:
@@ -90,6 +92,14 @@ def test_every_step_ran_and_every_smoke_test_answered(rehearsed: tuple[dict[str,
     trained = [step["stack"] for step in steps if step["step"] == "train"]
     promoted = [step["stack"] for step in steps if step["step"] == "promote"]
     assert trained == ["dev", "dev"] and promoted == ["staging", "prod", "staging", "prod"]
+
+
+def test_the_rehearsal_leaves_its_warm_command_server_serving_the_state_dir(
+    rehearsed: tuple[dict[str, Any], Path],
+) -> None:
+    _, state_dir = rehearsed
+    warm = warm_cli.status(state_dir)  # stopped with the emulator (the fixture's emulator.down)
+    assert warm is not None and warm["answers"], warm
 
 
 def test_the_three_stacks_coexist_under_their_own_names(rehearsed: tuple[dict[str, Any], Path]) -> None:
