@@ -98,6 +98,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session's temporary directories (a detached model server whose CLI has exited), is killed and fails the run."""
     from tests.support import leftovers
 
+    if "mlops.local.warm_python" in sys.modules:  # its kept interpreter is closed at exit, which comes after this
+        sys.modules["mlops.local.warm_python"].close_idle()
     found = {p.pid: p for p in leftovers.children()}
     factory = getattr(session.config, "_tmp_path_factory", None)
     if factory is not None:

@@ -3,7 +3,8 @@ libraries once and forks a fresh process per entry point.
 
 A pipeline execution runs three or four ``python -m <module>`` entry points (Prepare, the training job, Evaluate,
 Register); each spent 3-4 s of its 4-6 s importing MLflow, scikit-learn and pandas before doing its work. Here the
-runner starts this file as a server once per execution; the server imports :data:`PRELOAD` (third-party libraries
+runner starts this file as a server for an execution (kept for the process's next execution, below); the server
+imports :data:`PRELOAD` (third-party libraries
 only: the kit's own modules are imported by each entry point, so an edited step runs as edited), then, per request,
 forks a child that becomes the entry point exactly as ``python -m`` would start it: its own process group, its
 arguments, environment and working directory, standard input from ``/dev/null``, its output in files the runner
@@ -169,6 +170,10 @@ class WarmPython:
             server.wait()
         if server.stdout is not None:
             server.stdout.close()
+
+    def alive(self) -> bool:
+        """Started, not known to be unusable, and its process still runs."""
+        return self._server is not None and self._server.poll() is None and self._ready is not False
 
     def _wait_ready(self) -> bool:
         if self._ready is None:
@@ -355,19 +360,80 @@ def warm_entry_points(
     env: Mapping[str, str], preload: tuple[str, ...] = PRELOAD
 ) -> Iterator[WarmPython | ServerPython]:
     """For the block, ``processes.run_watched`` runs ``python -m`` entry points warm: in the platform's warm command
-    server when one serves the state dir of ``env`` (``MLOPS_STATE_DIR``), else in a warm interpreter started now
-    (with ``env``, the environment the runner gives its entry points; ``preload`` imported) and stopped at the end."""
+    server when one serves the state dir of ``env`` (``MLOPS_STATE_DIR``), else in a warm interpreter (with
+    ``env``, the environment the runner gives its entry points; ``preload`` imported): the one this process kept
+    from its last block when it imports alike, else one started now; kept idle at the end."""
     from mlops.local import warm_cli
 
     state_dir = Path(env.get("MLOPS_STATE_DIR") or ".mlops")
     warm: WarmPython | ServerPython
-    warm = ServerPython(state_dir) if warm_cli.answers(state_dir) else WarmPython(env, preload)
+    warm = ServerPython(state_dir) if warm_cli.answers(state_dir) else _borrow(env, preload)
     token = _CURRENT.set(warm)
     try:
-        with warm:
-            yield warm
+        yield warm
     finally:
         _CURRENT.reset(token)
+        if isinstance(warm, WarmPython):
+            _give_back(warm, env, preload)
+
+
+# One idle warm interpreter per process, kept for its next execution: a process that runs several (a retraining
+# loop, a test session) imports the model libraries once, not per execution. Its imports are third-party only, so
+# a kept one runs edited steps as edited, like a fresh one. The newest kept wins; the rest are closed at once.
+_IDLE: list[tuple[tuple[Any, ...], WarmPython]] = []
+_IDLE_LOCK = threading.Lock()
+
+
+def _pool_key(env: Mapping[str, str], preload: tuple[str, ...]) -> tuple[Any, ...]:
+    return tuple(sorted(import_time_environment(env).items())), tuple(preload)
+
+
+def _borrow(env: Mapping[str, str], preload: tuple[str, ...]) -> WarmPython:
+    """The idle interpreter importing as ``env`` would, if one is kept and still runs; else one started now."""
+    key = _pool_key(env, preload)
+    with _IDLE_LOCK:
+        kept = _IDLE.pop()[1] if _IDLE and _IDLE[-1][0] == key else None
+    if kept is not None and kept.alive():
+        return kept
+    if kept is not None:
+        kept.close()
+    warm = WarmPython(env, preload)
+    warm.start()
+    return warm
+
+
+def _give_back(warm: WarmPython, env: Mapping[str, str], preload: tuple[str, ...]) -> None:
+    """Keep ``warm`` idle for the next execution (closing any other kept one); a dead one is closed."""
+    if not warm.alive():
+        warm.close()
+        return
+    with _IDLE_LOCK:
+        others = [kept for _, kept in _IDLE]
+        _IDLE[:] = [(_pool_key(env, preload), warm)]
+    for other in others:
+        other.close()
+
+
+def close_idle() -> None:
+    """Stop the kept interpreter (at exit; the server would die with this process anyway: ``PR_SET_PDEATHSIG``)."""
+    with _IDLE_LOCK:
+        kept = [warm for _, warm in _IDLE]
+        _IDLE.clear()
+    for warm in kept:
+        warm.close()
+
+
+def _forget_idle_in_child() -> None:
+    """A forked child does not own its parent's kept interpreter: it must neither use nor close it (nor wait for a
+    lock another of the parent's threads held at the fork)."""
+    global _IDLE_LOCK  # noqa: PLW0603 (the child's own lock)
+    _IDLE.clear()
+    _IDLE_LOCK = threading.Lock()
+
+
+atexit.register(close_idle)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_idle_in_child)
 
 
 def current() -> WarmPython | ServerPython | None:

@@ -254,3 +254,48 @@ def test_the_server_fills_mlflows_installed_packages_map_before_it_forks(monkeyp
     monkeypatch.setitem(sys.modules, "mlflow.utils.requirements_utils", fake)
     preload(["json"])
     assert filled == [True]
+
+
+def _server_of(env: dict[str, str], cwd: Path) -> int:
+    """The pid of the warm interpreter that forked a ``steps.report`` run in a block of its own."""
+    with warm_entry_points(env, preload=PRELOAD):
+        run = run_watched([sys.executable, "-m", "steps.report", "ok"], env=env, timeout=60, cwd=str(cwd))
+    answer = json.loads(run.stdout)
+    assert "--serve" in answer["parent"], answer["parent"]
+    return int(answer["ppid"])
+
+
+def test_the_next_execution_of_the_process_reuses_the_kept_interpreter(package: Path, tmp_path: Path) -> None:
+    from mlops.local.warm_python import close_idle
+
+    env = _env(package)
+    try:
+        first = _server_of(env, tmp_path)
+        assert psutil.Process(first).is_running()  # kept idle after its block
+        assert _server_of(env, tmp_path) == first  # ...and forks the next block's entry points: no new imports
+        other = _server_of({**env, "OMP_NUM_THREADS": "2"}, tmp_path)  # imports differently: a server of its own
+        assert other != first
+        assert _still_running([first]) == []  # the newest kept wins, the other is stopped
+        psutil.Process(other).kill()
+        psutil.Process(other).wait(10)
+        replaced = _server_of({**env, "OMP_NUM_THREADS": "2"}, tmp_path)  # a kept one that died is replaced
+        assert replaced != other
+    finally:
+        close_idle()
+    assert _still_running([replaced]) == []
+
+
+def test_a_forked_child_neither_uses_nor_stops_its_parents_kept_interpreter(package: Path, tmp_path: Path) -> None:
+    from mlops.local import warm_python
+
+    env = _env(package)
+    try:
+        kept = _server_of(env, tmp_path)
+        child = os.fork()
+        if child == 0:  # pragma: no cover (the child's exit status is the check)
+            os._exit(0 if warm_python._IDLE == [] else 1)
+        _, status = os.waitpid(child, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert psutil.Process(kept).is_running()
+    finally:
+        warm_python.close_idle()
