@@ -27,6 +27,7 @@ from mlops.contracts import JOB_RESULT_FILE_ENV, JOB_SPARK_MASTER_ENV
 from mlops.datasets import DATASETS_DIR_ENV, env_datasets_dir
 from mlops.local import spark_connect
 from mlops.local.processes import start_watched, stop_watched
+from mlops.local.warm_python import run_script_served
 from mlops.settings import Settings
 
 KIT_ROOT = Path(__file__).resolve().parents[2]  # holds mlops/, jobs/, pipelines/ (the job wheel's content)
@@ -91,12 +92,28 @@ def jvm_scratch_env(home: Path) -> dict[str, str]:
 
 
 def run_script(
-    command: list[str], env: dict[str, str], timeout_s: float | None, on_line: Callable[[str], None]
+    command: list[str],
+    env: dict[str, str],
+    timeout_s: float | None,
+    on_line: Callable[[str], None],
+    *,
+    warm_state_dir: Path | None = None,
 ) -> ScriptOutcome:
     """Run ``command`` supervised (see the module's docstring) in its directory ``env["HOME"]`` (its JVM's scratch
     files there too), handing each output line to ``on_line``; stop it after ``timeout_s``. An interrupt or error
-    here stops the tree and goes on."""
+    here stops the tree and goes on. With ``warm_state_dir``, the driver forks from that state dir's warm command
+    server when one serves it (its libraries imported: ~1.5 s less per run), with the same guarantees."""
     env = {**env, **jvm_scratch_env(Path(env["HOME"]))}
+    if warm_state_dir is not None:
+        last: list[str] = []
+
+        def keep(line: str) -> None:
+            on_line(line)
+            last[:] = [*last[-(_TAIL - 1) :], line]
+
+        served = run_script_served(warm_state_dir, command, env=env, cwd=env["HOME"], timeout=timeout_s, on_line=keep)
+        if served is not None:
+            return ScriptOutcome(exit_code=served[0], tail=last, timed_out=served[1])
     process = start_watched(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, cwd=env["HOME"]
     )

@@ -19,8 +19,9 @@ The local runners' ``python -m`` entry points (pipeline steps, the training job)
 runs them (:class:`mlops.local.warm_python.ServerPython`): no interpreter of their own to warm up.
 
 Protocol (``SOCK_SEQPACKET``, one JSON message each): the client sends ``{"argv", "env", "cwd", "executable"}``
-(a command) or ``{"module", "args", "env", "cwd", "executable"}`` (an entry point) with three descriptors (its
-standard streams; for an entry point ``/dev/null`` and its output files); the server answers ``{"pid"}`` or
+(a command), ``{"module", "args", "env", "cwd", "executable"}`` (an entry point) or ``{"script", ...}`` (a local
+job's driver, ``python <script>.py``) with three descriptors (its standard streams; for an entry point
+``/dev/null`` and its output files, for a driver its runner's pipe); the server answers ``{"pid"}`` or
 ``{"cold": reason}``, then ``{"code"}``. An entry point's process group is killed when it exits, as
 ``run_watched`` does; a command's is not (what it started detached, an endpoint, goes on). A ``"detached"`` entry
 point (a model server :func:`mlops.local.endpoint_runner.launch` starts) outlives its client's connection; it is
@@ -363,6 +364,8 @@ def _accept(
     running: dict[int, _Command],
     by_connection: dict[int, _Command],
 ) -> None:
+    from mlops.local.warm_python import first_import_path
+
     connection, _ = listener.accept()
     uid = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))[1]
     connection.settimeout(REQUEST_TIMEOUT_S)  # one server loop: a client that connects and says nothing must not
@@ -378,7 +381,7 @@ def _accept(
         reason = "another user's command"
     elif request.get("executable") != sys.executable:
         reason = "another interpreter"
-    elif not preloaded.imports_as(request.get("env", {}), request.get("cwd")):
+    elif not preloaded.imports_as(request.get("env", {}), first_import_path(request)):
         reason = "an environment the libraries were not imported with"
     elif len(fds) != 3:
         reason = "no standard streams"
@@ -402,7 +405,8 @@ def _accept(
     with contextlib.suppress(OSError):
         os.setpgid(pid, pid)
     detached = bool(request.get("detached"))
-    command = _Command(connection, pid, os.pidfd_open(pid), "module" in request and not detached, detached)
+    entry_point = ("module" in request or "script" in request) and not detached
+    command = _Command(connection, pid, os.pidfd_open(pid), entry_point, detached)
     running[command.pidfd] = command
     by_connection[connection.fileno()] = command
     with contextlib.suppress(OSError):
@@ -427,7 +431,7 @@ def _become(
 ) -> None:
     """In the forked child: become ``mlops <argv>`` run in the client's place, or the entry point ``python -m
     <module> <args>`` a local runner asked for; exit with its status."""
-    from mlops.local.warm_python import die_with_parent, enter, exit_as_interpreter
+    from mlops.local.warm_python import die_with_parent, enter, exit_as_interpreter, open_standard_streams
 
     code = 1
     try:
@@ -437,9 +441,7 @@ def _become(
         for target, fd in zip((0, 1, 2), fds, strict=True):
             os.dup2(fd, target)
             os.close(fd)
-        sys.stdin = open(0, closefd=False)  # noqa: SIM115 - the process's own descriptors, open until it exits
-        sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
-        sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+        open_standard_streams(request["env"])
         enter(preloaded, request["env"], request["cwd"])
         for signum in request.get("ignored", []):
             signal.signal(signum, signal.SIG_IGN)
@@ -454,6 +456,12 @@ def _become(
 
             sys.argv = [request["module"], *request["args"]]
             code = run_module(request["module"])
+        elif "script" in request:  # a job's driver (mlops.local.warm_python.run_script_served)
+            from mlops.local.warm_python import run_script
+
+            sys.argv = [request["script"], *request["args"]]
+            sys.path[0] = os.path.dirname(request["script"])
+            code = run_script(request["script"])
         else:
             from mlops.cli.main import run
 

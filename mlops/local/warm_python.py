@@ -36,7 +36,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,7 +70,14 @@ PRELOAD = (
 # environment differs from the server's in one of these would not run as a cold process would, so it runs cold.
 IMPORT_TIME_VARIABLES = ("OMP_", "KMP_", "MKL_", "OPENBLAS_", "BLIS_", "NUMEXPR_", "PYTHON", "LD_", "SKLEARN_")
 # ...except Spark's settings of its Python daemon and workers (the secret, batch sizes): read while they run.
-RUN_TIME_VARIABLES = ("PYTHON_WORKER_", "PYTHON_DAEMON_", "PYTHON_UDF_", "PYTHON_FAULTHANDLER_", "PYTHON_UNIX_DOMAIN_")
+RUN_TIME_VARIABLES = (
+    "PYTHON_WORKER_",
+    "PYTHON_DAEMON_",
+    "PYTHON_UDF_",
+    "PYTHON_FAULTHANDLER_",
+    "PYTHON_UNIX_DOMAIN_",
+    "PYTHONUNBUFFERED",  # the child's standard streams are opened as it says (:func:`open_standard_streams`)
+)
 READY_TIMEOUT_S = 120.0
 _PR_SET_PDEATHSIG = 1
 
@@ -305,6 +312,73 @@ def _module_request(command: list[str], env: Mapping[str, str], cwd: str | None)
         "cwd": cwd or os.getcwd(),
         "executable": sys.executable,
     }
+
+
+def is_script_command(command: list[str]) -> bool:
+    """``command`` is ``<this interpreter> <file>.py ...`` (a job's driver): what the warm command server can fork."""
+    is_python = len(command) >= 2 and command[0] == sys.executable
+    return is_python and command[1].endswith(".py") and Path(command[1]).is_file()
+
+
+def _script_request(command: list[str], env: Mapping[str, str], cwd: str | None) -> dict[str, Any] | None:
+    """The server's request for ``<this interpreter> <script>.py <args>``; ``None`` for any other command."""
+    if not is_script_command(command):
+        return None
+    return {
+        "script": str(Path(command[1]).resolve()),
+        "args": command[2:],
+        "env": dict(env),
+        "cwd": cwd or os.getcwd(),
+        "executable": sys.executable,
+    }
+
+
+def first_import_path(request: Mapping[str, Any]) -> str:
+    """What a cold interpreter puts first on ``sys.path``: a script's folder, else (``-m``) the working directory."""
+    return os.path.dirname(request["script"]) if "script" in request else str(request.get("cwd") or os.getcwd())
+
+
+def run_script_served(
+    state_dir: Path,
+    command: list[str],
+    *,
+    env: Mapping[str, str],
+    cwd: str,
+    timeout: float | None,
+    on_line: Callable[[str], None],
+) -> tuple[int, bool] | None:
+    """Run ``<this interpreter> <script>.py <args>`` forked by the warm command server of ``state_dir``, its
+    standard output and error (merged) handed to ``on_line`` line by line; (its status, whether ``timeout`` stopped
+    it), or ``None`` when it must run cold (no server, not a script, the server says cold). A timeout, an interrupt
+    or an error in ``on_line`` kills its process group; so does the server when this process dies."""
+    request = _script_request(command, env, cwd)
+    if request is None:
+        return None
+    read_fd, write_fd = os.pipe()
+    with Path(os.devnull).open("rb") as stdin, os.fdopen(write_fd, "wb") as output:
+        handed = _hand_over(state_dir, request, [stdin, output, output])
+    if handed is None:
+        os.close(read_fd)
+        return None
+    connection, pid = handed
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        kill_group(pid)
+
+    timer = threading.Timer(timeout, expire) if timeout else None
+    if timer:
+        timer.start()
+    try:
+        with connection, os.fdopen(read_fd, errors="replace") as lines:
+            for raw in lines:
+                on_line(raw.rstrip("\n"))
+            code, _ = _wait_served(connection, pid, None)
+    finally:
+        if timer:
+            timer.cancel()
+    return code, expired.is_set()
 
 
 def _hand_over(state_dir: Path, request: dict[str, Any], streams: list[IO[bytes]]) -> tuple[Any, int] | None:
@@ -614,8 +688,31 @@ def _redirect(stdout: str, stderr: str) -> None:
 
 def run_module(module: str) -> int:
     """``python -m``'s exit status: 0, ``SystemExit``'s code, or 1 with the traceback on standard error."""
+    return _exit_status(lambda: runpy.run_module(module, run_name="__main__", alter_sys=True))
+
+
+def run_script(path: str) -> int:
+    """``python <path>``'s exit status (as :func:`run_module`): the file run as ``__main__``."""
+    return _exit_status(lambda: runpy.run_path(path, run_name="__main__"))
+
+
+def open_standard_streams(env: Mapping[str, str]) -> None:
+    """In a forked child whose descriptors 0-2 are set: ``sys.stdin``/``stdout``/``stderr`` on them, written
+    through at once when ``PYTHONUNBUFFERED`` asks it (as ``python -u``; a job's runner streams its lines)."""
+    import io
+
+    sys.stdin = open(0, closefd=False)  # noqa: SIM115 - the process's own descriptors, open until it exits
+    if env.get("PYTHONUNBUFFERED"):
+        sys.stdout = io.TextIOWrapper(open(1, "wb", buffering=0, closefd=False), write_through=True)  # noqa: SIM115
+        sys.stderr = io.TextIOWrapper(open(2, "wb", buffering=0, closefd=False), write_through=True)  # noqa: SIM115
+    else:  # as Python opens them: stdout buffered, stderr line-buffered
+        sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+
+
+def _exit_status(run: Callable[[], object]) -> int:
     try:
-        runpy.run_module(module, run_name="__main__", alter_sys=True)
+        run()
     except SystemExit as exc:
         if exc.code is None or isinstance(exc.code, int):
             return int(exc.code or 0)

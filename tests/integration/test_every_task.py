@@ -44,6 +44,9 @@ class Kit:
             # The warm Spark server of `local up` runs the dozen Glue jobs, as for a user (the suite's autouse
             # setting turns it off for each test: `local up` started a server the job runs then did not use).
             "MLOPS_LOCAL_SPARK__ENABLED": "true",
+            # ...and its warm command server the model servers of `deploy` and `batch-predict` (and the training
+            # steps) fork from.
+            "MLOPS_LOCAL_CLI__ENABLED": "true",
         }
 
     def __call__(self, *args: str, expect: int = 0) -> Any:

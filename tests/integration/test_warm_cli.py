@@ -450,3 +450,72 @@ def test_a_client_that_connects_and_says_nothing_does_not_hold_up_the_others(ser
         assert warm_cli.delegate(argv, env) == 0
     finally:
         silent.close()
+
+
+DRIVER = """
+import os, subprocess, sys, time
+if sys.argv[1] == "slow":  # a JVM's stand-in, then work past the time limit
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    open(sys.argv[2], "w").write(f"{os.getpid()} {worker.pid}")
+    print("started", flush=True)
+    time.sleep(60)
+print("args", sys.argv[1:], __name__, sys.path[0] == os.path.dirname(os.path.abspath(__file__)))
+print("cwd", os.getcwd() == os.environ["HOME"], os.environ.get("STEP_VAR"))
+print("an error line", file=sys.stderr)
+print("warm" if "warm_cli.py" in open(f"/proc/{os.getppid()}/cmdline").read() else "cold")
+sys.exit(int(sys.argv[2]))
+"""
+
+
+def _driver(tmp_path: Path, server: Path) -> tuple[Path, dict[str, str]]:
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "run").mkdir()
+    script = tmp_path / "scripts" / "driver.py"
+    script.write_text(DRIVER)
+    return script, {**_step_env(server), "HOME": str(tmp_path / "run"), "PYTHONUNBUFFERED": "1"}
+
+
+def test_a_jobs_driver_forked_by_the_server_streams_and_ends_as_its_cold_run(server: Path, tmp_path: Path) -> None:
+    from mlops.local.job_process import run_script
+
+    script, env = _driver(tmp_path, server)
+    command = [sys.executable, str(script), "ok", "3"]
+    runs = {}
+    for warm in (server, None):
+        lines: list[str] = []
+        outcome = run_script(command, env, 60, lines.append, warm_state_dir=warm)
+        runs["warm" if warm else "cold"] = (outcome.exit_code, outcome.timed_out, lines, outcome.tail)
+    assert runs["warm"][:2] == runs["cold"][:2] == (3, False)
+    assert (
+        runs["warm"][2][:-1]
+        == runs["cold"][2][:-1]
+        == [
+            "args ['ok', '3'] __main__ True",
+            "cwd True given",
+            "an error line",
+        ]
+    )
+    assert (runs["warm"][2][-1], runs["cold"][2][-1]) == ("warm", "cold")
+    assert runs["warm"][3] == runs["warm"][2]  # the tail the run's error is read from
+
+
+def test_a_served_driver_past_its_time_limit_or_interrupted_is_killed_with_what_it_started(
+    server: Path, tmp_path: Path
+) -> None:
+    from mlops.local.job_process import run_script
+
+    script, env = _driver(tmp_path, server)
+    timed_out = run_script(
+        [sys.executable, str(script), "slow", str(tmp_path / "a")], env, 3, print, warm_state_dir=server
+    )
+    assert timed_out.timed_out and timed_out.tail == ["started"]
+
+    def ctrl_c(_line: str) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_script([sys.executable, str(script), "slow", str(tmp_path / "b")], env, 60, ctrl_c, warm_state_dir=server)
+    for pids in (tmp_path / "a", tmp_path / "b"):
+        driver, worker = (int(p) for p in pids.read_text().split())
+        _, alive = psutil.wait_procs([psutil.Process(p) for p in (driver, worker) if psutil.pid_exists(p)], timeout=10)
+        assert [p for p in alive if p.status() != psutil.STATUS_ZOMBIE] == [], pids.name
