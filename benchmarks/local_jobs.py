@@ -5,7 +5,9 @@
 One platform in a temporary state dir (emulator + infra program + the Spark Connect server, all through the
 ``mlops`` CLI as a user runs them). Each curate run gets a NEW validated batch of ``--rows`` card transactions
 (a run with nothing new does no Spark work), so every run de-duplicates ``--rows`` rows against the table;
-build_features rebuilds the whole feature table each run. Runs alternate cold (``MLOPS_LOCAL_SPARK__ENABLED=false``:
+build_features rebuilds the feature table from the first curated version (``--rows`` rows) each run, so every run,
+cold or warm, reads the same rows (the latest version grows by ``--rows`` per curate).
+Runs alternate cold (``MLOPS_LOCAL_SPARK__ENABLED=false``:
 the job starts its own JVM) and warm (the job opens a session on the server). Printed per job: the wall time of
 ``mlops job run`` and the runner's own duration (its run record), cold vs warm side by side. The first warm run
 after ``up`` (the server's first queries load classes) is shown apart from the steady ones.
@@ -31,6 +33,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 MLOPS = str(Path(sys.executable).parent / "mlops")
 DATASET = "card_transactions"
+FIRST_CURATED_VERSION = 0  # the table's version written by the first curate run (the first batch)
 
 
 def mlops(env: dict[str, str], *args: str) -> str:
@@ -77,7 +80,7 @@ def job_run(env: dict[str, str], job: str, warm: bool) -> dict[str, Any]:
     run_env = {**env, "MLOPS_LOCAL_SPARK__ENABLED": "true" if warm else "false"}
     server_before = server_cpu(env)
     started = time.perf_counter()
-    argv = [MLOPS, "job", "run", job, "--arg", f"dataset={DATASET}", "--json"]
+    argv = [MLOPS, "job", "run", job, "--arg", f"dataset={DATASET}", *job_arguments(job), "--json"]
     command = subprocess.Popen(argv, env=run_env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # CPU seconds last seen per process of the command's tree, sampled: the job's JVM is never reaped, so the
     # command's own rusage would not count it.
@@ -92,7 +95,14 @@ def job_run(env: dict[str, str], job: str, warm: bool) -> dict[str, Any]:
         raise RuntimeError(f"mlops job run {job} failed ({command.returncode}):\n{stderr[-3000:]}")
     cpu = sum(seen.values()) + (server_cpu(env) - server_before if warm else 0.0)
     record = json.loads(stdout)
-    return {"job": job, "warm": warm, "wall": wall, "run": record["duration_seconds"], "cpu": cpu}
+    rows_in = record.get("counts", {}).get("rows_in")
+    return {"job": job, "warm": warm, "wall": wall, "run": record["duration_seconds"], "cpu": cpu, "rows_in": rows_in}
+
+
+def job_arguments(job: str) -> list[str]:
+    """build_features reads the first curated version (the first batch's rows), not the latest: every run reads as
+    many rows as every other, whichever came first."""
+    return ["--arg", f"source_version={FIRST_CURATED_VERSION}"] if job == "build_features" else []
 
 
 def warm_command_server(env: dict[str, str]) -> psutil.Process | None:

@@ -8,7 +8,7 @@ import sys
 
 import psutil
 
-from benchmarks.local_jobs import command_processes
+from benchmarks.local_jobs import command_processes, job_arguments
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
 FORKER = [
@@ -37,3 +37,10 @@ def test_the_command_forked_by_the_warm_server_is_counted_with_its_client() -> N
         for started in (server, client):
             started.kill()
             started.wait()
+
+
+def test_every_build_features_run_reads_the_first_curated_version() -> None:
+    """It used to read the latest version, which grows by a batch per curate: the later (warm) runs read more rows
+    than the earlier (cold) ones they were compared with."""
+    assert job_arguments("build_features") == ["--arg", "source_version=0"]
+    assert job_arguments("curate") == []
