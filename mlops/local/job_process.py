@@ -15,7 +15,6 @@ import os
 import shlex
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,7 +25,7 @@ import psutil
 from mlops.contracts import JOB_RESULT_FILE_ENV, JOB_SPARK_MASTER_ENV
 from mlops.datasets import DATASETS_DIR_ENV, env_datasets_dir
 from mlops.local import spark_connect
-from mlops.local.processes import start_watched, stop_watched
+from mlops.local.processes import start_watched, stop_after, stop_watched
 from mlops.local.warm_python import run_script_served
 from mlops.settings import Settings
 
@@ -117,29 +116,18 @@ def run_script(
     process = start_watched(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, cwd=env["HOME"]
     )
-    expired = threading.Event()
-
-    def stop() -> None:
-        expired.set()
-        stop_watched(process)
-
-    timer = threading.Timer(timeout_s, stop) if timeout_s else None
-    if timer:
-        timer.start()
     tail: list[str] = []
     assert process.stdout is not None
-    try:
-        for raw in process.stdout:
-            line = raw.rstrip("\n")
-            on_line(line)
-            tail = [*tail[-(_TAIL - 1) :], line]
-        exit_code = process.wait()
-    except BaseException:
-        stop_watched(process)
-        raise
-    finally:
-        if timer:
-            timer.cancel()
+    with stop_after(timeout_s, lambda: stop_watched(process)) as expired:
+        try:
+            for raw in process.stdout:
+                line = raw.rstrip("\n")
+                on_line(line)
+                tail = [*tail[-(_TAIL - 1) :], line]
+            exit_code = process.wait()
+        except BaseException:
+            stop_watched(process)
+            raise
     # A timer that ran has killed the child: its last line is then whatever it was doing, not the cause.
     return ScriptOutcome(exit_code=exit_code, tail=tail, timed_out=expired.is_set())
 

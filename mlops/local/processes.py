@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,3 +157,23 @@ if __name__ == "__main__":
     if len(sys.argv) < 5 or sys.argv[1] != "--watch" or sys.argv[3] != "--":
         sys.exit("usage: processes.py --watch PARENT_PID -- COMMAND...")
     sys.exit(_supervise(int(sys.argv[2]), sys.argv[4:]))
+
+
+@contextlib.contextmanager
+def stop_after(timeout_s: float | None, stop: Callable[[], None]) -> Iterator[threading.Event]:
+    """For the block: ``stop()`` runs once ``timeout_s`` seconds have passed (never without one); the event says
+    whether it ran (a run's time limit)."""
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        stop()
+
+    timer = threading.Timer(timeout_s, expire) if timeout_s else None
+    if timer:
+        timer.start()
+    try:
+        yield expired
+    finally:
+        if timer:
+            timer.cancel()

@@ -361,23 +361,16 @@ def run_script_served(
         os.close(read_fd)
         return None
     connection, pid = handed
-    expired = threading.Event()
+    from mlops.local.processes import stop_after
 
-    def expire() -> None:
-        expired.set()
-        kill_group(pid)
-
-    timer = threading.Timer(timeout, expire) if timeout else None
-    if timer:
-        timer.start()
-    try:
-        with connection, os.fdopen(read_fd, errors="replace") as lines:
-            for raw in lines:
-                on_line(raw.rstrip("\n"))
-            code, _ = _wait_served(connection, pid, None)
-    finally:
-        if timer:
-            timer.cancel()
+    with (
+        stop_after(timeout, lambda: kill_group(pid)) as expired,
+        connection,
+        os.fdopen(read_fd, errors="replace") as out,
+    ):
+        for raw in out:
+            on_line(raw.rstrip("\n"))
+        code, _ = _wait_served(connection, pid, None)
     return code, expired.is_set()
 
 

@@ -32,12 +32,14 @@ from mlops.ports.jobs import JobError, JobNotFoundError, JobRunConflictError, Jo
 pytestmark = pytest.mark.emulator
 
 SCRIPT = f"""
-import json, os, sys
+import json, os, sys, time
 args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
 if args.get("--result") in ("empty", "garbage"):  # a result file created but never (or badly) written
     open(os.environ["MLOPS_JOB_RESULT_FILE"], "w").write("" if args["--result"] == "empty" else "rows_in=3")
     if args["--result"] == "garbage":
         sys.exit(0)
+    print("result file created", flush=True)
+    time.sleep(60)  # the runner stops the run here
 print("tiny job", args["--JOB_NAME"], "run", args["--JOB_RUN_ID"], flush=True)
 if args.get("--fail") == "yes":
     print("ValueError: asked to fail on row 7", flush=True)
