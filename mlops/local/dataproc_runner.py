@@ -157,7 +157,9 @@ class LocalBatchController:
                 env = {**job_environment(driver_environment(record), master=master), "HOME": tmp}
                 env.update(warm_spark_env(self._settings))
                 self._move(record, RUNNING)
-                outcome = run_script([sys.executable, str(script), *pyspark.get("args", [])], env, ttl, sink.add)
+                warm = self._settings.state_dir if self._settings.local_cli.enabled else None  # the driver forks
+                command = [sys.executable, str(script), *pyspark.get("args", [])]
+                outcome = run_script(command, env, ttl, sink.add, warm_state_dir=warm)
             sink.flush()  # before the end is recorded: a reader that sees the end finds the whole output
             succeeded = outcome.exit_code == 0 and not outcome.timed_out
             self._move(record, SUCCEEDED if succeeded else FAILED, "" if succeeded else error_of(outcome, ttl, "ttl"))

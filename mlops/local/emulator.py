@@ -22,7 +22,7 @@ import psutil
 
 from mlops.errors import EmulatorError, StalePidfileError
 from mlops.local.frontdoor import process as frontdoor
-from mlops.local.processes import terminate
+from mlops.local.processes import command_line, terminate
 from mlops.local.state import LOGFILE, EmulatorState, clear_state, read_state, write_state
 
 HOST = "127.0.0.1"
@@ -75,7 +75,7 @@ def answers_as_moto(endpoint_url: str, timeout: float | None = None) -> bool:
 def _is_our_server(pid: int, port: int) -> bool:
     """True when ``pid`` is alive and is a moto server started on ``port`` (guards against PID reuse)."""
     try:
-        cmdline = psutil.Process(pid).cmdline()
+        cmdline = command_line(psutil.Process(pid))
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return False
     return "moto.server" in " ".join(cmdline) and str(port) in cmdline

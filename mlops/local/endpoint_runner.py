@@ -34,7 +34,7 @@ from mlops.local.clients import clients_of
 from mlops.local.emulator import HOST, free_port
 from mlops.local.frontdoor import routing
 from mlops.local.frontdoor.routing import DeploymentState, EndpointTable, Fleet
-from mlops.local.processes import terminate
+from mlops.local.processes import command_line, terminate
 from mlops.local.warm_cli import is_warm_server_command
 from mlops.local.warm_python import ForkedServer, spawn_detached
 from mlops.platform import Platform
@@ -199,7 +199,7 @@ def is_our_server(pid: int, port: int, module: str | None = None, port_variable:
     ``--port``, or in its environment's ``port_variable`` (:func:`launch`)."""
     try:
         process = psutil.Process(pid)
-        cmdline = process.cmdline()
+        cmdline = command_line(process)
         if is_warm_server_command(cmdline):  # forked by the warm command server: its command line is the server's
             return process.status() != psutil.STATUS_ZOMBIE and listens_on(process, port)
         env_port = process.environ().get(port_variable) if port_variable else None

@@ -27,6 +27,7 @@ import psutil
 
 from mlops.errors import EmulatorError
 from mlops.local.emulator import HOST, free_port
+from mlops.local.processes import command_line
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_DIR = REPO_ROOT / ".localstack-venv"
@@ -252,7 +253,7 @@ def start(
 def _is_ours(process: psutil.Process, handle: LocalStackHandle) -> bool:
     """True when ``process`` is still the LocalStack of ``handle`` (not a later process that reused its PID)."""
     try:
-        return _ENTRY_MODULE in process.cmdline() and abs(process.create_time() - handle.create_time) < 1.0
+        return _ENTRY_MODULE in command_line(process) and abs(process.create_time() - handle.create_time) < 1.0
     except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
         return False
 

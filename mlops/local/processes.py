@@ -177,3 +177,16 @@ def stop_after(timeout_s: float | None, stop: Callable[[], None]) -> Iterator[th
     finally:
         if timer:
             timer.cancel()
+
+
+def command_line(process: psutil.Process, settle_s: float = 1.0) -> list[str]:
+    """``process.cmdline()``, read again while it is empty for up to ``settle_s``: a process that has just been
+    started shows an empty command line for a moment (the kernel closes the exec pipe its parent waits on before it
+    sets the new program's arguments), and a check of "is this pid still our server" must not call it gone then.
+    Raises what ``cmdline()`` raises."""
+    deadline = time.monotonic() + settle_s
+    while True:
+        cmdline: list[str] = process.cmdline()
+        if cmdline or time.monotonic() >= deadline:
+            return cmdline
+        time.sleep(0.01)

@@ -41,7 +41,7 @@ import psutil
 from mlops.contracts import JOB_SPARK_REMOTE_ENV
 from mlops.errors import EmulatorError
 from mlops.local import warm_cli
-from mlops.local.processes import terminate
+from mlops.local.processes import command_line, terminate
 from mlops.local.spark_daemon import PRELOAD as WARM_PRELOAD
 from mlops.local.spark_daemon import WARM_DIR_ENV
 
@@ -132,7 +132,7 @@ def _write_state(spark_dir: Path, state: SparkConnectState) -> None:
 def _is_our_server(state: SparkConnectState) -> bool:
     """True when the recorded pid is alive and is a Spark Connect server on the recorded port (PID reuse)."""
     try:
-        cmdline = " ".join(psutil.Process(state.pid).cmdline())
+        cmdline = " ".join(command_line(psutil.Process(state.pid)))
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return False
     return SERVER_CLASS in cmdline and f"spark.connect.grpc.binding.port={state.port}" in cmdline

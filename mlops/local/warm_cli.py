@@ -203,9 +203,11 @@ def is_ours(record: ServerRecord) -> bool:
     """The recorded pid still runs this file's server for that state dir (not a process that reused the pid)."""
     import psutil
 
+    from mlops.local.processes import command_line
+
     try:
         process = psutil.Process(record.pid)
-        cmdline = process.cmdline()
+        cmdline = command_line(process)
         parent = process.ppid()
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return False
@@ -216,8 +218,10 @@ def is_ours(record: ServerRecord) -> bool:
 def _cmdline(pid: int) -> list[str]:
     import psutil
 
+    from mlops.local.processes import command_line
+
     try:
-        return psutil.Process(pid).cmdline()
+        return command_line(psutil.Process(pid))
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return []
 

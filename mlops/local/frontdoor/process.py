@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 
 from mlops.errors import EmulatorError
-from mlops.local.processes import terminate
+from mlops.local.processes import command_line, terminate
 
 MODULE = "mlops.local.frontdoor"
 LOGFILE = "frontdoor.log"
@@ -31,7 +31,7 @@ def is_ours(pid: int | None, port: int | None) -> bool:
     if not pid or not port:
         return False
     try:
-        cmdline = psutil.Process(pid).cmdline()
+        cmdline = command_line(psutil.Process(pid))
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return False
     return MODULE in cmdline and str(port) in cmdline
