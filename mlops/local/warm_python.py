@@ -3,9 +3,9 @@ libraries once and forks a fresh process per entry point.
 
 A pipeline execution runs three or four ``python -m <module>`` entry points (Prepare, the training job, Evaluate,
 Register); each spent 3-4 s of its 4-6 s importing MLflow, scikit-learn and pandas before doing its work. Here the
-runner starts this file as a server for an execution (kept for the process's next execution, below); the server
-imports :data:`PRELOAD` (third-party libraries
-only: the kit's own modules are imported by each entry point, so an edited step runs as edited), then, per request,
+runner starts this file as a server for an execution (and keeps it for the process's next one, :func:`_borrow`);
+the server imports :data:`PRELOAD` (third-party libraries only: the kit's own modules are imported by each entry
+point, so an edited step runs as edited), then, per request,
 forks a child that becomes the entry point exactly as ``python -m`` would start it: its own process group, its
 arguments, environment and working directory, standard input from ``/dev/null``, its output in files the runner
 reads, its exit status (``SystemExit``, an uncaught exception's traceback and status 1, atexit handlers run).
