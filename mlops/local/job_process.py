@@ -134,8 +134,8 @@ def run_script(
 
 def read_result(result_file: Path, outcome: ScriptOutcome) -> tuple[dict[str, Any], ScriptOutcome]:
     """The counts a run left in its result file, and its outcome. A run stopped from outside (interrupt, time limit)
-    may have been stopped mid-write: its counts are lost, its outcome already says why. A run that exited 0 with an
-    unreadable file failed: its outcome says so, naming the file."""
+    or failed may have been stopped mid-write: a file it did not finish reads as no counts, its outcome already
+    says why it ended. A run that exited 0 with an unreadable file failed: its outcome says so, quoting the file."""
     if not result_file.is_file():
         return {}, outcome
     text = result_file.read_text()
