@@ -153,12 +153,6 @@ def _supervise(parent: int, command: list[str]) -> int:
     return code if code >= 0 else 128 - code
 
 
-if __name__ == "__main__":
-    if len(sys.argv) < 5 or sys.argv[1] != "--watch" or sys.argv[3] != "--":
-        sys.exit("usage: processes.py --watch PARENT_PID -- COMMAND...")
-    sys.exit(_supervise(int(sys.argv[2]), sys.argv[4:]))
-
-
 @contextlib.contextmanager
 def stop_after(timeout_s: float | None, stop: Callable[[], None]) -> Iterator[threading.Event]:
     """For the block: ``stop()`` runs once ``timeout_s`` seconds have passed (never without one); the event says
@@ -190,3 +184,9 @@ def command_line(process: psutil.Process, settle_s: float = 1.0) -> list[str]:
         if cmdline or time.monotonic() >= deadline:
             return cmdline
         time.sleep(0.01)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 5 or sys.argv[1] != "--watch" or sys.argv[3] != "--":
+        sys.exit("usage: processes.py --watch PARENT_PID -- COMMAND...")
+    sys.exit(_supervise(int(sys.argv[2]), sys.argv[4:]))
