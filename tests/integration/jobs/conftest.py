@@ -22,8 +22,6 @@ REPO = Path(__file__).resolve().parents[3]
 def spark() -> Iterator[SparkSession]:
     from pyspark.sql import SparkSession
 
-    from mlops.local.job_process import COLD_JVM_OPTIONS
-
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     session = (
@@ -32,7 +30,6 @@ def spark() -> Iterator[SparkSession]:
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.extraJavaOptions", " ".join(COLD_JVM_OPTIONS))  # as a cold job run's JVM
         .getOrCreate()
     )
     gateway = session.sparkContext._gateway
