@@ -26,6 +26,8 @@ from mlops.local.processes import command_line, terminate
 from mlops.local.state import LOGFILE, EmulatorState, clear_state, read_state, write_state
 
 HOST = "127.0.0.1"
+# moto's server with the kit's fixes for its costs that grow with the stored data (mlops/local/moto_fixes.py).
+SERVER_MODULE = "mlops.local.moto_server"
 START_TIMEOUT_S = 30.0
 # A busy server (a big apply, Spark on the same two cores) can take seconds to answer: a live server of ours is
 # only called unresponsive after this long, and is never stopped for it.
@@ -72,13 +74,19 @@ def answers_as_moto(endpoint_url: str, timeout: float | None = None) -> bool:
         return False
 
 
+def is_server_command(cmdline: list[str]) -> bool:
+    """The command line runs the embedded emulator (``moto.server`` itself: one an earlier kit version started)."""
+    joined = " ".join(cmdline)
+    return SERVER_MODULE in joined or "moto.server" in joined
+
+
 def _is_our_server(pid: int, port: int) -> bool:
     """True when ``pid`` is alive and is a moto server started on ``port`` (guards against PID reuse)."""
     try:
         cmdline = command_line(psutil.Process(pid))
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return False
-    return "moto.server" in " ".join(cmdline) and str(port) in cmdline
+    return is_server_command(cmdline) and str(port) in cmdline
 
 
 def status(emulator_dir: Path) -> EmulatorStatus:
@@ -140,7 +148,7 @@ def up(emulator_dir: Path, port: int | None = None) -> tuple[EmulatorState, bool
     log = (emulator_dir / LOGFILE).open("ab")
     env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "false"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(chosen)],
+        [sys.executable, "-m", SERVER_MODULE, "-H", HOST, "-p", str(chosen)],
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -319,7 +327,7 @@ def _find_server(emulator_dir: Path) -> EmulatorState | None:
     log = str((emulator_dir / LOGFILE).resolve())
     for process in psutil.process_iter(["pid", "cmdline", "create_time"]):
         cmdline = process.info["cmdline"] or []
-        if "moto.server" not in " ".join(cmdline) or "-p" not in cmdline:
+        if not is_server_command(cmdline) or "-p" not in cmdline:
             continue
         try:
             if os.readlink(f"/proc/{process.info['pid']}/fd/1") != log:

@@ -37,7 +37,7 @@ def test_a_corrupt_state_file_finds_the_running_emulator_instead_of_starting_a_s
     assert not started_again
     assert (again.pid, again.port, again.instance_id) == (first.pid, first.port, first.instance_id)
     assert read_state(emulator_dir) == again
-    servers = [p for p in psutil.process_iter(["cmdline"]) if "moto.server" in " ".join(p.info["cmdline"] or [])]
+    servers = [p for p in psutil.process_iter(["cmdline"]) if emulator.is_server_command(p.info["cmdline"] or [])]
     assert sum(str(first.port) in (p.info["cmdline"] or []) for p in servers) == 1
 
 

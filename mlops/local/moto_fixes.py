@@ -1,0 +1,97 @@
+"""Three costs of moto's in-memory backends that grow with the data, made proportional to the request instead.
+
+The embedded emulator (``mlops.local.moto_server``) applies them before moto serves its first request; the
+answers do not change (tests/unit/local/test_moto_fixes.py runs each replacement and moto's own side by side):
+
+- a Kinesis shard finds its newest sequence number by copying every key it holds (``list(keys)[-1]``), once per
+  record put: 30,000 records into a 2-shard stream cost 3.3 s of the server's CPU there, and each later batch
+  more, as the stream grows (the demo's produce step, benchmarks/stream.py);
+- a Kinesis shard's GetRecords walks the shard from its first record to the caller's position, once per call;
+- a DynamoDB item re-measures every attribute it already has each time one is added (quadratic in the item's
+  attribute count): 5,600 online-store items of 16 attributes cost 1.9 s of the server's CPU.
+
+Each replacement keeps moto's results, its exceptions and its quirks (what its GetRecords loop does with a limit
+of 0 or less). The moto versions the project allows (``moto>=5.2,<6``) have these
+attributes; :func:`apply` raises when one is missing, so a moto that changed them fails at the server's start,
+not with a wrong answer later.
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import Any
+
+# moto's own limit for an item (dynamo_type.LimitedSizeDict): between DynamoDB's measured 409 and 410 KB.
+ITEM_SIZE_LIMIT = 405_000
+_APPLIED: list[str] = []
+_ORIGINALS: dict[tuple[type, str], Any] = {}
+
+
+def newest_sequence_number(shard: Any) -> int:
+    """The shard's newest sequence number (0 when empty): its keys are ascending, the last one is the newest."""
+    return next(reversed(shard.records), 0)
+
+
+def oldest_sequence_number(shard: Any) -> int:
+    """The shard's oldest sequence number (0 when empty)."""
+    return next(iter(shard.records), 0)
+
+
+def records_after(shard: Any, last_sequence_id: str, limit: int | None) -> tuple[list[Any], int, int]:
+    """moto's ``Shard.get_records``: the records after ``last_sequence_id`` (at most ``limit``), the last sequence
+    number returned (else the one given) and how far the last returned record is behind the newest, in ms."""
+    last = int(last_sequence_id)
+    keys = list(shard.records)  # one C-level copy per call, not a Python loop over every record
+    start = bisect.bisect_right(keys, last)
+    # moto's loop checks the limit after every record it passes: a limit of 0 stops it at the first record not
+    # after `last` (so it returns every record when the first one is after it, else none); below 0, never.
+    end = None if limit is None or limit < 0 or (limit == 0 and start == 0) else start + limit
+    results = [shard.records[key] for key in keys[start:end]]
+    if not results:
+        return results, last, 0
+    newest = shard.records[keys[-1]]
+    behind = newest.created_at - results[-1].created_at
+    return results, results[-1].sequence_number, int(behind * 1000)
+
+
+def item_init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+    """moto's ``Item.__init__`` with the item measured once: its sizes are never negative, so the whole item is
+    over the limit exactly when moto's attribute-by-attribute check would have raised on one of them."""
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+    from moto.dynamodb.models.utilities import bytesize
+
+    self.hash_key = hash_key
+    self.range_key = range_key
+    converted = {key: DynamoType(value) for key, value in attrs.items()}
+    if sum(bytesize(key) + value.size() for key, value in converted.items()) > ITEM_SIZE_LIMIT:
+        raise ItemSizeTooLarge
+    self.attrs = LimitedSizeDict()
+    dict.update(self.attrs, converted)  # measured above; LimitedSizeDict.__setitem__ would measure again
+
+
+def _replace(owner: Any, name: str, replacement: Any) -> None:
+    if not callable(getattr(owner, name, None)):
+        raise RuntimeError(f"moto changed: {owner.__module__}.{owner.__name__}.{name} is gone; update {__name__}")
+    _ORIGINALS[(owner, name)] = getattr(owner, name)
+    setattr(owner, name, replacement)
+    _APPLIED.append(f"{owner.__name__}.{name}")
+
+
+def original(owner: type, name: str) -> Any:
+    """moto's own ``owner.name``, whether or not :func:`apply` replaced it in this process."""
+    return _ORIGINALS.get((owner, name), getattr(owner, name))
+
+
+def apply() -> list[str]:
+    """Install the replacements in moto's classes (once per process); the methods replaced."""
+    if _APPLIED:
+        return list(_APPLIED)
+    from moto.dynamodb.models.dynamo_type import Item
+    from moto.kinesis.models import Shard
+
+    _replace(Shard, "get_max_sequence_number", newest_sequence_number)
+    _replace(Shard, "get_min_sequence_number", oldest_sequence_number)
+    _replace(Shard, "get_records", records_after)
+    _replace(Item, "__init__", item_init)
+    return list(_APPLIED)

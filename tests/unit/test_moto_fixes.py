@@ -1,0 +1,98 @@
+"""The embedded emulator's replacements for moto's costs that grow with the data (mlops/local/moto_fixes.py) give
+moto's own answers: each is run side by side with the method it replaces, on the same objects."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from typing import Any, cast
+
+import pytest
+from moto.dynamodb.exceptions import ItemSizeTooLarge
+from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+from moto.kinesis.models import Shard
+
+from mlops.local import moto_fixes
+
+
+def shard_with(records: int) -> Shard:
+    shard = Shard(0, 0, 2**128)
+    for n in range(records):
+        shard.put_record(f"key-{n}", f"data-{n}", str(n))
+        time.sleep(0.0005)  # records apart in time: how far behind the newest one each is differs
+    return shard
+
+
+@pytest.mark.parametrize("records", [0, 1, 40])
+def test_a_shards_newest_and_oldest_sequence_numbers_are_motos(records: int) -> None:
+    shard = shard_with(records)
+    assert moto_fixes.newest_sequence_number(shard) == moto_fixes.original(Shard, "get_max_sequence_number")(shard)
+    assert moto_fixes.oldest_sequence_number(shard) == moto_fixes.original(Shard, "get_min_sequence_number")(shard)
+    assert moto_fixes.newest_sequence_number(shard) == records
+
+
+def test_get_records_returns_motos_records_position_and_lag_for_every_position_and_limit() -> None:
+    shard = shard_with(40)
+    moto_get_records = moto_fixes.original(Shard, "get_records")
+    for last in ("0", "1", "17", "39", "40", "41", "500"):
+        for limit in (None, 0, -1, 1, 7, 39, 40, 10_000):
+            ours = moto_fixes.records_after(shard, last, limit)
+            theirs = moto_get_records(shard, last, limit)
+            assert ours[0] == theirs[0] and all(a is b for a, b in zip(ours[0], theirs[0], strict=True)), (last, limit)
+            assert (ours[1], ours[2]) == (theirs[1], theirs[2]), (last, limit)
+    assert moto_fixes.records_after(shard_with(0), "0", 5) == moto_get_records(shard_with(0), "0", 5)
+
+
+def _built(init: Any, attrs: dict[str, Any]) -> Item | type[Exception]:
+    item = cast(Item, Item.__new__(Item))
+    try:
+        init(item, DynamoType({"S": "key"}), None, attrs)
+    except ItemSizeTooLarge:
+        return ItemSizeTooLarge
+    return item
+
+
+ATTRIBUTE_SETS: list[dict[str, Any]] = [
+    {},
+    {"pk": {"S": "key"}, "amount": {"N": "12.5"}, "tags": {"SS": ["a", "b"]}, "seen": {"BOOL": True}},
+    {"pk": {"S": "key"}, "nested": {"M": {"a": {"L": [{"N": "1"}, {"S": "x" * 30}]}, "b": {"NULL": True}}}},
+    {f"f{n}": {"N": str(n * 1.1)} for n in range(16)},
+    # at moto's limit: 2 + 404,998 bytes is not over it; one byte more is
+    {"pk": {"S": "x" * (moto_fixes.ITEM_SIZE_LIMIT - 2)}},
+    {"pk": {"S": "x" * (moto_fixes.ITEM_SIZE_LIMIT - 1)}},
+    {"a": {"S": "x" * 300_000}, "b": {"S": "y" * 300_000}},  # each fits, together they do not
+]
+
+
+@pytest.mark.parametrize("attrs", ATTRIBUTE_SETS, ids=range(len(ATTRIBUTE_SETS)))
+def test_an_item_is_built_or_refused_as_moto_builds_or_refuses_it(attrs: dict[str, Any]) -> None:
+    ours = _built(moto_fixes.item_init, attrs)
+    theirs = _built(moto_fixes.original(Item, "__init__"), attrs)
+    if theirs is ItemSizeTooLarge:
+        assert ours is ItemSizeTooLarge
+        return
+    assert isinstance(ours, Item) and isinstance(theirs, Item)
+    assert ours == theirs and ours.to_json() == theirs.to_json()
+    assert type(ours.attrs) is LimitedSizeDict and list(ours.attrs) == list(theirs.attrs)
+    with pytest.raises(ItemSizeTooLarge):  # an attribute set later is still measured (moto's update path)
+        ours.attrs["added"] = DynamoType({"S": "x" * moto_fixes.ITEM_SIZE_LIMIT})
+
+
+def test_the_emulators_process_installs_every_replacement() -> None:
+    code = "from mlops.local import moto_fixes; print(' '.join(moto_fixes.apply()))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert done.stdout.split() == [
+        "Shard.get_max_sequence_number",
+        "Shard.get_min_sequence_number",
+        "Shard.get_records",
+        "Item.__init__",
+    ]
+
+
+def test_a_moto_without_a_replaced_method_stops_the_server_naming_it() -> None:
+    class Changed:
+        pass
+
+    with pytest.raises(RuntimeError, match=r"Changed\.get_records is gone"):
+        moto_fixes._replace(Changed, "get_records", moto_fixes.records_after)
