@@ -32,7 +32,7 @@ import psutil
 
 from mlops.errors import EmulatorError
 from mlops.local.emulator import HOST, free_port
-from mlops.local.processes import watched_command
+from mlops.local.processes import wait_exited, watched_command
 
 STATE_FILE = "state.json"
 START_TIMEOUT_S = 60.0  # the JVM emulators answer in 3-8 s on a quiet two-core machine
@@ -262,7 +262,7 @@ def _stop_process(process: EmulatorProcess) -> None:
     except ProcessLookupError:
         return
     try:
-        psutil.Process(process.pid).wait(STOP_GRACE_S)
+        wait_exited(psutil.Process(process.pid), STOP_GRACE_S)
     except psutil.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
     except psutil.NoSuchProcess:

@@ -27,7 +27,7 @@ import psutil
 
 from mlops.errors import EmulatorError
 from mlops.local.emulator import HOST, free_port
-from mlops.local.processes import command_line
+from mlops.local.processes import command_line, wait_all_exited
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_DIR = REPO_ROOT / ".localstack-venv"
@@ -295,7 +295,7 @@ def _stop(handle: LocalStackHandle, grace: float) -> None:
     except ProcessLookupError:
         leader.terminate()
     _terminate_outside_group(family, handle.pid)
-    _, alive = psutil.wait_procs(family, timeout=grace)
+    alive = wait_all_exited(family, grace)
     if alive:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(handle.pid, signal.SIGKILL)
@@ -304,7 +304,7 @@ def _stop(handle: LocalStackHandle, grace: float) -> None:
                 process.kill()
             except psutil.NoSuchProcess:
                 continue
-        _, still = psutil.wait_procs(alive, timeout=grace)
+        still = wait_all_exited(alive, grace)
         if still:
             described = ", ".join(str(p.pid) for p in still)
             raise EmulatorError(f"LocalStack pid {handle.pid}: processes {described} survived SIGKILL")

@@ -27,12 +27,53 @@ def terminate(pid: int, timeout: float = STOP_TIMEOUT_S) -> None:
     try:
         process = psutil.Process(pid)
         process.send_signal(signal.SIGTERM)
-        process.wait(timeout=timeout)
+        wait_exited(process, timeout)
     except psutil.NoSuchProcess:
         return
     except psutil.TimeoutExpired:
         process.kill()
-        process.wait(timeout=timeout)
+        wait_exited(process, timeout)
+
+
+def wait_exited(process: psutil.Process, timeout: float) -> None:
+    """Return once ``process`` has exited: reaped when it is this process's child, else gone or a zombie.
+
+    A platform's servers outlive the command that started them, so their parent is init by the time they stop;
+    a container's init reaps orphans only every second or two, and waiting for the pid to vanish cost ~1.6-2 s
+    per stop (4 per `mlops local down`). A zombie holds no port, file or memory: it has stopped.
+    psutil.TimeoutExpired after ``timeout``."""
+    try:
+        if process.ppid() == os.getpid():
+            process.wait(timeout=timeout)
+            return
+    except psutil.NoSuchProcess:
+        return
+    deadline, delay = time.monotonic() + timeout, 0.001
+    while not has_exited(process):
+        if time.monotonic() >= deadline:
+            raise psutil.TimeoutExpired(timeout, process.pid)
+        time.sleep(delay)
+        delay = min(delay * 2, 0.04)
+
+
+def has_exited(process: psutil.Process) -> bool:
+    """Gone, or a zombie its parent has not reaped yet."""
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def wait_all_exited(processes: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """:func:`wait_exited` for each of ``processes`` within one ``timeout``; those still running after it."""
+    deadline = time.monotonic() + timeout
+    alive = []
+    for process in processes:
+        try:
+            wait_exited(process, max(0.0, deadline - time.monotonic()))
+        except psutil.TimeoutExpired:
+            alive.append(process)
+    return alive
 
 
 # --- Child processes that must not outlive the command that started them ------------------------------------
