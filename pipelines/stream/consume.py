@@ -36,7 +36,11 @@ from pipelines.stream.quarantine import Quarantine
 from pipelines.stream.seed import seed_from_curated
 
 POLL_SECONDS = 0.25  # Kinesis allows 5 GetRecords per second per shard
-POLL_LIMIT = 1_000  # deliveries per poll: one online-store write and one commit each
+# Deliveries per poll (Kinesis's GetRecords maximum): each poll writes its entities' newest features once, saves
+# the history and commits. A consumer catching up on a backlog writes each entity once per poll: the main job's
+# 29,032 events of 750 customers were 5,437 item writes in polls of 1,000, 1,109 in polls of 10,000 (7.8 -> 5.2 s
+# on moto), the same items in the end. A steady stream is polled every POLL_SECONDS and yields far fewer per poll.
+POLL_LIMIT = 10_000
 
 
 def consumer_name(dataset: str) -> str:

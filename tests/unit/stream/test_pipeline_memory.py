@@ -133,6 +133,21 @@ def test_a_bounded_run_stops_at_max_records_and_the_next_resumes(
     }
 
 
+def test_a_backlog_within_one_poll_writes_each_entity_once_with_its_newest_features(
+    platform: Platform, definition: DatasetDefinition, tmp_path: Path
+) -> None:
+    backlog = generate_card_transactions(CardOptions(rows=3_000, seed=5))
+    produce(platform, definition, _write(backlog, tmp_path / "cards.csv"))
+    result = consume(platform, definition, idle_seconds=0.0)
+    newest = {entity: events[-1] for entity, events in _events_by_entity(backlog, definition).items()}
+    assert result.read == 3_000 and len(newest) < 3_000
+    assert result.written == len(newest)  # in polls of 1,000 an entity was written again in each poll it was in
+    stored = platform.services.online_store.read(definition.name, sorted(newest))
+    assert {entity: item["feature_time"] for entity, item in stored.items()} == {
+        entity: event["event_time"].isoformat() for entity, event in newest.items()
+    }
+
+
 def test_a_consumer_holding_the_leases_keeps_a_second_one_out(
     platform: Platform, definition: DatasetDefinition, frame: pd.DataFrame, tmp_path: Path
 ) -> None:
