@@ -1,7 +1,7 @@
 """Three costs of moto's in-memory backends that grow with the data, made proportional to the request instead.
 
 The embedded emulator (``mlops.local.moto_server``) applies them before moto serves its first request; the
-answers do not change (tests/unit/local/test_moto_fixes.py runs each replacement and moto's own side by side):
+answers do not change (tests/unit/test_moto_fixes.py runs each replacement and moto's own side by side):
 
 - a Kinesis shard finds its newest sequence number by copying every key it holds (``list(keys)[-1]``), once per
   record put: 30,000 records into a 2-shard stream cost 3.3 s of the server's CPU there, and each later batch
@@ -11,9 +11,8 @@ answers do not change (tests/unit/local/test_moto_fixes.py runs each replacement
   attribute count): 5,600 online-store items of 16 attributes cost 1.9 s of the server's CPU.
 
 Each replacement keeps moto's results, its exceptions and its quirks (what its GetRecords loop does with a limit
-of 0 or less). The moto versions the project allows (``moto>=5.2,<6``) have these
-attributes; :func:`apply` raises when one is missing, so a moto that changed them fails at the server's start,
-not with a wrong answer later.
+of 0 or less). The moto versions the project allows (``moto>=5.2,<6``) have these methods; :func:`apply` raises
+when one is missing, so a moto that changed them fails at the server's start, not with a wrong answer later.
 """
 
 from __future__ import annotations
