@@ -237,8 +237,13 @@ class ServerPython:
     everything :data:`PRELOAD` holds: no interpreter of the runner's own to start. The same guarantees: the
     server kills the entry point's group when it exits or when this runner's connection closes (its death)."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, fallback: Callable[[], WarmPython] | None = None) -> None:
         self._state_dir = state_dir
+        # Started on the first entry point the server will not fork (another import-time environment, or the
+        # server gone): the rest of the execution forks from it instead of each step importing cold.
+        self._fallback = fallback
+        self.own: WarmPython | None = None
+        self._own_lock = threading.Lock()
 
     def __enter__(self) -> ServerPython:
         return self
@@ -249,8 +254,8 @@ class ServerPython:
     def run(
         self, command: list[str], *, env: Mapping[str, str], timeout: float | None, cwd: str | None
     ) -> WarmRun | None:
-        """Run ``command`` in the server; ``None`` when it must run cold (not ``python -m``, no server, the
-        server says cold)."""
+        """Run ``command`` in the server; one it will not fork (no server, the server says cold) in this runner's
+        own warm interpreter; ``None`` when it must run cold (not ``python -m``, or neither can run it)."""
         request = _module_request(command, env, cwd)
         if request is None:
             return None
@@ -260,11 +265,22 @@ class ServerPython:
             streams += [files.enter_context(path.open("wb")) for path in (out, err)]
             handed = _hand_over(self._state_dir, request, streams)
             if handed is None:
-                return None
+                return self._run_own(command, env=env, timeout=timeout, cwd=cwd)
             connection, pid = handed
             with connection:
                 code, timed_out = _wait_served(connection, pid, timeout)
             return WarmRun(code, _read(out), _read(err), timed_out)
+
+    def _run_own(
+        self, command: list[str], *, env: Mapping[str, str], timeout: float | None, cwd: str | None
+    ) -> WarmRun | None:
+        if self._fallback is None:
+            return None
+        with self._own_lock:
+            if self.own is None:
+                self.own = self._fallback()
+            own = self.own
+        return own.run(command, env=env, timeout=timeout, cwd=cwd)
 
 
 class ForkedServer:
@@ -429,19 +445,24 @@ def warm_entry_points(
     """For the block, ``processes.run_watched`` runs ``python -m`` entry points warm: in the platform's warm command
     server when one serves the state dir of ``env`` (``MLOPS_STATE_DIR``), else in a warm interpreter (with
     ``env``, the environment the runner gives its entry points; ``preload`` imported): the one this process kept
-    from its last block when it imports alike, else one started now; kept idle at the end."""
+    from its last block when it imports alike, else one started now; kept idle at the end. An entry point the
+    server will not fork (its environment imports differently from the server's) runs in such an interpreter."""
     from mlops.local import warm_cli
 
     state_dir = Path(env.get("MLOPS_STATE_DIR") or ".mlops")
     warm: WarmPython | ServerPython
-    warm = ServerPython(state_dir) if warm_cli.answers(state_dir) else _borrow(env, preload)
+    if warm_cli.answers(state_dir):
+        warm = ServerPython(state_dir, fallback=lambda: _borrow(env, preload))
+    else:
+        warm = _borrow(env, preload)
     token = _CURRENT.set(warm)
     try:
         yield warm
     finally:
         _CURRENT.reset(token)
-        if isinstance(warm, WarmPython):
-            _give_back(warm, env, preload)
+        kept = warm.own if isinstance(warm, ServerPython) else warm
+        if kept is not None:
+            _give_back(kept, env, preload)
 
 
 # One idle warm interpreter per process, kept for its next execution: a process that runs several (a retraining

@@ -218,6 +218,29 @@ def test_an_entry_point_is_forked_by_the_server_and_ends_as_a_cold_run(server: P
     assert "--watch" in cold_report["parent"]
 
 
+def test_an_entry_point_the_server_will_not_fork_runs_in_the_runners_own_warm_interpreter(
+    server: Path, tmp_path: Path
+) -> None:
+    import json
+
+    from mlops.local.processes import run_watched
+    from mlops.local.warm_python import ServerPython, warm_entry_points
+
+    (tmp_path / "step_module.py").write_text(STEP)
+    command = [sys.executable, "-m", "step_module", "exit", "0"]
+    env = {**_step_env(server), "OMP_NUM_THREADS": "2"}  # the server imported with one thread: it says cold
+    with warm_entry_points(env, preload=("json",)) as warm:
+        assert isinstance(warm, ServerPython)
+        first = run_watched(command, env=env, timeout=60, cwd=str(tmp_path))
+        second = run_watched(command, env=env, timeout=60, cwd=str(tmp_path))
+        own = warm.own
+    assert own is not None  # one interpreter for the whole block, started on the first refusal
+    for done in (first, second):
+        assert (done.returncode, done.stderr) == (0, "to stderr\n")
+        parent = json.loads(done.stdout)["parent"]
+        assert any(part.endswith("warm_python.py") for part in parent), parent  # was: cold, under the supervisor
+
+
 LOADER_PROBE = """
 from mlops.adapters.aws import clients
 shared = "loader" in clients._shared  # before this process made any session: only the server can have put it there
