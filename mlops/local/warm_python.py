@@ -234,8 +234,9 @@ class WarmPython:
 
 class ServerPython:
     """Entry points forked by the platform's warm command server (:mod:`mlops.local.warm_cli`), which has imported
-    everything :data:`PRELOAD` holds: no interpreter of the runner's own to start. The same guarantees: the
-    server kills the entry point's group when it exits or when this runner's connection closes (its death)."""
+    everything :data:`PRELOAD` holds: no interpreter of the runner's own to start unless the server will not fork
+    one. The same guarantees: the server kills the entry point's group when it exits or when this runner's
+    connection closes (its death)."""
 
     def __init__(self, state_dir: Path, fallback: Callable[[], WarmPython] | None = None) -> None:
         self._state_dir = state_dir
