@@ -36,7 +36,15 @@ from mlops import layout
 from mlops.adapters.gcp.clients import GcpClients
 from mlops.adapters.gcp.dataproc_batch import driver_environment, ttl_seconds
 from mlops.adapters.gcp.dataproc_jobs import DRIVER_OUTPUT, DataprocJobs
-from mlops.local.job_process import error_of, job_environment, run_script, runner_alive, runner_identity, warm_spark_env
+from mlops.local.job_process import (
+    error_of,
+    job_environment,
+    run_script,
+    runner_alive,
+    runner_identity,
+    warm_driver_dir,
+    warm_spark_env,
+)
 from mlops.outputs import StackOutputs
 from mlops.ports.jobs import SUCCEEDED, TERMINAL_STATES
 from mlops.ports.object_store import ObjectStore
@@ -157,9 +165,8 @@ class LocalBatchController:
                 env = {**job_environment(driver_environment(record), master=master), "HOME": tmp}
                 env.update(warm_spark_env(self._settings))
                 self._move(record, RUNNING)
-                warm = self._settings.state_dir if self._settings.local_cli.enabled else None  # the driver forks
                 command = [sys.executable, str(script), *pyspark.get("args", [])]
-                outcome = run_script(command, env, ttl, sink.add, warm_state_dir=warm)
+                outcome = run_script(command, env, ttl, sink.add, warm_state_dir=warm_driver_dir(self._settings))
             sink.flush()  # before the end is recorded: a reader that sees the end finds the whole output
             succeeded = outcome.exit_code == 0 and not outcome.timed_out
             self._move(record, SUCCEEDED if succeeded else FAILED, "" if succeeded else error_of(outcome, ttl, "ttl"))

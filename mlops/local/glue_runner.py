@@ -156,8 +156,7 @@ class LocalGlueRunner:
                 for arg in pair
             ]
             timeout_s = float(job["Timeout"]) * 60 if job.get("Timeout") else None
-            settings = self._clients.settings  # the driver forks from the warm command server when one runs
-            warm = settings.state_dir if settings.local_cli.enabled else None
+            warm = job_process.warm_driver_dir(self._clients.settings)
             try:
                 outcome = run_script([sys.executable, str(script), *argv], env, timeout_s, emit, warm_state_dir=warm)
             except BaseException as exc:  # Ctrl-C or an error here: the tree is stopped, the run recorded FAILED

@@ -461,10 +461,10 @@ def _become(
             sys.argv = [request["module"], *request["args"]]
             code = run_module(request["module"])
         elif "script" in request:  # a job's driver (mlops.local.warm_python.run_script_served)
-            from mlops.local.warm_python import run_script
+            from mlops.local.warm_python import first_import_path, run_script
 
             sys.argv = [request["script"], *request["args"]]
-            sys.path[0] = os.path.dirname(request["script"])
+            sys.path[0] = first_import_path(request)
             code = run_script(request["script"])
         else:
             from mlops.cli.main import run
