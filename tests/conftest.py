@@ -37,7 +37,7 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Itera
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MLOPS_CONFIG_FILE", str(tmp_path / "absent-mlops.yaml"))
     # No test's `mlops local up` starts a Spark Connect server (a JVM that would outlive the test): the tests of
-    # the warm server start it themselves (tests/integration/jobs/conftest.py: warm_spark_server).
+    # the warm server start it themselves (tests/integration/jobs/conftest.py: warm_spark, warm_spark_server).
     monkeypatch.setenv("MLOPS_LOCAL_SPARK__ENABLED", "false")
     # Nor a warm command server (its tests and the demo's start it: tests/integration/test_warm_cli.py).
     monkeypatch.setenv("MLOPS_LOCAL_CLI__ENABLED", "false")
@@ -84,12 +84,20 @@ def emulated_clients(emulated_settings: Settings) -> ClientFactory:
 def platform(emulator_state_dir: Path) -> Platform:
     """The infra program applied once per test session for stack ``local`` to the session's emulator.
 
-    The outputs file is written under the session's state dir and loaded back as :class:`StackOutputs`.
+    The outputs file is written under the session's state dir and loaded back as :class:`StackOutputs`. Its job
+    runs start JVMs of their own and its commands run cold, whatever the environment says (a test that wants the
+    warm Spark server asks for ``warm_platform``, tests/integration/jobs/conftest.py).
     """
     from infra.runner import run_program
     from mlops.local.apply.engine import provision_platform
 
-    settings = load_settings(target="moto", state_dir=emulator_state_dir, stack="local")
+    settings = load_settings(
+        target="moto",
+        state_dir=emulator_state_dir,
+        stack="local",
+        local_spark={"enabled": False},
+        local_cli={"enabled": False},
+    )
     return provision_platform(settings, REPO_ROOT, runner=run_program)
 
 

@@ -38,11 +38,11 @@ _TAIL = 50
 
 
 def job_environment(service_env: Mapping[str, str], *, master: str, result_file: Path | None = None) -> dict[str, str]:
-    """The script's environment: this process's, without its ``AWS_*``/``MLOPS_*`` variables (they must not send
-    the job elsewhere than the platform's services), plus ``service_env`` (how the job reaches them), local Spark
-    on ``master``, the kit on ``PYTHONPATH`` (what Glue's --extra-py-files and Dataproc's python_file_uris carry)
-    and the user's dataset definitions."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLOPS_"))}
+    """The script's environment: this process's as :func:`spark_connect.inherited_env` passes it on, plus
+    ``service_env`` (how the job reaches the platform's services), local Spark on ``master``, the kit on
+    ``PYTHONPATH`` (what Glue's --extra-py-files and Dataproc's python_file_uris carry) and the user's dataset
+    definitions."""
+    env = spark_connect.inherited_env()
     env.update(service_env)
     datasets = env_datasets_dir()
     if datasets is not None:  # the user's definitions: the script reads them as Glue reads its --datasets_dir

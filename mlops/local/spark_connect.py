@@ -60,6 +60,10 @@ START_TIMEOUT_S = 120.0  # a JVM start on two busy cores can take a minute
 TOKEN_ENV = "SPARK_CONNECT_AUTHENTICATE_TOKEN"
 # The job's _runtime reads this: a Spark Connect URL means "use the warm server", else a local[N] master.
 REMOTE_ENV = JOB_SPARK_REMOTE_ENV
+# What pyspark sets in the environment of a process once it opens a Spark Connect session, and reads in every
+# process that inherits it: a job or server started from such a process would make its classic session a client of
+# a server it was never given ("define the remote URL by setting either the 'spark.remote' option...").
+CLIENT_MODE_ENV = ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE", "SPARK_LOCAL_REMOTE")
 _KIT_ROOT = Path(__file__).resolve().parents[2]
 
 Health = Literal["running", "stopped", "stale"]
@@ -199,7 +203,7 @@ def server_command(home: Path, port: int, driver_memory: str, cores: int, scratc
 def server_env(home: Path, token: str, spark_dir: Path | None = None) -> dict[str, str]:
     """The server's environment: its Python workers run this venv's interpreter with the kit importable (and
     their daemons are forked by the warm interpreter of ``spark_dir``, when given)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLOPS_"))}
+    env = inherited_env()
     env.update(
         {
             "SPARK_HOME": str(home),
@@ -213,6 +217,13 @@ def server_env(home: Path, token: str, spark_dir: Path | None = None) -> dict[st
     if spark_dir is not None:
         env[WARM_DIR_ENV] = str(spark_dir.resolve())
     return env
+
+
+def inherited_env() -> dict[str, str]:
+    """What a job or server process started here inherits: this process's environment without its ``AWS_*`` and
+    ``MLOPS_*`` variables (they must not send it elsewhere than the platform's services) and without pyspark's
+    client-mode variables (:data:`CLIENT_MODE_ENV`: a caller's own Spark Connect session is not the child's)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLOPS_")) and k not in CLIENT_MODE_ENV}
 
 
 def up(

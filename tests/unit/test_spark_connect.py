@@ -53,6 +53,23 @@ def test_the_server_workers_run_this_venv_with_the_kit_importable_and_no_caller_
     assert "AWS_PROFILE" not in env and "MLOPS_TARGET" not in env
 
 
+def test_a_caller_with_a_spark_connect_session_of_its_own_passes_no_client_mode_to_jobs_or_the_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pyspark marks a process that opened a Spark Connect session in its environment; a cold job started from it
+    then failed at its classic session ("define the remote URL by setting either the 'spark.remote' option")."""
+    from mlops.local.job_process import job_environment
+
+    monkeypatch.setenv("SPARK_CONNECT_MODE_ENABLED", "1")
+    monkeypatch.setenv("SPARK_REMOTE", "sc://localhost:15002")
+    monkeypatch.setenv("SPARK_LOCAL_REMOTE", "1")
+    job = job_environment({}, master="local[1]")
+    server = spark_connect.server_env(Path("/opt/spark"), "tok")
+    for env in (job, server):
+        assert not set(spark_connect.CLIENT_MODE_ENV) & set(env), env
+    assert job["MLOPS_SPARK_MASTER"] == "local[1]"
+
+
 def test_the_state_file_is_private_and_round_trips(tmp_path: Path) -> None:
     state = _state(12345, 15002)
     spark_connect._write_state(tmp_path, state)

@@ -1,10 +1,10 @@
-"""One local SparkSession for the jobs tests (local[2], few shuffle partitions, no UI), stopped at the end; the
-kit's job scripts declared as Glue jobs for a test's own dataset."""
+"""The jobs tests' Spark: the warm Spark Connect server `mlops local up` starts, one per test worker for the
+session's platform (its job runs open their own sessions there, as a user's do; the tests' own Spark work runs in
+a session of it too), stopped by PID at the end; the kit's job scripts declared as Glue jobs for a test's own
+dataset. The classic engine (a job's own JVM, as on Glue) is run by ``test_cold_spark``."""
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,35 +15,42 @@ import pytest
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+    from mlops.platform import Platform
+
 REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="session")
-def spark() -> Iterator[SparkSession]:
+def warm_spark(emulator_state_dir: Path) -> Iterator[Any]:
+    """The warm server for the session's platform (``spark_dir`` of its state dir), started once per worker."""
+    with warm_spark_server(emulator_state_dir) as state:
+        yield state
+
+
+@pytest.fixture(scope="session")
+def warm_platform(platform: Platform, warm_spark: Any) -> Platform:
+    """The session's platform with the warm server turned on: its local Glue runner runs each job in a session of
+    the server instead of a JVM of its own (the session's ``platform`` keeps it off)."""
+    from mlops.settings import LocalSparkSettings
+    from mlops.wiring import build_platform
+
+    settings = platform.settings.model_copy(update={"local_spark": LocalSparkSettings(enabled=True)})
+    return build_platform(settings, platform.outputs)
+
+
+@pytest.fixture(scope="session")
+def spark(warm_spark: Any) -> Iterator[SparkSession]:
+    """A Spark Connect session of the warm server (UTC, few shuffle partitions), released at the end. The token
+    travels in the URL: a local channel to ``localhost`` carries it without TLS."""
     from pyspark.sql import SparkSession
 
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("mlops-kit-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
-    )
-    gateway = session.sparkContext._gateway
-    assert gateway is not None
+    session = SparkSession.builder.remote(f"{warm_spark.remote_url}/;token={warm_spark.token}").create()
+    session.conf.set("spark.sql.session.timeZone", "UTC")
+    session.conf.set("spark.sql.shuffle.partitions", "2")
     try:
         yield session
     finally:
         session.stop()
-        # stop() leaves the JVM that launch_gateway started running; end exactly that process.
-        jvm = getattr(gateway, "proc", None)
-        gateway.shutdown()
-        if jvm is not None:
-            jvm.terminate()
-            jvm.wait(timeout=30)
 
 
 @contextmanager

@@ -1,4 +1,6 @@
-"""curate -> build_features through the platform's job runner (the local Glue runner), on the session's emulator."""
+"""curate -> build_features through the platform's job runner (the local Glue runner), on the session's emulator,
+each run a session of the warm Spark Connect server as for a user after `mlops local up` (the same checks on runs
+that start their own JVM, Glue's classic engine: test_cold_spark)."""
 
 from __future__ import annotations
 
@@ -27,7 +29,11 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
-def lake(platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def lake(warm_platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return new_lake(warm_platform, tmp_path_factory)
+
+
+def new_lake(platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A dataset of its own (so other tests' batches never mix in) and Glue jobs declared as the infra would."""
     name = f"jobs_e2e_{uuid.uuid4().hex[:8]}"
     datasets_dir = tmp_path_factory.mktemp("datasets")
@@ -94,7 +100,16 @@ def _record(platform: Platform, run: JobRun) -> dict[str, Any]:
     return stored
 
 
-def test_curate_twice_then_build_features_from_a_recorded_version(lake: dict[str, Any]) -> None:
+def test_curate_twice_then_build_features_from_a_recorded_version_then_the_latest(lake: dict[str, Any]) -> None:
+    check_curate_twice_then_build_features(lake)
+    run, lines = _run(lake, "build_features")
+    assert run.state == "SUCCEEDED", "\n".join(lines[-30:])
+    assert run.counts["rows_out"] == 40  # both curated versions' rows
+
+
+def check_curate_twice_then_build_features(lake: dict[str, Any]) -> None:
+    """Two curate runs (duplicates within a batch, within the run and against the table), build_features from
+    the first version; the tables, catalog, run records and logs they leave."""
     platform, dataset = lake["platform"], lake["name"]
     start = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
     first_ids = [f"a{n:02d}" for n in range(27)] + ["a00", "a01", "a02"]  # 3 duplicates within the batch
@@ -104,6 +119,7 @@ def test_curate_twice_then_build_features_from_a_recorded_version(lake: dict[str
 
     first, lines = _run(lake, "curate", batch_ids="batch0001")
     assert first.state == "SUCCEEDED", "\n".join(lines[-30:])
+    assert any(line.startswith(_engine_line(platform)) for line in lines), lines
     assert {k: first.counts[k] for k in ("rows_in", "rows_curated", "duplicates_removed", "table_version")} == {
         "rows_in": 30,
         "rows_curated": 27,
@@ -149,6 +165,11 @@ def test_curate_twice_then_build_features_from_a_recorded_version(lake: dict[str
     assert feature_table.location == features_uri
     assert [name for name, _ in feature_table.columns] == table.column_names
 
+    _check_record_and_logs(platform, first)
+
+
+def _check_record_and_logs(platform: Platform, first: JobRun) -> None:
+    """The first curate run's record in the monitoring bucket and its result line in its log stream."""
     stored = _record(platform, first)
     assert (stored["state"], stored["counts"]["rows_curated"], stored["exit_code"]) == ("SUCCEEDED", 27, 0)
     assert stored["arguments"]["--batch_ids"] == "batch0001"
@@ -156,6 +177,16 @@ def test_curate_twice_then_build_features_from_a_recorded_version(lake: dict[str
     logs = clients_of(platform).client("logs")
     events = logs.get_log_events(logGroupName=first.log_group, logStreamName=first.run_id)["events"]
     assert any(e["message"].startswith("mlops-job-result ") for e in events)
+
+
+def _engine_line(platform: Platform) -> str:
+    """What the job logs about its Spark: a session of the warm server, or a JVM of its own."""
+    from mlops.local import spark_connect
+
+    state = spark_connect.running_state(spark_connect.spark_dir(platform.settings.state_dir))
+    if platform.settings.local_spark.enabled and state is not None:
+        return f"spark: a session of the Spark Connect server at {state.remote_url}"
+    return "spark: its own JVM, local["
 
 
 def test_a_failing_run_through_the_cli_exits_1_and_is_recorded_failed(

@@ -1,7 +1,8 @@
 """The jobs' outputs are identical to the driver-side path's (the jobs before issue #17) on the same input.
 
-The jobs run for real through the local Glue runner on the session's emulator (executors read and write the
-Delta files on its S3, the driver commits). The reference runs the path the jobs used to take, in this process:
+The jobs run for real through the local Glue runner on the session's emulator, each in a session of the warm
+Spark Connect server (executors read and write the Delta files on its S3, the driver commits). The reference runs
+the path the jobs used to take, from this process (a session of the same server):
 batches and keys read into the driver, :func:`pipelines.lake.curation.deduplicate`, ``createDataFrame`` /
 ``toArrow``, and the table store's ``write`` (``write_deltalake`` from the driver), into tables of their own.
 Every version is compared as delta-rs reads it back: same schema, same rows, same order; same commit counts;
@@ -83,7 +84,8 @@ BATCHES = {
 
 
 @pytest.fixture(scope="module")
-def lake(platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def lake(warm_platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    platform = warm_platform
     name = f"identity_{uuid.uuid4().hex[:8]}"
     datasets_dir = tmp_path_factory.mktemp("datasets")
     raw = yaml.safe_load((REPO / "pipelines/datasets/card_transactions.yaml").read_text())

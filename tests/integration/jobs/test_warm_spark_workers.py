@@ -1,44 +1,15 @@
-"""The jobs on the warm Spark Connect server of ``mlops local up``: the end-to-end checks of
-``test_jobs_end_to_end`` again, on a dataset of this module, with the server running for the session's platform
-(the local Glue runner then gives each run its own session there instead of a JVM of its own)."""
+"""The warm Spark Connect server's Python workers: forked by its warm interpreter, and run as Spark's own (cold)
+when that interpreter is gone."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from mlops.platform import Platform
-from mlops.settings import LocalSparkSettings
-from mlops.wiring import build_platform
-from tests.integration.jobs import test_jobs_end_to_end as e2e
-from tests.integration.jobs.conftest import warm_spark_server
 
 pytestmark = [pytest.mark.emulator, pytest.mark.spark]
-
-lake = e2e.lake  # the fixture: a dataset of this module, its Glue jobs declared on the session's emulator
-
-
-@pytest.fixture(scope="module")
-def platform(platform: Platform) -> Platform:
-    """The session's platform with the warm server turned on (the suite turns it off for `mlops local up`)."""
-    settings = platform.settings.model_copy(update={"local_spark": LocalSparkSettings(enabled=True)})
-    return build_platform(settings, platform.outputs)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def warm_spark(platform: Platform) -> Iterator[Any]:
-    with warm_spark_server(platform.settings.state_dir) as state:
-        yield state
-
-
-def test_curate_and_build_features_on_the_server_match_the_cold_runs(lake: dict[str, Any], warm_spark: Any) -> None:
-    e2e.test_curate_twice_then_build_features_from_a_recorded_version(lake)
-    run, lines = e2e._run(lake, "build_features")
-    assert run.state == "SUCCEEDED"
-    assert f"spark: a session of the Spark Connect server at {warm_spark.remote_url}" in lines
-    assert run.counts["rows_out"] == 40  # both curated versions' rows
 
 
 _PROBE = """
@@ -80,11 +51,11 @@ def _daemon_parent(state: Any) -> int:
 
 
 def test_a_sessions_python_workers_fork_from_the_warm_interpreter_and_run_cold_without_it(
-    platform: Platform, warm_spark: Any
+    warm_platform: Platform, warm_spark: Any
 ) -> None:
     from mlops.local import spark_connect, warm_cli
 
-    directory = spark_connect.spark_dir(platform.settings.state_dir)
+    directory = spark_connect.spark_dir(warm_platform.settings.state_dir)
     record = warm_cli.read_record(directory)
     assert record is not None and warm_cli.is_ours(record)
     assert _daemon_parent(warm_spark) == record.pid  # forked by the warm interpreter, not started by the JVM
