@@ -62,8 +62,10 @@ def answers_as_moto(endpoint_url: str, timeout: float | None = None) -> bool:
     """True when a moto server answers at ``endpoint_url`` within ``timeout`` (default ``PROBE_TIMEOUT_S``)."""
     import httpx  # on first use: `mlops predict` imports this module (its HOST) and needs no httpx
 
+    from mlops.local import loopback
+
     try:
-        response = httpx.get(endpoint_url + _PROBE_PATH, timeout=PROBE_TIMEOUT_S if timeout is None else timeout)
+        response = loopback.get(endpoint_url + _PROBE_PATH, timeout=PROBE_TIMEOUT_S if timeout is None else timeout)
     except httpx.HTTPError:
         return False
     if response.status_code not in (200, 201):  # moto answers its config with 201
@@ -225,12 +227,12 @@ def down(emulator_dir: Path) -> EmulatorStatus:
 
 def reset(emulator_dir: Path) -> EmulatorState:
     """Drop every resource the running server holds (moto's reset API); the process keeps running."""
-    import httpx
+    from mlops.local import loopback
 
     current = status(emulator_dir)
     if current.health != "running" or current.state is None:
         raise StalePidfileError(current.detail) if current.health == "stale" else EmulatorError(current.detail)
-    response = httpx.post(current.state.endpoint_url + "/moto-api/reset", timeout=10)
+    response = loopback.post(current.state.endpoint_url + "/moto-api/reset", timeout=10)
     if response.status_code != 200:
         raise EmulatorError(f"moto reset failed with HTTP {response.status_code}: {response.text[:200]}")
     if current.state.instance_id:  # the same instance, deliberately emptied: not a lost emulator

@@ -163,6 +163,8 @@ def wait_healthy(server: ServerProcess, timeout: float = HEALTH_TIMEOUT_S, route
     """Return once ``GET <route>`` answers 200; :class:`HostingError` when the process exits or time runs out."""
     import httpx
 
+    from mlops.local import loopback
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
@@ -171,7 +173,7 @@ def wait_healthy(server: ServerProcess, timeout: float = HEALTH_TIMEOUT_S, route
                 f"last log lines from {server.log_file}:\n{_tail(server.log_file)}"
             )
         try:
-            if httpx.get(server.url + route, timeout=1.0).status_code == 200:
+            if loopback.get(server.url + route, timeout=1.0).status_code == 200:
                 return
         except httpx.HTTPError:
             pass  # not listening yet: the model is still loading
@@ -341,9 +343,9 @@ def invoke(route: EndpointRoute, body: bytes, content_type: str, accept: str, ti
 
 def post_invocations(url: str, body: bytes, content_type: str, accept: str, timeout: float = 60.0) -> httpx.Response:
     """POST /invocations to the server at ``url``."""
-    import httpx
+    from mlops.local import loopback
 
-    return httpx.post(
+    return loopback.post(
         url + "/invocations",
         content=body,
         headers={"Content-Type": content_type, "Accept": accept},

@@ -31,6 +31,7 @@ import httpx
 import psutil
 
 from mlops.errors import EmulatorError
+from mlops.local import loopback
 from mlops.local.emulator import HOST, free_port
 from mlops.local.processes import wait_exited, watched_command
 
@@ -162,7 +163,7 @@ def _ready_path(name: str) -> str:
 
 def _answers(process: EmulatorProcess) -> bool:
     try:
-        return httpx.get(process.url + _ready_path(process.name), timeout=1.0).status_code == 200
+        return loopback.get(process.url + _ready_path(process.name), timeout=1.0).status_code == 200
     except httpx.HTTPError:
         return False
 

@@ -26,6 +26,7 @@ import httpx
 import psutil
 
 from mlops.errors import EmulatorError
+from mlops.local import loopback
 from mlops.local.emulator import HOST, free_port
 from mlops.local.processes import command_line, wait_all_exited
 
@@ -139,7 +140,7 @@ def unavailable_reason(venv_dir: Path = VENV_DIR) -> str | None:
 def health(endpoint_url: str, timeout: float = 2.0) -> dict[str, str] | None:
     """Service name -> state from LocalStack's health endpoint, or ``None`` when nothing answers as LocalStack."""
     try:
-        response = httpx.get(endpoint_url + HEALTH_PATH, timeout=timeout)
+        response = loopback.get(endpoint_url + HEALTH_PATH, timeout=timeout)
     except httpx.HTTPError:
         return None
     if response.status_code != 200:

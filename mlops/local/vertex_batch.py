@@ -20,10 +20,9 @@ import os
 import time
 from typing import Any
 
-import httpx
-
 from mlops.adapters.gcp.vertex_batch_contract import StagedInputs, instance_array, join_outputs, stage_instances
 from mlops.layout import split_uri
+from mlops.local import loopback
 from mlops.local.batch_jobs import JobRecords, job_server, run_recorded
 from mlops.local.vertex_hosting import routes
 from mlops.platform import Platform
@@ -69,7 +68,7 @@ def predict_staged(store: ObjectStore, staged: StagedInputs, request: TransformR
         for start in range(0, len(lines), request.records_per_request):
             chunk = lines[start : start + request.records_per_request]
             body = {"instances": [instance_array(line, staged.fields) for line in chunk]}
-            answer = httpx.post(url, json=body, timeout=REQUEST_TIMEOUT_S)
+            answer = loopback.post(url, json=body, timeout=REQUEST_TIMEOUT_S)
             answered = answer.json().get("predictions") if answer.status_code == 200 else None
             if not isinstance(answered, list) or len(answered) != len(chunk):
                 status = f"the model answered {answer.status_code}: {error_message(answer.content)}"

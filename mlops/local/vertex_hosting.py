@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from mlops.local import endpoint_runner
+from mlops.local import endpoint_runner, loopback
 from mlops.local.emulator import HOST
 from mlops.local.processes import terminate
 from mlops.platform import Platform
@@ -333,7 +333,7 @@ class LocalVertexEndpoint:
         url = serving.url + serving.predict_route
         started = time.perf_counter()
         try:
-            answer = httpx.post(
+            answer = loopback.post(
                 url, content=body, headers={"Content-Type": content_type, "Accept": accept}, timeout=self.timeout
             )
         except httpx.HTTPError as exc:

@@ -25,9 +25,10 @@ def frontdoor_url(settings: Settings) -> str | None:
 
 def flush(url: str, timeout: float = 30.0) -> dict[str, int]:
     """Make the front door publish its metrics and write its capture now; returns how many of each."""
-    import httpx  # on first use, as the CloudWatch adapter: `frontdoor_url` serves `mlops predict`
+    from mlops.local import loopback  # on first use (httpx), as the CloudWatch adapter: `frontdoor_url` serves
+    # `mlops predict`
 
-    answer = httpx.post(url + "/_mlops/flush", timeout=timeout)
+    answer = loopback.post(url + "/_mlops/flush", timeout=timeout)
     answer.raise_for_status()
     counts: dict[str, int] = answer.json()
     return counts
@@ -80,8 +81,10 @@ class FrontDoorMetrics:
         }
         import httpx
 
+        from mlops.local import loopback
+
         try:
-            answer = httpx.get(self.url + "/_mlops/percentile", params=query, timeout=10.0)
+            answer = loopback.get(self.url + "/_mlops/percentile", params=query, timeout=10.0)
             answer.raise_for_status()
         except httpx.HTTPError as exc:
             raise MetricsError(

@@ -20,8 +20,10 @@ START_TIMEOUT_S = 30.0
 def healthy(url: str, timeout: float = 1.0) -> bool:
     import httpx  # on first use: `mlops predict` reaches this module through the emulator's and needs no httpx
 
+    from mlops.local import loopback
+
     try:
-        return httpx.get(url + "/_mlops/health", timeout=timeout).status_code == 200
+        return loopback.get(url + "/_mlops/health", timeout=timeout).status_code == 200
     except httpx.HTTPError:
         return False
 

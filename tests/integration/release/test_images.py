@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from infra.config import REPO_ROOT
+from mlops.local import loopback
 from mlops.local.emulator import free_port
 from mlops.modeling.spec import ModelSpec
 from mlops.release.images import IMAGES, build_context, requirement_names
@@ -147,7 +148,7 @@ def serving(runtimes: dict[str, ImageRuntime], trained: Path, tmp_path: Path) ->
                 output = process.stdout.read() if process.stdout else ""
                 pytest.fail(f"serve exited with {process.returncode}: {output}")
             try:
-                if httpx.get(f"{url}/ping", timeout=2).status_code == 200:
+                if loopback.get(f"{url}/ping", timeout=2).status_code == 200:  # one client for every poll
                     break
             except httpx.TransportError:
                 pass
