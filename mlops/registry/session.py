@@ -53,13 +53,17 @@ def scoped_mlflow(tracking_uri: str, env: Mapping[str, str] | None = None) -> It
     without a registry URI takes the global one before its own. Left set, one block's registry would receive a
     later block's registrations (another stack's, in `mlops release promote --from-stack`) and every process
     started afterwards would inherit it; so all four are restored, and ``env`` (the artifact store's variables)
-    with them.
+    with them. A sqlite store that does not exist yet is made from the migrated template first
+    (:mod:`mlops.registry.sqlite_store`).
     """
     import mlflow
     from mlflow.tracking._model_registry import utils as registry_state
     from mlflow.tracking._tracking_service import utils as tracking_state
 
+    from mlops.registry.sqlite_store import ensure_store
+
     variables = {**(env or {}), **QUIET, "MLFLOW_TRACKING_URI": tracking_uri, "MLFLOW_REGISTRY_URI": tracking_uri}
+    ensure_store(tracking_uri)
     saved_env = {name: os.environ.get(name) for name in variables}
     # MLflow has no public getter that tells "unset" from its default, hence its module globals
     saved_tracking: str | None = tracking_state._tracking_uri

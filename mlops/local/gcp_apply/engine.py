@@ -31,6 +31,7 @@ from mlops.local.gcp_apply.handlers import (
     not_sent_reason,
 )
 from mlops.outputs import write_outputs
+from mlops.registry.sqlite_store import create_store
 from mlops.settings import Settings
 
 
@@ -148,9 +149,9 @@ TRACKING_NOTE = "outputs.mlflow_tracking_uri"
 
 def local_tracking_uri(settings: Settings) -> str:
     """The sqlite tracking store that plays the stack's MLflow server locally (one per stack, as on AWS)."""
-    directory = (settings.state_dir / "mlflow" / settings.stack_name).resolve()
-    directory.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{directory / 'mlflow.db'}"
+    database = (settings.state_dir / "mlflow" / settings.stack_name).resolve() / "mlflow.db"
+    create_store(database)  # the migrated empty store (nothing when it exists)
+    return f"sqlite:///{database}"
 
 
 def _on_cloud_run(uri: str) -> bool:

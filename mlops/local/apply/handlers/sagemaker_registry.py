@@ -20,6 +20,7 @@ from mlops.local.apply.base import (
     same_json,
     tags_list,
 )
+from mlops.registry.sqlite_store import create_store
 
 
 def model_package_group(ctx: HandlerContext, name: str, inputs: dict[str, Any]) -> Applied:
@@ -84,7 +85,7 @@ def mlflow_tracking_server(ctx: HandlerContext, name: str, inputs: dict[str, Any
     directory = (ctx.state_dir / "mlflow" / server).resolve()
     database = directory / "mlflow.db"
     outcome: Outcome = "reused" if directory.is_dir() else "created"
-    directory.mkdir(parents=True, exist_ok=True)
+    create_store(database)  # the migrated empty store (nothing when it exists)
     uri = f"sqlite:///{database}"
     return applied(server, inputs, outcome, arn=uri, trackingServerUrl=uri)
 
