@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import importlib
 import json
 import os
@@ -629,6 +630,11 @@ def preload(modules: Sequence[str]) -> Preloaded:
             importlib.import_module(module)
             imported.append(module.partition(".")[0])
     _fill_caches()
+    # What was imported here is never collected by a forked process (``gc.freeze`` before ``fork``, as the gc module
+    # advises): a full collection in a child scanned all ~520k preloaded objects (245 ms of CPU; every model server
+    # runs one at start) and, touching each, copied the memory pages it shared with the server.
+    gc.collect()
+    gc.freeze()
     added = {k: v for k, v in os.environ.items() if before.get(k) != v}
     return Preloaded(base_path, import_time_environment(before), added, tuple(dict.fromkeys(imported)))
 

@@ -52,8 +52,15 @@ def test_deploy_serves_the_champion_in_memory_and_a_failed_start_keeps_it(tmp_pa
         scoped_mlflow(registered.tracking_uri),
         mlflow.start_run(experiment_id=mlflow.get_experiment_by_name(DATASET).experiment_id),  # type: ignore[union-attr]
     ):
+        # as the kit logs its models (cloudpickle, requirements given): MLflow's default format imports skops, which
+        # looks up types in every loaded module (9 s in a test process that loaded the Pulumi program), and
+        # inferring the requirements runs the model in a child process
         unsigned = mlflow.sklearn.log_model(
-            DummyClassifier().fit([[0.0]], [0]), name="model", registered_model_name=DATASET
+            DummyClassifier().fit([[0.0]], [0]),
+            name="model",
+            registered_model_name=DATASET,
+            serialization_format="cloudpickle",
+            pip_requirements=["scikit-learn"],
         )
     with pytest.raises(HostingError, match="did not become healthy: ModelLoadError"):
         deploy_model(platform, DATASET, str(unsigned.registered_model_version))
