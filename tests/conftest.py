@@ -22,6 +22,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # 2-core machine wait at every barrier for a descheduled sibling (test_compiled.py: 79 s wall for 16 s of CPU with
 # the default, 28 s with one thread). Set before sklearn loads its OpenMP runtime; a value already set is kept.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# What a developer's shell may set that no test may see (each test's settings are its own).
+_DEVELOPERS_VARIABLES = ("MLOPS_", "AWS_", "LOCALSTACK_", "MLFLOW_TRACKING_", "MLFLOW_REGISTRY_")
 pytest_plugins = [
     "tests.support.localstack",  # localstack_endpoint: a session LocalStack, skipped where it cannot run
     "tests.support.gcp",  # gcp_clients: the session's Google emulators (GCS, Pub/Sub, Firestore)
@@ -33,7 +35,7 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Itera
     """Keep the developer's own MLOPS_*/MLFLOW_* variables, config file and AWS profile out of every test, and
     one test's MLflow URIs out of the next (MLflow keeps them process-wide)."""
     for name in list(os.environ):
-        if name.startswith(("MLOPS_", "AWS_", "LOCALSTACK_", "MLFLOW_TRACKING_", "MLFLOW_REGISTRY_")):
+        if name.startswith(_DEVELOPERS_VARIABLES):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MLOPS_CONFIG_FILE", str(tmp_path / "absent-mlops.yaml"))
     # No test's `mlops local up` starts a Spark Connect server (a JVM that would outlive the test): the tests of
@@ -58,12 +60,19 @@ def _forget_mlflow_uris() -> None:
 
 @pytest.fixture(scope="session")
 def emulator_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A moto server for the whole test session, out of process; stopped by PID when the session ends."""
+    """A moto server for the whole test session, out of process, and the warm command server `mlops local up`
+    starts beside it: the model servers, pipeline steps and job drivers of the tests on this emulator fork from it
+    instead of importing their libraries again (~2.4 s of CPU each). Both stopped by PID when the session ends;
+    the cold starts are run by the tests with state dirs of their own."""
+    from mlops.local import warm_cli
+
     state_dir = tmp_path_factory.mktemp("mlops-state")
     emulator.up(state_dir / "emulator")
+    warm_cli.up(state_dir, {k: v for k, v in os.environ.items() if not k.startswith(_DEVELOPERS_VARIABLES)})
     try:
         yield state_dir
     finally:
+        warm_cli.down(state_dir)
         emulator.down(state_dir / "emulator")
 
 
@@ -85,8 +94,9 @@ def platform(emulator_state_dir: Path) -> Platform:
     """The infra program applied once per test session for stack ``local`` to the session's emulator.
 
     The outputs file is written under the session's state dir and loaded back as :class:`StackOutputs`. Its job
-    runs start JVMs of their own and its commands run cold, whatever the environment says (a test that wants the
-    warm Spark server asks for ``warm_platform``, tests/integration/jobs/conftest.py).
+    runs start JVMs of their own (a test that wants the warm Spark server asks for ``warm_platform``,
+    tests/integration/jobs/conftest.py) and its processes fork from the session's warm command server, whatever
+    the environment says.
     """
     from infra.runner import run_program
     from mlops.local.apply.engine import provision_platform
@@ -96,7 +106,7 @@ def platform(emulator_state_dir: Path) -> Platform:
         state_dir=emulator_state_dir,
         stack="local",
         local_spark={"enabled": False},
-        local_cli={"enabled": False},
+        local_cli={"enabled": True},
     )
     return provision_platform(settings, REPO_ROOT, runner=run_program)
 

@@ -122,6 +122,9 @@ def _server_env(platform: Platform, container: Container) -> dict[str, str]:
     # the container's own services (online feature store, model packages) are wired from the kit's settings
     env["MLOPS_TARGET"] = platform.settings.target
     env["MLOPS_REGION"] = platform.settings.region
+    # the platform's own, not the caller's environment's or `.mlops`: where its warm command server is found (which
+    # forks the server, :func:`launch`), as for the pipeline steps and Vertex's containers
+    env["MLOPS_STATE_DIR"] = str(platform.settings.state_dir.resolve())
     if clients.endpoint_url:
         env["MLOPS_ENDPOINT_URL"] = clients.endpoint_url
     return env
