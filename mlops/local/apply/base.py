@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
-from pulumi.runtime import rpc
 
 from mlops.adapters.aws.clients import ClientFactory
 from mlops.errors import LocalApplyError
@@ -83,6 +82,9 @@ def applied(physical_id: str, inputs: Mapping[str, Any], outcome: Outcome, **out
 def revealed(value: Any) -> Any:
     """``value`` with every Pulumi secret (the SDK's wrapper, as the mocks receive it) replaced by what it holds:
     the handlers put the real value into the emulator, as the provider does into AWS."""
+    # Imported here: `mlops local status` reads the ledger (this module's outcomes) without the Pulumi SDK (1.8 s).
+    from pulumi.runtime import rpc
+
     if isinstance(value, Mapping):
         if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
             return revealed(value.get("value"))
