@@ -1,4 +1,4 @@
-"""Three costs of moto's in-memory backends that grow with the data, made proportional to the request instead.
+"""Costs of moto's server that grow with the data or come with every request, made proportional to the request.
 
 The embedded emulator (``mlops.local.moto_server``) applies them before moto serves its first request; the
 answers do not change (tests/unit/test_moto_fixes.py runs each replacement and moto's own side by side):
@@ -8,7 +8,10 @@ answers do not change (tests/unit/test_moto_fixes.py runs each replacement and m
   more, as the stream grows (the demo's produce step, benchmarks/stream.py);
 - a Kinesis shard's GetRecords walks the shard from its first record to the caller's position, once per call;
 - a DynamoDB item re-measures every attribute it already has each time one is added (quadratic in the item's
-  attribute count): 5,600 online-store items of 16 attributes cost 1.9 s of the server's CPU.
+  attribute count): 5,600 online-store items of 16 attributes cost 1.9 s of the server's CPU;
+- every request lists moto's package directory (``list_of_moto_modules``: a listdir and ~160 ``isdir``, 0.65 ms)
+  to see whether its Host header names a service, which it never does for a client of the server; the listing
+  is made once (the installed moto does not change while it runs).
 
 Each replacement keeps moto's results, its exceptions and its quirks (what its GetRecords loop does with a limit
 of 0 or less). The moto versions the project allows (``moto>=5.2,<6``) have these methods; :func:`apply` raises
@@ -18,12 +21,14 @@ when one is missing, so a moto that changed them fails at the server's start, no
 from __future__ import annotations
 
 import bisect
+import functools
+from types import ModuleType
 from typing import Any
 
 # moto's own limit for an item (dynamo_type.LimitedSizeDict): between DynamoDB's measured 409 and 410 KB.
 ITEM_SIZE_LIMIT = 405_000
 _APPLIED: list[str] = []
-_ORIGINALS: dict[tuple[type, str], Any] = {}
+_ORIGINALS: dict[tuple[Any, str], Any] = {}
 
 
 def newest_sequence_number(shard: Any) -> int:
@@ -69,15 +74,28 @@ def item_init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -
     dict.update(self.attrs, converted)  # measured above; LimitedSizeDict.__setitem__ would measure again
 
 
+@functools.cache
+def moto_modules() -> tuple[str, ...]:
+    """moto's ``backends.list_of_moto_modules``, listed once: its service packages, in name order."""
+    return tuple(original(_backends(), "list_of_moto_modules")())
+
+
+def _backends() -> Any:
+    from moto import backends
+
+    return backends
+
+
 def _replace(owner: Any, name: str, replacement: Any) -> None:
     if not callable(getattr(owner, name, None)):
-        raise RuntimeError(f"moto changed: {owner.__module__}.{owner.__name__}.{name} is gone; update {__name__}")
+        where = owner.__name__ if isinstance(owner, ModuleType) else f"{owner.__module__}.{owner.__name__}"
+        raise RuntimeError(f"moto changed: {where}.{name} is gone; update {__name__}")
     _ORIGINALS[(owner, name)] = getattr(owner, name)
     setattr(owner, name, replacement)
     _APPLIED.append(f"{owner.__name__}.{name}")
 
 
-def original(owner: type, name: str) -> Any:
+def original(owner: Any, name: str) -> Any:
     """moto's own ``owner.name``, whether or not :func:`apply` replaced it in this process."""
     return _ORIGINALS.get((owner, name), getattr(owner, name))
 
@@ -93,4 +111,5 @@ def apply() -> list[str]:
     _replace(Shard, "get_min_sequence_number", oldest_sequence_number)
     _replace(Shard, "get_records", records_after)
     _replace(Item, "__init__", item_init)
+    _replace(_backends(), "list_of_moto_modules", moto_modules)
     return list(_APPLIED)

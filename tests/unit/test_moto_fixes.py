@@ -87,7 +87,17 @@ def test_the_emulators_process_installs_every_replacement() -> None:
         "Shard.get_min_sequence_number",
         "Shard.get_records",
         "Item.__init__",
+        "moto.backends.list_of_moto_modules",
     ]
+
+
+def test_motos_service_modules_are_listed_once_with_motos_answer() -> None:
+    from moto import backends
+
+    listed = moto_fixes.moto_modules()
+    assert listed == tuple(moto_fixes.original(backends, "list_of_moto_modules")())
+    assert {"s3", "kinesis", "dynamodb", "sagemaker"} <= set(listed) and "core" in listed
+    assert moto_fixes.moto_modules() is listed  # the same listing, not made again
 
 
 def test_a_moto_without_a_replaced_method_stops_the_server_naming_it() -> None:
