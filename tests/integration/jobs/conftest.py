@@ -38,10 +38,12 @@ def warm_platform(platform: Platform, warm_spark: Any) -> Platform:
     return build_platform(settings, platform.outputs)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def spark(warm_spark: Any) -> Iterator[SparkSession]:
-    """A Spark Connect session of the warm server (UTC, few shuffle partitions), released at the end. The token
-    travels in the URL: a local channel to ``localhost`` carries it without TLS."""
+    """A Spark Connect session of the warm server (UTC, few shuffle partitions), released after the module: a
+    session left active in the test process is found by MLflow (``start_run`` asks the active Spark session whether
+    it runs on Databricks), in whatever test comes next. The token travels in the URL: a local channel to
+    ``localhost`` carries it without TLS."""
     from pyspark.sql import SparkSession
 
     session = SparkSession.builder.remote(f"{warm_spark.remote_url}/;token={warm_spark.token}").create()

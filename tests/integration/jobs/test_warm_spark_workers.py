@@ -1,15 +1,25 @@
 """The warm Spark Connect server's Python workers: forked by its warm interpreter, and run as Spark's own (cold)
-when that interpreter is gone."""
+when that interpreter is gone. A server of this module's own: the test stops its interpreter, which the other
+jobs tests' shared server must keep."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mlops.platform import Platform
+from tests.integration.jobs.conftest import warm_spark_server
 
-pytestmark = [pytest.mark.emulator, pytest.mark.spark]
+pytestmark = pytest.mark.spark
+
+
+@pytest.fixture(scope="module")
+def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Any]]:
+    state_dir = tmp_path_factory.mktemp("warm-workers")
+    with warm_spark_server(state_dir) as state:
+        yield state_dir, state
 
 
 _PROBE = """
@@ -51,11 +61,12 @@ def _daemon_parent(state: Any) -> int:
 
 
 def test_a_sessions_python_workers_fork_from_the_warm_interpreter_and_run_cold_without_it(
-    warm_platform: Platform, warm_spark: Any
+    own_server: tuple[Path, Any],
 ) -> None:
     from mlops.local import spark_connect, warm_cli
 
-    directory = spark_connect.spark_dir(warm_platform.settings.state_dir)
+    state_dir, warm_spark = own_server
+    directory = spark_connect.spark_dir(state_dir)
     record = warm_cli.read_record(directory)
     assert record is not None and warm_cli.is_ours(record)
     assert _daemon_parent(warm_spark) == record.pid  # forked by the warm interpreter, not started by the JVM
