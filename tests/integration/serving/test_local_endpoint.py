@@ -21,7 +21,7 @@ from mlops.registry.session import scoped_mlflow
 from serving.deploy import deploy_model, hosting_spec
 from serving.errors import DeploymentError
 from tests.support.short_bakes import with_short_bakes
-from tests.unit.serving.model_support import DATASET, RegisteredModel, train_and_register
+from tests.unit.serving.model_support import DATASET, RegisteredModel, local_experiment, train_and_register
 
 pytestmark = [pytest.mark.emulator, pytest.mark.server]
 
@@ -121,15 +121,15 @@ def test_bad_input_gets_4xx_and_the_server_keeps_serving(
 
 
 def test_a_deployment_that_fails_its_health_check_never_takes_traffic(
-    platform: Platform, registered: RegisteredModel, route: endpoint_runner.EndpointRoute
+    platform: Platform, registered: RegisteredModel, route: endpoint_runner.EndpointRoute, tmp_path: Path
 ) -> None:
     import mlflow
     from sklearn.dummy import DummyClassifier
 
     with scoped_mlflow(registered.tracking_uri):
-        experiment = mlflow.get_experiment_by_name(DATASET)
-        assert experiment is not None
-        with mlflow.start_run(experiment_id=experiment.experiment_id):
+        # the session's store may hold a pipeline's experiment of this name, its artifacts on the emulator's S3
+        experiment = local_experiment(mlflow.MlflowClient(), DATASET, tmp_path / "artifacts")
+        with mlflow.start_run(experiment_id=experiment):
             # no signature: the server refuses to serve it and exits during start-up
             model = DummyClassifier().fit([[0.0]], [0])
             info = mlflow.sklearn.log_model(

@@ -99,6 +99,20 @@ def _pipeline(seed: int, refuse_negative: bool, shipped: bool) -> Any:
     return Pipeline([*guard, ("columns", columns), ("model", estimator)])
 
 
+def local_experiment(client: Any, name: str, artifacts: Path) -> str:
+    """The id of an experiment for ``name`` whose artifacts stay on this machine (under ``artifacts``): a store
+    shared with the session's platform may already hold an experiment of this name whose artifacts go to the
+    emulator's S3 (a pipeline run created it), which this process has no endpoint for; such a store gets an
+    experiment of its own."""
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None and not experiment.artifact_location.startswith("file:"):
+        name = f"{name}-local-artifacts"
+        experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return str(experiment.experiment_id)
+    return str(client.create_experiment(name, artifact_location=artifacts.resolve().as_uri()))
+
+
 def train_and_register(
     tracking_dir: Path,
     name: str = DATASET,
@@ -121,21 +135,7 @@ def train_and_register(
     # MLflow's process-wide URIs only for this registration (left set, they would leak into later tests)
     with scoped_mlflow(tracking_uri):
         client = mlflow.MlflowClient(tracking_uri, registry_uri=tracking_uri)
-        # The model's artifacts stay on this machine: a store shared with the session's platform may already hold
-        # an experiment of this name whose artifacts go to the emulator's S3 (a pipeline run created it), which
-        # this process has no endpoint for; such a store gets an experiment of its own.
-        artifacts = (tracking_dir / "artifacts").resolve().as_uri()
-        experiment = client.get_experiment_by_name(name)
-        if experiment is not None and not experiment.artifact_location.startswith("file:"):
-            experiment = client.get_experiment_by_name(f"{name}-local-artifacts")
-            name_of_experiment = f"{name}-local-artifacts"
-        else:
-            name_of_experiment = name
-        experiment_id = (
-            experiment.experiment_id
-            if experiment
-            else client.create_experiment(name_of_experiment, artifact_location=artifacts)
-        )
+        experiment_id = local_experiment(client, name, tracking_dir / "artifacts")
         predict_fn = "predict_proba" if shipped else "predict"
         with mlflow.start_run(experiment_id=experiment_id):
             info = mlflow.sklearn.log_model(
