@@ -16,11 +16,10 @@ bash scripts/localstack-venv.sh
 echo "==> pytest"
 # On every core (PYTEST_WORKERS=0: in this process); a file's tests stay on one worker (--dist loadfile), so its
 # module fixtures are built once; each worker has its own session fixtures (emulator, platform: own ports and
-# state dirs). Files are handed out in collection order (--no-loadscope-reorder): the slowest first
-# (tests/conftest.py: SLOWEST_FIRST), so the workers finish together. The 20 slowest tests are listed at the end (--durations=20 in pyproject's addopts).
+# state dirs). The 20 slowest tests are listed at the end (--durations=20 in pyproject's addopts).
 set +e
 started=$SECONDS
-pytest -n "${PYTEST_WORKERS:-auto}" --dist loadfile --no-loadscope-reorder "$@"
+pytest -n "${PYTEST_WORKERS:-auto}" --dist loadfile "$@"
 code=$?
 set -e
 echo "==> pytest took $((SECONDS - started)) s"

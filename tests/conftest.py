@@ -111,40 +111,6 @@ def platform(emulator_state_dir: Path) -> Platform:
     return provision_platform(settings, REPO_ROOT, runner=run_program)
 
 
-# The suite's slowest files (each one unit of work for `--dist loadfile`), slowest first: scripts/test.sh keeps
-# this order (`--no-loadscope-reorder`; xdist's own order puts files with fewer tests last, so the main job's 100 s
-# started after 380 s and the run ended with one worker idle). A file not listed runs after these, in collection
-# order; the list only orders, it selects nothing.
-SLOWEST_FIRST = (
-    "tests/integration/test_demo.py",
-    "tests/integration/test_every_task.py",
-    "tests/integration/release/test_rehearsal.py",
-    "tests/integration/gcp/test_local_gcp_pipeline.py",
-    "tests/integration/jobs/test_cold_spark.py",
-    "tests/integration/test_warm_cli.py",
-    "tests/contract/test_events.py",
-    "tests/integration/test_emulator_lifecycle.py",
-    "tests/integration/jobs/test_output_identity.py",
-    "tests/integration/release/test_images.py",
-    "tests/contract/test_table_store.py",
-    "tests/integration/monitoring/test_retraining_loop.py",
-    "tests/integration/jobs/test_feature_parity.py",
-    "tests/integration/gcp/test_dataproc_jobs.py",
-    "tests/integration/jobs/test_jvm_scratch.py",
-    "tests/contract/test_metrics.py",
-    "tests/contract/test_alarms.py",
-    "tests/contract/test_endpoint.py",
-    "tests/integration/serving/test_local_endpoint.py",
-    "tests/integration/serving/test_memory_deploy.py",
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The files of :data:`SLOWEST_FIRST` first, in its order; the tests of a file keep theirs."""
-    rank = {path: position for position, path in enumerate(SLOWEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
-
-
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """No process may outlive the test session: any child still running, and any process working in the
     session's temporary directories (a detached model server whose CLI has exited), is killed and fails the run."""
