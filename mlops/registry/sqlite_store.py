@@ -41,7 +41,8 @@ def ensure_store(tracking_uri: str) -> None:
     an existing file: nothing)."""
     database = database_of(tracking_uri)
     if database is not None and not database.exists():
-        create_store(database)
+        with contextlib.suppress(OSError):  # no template here: MLflow makes the store itself, as without the kit
+            create_store(database)
 
 
 def create_store(database: Path) -> None:
@@ -56,6 +57,9 @@ def create_store(database: Path) -> None:
         os.link(staged, database)
     except FileExistsError:
         pass
+    except OSError:  # a filesystem without hard links: moved into place unless another process made it meanwhile
+        if not database.exists():
+            os.replace(staged, database)
     finally:
         staged.unlink(missing_ok=True)
 

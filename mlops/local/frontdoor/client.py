@@ -25,8 +25,8 @@ def frontdoor_url(settings: Settings) -> str | None:
 
 def flush(url: str, timeout: float = 30.0) -> dict[str, int]:
     """Make the front door publish its metrics and write its capture now; returns how many of each."""
-    from mlops.local import loopback  # on first use (httpx), as the CloudWatch adapter: `frontdoor_url` serves
-    # `mlops predict`
+    # Imported on first use (it brings httpx), as the CloudWatch adapter: `frontdoor_url` serves `mlops predict`.
+    from mlops.local import loopback
 
     answer = loopback.post(url + "/_mlops/flush", timeout=timeout)
     answer.raise_for_status()

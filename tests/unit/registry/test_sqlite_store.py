@@ -4,6 +4,7 @@ schema, with its Default experiment; the template is migrated once per MLflow ve
 from __future__ import annotations
 
 import importlib.metadata
+import os
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,28 @@ def test_an_unwritable_cache_makes_the_template_for_this_process_only(
     sqlite_store.create_store(database)
     assert not sqlite_store.template().is_relative_to(blocker)
     assert [e.name for e in MlflowClient(tracking_uri=f"sqlite:///{database}").search_experiments()] == ["Default"]
+
+
+def test_a_filesystem_without_hard_links_gets_the_copy_moved_into_place(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_links(*_: object) -> None:
+        raise PermissionError("hard links are not supported here")
+
+    monkeypatch.setattr(os, "link", no_links)
+    database = tmp_path / "store" / "mlflow.db"
+    sqlite_store.create_store(database)
+    assert [e.name for e in MlflowClient(tracking_uri=f"sqlite:///{database}").search_experiments()] == ["Default"]
+    assert [p.name for p in database.parent.iterdir()] == ["mlflow.db"]  # no staged copy left behind
+
+
+def test_without_a_template_a_block_leaves_the_new_store_to_mlflow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def nowhere() -> Path:
+        raise OSError("no directory to make the MLflow store template in")
+
+    monkeypatch.setattr(sqlite_store, "template", nowhere)
+    database = tmp_path / "new" / "mlflow.db"
+    with MlflowConnection(f"sqlite:///{database}").session() as client:
+        assert [e.name for e in client.search_experiments()] == ["Default"]
