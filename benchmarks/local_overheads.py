@@ -1,7 +1,7 @@
 """Benchmark: four per-call costs of the local platform, each beside what it replaced, in one run (CPU seconds of
 this process, or of a forked child where the cost is the child's).
 
-    .venv/bin/python benchmarks/local_overheads.py [--repeat 20]
+    .venv/bin/python -m benchmarks.local_overheads [--repeat 20]
 
 1. Loopback HTTP (a health poll): ``httpx.get`` (a new client, the CA bundle loaded, per call) vs
    :mod:`mlops.local.loopback` (one client per process), against a refused port, as a poll of a starting server;
