@@ -51,7 +51,7 @@ def create_store(database: Path) -> None:
     if database.exists():
         return
     database.parent.mkdir(parents=True, exist_ok=True)
-    staged = database.with_name(f".{database.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    staged = _staged(database)
     shutil.copyfile(template(), staged)
     try:
         os.link(staged, database)
@@ -78,6 +78,11 @@ def template() -> Path:
         return made
 
 
+def _staged(path: Path) -> Path:
+    """Where this thread writes ``path`` before putting it in place whole (hidden, beside it)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+
+
 def _cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "mlops-kit"
@@ -95,7 +100,7 @@ def _template_in(directory: Path, version: str) -> Path | None:
     path = directory / f"mlflow-{version}-empty.db"
     if path.exists():
         return path
-    staged = directory / f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
+    staged = _staged(path)
     try:
         directory.mkdir(parents=True, exist_ok=True)
         _migrate_empty(staged)
