@@ -166,7 +166,14 @@ class LocalBatchController:
                 env.update(warm_spark_env(self._settings))
                 self._move(record, RUNNING)
                 command = [sys.executable, str(script), *pyspark.get("args", [])]
-                outcome = run_script(command, env, ttl, sink.add, warm_state_dir=warm_driver_dir(self._settings))
+                outcome = run_script(
+                    command,
+                    env,
+                    ttl,
+                    sink.add,
+                    warm_state_dir=warm_driver_dir(self._settings),
+                    class_archive=self._settings.local_spark.class_archive,
+                )
             sink.flush()  # before the end is recorded: a reader that sees the end finds the whole output
             succeeded = outcome.exit_code == 0 and not outcome.timed_out
             self._move(record, SUCCEEDED if succeeded else FAILED, "" if succeeded else error_of(outcome, ttl, "ttl"))

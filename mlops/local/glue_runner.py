@@ -157,8 +157,10 @@ class LocalGlueRunner:
             ]
             timeout_s = float(job["Timeout"]) * 60 if job.get("Timeout") else None
             warm = job_process.warm_driver_dir(self._clients.settings)
+            archive = self._clients.settings.local_spark.class_archive
+            command = [sys.executable, str(script), *argv]
             try:
-                outcome = run_script([sys.executable, str(script), *argv], env, timeout_s, emit, warm_state_dir=warm)
+                outcome = run_script(command, env, timeout_s, emit, warm_state_dir=warm, class_archive=archive)
             except BaseException as exc:  # Ctrl-C or an error here: the tree is stopped, the run recorded FAILED
                 interruption = exc
                 outcome = ScriptOutcome(-1, [], timed_out=False, interrupted=type(exc).__name__)

@@ -24,7 +24,7 @@ import psutil
 
 from mlops.contracts import JOB_RESULT_FILE_ENV, JOB_SPARK_MASTER_ENV
 from mlops.datasets import DATASETS_DIR_ENV, env_datasets_dir
-from mlops.local import spark_connect
+from mlops.local import jvm_archive, spark_connect
 from mlops.local.processes import start_watched, stop_after, stop_watched
 from mlops.local.warm_python import run_script_served
 from mlops.settings import Settings
@@ -87,13 +87,15 @@ class ScriptOutcome:
     interrupted: str | None = None  # what stopped the runner itself (Ctrl-C, an error), if anything
 
 
-def jvm_scratch_env(home: Path) -> dict[str, str]:
+def jvm_scratch_env(home: Path, *, class_archive: bool = True) -> dict[str, str]:
     """The job's own JVM keeps its temporary files (``java.io.tmpdir``: Spark's ``artifacts-*`` and ``spark-*``
     directories; ``SPARK_LOCAL_DIRS``: shuffle and blocks) in the run's directory: the JVM deletes them only when it
-    exits normally, and a killed run's would outlive it in the machine's /tmp."""
+    exits normally, and a killed run's would outlive it in the machine's /tmp. With ``class_archive`` it maps the
+    Spark class archive when one was made (:mod:`mlops.local.jvm_archive`)."""
     scratch = home / "jvm-tmp"
     scratch.mkdir(parents=True, exist_ok=True)
-    java_options = shlex.quote(" ".join([f"-Djava.io.tmpdir={scratch}", *COLD_JVM_OPTIONS]))
+    archive = jvm_archive.java_options(spark_connect.spark_home()) if class_archive else []
+    java_options = shlex.quote(" ".join([f"-Djava.io.tmpdir={scratch}", *COLD_JVM_OPTIONS, *archive]))
     return {
         "PYSPARK_SUBMIT_ARGS": f"--driver-java-options {java_options} pyspark-shell",
         "SPARK_LOCAL_DIRS": str(scratch),
@@ -107,12 +109,14 @@ def run_script(
     on_line: Callable[[str], None],
     *,
     warm_state_dir: Path | None = None,
+    class_archive: bool = True,
 ) -> ScriptOutcome:
     """Run ``command`` supervised (see the module's docstring) in its directory ``env["HOME"]`` (its JVM's scratch
     files there too), handing each output line to ``on_line``; stop it after ``timeout_s``. An interrupt or error
     here stops the tree and goes on. With ``warm_state_dir``, the driver forks from that state dir's warm command
-    server when one serves it (its libraries imported: ~1.5 s less per run), with the same guarantees."""
-    env = {**env, **jvm_scratch_env(Path(env["HOME"]))}
+    server when one serves it (its libraries imported: ~1.5 s less per run), with the same guarantees. With
+    ``class_archive`` its JVM maps the Spark class archive when one was made."""
+    env = {**env, **jvm_scratch_env(Path(env["HOME"]), class_archive=class_archive)}
     tail: list[str] = []
 
     def keep(line: str) -> None:

@@ -32,6 +32,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -40,7 +41,7 @@ import psutil
 
 from mlops.contracts import JOB_SPARK_REMOTE_ENV
 from mlops.errors import EmulatorError
-from mlops.local import warm_cli
+from mlops.local import jvm_archive, warm_cli
 from mlops.local.processes import command_line, terminate
 from mlops.local.spark_daemon import PRELOAD as WARM_PRELOAD
 from mlops.local.spark_daemon import WARM_DIR_ENV
@@ -174,9 +175,17 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def server_command(home: Path, port: int, driver_memory: str, cores: int, scratch: Path | None = None) -> list[str]:
+def server_command(
+    home: Path,
+    port: int,
+    driver_memory: str,
+    cores: int,
+    scratch: Path | None = None,
+    *,
+    java_options: Sequence[str] = (),
+) -> list[str]:
     """``spark-submit`` of the Spark Connect server: loopback, one port, bounded memory, no UI, its temporary
-    files in ``scratch``."""
+    files in ``scratch``, its JVM given ``java_options`` (those of :func:`mlops.local.jvm_archive.java_options`)."""
     confs = {
         "spark.connect.grpc.binding.address": HOST,
         "spark.connect.grpc.binding.port": str(port),
@@ -193,8 +202,12 @@ def server_command(home: Path, port: int, driver_memory: str, cores: int, scratc
     }
     command = [str(home / "bin" / "spark-submit"), "--class", SERVER_CLASS, "--name", "mlops-spark-connect"]
     command += ["--master", f"local[{cores}]", "--driver-memory", driver_memory]
+    options = list(java_options)
     if scratch is not None:  # its temporary files in the state dir (a killed JVM leaves them behind)
-        command += ["--driver-java-options", f"-Djava.io.tmpdir={scratch}", "--conf", f"spark.local.dir={scratch}"]
+        options = [f"-Djava.io.tmpdir={scratch}", *options]
+        command += ["--conf", f"spark.local.dir={scratch}"]
+    if options:
+        command += ["--driver-java-options", " ".join(options)]
     for key, value in confs.items():
         command += ["--conf", f"{key}={value}"]
     return [*command, "spark-internal"]
@@ -227,9 +240,16 @@ def inherited_env() -> dict[str, str]:
 
 
 def up(
-    spark_dir: Path, *, driver_memory: str = "1g", cores: int | None = None, port: int | None = None
+    spark_dir: Path,
+    *,
+    driver_memory: str = "1g",
+    cores: int | None = None,
+    port: int | None = None,
+    class_archive: bool = True,
 ) -> tuple[SparkConnectState, bool]:
-    """Start the server, or reuse the running one recorded in ``spark_dir``. Returns it and whether it started."""
+    """Start the server, or reuse the running one recorded in ``spark_dir``. Returns it and whether it started.
+    With ``class_archive`` its JVM maps the Spark class archive, made first if there is none
+    (:mod:`mlops.local.jvm_archive`)."""
     current = status(spark_dir)
     if current.health == "running" and current.state is not None:
         running = current.state  # its workers' warm interpreter again, if it was stopped
@@ -238,6 +258,7 @@ def up(
     if current.state is not None:
         down(spark_dir)
     home = spark_home()
+    archive = jvm_archive.ensure(home, inherited_env()) if class_archive else None  # made once per Spark and JDK
     chosen = port or _free_port()
     if _listening(HOST, chosen):
         raise SparkConnectError(f"port {chosen} on {HOST} is already taken: cannot start Spark Connect there")
@@ -249,8 +270,10 @@ def up(
     scratch.mkdir()
     env = server_env(home, token, spark_dir)
     with (spark_dir / LOGFILE).open("ab") as log:
+        log.write(_archive_line(archive).encode())
+        java_options = jvm_archive.java_options(home) if archive is not None else []
         process = subprocess.Popen(
-            server_command(home, chosen, driver_memory, used_cores, scratch),
+            server_command(home, chosen, driver_memory, used_cores, scratch, java_options=java_options),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -264,6 +287,16 @@ def up(
     _wait_listening(process, state, spark_dir / LOGFILE)
     _write_state(spark_dir, state)
     return state, True
+
+
+def _archive_line(archive: jvm_archive.ArchiveOutcome | None) -> str:
+    if archive is None:
+        return "mlops: the Spark class archive is off (local_spark.class_archive)\n"
+    if archive.made:
+        return f"mlops: Spark class archive made in {archive.seconds:.0f} s: {archive.path}\n"
+    if archive.path is not None:
+        return f"mlops: Spark class archive {archive.path}\n"
+    return f"mlops: no Spark class archive (the JVM loads every class from the jars): {archive.detail}\n"
 
 
 def _warm_workers_up(spark_dir: Path, env: dict[str, str], jvm: int) -> None:
@@ -319,4 +352,6 @@ def up_for(state_dir: Path, settings: LocalSparkSettings) -> tuple[SparkConnectS
     if not settings.enabled:
         down(directory)
         return None
-    return up(directory, driver_memory=settings.driver_memory, cores=settings.cores)
+    return up(
+        directory, driver_memory=settings.driver_memory, cores=settings.cores, class_archive=settings.class_archive
+    )

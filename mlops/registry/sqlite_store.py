@@ -5,7 +5,7 @@ migrations, ~1.6 s of CPU per store (0.03 s for a copy). The kit makes one per s
 stack of `mlops release rehearse`, the GCP stacks) and one per ``memory`` registry.
 
 The first store made with an installed MLflow version is migrated by MLflow itself, without any experiment, and
-kept as the template in the user's cache (``$XDG_CACHE_HOME/mlops-kit``, else ``~/.cache/mlops-kit``); later
+kept as the template in the user's cache (:func:`mlops.user_cache.cache_dir`); later
 stores are copies of it. Opening a copy, MLflow finds every table at its newest revision (it checks) and adds its
 ``Default`` experiment, as it does in a store it migrated. Where the cache cannot be written, the template is made
 in a temporary directory for this process.
@@ -21,6 +21,8 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
+
+from mlops.user_cache import cache_dir
 
 SQLITE_PREFIX = "sqlite:///"
 _lock = threading.Lock()
@@ -71,7 +73,7 @@ def template() -> Path:
         known = _made.get(version)
         if known is not None and known.exists():
             return known
-        made = _template_in(_cache_dir(), version) or _template_in(_process_dir(), version)
+        made = _template_in(cache_dir(), version) or _template_in(_process_dir(), version)
         if made is None:
             raise OSError("no directory to make the MLflow store template in")
         _made[version] = made
@@ -81,11 +83,6 @@ def template() -> Path:
 def _staged(path: Path) -> Path:
     """Where this thread writes ``path`` before putting it in place whole (hidden, beside it)."""
     return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-
-
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "mlops-kit"
 
 
 def _process_dir() -> Path:

@@ -8,10 +8,15 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+import pytest
+
 from mlops.local.job_process import COLD_JVM_OPTIONS, jvm_scratch_env
 
 
-def test_the_cold_runs_jvm_gets_the_quick_compiler_the_serial_collector_and_its_scratch_dir(tmp_path: Path) -> None:
+def test_the_cold_runs_jvm_gets_the_quick_compiler_the_serial_collector_and_its_scratch_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # no Spark class archive
     env = jvm_scratch_env(tmp_path)
     submit = shlex.split(env["PYSPARK_SUBMIT_ARGS"])
     assert submit[0] == "--driver-java-options" and submit[-1] == "pyspark-shell"
