@@ -11,7 +11,8 @@ an archive of what a run loaded with ``-XX:ArchiveClassesAtExit``): about 45% le
   :mod:`mlops.local.jvm_archive_workload`, which does what the jobs do (Arrow frames, ``mapInArrow`` in Python
   workers, windows, aggregates, joins) in a classic session and, in the same JVM, through Spark Connect;
 - it is kept in the user's cache (:func:`mlops.user_cache.cache_dir`), named by pyspark's version and a digest of
-  the JDK and of the jars (names, sizes, times): another installation makes an archive of its own;
+  the JDK and of the jars (names, sizes, times): another installation makes an archive of its own. Making one
+  removes those of distributions that are gone or were upgraded (:func:`prune`: 190 MB each);
 - the JVM checks the archive against its own JDK and class path when it starts and maps nothing when they differ:
   it then loads from the jars as without one (the options turn its CDS log off, so that case prints nothing).
   A JVM started before any archive exists runs as before.
@@ -23,6 +24,7 @@ import contextlib
 import fcntl
 import hashlib
 import importlib.metadata
+import json
 import os
 import shlex
 import shutil
@@ -66,13 +68,23 @@ def archive_path(home: Path) -> Path | None:
     java = java_binary()
     if java is None:
         return None
-    digest = hashlib.sha256()
     runtime_image = java.parent.parent / "lib" / "modules"  # the JDK's own classes: changes with any JDK update
-    for path in [java, runtime_image, *sorted((home / "jars").glob("*.jar"))]:
+    key = hashlib.sha256(f"{_files_digest([java, runtime_image])}:{jars_digest(home)}".encode()).hexdigest()
+    return cache_dir() / f"spark-{_pyspark_version()}-{key[:16]}.jsa"
+
+
+def jars_digest(home: Path) -> str:
+    """A digest of the jars of the Spark distribution at ``home`` (their paths, sizes and times)."""
+    return _files_digest(sorted((home / "jars").glob("*.jar")))
+
+
+def _files_digest(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
         with contextlib.suppress(OSError):
             stat = path.stat()
             digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
-    return cache_dir() / f"spark-{_pyspark_version()}-{digest.hexdigest()[:16]}.jsa"
+    return digest.hexdigest()
 
 
 def java_options(home: Path) -> list[str]:
@@ -98,7 +110,7 @@ def ensure(home: Path, env: Mapping[str, str], *, timeout_s: float = BUILD_TIMEO
                 return ArchiveOutcome(None, False, detail="another process is making it")
             if path.is_file():
                 return ArchiveOutcome(path, False)
-            return _make(path, env, timeout_s)
+            return _make(home, path, env, timeout_s)
     except OSError as exc:
         return ArchiveOutcome(None, False, detail=f"cannot write {path.parent}: {exc}")
 
@@ -118,8 +130,9 @@ def _exclusive(lock_file: Path) -> Iterator[bool]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _make(path: Path, env: Mapping[str, str], timeout_s: float) -> ArchiveOutcome:
-    """Run the workload with the JVM dumping what it loaded into a staged file, then put that file in place."""
+def _make(home: Path, path: Path, env: Mapping[str, str], timeout_s: float) -> ArchiveOutcome:
+    """Run the workload with the JVM dumping what it loaded into a staged file, then put that file in place (with
+    a note of the Spark distribution it is for) and remove the archives nothing can use any more."""
     started = time.monotonic()
     staged = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     scratch = Path(tempfile.mkdtemp(prefix="mlops-jvm-archive-"))
@@ -137,13 +150,38 @@ def _make(path: Path, env: Mapping[str, str], timeout_s: float) -> ArchiveOutcom
         if result.returncode != 0 or not staged.is_file() or staged.stat().st_size == 0:
             tail = (result.stdout + result.stderr).strip().splitlines()[-_TAIL:]
             return ArchiveOutcome(None, False, time.monotonic() - started, _failure(result.returncode, tail))
+        _sidecar(path).write_text(json.dumps({"spark_home": str(home), "jars": jars_digest(home)}))
         os.replace(staged, path)  # whole or not at all: JVMs starting meanwhile see no archive or this one
+        prune(path.parent)
         return ArchiveOutcome(path, True, time.monotonic() - started)
     except subprocess.TimeoutExpired:
         return ArchiveOutcome(None, False, time.monotonic() - started, f"the workload took over {timeout_s:.0f} s")
     finally:
         staged.unlink(missing_ok=True)
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def prune(directory: Path) -> list[Path]:
+    """Remove the archives (190 MB each) of Spark distributions that are gone or whose jars changed since (an
+    upgraded or removed virtualenv), and those without a note of their distribution; the removed archives. An
+    archive of another JDK for a distribution still there stays: that JDK may still be in use."""
+    removed = []
+    for archive in sorted(directory.glob("spark-*.jsa")):
+        try:
+            note = json.loads(_sidecar(archive).read_text())
+            home = Path(note["spark_home"])
+            current = (home / "jars").is_dir() and note["jars"] == jars_digest(home)
+        except (OSError, ValueError, KeyError, TypeError):
+            current = False
+        if not current:
+            for stale in (archive, _sidecar(archive), archive.with_suffix(".lock")):
+                stale.unlink(missing_ok=True)
+            removed.append(archive)
+    return removed
+
+
+def _sidecar(archive: Path) -> Path:
+    return archive.with_suffix(".json")
 
 
 def workload_env(env: Mapping[str, str], staged: Path, scratch: Path) -> dict[str, str]:

@@ -4,6 +4,7 @@ stands in for the workload; tests/integration/jobs/test_jvm_archive.py makes and
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shlex
 import subprocess
@@ -75,7 +76,9 @@ def test_the_workloads_archive_is_put_in_place_whole(home: Path, monkeypatch: py
     assert outcome.made and path is not None and path == jvm_archive.archive_path(home)
     assert path.read_text() == "classes"
     kept = sorted(p.name for p in path.parent.iterdir())
-    assert kept == [path.name, path.with_suffix(".lock").name], "no staged file left"
+    assert kept == sorted(path.with_suffix(s).name for s in (".jsa", ".json", ".lock")), "no staged file left"
+    note = json.loads(path.with_suffix(".json").read_text())
+    assert note == {"spark_home": str(home), "jars": jvm_archive.jars_digest(home)}
     again = jvm_archive.ensure(home, {**os.environ, "FAKE_ARCHIVE_BYTES": "other"})
     assert (again.path, again.made) == (path, False) and path.read_text() == "classes"
 
@@ -151,3 +154,32 @@ def test_cold_runs_map_the_archive_once_made_unless_turned_off(tmp_path: Path, m
     assert shlex.split(jvm_scratch_env(tmp_path, class_archive=False)["PYSPARK_SUBMIT_ARGS"])[1].split() == before
     server = spark_connect.server_command(home, 15002, "1g", 2, tmp_path / "tmp", java_options=["-Xa"])
     assert server[server.index("--driver-java-options") + 1].split() == [f"-Djava.io.tmpdir={tmp_path / 'tmp'}", "-Xa"]
+
+
+def _archive_of(directory: Path, name: str, home: Path | None, jars: str | None = None) -> Path:
+    archive = directory / f"spark-4.3.0-{name}.jsa"
+    archive.write_text("classes")
+    if home is not None:
+        note = {"spark_home": str(home), "jars": jars or jvm_archive.jars_digest(home)}
+        archive.with_suffix(".json").write_text(json.dumps(note))
+    return archive
+
+
+def test_making_an_archive_removes_those_nothing_can_use_any_more(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = Path(os.environ["XDG_CACHE_HOME"]) / "mlops-kit"
+    cache.mkdir(parents=True)
+    removed_venv = tmp_path / "a-removed-venv" / "pyspark"
+    stale = {
+        _archive_of(cache, "gone", removed_venv),
+        _archive_of(cache, "upgraded", home, jars="the digest of the jars before an upgrade"),
+        _archive_of(cache, "unnoted", None),
+    }
+    other_jdk = _archive_of(cache, "another-jdk", home)  # same distribution, still there: that JDK may be in use
+    monkeypatch.setattr(jvm_archive, "WORKLOAD_MODULE", FAKE)
+    made = jvm_archive.ensure(home, {**os.environ, "FAKE_ARCHIVE_BYTES": "classes"})
+    assert made.made and made.path is not None
+    assert {p for p in cache.glob("*.jsa")} == {made.path, other_jdk}
+    assert not any(a.with_suffix(".json").exists() for a in stale)
+    assert jvm_archive.prune(cache) == [], "what is left is in use"
