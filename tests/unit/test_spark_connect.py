@@ -36,7 +36,8 @@ def test_the_server_listens_on_loopback_on_its_port_with_bounded_memory() -> Non
 
 def test_the_servers_temporary_files_go_where_it_is_told() -> None:
     command = spark_connect.server_command(Path("/opt/spark"), 15002, "768m", 2, Path("/state/spark/tmp"))
-    assert command[command.index("--driver-java-options") + 1] == "-Djava.io.tmpdir=/state/spark/tmp"
+    java = command[command.index("--driver-java-options") + 1].split()
+    assert java == ["-Djava.io.tmpdir=/state/spark/tmp", "-XX:+UseSerialGC"]
     assert "spark.local.dir=/state/spark/tmp" in command
     assert command[-1] == "spark-internal"
 
@@ -162,3 +163,12 @@ def test_stopping_the_emulator_stops_the_platforms_spark_server_too(tmp_path: Pa
     finally:
         server.kill()
         server.wait()
+
+
+@pytest.mark.parametrize(
+    ("heap", "serial"), [("512m", True), ("1g", True), ("2048m", True), ("2g", True), ("3g", False), ("4096M", False)]
+)
+def test_a_small_servers_heap_gets_the_serial_collector_a_large_one_keeps_g1(heap: str, serial: bool) -> None:
+    command = spark_connect.server_command(Path("/opt/spark"), 15002, heap, 2)
+    java = command[command.index("--driver-java-options") + 1].split() if "--driver-java-options" in command else []
+    assert ("-XX:+UseSerialGC" in java) is serial
