@@ -2,10 +2,10 @@
 local Spark JVM the kit starts (a cold job run's, the warm Spark Connect server's).
 
 Why: a local Spark JVM spends most of its start finding, parsing and verifying the thousands of classes Spark
-loads from its jars (a cold run's JVM 15 CPU-s, the warm server's 20, on two cores). The JDK maps the classes an
-archive holds instead (application class data sharing: ``-XX:SharedArchiveFile``; since JDK 13 the JVM makes such
-an archive of what a run loaded with ``-XX:ArchiveClassesAtExit``): about 45% less CPU per start
-(``benchmarks/local_overheads.py``).
+loads from its jars (a cold run's JVM 15.6 CPU-s, the warm server's 18.4, measured on two slow cores). The JDK maps
+the classes an archive holds instead (application class data sharing: ``-XX:SharedArchiveFile``; since JDK 13 the
+JVM makes such an archive of what a run loaded with ``-XX:ArchiveClassesAtExit``): 8.8 and 11.0 CPU-s there
+(``benchmarks/jvm_archive.py``).
 
 - :func:`ensure` makes it (``mlops local up`` before it starts the warm server; the set-up scripts) from a run of
   :mod:`mlops.local.jvm_archive_workload`, which does what the jobs do (Arrow frames, ``mapInArrow`` in Python

@@ -55,7 +55,7 @@ def doubled(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
 
 
 def exercise(spark: SparkSession) -> int:
-    """The jobs' kinds of work on a small frame; the number of rows the last plan returned."""
+    """The jobs' kinds of work on a small frame; the number of rows its two plans returned."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
