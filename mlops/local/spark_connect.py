@@ -216,8 +216,9 @@ def server_command(
 
 def collector_options(driver_memory: str) -> list[str]:
     """The serial collector for a heap of up to :data:`SERIAL_GC_MAX_HEAP_MB` (the default 1 GB): on two cores the
-    default G1's concurrent threads cost ~20% more CPU to start the server and ~8% more per job for no gain on so
-    small a heap (a larger heap keeps G1: a full collection of several GB would pause the server for seconds)."""
+    default G1's concurrent threads cost 6-20% more CPU to start the server and ~10% more per later job for no gain
+    on so small a heap (``benchmarks/server_collector.py``); a larger heap keeps G1 (a full collection of several
+    GB would pause the server for seconds)."""
     amount, unit = int(driver_memory[:-1]), driver_memory[-1].lower()
     megabytes = amount * 1024 if unit == "g" else amount
     return ["-XX:+UseSerialGC"] if megabytes <= SERIAL_GC_MAX_HEAP_MB else []
