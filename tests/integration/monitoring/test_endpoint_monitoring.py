@@ -60,9 +60,12 @@ def served(platform: Platform) -> Iterator[Any]:
         platform.services.hosting.stop(platform.outputs.endpoint_name)
 
 
-def _send(platform: Platform, rows: pd.DataFrame, prefix: str) -> tuple[datetime, datetime]:
-    """One CSV request per row with its inference id; the capture written at once; the time span covered."""
+def _send(platform: Platform, served: Any, rows: pd.DataFrame, prefix: str) -> tuple[datetime, datetime]:
+    """One CSV request per row with its inference id, the capture written once halfway (as the writer's own timer
+    may do at any moment) and again at the end; every row is in the capture; the time span covered."""
     runtime = runtime_client(platform)
+    url = frontdoor.frontdoor_url(platform.settings)
+    assert url is not None
     start = datetime.now(UTC)
     for i, row in enumerate(rows.itertuples(index=False)):
         runtime.invoke_endpoint(
@@ -72,10 +75,13 @@ def _send(platform: Platform, rows: pd.DataFrame, prefix: str) -> tuple[datetime
             Accept="application/json",
             InferenceId=f"{prefix}-{i}",
         )
-    url = frontdoor.frontdoor_url(platform.settings)
-    assert url is not None
-    assert frontdoor.flush(url)["captured"] >= len(rows)
-    return start, datetime.now(UTC)
+        if i == len(rows) // 2:
+            frontdoor.flush(url)
+    frontdoor.flush(url)
+    end = datetime.now(UTC)
+    captured = capture_rows(platform, served, platform.outputs.endpoint_name, start, end)
+    assert sorted(captured["inference_id"]) == sorted(f"{prefix}-{i}" for i in range(len(rows)))
+    return start, end
 
 
 def _violations(platform: Platform, output: str) -> list[dict[str, str]]:
@@ -87,7 +93,7 @@ def _violations(platform: Platform, output: str) -> list[dict[str, str]]:
 def test_capture_of_a_deployed_endpoint_shows_injected_drift_and_none_without(platform: Platform, served: Any) -> None:
     spec = ModelSpec.from_definition(served)
     steady = feature_frame(REQUESTS, seed=11)[list(spec.features)]
-    start, end = _send(platform, steady, "steady")
+    start, end = _send(platform, served, steady, "steady")
     calm = run_tick(platform, served, start, end, schedule="it-steady")["data_quality"]
     assert calm["rows"] == REQUESTS
     assert [f["feature"] for f in calm["features"] if f["status"] == "drift" and not f["excluded"]] == []
@@ -96,7 +102,7 @@ def test_capture_of_a_deployed_endpoint_shows_injected_drift_and_none_without(pl
     ] == []
 
     drifted = feature_frame(REQUESTS, seed=12)[list(spec.features)].assign(amount=lambda f: f["amount"] * 5)
-    start, end = _send(platform, drifted, "drifted")
+    start, end = _send(platform, served, drifted, "drifted")
     alarm = run_tick(platform, served, start, end, schedule="it-drifted")["data_quality"]
     assert "amount" in [f["feature"] for f in alarm["features"] if f["status"] == "drift"]
     checks = {(v["feature_name"], v["constraint_check_type"]) for v in _violations(platform, alarm["output"])}

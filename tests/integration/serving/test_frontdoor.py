@@ -126,7 +126,7 @@ def test_invocations_publish_sagemakers_metrics(platform: Platform, echo: str) -
         client.invoke_endpoint(EndpointName=echo, Body=b"1", ContentType="text/csv")
     with pytest.raises(client.exceptions.ModelError):
         client.invoke_endpoint(EndpointName=echo, Body=b"boom", ContentType="text/csv")
-    assert frontdoor.flush(url)["metrics"] >= 5
+    frontdoor.flush(url)  # publishes what the writer's own timer has not (the totals below count both)
     cloudwatch = clients_of(platform).client("cloudwatch")
     dims = [{"Name": "EndpointName", "Value": echo}, {"Name": "VariantName", "Value": VARIANT}]
 
@@ -158,7 +158,7 @@ def test_invocations_are_captured_in_sagemakers_layout(platform: Platform, echo:
         EndpointName=echo, Body=b'{"row": 42}', ContentType="application/json", InferenceId="order-42"
     )
     client.invoke_endpoint(EndpointName=echo, Body=b"9,9", ContentType="text/csv")
-    assert frontdoor.flush(url)["captured"] >= 2
+    frontdoor.flush(url)  # writes what the writer's own timer has not (the reads below find both records)
     store = S3ObjectStore(clients_of(platform))
     destination = f"s3://{platform.outputs.monitoring_bucket}/{CAPTURE_URI_KEY}"
     records = list(read_capture(store, destination, echo, variant=VARIANT, start=before))
