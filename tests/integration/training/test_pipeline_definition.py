@@ -21,8 +21,13 @@ COMMITTED = Path(__file__).resolve().parents[3] / "pipelines" / "training" / "pi
 
 
 @cache
+def _rendered() -> str:
+    """One render for the module: the SageMaker SDK takes ~12 CPU-s to compile the steps each time."""
+    return render()
+
+
 def _document() -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(render())
+    loaded: dict[str, Any] = json.loads(_rendered())
     return loaded
 
 
@@ -45,7 +50,7 @@ def _upstream(step: dict[str, Any]) -> set[str]:
 
 
 def test_committed_definition_equals_a_fresh_render() -> None:
-    assert COMMITTED.read_text() == render(), "run `mlops train pipeline-definition` and commit the file"
+    assert COMMITTED.read_text() == _rendered(), "run `mlops train pipeline-definition` and commit the file"
 
 
 def test_step_graph_names_types_and_data_dependencies() -> None:
