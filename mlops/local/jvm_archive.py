@@ -88,8 +88,12 @@ def _files_digest(paths: list[Path]) -> str:
 
 
 def java_options(home: Path) -> list[str]:
-    """The JVM options that map the archive, when it exists; none otherwise."""
-    path = archive_path(home)
+    """The JVM options that map the archive of ``home``, when it exists; none otherwise."""
+    return options_for(archive_path(home))
+
+
+def options_for(path: Path | None) -> list[str]:
+    """The JVM options that map the archive at ``path`` (one :func:`ensure` gave), when it exists; none otherwise."""
     if path is None or not path.is_file() or any(c.isspace() for c in str(path)):
         return []  # (Spark splits --driver-java-options on whitespace: a path with a space would break it)
     return [f"-XX:SharedArchiveFile={path}", *LOG_OFF]

@@ -282,7 +282,7 @@ def up(
     env = server_env(home, token, spark_dir)
     with (spark_dir / LOGFILE).open("ab") as log:
         log.write(_archive_line(archive).encode())
-        java_options = jvm_archive.java_options(home) if archive is not None else []
+        java_options = jvm_archive.options_for(archive.path) if archive is not None else []
         process = subprocess.Popen(
             server_command(home, chosen, driver_memory, used_cores, scratch, java_options=java_options),
             stdout=log,

@@ -183,3 +183,29 @@ def test_making_an_archive_removes_those_nothing_can_use_any_more(
     assert {p for p in cache.glob("*.jsa")} == {made.path, other_jdk}
     assert not any(a.with_suffix(".json").exists() for a in stale)
     assert jvm_archive.prune(cache) == [], "what is left is in use"
+
+
+class _Started(Exception):
+    """Raised by the stand-in for ``Popen``: the server's command was built."""
+
+
+def test_the_server_maps_the_archive_ensure_gave_without_digesting_the_jars_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = _made(tmp_path / "cache" / "spark.jsa")
+    monkeypatch.setattr(jvm_archive, "ensure", lambda home, env: jvm_archive.ArchiveOutcome(archive, made=False))
+
+    def digest_again(home: Path) -> Path:
+        raise AssertionError("the archive's name was computed again (~280 jar stats)")
+
+    def popen(command: list[str], **kwargs: object) -> None:
+        options = command[command.index("--driver-java-options") + 1].split()
+        assert f"-XX:SharedArchiveFile={archive}" in options
+        raise _Started
+
+    monkeypatch.setattr(jvm_archive, "archive_path", digest_again)
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    monkeypatch.setattr(spark_connect, "_warm_workers_up", lambda *args: None)
+    with pytest.raises(_Started):
+        spark_connect.up(tmp_path / "spark")
+    assert jvm_archive.options_for(None) == [] and jvm_archive.options_for(tmp_path / "absent.jsa") == []
