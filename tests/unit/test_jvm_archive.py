@@ -153,7 +153,8 @@ def test_cold_runs_map_the_archive_once_made_unless_turned_off(tmp_path: Path, m
     assert cold == [*before, *jvm_archive.java_options(home)] and len(cold) == len(before) + 3
     assert shlex.split(jvm_scratch_env(tmp_path, class_archive=False)["PYSPARK_SUBMIT_ARGS"])[1].split() == before
     server = spark_connect.server_command(home, 15002, "1g", 2, tmp_path / "tmp", java_options=["-Xa"])
-    assert server[server.index("--driver-java-options") + 1].split()[-1] == "-Xa"
+    options = server[server.index("--driver-java-options") + 1].split()
+    assert options == [f"-Djava.io.tmpdir={tmp_path / 'tmp'}", *spark_connect.collector_options("1g"), "-Xa"]
 
 
 def _archive_of(directory: Path, name: str, home: Path | None, jars: str | None = None) -> Path:
