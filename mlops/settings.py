@@ -168,6 +168,11 @@ class LocalSparkSettings(_Choice):
         description="Local Spark JVMs (the server's, cold job runs') map the Spark class archive, made once per Spark "
         "and Java installation in the user's cache (~45% less CPU per JVM start); off: every class from the jars.",
     )
+    quick_compiler: bool = Field(
+        default=True,
+        description="The server's JVM compiles with its quick compiler only: about half its CPU over a session of "
+        "small local runs; off: the optimising compiler too, faster on long runs over large data.",
+    )
 
 
 class LocalCliSettings(_Choice):

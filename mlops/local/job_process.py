@@ -31,8 +31,8 @@ from mlops.settings import Settings
 
 # A cold run's JVM lives for one short job: compiled by the quick compiler only, with the serial collector, it
 # spends far less CPU warming up than the default tiered compiler's optimising tier and parallel GC threads would
-# (benchmarks/local_jobs.py, cold column). The warm server's long-lived JVM keeps the defaults.
-COLD_JVM_OPTIONS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
+# (benchmarks/local_jobs.py, cold column). The warm server's choices are spark_connect.server_jvm_options.
+COLD_JVM_OPTIONS = (spark_connect.QUICK_COMPILER_OPTION, "-XX:+UseSerialGC")
 KIT_ROOT = Path(__file__).resolve().parents[2]  # holds mlops/, jobs/, pipelines/ (the job wheel's content)
 _TAIL = 50
 

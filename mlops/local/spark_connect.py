@@ -58,6 +58,8 @@ STATEFILE = "state.json"
 LOGFILE = "connect.log"
 SCRATCH_DIR = "tmp"  # the JVM's java.io.tmpdir and spark.local.dir
 SERIAL_GC_MAX_HEAP_MB = 2048
+# The JVM compiles with its quick compiler (C1) only, not the optimising one (C2) as well.
+QUICK_COMPILER_OPTION = "-XX:TieredStopAtLevel=1"
 START_TIMEOUT_S = 120.0  # a JVM start on two busy cores can take a minute
 TOKEN_ENV = "SPARK_CONNECT_AUTHENTICATE_TOKEN"
 # The job's _runtime reads this: a Spark Connect URL means "use the warm server", else a local[N] master.
@@ -184,9 +186,11 @@ def server_command(
     scratch: Path | None = None,
     *,
     java_options: Sequence[str] = (),
+    quick_compiler: bool = True,
 ) -> list[str]:
     """``spark-submit`` of the Spark Connect server: loopback, one port, bounded memory, no UI, its temporary
-    files in ``scratch``, its JVM given ``java_options`` (those of :func:`mlops.local.jvm_archive.java_options`)."""
+    files in ``scratch``, its JVM given ``java_options`` (those of :func:`mlops.local.jvm_archive.java_options`)
+    after :func:`server_jvm_options`."""
     confs = {
         "spark.connect.grpc.binding.address": HOST,
         "spark.connect.grpc.binding.port": str(port),
@@ -203,7 +207,7 @@ def server_command(
     }
     command = [str(home / "bin" / "spark-submit"), "--class", SERVER_CLASS, "--name", "mlops-spark-connect"]
     command += ["--master", f"local[{cores}]", "--driver-memory", driver_memory]
-    options = [*collector_options(driver_memory), *java_options]
+    options = [*server_jvm_options(driver_memory, quick_compiler), *java_options]
     if scratch is not None:  # its temporary files in the state dir (a killed JVM leaves them behind)
         options = [f"-Djava.io.tmpdir={scratch}", *options]
         command += ["--conf", f"spark.local.dir={scratch}"]
@@ -212,6 +216,14 @@ def server_command(
     for key, value in confs.items():
         command += ["--conf", f"{key}={value}"]
     return [*command, "spark-internal"]
+
+
+def server_jvm_options(driver_memory: str, quick_compiler: bool) -> list[str]:
+    """The collector for the heap, and with ``quick_compiler`` the quick compiler only: the optimising compiler's
+    threads cost the server about as much CPU as the jobs themselves over the few dozen small jobs of a local session
+    (the main job: 54-59 -> 29 CPU-s), and its faster code pays back only on long runs over large data
+    (``benchmarks/server_compiler.py``)."""
+    return [*collector_options(driver_memory), *([QUICK_COMPILER_OPTION] if quick_compiler else [])]
 
 
 def collector_options(driver_memory: str) -> list[str]:
@@ -257,10 +269,11 @@ def up(
     cores: int | None = None,
     port: int | None = None,
     class_archive: bool = True,
+    quick_compiler: bool = True,
 ) -> tuple[SparkConnectState, bool]:
     """Start the server, or reuse the running one recorded in ``spark_dir``. Returns it and whether it started.
     With ``class_archive`` its JVM maps the Spark class archive, made first if there is none
-    (:mod:`mlops.local.jvm_archive`)."""
+    (:mod:`mlops.local.jvm_archive`); with ``quick_compiler`` it compiles with the quick compiler only."""
     current = status(spark_dir)
     if current.health == "running" and current.state is not None:
         running = current.state  # its workers' warm interpreter again, if it was stopped
@@ -284,7 +297,15 @@ def up(
         log.write(_archive_line(archive).encode())
         java_options = jvm_archive.options_for(archive.path) if archive is not None else []
         process = subprocess.Popen(
-            server_command(home, chosen, driver_memory, used_cores, scratch, java_options=java_options),
+            server_command(
+                home,
+                chosen,
+                driver_memory,
+                used_cores,
+                scratch,
+                java_options=java_options,
+                quick_compiler=quick_compiler,
+            ),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -364,5 +385,9 @@ def up_for(state_dir: Path, settings: LocalSparkSettings) -> tuple[SparkConnectS
         down(directory)
         return None
     return up(
-        directory, driver_memory=settings.driver_memory, cores=settings.cores, class_archive=settings.class_archive
+        directory,
+        driver_memory=settings.driver_memory,
+        cores=settings.cores,
+        class_archive=settings.class_archive,
+        quick_compiler=settings.quick_compiler,
     )

@@ -154,7 +154,7 @@ def test_cold_runs_map_the_archive_once_made_unless_turned_off(tmp_path: Path, m
     assert shlex.split(jvm_scratch_env(tmp_path, class_archive=False)["PYSPARK_SUBMIT_ARGS"])[1].split() == before
     server = spark_connect.server_command(home, 15002, "1g", 2, tmp_path / "tmp", java_options=["-Xa"])
     options = server[server.index("--driver-java-options") + 1].split()
-    assert options == [f"-Djava.io.tmpdir={tmp_path / 'tmp'}", *spark_connect.collector_options("1g"), "-Xa"]
+    assert options == [f"-Djava.io.tmpdir={tmp_path / 'tmp'}", *spark_connect.server_jvm_options("1g", True), "-Xa"]
 
 
 def _archive_of(directory: Path, name: str, home: Path | None, jars: str | None = None) -> Path:

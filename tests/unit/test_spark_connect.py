@@ -37,7 +37,7 @@ def test_the_server_listens_on_loopback_on_its_port_with_bounded_memory() -> Non
 def test_the_servers_temporary_files_go_where_it_is_told() -> None:
     command = spark_connect.server_command(Path("/opt/spark"), 15002, "768m", 2, Path("/state/spark/tmp"))
     java = command[command.index("--driver-java-options") + 1].split()
-    assert java == ["-Djava.io.tmpdir=/state/spark/tmp", "-XX:+UseSerialGC"]
+    assert java == ["-Djava.io.tmpdir=/state/spark/tmp", "-XX:+UseSerialGC", spark_connect.QUICK_COMPILER_OPTION]
     assert "spark.local.dir=/state/spark/tmp" in command
     assert command[-1] == "spark-internal"
 
@@ -116,6 +116,31 @@ def test_turned_off_the_local_platform_stops_its_server_and_starts_none(tmp_path
     off = load_settings(local_spark={"enabled": False}).local_spark
     assert spark_connect.up_for(tmp_path, off) is None
     assert not spark_connect.spark_dir(tmp_path).joinpath(spark_connect.STATEFILE).exists()
+
+
+def test_the_server_compiles_with_the_quick_compiler_only_unless_told_otherwise() -> None:
+    def java(quick_compiler: bool = True) -> list[str]:
+        command = spark_connect.server_command(Path("/opt/spark"), 15002, "1g", 2, quick_compiler=quick_compiler)
+        return command[command.index("--driver-java-options") + 1].split()
+
+    assert java() == ["-XX:+UseSerialGC", spark_connect.QUICK_COMPILER_OPTION]
+    assert java(quick_compiler=False) == ["-XX:+UseSerialGC"]  # the collector's choice stands either way
+
+
+@pytest.mark.parametrize("quick", [None, False])
+def test_the_local_platform_starts_its_server_with_the_compiler_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, quick: bool | None
+) -> None:
+    started: list[dict[str, object]] = []
+
+    def up(_directory: Path, **options: object) -> tuple[None, bool]:
+        started.append(options)
+        return None, True
+
+    monkeypatch.setattr(spark_connect, "up", up)
+    chosen = {} if quick is None else {"quick_compiler": quick}
+    spark_connect.up_for(tmp_path, load_settings(local_spark={"enabled": True, **chosen}).local_spark)
+    assert started[0]["quick_compiler"] is (quick is None), "on unless turned off"
 
 
 def test_the_memory_setting_is_checked() -> None:
