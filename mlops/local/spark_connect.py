@@ -219,10 +219,10 @@ def server_command(
 
 
 def server_jvm_options(driver_memory: str, quick_compiler: bool) -> list[str]:
-    """The collector for the heap, and with ``quick_compiler`` the quick compiler only: the optimising compiler's
-    threads cost the server about as much CPU as the jobs themselves over the few dozen small jobs of a local session
-    (the main job: 54-59 -> 29 CPU-s), and its faster code pays back only on long runs over large data
-    (``benchmarks/server_compiler.py``)."""
+    """The collector for the heap, and with ``quick_compiler`` the quick compiler only: over a local session of
+    small jobs the optimising compiler adds half again to the server's CPU, and its faster code pays back only on
+    long runs over large data (``benchmarks/server_compiler.py``: a start and six jobs of 30,000 rows 74.7 -> 49.2
+    CPU-s, wall alike; the main job's server 54-59 -> 29 CPU-s)."""
     return [*collector_options(driver_memory), *([QUICK_COMPILER_OPTION] if quick_compiler else [])]
 
 
