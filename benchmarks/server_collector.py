@@ -81,24 +81,24 @@ def main() -> None:
     for name, pick in (
         ("start, until it listens", lambda runs: runs[0]),
         ("first job", lambda runs: runs[1]),
-        (f"each later job ({options.jobs - 1})", lambda runs: _mean(runs[2:])),
+        (f"each later job ({options.jobs - 1})", lambda runs: mean(runs[2:])),
     ):
-        base, kit = (_median([pick(r) for r in results[s]]) for s in (False, True))
-        print(f"{name:<36} {_cell(base):>22} {_cell(kit):>22} {base[1] / kit[1]:>9.2f}x")
+        base, kit = (median([pick(r) for r in results[s]]) for s in (False, True))
+        print(f"{name:<36} {cell(base):>22} {cell(kit):>22} {base[1] / kit[1]:>9.2f}x")
     print(
         f"(medians of {options.repeat} servers each, {options.rows:,} rows per job; {time.strftime('%Y-%m-%d %H:%M')})"
     )
 
 
-def _mean(figures: list[Figure]) -> Figure:
+def mean(figures: list[Figure]) -> Figure:
     return statistics.fmean(f[0] for f in figures), statistics.fmean(f[1] for f in figures)
 
 
-def _median(figures: list[Figure]) -> Figure:
+def median(figures: list[Figure]) -> Figure:
     return statistics.median(f[0] for f in figures), statistics.median(f[1] for f in figures)
 
 
-def _cell(figure: Figure) -> str:
+def cell(figure: Figure) -> str:
     return f"{figure[0]:.1f} s / {figure[1]:.1f} CPU-s"
 
 

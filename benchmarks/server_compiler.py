@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -26,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.local_jobs import job_run, mlops, new_batch, server_cpu
+from benchmarks.server_collector import Figure, cell, mean, median
 from mlops.local import spark_connect
 
-Figure = tuple[float, float]  # wall s, CPU s
 JOBS = ("curate", "build_features")
 
 
@@ -59,8 +58,8 @@ def table(results: dict[bool, list[list[Figure]]], rows: int, pairs: int) -> str
     picks += [(f"later {job}", _later(3 + i)) for i, job in enumerate(JOBS)]
     picks += [("the whole session", lambda s: (sum(f[0] for f in s), sum(f[1] for f in s)))]
     for name, pick in picks:
-        base, kit = (_median([pick(s) for s in results[quick]]) for quick in (False, True))
-        lines.append(f"{name:<28} {_cell(base):>22} {_cell(kit):>22} {base[1] / kit[1]:>9.2f}x")
+        base, kit = (median([pick(s) for s in results[quick]]) for quick in (False, True))
+        lines.append(f"{name:<28} {cell(base):>22} {cell(kit):>22} {base[1] / kit[1]:>9.2f}x")
     return "\n".join(lines)
 
 
@@ -95,19 +94,7 @@ def _at(index: int) -> Callable[[list[Figure]], Figure]:
 
 def _later(first: int) -> Callable[[list[Figure]], Figure]:
     """The mean of one job's runs after the first pair (the session alternates the jobs)."""
-    return lambda figures: _mean(figures[first :: len(JOBS)])
-
-
-def _mean(figures: list[Figure]) -> Figure:
-    return statistics.fmean(f[0] for f in figures), statistics.fmean(f[1] for f in figures)
-
-
-def _median(figures: list[Figure]) -> Figure:
-    return statistics.median(f[0] for f in figures), statistics.median(f[1] for f in figures)
-
-
-def _cell(figure: Figure) -> str:
-    return f"{figure[0]:.1f} s / {figure[1]:.1f} CPU-s"
+    return lambda figures: mean(figures[first :: len(JOBS)])
 
 
 if __name__ == "__main__":
