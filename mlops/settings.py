@@ -170,8 +170,8 @@ class LocalSparkSettings(_Choice):
     )
     quick_compiler: bool = Field(
         default=True,
-        description="The server's JVM compiles with its quick compiler only: about half its CPU over a session of "
-        "small local runs; off: the optimising compiler too, faster on long runs over large data.",
+        description="The server's JVM compiles with its quick compiler only: a third to a half less CPU over a "
+        "session of small local runs; off: the optimising compiler too, faster on long runs over large data.",
     )
 
 
