@@ -179,9 +179,9 @@ def fleet_line(fleet: dict[str, object]) -> str:
     return f"  {name}: {', '.join(details)}"
 
 
-def register(app: typer.Typer) -> None:
-    """Add the serving commands to the root CLI."""
-    app.command("deploy")(deploy)
-    app.command("predict")(predict)
-    app.command("batch-predict")(batch_predict)
-    app.add_typer(endpoint_app, name="endpoint")
+# The root command lists these four by name (mlops.cli.main), so they load together when one of them runs.
+app = typer.Typer()
+app.command("deploy")(deploy)
+app.command("predict")(predict)
+app.command("batch-predict")(batch_predict)
+app.add_typer(endpoint_app, name="endpoint")

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from mlops.cli import local_data
 from mlops.cli.context import CliContext, cli_context, console, emit_json, out
 from mlops.errors import ConfigError, StalePidfileError
 
@@ -304,3 +305,6 @@ def reset(ctx: typer.Context) -> None:
     forgotten = forget_applied_stacks(settings.resolved_outputs_file.parent)
     stacks = f" (stacks {', '.join(forgotten)})" if forgotten else ""
     console.print(f"[green]reset[/] moto server pid {state.pid}: all resources removed{stacks}")
+
+
+local_data.register(app)  # snapshot and restore, listed after the commands above

@@ -4,20 +4,44 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, ClassVar
 
 import typer
-from rich.markup import escape
 
-from mlops.cli import data, features, infra, job, local, local_data, mlflow_ui, model, release, train
-from mlops.cli import deploy as serving_cli
-from mlops.cli import monitor as monitor_cli
-from mlops.cli import stream as stream_cli
-from mlops.cli.context import CliContext, console
+from mlops.cli.lazy import Entry, LazyGroup
 from mlops.contracts import with_local_threads
 from mlops.errors import MlopsError
 
+_SERVING = "mlops.cli.deploy"
+
+
+class Root(LazyGroup):
+    """``mlops``: each command's module is imported when that command runs (mlops.cli.lazy)."""
+
+    entries: ClassVar[Mapping[str, Entry]] = {
+        "local": Entry("mlops.cli.local", "Run the platform here: emulators, apply, snapshots."),
+        "infra": Entry("mlops.cli.infra", "Inspect the infrastructure program: plan, cost."),
+        "data": Entry("mlops.cli.data", "The batch data path: generate, ingest, validate, schema."),
+        "job": Entry("mlops.cli.job", "Run the stack's batch jobs (one per script in jobs/)."),
+        "features": Entry("mlops.cli.features", "The feature store: materialize offline to online."),
+        "train": Entry("mlops.cli.train", "Train a dataset's model through the training pipeline."),
+        "model": Entry("mlops.cli.model", "The model registry: list, promote, roll back."),
+        "mlflow": Entry("mlops.cli.mlflow_ui", "MLflow experiment tracking: the UI."),
+        "deploy": Entry(_SERVING, "Deploy a registered model version to the endpoint.", "deploy"),
+        "predict": Entry(_SERVING, "Score a payload on the stack's endpoint.", "predict"),
+        "batch-predict": Entry(_SERVING, "Score a dataset's feature table into predictions.", "batch-predict"),
+        "endpoint": Entry(_SERVING, "What the stack's endpoint serves; stopping it.", "endpoint"),
+        "monitor": Entry("mlops.cli.monitor", "Monitoring: drift, performance, data quality, alarms."),
+        "stream": Entry("mlops.cli.stream", "The streaming path: produce events, consume features."),
+        "release": Entry("mlops.cli.release", "Ship the kit: images, gates, smoke tests, promotion."),
+    }
+
+
+# Plain help (click's formatter): rich's help renderer alone takes longer to import than this whole command
+# is allowed (issue 15: `mlops --help` in <= 0.3 s). The groups' own help stays rich.
 app = typer.Typer(
+    cls=Root,
     help=(
         "mlops-kit: a production ML platform on AWS, defined as code.\n\n"
         "The Pulumi program in infra/ declares every resource (data lake, streams, Glue jobs, feature store, "
@@ -25,25 +49,12 @@ app = typer.Typer(
         "through the stack's outputs. Locally, `mlops local up` runs the same program against an embedded "
         "AWS emulator and the kit plays AWS's data plane (Glue, training, hosting, alarms) itself.\n\n"
         "Choose where commands act with --target (moto | localstack | aws) and --env (local | dev | staging | "
-        "prod), or the MLOPS_TARGET / MLOPS_ENVIRONMENT variables."
+        "prod), or the MLOPS_TARGET / MLOPS_ENVIRONMENT variables. `mlops COMMAND --help` explains a command."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode="markdown",
+    rich_markup_mode=None,
 )
-app.add_typer(local.app, name="local")
-app.add_typer(infra.app, name="infra")
-app.add_typer(job.app, name="job")
-app.add_typer(data.app, name="data")
-app.add_typer(features.app, name="features")
-app.add_typer(train.app, name="train")
-app.add_typer(model.app, name="model")
-app.add_typer(mlflow_ui.app, name="mlflow")
-serving_cli.register(app)  # deploy, predict, batch-predict, endpoint
-local_data.register(local.app)  # local snapshot, local restore
-app.add_typer(monitor_cli.app, name="monitor")
-app.add_typer(stream_cli.app, name="stream")
-app.add_typer(release.app, name="release")
 
 
 @app.callback()
@@ -58,6 +69,8 @@ def root(
     stack: Annotated[str | None, typer.Option(help="Pulumi stack to read outputs of (default: --env).")] = None,
     region: Annotated[str | None, typer.Option(help="AWS region. Env: MLOPS_REGION.")] = None,
 ) -> None:
+    from mlops.cli.context import CliContext  # with rich's console: not needed to list the commands
+
     ctx.obj = CliContext(overrides={"target": target, "environment": env, "stack": stack, "region": region})
 
 
@@ -75,6 +88,10 @@ def run(prog_name: str | None = None) -> int:
     try:
         app(prog_name=prog_name)
     except MlopsError as exc:
+        from rich.markup import escape
+
+        from mlops.cli.context import console
+
         console.print(f"[red]error:[/] {escape(str(exc))}")  # a message's [...] is text, not markup
         return 2
     except SystemExit as exc:

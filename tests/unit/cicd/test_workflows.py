@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 import yaml
+from typer.core import TyperGroup
 
 from infra.components.cicd import preview_environment
 from infra.config import REPO_ROOT
@@ -182,8 +184,8 @@ ALLOWED_RUNS = (
     "name", ["pull-request.yml", "release.yml", "deploy.yml", "rollback.yml", "destroy.yml", "retrained.yml"]
 )
 def test_steps_are_commands_of_this_repository(name: str) -> None:
-    groups = {command.name: command for command in app.registered_groups}
-    top = {command.name or command.callback.__name__ for command in app.registered_commands if command.callback}
+    root = typer.main.get_command(app)
+    context = typer.Context(root)
     for job_name, step in _steps(_load(name)):
         run = step.get("run")
         if run is None:
@@ -193,13 +195,11 @@ def test_steps_are_commands_of_this_repository(name: str) -> None:
             if line and not line.startswith(("--", "mlops ")) and not line.endswith("\\"):
                 assert line.startswith(ALLOWED_RUNS), f"{name}/{job_name}: {line}"
         for words in _mlops_commands(str(run)):
-            if words[0] in groups:
-                sub = groups[words[0]].typer_instance
-                assert sub is not None
-                known = {c.name or (c.callback.__name__ if c.callback else "") for c in sub.registered_commands}
-                assert words[1] in known, f"{name}/{job_name}: mlops {words[0]} {words[1]} does not exist"
-            else:
-                assert words[0] in top, f"{name}/{job_name}: mlops {words[0]} does not exist"
+            command = root.get_command(context, words[0])  # type: ignore[attr-defined]
+            assert command is not None, f"{name}/{job_name}: mlops {words[0]} does not exist"
+            if isinstance(command, TyperGroup):
+                sub = command.get_command(context, words[1])
+                assert sub is not None, f"{name}/{job_name}: mlops {words[0]} {words[1]} does not exist"
 
 
 def test_the_smoke_payload_carries_exactly_the_dataset_s_features() -> None:
