@@ -30,5 +30,10 @@ echo "==> syncing the virtualenv from uv.lock"
 uv sync --locked --quiet
 export PATH="$PWD/.venv/bin:$PATH"
 
+# The kit's own modules as bytecode (uv compiles the venv's only): where PYTHONDONTWRITEBYTECODE is set, every
+# process would compile each module it imports again (~0.05-0.14 s of each command). Stale files are recompiled
+# on import as usual; only changed sources are compiled here.
+python -m compileall -q -j 0 mlops serving monitoring pipelines jobs infra >/dev/null
+
 echo "==> Spark class archive (made once per Spark and Java version: local Spark JVMs then start ~45% cheaper)"
 python -m mlops.local.jvm_archive

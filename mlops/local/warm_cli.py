@@ -9,11 +9,13 @@ directory, forwards the signals it gets (Ctrl-C, ``kill``) to the forked command
 its status. If the client dies, the server kills the forked command; if the server dies, its commands die with it
 (``PR_SET_PDEATHSIG``).
 
-The server imports third-party libraries only: each command imports the kit's own modules from disk, so an edited
-command runs as edited. It serves a command cold (the client runs it in its own process) when the client's
-interpreter or what a library reads at import time differs (:data:`warm_python.IMPORT_TIME_VARIABLES`). A state
-dir named only in the config file is not looked up: the client finds a server by ``MLOPS_STATE_DIR`` or the default
-``.mlops``. ``MLOPS_LOCAL_CLI__ENABLED=false``: no server, every command cold.
+The server imports the third-party libraries and the kit's core modules (the CLI, settings, outputs, wiring:
+:mod:`mlops.local.warm_kit`); a command keeps that core while its files are unchanged and otherwise imports the
+kit from disk, so an edited command runs as edited. Entry points and job drivers always import the kit from disk.
+It serves a command cold (the client runs it in its own process) when the client's interpreter or what a library
+reads at import time differs (:data:`warm_python.IMPORT_TIME_VARIABLES`). A state dir named only in the config file
+is not looked up: the client finds a server by ``MLOPS_STATE_DIR`` or the default ``.mlops``.
+``MLOPS_LOCAL_CLI__ENABLED=false``: no server, every command cold.
 
 The local runners' ``python -m`` entry points (pipeline steps, the training job) fork from it too when a command
 runs them (:class:`mlops.local.warm_python.ServerPython`): no interpreter of their own to warm up.
@@ -43,6 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the client (every `mlops` command) imports this module: the server's helpers on first use
+    from mlops.local.warm_kit import KitImports
     from mlops.local.warm_python import Preloaded
 
 DISABLE_VARIABLE = "MLOPS_LOCAL_CLI__ENABLED"
@@ -305,10 +308,12 @@ class _Command:
     detached: bool = False  # a server that outlives the command that started it (endpoint_runner.launch)
 
 
-def _serve(state_dir: Path, modules: tuple[str, ...], watch: int | None) -> int:
+def _serve(state_dir: Path, modules: tuple[str, ...], watch: int | None, kit: tuple[str, ...] = ()) -> int:
+    import gc
     import select
     import threading
 
+    from mlops.local.warm_kit import import_core
     from mlops.local.warm_python import kill_group, preload
 
     try:
@@ -318,6 +323,9 @@ def _serve(state_dir: Path, modules: tuple[str, ...], watch: int | None) -> int:
         return 0
     preloaded = preload(modules)
     loader = _filled_botocore_loader() if "boto3" in preloaded.modules else None
+    kit_imports = import_core(kit)
+    gc.collect()
+    gc.freeze()  # as preload() did for the libraries: a forked command's collections never scan, so copy, these
     if threading.active_count() != 1:  # a fork copies one thread: a library's running thread could hold a lock
         print(f"warm command server: {threading.active_count()} threads after imports; not serving", flush=True)
         return 1
@@ -341,7 +349,7 @@ def _serve(state_dir: Path, modules: tuple[str, ...], watch: int | None) -> int:
             if fd in watched:  # the process this server works for has exited
                 stop(signal.SIGTERM, None)
             elif fd == listener.fileno():
-                _accept(listener, preloaded, loader, running, by_connection)
+                _accept(listener, _Warm(preloaded, loader, kit_imports), running, by_connection)
             elif fd in running:
                 _finished(running.pop(fd), by_connection)
             elif fd in by_connection:  # the client hung up before its command ended: the command goes too
@@ -361,12 +369,17 @@ def _filled_botocore_loader() -> Any:
         return None
 
 
+@dataclass(frozen=True)
+class _Warm:
+    """What the server holds for the processes it forks."""
+
+    preloaded: Preloaded  # the third-party libraries
+    loader: Any  # botocore's loader with the kit's AWS service models parsed (None: not preloaded)
+    kit: KitImports  # the kit's own core modules (empty: each command imports the kit from disk)
+
+
 def _accept(
-    listener: socket.socket,
-    preloaded: Preloaded,
-    loader: Any,
-    running: dict[int, _Command],
-    by_connection: dict[int, _Command],
+    listener: socket.socket, warm: _Warm, running: dict[int, _Command], by_connection: dict[int, _Command]
 ) -> None:
     from mlops.local.warm_python import first_import_path
 
@@ -385,7 +398,7 @@ def _accept(
         reason = "another user's command"
     elif request.get("executable") != sys.executable:
         reason = "another interpreter"
-    elif not preloaded.imports_as(request.get("env", {}), first_import_path(request)):
+    elif not warm.preloaded.imports_as(request.get("env", {}), first_import_path(request)):
         reason = "an environment the libraries were not imported with"
     elif len(fds) != 3:
         reason = "no standard streams"
@@ -403,7 +416,7 @@ def _accept(
             other.connection.close()
         for pidfd in running:
             os.close(pidfd)
-        _become(connection, request, fds, preloaded, loader)  # never returns
+        _become(connection, request, fds, warm)  # never returns
     for fd in fds:
         os.close(fd)
     with contextlib.suppress(OSError):
@@ -430,11 +443,10 @@ def _finished(command: _Command, by_connection: dict[int, _Command]) -> None:
     command.connection.close()
 
 
-def _become(
-    connection: socket.socket, request: dict[str, Any], fds: list[int], preloaded: Preloaded, loader: Any
-) -> None:
+def _become(connection: socket.socket, request: dict[str, Any], fds: list[int], warm: _Warm) -> None:
     """In the forked child: become ``mlops <argv>`` run in the client's place, or the entry point ``python -m
     <module> <args>`` a local runner asked for; exit with its status."""
+    from mlops.local.warm_kit import current, forget
     from mlops.local.warm_python import die_with_parent, enter, exit_as_interpreter, open_standard_streams
 
     code = 1
@@ -446,15 +458,17 @@ def _become(
             os.dup2(fd, target)
             os.close(fd)
         open_standard_streams(request["env"])
-        enter(preloaded, request["env"], request["cwd"])
+        enter(warm.preloaded, request["env"], request["cwd"])
         for signum in request.get("ignored", []):
             signal.signal(signum, signal.SIG_IGN)
-        for name in [n for n in sys.modules if n == "mlops" or n.startswith("mlops.")]:
-            del sys.modules[name]  # the server's own few modules: the command imports the kit as it is on disk
-        if loader is not None:  # the service models the server parsed, for the command's AWS clients
+        # A command keeps the kit modules the server imported while they are what it would import from disk; an
+        # entry point or a driver imports the kit from disk (runpy must find its module not yet imported).
+        if "argv" not in request or not current(warm.kit, sys.path):
+            forget()
+        if warm.loader is not None:  # the service models the server parsed, for the command's AWS clients
             from mlops.adapters.aws.clients import share_loader
 
-            share_loader(loader)
+            share_loader(warm.loader)
         if "module" in request:  # an entry point of a local runner (mlops.local.warm_python.ServerPython)
             from mlops.local.warm_python import run_module
 
@@ -480,6 +494,7 @@ def _become(
 def _main(argv: list[str]) -> int:
     import argparse
 
+    from mlops.local.warm_kit import CORE
     from mlops.local.warm_python import PRELOAD
 
     parser = argparse.ArgumentParser(prog="warm_cli.py", description="The warm command server of a state dir.")
@@ -487,8 +502,9 @@ def _main(argv: list[str]) -> int:
     parser.add_argument("--watch", type=int, metavar="PID", help="stop when this process exits")
     parser.add_argument("--preload", help="comma-separated modules to import (default: the commands' libraries)")
     args = parser.parse_args(argv)
-    modules = tuple(args.preload.split(",")) if args.preload else (*PRELOAD, *PRELOAD_EXTRA)
-    return _serve(args.serve, modules, args.watch)
+    if args.preload:  # a server for other processes than the commands (Spark's Python workers): no kit core
+        return _serve(args.serve, tuple(args.preload.split(",")), args.watch)
+    return _serve(args.serve, (*PRELOAD, *PRELOAD_EXTRA), args.watch, kit=CORE)
 
 
 if __name__ == "__main__":

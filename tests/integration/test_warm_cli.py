@@ -86,6 +86,25 @@ def test_the_command_runs_in_a_forked_child_of_the_server(server: Path, tmp_path
     assert code == 0 and (tmp_path / "d.csv").is_file()  # run by the server: delegate returned its status
 
 
+def test_a_command_run_from_another_checkout_runs_that_checkout_s_code(
+    server: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The server holds the kit's core modules (mlops.local.warm_kit); a command whose working directory holds
+    another copy of the kit imports that copy, as a cold ``python -m mlops.cli`` there would."""
+    other = tmp_path / "other-checkout"
+    for package in ("mlops", "mlops/cli", "mlops/adapters", "mlops/adapters/aws"):
+        (other / package).mkdir(parents=True)
+        (other / package / "__init__.py").write_text("")
+    (other / "mlops/cli/main.py").write_text(
+        "def run(prog_name=None):\n    print('run by the other checkout')\n    return 7\n"
+    )
+    (other / "mlops/adapters/aws/clients.py").write_text("def share_loader(loader):\n    pass\n")
+    monkeypatch.chdir(other)
+    env = with_local_threads(_env(server, True))
+    assert warm_cli.delegate(["data", "generate", "diabetes", "--rows", "40"], env) == 7
+    assert "run by the other checkout" in capfd.readouterr().out
+
+
 def test_an_environment_the_libraries_were_not_imported_with_runs_cold(server: Path) -> None:
     env = {**with_local_threads(dict(os.environ)), **_env(server, True), "OMP_NUM_THREADS": "3"}
     assert warm_cli.delegate(["model", "--help"], env) is None
