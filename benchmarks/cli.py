@@ -18,6 +18,7 @@ server's forked child, so only wall time is comparable).
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import resource
@@ -75,9 +76,8 @@ def request_file(state_dir: Path, tmp: Path) -> None:
     customer = "c0"
     demo_csv = state_dir / "demo" / "transactions-q1.csv"
     if demo_csv.is_file():
-        with demo_csv.open() as handle:
-            header = handle.readline().strip().split(",")
-            customer = handle.readline().strip().split(",")[header.index("customer_id")]
+        with demo_csv.open(newline="") as handle:  # the demo writes quoted fields
+            customer = next(csv.DictReader(handle))["customer_id"]
     (tmp / "request.json").write_text(json.dumps({"dataframe_records": [{"customer_id": customer}]}))
 
 
