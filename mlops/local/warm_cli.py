@@ -308,12 +308,12 @@ class _Command:
     detached: bool = False  # a server that outlives the command that started it (endpoint_runner.launch)
 
 
-def _serve(state_dir: Path, modules: tuple[str, ...], watch: int | None, kit: tuple[str, ...] = ()) -> int:
+def _serve(state_dir: Path, modules: tuple[str, ...], watch: int | None, *, kit: bool = False) -> int:
     import gc
     import select
     import threading
 
-    from mlops.local.warm_kit import import_core
+    from mlops.local.warm_kit import KitImports, import_core
     from mlops.local.warm_python import kill_group, preload
 
     try:
@@ -323,7 +323,7 @@ def _serve(state_dir: Path, modules: tuple[str, ...], watch: int | None, kit: tu
         return 0
     preloaded = preload(modules)
     loader = _filled_botocore_loader() if "boto3" in preloaded.modules else None
-    kit_imports = import_core(kit)
+    kit_imports = import_core() if kit else KitImports()
     gc.collect()
     gc.freeze()  # as preload() did for the libraries: a forked command's collections never scan, so copy, these
     if threading.active_count() != 1:  # a fork copies one thread: a library's running thread could hold a lock
@@ -494,7 +494,6 @@ def _become(connection: socket.socket, request: dict[str, Any], fds: list[int], 
 def _main(argv: list[str]) -> int:
     import argparse
 
-    from mlops.local.warm_kit import CORE
     from mlops.local.warm_python import PRELOAD
 
     parser = argparse.ArgumentParser(prog="warm_cli.py", description="The warm command server of a state dir.")
@@ -504,7 +503,7 @@ def _main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.preload:  # a server for other processes than the commands (Spark's Python workers): no kit core
         return _serve(args.serve, tuple(args.preload.split(",")), args.watch)
-    return _serve(args.serve, (*PRELOAD, *PRELOAD_EXTRA), args.watch, kit=CORE)
+    return _serve(args.serve, (*PRELOAD, *PRELOAD_EXTRA), args.watch, kit=True)
 
 
 if __name__ == "__main__":

@@ -21,8 +21,45 @@ from dataclasses import dataclass, field
 from importlib.machinery import PathFinder
 
 PACKAGES = ("mlops", "serving", "monitoring", "pipelines")
-# What every command imports before it reaches its own work (the root command, settings, outputs, wiring).
-CORE = ("mlops.cli.main", "mlops.cli.context", "mlops.settings", "mlops.outputs", "mlops.platform", "mlops.wiring")
+# What commands import before their own work: the root command, settings, outputs, wiring, and the AWS adapters
+# and registry most of them reach; with every command's module (named by the root command). A warm command's
+# wall time on this core vs the first six alone: `mlops predict` 0.37 -> 0.30 s, `mlops endpoint status` 0.33 ->
+# 0.27 s, `mlops monitor alarms` 0.68 -> 0.60 s (quiet 2-core host).
+CORE = (
+    "mlops.cli.main",
+    "mlops.cli.context",
+    "mlops.settings",
+    "mlops.outputs",
+    "mlops.platform",
+    "mlops.wiring",
+    "mlops.datasets",
+    "mlops.local.hosting",
+    "mlops.registry.service",
+    "mlops.registry.session",
+    "mlops.registry.mlflow_models",
+    *(
+        f"mlops.adapters.aws.{name}"
+        for name in (
+            "s3",
+            "cloudwatch",
+            "cloudwatch_alarms",
+            "dynamodb_online",
+            "glue_catalog",
+            "glue_jobs",
+            "kinesis",
+            "sagemaker_hosting",
+            "sagemaker_runtime",
+            "sagemaker_packages",
+        )
+    ),
+)
+
+
+def command_modules() -> tuple[str, ...]:
+    """Every command's module, as the root command names them."""
+    from mlops.cli.main import Root
+
+    return tuple(dict.fromkeys(entry.module for entry in Root.entries.values()))
 
 
 @dataclass(frozen=True)
@@ -55,19 +92,20 @@ def held(packages: Sequence[str] = PACKAGES) -> KitImports:
     return KitImports(files)
 
 
-def import_core(modules: Sequence[str] = CORE, packages: Sequence[str] = PACKAGES) -> KitImports:
-    """Import ``modules`` (the server's start); what is held then. A module that fails to import is left to the
-    commands, which then report it as a cold command would. No modules: nothing held (every command imports
-    the kit from disk)."""
-    if not modules:
+def import_core(modules: Sequence[str] | None = None, packages: Sequence[str] = PACKAGES) -> KitImports:
+    """Import ``modules`` (default: :data:`CORE` and :func:`command_modules`) at the server's start; what is held
+    then. A module that fails to import is left to the commands, which then report it as a cold command would.
+    No modules: nothing held (every command imports the kit from disk)."""
+    if modules is not None and not modules:
         return KitImports()
-    for module in modules:
-        try:
+    module = "mlops.cli.main"
+    try:
+        for module in (*CORE, *command_modules()) if modules is None else modules:
             importlib.import_module(module)
-        except Exception as exc:
-            print(f"warm command server: {module} not imported ahead ({exc!r})", file=sys.stderr, flush=True)
-            forget(packages)
-            return KitImports()
+    except Exception as exc:
+        print(f"warm command server: {module} not imported ahead ({exc!r})", file=sys.stderr, flush=True)
+        forget(packages)
+        return KitImports()
     return held(packages)
 
 

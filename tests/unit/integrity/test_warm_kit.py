@@ -3,14 +3,16 @@ command would import (mlops.local.warm_kit): an edited, added or moved module dr
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from mlops.local.warm_kit import current, forget, import_core
+from mlops.local.warm_kit import CORE, current, forget, import_core
 
 PACKAGES = ("kitpkg",)
 
@@ -83,3 +85,19 @@ def test_a_module_that_fails_to_import_leaves_nothing_held(root: Path, capsys: p
     assert imported.files == {}
     assert not [name for name in sys.modules if name.startswith("kitpkg")]
     assert "kitpkg.broken not imported ahead (RuntimeError('cannot import'))" in capsys.readouterr().err
+
+
+def test_the_default_core_imports_every_command_s_module_and_holds_them() -> None:
+    probe = (
+        "import json, sys\nfrom mlops.local.warm_kit import CORE, command_modules, import_core\n"
+        "held = import_core()\n"
+        "wanted = [*CORE, *command_modules()]\n"
+        "print(json.dumps({'missing': [m for m in wanted if m not in sys.modules], 'files': len(held.files),"
+        " 'commands': command_modules()}))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    assert "not imported ahead" not in done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["missing"] == []
+    assert report["files"] >= len(CORE)
+    assert {"mlops.cli.deploy", "mlops.cli.monitor", "mlops.cli.release"} <= set(report["commands"])
