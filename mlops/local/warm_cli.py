@@ -11,7 +11,7 @@ its status. If the client dies, the server kills the forked command; if the serv
 
 The server imports the third-party libraries and the kit's core modules (the CLI, settings, outputs, wiring:
 :mod:`mlops.local.warm_kit`); a command keeps that core while its files are unchanged and otherwise imports the
-kit from disk, so an edited command runs as edited. Entry points and job drivers always import the kit from disk.
+kit from disk, so an edited command runs as edited. Entry points and job drivers keep it on the same terms.
 It serves a command cold (the client runs it in its own process) when the client's interpreter or what a library
 reads at import time differs (:data:`warm_python.IMPORT_TIME_VARIABLES`). A state dir named only in the config file
 is not looked up: the client finds a server by ``MLOPS_STATE_DIR`` or the default ``.mlops``.
@@ -447,7 +447,13 @@ def _become(connection: socket.socket, request: dict[str, Any], fds: list[int], 
     """In the forked child: become ``mlops <argv>`` run in the client's place, or the entry point ``python -m
     <module> <args>`` a local runner asked for; exit with its status."""
     from mlops.local.warm_kit import current, forget
-    from mlops.local.warm_python import die_with_parent, enter, exit_as_interpreter, open_standard_streams
+    from mlops.local.warm_python import (
+        die_with_parent,
+        enter,
+        exit_as_interpreter,
+        first_import_path,
+        open_standard_streams,
+    )
 
     code = 1
     try:
@@ -461,9 +467,10 @@ def _become(connection: socket.socket, request: dict[str, Any], fds: list[int], 
         enter(warm.preloaded, request["env"], request["cwd"])
         for signum in request.get("ignored", []):
             signal.signal(signum, signal.SIG_IGN)
-        # A command keeps the kit modules the server imported while they are what it would import from disk; an
-        # entry point or a driver imports the kit from disk (runpy must find its module not yet imported).
-        if "argv" not in request or not current(warm.kit, sys.path):
+        if "script" in request:  # a driver's folder comes first on its path, as for `python <script>.py`
+            sys.path[0] = first_import_path(request)
+        # The kit modules the server imported are kept while they are what this process would import from disk.
+        if not current(warm.kit, sys.path, main=request.get("module")):
             forget()
         if warm.loader is not None:  # the service models the server parsed, for the command's AWS clients
             from mlops.adapters.aws.clients import share_loader
@@ -475,10 +482,9 @@ def _become(connection: socket.socket, request: dict[str, Any], fds: list[int], 
             sys.argv = [request["module"], *request["args"]]
             code = run_module(request["module"])
         elif "script" in request:  # a job's driver (mlops.local.warm_python.run_script_served)
-            from mlops.local.warm_python import first_import_path, run_script
+            from mlops.local.warm_python import run_script
 
             sys.argv = [request["script"], *request["args"]]
-            sys.path[0] = first_import_path(request)
             code = run_script(request["script"])
         else:
             from mlops.cli.main import run

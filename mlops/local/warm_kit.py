@@ -1,5 +1,5 @@
-"""The kit's own modules in the warm command server: imported once, kept by a forked command while they are what
-a cold command would import.
+"""The kit's own modules in the warm command server: imported once, kept by a forked command (or entry point, or
+job driver) while they are what a cold one would import.
 
 Every command imports the same core before its work: the CLI, the settings and stack-outputs models, the wiring
 (~0.2 s of a forked ``mlops predict``, most of it pydantic building its models). The server imports them after the
@@ -109,9 +109,14 @@ def import_core(modules: Sequence[str] | None = None, packages: Sequence[str] = 
     return held(packages)
 
 
-def current(imported: KitImports, path: Sequence[str], packages: Sequence[str] = PACKAGES) -> bool:
+def current(
+    imported: KitImports, path: Sequence[str], packages: Sequence[str] = PACKAGES, *, main: str | None = None
+) -> bool:
     """The kit modules held are what a cold interpreter on ``path`` would import now: each one recorded at import
-    with its file unchanged since, every top-level package found where it was."""
+    with its file unchanged since, every top-level package found where it was; and ``main``, the module this
+    process is to run as ``__main__`` (``python -m``), not among them (runpy imports it afresh)."""
+    if main is not None and main in sys.modules:
+        return False
     held_any = False
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)

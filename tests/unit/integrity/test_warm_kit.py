@@ -73,6 +73,12 @@ def test_a_package_found_elsewhere_on_the_command_s_path_is_not_current(root: Pa
     assert not current(imported, [str(other), str(root)], PACKAGES)
 
 
+def test_a_module_to_run_as_main_must_not_be_held(root: Path) -> None:
+    imported = import_core(["kitpkg.core"], PACKAGES)
+    assert current(imported, sys.path, PACKAGES, main="kitpkg.later")  # imported afresh by runpy: fine
+    assert not current(imported, sys.path, PACKAGES, main="kitpkg.core")
+
+
 def test_forget_drops_every_module_of_the_packages(root: Path) -> None:
     import_core(["kitpkg.core"], PACKAGES)
     forget(PACKAGES)
