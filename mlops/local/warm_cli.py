@@ -323,7 +323,7 @@ def _serve(state_dir: Path, modules: tuple[str, ...], watch: int | None, *, kit:
         return 0
     preloaded = preload(modules)
     loader = _filled_botocore_loader() if "boto3" in preloaded.modules else None
-    kit_imports = import_core() if kit else KitImports()
+    warm = _Warm(preloaded, loader, import_core() if kit else KitImports())
     gc.collect()
     gc.freeze()  # as preload() did for the libraries: a forked command's collections never scan, so copy, these
     if threading.active_count() != 1:  # a fork copies one thread: a library's running thread could hold a lock
@@ -349,7 +349,7 @@ def _serve(state_dir: Path, modules: tuple[str, ...], watch: int | None, *, kit:
             if fd in watched:  # the process this server works for has exited
                 stop(signal.SIGTERM, None)
             elif fd == listener.fileno():
-                _accept(listener, _Warm(preloaded, loader, kit_imports), running, by_connection)
+                _accept(listener, warm, running, by_connection)
             elif fd in running:
                 _finished(running.pop(fd), by_connection)
             elif fd in by_connection:  # the client hung up before its command ended: the command goes too
