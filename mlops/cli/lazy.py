@@ -89,6 +89,8 @@ class LazyGroup(TyperGroup):
         return list(self.commands)  # the names, without building the commands as items() would
 
     def format_commands(self, ctx: Context, formatter: HelpFormatter) -> None:
+        """The entries by their summaries (nothing imported), then any command registered directly (built)."""
         rows = [(name, entry.summary) for name, entry in self.entries.items()]
+        rows += [(name, self.commands[name].get_short_help_str()) for name in self.commands if name not in self.entries]
         with formatter.section("Commands"):
             formatter.write_dl(rows)

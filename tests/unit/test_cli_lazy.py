@@ -56,7 +56,8 @@ def test_the_root_help_lists_every_command_with_its_summary() -> None:
 @pytest.mark.parametrize("name", sorted(Root.entries))
 def test_every_entry_loads_under_its_name_and_answers_help(name: str) -> None:
     group = typer.main.get_command(app)
-    command = group.get_command(typer.Context(group), name)  # type: ignore[attr-defined]
+    assert isinstance(group, Root)
+    command = group.get_command(typer.Context(group), name)
     assert command is not None
     assert command.name == name
     result = runner.invoke(app, [name, "--help"])
@@ -94,3 +95,23 @@ def test_an_entry_naming_a_missing_command_says_which() -> None:
     result = runner.invoke(broken, ["nothing"])
     assert isinstance(result.exception, LookupError)
     assert "mlops.cli.deploy.app has no command 'nothing'" in str(result.exception)
+
+
+def test_a_command_registered_directly_is_listed_after_the_entries() -> None:
+    class Mixed(LazyGroup):
+        entries: ClassVar[Mapping[str, Entry]] = {"predict": Entry("mlops.cli.deploy", "Score a payload.", "predict")}
+
+    mixed = typer.Typer(cls=Mixed, rich_markup_mode=None)
+
+    @mixed.callback()
+    def root() -> None:
+        pass
+
+    @mixed.command("hello")
+    def hello() -> None:
+        """Say hello."""
+
+    result = runner.invoke(mixed, ["--help"])
+    assert result.exit_code == 0, result.output
+    listed = [line.split() for line in result.output.split("Commands:")[1].strip().splitlines()]
+    assert listed == [["predict", "Score", "a", "payload."], ["hello", "Say", "hello."]]

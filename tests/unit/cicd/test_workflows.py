@@ -185,6 +185,7 @@ ALLOWED_RUNS = (
 )
 def test_steps_are_commands_of_this_repository(name: str) -> None:
     root = typer.main.get_command(app)
+    assert isinstance(root, TyperGroup)
     context = typer.Context(root)
     for job_name, step in _steps(_load(name)):
         run = step.get("run")
@@ -195,7 +196,7 @@ def test_steps_are_commands_of_this_repository(name: str) -> None:
             if line and not line.startswith(("--", "mlops ")) and not line.endswith("\\"):
                 assert line.startswith(ALLOWED_RUNS), f"{name}/{job_name}: {line}"
         for words in _mlops_commands(str(run)):
-            command = root.get_command(context, words[0])  # type: ignore[attr-defined]
+            command = root.get_command(context, words[0])
             assert command is not None, f"{name}/{job_name}: mlops {words[0]} does not exist"
             if isinstance(command, TyperGroup):
                 sub = command.get_command(context, words[1])
