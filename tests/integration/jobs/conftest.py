@@ -39,13 +39,21 @@ def warm_platform(platform: Platform, warm_spark: Any) -> Platform:
 
 
 @pytest.fixture(scope="module")
-def spark(warm_spark: Any) -> Iterator[SparkSession]:
+def spark(warm_spark: Any, emulator_state_dir: Path) -> Iterator[SparkSession]:
     """A Spark Connect session of the warm server (UTC, few shuffle partitions), released after the module: a
     session left active in the test process is found by MLflow (``start_run`` asks the active Spark session whether
     it runs on Databricks), in whatever test comes next. The token travels in the URL: a local channel to
     ``localhost`` carries it without TLS."""
     from pyspark.sql import SparkSession
 
+    from mlops.local import spark_connect
+
+    running = spark_connect.running_state(spark_connect.spark_dir(emulator_state_dir))
+    if running is None or running.pid != warm_spark.pid:  # else pyspark retries for ten minutes, then fails
+        pytest.fail(
+            f"the session's warm Spark server (pid {warm_spark.pid}) no longer runs: a test's `mlops local up` "
+            "with the server off stops it (tests/support/session_cli.py)"
+        )
     session = SparkSession.builder.remote(f"{warm_spark.remote_url}/;token={warm_spark.token}").create()
     session.conf.set("spark.sql.session.timeZone", "UTC")
     session.conf.set("spark.sql.shuffle.partitions", "2")

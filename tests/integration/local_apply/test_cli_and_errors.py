@@ -20,12 +20,13 @@ from mlops.platform import Platform
 from mlops.settings import load_settings
 from mlops.wiring import client_factory
 from tests.integration.local_apply.sample_program import run_under_mocks
+from tests.support.session_cli import session_env
 
 pytestmark = [pytest.mark.emulator, pytest.mark.pulumi]
 
 
 def _cli(state_dir: Path, *args: str) -> Any:
-    result = CliRunner().invoke(app, ["local", *args, "--json"], env={"MLOPS_STATE_DIR": str(state_dir)})
+    result = CliRunner().invoke(app, ["local", *args, "--json"], env=session_env(state_dir))
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
