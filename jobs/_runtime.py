@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 
 # The stack outputs a job learns from its arguments (the infra program passes them as DefaultArguments).
 ARGUMENT_OUTPUTS = ("curated_bucket", "features_bucket", "glue_database")
+# The retries of a job's client of the local Spark Connect server: 50 ms growing 4x per retry up to 10 s, six
+# retries, so ~25 s in all (pyspark's default: 15 retries up to 60 s apart, ten minutes).
+LOCAL_SERVER_RETRIES: dict[str, Any] = {"max_retries": 6, "max_backoff": 10_000}
 
 
 def job_settings() -> Settings:
@@ -86,8 +89,8 @@ def spark_session(app_name: str) -> SparkSession:
 
     remote = os.environ.get(SPARK_REMOTE_ENV)
     if remote:
-        session: SparkSession = SparkSession.builder.remote(remote).appName(app_name).create()
-        session.conf.set("spark.sql.session.timeZone", "UTC")
+        session: SparkSession = SparkSession.builder.remote(remote).create()  # no option: no call to the server yet
+        _open_on_local_server(session, remote, {"spark.app.name": app_name, "spark.sql.session.timeZone": "UTC"})
         _release_on_exit(session)
         log(f"spark: a session of the Spark Connect server at {remote}")
         return session
@@ -103,6 +106,34 @@ def spark_session(app_name: str) -> SparkSession:
     session = builder.getOrCreate()
     log(f"spark: {'its own JVM, ' + master if master else 'the Glue session'}")
     return session
+
+
+def _open_on_local_server(session: SparkSession, remote: str, conf: Mapping[str, str]) -> None:
+    """Set the session's ``conf``, its first calls to the server, after its client's retries were shortened.
+
+    The server of `mlops local up` runs on this machine, so one that refuses connections has stopped. pyspark's
+    default policy retries for ten minutes (for a remote cluster that restarts): the job, and then its exit (which
+    releases the session), would wait that long for a server that is gone. With ``LOCAL_SERVER_RETRIES`` a job fails
+    within ~30 s, naming the server.
+    """
+    from pyspark.errors.exceptions.connect import SparkConnectGrpcException
+    from pyspark.sql.connect.client.retries import DefaultPolicy
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    client = session.client if isinstance(session, ConnectSession) else None
+    if client is not None:
+        client.set_retry_policies([DefaultPolicy(**LOCAL_SERVER_RETRIES)])
+    try:
+        for key, value in conf.items():
+            session.conf.set(key, value)
+    except SparkConnectGrpcException as exc:
+        if client is not None:
+            client.close()  # else pyspark's exit hook asks the gone server to release the session: retries again
+        raise ConnectionError(
+            f"the Spark Connect server at {remote} does not answer: has the local platform stopped? "
+            "(`mlops local up` starts the server again; `MLOPS_LOCAL_SPARK__ENABLED=false` runs jobs on a JVM "
+            "of their own)"
+        ) from exc
 
 
 def _release_on_exit(session: SparkSession) -> None:
