@@ -145,8 +145,19 @@ def _release_on_exit(session: SparkSession) -> None:
     import atexit
     import signal
 
-    atexit.register(session.stop)
+    atexit.register(_release, session)
     signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
+
+
+def _release(session: SparkSession) -> None:
+    """Stop the session with one try at its release: a server that runs answers at once, and one that stopped
+    under the run would hold the exit for every retry (~25 s) of a release it can no longer do."""
+    from pyspark.sql.connect.client.retries import DefaultPolicy
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    if isinstance(session, ConnectSession):
+        session.client.set_retry_policies([DefaultPolicy(max_retries=0)])
+    session.stop()  # best effort: a failed release is logged, not raised
 
 
 def dataset_definition(name: str, datasets_dir: str | None) -> DatasetDefinition:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs._runtime import SPARK_REMOTE_ENV
+from mlops.contracts import JOB_SPARK_REMOTE_ENV as SPARK_REMOTE_ENV
 
 pytestmark = pytest.mark.spark
 
@@ -36,3 +36,14 @@ def test_a_job_whose_server_is_gone_ends_within_a_minute_naming_it() -> None:
     assert ended.returncode == 1, ended.stderr[-2000:]
     assert f"ConnectionError: the Spark Connect server at {remote} does not answer" in ended.stderr
     assert "SparkConnectGrpcException" in ended.stderr  # the cause, chained
+
+
+def test_a_runs_exit_makes_one_try_at_releasing_its_session() -> None:
+    """A session whose server stopped after the run's first calls (here: they are skipped) is released at exit
+    with one try, not with the ~25 s of retries of the run's calls."""
+    skipped = "from jobs import _runtime; _runtime._open_on_local_server = lambda *args: None; "
+    env = {**os.environ, SPARK_REMOTE_ENV: f"sc://localhost:{_closed_port()}"}
+    ended = subprocess.run(
+        [sys.executable, "-c", skipped + JOB], cwd=REPO, env=env, capture_output=True, text=True, timeout=20
+    )
+    assert ended.returncode == 0, ended.stderr[-2000:]
