@@ -114,7 +114,7 @@ def _open_on_local_server(session: SparkSession, remote: str, conf: Mapping[str,
     The server of `mlops local up` runs on this machine, so one that refuses connections has stopped. pyspark's
     default policy retries for ten minutes (for a remote cluster that restarts): the job, and then its exit (which
     releases the session), would wait that long for a server that is gone. With ``LOCAL_SERVER_RETRIES`` a job fails
-    within ~30 s, naming the server.
+    within ~25 s, naming the server.
     """
     from pyspark.errors.exceptions.connect import SparkConnectGrpcException
     from pyspark.sql.connect.client.retries import DefaultPolicy
