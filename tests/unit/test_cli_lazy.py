@@ -82,30 +82,30 @@ def test_a_typo_is_answered_with_the_command_it_resembles() -> None:
     assert "Did you mean 'endpoint'?" in result.output
 
 
-def test_an_entry_naming_a_missing_command_says_which() -> None:
-    class Broken(LazyGroup):
-        entries: ClassVar[Mapping[str, Entry]] = {"nothing": Entry("mlops.cli.deploy", "No such command.", "nothing")}
+def _root_of(table: Mapping[str, Entry]) -> typer.Typer:
+    """A root command built as the kit's is (plain help), with ``table`` as its entries."""
 
-    broken = typer.Typer(cls=Broken, rich_markup_mode=None)
+    class Group(LazyGroup):
+        entries: ClassVar[Mapping[str, Entry]] = table
 
-    @broken.callback()
+    root_app = typer.Typer(cls=Group, rich_markup_mode=None)
+
+    @root_app.callback()
     def root() -> None:
         pass
 
+    return root_app
+
+
+def test_an_entry_naming_a_missing_command_says_which() -> None:
+    broken = _root_of({"nothing": Entry("mlops.cli.deploy", "No such command.", "nothing")})
     result = runner.invoke(broken, ["nothing"])
     assert isinstance(result.exception, LookupError)
     assert "mlops.cli.deploy.app has no command 'nothing'" in str(result.exception)
 
 
 def test_a_command_registered_directly_is_listed_after_the_entries() -> None:
-    class Mixed(LazyGroup):
-        entries: ClassVar[Mapping[str, Entry]] = {"predict": Entry("mlops.cli.deploy", "Score a payload.", "predict")}
-
-    mixed = typer.Typer(cls=Mixed, rich_markup_mode=None)
-
-    @mixed.callback()
-    def root() -> None:
-        pass
+    mixed = _root_of({"predict": Entry("mlops.cli.deploy", "Score a payload.", "predict")})
 
     @mixed.command("hello")
     def hello() -> None:
