@@ -1,4 +1,5 @@
-"""Pure training steps: split, check, build, search, fit and evaluate. No I/O; the wiring lives elsewhere."""
+"""Pure training steps: split, check, build, search, fit and evaluate. No I/O; the wiring lives elsewhere (the
+search's processes: :mod:`pipelines.training.search_pool`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from mlops.errors import TrainingDataError
 from mlops.modeling.metrics import primary_metric, task_metrics
 from mlops.modeling.scoring import metric_scores, score
 from mlops.modeling.spec import ModelSpec, features_of, target_of
+from pipelines.training import search_pool
 from pipelines.training.hyperparameters import Hyperparameters
 
 MIN_VALIDATION_ROWS = 10
@@ -118,16 +120,22 @@ class SearchResult:
     metric: str
 
 
-def search(train: pd.DataFrame, spec: ModelSpec, params: Hyperparameters) -> SearchResult:
-    """Grid search on a time split of the training set (the holdout is never used for selection)."""
+def search(train: pd.DataFrame, spec: ModelSpec, params: Hyperparameters, workers: int | None = None) -> SearchResult:
+    """Grid search on a time split of the training set (the holdout is never used for selection).
+
+    The candidates are fitted by ``workers`` processes (default: :func:`search_pool.search_workers`).
+    """
     inner = time_split(train, spec, validation_fraction=0.2)
     check_frame(inner.train, spec, "train (inner search split)", 2)
     metric, greater = primary_metric(spec.task)
-    scores: list[tuple[dict[str, Any], float]] = []
-    for candidate in params.grid():
-        model = fit(build_model(spec, params, candidate), inner.train, spec)
-        score = evaluate(model, inner.validation, spec, params.target_precision)[metric]
-        scores.append((candidate, score))
+    candidates = params.grid()
+
+    def score_of(index: int) -> float:
+        model = fit(build_model(spec, params, candidates[index]), inner.train, spec)
+        return evaluate(model, inner.validation, spec, params.target_precision)[metric]
+
+    chosen = search_pool.search_workers(len(candidates)) if workers is None else workers
+    scores = list(zip(candidates, search_pool.fit_each(score_of, len(candidates), chosen), strict=True))
     pick = max if greater else min
     best = pick(scores, key=lambda pair: pair[1])[0]
     return SearchResult(best=best, scores=scores, metric=metric)
