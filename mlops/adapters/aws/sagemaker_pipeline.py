@@ -4,7 +4,8 @@ SageMaker runs the definition itself; this adapter only starts an execution (aft
 the deployed definition, which SageMaker would otherwise accept silently or reject late) and reads its state back:
 ``DescribePipelineExecution``, the parameters it runs with and its steps (``ListPipelineExecutionSteps``, oldest
 first). An emulator that stores pipelines without running them (moto) answers the first two but has no step
-listing (moto answers 500): the wiring then builds the adapter with ``lists_steps=False``.
+listing (moto answers 500; the kit's front door answers it for the executions its local executor ran): the wiring
+then builds the adapter with ``lists_steps=False``.
 """
 
 from __future__ import annotations

@@ -13,6 +13,9 @@ traffic shift or rollback never fails a request. Each invocation is counted for 
 (:mod:`.metrics`) and, when the variant's endpoint config says so, captured (:mod:`mlops.capture`); both are
 buffered and written by background threads.
 
+SageMaker Pipelines' ``ListPipelineExecutionSteps``, ``DescribePipelineExecution`` and ``ListPipelineExecutions``
+are answered from the local pipeline executor's records (:mod:`.pipelines`): moto runs no execution.
+
 Everything else is streamed to moto and back (request and response bodies are not buffered; connections to moto
 are pooled), so one ``endpoint_url`` serves every client. The outbound side is aiohttp: on this machine it spends
 0.2 ms of CPU per loopback request where httpx's async client spends 1.5 ms. ``/_mlops/*`` is the front door's own
@@ -36,6 +39,7 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from mlops.capture import CaptureConfig, CaptureRecord, CaptureWriter
+from mlops.local.frontdoor import pipelines
 from mlops.local.frontdoor.eventstream import encode_event
 from mlops.local.frontdoor.metrics import EndpointMetrics
 from mlops.local.frontdoor.routing import EndpointTable, Fleet, TableCache
@@ -130,6 +134,7 @@ class FrontDoor:
         self._capture_configs: dict[str, CaptureConfig | None] = {}
         self._moto_session: aiohttp.ClientSession | None = None
         self._models_session: aiohttp.ClientSession | None = None
+        self.pipelines = pipelines.PipelineApi(self._moto_fetch)
 
     def _sessions(self) -> tuple[aiohttp.ClientSession, aiohttp.ClientSession]:
         """Pooled sessions (created in the server's loop): to moto, byte for byte (no header of aiohttp's own, no
@@ -162,6 +167,10 @@ class FrontDoor:
         invocation = self._invocation_of(scope)
         if invocation is not None:
             await self._invoke(scope, receive, send, *invocation)
+            return
+        operation = pipelines.operation_of(_headers(scope)) if scope["method"] == "POST" else None
+        if operation is not None:
+            await self._pipeline_api(scope, receive, send, operation)
             return
         await self._proxy(scope, receive, send)
 
@@ -366,6 +375,34 @@ class FrontDoor:
             return config.record(request_type, body, answer_type, out, when=when, inference_id=inference_id)
 
         self.capture.offer(config.destination_uri, endpoint, fleet.variant, build)
+
+    # --- SageMaker Pipelines' executions, as the local executor ran them (:mod:`.pipelines`) ---------------------
+
+    async def _pipeline_api(self, scope: Scope, receive: Receive, send: Send, operation: str) -> None:
+        body = await _read_body(receive, MAX_PAYLOAD)
+        if body is None:
+            await _respond(send, 413, *_error_body("ValidationError", f"Request payload exceeds {MAX_PAYLOAD} bytes"))
+            return
+        # the answer is read and rewritten here: asked for as is, not compressed
+        skipped = HOP_BY_HOP | {b"accept-encoding"}
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"] if k.lower() not in skipped]
+        try:
+            answer = await self.pipelines.answer(operation, headers, body)
+        except aiohttp.ClientError as exc:
+            await _respond(send, 502, f"the emulator at {self.moto_url} did not answer: {exc}".encode(), [])
+            return
+        json_type = [
+            (b"content-type", b"application/x-amz-json-1.1"),
+            (b"x-amzn-requestid", str(uuid.uuid4()).encode()),
+        ]
+        await _respond(send, answer.status, answer.body, json_type)
+
+    async def _moto_fetch(
+        self, method: str, path: str, headers: list[tuple[str, str]], body: bytes | None
+    ) -> tuple[int, bytes]:
+        moto, _ = self._sessions()
+        async with moto.request(method, URL(self.moto_url + path, encoded=True), headers=headers, data=body) as answer:
+            return answer.status, await answer.read()
 
     # --- everything else: the emulator ----------------------------------------------------------------------
 

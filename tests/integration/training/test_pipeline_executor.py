@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import json
 import secrets
+from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from mlops.contracts import CHALLENGER
 from mlops.local.clients import clients_of
@@ -21,6 +25,18 @@ from tests.unit.training.synthetic import definition, end_time, feature_frame
 pytestmark = pytest.mark.emulator
 
 FAST = {"max_iter": "30", "search_learning_rate": "0.2", "search_max_leaf_nodes": "15"}
+
+
+def _plain_sagemaker(platform: Platform) -> Any:
+    """A plain boto3 SageMaker client on the kit's one endpoint URL, as a user's own script makes it."""
+    return boto3.client(
+        "sagemaker",
+        endpoint_url=clients_of(platform).endpoint_url,
+        region_name=platform.settings.region,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}),
+    )
 
 
 def _packages_of(platform: Platform, dataset: str) -> list[str]:
@@ -53,6 +69,17 @@ def test_a_good_model_runs_every_step_and_is_registered_with_the_executions_line
     assert execution.step("QualityBar").metadata == {"Condition": {"Outcome": "True"}}  # type: ignore[union-attr]
     assert execution.parameters["MaxIter"] == "30" and execution.parameters["MinQualitySkill"] == "0.1"
     assert platform.services.training.describe(execution.arn) == execution
+
+    # a user's own boto3 client sees the same steps and status (moto alone: a 500 and "Succeeded" at the start)
+    client = _plain_sagemaker(platform)
+    listed = client.list_pipeline_execution_steps(PipelineExecutionArn=execution.arn, SortOrder="Ascending")
+    steps = listed["PipelineExecutionSteps"]
+    assert [(s["StepName"], s["StepStatus"]) for s in steps] == [(s.name, s.status) for s in execution.steps]
+    train = execution.step("Train")
+    assert train is not None and steps[1]["Metadata"] == {"TrainingJob": {"Arn": train.metadata["TrainingJob"]["Arn"]}}
+    assert steps[0]["StartTime"] <= steps[0]["EndTime"] <= steps[1]["StartTime"]
+    described = client.describe_pipeline_execution(PipelineExecutionArn=execution.arn)
+    assert described["PipelineExecutionStatus"] == "Succeeded" and "FailureReason" not in described
 
     challenger = platform.services.model_registry.version(spec.name, CHALLENGER)
     job = describe_job(platform, challenger.tags["training_job"])
@@ -129,6 +156,34 @@ def test_a_model_below_the_quality_bar_fails_the_execution_and_registers_nothing
     )
     assert platform.services.model_registry.versions(spec.name) == []
     assert _packages_of(platform, spec.name) == []
+
+    client = _plain_sagemaker(platform)
+    described = client.describe_pipeline_execution(PipelineExecutionArn=execution.arn)
+    assert (described["PipelineExecutionStatus"], described["FailureReason"]) == ("Failed", execution.failure_reason)
+    summaries = client.list_pipeline_executions(PipelineName=platform.outputs.training_pipeline_name)
+    (summary,) = [s for s in summaries["PipelineExecutionSummaries"] if s["PipelineExecutionArn"] == execution.arn]
+    assert summary["PipelineExecutionStatus"] == "Failed"
+    newest = client.list_pipeline_execution_steps(PipelineExecutionArn=execution.arn, MaxResults=1)  # newest first
+    assert [s["StepName"] for s in newest["PipelineExecutionSteps"]] == ["QualityBarNotMet"]
+    rest = client.list_pipeline_execution_steps(PipelineExecutionArn=execution.arn, NextToken=newest["NextToken"])
+    assert [s["StepName"] for s in rest["PipelineExecutionSteps"]] == ["QualityBar", "Evaluate", "Train", "Prepare"]
+    assert "NextToken" not in rest
+    assert newest["PipelineExecutionSteps"][0]["FailureReason"] == execution.step("QualityBarNotMet").failure_reason  # type: ignore[union-attr]
+
+
+def test_an_execution_started_by_a_client_of_ones_own_has_no_steps_and_an_unknown_one_is_not_found(
+    platform: Platform,
+) -> None:
+    client = _plain_sagemaker(platform)
+    started = client.start_pipeline_execution(PipelineName=platform.outputs.training_pipeline_name)
+    listed = client.list_pipeline_execution_steps(PipelineExecutionArn=started["PipelineExecutionArn"])
+    assert listed["PipelineExecutionSteps"] == []  # moto stores it; nothing ran it
+    unknown = started["PipelineExecutionArn"].rsplit("/", 1)[0] + "/nosuchexecution"
+    with pytest.raises(ClientError, match="ResourceNotFound") as raised:
+        client.list_pipeline_execution_steps(PipelineExecutionArn=unknown)
+    assert raised.value.response["Error"]["Code"] == "ResourceNotFound"
+    with pytest.raises(ClientError, match="MaxResults must be between 1 and 100"):
+        client.list_pipeline_execution_steps(PipelineExecutionArn=started["PipelineExecutionArn"], MaxResults=101)
 
 
 def test_the_quality_bar_is_a_parameter_of_the_execution(platform: Platform) -> None:
