@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from mlops.adapters.aws.clients import ClientFactory
+from mlops.adapters.aws.clients import ClientFactory, utc_timestamp
 from mlops.errors import EmulatorError
 from mlops.local.state import EmulatorState, write_state
 from mlops.settings import load_settings
@@ -79,3 +82,25 @@ def test_aws_target_without_credentials_says_how_to_provide_them(
     factory = ClientFactory(load_settings(target="aws"))
     with pytest.raises(CredentialsError, match=r"no AWS credentials found for the aws target: set MLOPS_AWS_PROFILE"):
         factory.credentials()
+
+
+def _parsed_records(factory: ClientFactory, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """A GetRecords answer parsed as the factory's Kinesis client parses it."""
+    client = factory.client("kinesis")
+    output = client.meta.service_model.operation_model("GetRecords").output_shape
+    parser = factory.session._session.get_component("response_parser_factory").create_parser("json")
+    parsed = parser.parse({"status_code": 200, "headers": {}, "body": json.dumps(body).encode()}, output)
+    records: list[dict[str, Any]] = parsed["Records"]
+    return records
+
+
+def test_the_factorys_clients_read_epoch_timestamps_as_utc_datetimes_of_the_same_instant(tmp_path: Path) -> None:
+    write_state(tmp_path / "emulator", EmulatorState(pid=1, host="127.0.0.1", port=4999, started_at=time.time()))
+    factory = client_factory(load_settings(state_dir=tmp_path))
+    record = {"SequenceNumber": "1", "Data": "e30=", "PartitionKey": "k", "ApproximateArrivalTimestamp": 1796063798.838}
+    (parsed,) = _parsed_records(factory, {"Records": [record], "MillisBehindLatest": 0})
+    stamp = parsed["ApproximateArrivalTimestamp"]
+    assert stamp.tzinfo is UTC  # not botocore's local zone, built anew for every value
+    assert stamp == datetime(2026, 11, 30, 18, 36, 38, 838000, tzinfo=UTC)
+    assert utc_timestamp("2026-11-30T18:36:38.838Z") == stamp  # text goes to botocore's parser
+    assert utc_timestamp(0) == datetime(1970, 1, 1, tzinfo=UTC)

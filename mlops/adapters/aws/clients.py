@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -44,13 +45,30 @@ def share_loader(loader: Any) -> None:
     _shared["loader"] = loader
 
 
+def utc_timestamp(value: Any) -> datetime:
+    """botocore's timestamp parser for the kit's clients: an epoch number (what the JSON protocols send: each
+    Kinesis record's ``ApproximateArrivalTimestamp``, CloudWatch's datapoints) becomes an aware UTC datetime in
+    ~1.5 µs, where botocore builds a local time zone per value (~26 µs: 0.75 s of the CPU of a 29,000-record
+    GetRecords backlog). The instant is the same; anything else goes to botocore's parser."""
+    from botocore.utils import parse_timestamp
+
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):
+            pass  # out of the platform's range: botocore's fallbacks
+    parsed: datetime = parse_timestamp(value)
+    return parsed
+
+
 def boto3_session(**kwargs: Any) -> boto3.session.Session:
     """``boto3.session.Session(**kwargs)`` on a botocore session with the process's shared data loader (the first
-    session's, which honours its ``data_path``)."""
+    session's, which honours its ``data_path``) and :func:`utc_timestamp` as its timestamp parser."""
     import boto3
     import botocore.session
 
     core = botocore.session.get_session()
+    core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=utc_timestamp)
     if "loader" in _shared:
         core.register_component("data_loader", _shared["loader"])
     else:
