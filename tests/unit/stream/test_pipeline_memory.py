@@ -185,7 +185,7 @@ def test_a_rate_paces_the_puts_in_chunks_of_one_second(platform: Platform) -> No
     from pipelines.stream.produce import send
 
     records = [OutgoingEvent(f"k{i}", str(i).encode()) for i in range(10)]
-    seen: list[tuple[int, int | None]] = []
+    seen: list[tuple[int, int]] = []
     started = time.monotonic()
     sent, calls, retried = send(platform.services.events, records, rate=8.0, progress=lambda d, t: seen.append((d, t)))
     assert (sent, calls, retried) == (10, 2, 0)
