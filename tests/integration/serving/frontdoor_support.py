@@ -59,8 +59,13 @@ def toy_spec(
 
 def runtime_client(platform: Platform) -> Any:
     """A plain boto3 SageMaker runtime client on the kit's one endpoint URL, as an application makes it."""
+    return plain_client(platform, "sagemaker-runtime")
+
+
+def plain_client(platform: Platform, service: str) -> Any:
+    """A plain boto3 client of ``service`` on the kit's one endpoint URL, as a user's own script makes it."""
     return boto3.client(
-        "sagemaker-runtime",
+        service,
         endpoint_url=clients_of(platform).endpoint_url,
         region_name=platform.settings.region,
         aws_access_key_id="test",

@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from mlops.contracts import CHALLENGER
@@ -19,24 +16,13 @@ from mlops.local.training_runner import REASON_TAG, STATUS_TAG, describe_job
 from mlops.platform import Platform
 from mlops.ports.training import PipelineParameterError
 from pipelines.training.workflow import train_dataset
+from tests.integration.serving.frontdoor_support import plain_client
 from tests.integration.training.support import publish_dataset
 from tests.unit.training.synthetic import definition, end_time, feature_frame
 
 pytestmark = pytest.mark.emulator
 
 FAST = {"max_iter": "30", "search_learning_rate": "0.2", "search_max_leaf_nodes": "15"}
-
-
-def _plain_sagemaker(platform: Platform) -> Any:
-    """A plain boto3 SageMaker client on the kit's one endpoint URL, as a user's own script makes it."""
-    return boto3.client(
-        "sagemaker",
-        endpoint_url=clients_of(platform).endpoint_url,
-        region_name=platform.settings.region,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 1, "mode": "standard"}),
-    )
 
 
 def _packages_of(platform: Platform, dataset: str) -> list[str]:
@@ -71,7 +57,7 @@ def test_a_good_model_runs_every_step_and_is_registered_with_the_executions_line
     assert platform.services.training.describe(execution.arn) == execution
 
     # a user's own boto3 client sees the same steps and status (moto alone: a 500 and "Succeeded" at the start)
-    client = _plain_sagemaker(platform)
+    client = plain_client(platform, "sagemaker")
     listed = client.list_pipeline_execution_steps(PipelineExecutionArn=execution.arn, SortOrder="Ascending")
     steps = listed["PipelineExecutionSteps"]
     assert [(s["StepName"], s["StepStatus"]) for s in steps] == [(s.name, s.status) for s in execution.steps]
@@ -157,7 +143,7 @@ def test_a_model_below_the_quality_bar_fails_the_execution_and_registers_nothing
     assert platform.services.model_registry.versions(spec.name) == []
     assert _packages_of(platform, spec.name) == []
 
-    client = _plain_sagemaker(platform)
+    client = plain_client(platform, "sagemaker")
     described = client.describe_pipeline_execution(PipelineExecutionArn=execution.arn)
     assert (described["PipelineExecutionStatus"], described["FailureReason"]) == ("Failed", execution.failure_reason)
     summaries = client.list_pipeline_executions(PipelineName=platform.outputs.training_pipeline_name)
@@ -174,7 +160,7 @@ def test_a_model_below_the_quality_bar_fails_the_execution_and_registers_nothing
 def test_an_execution_started_by_a_client_of_ones_own_has_no_steps_and_an_unknown_one_is_not_found(
     platform: Platform,
 ) -> None:
-    client = _plain_sagemaker(platform)
+    client = plain_client(platform, "sagemaker")
     started = client.start_pipeline_execution(PipelineName=platform.outputs.training_pipeline_name)
     listed = client.list_pipeline_execution_steps(PipelineExecutionArn=started["PipelineExecutionArn"])
     assert listed["PipelineExecutionSteps"] == []  # moto stores it; nothing ran it
