@@ -115,3 +115,11 @@ def test_steps_of_an_execution_neither_the_executor_nor_moto_knows_are_not_found
     assert answer.status == 400 and json.loads(answer.body)["__type"] == "ResourceNotFound"
     malformed = asyncio.run(api.answer("ListPipelineExecutionSteps", [], b"{"))
     assert json.loads(malformed.body)["__type"] == "SerializationException"
+
+
+def test_an_answer_of_moto_that_is_not_a_json_object_passes_unchanged() -> None:
+    async def html(method: str, path: str, headers: list[tuple[str, str]], body: bytes | None) -> tuple[int, bytes]:
+        return 200, b"<html>not json</html>"
+
+    answer = asyncio.run(PipelineApi(html).answer("DescribePipelineExecution", [], b"{}"))
+    assert (answer.status, answer.body) == (200, b"<html>not json</html>")

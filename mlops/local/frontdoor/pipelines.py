@@ -5,7 +5,7 @@ nothing: it reports every execution ``Succeeded`` from its start and has no ``Li
 answers 500). The executor records what happened, after every step, in the emulator's object store
 (``s3://<monitoring bucket>/pipeline-executions/<pipeline>/<execution id>.json``, :func:`mlops.layout.
 pipeline_execution_key`). The front door answers from that record, so a client of one's own (boto3, the SageMaker
-SDK's ``execution.list_steps()``) sees what ``mlops train status`` shows:
+SDK's ``execution.list_steps()``) sees what ``mlops train run`` reports:
 
 - ``ListPipelineExecutionSteps``: the record's steps, newest first unless ``SortOrder`` is ``Ascending``, paged
   by ``MaxResults`` (1-100, default 50) and ``NextToken``;
@@ -127,9 +127,13 @@ class PipelineApi:
         if operation == "ListPipelineExecutionSteps":
             return await self._steps(request, headers, body, key)
         status, answer = await self._fetch("POST", "/", headers, body)
-        if status != 200:
+        try:
+            described = json.loads(answer) if status == 200 else None
+        except ValueError:
+            described = None
+        if not isinstance(described, dict):  # an error, or an answer this module does not know: moto's, as it is
             return Answer(status, answer)
-        return Answer(200, json.dumps(await self._patched(operation, json.loads(answer), key)).encode())
+        return Answer(200, json.dumps(await self._patched(operation, described, key)).encode())
 
     async def _steps(self, request: dict[str, Any], headers: list[tuple[str, str]], body: bytes, key: str) -> Answer:
         arn = request.get("PipelineExecutionArn")
