@@ -1,6 +1,7 @@
 """The training pipeline executed on the emulator by the local pipeline executor, from the definition the stack
 deployed: a good model is registered through the registry service; a model below the quality bar fails the
-execution at QualityBarNotMet and registers nothing; a failing training job fails it at Train."""
+execution at QualityBarNotMet and registers nothing; a failing training job fails it at Train. A user's own boto3
+client sees each execution's steps and status as the executor recorded them (the front door answers for moto)."""
 
 from __future__ import annotations
 
