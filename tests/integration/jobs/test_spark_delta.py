@@ -128,6 +128,11 @@ def test_curation_on_the_executors_matches_the_driver_side_engine(
     nothing, none_counts = curate_on_executors(definition, again, 4, taken, table_uri=uri, options=options)
     assert (nothing, none_counts.rows_curated, none_counts.duplicates_against_table) == ([], 0, 3)
 
+    _put_batch(platform, name, "empty", _rows([]))  # all its rows quarantined: nothing in, nothing counted
+    empty, empty_in = read_batches(spark, platform.layout, definition, ["empty"], options)
+    none_written, zero = curate_on_executors(definition, empty, empty_in, taken, table_uri=uri, options=options)
+    assert (none_written, zero.rows_in, zero.duplicates_removed) == ([], 0, 0)
+
 
 @pytest.mark.emulator
 def test_a_batch_that_cannot_be_curated_is_named_before_any_task_runs(
