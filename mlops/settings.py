@@ -173,6 +173,13 @@ class LocalSparkSettings(_Choice):
         description="The server's JVM compiles with its quick compiler only: a third to a half less CPU over a "
         "session of small local runs; off: the optimising compiler too, faster on long runs over large data.",
     )
+    idle_daemon_seconds: float = Field(
+        default=120,
+        ge=1,
+        description="A session's Python worker daemon is stopped once it has had no worker this long (Spark keeps "
+        "one per session, ~26 MB and two processes, until the server stops); a session that runs Python again gets "
+        "a new one.",
+    )
 
 
 class LocalCliSettings(_Choice):

@@ -43,8 +43,8 @@ from mlops.contracts import JOB_SPARK_REMOTE_ENV
 from mlops.errors import EmulatorError
 from mlops.local import jvm_archive, warm_cli
 from mlops.local.processes import command_line, terminate
+from mlops.local.spark_daemon import DEFAULT_IDLE_SECONDS, IDLE_ENV, WARM_DIR_ENV
 from mlops.local.spark_daemon import PRELOAD as WARM_PRELOAD
-from mlops.local.spark_daemon import WARM_DIR_ENV
 
 if TYPE_CHECKING:
     from mlops.settings import LocalSparkSettings
@@ -236,9 +236,12 @@ def collector_options(driver_memory: str) -> list[str]:
     return ["-XX:+UseSerialGC"] if megabytes <= SERIAL_GC_MAX_HEAP_MB else []
 
 
-def server_env(home: Path, token: str, spark_dir: Path | None = None) -> dict[str, str]:
+def server_env(
+    home: Path, token: str, spark_dir: Path | None = None, *, idle_daemon_seconds: float = DEFAULT_IDLE_SECONDS
+) -> dict[str, str]:
     """The server's environment: its Python workers run this venv's interpreter with the kit importable (and
-    their daemons are forked by the warm interpreter of ``spark_dir``, when given)."""
+    their daemons are forked by the warm interpreter of ``spark_dir``, when given, and stopped after
+    ``idle_daemon_seconds`` without a worker)."""
     env = inherited_env()
     env.update(
         {
@@ -248,6 +251,7 @@ def server_env(home: Path, token: str, spark_dir: Path | None = None) -> dict[st
             "SPARK_LOCAL_IP": HOST,
             "PYTHONPATH": os.pathsep.join(p for p in (str(_KIT_ROOT), env.get("PYTHONPATH", "")) if p),
             TOKEN_ENV: token,
+            IDLE_ENV: f"{idle_daemon_seconds:g}",
         }
     )
     if spark_dir is not None:
@@ -270,14 +274,17 @@ def up(
     port: int | None = None,
     class_archive: bool = True,
     quick_compiler: bool = True,
+    idle_daemon_seconds: float = DEFAULT_IDLE_SECONDS,
 ) -> tuple[SparkConnectState, bool]:
     """Start the server, or reuse the running one recorded in ``spark_dir``. Returns it and whether it started.
     With ``class_archive`` its JVM maps the Spark class archive, made first if there is none
-    (:mod:`mlops.local.jvm_archive`); with ``quick_compiler`` it compiles with the quick compiler only."""
+    (:mod:`mlops.local.jvm_archive`); with ``quick_compiler`` it compiles with the quick compiler only. A new
+    server's Python worker daemons stop after ``idle_daemon_seconds`` without a worker."""
     current = status(spark_dir)
     if current.health == "running" and current.state is not None:
         running = current.state  # its workers' warm interpreter again, if it was stopped
-        _warm_workers_up(spark_dir, server_env(spark_home(), running.token, spark_dir), running.pid)
+        env = server_env(spark_home(), running.token, spark_dir, idle_daemon_seconds=idle_daemon_seconds)
+        _warm_workers_up(spark_dir, env, running.pid)
         return running, False
     if current.state is not None:
         down(spark_dir)
@@ -292,7 +299,7 @@ def up(
     scratch = spark_dir / SCRATCH_DIR
     shutil.rmtree(scratch, ignore_errors=True)  # what an earlier server that was killed left
     scratch.mkdir()
-    env = server_env(home, token, spark_dir)
+    env = server_env(home, token, spark_dir, idle_daemon_seconds=idle_daemon_seconds)
     with (spark_dir / LOGFILE).open("ab") as log:
         log.write(_archive_line(archive).encode())
         java_options = jvm_archive.options_for(archive.path) if archive is not None else []
@@ -390,4 +397,5 @@ def up_for(state_dir: Path, settings: LocalSparkSettings) -> tuple[SparkConnectS
         cores=settings.cores,
         class_archive=settings.class_archive,
         quick_compiler=settings.quick_compiler,
+        idle_daemon_seconds=settings.idle_daemon_seconds,
     )

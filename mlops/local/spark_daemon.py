@@ -10,7 +10,8 @@ process's standard streams, arguments, environment and working directory, and st
 SIGTERM (how it stops a daemon) is passed on, and this process exits with the daemon's status. The JVM talks to
 the daemon as to its own: the daemon writes its port to the handed-over stdout and reads the workers to kill from
 the handed-over stdin (at EOF, the JVM gone, it stops). If this process is killed, the warm server kills the
-daemon's process group (its workers).
+daemon's process group (its workers). A daemon that has had no worker for ``local_spark.idle_daemon_seconds``
+is stopped (:class:`IdleWatch`): Spark would keep one per session until the server stops.
 
 Not warm (this process runs ``pyspark.daemon`` itself, as Spark would): no warm server answers (not started,
 still importing, stopped), or it says cold (another interpreter, an environment the libraries were not imported
@@ -24,11 +25,18 @@ import os
 import signal
 import socket
 import sys
+import time
+from collections.abc import Mapping
 from pathlib import Path
 
 # Set in the Spark Connect server's environment (the JVM passes it on to this process): the Spark dir whose warm
 # server forks the daemon.
 WARM_DIR_ENV = "MLOPS_SPARK_WARM_DIR"
+# How long a session's daemon may have no worker before its stand-in stops it (local_spark.idle_daemon_seconds).
+IDLE_ENV = "MLOPS_SPARK_DAEMON_IDLE_SECONDS"
+DEFAULT_IDLE_SECONDS = 120.0
+_MIN_IDLE_SECONDS = 0.1
+_POLL_SECONDS = 5.0
 DAEMON_MODULE = "pyspark.daemon"
 # What a worker imports before its first task (the Arrow and pandas UDF machinery, the libraries the jobs' executor
 # code uses); third-party only: the kit's code is imported by each worker as it is on disk.
@@ -68,7 +76,8 @@ def _warm(spark_dir: Path) -> int | None:
 
 
 def _stand_in(connection: socket.socket, pid: int) -> int:
-    """Pass the JVM's stop signals on to the daemon until the warm server reports its status."""
+    """Pass the JVM's stop signals on to the daemon until the warm server reports its status; stop an idle
+    daemon (:class:`IdleWatch`)."""
     import json
 
     def forward(signum: int, _frame: object) -> None:
@@ -77,11 +86,66 @@ def _stand_in(connection: socket.socket, pid: int) -> int:
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, forward)
-    data = connection.recv(1 << 16)
+    watch = IdleWatch(pid, idle_limit(os.environ))
+    connection.settimeout(min(_POLL_SECONDS, watch.limit))
+    while True:
+        try:
+            data = connection.recv(1 << 16)
+            break
+        except TimeoutError:
+            watch.check()
     if not data:  # the warm server stopped: it killed the daemon's group
         return 1
     code = int(json.loads(data)["code"])
     return code if code >= 0 else 128 - code
+
+
+def idle_limit(env: Mapping[str, str]) -> float:
+    """How long a daemon may have no worker before it is stopped (:data:`IDLE_ENV`, else the default)."""
+    value = env.get(IDLE_ENV, "")
+    try:
+        return max(float(value), _MIN_IDLE_SECONDS) if value else DEFAULT_IDLE_SECONDS
+    except ValueError:
+        return DEFAULT_IDLE_SECONDS
+
+
+class IdleWatch:
+    """Stops a session's daemon once it has had no worker for ``limit`` seconds.
+
+    Why: Spark keys its Python worker daemons by the session's artifact id (``SPARK_JOB_ARTIFACT_UUID``) and keeps
+    each one until the server stops (SPARK-54055): without this, every job run would leave a daemon and its stand-in
+    (~26 MB and two processes) on the warm server. The JVM stops a session's idle workers a minute after its last
+    task, so a daemon without workers serves no task; should its session run Python again, the JVM finds the daemon
+    gone and starts another (a warm fork, ~0.1 s).
+    """
+
+    def __init__(self, pid: int, limit: float) -> None:
+        self.pid, self.limit = pid, limit
+        self._idle_since: float | None = None
+        self.stopped = False
+
+    def check(self) -> None:
+        """One look at the daemon's workers (call every few seconds); SIGTERM it when idle long enough."""
+        if self.stopped:
+            return
+        now = time.monotonic()
+        if _has_workers(self.pid):
+            self._idle_since = None
+        elif self._idle_since is None:
+            self._idle_since = now
+        elif now - self._idle_since >= self.limit:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(self.pid, signal.SIGTERM)  # pyspark.daemon's own shutdown: it stops its process group
+            self.stopped = True
+
+
+def _has_workers(pid: int) -> bool:
+    import psutil
+
+    try:
+        return bool(psutil.Process(pid).children())
+    except psutil.Error:  # gone: its status is on the way
+        return False
 
 
 def _cold() -> int:

@@ -4,6 +4,7 @@ jobs tests' shared server must keep."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -78,3 +79,63 @@ def test_a_sessions_python_workers_fork_from_the_warm_interpreter_and_run_cold_w
         spark_connect.up(directory)  # the running server's warm interpreter again
     record = warm_cli.read_record(directory)
     assert record is not None and warm_cli.is_ours(record)
+
+
+def _daemon_of(session: Any) -> int:
+    """The pid of the daemon that forked the worker of this session's next Python task."""
+    import os
+
+    import pyarrow as pa
+
+    def daemon(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            yield pa.RecordBatch.from_pydict({"daemon": [os.getppid()] * batch.num_rows})
+
+    return int(session.range(1).mapInArrow(daemon, "daemon long").collect()[0].daemon)
+
+
+def _fail(batches: Iterator[Any]) -> Iterator[Any]:
+    raise RuntimeError("this task fails: its worker is not kept for the next")
+    yield from batches
+
+
+def test_an_idle_daemon_is_stopped_and_its_session_runs_its_next_task_on_a_new_one(
+    own_server: tuple[Path, Any],
+) -> None:
+    """Spark keeps a daemon per session until the server stops; the stand-in stops one that has no worker
+    (mlops.local.spark_daemon.IdleWatch), and the JVM starts another when the session runs Python again.
+
+    No worker in the JVM's pool, as when it has dropped a session's idle workers (a minute after its last task):
+    the session's only task failed, and a failed task's worker is not kept."""
+    import psutil
+    from pyspark.errors import PySparkException
+    from pyspark.sql import SparkSession
+
+    from mlops.local import spark_connect, warm_cli
+    from mlops.local.spark_daemon import IdleWatch
+
+    state_dir, warm_spark = own_server
+    directory = spark_connect.spark_dir(state_dir)
+    deadline = time.monotonic() + 60
+    while not warm_cli.answers(directory):  # still importing (a test above restarted it): daemons would run cold
+        assert time.monotonic() < deadline, "the warm interpreter does not answer"
+        time.sleep(0.1)
+    record = warm_cli.read_record(directory)
+    assert record is not None
+    forker = psutil.Process(record.pid)
+    before = {child.pid for child in forker.children()}
+    session = SparkSession.builder.remote(f"{warm_spark.remote_url}/;token={warm_spark.token}").create()
+    try:
+        with pytest.raises(PySparkException, match="this task fails"):
+            session.range(1).mapInArrow(_fail, "id long").collect()
+        (daemon,) = [child for child in forker.children() if child.pid not in before]
+        watch = IdleWatch(daemon.pid, limit=0.1)
+        deadline = time.monotonic() + 30
+        while not watch.stopped and time.monotonic() < deadline:
+            watch.check()
+            time.sleep(0.05)
+        assert watch.stopped
+        daemon.wait(timeout=10)  # gone (not our child: psutil cannot give its status)
+        assert _daemon_of(session) not in (daemon.pid, *before)
+    finally:
+        session.stop()
