@@ -37,9 +37,10 @@ if TYPE_CHECKING:
 
 # The stack outputs a job learns from its arguments (the infra program passes them as DefaultArguments).
 ARGUMENT_OUTPUTS = ("curated_bucket", "features_bucket", "glue_database")
-# The retries of a job's client of the local Spark Connect server: 50 ms growing 4x per retry up to 10 s, six
-# retries, so ~25 s in all (pyspark's default: 15 retries up to 60 s apart, ten minutes).
-LOCAL_SERVER_RETRIES: dict[str, Any] = {"max_retries": 6, "max_backoff": 10_000}
+# The retries of a job's client of the local Spark Connect server: 50 ms growing 4x per retry up to 4 s, five
+# retries, so ~9 s in all (pyspark's default: 15 retries up to 60 s apart, ten minutes). A server on this machine
+# that refuses connections for that long has stopped.
+LOCAL_SERVER_RETRIES: dict[str, Any] = {"max_retries": 5, "max_backoff": 4_000}
 
 
 def job_settings() -> Settings:
@@ -114,7 +115,7 @@ def _open_on_local_server(session: SparkSession, remote: str, conf: Mapping[str,
     The server of `mlops local up` runs on this machine, so one that refuses connections has stopped. pyspark's
     default policy retries for ten minutes (for a remote cluster that restarts): the job, and then its exit (which
     releases the session), would wait that long for a server that is gone. With ``LOCAL_SERVER_RETRIES`` a job fails
-    within ~25 s, naming the server.
+    within ~10 s, naming the server.
     """
     from pyspark.errors.exceptions.connect import SparkConnectGrpcException
     from pyspark.sql.connect.client.retries import DefaultPolicy
@@ -151,7 +152,7 @@ def _release_on_exit(session: SparkSession) -> None:
 
 def _release(session: SparkSession) -> None:
     """Stop the session with one try at its release: a server that runs answers at once, and one that stopped
-    under the run would hold the exit for every retry (~25 s) of a release it can no longer do."""
+    under the run would hold the exit for every retry (~9 s) of a release it can no longer do."""
     from pyspark.sql.connect.client.retries import DefaultPolicy
     from pyspark.sql.connect.session import SparkSession as ConnectSession
 

@@ -31,7 +31,7 @@ def _closed_port() -> int:
 def test_a_job_whose_server_is_gone_ends_within_a_minute_naming_it() -> None:
     remote = f"sc://localhost:{_closed_port()}"
     env = {**os.environ, SPARK_REMOTE_ENV: remote}
-    # ~25 s of retries, then the exit at once; a TimeoutExpired here kills the job and fails the test.
+    # ~9 s of retries, then the exit at once; a TimeoutExpired here kills the job and fails the test.
     ended = subprocess.run([sys.executable, "-c", JOB], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert ended.returncode == 1, ended.stderr[-2000:]
     assert f"ConnectionError: the Spark Connect server at {remote} does not answer" in ended.stderr
@@ -40,7 +40,7 @@ def test_a_job_whose_server_is_gone_ends_within_a_minute_naming_it() -> None:
 
 def test_a_runs_exit_makes_one_try_at_releasing_its_session() -> None:
     """A session whose server stopped after the run's first calls (here: they are skipped) is released at exit
-    with one try, not with the ~25 s of retries of the run's calls."""
+    with one try, not with the ~9 s of retries of the run's calls."""
     skipped = "from jobs import _runtime; _runtime._open_on_local_server = lambda *args: None; "
     env = {**os.environ, SPARK_REMOTE_ENV: f"sc://localhost:{_closed_port()}"}
     # Its imports take a few seconds on a busy machine; the release's retries would take ten minutes.
