@@ -143,6 +143,13 @@ def job_run_key(job_name: str, run_id: str) -> str:
     return f"glue-runs/{job_name}/{run_id}.json"
 
 
+def job_running_key(job_name: str, run_id: str) -> str:
+    """In the monitoring zone: the marker of a run of the kit's local runner that has not ended (its runner's
+    identity); the runner deletes it with the run's final record, so the next run looks at the runs that have not
+    ended, not at every record the job ever had."""
+    return f"glue-runs-running/{job_name}/{run_id}.json"
+
+
 def catalog_table(dataset: str, zone: str) -> str:
     """The catalog table of ``dataset``'s Delta table in ``zone``: ``<dataset>_curated``, ``<dataset>_features``
     (the offline feature store's entry)."""

@@ -15,9 +15,10 @@ reports its counts in the JSON file named by ``MLOPS_JOB_RESULT_FILE``.
 A run never outlives its runner: the script runs under the supervisor of :mod:`mlops.local.processes`, which
 kills the script's process group (its JVM, its Python workers) on the job's timeout, on an interrupt or error
 in the runner, and when the runner dies even by SIGKILL. A run is recorded RUNNING (with the runner's pid) when
-it starts; an interrupted run is recorded FAILED before the interrupt goes on, and the next run of the job
-records FAILED the RUNNING runs whose runner is gone. Committing twice is prevented in the table itself (the
-batches' Delta ``txn`` ids, :mod:`mlops.lake.delta_files`).
+it starts, with a marker under ``glue-runs-running/`` that its final record removes; an interrupted run is
+recorded FAILED before the interrupt goes on, and the next run of the job records FAILED the marked runs whose
+runner is gone (it reads the markers only: its cost does not grow with the job's history). Committing twice is
+prevented in the table itself (the batches' Delta ``txn`` ids, :mod:`mlops.lake.delta_files`).
 """
 
 from __future__ import annotations
@@ -186,6 +187,7 @@ class LocalGlueRunner:
         )
         body = json.dumps({**asdict(run), "exit_code": outcome.exit_code}, indent=2, sort_keys=True).encode()
         self._store.put(self._layout.bucket("monitoring"), key, body, "application/json")
+        self._store.delete(self._layout.bucket("monitoring"), layout.job_running_key(job_name, run_id))
         if interruption is not None:
             raise interruption
         if not run.succeeded:
@@ -193,7 +195,8 @@ class LocalGlueRunner:
         return run
 
     def _record_running(self, job_key: str, job_name: str, run_id: str, started_at: datetime) -> None:
-        """A RUNNING record naming this runner, so a run whose runner is killed outright is found later."""
+        """A RUNNING record naming this runner, and its marker (:func:`mlops.layout.job_running_key`), so a run
+        whose runner is killed outright is found later."""
         record = {
             "job_key": job_key,
             "job_name": job_name,
@@ -202,23 +205,32 @@ class LocalGlueRunner:
             "started_at": started_at.isoformat(),
             **runner_identity(),
         }
-        key = layout.job_run_key(job_name, run_id)
-        self._store.put(
-            self._layout.bucket("monitoring"), key, json.dumps(record, indent=2).encode(), "application/json"
-        )
+        body = json.dumps(record, indent=2).encode()
+        bucket = self._layout.bucket("monitoring")
+        self._store.put(bucket, layout.job_run_key(job_name, run_id), body, "application/json")
+        self._store.put(bucket, layout.job_running_key(job_name, run_id), body, "application/json")
 
     def _fail_abandoned_runs(self, job_name: str) -> None:
-        """Record as FAILED the RUNNING runs of ``job_name`` whose runner is gone (killed outright: its job's
-        processes died with it, see :func:`mlops.local.processes.start_watched`)."""
+        """Record as FAILED the runs of ``job_name`` still marked running whose runner is gone (killed outright: its
+        job's processes died with it, see :func:`mlops.local.processes.start_watched`)."""
         bucket = self._layout.bucket("monitoring")
-        prefix = layout.job_run_key(job_name, "_").rsplit("/", 1)[0] + "/"
-        for key in self._store.list_keys(bucket, prefix):
-            record = json.loads(self._store.get(bucket, key))
-            if record.get("state") != RUNNING or runner_alive(record):
+        prefix = layout.job_running_key(job_name, "_").rsplit("/", 1)[0] + "/"
+        for marker in self._store.list_keys(bucket, prefix):
+            if runner_alive(json.loads(self._store.get(bucket, marker))):
                 continue
-            error = f"its runner (pid {record.get('runner_pid')}) died; the job's processes were stopped with it"
-            record.update(state="FAILED", error=error, finished_at=datetime.now(UTC).isoformat())
-            self._store.put(bucket, key, json.dumps(record, indent=2, sort_keys=True).encode(), "application/json")
+            run_id = marker.rsplit("/", 1)[-1].removesuffix(".json")
+            self._record_abandoned(bucket, layout.job_run_key(job_name, run_id))
+            self._store.delete(bucket, marker)
+
+    def _record_abandoned(self, bucket: str, key: str) -> None:
+        """The run's record FAILED, unless it ended (its runner died between the final record and the marker's
+        deletion)."""
+        record = json.loads(self._store.get(bucket, key))
+        if record.get("state") != RUNNING:
+            return
+        error = f"its runner (pid {record.get('runner_pid')}) died; the job's processes were stopped with it"
+        record.update(state="FAILED", error=error, finished_at=datetime.now(UTC).isoformat())
+        self._store.put(bucket, key, json.dumps(record, indent=2, sort_keys=True).encode(), "application/json")
 
     def _job_definition(self, job_key: str, job_name: str) -> dict[str, Any]:
         try:

@@ -10,7 +10,9 @@ import sys
 
 import pytest
 
+from mlops import layout
 from mlops.adapters.aws.s3 import S3ObjectStore
+from mlops.local.glue_runner import LocalGlueRunner
 from mlops.ports.jobs import JobRunFailedError
 from tests.integration.jobs import test_job_runners as runners
 from tests.integration.jobs.test_job_runners import Stack, _local
@@ -57,14 +59,50 @@ def test_a_run_that_exits_0_with_an_unreadable_result_file_is_recorded_failed(st
     assert record["state"] == "FAILED"
 
 
-def test_a_run_whose_runner_was_killed_is_recorded_failed_by_the_next_run(stack: Stack) -> None:
+def _killed_run(stack: Stack, run_id: str) -> int:
+    """What a runner killed outright leaves: its run's RUNNING record and marker, naming a pid that is gone."""
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(gone.stdout)
-    key = f"glue-runs/{stack.job_name}/jr_killed.json"
-    record = {"run_id": "jr_killed", "state": "RUNNING", "runner_pid": dead_pid, "runner_started": 0.0}
-    S3ObjectStore(stack.clients).put(stack.outputs.monitoring_bucket, key, json.dumps(record).encode())
+    record = json.dumps({"run_id": run_id, "state": "RUNNING", "runner_pid": dead_pid, "runner_started": 0.0})
+    store = S3ObjectStore(stack.clients)
+    for key in (layout.job_run_key(stack.job_name, run_id), layout.job_running_key(stack.job_name, run_id)):
+        store.put(stack.outputs.monitoring_bucket, key, record.encode())
+    return dead_pid
+
+
+def test_a_run_whose_runner_was_killed_is_recorded_failed_by_the_next_run(stack: Stack) -> None:
+    dead_pid = _killed_run(stack, "jr_killed")
     run = _local(stack).run("tiny")
     records = _records(stack)
+    key = layout.job_run_key(stack.job_name, "jr_killed")
     assert records[key]["state"] == "FAILED"
     assert records[key]["error"] == f"its runner (pid {dead_pid}) died; the job's processes were stopped with it"
-    assert records[f"glue-runs/{stack.job_name}/{run.run_id}.json"]["state"] == "SUCCEEDED"
+    assert records[layout.job_run_key(stack.job_name, run.run_id)]["state"] == "SUCCEEDED"
+    store = S3ObjectStore(stack.clients)
+    assert store.list_keys(stack.outputs.monitoring_bucket, "glue-runs-running/") == []  # nothing left marked
+
+
+class _CountedReads(S3ObjectStore):
+    """The platform's store, counting the objects read."""
+
+    reads: list[str]
+
+    def get(self, bucket: str, key: str) -> bytes:
+        self.reads.append(key)
+        return super().get(bucket, key)
+
+
+def test_a_run_reads_no_record_of_the_runs_that_ended(stack: Stack) -> None:
+    """Finding abandoned runs used to read every record the job ever had: a job's runs got slower as they
+    accumulated."""
+    for _ in range(3):
+        _local(stack).run("tiny")
+    _killed_run(stack, "jr_gone")
+    store = _CountedReads(stack.clients)
+    store.reads = []
+    LocalGlueRunner(stack.clients, stack.outputs, store).run("tiny")
+    assert store.reads == [
+        layout.job_running_key(stack.job_name, "jr_gone"),
+        layout.job_run_key(stack.job_name, "jr_gone"),
+    ]
+    assert _records(stack)[layout.job_run_key(stack.job_name, "jr_gone")]["state"] == "FAILED"
