@@ -164,7 +164,9 @@ def generate_card_transactions(options: CardOptions) -> pd.DataFrame:
     burst_rows = int(n * BURST_SHARE)
     burst_of = np.full(n, -1)  # the burst each row belongs to (-1: none)
     if burst_rows >= 3:
-        sizes = rng.integers(3, 9, size=max(1, burst_rows // 5))
+        # A first burst longer than all the burst rows is cut to them: dropped, it left no burst at all (and an
+        # empty one failed below, e.g. 1,200 rows of seed 2).
+        sizes = np.minimum(rng.integers(3, 9, size=max(1, burst_rows // 5)), burst_rows)
         sizes = sizes[np.cumsum(sizes) <= burst_rows]
         members = rng.choice(n, size=int(sizes.sum()), replace=False)
         burst_id = np.repeat(np.arange(len(sizes)), sizes)

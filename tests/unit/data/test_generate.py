@@ -31,6 +31,15 @@ def test_same_seed_gives_identical_rows_and_another_seed_does_not() -> None:
     assert not first["amount"].equals(other["amount"])
 
 
+@pytest.mark.parametrize(("rows", "seed"), [(1200, 2), (600, 1), (1000, 5)])
+def test_a_small_set_whose_first_burst_is_longer_than_its_burst_rows_still_has_one(rows: int, seed: int) -> None:
+    """`mlops data generate card_transactions --rows 1200 --seed 2` failed with an IndexError: the one burst drawn
+    (up to 8 rows) was longer than the 6 burst rows of 1,200, and dropping it left none."""
+    frame = generate_card_transactions(CardOptions(rows=rows, seed=seed))
+    assert len(frame) == rows
+    assert frame["is_fraud"].sum() >= 3  # the burst: at least three frauds
+
+
 def test_rows_fit_the_definition_and_fraud_is_rare_and_patterned() -> None:
     definition = find_definition("card_transactions", DATASETS)
     frame = generate_card_transactions(CardOptions(rows=200_000, seed=1))
