@@ -104,9 +104,13 @@ class StreamConsumer:
         return features
 
     def process(self, deliveries: list[Delivery]) -> dict[str, str]:
-        """Features, one store write, quarantine; returns each partition's last position (to commit next)."""
+        """Features, one store write, quarantine; returns each partition's last position (to commit next).
+
+        Each entity's features are computed once per poll, for its newest event, once the whole poll is in the
+        history: a late event of the same poll within the window counts in them, as it counts in the batch job's.
+        """
         definition = self.definition
-        newest: dict[str, dict[str, Any]] = {}
+        newest: dict[str, tuple[dict[str, Any], str]] = {}
         last: dict[str, str] = {}
         for delivery in deliveries:
             last[delivery.partition] = delivery.position
@@ -124,9 +128,10 @@ class StreamConsumer:
             self.history.add(row)
             # A late event joins the history but does not replace features of a newer event in the store.
             if seen is None or to_micros(row[definition.event_time], definition.event_time) >= seen:
-                newest[entity] = self.online_row(row, delivery.position)
+                newest[entity] = (row, delivery.position)
         if newest:
-            self.result.written += self.store.write(definition.name, list(newest.values()), definition.entity_key)
+            items = [self.online_row(row, position) for row, position in newest.values()]
+            self.result.written += self.store.write(definition.name, items, definition.entity_key)
         self.quarantine.flush()
         self.result.read += len(deliveries)
         return last

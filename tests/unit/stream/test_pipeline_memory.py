@@ -148,6 +148,39 @@ def test_a_backlog_within_one_poll_writes_each_entity_once_with_its_newest_featu
     }
 
 
+def test_an_entity_s_features_are_computed_once_per_poll_with_a_late_event_of_the_poll_counted(
+    platform: Platform, definition: DatasetDefinition, frame: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The consumer computed the features of every event, though only each entity's newest is stored (a third of
+    its time), and a late event arriving after the newest in the same poll was missing from them."""
+    from datetime import timedelta
+
+    from pipelines.stream.history import EntityHistory
+
+    rows = [
+        parse_event(encode_event(row), definition) for row in frame[definition.column_names].head(4).to_dict("records")
+    ]
+    start = rows[0]["event_time"]
+    one = [{**row, "customer_id": "cust-late"} for row in rows[:3]]
+    for row, minutes in zip(one, (0, 20, 10), strict=True):  # the third arrives last, ten minutes late
+        row["event_time"] = start + timedelta(minutes=minutes)
+    other = {**rows[3], "customer_id": "cust-other", "event_time": start}
+    platform.services.events.put([OutgoingEvent(row["customer_id"], encode_event(row)) for row in [*one, other]])
+    computed: list[str] = []
+    features = EntityHistory.features
+
+    def counted(history: EntityHistory, row: dict[str, Any]) -> dict[str, Any]:
+        computed.append(str(row["customer_id"]))
+        return features(history, row)
+
+    monkeypatch.setattr(EntityHistory, "features", counted)
+    result = consume(platform, definition, idle_seconds=0.0)
+    assert (result.read, result.written, sorted(computed)) == (4, 2, ["cust-late", "cust-other"])
+    stored = platform.services.online_store.read(definition.name, ["cust-late"])["cust-late"]
+    assert stored["feature_time"] == one[1]["event_time"].isoformat()  # the newest event's
+    assert stored["txn_count_1h"] == online_features(definition, one[1], one)["txn_count_1h"] == 3
+
+
 def test_a_consumer_holding_the_leases_keeps_a_second_one_out(
     platform: Platform, definition: DatasetDefinition, frame: pd.DataFrame, tmp_path: Path
 ) -> None:
