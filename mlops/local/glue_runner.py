@@ -224,8 +224,11 @@ class LocalGlueRunner:
 
     def _record_abandoned(self, bucket: str, key: str) -> None:
         """The run's record FAILED, unless it ended (its runner died between the final record and the marker's
-        deletion)."""
-        record = json.loads(self._store.get(bucket, key))
+        deletion) or is gone (deleted by hand: nothing to record)."""
+        try:
+            record = json.loads(self._store.get(bucket, key))
+        except ObjectStoreError:
+            return
         if record.get("state") != RUNNING:
             return
         error = f"its runner (pid {record.get('runner_pid')}) died; the job's processes were stopped with it"

@@ -116,7 +116,7 @@ class IdleWatch:
     each one until the server stops (SPARK-54055): without this, every job run would leave a daemon and its stand-in
     (~26 MB and two processes) on the warm server. The JVM stops a session's idle workers a minute after its last
     task, so a daemon without workers serves no task; should its session run Python again, the JVM finds the daemon
-    gone and starts another (a warm fork, ~0.1 s).
+    gone and starts another (a warm fork: ~0.2 s more on that task).
     """
 
     def __init__(self, pid: int, limit: float) -> None:

@@ -106,3 +106,13 @@ def test_a_run_reads_no_record_of_the_runs_that_ended(stack: Stack) -> None:
         layout.job_run_key(stack.job_name, "jr_gone"),
     ]
     assert _records(stack)[layout.job_run_key(stack.job_name, "jr_gone")]["state"] == "FAILED"
+
+
+def test_a_marker_whose_record_was_deleted_is_dropped_and_the_run_goes_on(stack: Stack) -> None:
+    _killed_run(stack, "jr_deleted")
+    store = S3ObjectStore(stack.clients)
+    store.delete(stack.outputs.monitoring_bucket, layout.job_run_key(stack.job_name, "jr_deleted"))
+    assert _local(stack).run("tiny").succeeded
+    assert layout.job_running_key(stack.job_name, "jr_deleted") not in store.list_keys(
+        stack.outputs.monitoring_bucket, "glue-runs-running/"
+    )
