@@ -9,6 +9,7 @@ with its last commit (:mod:`pipelines.stream.history_store`), and may be seeded 
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
@@ -32,6 +33,9 @@ class EntityHistory:
         self.definition = definition
         self.keep_micros = window_micros(longest_window(definition))
         self._events: dict[str, dict[tuple[Any, ...], tuple[int, Mapping[str, Any]]]] = {}
+        # Per entity, (time, key) of every event added, oldest first: expiry pops only what it drops, instead of
+        # scanning the entity's events at every add. An entry whose key was replayed at another time is skipped.
+        self._by_time: dict[str, list[tuple[int, tuple[Any, ...]]]] = {}
         self._newest: dict[str, int] = {}
         # Each remembered event's wire form, made once: the history is saved with every commit (history_store).
         self._wire: dict[tuple[str, tuple[Any, ...]], tuple[Mapping[str, Any], bytes]] = {}
@@ -53,15 +57,21 @@ class EntityHistory:
         entity = str(row[definition.entity_key])
         moment = to_micros(row[definition.event_time], definition.event_time)
         events = self._events.setdefault(entity, {})
-        events[tuple(row[k] for k in definition.primary_key)] = (moment, row)
+        key = tuple(row[k] for k in definition.primary_key)
+        events[key] = (moment, row)
+        by_time = self._by_time.setdefault(entity, [])
+        heapq.heappush(by_time, (moment, key))
         newest = max(moment, self._newest.get(entity, moment))
         self._newest[entity] = newest
         # The window is (t - window, t]: an event at exactly newest - window can no longer count for any event
         # at or after ``newest``; the newest event itself always stays for time_since_last.
-        stale = [key for key, (t, _) in events.items() if t <= newest - self.keep_micros and t != newest]
-        for key in stale:
-            del events[key]
-            self._wire.pop((entity, key), None)
+        cutoff = min(newest - self.keep_micros, newest - 1)
+        while by_time and by_time[0][0] <= cutoff:
+            moment, key = heapq.heappop(by_time)
+            held = events.get(key)
+            if held is not None and held[0] == moment:  # not replayed at another time since
+                del events[key]
+                self._wire.pop((entity, key), None)
 
     def extend(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """Add many events; returns how many."""

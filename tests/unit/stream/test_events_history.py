@@ -93,3 +93,36 @@ def test_a_saved_history_holds_the_current_events_after_replays_and_expiry() -> 
     add("t3", "2024-01-31T00:00:00Z", 11)  # 'old' leaves the 30-day window
     saved.save(history, {"p0": "12"})
     assert reloaded() == {"t2": 9.0, "t3": 11.0}
+
+
+def _scanned(adds: list[tuple[str, int]], keep: int) -> dict[str, int]:
+    """The history's expiry as it was (every add scanned the entity's events): the reference."""
+    events: dict[str, int] = {}
+    newest: int | None = None
+    for key, moment in adds:
+        events[key] = moment
+        newest = moment if newest is None else max(newest, moment)
+        for stale in [k for k, t in events.items() if t <= newest - keep and t != newest]:
+            del events[stale]
+    return events
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_expiry_keeps_what_scanning_every_event_kept_with_late_events_and_replays(seed: int) -> None:
+    """Expiry pops the oldest events instead of scanning the entity's events at every add (40,000 events of 997
+    customers: 0.69-0.73 s -> 0.40-0.52 s); replays at another time and late events keep their meaning."""
+    import random
+
+    from mlops.features.spec import window_micros
+    from pipelines.stream.history import longest_window
+
+    rng, day = random.Random(seed), 86_400
+    history, adds = EntityHistory(CARDS), []
+    for step in range(400):
+        key = f"t{rng.randrange(60)}" if rng.random() < 0.3 else f"n{step}"  # some keys come back (replays)
+        moment = 1_700_000_000 + step * day // 8 + rng.randrange(-20, 3) * day  # some events weeks late
+        when = datetime.fromtimestamp(moment, UTC).isoformat()
+        history.add(parse_event(encode_event({**EVENT, "transaction_id": key, "event_time": when}), CARDS))
+        adds.append((key, moment * 1_000_000))
+        kept = {str(event["transaction_id"]) for event in history.events("c1")}
+        assert kept == set(_scanned(adds, window_micros(longest_window(CARDS)))), step
