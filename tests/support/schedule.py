@@ -10,28 +10,21 @@ from __future__ import annotations
 
 import pytest
 
-# The longest files, longest first: their tests' set-up, call and teardown summed (`scripts/test.sh
-# --durations=0` on 2 cores, in seconds; a session fixture's start counts for the first file that uses it).
+# The longest files, longest first (their set-up included; `--durations` of a CI run on 2 cores, in seconds).
 # The rest keep their collection order (contract, integration, then unit tests: longer ones first already).
 LONGEST_FIRST = (
-    "tests/integration/test_demo.py",  # 157
-    "tests/integration/release/test_rehearsal.py",  # 134
-    "tests/integration/test_every_task.py",  # 95
-    "tests/integration/gcp/test_local_gcp_pipeline.py",  # 85
-    "tests/integration/jobs/test_cold_spark.py",  # 64
-    "tests/integration/test_warm_cli.py",  # 48
-    "tests/integration/jobs/test_output_identity.py",  # 43
-    "tests/integration/test_emulator_lifecycle.py",  # 41
-    "tests/integration/release/test_images.py",  # 38
-    "tests/contract/test_events.py",  # 37
-    "tests/contract/test_table_store.py",  # 31
-    "tests/contract/test_alarms.py",  # 21
-    "tests/integration/monitoring/test_retraining_loop.py",  # 20
-    "tests/integration/jobs/test_warm_spark_workers.py",  # 20
-    "tests/integration/training/test_train_and_promote.py",  # 18
+    "tests/integration/test_demo.py",  # 135
+    "tests/integration/release/test_rehearsal.py",  # 102
+    "tests/integration/test_every_task.py",  # 85
+    "tests/integration/gcp/test_local_gcp_pipeline.py",  # 61
+    "tests/integration/jobs/test_cold_spark.py",  # 39
+    "tests/integration/release/test_images.py",  # 36
+    "tests/integration/jobs/test_output_identity.py",  # 21
+    "tests/integration/training/test_train_and_promote.py",  # 19
+    "tests/integration/monitoring/test_retraining_loop.py",  # 18
     "tests/integration/gcp/test_dataproc_jobs.py",  # 17
     "tests/integration/gcp/test_vertex_endpoint.py",  # 15
-    "tests/contract/test_metrics.py",  # 15
+    "tests/integration/training/test_pipeline_definition.py",  # 15
 )
 
 
