@@ -23,10 +23,9 @@ echo "==> pytest"
 # module fixtures are built once; each worker has its own session fixtures (emulator, platform: own ports and
 # state dirs). The 20 slowest tests are listed at the end (--durations=20 in pyproject's addopts).
 # One worker per core: the suite keeps two cores ~92% busy, and a third worker was no faster (993 s vs 977 s).
-# Files go to the workers longest first (tests/support/schedule.py), not most tests first (xdist's reordering).
 set +e
 started=$SECONDS
-pytest -n "${PYTEST_WORKERS:-auto}" --dist loadfile --no-loadscope-reorder "$@"
+pytest -n "${PYTEST_WORKERS:-auto}" --dist loadfile "$@"
 code=$?
 set -e
 echo "==> pytest took $((SECONDS - started)) s"

@@ -111,13 +111,6 @@ def platform(emulator_state_dir: Path) -> Platform:
     return provision_platform(settings, REPO_ROOT, runner=run_program)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The longest files first, for the workers to share the suite evenly (:mod:`tests.support.schedule`)."""
-    from tests.support.schedule import longest_first
-
-    longest_first(items)
-
-
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """No process may outlive the test session: any child still running, and any process working in the
     session's temporary directories (a detached model server whose CLI has exited), is killed and fails the run."""
