@@ -144,10 +144,10 @@ def job_run_key(job_name: str, run_id: str) -> str:
 
 
 def job_running_key(job_name: str, run_id: str) -> str:
-    """In the monitoring zone: the marker of a run of the kit's local runner that has not ended (its runner's
-    identity); the runner deletes it with the run's final record, so the next run looks at the runs that have not
-    ended, not at every record the job ever had."""
-    return f"glue-runs-running/{job_name}/{run_id}.json"
+    """In the monitoring zone: the (empty) marker of a run of the kit's local runner that has not ended; the runner
+    deletes it with the run's final record, so the next run reads the records of the runs that have not ended, not
+    every record the job ever had."""
+    return f"glue-runs-running/{job_name}/{run_id}"
 
 
 def catalog_table(dataset: str, zone: str) -> str:

@@ -195,8 +195,8 @@ class LocalGlueRunner:
         return run
 
     def _record_running(self, job_key: str, job_name: str, run_id: str, started_at: datetime) -> None:
-        """A RUNNING record naming this runner, and its marker (:func:`mlops.layout.job_running_key`), so a run
-        whose runner is killed outright is found later."""
+        """A RUNNING record naming this runner, and an empty marker (:func:`mlops.layout.job_running_key`) that
+        lists the run among those not ended, so a run whose runner is killed outright is found later."""
         record = {
             "job_key": job_key,
             "job_name": job_name,
@@ -205,35 +205,37 @@ class LocalGlueRunner:
             "started_at": started_at.isoformat(),
             **runner_identity(),
         }
-        body = json.dumps(record, indent=2).encode()
         bucket = self._layout.bucket("monitoring")
+        body = json.dumps(record, indent=2).encode()
         self._store.put(bucket, layout.job_run_key(job_name, run_id), body, "application/json")
-        self._store.put(bucket, layout.job_running_key(job_name, run_id), body, "application/json")
+        self._store.put(bucket, layout.job_running_key(job_name, run_id), b"")
 
     def _fail_abandoned_runs(self, job_name: str) -> None:
         """Record as FAILED the runs of ``job_name`` still marked running whose runner is gone (killed outright: its
-        job's processes died with it, see :func:`mlops.local.processes.start_watched`)."""
+        job's processes died with it, see :func:`mlops.local.processes.start_watched`), and drop their markers."""
         bucket = self._layout.bucket("monitoring")
         prefix = layout.job_running_key(job_name, "_").rsplit("/", 1)[0] + "/"
         for marker in self._store.list_keys(bucket, prefix):
-            if runner_alive(json.loads(self._store.get(bucket, marker))):
-                continue
-            run_id = marker.rsplit("/", 1)[-1].removesuffix(".json")
-            self._record_abandoned(bucket, layout.job_run_key(job_name, run_id))
-            self._store.delete(bucket, marker)
+            key = layout.job_run_key(job_name, marker.rsplit("/", 1)[-1])
+            if self._abandoned(bucket, key):
+                self._store.delete(bucket, marker)
 
-    def _record_abandoned(self, bucket: str, key: str) -> None:
-        """The run's record FAILED, unless it ended (its runner died between the final record and the marker's
-        deletion) or is gone (deleted by hand: nothing to record)."""
+    def _abandoned(self, bucket: str, key: str) -> bool:
+        """Whether the marked run at ``key`` no longer runs; its record FAILED when its runner died while it ran.
+        A record that ended (its runner died between the final record and the marker's deletion) stays as it is;
+        one deleted by hand has nothing to record."""
         try:
             record = json.loads(self._store.get(bucket, key))
         except ObjectStoreError:
-            return
+            return True
         if record.get("state") != RUNNING:
-            return
+            return True
+        if runner_alive(record):
+            return False
         error = f"its runner (pid {record.get('runner_pid')}) died; the job's processes were stopped with it"
         record.update(state="FAILED", error=error, finished_at=datetime.now(UTC).isoformat())
         self._store.put(bucket, key, json.dumps(record, indent=2, sort_keys=True).encode(), "application/json")
+        return True
 
     def _job_definition(self, job_key: str, job_name: str) -> dict[str, Any]:
         try:

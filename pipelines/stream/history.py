@@ -67,11 +67,11 @@ class EntityHistory:
         # at or after ``newest``; the newest event itself always stays for time_since_last.
         cutoff = min(newest - self.keep_micros, newest - 1)
         while by_time and by_time[0][0] <= cutoff:
-            moment, key = heapq.heappop(by_time)
-            held = events.get(key)
-            if held is not None and held[0] == moment:  # not replayed at another time since
-                del events[key]
-                self._wire.pop((entity, key), None)
+            stale_time, stale_key = heapq.heappop(by_time)
+            held = events.get(stale_key)
+            if held is not None and held[0] == stale_time:  # not replayed at another time since
+                del events[stale_key]
+                self._wire.pop((entity, stale_key), None)
 
     def extend(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """Add many events; returns how many."""

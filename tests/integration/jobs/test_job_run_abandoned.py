@@ -60,13 +60,13 @@ def test_a_run_that_exits_0_with_an_unreadable_result_file_is_recorded_failed(st
 
 
 def _killed_run(stack: Stack, run_id: str) -> int:
-    """What a runner killed outright leaves: its run's RUNNING record and marker, naming a pid that is gone."""
+    """What a runner killed outright leaves: its run's RUNNING record, naming a pid that is gone, and marker."""
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(gone.stdout)
     record = json.dumps({"run_id": run_id, "state": "RUNNING", "runner_pid": dead_pid, "runner_started": 0.0})
-    store = S3ObjectStore(stack.clients)
-    for key in (layout.job_run_key(stack.job_name, run_id), layout.job_running_key(stack.job_name, run_id)):
-        store.put(stack.outputs.monitoring_bucket, key, record.encode())
+    store, bucket = S3ObjectStore(stack.clients), stack.outputs.monitoring_bucket
+    store.put(bucket, layout.job_run_key(stack.job_name, run_id), record.encode())
+    store.put(bucket, layout.job_running_key(stack.job_name, run_id), b"")
     return dead_pid
 
 
@@ -101,10 +101,7 @@ def test_a_run_reads_no_record_of_the_runs_that_ended(stack: Stack) -> None:
     store = _CountedReads(stack.clients)
     store.reads = []
     LocalGlueRunner(stack.clients, stack.outputs, store).run("tiny")
-    assert store.reads == [
-        layout.job_running_key(stack.job_name, "jr_gone"),
-        layout.job_run_key(stack.job_name, "jr_gone"),
-    ]
+    assert store.reads == [layout.job_run_key(stack.job_name, "jr_gone")]  # the marked run's record only
     assert _records(stack)[layout.job_run_key(stack.job_name, "jr_gone")]["state"] == "FAILED"
 
 
@@ -116,3 +113,16 @@ def test_a_marker_whose_record_was_deleted_is_dropped_and_the_run_goes_on(stack:
     assert layout.job_running_key(stack.job_name, "jr_deleted") not in store.list_keys(
         stack.outputs.monitoring_bucket, "glue-runs-running/"
     )
+
+
+def test_a_marked_run_whose_runner_still_runs_is_left_running(stack: Stack) -> None:
+    from mlops.local.job_process import runner_identity
+
+    record = json.dumps({"run_id": "jr_live", "state": "RUNNING", **runner_identity()})  # this process: alive
+    store, bucket = S3ObjectStore(stack.clients), stack.outputs.monitoring_bucket
+    store.put(bucket, layout.job_run_key(stack.job_name, "jr_live"), record.encode())
+    store.put(bucket, layout.job_running_key(stack.job_name, "jr_live"), b"")
+    assert _local(stack).run("tiny").succeeded
+    assert _records(stack)[layout.job_run_key(stack.job_name, "jr_live")]["state"] == "RUNNING"
+    assert layout.job_running_key(stack.job_name, "jr_live") in store.list_keys(bucket, "glue-runs-running/")
+    store.delete(bucket, layout.job_running_key(stack.job_name, "jr_live"))  # the module's later runs: not marked
