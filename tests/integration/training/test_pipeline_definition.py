@@ -8,22 +8,33 @@ import re
 from functools import cache
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
+import jsonschema
 import pytest
 
 from mlops.contracts import UNBOUND
 from pipelines.training import graph
 from pipelines.training.graph import STACK_BOUND
 from pipelines.training.hyperparameters import Hyperparameters, parse_hyperparameters
-from pipelines.training.pipeline_definition import render
+from pipelines.training.pipeline_definition import config_validated_once, render
 
 COMMITTED = Path(__file__).resolve().parents[3] / "pipelines" / "training" / "pipeline_definition.json"
 
 
 @cache
+def _render_counted() -> tuple[str, int]:
+    """One render for the module (~5 CPU-s), and how many times the SDK checked a config against its schema."""
+    from sagemaker.core.config.config_schema import SAGEMAKER_PYTHON_SDK_CONFIG_SCHEMA
+
+    with mock.patch.object(jsonschema, "validate", wraps=jsonschema.validate) as validate:
+        text = render()
+    checks = sum(1 for call in validate.call_args_list if call.args[1] is SAGEMAKER_PYTHON_SDK_CONFIG_SCHEMA)
+    return text, checks
+
+
 def _rendered() -> str:
-    """One render for the module: the SageMaker SDK takes ~12 CPU-s to compile the steps each time."""
-    return render()
+    return _render_counted()[0]
 
 
 def _document() -> dict[str, Any]:
@@ -51,6 +62,24 @@ def _upstream(step: dict[str, Any]) -> set[str]:
 
 def test_committed_definition_equals_a_fresh_render() -> None:
     assert COMMITTED.read_text() == _rendered(), "run `mlops train pipeline-definition` and commit the file"
+
+
+def test_a_render_checks_the_sdk_config_against_its_schema_once_not_at_every_look_up() -> None:
+    # The session's own check and one for the config of the look-ups: 59 checks (11 CPU-s) before.
+    assert _render_counted()[1] == 2
+
+
+def test_a_config_not_checked_yet_is_still_refused_and_the_sdk_is_restored_after() -> None:
+    from sagemaker.core.config.config_manager import SageMakerConfig
+
+    original = SageMakerConfig.__dict__["validate_sagemaker_config"]
+    good = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
+    with config_validated_once():
+        SageMakerConfig.validate_sagemaker_config(good)
+        SageMakerConfig.validate_sagemaker_config(good)
+        with pytest.raises(jsonschema.ValidationError, match="Bogus"):
+            SageMakerConfig.validate_sagemaker_config({"SchemaVersion": "1.0", "SageMaker": {"Bogus": 1}})
+    assert SageMakerConfig.__dict__["validate_sagemaker_config"] is original
 
 
 def test_step_graph_names_types_and_data_dependencies() -> None:
