@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
 import pytest
@@ -88,7 +90,42 @@ def test_the_emulators_process_installs_every_replacement() -> None:
         "Shard.get_records",
         "Item.__init__",
         "moto.backends.list_of_moto_modules",
+        "moto.core.utils.get_service_model",
+        "moto.core.responses.get_service_model",
+        "moto.core.routing.get_service_model",
+        "moto.core.utils.get_pagination_model",
+        "moto.core.responses.get_pagination_model",
     ]
+
+
+def test_requests_arriving_together_load_a_services_model_once() -> None:
+    calls: list[str] = []
+    gate = threading.Barrier(8)
+
+    def slow_load(service_name: str) -> object:
+        calls.append(service_name)
+        time.sleep(0.05)  # the others arrive while the first load runs
+        return object()
+
+    load = moto_fixes.loaded_once(slow_load)
+
+    def request(service_name: str) -> object:
+        gate.wait()
+        return load(service_name)
+
+    with ThreadPoolExecutor(8) as pool:
+        models = list(pool.map(request, ["s3"] * 6 + ["ec2"] * 2))
+    assert sorted(calls) == ["ec2", "s3"]  # moto's own cache loaded s3 six times here, ec2 twice
+    assert len({id(m) for m in models[:6]}) == 1 and models[6] is models[7]
+
+
+def test_the_model_loaded_once_is_motos_model_of_the_service() -> None:
+    from moto.core import utils
+
+    load = moto_fixes.loaded_once(moto_fixes.original(utils, "get_service_model"))
+    model = load("kinesis")
+    assert load("kinesis") is model
+    assert model.service_name == "kinesis" and "PutRecords" in model.operation_names
 
 
 def test_motos_service_modules_are_listed_once_with_motos_answer() -> None:
