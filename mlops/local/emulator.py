@@ -159,6 +159,25 @@ def up(emulator_dir: Path, port: int | None = None) -> tuple[EmulatorState, bool
     )
     log.close()
     state = EmulatorState(pid=process.pid, host=HOST, port=chosen, started_at=time.time())
+    # The front door starts beside moto (its imports took 0.7 s after moto's start and marker, in series).
+    door_port = free_port()
+    while door_port == chosen:  # moto may not have bound its port yet: the OS could offer it again
+        door_port = free_port()
+    door = frontdoor.launch(emulator_dir, HOST, door_port, state.endpoint_url, endpoints_dir_of(emulator_dir))
+    try:
+        state = _wait_for_moto(process, state, emulator_dir)
+        door_pid = frontdoor.wait_until_healthy(door, emulator_dir, HOST, door_port)
+    except BaseException:
+        terminate(door.pid)
+        terminate(process.pid)
+        raise
+    started = replace(state, frontdoor_pid=door_pid, frontdoor_port=door_port)
+    write_state(emulator_dir, started)
+    return started, True
+
+
+def _wait_for_moto(process: subprocess.Popen[bytes], state: EmulatorState, emulator_dir: Path) -> EmulatorState:
+    """``state`` marked as a new instance once the started server answers; an error naming its log if it does not."""
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -166,14 +185,8 @@ def up(emulator_dir: Path, port: int | None = None) -> tuple[EmulatorState, bool
                 f"moto server exited with code {process.returncode} during start-up; see {emulator_dir / LOGFILE}"
             )
         if answers_as_moto(state.endpoint_url, timeout=0.5):
-            state = _mark_new_instance(state)
-            try:
-                return _with_frontdoor(emulator_dir, state), True
-            except EmulatorError:
-                terminate(process.pid)
-                raise
+            return _mark_new_instance(state)
         time.sleep(0.1)
-    terminate(process.pid)
     raise EmulatorError(f"moto server did not answer within {START_TIMEOUT_S:.0f}s; see {emulator_dir / LOGFILE}")
 
 
@@ -244,17 +257,20 @@ def reset(emulator_dir: Path) -> EmulatorState:
 #
 # moto keeps everything in memory: a server that died and was started again, or was reset behind the kit's back,
 # answers like the old one but holds nothing. ``up`` records an instance id in the state file AND in the server
-# (an SSM parameter, which no stack uses); a server whose marker is missing or different is not the one that held
-# the stack's data, and :func:`lost_emulator` says so and how to get the data back.
+# (its IAM account alias, which no stack sets); a server whose marker is missing or different is not the one that
+# held the stack's data, and :func:`lost_emulator` says so and how to get the data back. The marker was an SSM
+# parameter until moto's SSM, which imports its EC2 service (1.5-2 s of the server's CPU), held up every start;
+# a server marked that way is still read.
 
-INSTANCE_PARAMETER = "/mlops-kit/emulator/instance-id"
+ALIAS_PREFIX = "mlops-kit-instance-"
+LEGACY_PARAMETER = "/mlops-kit/emulator/instance-id"
 
 
-def _ssm(endpoint_url: str) -> Any:
+def _client(endpoint_url: str, service: str) -> Any:
     import boto3
 
     return boto3.client(
-        "ssm",
+        service,
         endpoint_url=endpoint_url,
         region_name="us-east-1",
         aws_access_key_id="testing",
@@ -263,7 +279,7 @@ def _ssm(endpoint_url: str) -> Any:
 
 
 def _put_marker(endpoint_url: str, instance_id: str) -> None:
-    _ssm(endpoint_url).put_parameter(Name=INSTANCE_PARAMETER, Value=instance_id, Type="String", Overwrite=True)
+    _client(endpoint_url, "iam").create_account_alias(AccountAlias=ALIAS_PREFIX + instance_id)
 
 
 def instance_of(endpoint_url: str) -> str | None:
@@ -271,7 +287,12 @@ def instance_of(endpoint_url: str) -> str | None:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        return str(_ssm(endpoint_url).get_parameter(Name=INSTANCE_PARAMETER)["Parameter"]["Value"])
+        aliases = _client(endpoint_url, "iam").list_account_aliases()["AccountAliases"]
+        marked = [alias.removeprefix(ALIAS_PREFIX) for alias in aliases if alias.startswith(ALIAS_PREFIX)]
+        if marked:
+            return str(marked[0])
+        legacy = _client(endpoint_url, "ssm").get_parameter(Name=LEGACY_PARAMETER)
+        return str(legacy["Parameter"]["Value"])
     except (ClientError, BotoCoreError):
         return None
 

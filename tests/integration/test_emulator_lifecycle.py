@@ -169,3 +169,29 @@ def test_a_live_but_unresponsive_server_is_reported_and_never_stopped(
         assert read_state(emulator_dir) == state
     finally:
         os.kill(state.pid, signal.SIGCONT)
+
+
+def test_a_front_door_that_fails_to_start_stops_the_new_server_and_records_nothing(
+    emulator_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlops.local.frontdoor import process as frontdoor
+
+    doors: list[subprocess.Popen[bytes]] = []
+    servers: list[subprocess.Popen[bytes]] = []
+    wait_for_moto = emulator._wait_for_moto
+
+    def failing_door(*_args: object) -> subprocess.Popen[bytes]:
+        doors.append(subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(3)"]))
+        return doors[0]
+
+    def seen_server(process: subprocess.Popen[bytes], state: EmulatorState, directory: Path) -> EmulatorState:
+        servers.append(process)
+        return wait_for_moto(process, state, directory)
+
+    monkeypatch.setattr(frontdoor, "launch", failing_door)
+    monkeypatch.setattr(emulator, "_wait_for_moto", seen_server)
+    with pytest.raises(EmulatorError, match="front door exited with code 3"):
+        emulator.up(emulator_dir)
+    assert servers[0].poll() is not None  # the moto server it started is stopped, not left without a record
+    assert read_state(emulator_dir) is None
+    assert doors[0].poll() == 3

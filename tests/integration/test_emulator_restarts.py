@@ -81,3 +81,19 @@ def test_a_snapshot_restores_a_stacks_objects_and_items(emulated_clients: Client
     assert s3.get_object(Bucket=bucket, Key="c.json")["ContentType"] == "application/json"
     item = dynamodb.get_item(TableName=table, Key={"pk": {"S": "e1"}})["Item"]
     assert item == {"pk": {"S": "e1"}, "n": {"N": "3.5"}, "b": {"B": b"\x01"}}
+
+
+def test_the_marker_is_the_account_alias_and_a_server_marked_by_an_earlier_version_is_still_known(
+    emulator_dir: Path,
+) -> None:
+    state, _ = emulator.up(emulator_dir)
+    iam, ssm = emulator._client(state.endpoint_url, "iam"), emulator._client(state.endpoint_url, "ssm")
+    assert iam.list_account_aliases()["AccountAliases"] == [emulator.ALIAS_PREFIX + str(state.instance_id)]
+    # A server an earlier version started carries its id in an SSM parameter and no alias: still the same instance.
+    iam.delete_account_alias(AccountAlias=emulator.ALIAS_PREFIX + str(state.instance_id))
+    ssm.put_parameter(Name=emulator.LEGACY_PARAMETER, Value=str(state.instance_id), Type="String")
+    assert emulator.instance_of(state.endpoint_url) == state.instance_id
+    again, started = emulator.up(emulator_dir)
+    assert not started and again.instance_id == state.instance_id
+    ssm.delete_parameter(Name=emulator.LEGACY_PARAMETER)
+    assert emulator.instance_of(state.endpoint_url) is None  # no marker at all: a wiped server

@@ -143,3 +143,12 @@ def test_a_moto_without_a_replaced_method_stops_the_server_naming_it() -> None:
 
     with pytest.raises(RuntimeError, match=r"Changed\.get_records is gone"):
         moto_fixes._replace(Changed, "get_records", moto_fixes.records_after)
+
+
+def test_the_emulators_process_imports_motos_ec2_on_a_thread_of_its_own() -> None:
+    code = (
+        "import sys; from mlops.local import moto_server; thread = moto_server.preload(); "
+        "print(thread.name, thread.daemon); thread.join(120); print('moto.ec2.models' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=150)
+    assert done.stdout.split() == ["moto-preload", "True", "True"]

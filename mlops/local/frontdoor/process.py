@@ -41,6 +41,12 @@ def is_ours(pid: int | None, port: int | None) -> bool:
 
 def start(emulator_dir: Path, host: str, port: int, moto_url: str, endpoints_dir: Path) -> int:
     """Start the front door on ``host:port`` in front of ``moto_url``; returns its pid once it answers."""
+    return wait_until_healthy(launch(emulator_dir, host, port, moto_url, endpoints_dir), emulator_dir, host, port)
+
+
+def launch(emulator_dir: Path, host: str, port: int, moto_url: str, endpoints_dir: Path) -> subprocess.Popen[bytes]:
+    """Start the front door process without waiting for it: it calls moto only for the requests it serves, so it
+    may start beside moto (:func:`wait_until_healthy` then waits for it)."""
     emulator_dir.mkdir(parents=True, exist_ok=True)
     command = [
         sys.executable,
@@ -56,13 +62,17 @@ def start(emulator_dir: Path, host: str, port: int, moto_url: str, endpoints_dir
         str(endpoints_dir),
     ]
     with (emulator_dir / LOGFILE).open("ab") as log:
-        process = subprocess.Popen(
+        return subprocess.Popen(
             command,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # stopped by `mlops local down`, not by the terminal's Ctrl-C
         )
+
+
+def wait_until_healthy(process: subprocess.Popen[bytes], emulator_dir: Path, host: str, port: int) -> int:
+    """The pid of the launched front door once it answers; stopped, and an error naming its log, if it does not."""
     url = f"http://{host}:{port}"
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
