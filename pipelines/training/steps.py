@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from mlops.errors import TrainingDataError
+from mlops.modeling import binning
 from mlops.modeling.metrics import primary_metric, task_metrics
 from mlops.modeling.scoring import metric_scores, score
 from mlops.modeling.spec import ModelSpec, features_of, target_of
@@ -97,7 +98,9 @@ def build_model(spec: ModelSpec, params: Hyperparameters, overrides: dict[str, A
 
 
 def fit(model: Any, frame: pd.DataFrame, spec: ModelSpec) -> Any:
-    """Fit on ``frame``, each row weighted by its :data:`WEIGHT_COLUMN` when the frame has one."""
+    """Fit on ``frame``, each row weighted by its :data:`WEIGHT_COLUMN` when the frame has one (the weighted
+    binning sorts each feature once: :mod:`mlops.modeling.binning`)."""
+    binning.install()
     weights = {"model__sample_weight": frame[WEIGHT_COLUMN].to_numpy()} if WEIGHT_COLUMN in frame.columns else {}
     model.fit(features_of(frame, spec), target_of(frame, spec), **weights)
     return model
