@@ -111,4 +111,7 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    from mlops.process_exit import skip_final_collections
+
+    skip_final_collections()
     main(sys.argv)

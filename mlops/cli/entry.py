@@ -4,8 +4,6 @@ Nothing heavy is imported before that is known."""
 
 from __future__ import annotations
 
-import atexit
-import gc
 import os
 import sys
 
@@ -19,10 +17,9 @@ def main() -> None:
     os.environ.update(with_local_threads(dict(os.environ)))
     code = delegate(sys.argv[1:], os.environ)
     if code is None:
-        # Registered first, so it runs after every other exit handler: the interpreter's last collections then
-        # skip what the command built. They only free memory the process is about to give back, and on the
-        # heap of a `local up` (the Pulumi SDK, the program, botocore's models) they took 2.6 s.
-        atexit.register(gc.freeze)
+        from mlops.process_exit import skip_final_collections
+
+        skip_final_collections()  # before the command: its own exit handlers run first
         from mlops.cli.main import run
 
         code = run()

@@ -212,4 +212,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    from mlops.process_exit import skip_final_collections
+
+    skip_final_collections()
     sys.exit(main())

@@ -176,4 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    from mlops.process_exit import skip_final_collections
+
+    skip_final_collections()
     sys.exit(main())
