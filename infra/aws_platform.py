@@ -34,10 +34,9 @@ from infra.components.serving import Serving, ServingArgs
 from infra.components.streaming import Streaming, StreamingArgs
 from infra.components.training import SageMakerNetwork, Training, TrainingArgs, read_pipeline_definition
 from infra.config import REPO_ROOT, StackConfig
-from infra.lifecycle import Retention
 from infra.platform import PlatformOutputs
 from infra.promotion import promotion_peer
-from infra.thresholds import ROLLBACK_ALARMS, Thresholds
+from infra.thresholds import ROLLBACK_ALARMS
 from mlops.datasets import stack_definitions
 from mlops.release.wheel import kit_wheel
 
@@ -98,7 +97,7 @@ def define_aws_platform(config: StackConfig) -> PlatformOutputs:
     groups = network.security_group_ids
     lake = DataLake(
         "datalake",
-        DataLakeArgs(identity=ident, kms_key_arn=key, retention=_retention(config), promotion_target=promotion_target),
+        DataLakeArgs(identity=ident, kms_key_arn=key, retention=config.retention(), promotion_target=promotion_target),
     )
     zones = lake.buckets
     streaming = Streaming(
@@ -180,14 +179,7 @@ def define_aws_platform(config: StackConfig) -> PlatformOutputs:
             kms_key_arn=key,
             endpoint_name=endpoint_name,
             pipeline_arn=training.pipeline_arn,
-            thresholds=Thresholds(
-                latency_p99_ms=config.latency_p99_ms,
-                server_errors=config.server_errors_threshold,
-                data_drift=config.data_drift_threshold,
-                concept_drift=config.concept_drift_threshold,
-                model_degradation=config.model_degradation_threshold,
-                evaluation_periods=config.alarm_evaluation_periods,
-            ),
+            thresholds=config.thresholds(),
             log_retention_days=config.log_retention_days,
         ),
     )
@@ -285,13 +277,3 @@ def define_aws_platform(config: StackConfig) -> PlatformOutputs:
     if reader is not None:  # `mlops release promote` in the next stack assumes it (mlops/wiring.py)
         outputs["promotion_reader_role_arn"] = reader
     return outputs
-
-
-def _retention(config: StackConfig) -> Retention:
-    return Retention(
-        noncurrent_version_expiration_days=config.noncurrent_version_expiration_days,
-        raw_expiration_days=config.raw_expiration_days,
-        quarantine_expiration_days=config.quarantine_expiration_days,
-        access_log_expiration_days=config.access_log_expiration_days,
-        infrequent_access_after_days=config.infrequent_access_after_days,
-    )

@@ -18,7 +18,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
-from infra.lifecycle import MIN_LOG_RETENTION_DAYS
+from infra.lifecycle import MIN_LOG_RETENTION_DAYS, Retention
+from infra.thresholds import Thresholds
 from mlops.errors import ConfigError
 
 PROJECT = "mlops-kit"
@@ -253,6 +254,27 @@ class StackConfig(BaseModel):
             return self.availability_zones
         chosen = self.availability_zones or (f"{self.region}a", f"{self.region}b")
         return chosen[0], chosen[1]
+
+    def retention(self) -> Retention:
+        """How long the lake keeps what (both clouds' data lakes)."""
+        return Retention(
+            noncurrent_version_expiration_days=self.noncurrent_version_expiration_days,
+            raw_expiration_days=self.raw_expiration_days,
+            quarantine_expiration_days=self.quarantine_expiration_days,
+            access_log_expiration_days=self.access_log_expiration_days,
+            infrequent_access_after_days=self.infrequent_access_after_days,
+        )
+
+    def thresholds(self) -> Thresholds:
+        """The alarms' thresholds (both clouds' monitoring, and the cost estimate's alarm count)."""
+        return Thresholds(
+            latency_p99_ms=self.latency_p99_ms,
+            server_errors=self.server_errors_threshold,
+            data_drift=self.data_drift_threshold,
+            concept_drift=self.concept_drift_threshold,
+            model_degradation=self.model_degradation_threshold,
+            evaluation_periods=self.alarm_evaluation_periods,
+        )
 
 
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922)

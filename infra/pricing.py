@@ -250,22 +250,13 @@ def footprint_of(config: StackConfig) -> Footprint:
     per service the kit's network reaches privately (when it creates them), one alarm per threshold."""
     from infra.components.network import INTERFACE_SERVICES
     from infra.components.processing import discover_job_scripts
-    from infra.thresholds import Thresholds, alarm_specs
+    from infra.thresholds import alarm_specs
     from mlops.datasets import stack_definitions
 
     scripts = discover_job_scripts(config.repo_root / "jobs")
     datasets = stack_definitions(config.repo_root)
     triggers = [config.glue_schedules.get(stem, config.glue_schedule) for stem in scripts for _ in datasets]
-    alarms = alarm_specs(
-        Thresholds(
-            latency_p99_ms=config.latency_p99_ms,
-            server_errors=config.server_errors_threshold,
-            data_drift=config.data_drift_threshold,
-            concept_drift=config.concept_drift_threshold,
-            model_degradation=config.model_degradation_threshold,
-            evaluation_periods=config.alarm_evaluation_periods,
-        )
-    )
+    alarms = alarm_specs(config.thresholds())
     return Footprint(
         glue_triggers=triggers,
         interface_endpoints=len(INTERFACE_SERVICES) if config.create_vpc_endpoints else 0,

@@ -29,8 +29,6 @@ from infra.gcp.components.serving import GcpServing, GcpServingArgs
 from infra.gcp.components.streaming import CHECKPOINT_COLLECTION, GcpStreaming, GcpStreamingArgs
 from infra.gcp.components.tracking import GcpTracking, GcpTrackingArgs
 from infra.gcp.components.training import GcpTraining, GcpTrainingArgs
-from infra.lifecycle import Retention
-from infra.thresholds import Thresholds
 from mlops.datasets import stack_definitions
 from mlops.release.wheel import kit_wheel
 
@@ -58,7 +56,7 @@ def define_gcp_platform(config: StackConfig) -> PlatformOutputs:
             identity=ident,
             storage_key=keys["storage"],
             bigquery_key=keys["bigquery"],
-            retention=_retention(config),
+            retention=config.retention(),
             datasets=datasets,
         ),
     )
@@ -147,7 +145,7 @@ def define_gcp_platform(config: StackConfig) -> PlatformOutputs:
     monitoring = GcpMonitoring(
         "monitoring",
         GcpMonitoringArgs(
-            identity=ident, pubsub_key=keys["pubsub"], endpoint_id=serving.endpoint_id, thresholds=_thresholds(config)
+            identity=ident, pubsub_key=keys["pubsub"], endpoint_id=serving.endpoint_id, thresholds=config.thresholds()
         ),
     )
     cicd = GcpCicd(
@@ -223,24 +221,3 @@ def define_gcp_platform(config: StackConfig) -> PlatformOutputs:
         "workload_identity_provider": cicd.provider,
         "image_uris": images.uris,
     }
-
-
-def _retention(config: StackConfig) -> Retention:
-    return Retention(
-        noncurrent_version_expiration_days=config.noncurrent_version_expiration_days,
-        raw_expiration_days=config.raw_expiration_days,
-        quarantine_expiration_days=config.quarantine_expiration_days,
-        access_log_expiration_days=config.access_log_expiration_days,
-        infrequent_access_after_days=config.infrequent_access_after_days,
-    )
-
-
-def _thresholds(config: StackConfig) -> Thresholds:
-    return Thresholds(
-        latency_p99_ms=config.latency_p99_ms,
-        server_errors=config.server_errors_threshold,
-        data_drift=config.data_drift_threshold,
-        concept_drift=config.concept_drift_threshold,
-        model_degradation=config.model_degradation_threshold,
-        evaluation_periods=config.alarm_evaluation_periods,
-    )
