@@ -3,6 +3,8 @@ bit for bit, and the same fitted model."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import zlib
 
 import numpy as np
@@ -60,3 +62,13 @@ def test_a_weighted_fit_with_it_is_the_fit_without_it() -> None:
     for mine, theirs in zip(with_it._bin_mapper.bin_thresholds_, without._bin_mapper.bin_thresholds_, strict=True):
         assert np.array_equal(mine, theirs)
     assert np.array_equal(with_it.predict_proba(x), without.predict_proba(x))
+
+
+def test_a_release_it_was_not_checked_against_is_left_alone() -> None:
+    code = (
+        "import sklearn; sklearn.__version__ = '1.8.2'; from mlops.modeling import binning; "
+        "from sklearn.ensemble._hist_gradient_boosting import binning as theirs; "
+        "before = theirs._find_binning_thresholds; print(binning.install(), theirs._find_binning_thresholds is before)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert done.stdout.split() == ["False", "True"]
