@@ -5,16 +5,22 @@ before reading a row. The server pays it once, at ``mlops local up``; each job r
 Spark Connect session (``SparkSession.builder.remote``) in a fraction of a second.
 
 How it runs:
-- the JVM is started directly with ``spark-submit --class SparkConnectServer`` (what pyspark's
-  ``sbin/start-connect-server.sh`` runs, minus its daemonising shell): the PID the kit records IS the server,
-  started in its own process group (its Python workers are in it too) and stopped by that PID;
+- the JVM is started directly with ``spark-submit`` of :mod:`mlops.local.spark_connect_driver`, whose session starts
+  the Connect service (``SparkConnectPlugin``, what ``sbin/start-connect-server.sh``'s main class starts): the PID
+  the kit records IS the server (the JVM), started in its own process group (its Python driver and workers are in
+  it too) and stopped by that PID;
+- without artifact isolation between sessions, which that main class would force: with it each session (each job
+  run) had a class loader of its own, and Spark keys its cache of compiled query code by class loader, so every run
+  compiled each stage of its plan again (``benchmarks/local_jobs.py``). The kit's jobs add no jars or files to their
+  sessions; sessions still keep their own settings and temporary views;
 - it listens on loopback only and requires a random token (``SPARK_CONNECT_AUTHENTICATE_TOKEN``, never on a
   command line): another local user cannot run code through it;
 - memory is bounded: one JVM (driver and executors: ``local[N]``) of ``driver_memory``;
 - the ``mapInArrow`` tasks of the jobs run in the server's Python workers: ``PYSPARK_PYTHON`` is this venv's
   interpreter and ``PYTHONPATH`` holds the kit, so they import the same ``mlops``/``pipelines`` code as the job.
-  Spark Connect gives each session (each run) Python workers of its own: an edited module is used by the next
-  run without a restart, at the price of one worker start per run (3-4 s measured at a load of 13 on 2 cores).
+  Workers are reused from one run to the next; before each task a worker drops the kit modules it imported once
+  one of them changed on disk (:mod:`mlops.local.fresh_modules`), so an edited module is used by the next run
+  without a restart.
 
 State (pid, port, token, settings) lives in ``<state_dir>/spark/state.json`` (mode 0600: it holds the token),
 the server's log in ``<state_dir>/spark/connect.log``.
@@ -50,7 +56,15 @@ if TYPE_CHECKING:
     from mlops.settings import LocalSparkSettings
 
 HOST = "127.0.0.1"
+# The main class a server started by an earlier version of the kit runs (still recognised, to be stopped).
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
+CONNECT_PLUGIN = "org.apache.spark.sql.connect.SparkConnectPlugin"
+DRIVER_PROGRAM = Path(__file__).with_name("spark_connect_driver.py")
+# Per-session class loaders (spark.sql.artifact.isolation.*) off: compiled query code is shared by job runs.
+NO_ARTIFACT_ISOLATION = {
+    "spark.sql.artifact.isolation.enabled": "false",
+    "spark.sql.artifact.isolation.alwaysApplyClassloader": "false",
+}
 DAEMON_MODULE = "mlops.local.spark_daemon"
 # What Spark sets in its Python workers' environment that an interpreter reads when it starts.
 WORKER_INTERPRETER_ENV = {"PYTHONHASHSEED": "0", "PYTHONUNBUFFERED": "YES", "OMP_NUM_THREADS": "1"}
@@ -143,7 +157,8 @@ def _is_our_server(state: SparkConnectState) -> bool:
         cmdline = " ".join(command_line(psutil.Process(state.pid)))
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return False
-    return SERVER_CLASS in cmdline and f"spark.connect.grpc.binding.port={state.port}" in cmdline
+    program = str(DRIVER_PROGRAM) in cmdline or SERVER_CLASS in cmdline
+    return program and f"spark.connect.grpc.binding.port={state.port}" in cmdline
 
 
 def _listening(host: str, port: int) -> bool:
@@ -188,7 +203,8 @@ def server_command(
     java_options: Sequence[str] = (),
     quick_compiler: bool = True,
 ) -> list[str]:
-    """``spark-submit`` of the Spark Connect server: loopback, one port, bounded memory, no UI, its temporary
+    """``spark-submit`` of the Spark Connect server (:data:`DRIVER_PROGRAM` with the Connect plugin, no artifact
+    isolation): loopback, one port, bounded memory, no UI, its temporary
     files in ``scratch``, its JVM given ``java_options`` (those of :func:`mlops.local.jvm_archive.java_options`)
     after :func:`server_jvm_options`."""
     confs = {
@@ -197,15 +213,17 @@ def server_command(
         "spark.ui.enabled": "false",
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": "8",
-        # Within a run the tasks reuse their Python workers. Spark Connect isolates sessions (it forces
-        # spark.sql.artifact.isolation.enabled), so each run's first Python task boots a worker daemon of its own.
+        # Tasks reuse Python workers, within a run and from one run to the next (no artifact isolation: one
+        # daemon); a worker re-imports the kit's modules changed on disk (mlops.local.spark_worker_daemon).
         "spark.python.worker.reuse": "true",
         # Idle sessions of crashed or killed job runs are released (default: 60 min).
         "spark.connect.session.manager.defaultSessionTimeout": "10min",
-        # Each session's worker daemon is forked by a warm interpreter (mlops.local.spark_daemon; cold without one).
+        # The worker daemon is forked by a warm interpreter (mlops.local.spark_daemon; cold without one).
         "spark.python.daemon.module": DAEMON_MODULE,
+        "spark.plugins": CONNECT_PLUGIN,  # the driver program's session starts the Connect service
+        **NO_ARTIFACT_ISOLATION,
     }
-    command = [str(home / "bin" / "spark-submit"), "--class", SERVER_CLASS, "--name", "mlops-spark-connect"]
+    command = [str(home / "bin" / "spark-submit"), "--name", "mlops-spark-connect"]
     command += ["--master", f"local[{cores}]", "--driver-memory", driver_memory]
     options = [*server_jvm_options(driver_memory, quick_compiler), *java_options]
     if scratch is not None:  # its temporary files in the state dir (a killed JVM leaves them behind)
@@ -215,7 +233,7 @@ def server_command(
         command += ["--driver-java-options", " ".join(options)]
     for key, value in confs.items():
         command += ["--conf", f"{key}={value}"]
-    return [*command, "spark-internal"]
+    return [*command, str(DRIVER_PROGRAM)]
 
 
 def server_jvm_options(driver_memory: str, quick_compiler: bool) -> list[str]:

@@ -23,7 +23,9 @@ def _state(pid: int, port: int) -> spark_connect.SparkConnectState:
 
 def test_the_server_listens_on_loopback_on_its_port_with_bounded_memory() -> None:
     command = spark_connect.server_command(Path("/opt/spark"), 15002, "768m", 2)
-    assert command[:3] == ["/opt/spark/bin/spark-submit", "--class", spark_connect.SERVER_CLASS]
+    assert command[0] == "/opt/spark/bin/spark-submit"
+    assert command[-1] == str(spark_connect.DRIVER_PROGRAM)  # its session starts the Connect service
+    assert f"spark.plugins={spark_connect.CONNECT_PLUGIN}" in command
     joined = " ".join(command)
     assert "--master local[2]" in joined
     assert "--driver-memory 768m" in joined
@@ -39,7 +41,13 @@ def test_the_servers_temporary_files_go_where_it_is_told() -> None:
     java = command[command.index("--driver-java-options") + 1].split()
     assert java == ["-Djava.io.tmpdir=/state/spark/tmp", "-XX:+UseSerialGC", spark_connect.QUICK_COMPILER_OPTION]
     assert "spark.local.dir=/state/spark/tmp" in command
-    assert command[-1] == "spark-internal"
+
+
+def test_job_runs_share_compiled_code_no_session_gets_a_class_loader_of_its_own() -> None:
+    command = spark_connect.server_command(Path("/opt/spark"), 15002, "1g", 2)
+    assert "spark.sql.artifact.isolation.enabled=false" in command
+    assert "spark.sql.artifact.isolation.alwaysApplyClassloader=false" in command
+    assert "--class" not in command  # SparkConnectServer's main would force both on
 
 
 def test_the_server_workers_run_this_venv_with_the_kit_importable_and_no_caller_aws(
@@ -165,10 +173,25 @@ def test_job_runs_use_the_warm_server_only_when_one_runs_and_it_is_on(tmp_path: 
     assert warm_spark_env(off) == {}
 
 
-def _fake_server(port: int) -> subprocess.Popen[bytes]:
+def _fake_server(port: int, program: str = str(spark_connect.DRIVER_PROGRAM)) -> subprocess.Popen[bytes]:
     """A process whose command line reads as the recorded server's (the pid check looks at nothing else)."""
-    argv = [sys.executable, "-c", "import time; time.sleep(60)", spark_connect.SERVER_CLASS]
+    argv = [sys.executable, "-c", "import time; time.sleep(60)", program]
     return subprocess.Popen([*argv, f"spark.connect.grpc.binding.port={port}"], start_new_session=True)
+
+
+def test_a_server_an_earlier_version_started_with_its_main_class_is_still_recognised_and_stopped(
+    tmp_path: Path,
+) -> None:
+    server = _fake_server(15005, program=spark_connect.SERVER_CLASS)
+    try:
+        directory = spark_connect.spark_dir(tmp_path)
+        spark_connect._write_state(directory, _state(server.pid, 15005))
+        assert spark_connect._is_our_server(_state(server.pid, 15005))
+        spark_connect.down(directory)
+        assert server.wait(timeout=15) is not None
+    finally:
+        server.kill()
+        server.wait()
 
 
 def test_stopping_the_emulator_stops_the_platforms_spark_server_too(tmp_path: Path) -> None:

@@ -3,9 +3,12 @@ keeps one daemon per Spark Connect session until the server stops, so each job r
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -104,13 +107,44 @@ def test_the_stand_in_stops_an_idle_daemon_and_exits_with_its_status(
     started = time.monotonic()
     try:
         with ours:
-            code = spark_daemon._stand_in(ours, daemon.pid)
+            code = spark_daemon._stand_in(ours, daemon.pid, io.BytesIO())  # the JVM's end already closed
     finally:
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
         servers.close()
     assert code == 128 + signal.SIGTERM
     assert time.monotonic() - started < 5
+
+
+def test_a_stand_in_whose_daemon_ended_unasked_takes_the_jvms_writes_until_the_jvm_lets_go() -> None:
+    """The JVM's next task finds its idle workers dead and writes their pids to the daemon's standard input: had
+    the stand-in exited with its daemon (the warm server stopped), that write failed the task ("Stream closed")."""
+    ours, servers = socket.socketpair()
+    read_end, write_end = os.pipe()
+    jvm_wrote: list[float] = []
+
+    def jvm_then_warm_server() -> None:
+        servers.sendall(json.dumps({"code": 0}).encode())  # the daemon ended by itself
+        time.sleep(0.3)
+        os.write(write_end, struct.pack(">i", 12345))  # stop this dead worker, says the JVM; the write succeeds
+        jvm_wrote.append(time.monotonic())
+        time.sleep(0.3)
+        os.close(write_end)  # the JVM goes
+
+    helper = threading.Thread(target=jvm_then_warm_server, daemon=True)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    helper.start()
+    try:
+        with ours, os.fdopen(read_end, "rb") as jvm:
+            code = spark_daemon._stand_in(ours, os.getpid(), jvm)
+        ended = time.monotonic()
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        servers.close()
+    helper.join(timeout=5)
+    assert code == 0
+    assert jvm_wrote and ended > jvm_wrote[0]  # before the fix it returned at once, before the JVM wrote
 
 
 @pytest.mark.parametrize(("value", "limit"), [("", 120.0), ("30", 30.0), ("0", 0.1), ("soon", 120.0)])

@@ -38,7 +38,7 @@ def test_a_command_line_that_stays_empty_is_returned_empty_after_the_wait() -> N
 
 def test_a_server_checked_right_after_it_was_started_is_ours(tmp_path: Path) -> None:
     """Before the fix about 1 start in 150 read as gone on a quiet machine; 500 starts here."""
-    argv = [sys.executable, "-c", "import time; time.sleep(60)", spark_connect.SERVER_CLASS]
+    argv = [sys.executable, "-c", "import time; time.sleep(60)", str(spark_connect.DRIVER_PROGRAM)]
     gone = 0
     for _ in range(500):
         server = subprocess.Popen([*argv, "spark.connect.grpc.binding.port=15004"], start_new_session=True)
