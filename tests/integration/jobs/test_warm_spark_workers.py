@@ -185,6 +185,8 @@ def test_a_reused_worker_runs_the_next_sessions_task_on_a_kit_module_edited_in_b
         second, reused = run()
     finally:
         source.unlink(missing_ok=True)
+        for cached in (source.parent / "__pycache__").glob(f"{name}.*.pyc"):  # when the workers write bytecode
+            cached.unlink(missing_ok=True)
     assert (first, second) == ({1}, {2})  # before the fix: {1} again, the module as the workers first imported it
     assert reused <= workers  # the same workers served the second session
 
