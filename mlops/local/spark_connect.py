@@ -11,7 +11,7 @@ How it runs:
   it too) and stopped by that PID;
 - without artifact isolation between sessions, which that main class would force: with it each session (each job
   run) had a class loader of its own, and Spark keys its cache of compiled query code by class loader, so every run
-  compiled each stage of its plan again (``benchmarks/local_jobs.py``). The kit's jobs add no jars or files to their
+  compiled each stage of its plan again (``benchmarks/spark_sessions.py``). The kit's jobs add no jars or files to their
   sessions; sessions still keep their own settings and temporary views;
 - it listens on loopback only and requires a random token (``SPARK_CONNECT_AUTHENTICATE_TOKEN``, never on a
   command line): another local user cannot run code through it;
