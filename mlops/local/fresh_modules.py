@@ -9,23 +9,25 @@ module and name) import them again from disk. All of them, not only the changed 
 names bound from the changed one.
 
 A module counts as changed when its file's size or modification time differs from what they were when it was first
-seen, or when the file was modified after the task that imported it started (an edit during that task could have
-come before or after the import). Modules loaded before the worker's first task (the interpreter's own) are never
-dropped.
+seen (the stamp :mod:`mlops.local.warm_kit` keeps for the warm command server's own imports), or when the file was
+modified after the task that imported it started (an edit during that task could have come before or after the
+import). Modules loaded before the worker's first task (the interpreter's own) are never dropped.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
-import os
 import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
-KIT_PACKAGES = ("mlops", "pipelines", "jobs")
+from mlops.local import warm_kit
+
+# The kit's packages as the warm command server knows them, and the jobs' scripts
+KIT_PACKAGES = (*warm_kit.PACKAGES, "jobs")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -34,16 +36,8 @@ R = TypeVar("R")
 @dataclass(frozen=True)
 class _Seen:
     path: str
-    signature: tuple[int, int] | None  # (size, mtime_ns) when first seen; None: the file could not be read
+    stamp: tuple[int, int] | None  # (mtime_ns, size) when first seen (warm_kit.stamp); None: unreadable
     task_started_ns: int
-
-
-def _signature(path: str) -> tuple[int, int] | None:
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return stat.st_size, stat.st_mtime_ns
 
 
 class FreshModules:
@@ -86,13 +80,13 @@ class FreshModules:
     def note_imported(self, task_started_ns: int) -> None:
         """Track the kit modules imported since the last look (by a task that started at ``task_started_ns``)."""
         for name, module in list(sys.modules.items()):
-            if name in self._baseline or name in self._seen or name.split(".")[0] not in self._packages:
+            if name in self._baseline or name in self._seen or not warm_kit.is_kit(name, self._packages):
                 continue
             path = getattr(module, "__file__", None)
             if isinstance(path, str):
-                self._seen[name] = _Seen(path, _signature(path), task_started_ns)
+                self._seen[name] = _Seen(path, warm_kit.stamp(path), task_started_ns)
 
     @staticmethod
     def _changed(seen: _Seen) -> bool:
-        now = _signature(seen.path)
-        return now is None or now != seen.signature or now[1] > seen.task_started_ns
+        now = warm_kit.stamp(seen.path)
+        return now is None or now != seen.stamp or now[0] > seen.task_started_ns

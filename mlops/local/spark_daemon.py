@@ -130,7 +130,7 @@ def _outlive_the_daemon(jvm: BinaryIO) -> None:
 
     for signum in _STOP_SIGNALS:
         signal.signal(signum, stop)
-    with contextlib.suppress(_Stopped, OSError):
+    with contextlib.suppress(_Stopped, OSError):  # OSError: the pipe broke, the JVM is gone
         while jvm.read(4):  # a worker's pid per write: 4 bytes
             pass
 

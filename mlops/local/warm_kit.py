@@ -69,11 +69,13 @@ class KitImports:
     files: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
-def _is_kit(name: str, packages: Sequence[str]) -> bool:
+def is_kit(name: str, packages: Sequence[str]) -> bool:
+    """The module ``name`` belongs to one of the kit's ``packages``."""
     return name.partition(".")[0] in packages
 
 
-def _stamp(path: str) -> tuple[int, int] | None:
+def stamp(path: str) -> tuple[int, int] | None:
+    """A source file's (mtime_ns, size); ``None`` when it cannot be read."""
     try:
         stat = os.stat(path)
     except OSError:
@@ -86,9 +88,9 @@ def held(packages: Sequence[str] = PACKAGES) -> KitImports:
     files: dict[str, tuple[int, int]] = {}
     for name, module in list(sys.modules.items()):
         path = getattr(module, "__file__", None)
-        stamp = _stamp(path) if _is_kit(name, packages) and path else None
-        if path and stamp is not None:
-            files[path] = stamp
+        stamped = stamp(path) if is_kit(name, packages) and path else None
+        if path and stamped is not None:
+            files[path] = stamped
     return KitImports(files)
 
 
@@ -120,10 +122,10 @@ def current(
     held_any = False
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
-        if not _is_kit(name, packages) or not file:
+        if not is_kit(name, packages) or not file:
             continue
         held_any = True
-        if file not in imported.files or _stamp(file) != imported.files[file]:
+        if file not in imported.files or stamp(file) != imported.files[file]:
             return False
         if "." not in name:
             found = PathFinder.find_spec(name, list(path))
@@ -134,5 +136,5 @@ def current(
 
 def forget(packages: Sequence[str] = PACKAGES) -> None:
     """Drop every kit module held: the next import reads the kit from disk."""
-    for name in [n for n in sys.modules if _is_kit(n, packages)]:
+    for name in [n for n in sys.modules if is_kit(n, packages)]:
         del sys.modules[name]
