@@ -72,3 +72,25 @@ def test_a_release_it_was_not_checked_against_is_left_alone() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert done.stdout.split() == ["False", "True"]
+
+
+@pytest.mark.parametrize("kind", ["continuous", "ties", "few", "missing"])
+@pytest.mark.parametrize("weights", ["recency", "zeros", "unit", "trailing zeros"])
+def test_every_percentile_at_once_is_scikit_learns_one_at_a_time_bit_for_bit(kind: str, weights: str) -> None:
+    from sklearn.utils.stats import _weighted_percentile
+
+    rng = np.random.default_rng(zlib.crc32(f"percentiles/{kind}/{weights}".encode()))
+    column = _column(rng, kind, 2_000)
+    if weights == "trailing zeros":  # the largest values weigh nothing: the "next row" search of the average
+        weight = np.where(column > np.nanquantile(column, 0.9), 0.0, 1.0)
+    else:
+        weight = _weights(rng, weights, 2_000)
+    ranks = np.concatenate([[0.0, 100.0], np.linspace(0, 100, num=256)[1:-1], rng.uniform(0, 100, size=50)])
+    ours = binning.weighted_percentiles(column, weight, ranks)
+    theirs = np.asarray(_weighted_percentile(column, weight, ranks, average=True))
+    assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+    assert np.array_equal(ours, theirs, equal_nan=True)
+
+
+def test_no_weight_at_all_has_no_percentile() -> None:
+    assert np.isnan(binning.weighted_percentiles(np.arange(5.0), np.zeros(5), [10.0, 50.0]))
