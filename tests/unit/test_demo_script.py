@@ -1,0 +1,122 @@
+"""scripts/demo.sh's order and its background pipeline, run with a stand-in ``mlops`` that records each command.
+
+The diabetes pipeline runs in the background beside the card steps that follow the card's last Glue job run:
+no two job runs may overlap (the stack's Glue jobs take one run at a time), a failure of either side fails the
+demo, and a demo that fails first stops the background pipeline and its running command.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# The stand-in: logs "start|end <pid> <args>", writes the file an `--out` names (a CSV with a customer), fails or
+# hangs when its arguments begin with $FAKE_FAIL or $FAKE_HANG. A failing command first waits for a hanging one
+# to have started, so the "demo fails while the background pipeline runs" case does not depend on timing.
+FAKE_MLOPS = """#!/usr/bin/env bash
+args="$*"
+echo "start $$ $args" >> "$FAKE_LOG"
+previous=""
+for arg in "$@"; do
+    if [ "$previous" = "--out" ]; then printf 'customer_id\\nc-1\\n' > "$arg"; fi
+    previous="$arg"
+done
+if [ -n "${FAKE_HANG:-}" ] && [[ "$args" == "$FAKE_HANG"* ]]; then
+    echo $$ > "$FAKE_HANG_PID"
+    exec sleep 60
+fi
+if [ -n "${FAKE_FAIL:-}" ] && [[ "$args" == "$FAKE_FAIL"* ]]; then
+    for _ in $(seq 200); do [ -n "${FAKE_HANG:-}" ] && [ ! -s "$FAKE_HANG_PID" ] && sleep 0.05; done
+    echo "stand-in failure of: $args" >&2
+    exit 3
+fi
+sleep 0.02
+echo "end $$ $args" >> "$FAKE_LOG"
+"""
+
+
+def _demo(tmp_path: Path, **fake: str) -> tuple[subprocess.CompletedProcess[str], list[tuple[str, str]]]:
+    """Run a copy of scripts/demo.sh whose set-up does nothing and whose ``mlops`` is the stand-in."""
+    scripts, bin_dir = tmp_path / "scripts", tmp_path / "bin"
+    scripts.mkdir()
+    bin_dir.mkdir()
+    for name in ("demo.sh", "demo_timings.py"):
+        shutil.copy(ROOT / "scripts" / name, scripts / name)
+    (scripts / "bootstrap.sh").write_text("# the tools are in place\n")
+    (bin_dir / "mlops").write_text(FAKE_MLOPS)
+    (bin_dir / "mlops").chmod(0o755)
+    (bin_dir / "python").symlink_to(sys.executable)
+    log = tmp_path / "commands.log"
+    env = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "HOME": str(tmp_path),
+        "MLOPS_STATE_DIR": str(tmp_path / "state"),
+        "FAKE_LOG": str(log),
+        "FAKE_HANG_PID": str(tmp_path / "hanging.pid"),
+        **{f"FAKE_{key.upper()}": value for key, value in fake.items()},
+    }
+    done = subprocess.run(
+        ["bash", str(scripts / "demo.sh")], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    events = [tuple(line.split(" ", 2)[::2]) for line in log.read_text().splitlines()]
+    return done, [(kind, args) for kind, args in events]
+
+
+def _of(dataset: str, args: str) -> bool:
+    """The command works on ``dataset`` (a word of its arguments; paths may hold the name too)."""
+    return any(token in (dataset, f"dataset={dataset}") for token in args.split())
+
+
+def test_the_diabetes_pipeline_starts_after_the_last_card_job_run_and_no_job_runs_overlap(tmp_path: Path) -> None:
+    done, events = _demo(tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    started = [args for kind, args in events if kind == "start"]
+    assert "batch-predict diabetes" in started and "monitor alarms --evaluate" in started
+    running: set[str] = set()
+    for kind, args in events:  # in the order they happened
+        if args.startswith("job run"):
+            assert kind == "end" or not running, f"{args} started while {running} ran"
+            (running.add if kind == "start" else running.discard)(args)
+    last_card_job = max(
+        i
+        for i, (kind, args) in enumerate(events)
+        if kind == "end" and _of("card_transactions", args) and args.startswith("job run")
+    )
+    first_diabetes = min(i for i, (_, args) in enumerate(events) if _of("diabetes", args))
+    assert first_diabetes > last_card_job
+    out = done.stdout
+    assert out.index("==> Diabetes") < out.index("==> Done"), "its output is shown before the demo ends"
+
+
+def test_a_failed_background_pipeline_fails_the_demo_and_shows_its_output(tmp_path: Path) -> None:
+    done, events = _demo(tmp_path, fail="train run diabetes")
+    assert done.returncode != 0
+    assert "the diabetes pipeline failed (exit 3)" in done.stderr
+    assert "stand-in failure of: train run diabetes" in done.stdout  # its log, shown
+    started = [args for kind, args in events if kind == "start"]
+    assert "batch-predict diabetes" not in started, "the pipeline stopped at its failed command"
+    assert "monitor alarms --evaluate" in started, "the card steps went on meanwhile"
+    assert "==> Done" not in done.stdout
+
+
+def test_a_demo_failing_first_stops_the_background_pipeline_and_its_command(tmp_path: Path) -> None:
+    started = time.monotonic()
+    done, events = _demo(tmp_path, hang="data generate diabetes", fail="monitor drift")
+    assert done.returncode != 0
+    assert time.monotonic() - started < 60, "the demo did not wait for the hanging command"
+    assert "the diabetes pipeline was stopped" in done.stderr
+    hanging = int((tmp_path / "hanging.pid").read_text())
+    with pytest.raises(psutil.NoSuchProcess):
+        process = psutil.Process(hanging)
+        if process.status() == psutil.STATUS_ZOMBIE:  # killed, not yet reaped by whoever adopted it
+            raise psutil.NoSuchProcess(hanging)
+    assert not any(_of("diabetes", args) for kind, args in events if kind == "start" and "generate" not in args)
