@@ -12,6 +12,13 @@ answers do not change (tests/unit/test_moto_fixes.py runs each replacement and m
 - a service's model (botocore's JSON, ~0.1-0.4 s to find and load) is cached per service, but requests that
   arrive together before the first load ends each load it again: the first apply's 8 bucket creations, 12 VPC
   endpoints, 10 egress rules... The loads are made one at a time, once per service and model;
+- each of those first loads made a new botocore loader, which lists every service botocore knows (~400
+  directories) to find the one asked for, and moto's backends load each service's model a second time through a
+  session of their own (its regions: ``Session.get_available_regions`` reads the model's endpoint prefix), and
+  every error response lists botocore's services again through a new session to name the service
+  (``service_name_from_moto_package_name``): ~2.5 s of the server's CPU in the first apply. One loader serves
+  moto's loads and its backends' session (botocore caches each file per loader), and each package's service
+  name is looked up once;
 - every request lists moto's package directory (``list_of_moto_modules``: a listdir and ~160 ``isdir``, 0.65 ms)
   to see whether its Host header names a service, which it never does for a client of the server; the listing
   is made once (the installed moto does not change while it runs).
@@ -96,6 +103,46 @@ def loaded_once(load: Callable[[str], Any]) -> Callable[[str], Any]:
 
 
 @functools.cache
+def shared_loader() -> Any:
+    """The server's one data loader: moto's (botocore's with moto's extras to the models), which caches what it
+    lists and loads. The backends' session reads only the regions of a service through it (the model's endpoint
+    prefix and botocore's endpoint data, which moto's extras leave alone)."""
+    from moto.core.loaders import create_loader
+
+    return create_loader()
+
+
+def load_service_model(service_name: str, model_name: str) -> Any:
+    """moto's ``_load_service_model`` on the server's one loader instead of a new one per call."""
+    return shared_loader().load_service_model(service_name, model_name)
+
+
+@functools.cache
+def package_service_name(moto_package_name: str) -> str:
+    """moto's ``service_name_from_moto_package_name``, looked up once per package (botocore's services do not
+    change while the server runs)."""
+    from moto.core import utils
+
+    return str(original(utils, "service_name_from_moto_package_name")(moto_package_name))
+
+
+@functools.cache
+def backend_session() -> Any:
+    """moto's backends' boto3 session (made on first use, as moto makes it), reading service data through the
+    server's one loader."""
+    from moto.core.base_backend import AccountSpecificBackend
+
+    session = original(AccountSpecificBackend, "get_session")()
+    if not session._session.get_config_variable("data_path"):  # else its loader reads the models given there
+        session._session.register_component("data_loader", shared_loader())
+    return session
+
+
+def _backend_session(_cls: Any) -> Any:
+    return backend_session()
+
+
+@functools.cache
 def moto_modules() -> tuple[str, ...]:
     """moto's ``backends.list_of_moto_modules``, listed once: its service packages, in name order."""
     return tuple(original(_backends(), "list_of_moto_modules")())
@@ -141,7 +188,11 @@ def _load_models_once() -> None:
     """The model loaders in each moto module that imported them by name (``moto.core.errors`` and the services
     import them from ``moto.core.utils`` at call time or after this, and get the replacement)."""
     from moto.core import responses, routing, utils
+    from moto.core.base_backend import AccountSpecificBackend
 
+    _replace(utils, "_load_service_model", load_service_model)
+    _replace(utils, "service_name_from_moto_package_name", package_service_name)
+    _replace(AccountSpecificBackend, "get_session", classmethod(_backend_session))
     service_model = loaded_once(utils.get_service_model)
     pagination_model = loaded_once(utils.get_pagination_model)
     for module in (utils, responses, routing):

@@ -90,6 +90,9 @@ def test_the_emulators_process_installs_every_replacement() -> None:
         "Shard.get_records",
         "Item.__init__",
         "moto.backends.list_of_moto_modules",
+        "moto.core.utils._load_service_model",
+        "moto.core.utils.service_name_from_moto_package_name",
+        "AccountSpecificBackend.get_session",
         "moto.core.utils.get_service_model",
         "moto.core.responses.get_service_model",
         "moto.core.routing.get_service_model",
@@ -126,6 +129,38 @@ def test_the_model_loaded_once_is_motos_model_of_the_service() -> None:
     model = load("kinesis")
     assert load("kinesis") is model
     assert model.service_name == "kinesis" and "PutRecords" in model.operation_names
+
+
+def test_models_come_from_one_loader_with_motos_answer() -> None:
+    from moto.core import utils
+
+    for service, model in (("kinesis", "service-2"), ("glue", "paginators-1")):
+        assert moto_fixes.load_service_model(service, model) == moto_fixes.original(utils, "_load_service_model")(
+            service, model
+        )
+    assert moto_fixes.load_service_model("kinesis", "service-2") is moto_fixes.load_service_model(
+        "kinesis", "service-2"
+    ), "loaded once, not per call as moto's new loader per call does"
+
+
+@pytest.mark.parametrize("package", ["s3", "sagemakerruntime", "dynamodbstreams", "resourcegroupstaggingapi", "ec2"])
+def test_an_error_responses_service_name_is_motos(package: str) -> None:
+    from moto.core import utils
+
+    assert moto_fixes.package_service_name(package) == utils.service_name_from_moto_package_name(package)
+
+
+def test_the_backends_session_reads_models_through_the_one_loader_and_lists_motos_regions() -> None:
+    # In a process of its own: the session is moto's, made once per process.
+    code = (
+        "import boto3; from mlops.local import moto_fixes; moto_fixes.apply(); "
+        "from moto.core.base_backend import AccountSpecificBackend as B; session = B.get_session(); "
+        "print(session is B.get_session(), session._session.get_component('data_loader') is "
+        "moto_fixes.shared_loader(), all(session.get_available_regions(s) == "
+        "boto3.Session().get_available_regions(s) for s in ('kinesis', 'sagemaker', 's3')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert done.stdout.split() == ["True", "True", "True"]
 
 
 def test_motos_service_modules_are_listed_once_with_motos_answer() -> None:
