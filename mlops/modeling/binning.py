@@ -72,8 +72,8 @@ def find_binning_thresholds(col_data: Any, max_bins: int, sample_weight: Any = N
 
 def weighted_percentiles(values: Any, weights: Any, ranks: Any) -> Any:
     """scikit-learn 1.9's ``_weighted_percentile(values, weights, ranks, average=True)`` for a 1-D float
-    ``values``: the same sort, cumulative weights, searches and averages, done for every rank at once instead of
-    one rank per Python iteration. NaN when every weight is zero, as there."""
+    ``values`` and 1-D ``ranks``: the same sort, cumulative weights, searches and averages, done for every rank at
+    once instead of one rank per Python iteration. NaN when every weight is zero, as there."""
     values = np.asarray(values, dtype=np.float64)
     weights = np.asarray(weights, dtype=np.float64)
     ranks = np.asarray(ranks, dtype=np.float64)
