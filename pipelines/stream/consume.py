@@ -20,6 +20,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,29 +147,55 @@ def run(
     progress: Callable[[int], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
-    """Poll until ``max_records`` are read, no partition is left, or none yields for ``idle_seconds``."""
+    """Poll until ``max_records`` are read, no partition is left, or none yields for ``idle_seconds``.
+
+    After a poll that returned records, the next poll runs in a thread while they are processed and saved (the
+    emulator's or the service's answer arrives meanwhile); their commit waits for it, so the subscription is
+    never called from two threads at once. What a run that fails had polled ahead is not committed: the next run
+    reads it again."""
     result = consumer.result
+
+    def room(taken: int) -> int:  # how many records the next poll may take
+        return POLL_LIMIT if max_records is None else min(POLL_LIMIT, max_records - taken)
+
     last_record = time.monotonic()
-    while subscription.partitions and (max_records is None or result.read < max_records):
-        limit = POLL_LIMIT if max_records is None else min(POLL_LIMIT, max_records - result.read)
-        deliveries = subscription.poll(limit)
-        if deliveries:
-            positions = consumer.process(deliveries)
-            if consumer.saved is not None:  # before the commit: a crash after it must find this history
-                consumer.saved.save(consumer.history, positions)
-            subscription.commit(positions)  # only now: every delivery up to these positions is in the store
-            for partition, position in positions.items():
-                result.partitions[partition].checkpoint = position
-        for partition, lag in subscription.lag.items():
-            result.partitions.setdefault(partition, PartitionCounts()).lag_millis = lag
-        if progress is not None:
-            progress(result.read)
-        if deliveries:
-            last_record = time.monotonic()
-        elif time.monotonic() - last_record >= idle_seconds:
-            break
-        else:
-            sleep(POLL_SECONDS)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="poll-ahead") as poller:
+        ahead: Future[list[Delivery]] | None = None
+        # records polled ahead are processed even when that poll ended the last partition
+        while ahead is not None or (subscription.partitions and room(result.read) > 0):
+            deliveries = ahead.result() if ahead is not None else subscription.poll(room(result.read))
+            ahead = None
+            if deliveries:
+                if subscription.partitions and room(result.read + len(deliveries)) > 0:
+                    ahead = poller.submit(subscription.poll, room(result.read + len(deliveries)))
+                _process(consumer, subscription, deliveries, ahead)
+            for partition, lag in subscription.lag.items():
+                result.partitions.setdefault(partition, PartitionCounts()).lag_millis = lag
+            if progress is not None:
+                progress(result.read)
+            if deliveries:
+                last_record = time.monotonic()
+            elif time.monotonic() - last_record >= idle_seconds:
+                break
+            else:
+                sleep(POLL_SECONDS)
+
+
+def _process(
+    consumer: StreamConsumer,
+    subscription: Subscription,
+    deliveries: list[Delivery],
+    ahead: Future[list[Delivery]] | None,
+) -> None:
+    """Write the deliveries' features, save the history, then commit (once the poll ahead has returned)."""
+    positions = consumer.process(deliveries)
+    if consumer.saved is not None:  # before the commit: a crash after it must find this history
+        consumer.saved.save(consumer.history, positions)
+    if ahead is not None:
+        wait([ahead])  # its error, if any, is raised when its result is taken
+    subscription.commit(positions)  # only now: every delivery up to these positions is in the store
+    for partition, position in positions.items():
+        consumer.result.partitions[partition].checkpoint = position
 
 
 def consume(

@@ -4,6 +4,7 @@ online features, bounded runs that resume, a held lease keeping a second consume
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from mlops.features.online import online_features
 from mlops.layout import split_uri
 from mlops.outputs import StackOutputs
 from mlops.platform import Platform
-from mlops.ports.events import OutgoingEvent
+from mlops.ports.events import EventStreamError, OutgoingEvent, PutOutcome
 from mlops.wiring import memory_platform
 from pipelines.generate.card_transactions import CardOptions, generate_card_transactions
 from pipelines.generate.writers import write_frame
@@ -224,3 +225,94 @@ def test_a_rate_paces_the_puts_in_chunks_of_one_second(platform: Platform) -> No
     assert (sent, calls, retried) == (10, 2, 0)
     assert seen == [(8, 10), (10, 10)]
     assert time.monotonic() - started >= 10 / 8 - 0.01
+
+
+def test_the_next_chunk_is_prepared_while_the_previous_put_is_in_flight_and_order_holds(platform: Platform) -> None:
+    import threading
+
+    from pipelines.stream.produce import send_chunks
+
+    second_taken = threading.Event()
+    put_order: list[list[str]] = []
+    overlapped: list[bool] = []
+    events = platform.services.events
+
+    class Recording:
+        name = events.name
+
+        def put(self, records: list[OutgoingEvent]) -> Any:
+            if not put_order:  # the first put ends only once the second chunk has been asked for (or 5 s pass)
+                overlapped.append(second_taken.wait(timeout=5))
+            put_order.append([record.key for record in records])
+            return events.put(records)
+
+    def chunks() -> Any:
+        yield [OutgoingEvent("a", b"1"), OutgoingEvent("b", b"2")]
+        second_taken.set()
+        yield [OutgoingEvent("a", b"3")]
+        yield []  # a chunk whose rows were all quarantined
+        yield [OutgoingEvent("c", b"4")]
+
+    assert send_chunks(Recording(), chunks(), lambda: 4) == (4, 3, 0)  # type: ignore[arg-type]
+    assert overlapped == [True]
+    assert put_order == [["a", "b"], ["a"], ["c"]]
+
+
+def test_a_failed_put_still_leaves_the_rows_quarantined_so_far(
+    platform: Platform, definition: DatasetDefinition, frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    bad = "bad-1,,merch-1,2024-03-01T00:00:00Z,10.0,grocery,online,US,0"
+    path = _write(frame.head(3), tmp_path / "cards.csv", bad)
+
+    def refuse(records: Sequence[OutgoingEvent]) -> PutOutcome:
+        raise EventStreamError("the stream refused the put")
+
+    platform.services.events.put = refuse  # type: ignore[method-assign]
+    with pytest.raises(EventStreamError, match="refused"):
+        produce(platform, definition, path)
+    bucket = platform.outputs.quarantine_bucket
+    keys = platform.services.object_store.list_keys(bucket, "card_transactions/stream/")
+    assert len(keys) == 1
+    lines = _quarantined(platform, f"memory://{bucket}/{keys[0]}")
+    assert [(line["_row_number"], line["_reason"]) for line in lines] == [(4, "missing required field(s): customer_id")]
+
+
+def test_the_next_poll_runs_before_the_commit_and_records_of_a_poll_that_ended_the_stream_count(
+    platform: Platform, definition: DatasetDefinition, frame: pd.DataFrame
+) -> None:
+    import threading
+
+    from mlops.ports.events import Delivery
+    from pipelines.stream.consume import ConsumeResult, StreamConsumer, run
+    from pipelines.stream.history import EntityHistory
+    from pipelines.stream.quarantine import Quarantine
+
+    rows = frame[definition.column_names].head(6).to_dict(orient="records")
+    pages = [
+        [Delivery("p0", str(n), str(row[definition.entity_key]), encode_event(row)) for n, row in enumerate(rows[:3])],
+        [Delivery("p0", str(n), str(row[definition.entity_key]), encode_event(row)) for n, row in enumerate(rows, 3)],
+    ]
+    calls: list[tuple[str, Any]] = []
+
+    class Scripted:  # one partition whose second page is its last (a closed shard)
+        def __init__(self) -> None:
+            self.partitions = ["p0"]
+            self.lag: dict[str, int] = {}
+
+        def poll(self, limit: int) -> list[Delivery]:
+            calls.append(("poll", threading.current_thread().name.startswith("poll-ahead")))
+            page = pages.pop(0)
+            if not pages:
+                self.partitions = []
+            return page
+
+        def commit(self, positions: dict[str, str]) -> None:
+            calls.append(("commit", dict(positions)))
+
+    services = platform.services
+    quarantine = Quarantine(services.object_store, "quarantine", definition.name, "consume")
+    result = ConsumeResult(definition.name, consumer_name(definition.name))
+    consumer = StreamConsumer(definition, services.online_store, quarantine, EntityHistory(definition), result)
+    run(consumer, Scripted(), None, 0.0)  # type: ignore[arg-type]
+    assert calls == [("poll", False), ("poll", True), ("commit", {"p0": "2"}), ("commit", {"p0": "8"})]
+    assert result.read == 9 and result.partitions["p0"].checkpoint == "8"
