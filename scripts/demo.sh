@@ -76,12 +76,29 @@ amount,category,channel,country,hour_of_day,day_of_week,seconds_since_last_txn,t
 CSV
     mlops predict "$WORK/request.csv" --content-type text/csv
 }
+# Two parts of the demo run in the background, each beside the steps that follow it, one at a time: the stream
+# step beside the batch step of the same quarter, and the diabetes pipeline beside monitoring and the alarms.
+# Each one's output is kept in its log and shown when it ends; the demo fails if it fails.
+BACKGROUND_PID="" BACKGROUND_LOG="" BACKGROUND_NAME=""
+in_background() {  # NAME FUNCTION: FUNCTION runs beside the steps that follow, its output in $WORK/FUNCTION.log
+    BACKGROUND_NAME="$1" BACKGROUND_LOG="$WORK/$2.log"
+    "$2" > "$BACKGROUND_LOG" 2>&1 &
+    BACKGROUND_PID=$!
+}
+# The stream writes only the online store and reads the curated table as the first quarter left it (the batch
+# beside it curates the second quarter into a newer version), so neither sees the other's work.
+stream_events() {
+    STEP_NAME=""  # the step the main shell is in is its own to end
+    step "The same quarter as events on Kinesis: the stream consumer keeps the online features current"
+    mlops stream produce card_transactions "$WORK/transactions-q2.parquet"   # invalid rows are quarantined, not sent
+    mlops stream consume card_transactions --seed-from-curated --seed-version "$CURATED_Q1" --idle-seconds 2
+    end_step
+}
 # The diabetes pipeline shares nothing with the card steps it runs beside (monitoring, the alarms' retrain and
 # redeploy) and starts once the card's Glue job runs are done: the stack's Glue jobs take one run at a time, as
-# Glue does. Its output is kept in its log and shown when it ends; the demo fails if it fails.
-BACKGROUND_PID="" BACKGROUND_LOG="$WORK/diabetes.log"
+# Glue does.
 diabetes_pipeline() {
-    STEP_NAME=""  # the step the main shell is in is its own to end
+    STEP_NAME=""
     step "Diabetes (scikit-learn's real data, regression): the same pipeline, beside monitoring and the alarms"
     mlops data generate diabetes --out "$WORK/diabetes.csv"
     mlops data ingest diabetes "$WORK/diabetes.csv"
@@ -98,15 +115,15 @@ wait_for_background() {
     wait "$BACKGROUND_PID" || status=$?
     BACKGROUND_PID=""
     cat "$BACKGROUND_LOG"
-    if [ "$status" -ne 0 ]; then echo "the diabetes pipeline failed (exit $status)" >&2; fi
+    if [ "$status" -ne 0 ]; then echo "the $BACKGROUND_NAME failed (exit $status)" >&2; fi
     return "$status"
 }
-stop_background() {  # the demo is ending early: the background pipeline and its running command stop with it
+stop_background() {  # the demo is ending early: the background part and its running command stop with it
     if [ -n "$BACKGROUND_PID" ] && kill -0 "$BACKGROUND_PID" 2>/dev/null; then
         pkill -TERM -P "$BACKGROUND_PID" 2>/dev/null || true
         kill "$BACKGROUND_PID" 2>/dev/null || true
         wait "$BACKGROUND_PID" 2>/dev/null || true
-        echo "the diabetes pipeline was stopped; its output so far: $BACKGROUND_LOG" >&2
+        echo "the $BACKGROUND_NAME was stopped; its output so far: $BACKGROUND_LOG" >&2
     fi
 }
 trap timing_table EXIT
@@ -131,8 +148,10 @@ step "Validate against the dataset definition (Great Expectations); figures go t
 mlops data validate card_transactions --all-pending
 
 step "Glue jobs, run locally with PySpark: curate (de-duplicate into Delta), then build features"
-mlops job run curate --arg dataset=card_transactions
+mlops job run curate --arg dataset=card_transactions --json > "$WORK/curate-q1.json"  # its record, for the stream
 mlops job run build_features --arg dataset=card_transactions
+CURATED_Q1=$(python -c 'import json, sys; print(json.load(open(sys.argv[1]))["counts"]["table_version"])' \
+    "$WORK/curate-q1.json")
 
 step "Train (SageMaker training contract), track in MLflow, register the challenger, promote it"
 mlops train run card_transactions
@@ -152,18 +171,17 @@ step "Second quarter: from late May the data drifts (an unknown category, larger
 mlops data generate card_transactions --rows "$ROWS" --seed 2 --start 2024-04-01 --drift-start 2024-05-25 \
     --drift new_category --drift amount_shift --drift fraud_pattern --out "$WORK/transactions-q2.parquet"
 
-step "The same quarter as events on Kinesis: the stream consumer keeps the online features current"
-mlops stream produce card_transactions "$WORK/transactions-q2.parquet"   # invalid rows are quarantined, not sent
-mlops stream consume card_transactions --seed-from-curated --idle-seconds 2
+in_background "stream step" stream_events
 
-step "...and as a batch for the offline store"
+step "The same quarter as a batch for the offline store, beside the stream"
 mlops data ingest card_transactions "$WORK/transactions-q2.parquet"
 mlops data validate card_transactions --all-pending   # the unknown category is quarantined, with its reason
 mlops job run curate --arg dataset=card_transactions
 mlops job run build_features --arg dataset=card_transactions
+end_step
+wait_for_background  # the stream step's output, shown once it ends
 
-diabetes_pipeline > "$BACKGROUND_LOG" 2>&1 &
-BACKGROUND_PID=$!
+in_background "diabetes pipeline" diabetes_pipeline
 
 step "Monitoring: data drift against the champion's training data, model quality on labelled windows"
 mlops monitor drift card_transactions --since 2024-06-01   # the newest month against the training data

@@ -1,8 +1,9 @@
-"""scripts/demo.sh's order and its background pipeline, run with a stand-in ``mlops`` that records each command.
+"""scripts/demo.sh's order and its background parts, run with a stand-in ``mlops`` that records each command.
 
-The diabetes pipeline runs in the background beside the card steps that follow the card's last Glue job run:
-no two job runs may overlap (the stack's Glue jobs take one run at a time), a failure of either side fails the
-demo, and a demo that fails first stops the background pipeline and its running command.
+The stream step runs in the background beside the second quarter's batch step, its consumer seeded from the
+curated version the first quarter's curate recorded; the diabetes pipeline, beside the card steps that follow the
+card's last Glue job run. No two job runs may overlap (the stack's Glue jobs take one run at a time), a failure of
+either side fails the demo, and a demo that fails first stops the background part and its running command.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# The stand-in: logs "start|end <pid> <args>", writes the file an `--out` names (a CSV with a customer), fails or
-# hangs when its arguments begin with $FAKE_FAIL or $FAKE_HANG. A failing command first waits for a hanging one
+# The stand-in: logs "start|end <pid> <args>", writes the file an `--out` names (a CSV with a customer), prints a
+# curate run's record for `--json`; fails, hangs or takes a second when its arguments begin with $FAKE_FAIL,
+# $FAKE_HANG or $FAKE_SLOW. A failing command first waits for a hanging one
 # to have started, so the "demo fails while the background pipeline runs" case does not depend on timing.
 FAKE_MLOPS = """#!/usr/bin/env bash
 args="$*"
@@ -39,6 +41,8 @@ if [ -n "${FAKE_FAIL:-}" ] && [[ "$args" == "$FAKE_FAIL"* ]]; then
     echo "stand-in failure of: $args" >&2
     exit 3
 fi
+if [[ "$args" == "job run curate"*"--json"* ]]; then echo '{"counts": {"table_version": 4}}'; fi
+if [ -n "${FAKE_SLOW:-}" ] && [[ "$args" == "$FAKE_SLOW"* ]]; then sleep 1; fi
 sleep 0.02
 echo "end $$ $args" >> "$FAKE_LOG"
 """
@@ -120,3 +124,27 @@ def test_a_demo_failing_first_stops_the_background_pipeline_and_its_command(tmp_
         if process.status() == psutil.STATUS_ZOMBIE:  # killed, not yet reaped by whoever adopted it
             raise psutil.NoSuchProcess(hanging)
     assert not any(_of("diabetes", args) for kind, args in events if kind == "start" and "generate" not in args)
+
+
+def test_the_stream_runs_beside_the_second_batch_seeded_from_the_first_quarters_curated_version(
+    tmp_path: Path,
+) -> None:
+    done, events = _demo(tmp_path, slow="stream consume")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    order = [(kind, args) for kind, args in events]
+    consume = "stream consume card_transactions --seed-from-curated --seed-version 4 --idle-seconds 2"
+    second_quarter = str(tmp_path / "state" / "demo" / "transactions-q2.parquet")
+    batch_started = order.index(("start", f"data ingest card_transactions {second_quarter}"))
+    assert batch_started < order.index(("end", consume)), "the batch runs while the stream is consumed"
+    first_diabetes = min(i for i, (_, args) in enumerate(order) if _of("diabetes", args))
+    assert first_diabetes > order.index(("end", consume)), "one background part at a time"
+    out = done.stdout
+    assert out.index("==> The same quarter as events on Kinesis") < out.index("==> Monitoring")
+
+
+def test_a_failed_stream_step_fails_the_demo(tmp_path: Path) -> None:
+    done, events = _demo(tmp_path, fail="stream consume")
+    assert done.returncode != 0
+    assert "the stream step failed (exit 3)" in done.stderr
+    assert "stand-in failure of: stream consume" in done.stdout
+    assert not any(_of("diabetes", args) for _, args in events)
