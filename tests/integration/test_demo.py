@@ -40,6 +40,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subprocess.
         "DEMO_ROWS": "12000",
         "MLOPS_LOCAL_SPARK__ENABLED": "true",
         "MLOPS_LOCAL_CLI__ENABLED": "true",
+        # The alarms' redeploy runs every blue/green stage and checks the rollback alarms at each, without the
+        # demo's 1 s bakes (tests/support/short_bakes.py).
+        "MLOPS_SERVICES__ENDPOINT__LOCAL_MAX_WAIT_SECONDS": "0",
     }
     try:
         result = subprocess.run(
