@@ -76,19 +76,28 @@ amount,category,channel,country,hour_of_day,day_of_week,seconds_since_last_txn,t
 CSV
     mlops predict "$WORK/request.csv" --content-type text/csv
 }
-# Two parts of the demo run in the background, each beside the steps that follow it, one at a time: the stream
-# step beside the batch step of the same quarter, and the diabetes pipeline beside monitoring and the alarms.
-# Each one's output is kept in its log and shown when it ends; the demo fails if it fails.
+# Three parts of the demo run in the background, each beside the steps that follow it, one at a time: the batch
+# inference beside the online store, the deploy and its requests; the stream step beside the batch step of the
+# same quarter; the diabetes pipeline beside monitoring and the alarms. Each one's output is kept in its log and
+# shown when it ends; the demo fails if it fails.
 BACKGROUND_PID="" BACKGROUND_LOG="" BACKGROUND_NAME=""
 in_background() {  # NAME FUNCTION: FUNCTION runs beside the steps that follow, its output in $WORK/FUNCTION.log
     BACKGROUND_NAME="$1" BACKGROUND_LOG="$WORK/$2.log"
     "$2" > "$BACKGROUND_LOG" 2>&1 &
     BACKGROUND_PID=$!
 }
+# The batch inference reads the champion and the feature table and writes only the predictions dataset (which
+# monitoring reads later); the steps beside it write the online store and run the endpoint.
+batch_inference() {
+    STEP_NAME=""  # the step the main shell is in is its own to end
+    step "Batch inference: score the feature table into a predictions dataset"
+    mlops batch-predict card_transactions
+    end_step
+}
 # The stream writes only the online store and reads the curated table as the first quarter left it (the batch
 # beside it curates the second quarter into a newer version), so neither sees the other's work.
 stream_events() {
-    STEP_NAME=""  # the step the main shell is in is its own to end
+    STEP_NAME=""
     step "The same quarter as events on Kinesis: the stream consumer keeps the online features current"
     mlops stream produce card_transactions "$WORK/transactions-q2.parquet"   # invalid rows are quarantined, not sent
     mlops stream consume card_transactions --seed-from-curated --seed-version "$CURATED_Q1" --idle-seconds 2
@@ -156,6 +165,7 @@ CURATED_Q1=$(python -c 'import json, sys; print(json.load(open(sys.argv[1]))["co
 step "Train (SageMaker training contract), track in MLflow, register the challenger, promote it"
 mlops train run card_transactions
 mlops model promote card_transactions
+in_background "batch inference" batch_inference
 
 step "Online feature store: latest features per customer into DynamoDB"
 mlops features materialize card_transactions
@@ -164,12 +174,11 @@ step "Deploy the champion behind a SageMaker-compatible endpoint and score reque
 mlops deploy card_transactions
 score_requests
 
-step "Batch inference: score the feature table into a predictions dataset"
-mlops batch-predict card_transactions
-
 step "Second quarter: from late May the data drifts (an unknown category, larger amounts, a new fraud pattern)"
 mlops data generate card_transactions --rows "$ROWS" --seed 2 --start 2024-04-01 --drift-start 2024-05-25 \
     --drift new_category --drift amount_shift --drift fraud_pattern --out "$WORK/transactions-q2.parquet"
+end_step
+wait_for_background  # the batch inference's output, shown once it ends
 
 in_background "stream step" stream_events
 

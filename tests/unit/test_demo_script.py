@@ -1,9 +1,10 @@
 """scripts/demo.sh's order and its background parts, run with a stand-in ``mlops`` that records each command.
 
-The stream step runs in the background beside the second quarter's batch step, its consumer seeded from the
-curated version the first quarter's curate recorded; the diabetes pipeline, beside the card steps that follow the
-card's last Glue job run. No two job runs may overlap (the stack's Glue jobs take one run at a time), a failure of
-either side fails the demo, and a demo that fails first stops the background part and its running command.
+The batch inference runs in the background beside the deploy, and ends before monitoring reads its predictions;
+the stream step, beside the second quarter's batch step, its consumer seeded from the curated version the first
+quarter's curate recorded; the diabetes pipeline, beside the card steps that follow the card's last Glue job run.
+No two job runs may overlap (the stack's Glue jobs take one run at a time), a failure of either side fails the
+demo, and a demo that fails first stops the background part and its running command.
 """
 
 from __future__ import annotations
@@ -148,3 +149,18 @@ def test_a_failed_stream_step_fails_the_demo(tmp_path: Path) -> None:
     assert "the stream step failed (exit 3)" in done.stderr
     assert "stand-in failure of: stream consume" in done.stdout
     assert not any(_of("diabetes", args) for _, args in events)
+
+
+def test_the_batch_inference_runs_beside_the_deploy_and_ends_before_monitoring_reads_its_predictions(
+    tmp_path: Path,
+) -> None:
+    done, events = _demo(tmp_path, slow="batch-predict card_transactions")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    order = [(kind, args) for kind, args in events]
+    scored = order.index(("end", "batch-predict card_transactions"))
+    assert order.index(("start", "deploy card_transactions")) < scored, "the deploy runs while the batch is scored"
+    assert order.index(("start", "monitor performance card_transactions")) > scored
+    first_stream = min(i for i, (_, args) in enumerate(order) if args.startswith("stream "))
+    assert first_stream > scored, "one background part at a time"
+    out = done.stdout
+    assert out.index("==> Batch inference") < out.index("==> The same quarter as a batch")
