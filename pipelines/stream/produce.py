@@ -150,17 +150,17 @@ def send_chunks(
 
     Returns (sent, put calls, retried entries); a failed put raises once the chunk taken meanwhile is ready."""
     started = time.monotonic()
-    totals = [0, 0, 0]
+    total = PutOutcome()
 
     def landed(outcome: PutOutcome) -> None:
-        totals[0] += outcome.sent
-        totals[1] += outcome.calls
-        totals[2] += outcome.retried
+        total.sent += outcome.sent
+        total.calls += outcome.calls
+        total.retried += outcome.retried
         if progress is not None:
-            progress(totals[0], expected())
+            progress(total.sent, expected())
         if rate is not None:
             # pace on the total so far, so a slow call is made up by the next ones
-            ahead = totals[0] / rate - (time.monotonic() - started)
+            ahead = total.sent / rate - (time.monotonic() - started)
             if ahead > 0:
                 time.sleep(ahead)
 
@@ -172,7 +172,7 @@ def send_chunks(
             in_flight = sender.submit(stream.put, chunk) if chunk else None
         if in_flight is not None:
             landed(in_flight.result())
-    return totals[0], totals[1], totals[2]
+    return total.sent, total.calls, total.retried
 
 
 def produce(
