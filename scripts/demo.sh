@@ -43,7 +43,6 @@ now() { date +%s.%N; }
 STEP_NAME="" STEP_START="" DEMO_START="$(now)"
 end_step() {
     if [ -n "$STEP_NAME" ]; then printf 'step\t%s\t%s\t%s\n' "$STEP_START" "$(now)" "$STEP_NAME" >> "$TIMINGS"; fi
-    STEP_NAME=""
 }
 step() {
     end_step
@@ -83,13 +82,13 @@ CSV
 BACKGROUND_PID="" BACKGROUND_LOG="" BACKGROUND_NAME=""
 in_background() {  # NAME FUNCTION: FUNCTION runs beside the steps that follow, its output in $WORK/FUNCTION.log
     BACKGROUND_NAME="$1" BACKGROUND_LOG="$WORK/$2.log"
-    "$2" > "$BACKGROUND_LOG" 2>&1 &
+    # STEP_NAME cleared in the subshell: the step the main shell is in is the main shell's to end
+    { STEP_NAME=""; "$2"; } > "$BACKGROUND_LOG" 2>&1 &
     BACKGROUND_PID=$!
 }
 # The batch inference reads the champion and the feature table and writes only the predictions dataset (which
 # monitoring reads later); the steps beside it write the online store and run the endpoint.
 batch_inference() {
-    STEP_NAME=""  # the step the main shell is in is its own to end
     step "Batch inference: score the feature table into a predictions dataset"
     mlops batch-predict card_transactions
     end_step
@@ -97,7 +96,6 @@ batch_inference() {
 # The stream writes only the online store and reads the curated table as the first quarter left it (the batch
 # beside it curates the second quarter into a newer version), so neither sees the other's work.
 stream_events() {
-    STEP_NAME=""
     step "The same quarter as events on Kinesis: the stream consumer keeps the online features current"
     mlops stream produce card_transactions "$WORK/transactions-q2.parquet"   # invalid rows are quarantined, not sent
     mlops stream consume card_transactions --seed-from-curated --seed-version "$CURATED_Q1" --idle-seconds 2
@@ -107,7 +105,6 @@ stream_events() {
 # redeploy) and starts once the card's Glue job runs are done: the stack's Glue jobs take one run at a time, as
 # Glue does.
 diabetes_pipeline() {
-    STEP_NAME=""
     step "Diabetes (scikit-learn's real data, regression): the same pipeline, beside monitoring and the alarms"
     mlops data generate diabetes --out "$WORK/diabetes.csv"
     mlops data ingest diabetes "$WORK/diabetes.csv"

@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # The stand-in: logs "start|end <pid> <args>", writes the file an `--out` names (a CSV with a customer), prints a
 # curate run's record for `--json`; fails, hangs or takes a second when its arguments begin with $FAKE_FAIL,
-# $FAKE_HANG or $FAKE_SLOW. A failing command first waits for a hanging one
-# to have started, so the "demo fails while the background pipeline runs" case does not depend on timing.
+# $FAKE_HANG or $FAKE_SLOW. A failing command first waits for a hanging one to have started, so the "demo fails
+# while the background pipeline runs" case does not depend on timing.
 FAKE_MLOPS = """#!/usr/bin/env bash
 args="$*"
 echo "start $$ $args" >> "$FAKE_LOG"
@@ -72,8 +72,8 @@ def _demo(tmp_path: Path, **fake: str) -> tuple[subprocess.CompletedProcess[str]
     done = subprocess.run(
         ["bash", str(scripts / "demo.sh")], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
     )
-    events = [tuple(line.split(" ", 2)[::2]) for line in log.read_text().splitlines()]
-    return done, [(kind, args) for kind, args in events]
+    lines = (line.split(" ", 2) for line in log.read_text().splitlines())
+    return done, [(kind, args) for kind, _pid, args in lines]
 
 
 def _of(dataset: str, args: str) -> bool:
@@ -130,9 +130,8 @@ def test_a_demo_failing_first_stops_the_background_pipeline_and_its_command(tmp_
 def test_the_stream_runs_beside_the_second_batch_seeded_from_the_first_quarters_curated_version(
     tmp_path: Path,
 ) -> None:
-    done, events = _demo(tmp_path, slow="stream consume")
+    done, order = _demo(tmp_path, slow="stream consume")
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    order = [(kind, args) for kind, args in events]
     consume = "stream consume card_transactions --seed-from-curated --seed-version 4 --idle-seconds 2"
     second_quarter = str(tmp_path / "state" / "demo" / "transactions-q2.parquet")
     batch_started = order.index(("start", f"data ingest card_transactions {second_quarter}"))
@@ -154,9 +153,8 @@ def test_a_failed_stream_step_fails_the_demo(tmp_path: Path) -> None:
 def test_the_batch_inference_runs_beside_the_deploy_and_ends_before_monitoring_reads_its_predictions(
     tmp_path: Path,
 ) -> None:
-    done, events = _demo(tmp_path, slow="batch-predict card_transactions")
+    done, order = _demo(tmp_path, slow="batch-predict card_transactions")
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    order = [(kind, args) for kind, args in events]
     scored = order.index(("end", "batch-predict card_transactions"))
     assert order.index(("start", "deploy card_transactions")) < scored, "the deploy runs while the batch is scored"
     assert order.index(("start", "monitor performance card_transactions")) > scored
