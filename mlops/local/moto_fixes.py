@@ -1,4 +1,5 @@
-"""Costs of moto's server that grow with the data or come with every request, made proportional to the request.
+"""Costs of moto's server that grow with the data or come with every request, made proportional to the request,
+and one race of its S3 made atomic.
 
 The embedded emulator (``mlops.local.moto_server``) applies them before moto serves its first request; the
 answers do not change (tests/unit/test_moto_fixes.py runs each replacement and moto's own side by side):
@@ -22,6 +23,13 @@ answers do not change (tests/unit/test_moto_fixes.py runs each replacement and m
 - every request lists moto's package directory (``list_of_moto_modules``: a listdir and ~160 ``isdir``, 0.65 ms)
   to see whether its Host header names a service, which it never does for a client of the server; the listing
   is made once (the installed moto does not change while it runs).
+
+The race: moto's S3 answers a conditional PutObject (``If-None-Match: *``, ``If-Match``) by looking the key up,
+then storing, with no lock between, on a server that serves requests on threads. Two writers creating one key
+could both succeed, the second overwriting the first: two Delta writers committing the same version of a table
+(``_delta_log/<version>.json``, mlops/lake/delta.py) both returned it and one commit was lost. Conditional puts
+are made one at a time, so the second sees the first's object, as on S3. An unconditional put is not held: no
+writer of the kit mixes the two on one key.
 
 Each replacement keeps moto's results, its exceptions and its quirks (what its GetRecords loop does with a limit
 of 0 or less). The moto versions the project allows (``moto>=5.2,<6``) have these methods; :func:`apply` raises
@@ -84,6 +92,22 @@ def item_init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -
         raise ItemSizeTooLarge
     self.attrs = LimitedSizeDict()
     dict.update(self.attrs, converted)  # measured above; LimitedSizeDict.__setitem__ would measure again
+
+
+_CONDITIONAL_PUTS = threading.Lock()
+
+
+def conditional_puts_one_at_a_time(put_object: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """moto's ``S3Response.put_object`` with its check and its store under one lock when the put has a condition."""
+
+    @functools.wraps(put_object)
+    def guarded(self: Any) -> Any:
+        if self.headers.get("If-None-Match") is None and self.headers.get("If-Match") is None:
+            return put_object(self)
+        with _CONDITIONAL_PUTS:
+            return put_object(self)
+
+    return guarded
 
 
 def loaded_once(load: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -174,11 +198,13 @@ def apply() -> list[str]:
         return list(_APPLIED)
     from moto.dynamodb.models.dynamo_type import Item
     from moto.kinesis.models import Shard
+    from moto.s3.responses import S3Response
 
     _replace(Shard, "get_max_sequence_number", newest_sequence_number)
     _replace(Shard, "get_min_sequence_number", oldest_sequence_number)
     _replace(Shard, "get_records", records_after)
     _replace(Item, "__init__", item_init)
+    _replace(S3Response, "put_object", conditional_puts_one_at_a_time(S3Response.put_object))
     _replace(_backends(), "list_of_moto_modules", moto_modules)
     _load_models_once()
     return list(_APPLIED)

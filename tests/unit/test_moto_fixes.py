@@ -1,5 +1,6 @@
 """The embedded emulator's replacements for moto's costs that grow with the data (mlops/local/moto_fixes.py) give
-moto's own answers: each is run side by side with the method it replaces, on the same objects."""
+moto's own answers: each is run side by side with the method it replaces, on the same objects. Its conditional
+puts are atomic where moto's are not."""
 
 from __future__ import annotations
 
@@ -10,10 +11,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto.dynamodb.exceptions import ItemSizeTooLarge
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.kinesis.models import Shard
+from moto.s3.models import S3Backend
+from moto.s3.responses import S3Response
 
 from mlops.local import moto_fixes
 
@@ -89,6 +94,7 @@ def test_the_emulators_process_installs_every_replacement() -> None:
         "Shard.get_min_sequence_number",
         "Shard.get_records",
         "Item.__init__",
+        "S3Response.put_object",
         "moto.backends.list_of_moto_modules",
         "moto.core.utils._load_service_model",
         "moto.core.utils.service_name_from_moto_package_name",
@@ -187,3 +193,51 @@ def test_the_emulators_process_imports_motos_ec2_on_a_thread_of_its_own() -> Non
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=150)
     assert done.stdout.split() == ["moto-preload", "True", "True"]
+
+
+def _two_writers_create(monkeypatch: pytest.MonkeyPatch, put_object: Any) -> tuple[list[str], bytes]:
+    """Two writers put one key with ``If-None-Match: *`` at once, each request served on a thread of its own as
+    the server serves them: their outcomes and the object left."""
+    from moto import mock_aws
+
+    store = S3Backend.put_object
+
+    def slow_store(self: S3Backend, *args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.5)  # both requests are in the handler before either object is stored
+        return store(self, *args, **kwargs)
+
+    monkeypatch.setattr(S3Backend, "put_object", slow_store)
+    monkeypatch.setattr(S3Response, "put_object", put_object)
+    gate = threading.Barrier(2)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="tables")
+
+        def create(body: bytes) -> str:
+            gate.wait()
+            try:
+                s3.put_object(Bucket="tables", Key="t/_delta_log/5.json", Body=body, IfNoneMatch="*")
+            except ClientError as refused:
+                return str(refused.response["Error"]["Code"])
+            return body.decode()
+
+        with ThreadPoolExecutor(2) as pool:
+            outcomes = list(pool.map(create, [b"first", b"second"]))
+        left = s3.get_object(Bucket="tables", Key="t/_delta_log/5.json")["Body"].read()
+    return outcomes, left
+
+
+def test_of_two_writers_creating_one_key_at_once_one_is_refused_and_the_others_object_stays(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    guarded = moto_fixes.conditional_puts_one_at_a_time(moto_fixes.original(S3Response, "put_object"))
+    outcomes, left = _two_writers_create(monkeypatch, guarded)
+    assert sorted(outcomes)[0] == "PreconditionFailed"
+    created = sorted(outcomes)[1]
+    assert left.decode() == created
+
+
+def test_motos_own_conditional_put_lets_both_writers_create_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race the guard closes, shown on moto's own method (so the test above can see it)."""
+    outcomes, _left = _two_writers_create(monkeypatch, moto_fixes.original(S3Response, "put_object"))
+    assert sorted(outcomes) == ["first", "second"]
