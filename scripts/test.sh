@@ -21,9 +21,7 @@ bash scripts/localstack-venv.sh
 echo "==> pytest"
 # On every core (PYTEST_WORKERS=0: in this process); a file's tests stay on one worker (--dist loadfile), so its
 # module fixtures are built once; each worker has its own session fixtures (emulator, platform: own ports and
-# state dirs), and the files that use LocalStack, Google's emulators or the warm Spark server run on one worker,
-# which alone starts them (tests/support/scheduling.py). The 20 slowest tests are listed at the end
-# (--durations=20 in pyproject's addopts).
+# state dirs). The 20 slowest tests are listed at the end (--durations=20 in pyproject's addopts).
 # One worker per core: the suite keeps two cores ~92% busy, and a third worker was no faster (993 s vs 977 s).
 set +e
 started=$SECONDS

@@ -27,7 +27,6 @@ _DEVELOPERS_VARIABLES = ("MLOPS_", "AWS_", "LOCALSTACK_", "MLFLOW_TRACKING_", "M
 pytest_plugins = [
     "tests.support.localstack",  # localstack_endpoint: a session LocalStack, skipped where it cannot run
     "tests.support.gcp",  # gcp_clients: the session's Google emulators (GCS, Pub/Sub, Firestore)
-    "tests.support.scheduling",  # the files that share those (and the warm Spark server) on one xdist worker
 ]
 
 
