@@ -18,8 +18,9 @@ answers do not change (tests/unit/test_moto_fixes.py runs each replacement and m
   session of their own (its regions: ``Session.get_available_regions`` reads the model's endpoint prefix), and
   every error response lists botocore's services again through a new session to name the service
   (``service_name_from_moto_package_name``): ~2.5 s of the server's CPU in the first apply. One loader serves
-  moto's loads and its backends' session (botocore caches each file per loader), and each package's service
-  name is looked up once;
+  moto's loads and its backends' session (botocore caches each file per loader), and botocore's services are
+  listed once for every package's service name (moto listed them again for each package's first error: ~0.15 s
+  each, ~2 s of the first apply's);
 - every request lists moto's package directory (``list_of_moto_modules``: a listdir and ~160 ``isdir``, 0.65 ms)
   to see whether its Host header names a service, which it never does for a client of the server; the listing
   is made once (the installed moto does not change while it runs).
@@ -141,13 +142,19 @@ def load_service_model(service_name: str, model_name: str) -> Any:
     return shared_loader().load_service_model(service_name, model_name)
 
 
-@functools.cache
 def package_service_name(moto_package_name: str) -> str:
-    """moto's ``service_name_from_moto_package_name``, looked up once per package (botocore's services do not
-    change while the server runs)."""
-    from moto.core import utils
+    """moto's ``service_name_from_moto_package_name``: the botocore service a moto package serves, from one
+    listing of botocore's services (they do not change while the server runs)."""
+    return service_names_by_package().get(moto_package_name, moto_package_name)
 
-    return str(original(utils, "service_name_from_moto_package_name")(moto_package_name))
+
+@functools.cache
+def service_names_by_package() -> dict[str, str]:
+    """moto's lookup table, made once: botocore's service names by their names without hyphens (moto's package
+    names), listed by a session as moto lists them (its own loader: moto's extras add no service)."""
+    from botocore.session import Session
+
+    return {name.replace("-", ""): name for name in Session().get_available_services()}
 
 
 @functools.cache

@@ -156,6 +156,26 @@ def test_an_error_responses_service_name_is_motos(package: str) -> None:
     assert moto_fixes.package_service_name(package) == utils.service_name_from_moto_package_name(package)
 
 
+def test_the_service_names_of_many_packages_come_from_one_listing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from botocore.session import Session
+
+    listings: list[int] = []
+    list_services = Session.get_available_services
+
+    def counted(self: Session) -> list[str]:
+        listings.append(1)
+        return list(list_services(self))
+
+    monkeypatch.setattr(Session, "get_available_services", counted)
+    moto_fixes.service_names_by_package.cache_clear()
+    try:
+        names = [moto_fixes.package_service_name(p) for p in ("s3", "ec2", "sagemakerruntime", "iam", "s3")]
+    finally:
+        moto_fixes.service_names_by_package.cache_clear()  # the next test lists with botocore's own method
+    assert names == ["s3", "ec2", "sagemaker-runtime", "iam", "s3"]
+    assert len(listings) == 1  # moto listed botocore's services again for each package
+
+
 def test_the_backends_session_reads_models_through_the_one_loader_and_lists_motos_regions() -> None:
     # In a process of its own: the session is moto's, made once per process.
     code = (
