@@ -20,7 +20,7 @@ answers do not change (tests/unit/test_moto_fixes.py runs each replacement and m
   (``service_name_from_moto_package_name``): ~2.5 s of the server's CPU in the first apply. One loader serves
   moto's loads and its backends' session (botocore caches each file per loader), and botocore's services are
   listed once for every package's service name (moto listed them again for each package's first error: ~0.15 s
-  each, ~2 s of the first apply's);
+  each, ~0.6 s of the server's CPU in a first apply);
 - every request lists moto's package directory (``list_of_moto_modules``: a listdir and ~160 ``isdir``, 0.65 ms)
   to see whether its Host header names a service, which it never does for a client of the server; the listing
   is made once (the installed moto does not change while it runs).
