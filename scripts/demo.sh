@@ -43,6 +43,7 @@ now() { date +%s.%N; }
 STEP_NAME="" STEP_START="" DEMO_START="$(now)"
 end_step() {
     if [ -n "$STEP_NAME" ]; then printf 'step\t%s\t%s\t%s\n' "$STEP_START" "$(now)" "$STEP_NAME" >> "$TIMINGS"; fi
+    STEP_NAME=""  # ended once: the next step (or the exit) does not end it again
 }
 step() {
     end_step

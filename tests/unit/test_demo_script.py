@@ -162,3 +162,13 @@ def test_the_batch_inference_runs_beside_the_deploy_and_ends_before_monitoring_r
     assert first_stream > scored, "one background part at a time"
     out = done.stdout
     assert out.index("==> Batch inference") < out.index("==> The same quarter as a batch")
+
+
+def test_each_step_has_one_row_in_the_timings_with_the_background_parts_own(tmp_path: Path) -> None:
+    """A step the main shell ends before a background part starts is not ended again by the next step."""
+    done, _order = _demo(tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    timings = (tmp_path / "state" / "demo" / "timings.tsv").read_text().splitlines()
+    steps = [line.split("\t")[3] for line in timings if line.startswith("step\t")]
+    assert len(steps) == len(set(steps)), sorted(step for step in steps if steps.count(step) > 1)
+    assert any(step.startswith("Batch inference") for step in steps)  # a background part's own row
