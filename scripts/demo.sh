@@ -143,6 +143,15 @@ elif [ "$CLOUD" != aws ]; then
     exit 2
 fi
 
+# The demo's story starts from an empty platform (its gate promotes the first model it trains): one an earlier run
+# left running is stopped first. Its MLflow store is moved aside, not deleted (`mlops local down` says where).
+if [ -e "$STATE_DIR/emulator/state.json" ]; then
+    step "An earlier run's platform is up in $STATE_DIR: stop it, the demo starts from an empty one"
+    # that run may have ended before its deploy: no endpoint to stop is not a reason to stop here (its error shows)
+    mlops endpoint stop || true
+    mlops local down
+fi
+
 step "Provision: start the embedded AWS emulator and apply the infra program to it"
 mlops local up
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -89,6 +90,7 @@ def up(
     lost = emulator.lost_emulator(before, state, applied_stacks(settings.resolved_outputs_file.parent))
     if lost:
         console.print(f"[red]the emulator was restarted:[/] {escape(lost)}")
+        _print_retired(_retire_tracking_stores(settings.state_dir))
     verb = "started" if started else "reused"
     if not json_out:
         console.print(
@@ -186,7 +188,8 @@ def _apply_summary(result: ApplyResult) -> dict[str, Any]:
 
 @app.command()
 def down(ctx: typer.Context, json_out: JsonFlag = False) -> None:
-    """Stop the emulator this project started (and nothing else). Its in-memory resources are gone."""
+    """Stop the emulator this project started (and nothing else). Its in-memory resources are gone; the stacks'
+    MLflow tracking stores, whose model versions name them, are moved to `<state_dir>/mlflow-retired/`."""
     from mlops.local import emulator, spark_connect, warm_cli  # httpx, psutil: not for `--help`
 
     settings = cli_context(ctx).settings
@@ -198,8 +201,11 @@ def down(ctx: typer.Context, json_out: JsonFlag = False) -> None:
         return
     spark_connect.down(spark_connect.spark_dir(settings.state_dir))
     before = emulator.down(settings.emulator_dir)
+    # its data is gone (a stale record: gone earlier), and with it what the tracking stores name
+    retired = _retire_tracking_stores(settings.state_dir) if before.state is not None else []
     if json_out:
-        emit_json({"was": before.health, "pid": before.state.pid if before.state else None})
+        pid = before.state.pid if before.state else None
+        emit_json({"was": before.health, "pid": pid, "retired_tracking_stores": [str(path) for path in retired]})
         return
     if before.state is None:
         console.print("no emulator was running")
@@ -207,6 +213,7 @@ def down(ctx: typer.Context, json_out: JsonFlag = False) -> None:
         console.print(f"[yellow]cleared stale record:[/] {before.detail}")
     else:
         console.print(f"[green]stopped[/] moto server pid {before.state.pid}")
+    _print_retired(retired)
 
 
 @app.command()
@@ -300,11 +307,26 @@ def reset(ctx: typer.Context) -> None:
         raise
     settings.resolved_outputs_file.unlink(missing_ok=True)
     ledger_path(settings.resolved_outputs_file).unlink(missing_ok=True)
+    _print_retired(_retire_tracking_stores(settings.state_dir))
     from mlops.local.state import forget_applied_stacks
 
     forgotten = forget_applied_stacks(settings.resolved_outputs_file.parent)
     stacks = f" (stacks {', '.join(forgotten)})" if forgotten else ""
     console.print(f"[green]reset[/] moto server pid {state.pid}: all resources removed{stacks}")
+
+
+def _retire_tracking_stores(state_dir: Path) -> list[Path]:
+    """Move the stacks' MLflow tracking stores aside with the emulator's data (:mod:`mlops.local.tracking_stores`)."""
+    from mlops.local import tracking_stores
+
+    return tracking_stores.retire(state_dir)
+
+
+def _print_retired(moved: list[Path]) -> None:
+    from mlops.local import tracking_stores
+
+    if moved:
+        console.print(f"[yellow]retired[/] {escape(tracking_stores.describe(moved))}")
 
 
 local_data.register(app)  # snapshot and restore, listed after the commands above

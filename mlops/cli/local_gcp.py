@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from mlops.cli.context import CliContext, console, emit_json, out
@@ -111,18 +112,29 @@ def _summary(result: ApplyResult) -> dict[str, Any]:
 
 def down(context: CliContext, *, json_out: bool) -> None:
     """Stop the Google emulators this project started, by PID (and the warm Spark server); their data is gone."""
-    from mlops.local import gcp_stack, spark_connect
+    from mlops.local import gcp_stack, spark_connect, tracking_stores
 
     spark_connect.down(spark_connect.spark_dir(context.settings.state_dir))
     before = gcp_stack.down(context.settings)
     processes = before.emulators.processes if before.emulators else ()
+    # the registry's packages were in the Firestore emulator: the tracking stores naming them go aside
+    retired = tracking_stores.retire(context.settings.state_dir) if before.emulators is not None else []
     if json_out:
-        emit_json({"was": before.health, "pids": {p.name: p.pid for p in processes}})
-    elif before.emulators is None:
+        emit_json(
+            {
+                "was": before.health,
+                "pids": {p.name: p.pid for p in processes},
+                "retired_tracking_stores": [str(path) for path in retired],
+            }
+        )
+        return
+    if before.emulators is None:
         console.print("no Google emulators were running")
     else:
         stopped = ", ".join(f"{p.name} pid {p.pid}" for p in processes)
         console.print(f"[green]stopped[/] Google emulators ({before.health} before): {stopped}")
+    if retired:
+        console.print(f"[yellow]retired[/] {escape(tracking_stores.describe(retired))}")
 
 
 def status(context: CliContext, *, json_out: bool) -> None:

@@ -7,8 +7,9 @@ that held the data).
 
 What is NOT in a snapshot: Kinesis records (a stream cannot be given back its sequence numbers) and therefore
 the consumers' checkpoints, which name them: after a restore the stream starts empty and the consumer starts
-from its oldest record, with the per-entity history it saved in the features bucket. The MLflow tracking store
-is a file under the state directory and survives an emulator restart on its own.
+from its oldest record, with the per-entity history it saved in the features bucket. Nor the registry: the model
+packages, and the MLflow tracking store that names them, which is moved aside with the emulator's data
+(:mod:`mlops.local.tracking_stores`); after a restore, train and promote again.
 
 Layout of ``DIR``: ``manifest.json`` (what was saved, when), ``s3/<bucket>/<n>`` (the n-th object's bytes) with
 ``s3/<bucket>.index.json`` (each object's key, file and content type), ``dynamodb/<table>.jsonl`` (one item a

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -141,6 +142,46 @@ def test_cli_up_status_down_leaves_no_process_behind(tmp_path: Path) -> None:
     assert not psutil.pid_exists(state.pid)
     stopped = subprocess.run([*mlops, "local", "status"], env=env, capture_output=True, timeout=60)
     assert stopped.returncode == 1
+
+
+def _tracking_store(state_dir: Path, content: str) -> Path:
+    database = state_dir / "mlflow" / "mlops-kit-local-mlflow" / "mlflow.db"
+    database.parent.mkdir(parents=True)
+    database.write_text(content)
+    return database
+
+
+def test_each_way_the_emulators_data_goes_retires_the_tracking_store_that_named_it(tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    env = {**os.environ, "MLOPS_STATE_DIR": str(state_dir)}
+
+    def mlops(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "mlops.cli", "local", *args], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout if "--json" in args else " ".join(done.stderr.split())  # messages go to stderr
+
+    def retired() -> list[str]:
+        return sorted(path.read_text() for path in (state_dir / "mlflow-retired").glob("*/*/mlflow.db"))
+
+    try:
+        mlops("up", "--no-apply")
+        _tracking_store(state_dir, "killed")
+        first = read_state(state_dir / "emulator")
+        assert first is not None
+        psutil.Process(first.pid).kill()
+        psutil.Process(first.pid).wait(timeout=10)
+        assert "retired the MLflow tracking store" in mlops("up", "--no-apply")  # found the emulator restarted
+        _tracking_store(state_dir, "reset")
+        mlops("reset")
+        database = _tracking_store(state_dir, "down")
+        stopped = json.loads(mlops("down", "--json"))
+    finally:
+        subprocess.run([sys.executable, "-m", "mlops.cli", "local", "down"], env=env, capture_output=True, timeout=60)
+    assert retired() == ["down", "killed", "reset"]
+    assert not database.exists()
+    assert [Path(path).parent.parent.name for path in stopped["retired_tracking_stores"]] == ["mlflow-retired"]
 
 
 def test_cli_rejects_an_unknown_target_listing_the_allowed_ones(tmp_path: Path) -> None:

@@ -172,3 +172,18 @@ def test_each_step_has_one_row_in_the_timings_with_the_background_parts_own(tmp_
     steps = [line.split("\t")[3] for line in timings if line.startswith("step\t")]
     assert len(steps) == len(set(steps)), sorted(step for step in steps if steps.count(step) > 1)
     assert any(step.startswith("Batch inference") for step in steps)  # a background part's own row
+
+
+def test_a_platform_an_earlier_run_left_up_is_stopped_before_the_demo_provisions_its_own(tmp_path: Path) -> None:
+    done, events = _demo(tmp_path)
+    first = [args for kind, args in events if kind == "start"][:1]
+    assert first == ["local up"], "nothing earlier: the demo provisions first"
+
+    again = tmp_path / "again"
+    (again / "state" / "emulator").mkdir(parents=True)
+    (again / "state" / "emulator" / "state.json").write_text("{}")  # what `mlops local up` leaves while it runs
+    done, events = _demo(again, fail="endpoint stop")  # that run ended before its deploy: nothing to stop
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    started = [args for kind, args in events if kind == "start"]
+    assert started[:3] == ["endpoint stop", "local down", "local up"]
+    assert "==> An earlier run's platform is up" in done.stdout

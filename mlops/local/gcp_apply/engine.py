@@ -30,6 +30,7 @@ from mlops.local.gcp_apply.handlers import (
     is_tracking_server,
     not_sent_reason,
 )
+from mlops.local.tracking_stores import store_path
 from mlops.outputs import write_outputs
 from mlops.registry.sqlite_store import create_store
 from mlops.settings import Settings
@@ -149,7 +150,7 @@ TRACKING_NOTE = "outputs.mlflow_tracking_uri"
 
 def local_tracking_uri(settings: Settings) -> str:
     """The sqlite tracking store that plays the stack's MLflow server locally (one per stack, as on AWS)."""
-    database = (settings.state_dir / "mlflow" / settings.stack_name).resolve() / "mlflow.db"
+    database = store_path(settings.state_dir, settings.stack_name)
     create_store(database)  # the migrated empty store (nothing when it exists)
     return f"sqlite:///{database}"
 

@@ -20,6 +20,7 @@ from mlops.local.apply.base import (
     same_json,
     tags_list,
 )
+from mlops.local.tracking_stores import store_path
 from mlops.registry.sqlite_store import create_store
 
 
@@ -82,9 +83,8 @@ def mlflow_tracking_server(ctx: HandlerContext, name: str, inputs: dict[str, Any
     server = str(require(inputs, "trackingServerName", typ, name))
     # One tracking store per server (its name carries the stack): stacks applied side by side to one emulator
     # keep separate registries, as separate accounts do.
-    directory = (ctx.state_dir / "mlflow" / server).resolve()
-    database = directory / "mlflow.db"
-    outcome: Outcome = "reused" if directory.is_dir() else "created"
+    database = store_path(ctx.state_dir, server)
+    outcome: Outcome = "reused" if database.parent.is_dir() else "created"
     create_store(database)  # the migrated empty store (nothing when it exists)
     uri = f"sqlite:///{database}"
     return applied(server, inputs, outcome, arn=uri, trackingServerUrl=uri)
