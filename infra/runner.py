@@ -39,7 +39,7 @@ def run_program(
     return run_config(config, mocks, monitor=monitor)
 
 
-def _ensure_event_loop() -> None:
+def ensure_event_loop() -> None:
     """The SDK drives the program on the thread's current event loop; ``asyncio.run`` (in the same process,
     earlier) leaves the main thread without one, so give it a new one then."""
     try:
@@ -54,7 +54,7 @@ def run_config(
     """Like :func:`run_program` for an already built config (tests pass deliberately altered configs)."""
     from infra.platform import define_platform
 
-    _ensure_event_loop()
+    ensure_event_loop()
     # A fresh root stack per run: set_mocks keeps an existing root, whose URN would name the previous stack.
     runtime_settings.ROOT.set(None)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=config.stack, preview=False, monitor=monitor)

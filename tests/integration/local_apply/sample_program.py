@@ -17,6 +17,8 @@ from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from infra.runner import ensure_event_loop
+
 TLS_DENY = {
     "Sid": "DenyInsecureTransport",
     "Effect": "Deny",
@@ -527,6 +529,7 @@ def sample_runner(script: Path) -> Any:
 
 
 def run_under_mocks(program: Any, stack: str, mocks: pulumi.runtime.Mocks) -> dict[str, Any]:
+    ensure_event_loop()  # a test of this worker may have run asyncio.run, which leaves no loop behind
     runtime_settings.ROOT.set(None)  # a fresh root stack per run, as infra.runner does
     pulumi.runtime.set_mocks(mocks, project="mlops-kit-test", stack=stack, preview=False)
     SETTINGS.rpc_manager.clear()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 
 from mlops.adapters.aws.clients import ClientFactory
@@ -15,7 +17,7 @@ from mlops.local.apply.ledger import read_ledger
 from mlops.local.apply.registry import HANDLERS
 from mlops.settings import Settings, load_settings
 from mlops.wiring import client_factory
-from tests.integration.local_apply.sample_program import sample_runner
+from tests.integration.local_apply.sample_program import run_under_mocks, sample_runner
 
 pytestmark = [pytest.mark.emulator, pytest.mark.pulumi]
 
@@ -227,3 +229,25 @@ def test_a_role_carries_its_permissions_boundary(applied_twice: Any) -> None:
     assert document["Statement"][0]["Resource"] == "arn:aws:s3:::t-*/*"
     role = iam.get_role(RoleName="t-glue")["Role"]
     assert role["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
+
+
+class _EchoMocks(pulumi.runtime.Mocks):
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        return f"{args.name}-id", dict(args.inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+def test_the_sample_runner_runs_after_asyncio_run_cleared_the_event_loop() -> None:
+    """A test of the same worker that ran ``asyncio.run`` left the main thread without a loop: the sample's runner
+    failed then with "There is no current event loop" (as the real runner did before infra.runner gave it one)."""
+
+    async def noop() -> None:
+        return None
+
+    asyncio.run(noop())
+    with pytest.raises(RuntimeError):
+        asyncio.get_event_loop_policy().get_event_loop()
+    outputs = run_under_mocks(lambda: {"answer": pulumi.Output.from_input(42)}, "loop", _EchoMocks())
+    assert outputs == {"answer": 42}
