@@ -90,13 +90,16 @@ def up(
     lost = emulator.lost_emulator(before, state, applied_stacks(settings.resolved_outputs_file.parent))
     if lost:
         console.print(f"[red]the emulator was restarted:[/] {escape(lost)}")
-        _print_retired(_retire_tracking_stores(settings.state_dir))
+    # A new (or wiped) emulator holds no model package: a tracking store found now names ones that are gone (a
+    # `down` retires them itself; this catches an emulator that died, and stores an older kit left behind).
+    retired = _retire_tracking_stores(settings.state_dir) if started or lost else []
     verb = "started" if started else "reused"
     if not json_out:
         console.print(
             f"[green]{verb}[/] moto server pid {state.pid} at {state.endpoint_url}; endpoint URL {state.public_url} "
             f"({time.monotonic() - started_at:.1f}s)"
         )
+        _print_retired(retired)
     # The warm Spark (local Glue job runs) starts its JVM while the program is applied: both mostly wait.
     with ThreadPoolExecutor(max_workers=1) as pool:
         spark = None if no_apply else pool.submit(spark_connect.up_for, settings.state_dir, settings.local_spark)
@@ -108,6 +111,7 @@ def up(
             "pid": state.pid,
             "endpoint_url": state.public_url,  # the front door: the one URL for every client
             "moto_url": state.endpoint_url,
+            "retired_tracking_stores": [str(path) for path in retired],
         }
         payload["spark_connect"] = {"pid": warm[0].pid, "url": warm[0].remote_url} if warm else None
         payload["warm_cli"] = {"pid": warm_cli} if warm_cli else None

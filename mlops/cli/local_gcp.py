@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 def up(context: CliContext, *, no_apply: bool, json_out: bool) -> None:
     """Start (or reuse) the GCS, Pub/Sub and Firestore emulators, then apply the stack's GCP program to them."""
-    from mlops.local import gcp_stack, spark_connect
+    from mlops.local import gcp_stack, spark_connect, tracking_stores
 
     settings = context.settings
     started_at = time.monotonic()
@@ -35,9 +35,13 @@ def up(context: CliContext, *, no_apply: bool, json_out: bool) -> None:
             emulators, started = gcp_stack.up(settings)
         verb = "started" if started else "reused"
         processes = {p.name: {"pid": p.pid, "host": p.host_port} for p in emulators.processes}
+    # new emulators hold no model package: a tracking store found now names ones that are gone
+    retired = tracking_stores.retire(settings.state_dir) if verb == "started" else []
     if not json_out:
         hosts = ", ".join(f"{name} pid {p['pid']} at {p['host']}" for name, p in processes.items())
         console.print(f"[green]{verb}[/] Google emulators: {hosts} ({time.monotonic() - started_at:.1f}s)")
+        if retired:
+            console.print(f"[yellow]retired[/] {escape(tracking_stores.describe(retired))}")
     # The warm Spark (local Dataproc batches) starts its JVM while the program is applied, as on AWS.
     with ThreadPoolExecutor(max_workers=1) as pool:
         spark = None if no_apply else pool.submit(spark_connect.up_for, settings.state_dir, settings.local_spark)
@@ -45,6 +49,7 @@ def up(context: CliContext, *, no_apply: bool, json_out: bool) -> None:
         warm = spark.result() if spark else None
     if json_out:
         payload: dict[str, Any] = {"emulators": verb, "project": settings.gcp.project, "processes": processes}
+        payload["retired_tracking_stores"] = [str(path) for path in retired]
         payload["spark_connect"] = {"pid": warm[0].pid, "url": warm[0].remote_url} if warm else None
         if result is not None:
             payload["apply"] = _summary(result)

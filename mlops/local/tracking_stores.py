@@ -5,7 +5,7 @@ A store outlives the emulator on disk, but what its model versions name does not
 SageMaker, the Firestore emulator's registry) and the artifacts in the stack's buckets are in the emulator's memory.
 Kept past the emulator, the store says a champion exists whose package is gone: the next promotion fails on it
 ("model package ... not found") and the rebuild docs/local.md describes cannot get past it. So when the emulator's
-data goes (``mlops local down``, ``reset``, an ``up`` that finds the emulator was restarted), the stores are
+data goes (``mlops local down``, ``reset``, an ``up`` that starts a new emulator or finds it wiped), the stores are
 retired with it: moved, whole, to ``<state_dir>/mlflow-retired/<UTC time>/<server>/``, where MLflow still opens
 them (runs, parameters, metrics: ``mlflow ui --backend-store-uri sqlite:///<path>``); the next apply makes a new,
 empty store, as the emulator is.

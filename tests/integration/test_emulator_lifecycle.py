@@ -177,11 +177,14 @@ def test_each_way_the_emulators_data_goes_retires_the_tracking_store_that_named_
         mlops("reset")
         database = _tracking_store(state_dir, "down")
         stopped = json.loads(mlops("down", "--json"))
+        _tracking_store(state_dir, "leftover")  # no emulator runs: as a kit that retired nothing left it
+        started = json.loads(mlops("up", "--no-apply", "--json"))
     finally:
         subprocess.run([sys.executable, "-m", "mlops.cli", "local", "down"], env=env, capture_output=True, timeout=60)
-    assert retired() == ["down", "killed", "reset"]
+    assert retired() == ["down", "killed", "leftover", "reset"]
     assert not database.exists()
     assert [Path(path).parent.parent.name for path in stopped["retired_tracking_stores"]] == ["mlflow-retired"]
+    assert len(started["retired_tracking_stores"]) == 1
 
 
 def test_cli_rejects_an_unknown_target_listing_the_allowed_ones(tmp_path: Path) -> None:
