@@ -294,7 +294,7 @@ def _print_resources(stack: str, by_type: dict[str, int], outputs_file: Any) -> 
 @app.command()
 def reset(ctx: typer.Context) -> None:
     """Drop every resource in the running emulator (the process keeps running), of every stack applied to it;
-    their outputs and ledgers are removed."""
+    their outputs and ledgers are removed, their MLflow tracking stores moved to `<state_dir>/mlflow-retired/`."""
     from mlops.local import emulator
     from mlops.local.apply.ledger import ledger_path  # httpx, psutil: not for `--help`
 

@@ -56,5 +56,5 @@ def describe(moved: list[Path]) -> str:
     return (
         f"the MLflow tracking store{'s' if len(moved) > 1 else ''} of the emulator's stacks named model packages and "
         f"artifacts that went with its data: moved to {where} (read it with `mlflow ui --backend-store-uri "
-        f"sqlite:///<dir>/{DATABASE}`); the next `mlops local up` starts an empty one"
+        f"sqlite:///<dir>/{DATABASE}`); the stack's next apply makes an empty one"
     )
