@@ -69,7 +69,7 @@ def up(
     it instead of a JVM each (off: `MLOPS_LOCAL_SPARK__ENABLED=false`); `down` stops it.
     Apply dev, staging and prod side by side with `--stack`: each gets its own names, key, network and registry.
     """
-    from mlops.local import emulator, spark_connect  # httpx, psutil: not for `--help`
+    from mlops.local import emulator, spark_connect, tracking_stores  # httpx, psutil: not for `--help`
     from mlops.local.state import applied_stacks
 
     context = _for_stack(ctx, stack)
@@ -92,14 +92,14 @@ def up(
         console.print(f"[red]the emulator was restarted:[/] {escape(lost)}")
     # A new (or wiped) emulator holds no model package: a tracking store found now names ones that are gone (a
     # `down` retires them itself; this catches an emulator that died, and stores an older kit left behind).
-    retired = _retire_tracking_stores(settings.state_dir) if started or lost else []
+    retired = tracking_stores.retire(settings.state_dir) if started or lost else []
     verb = "started" if started else "reused"
     if not json_out:
         console.print(
             f"[green]{verb}[/] moto server pid {state.pid} at {state.endpoint_url}; endpoint URL {state.public_url} "
             f"({time.monotonic() - started_at:.1f}s)"
         )
-        _print_retired(retired)
+        print_retired(retired)
     # The warm Spark (local Glue job runs) starts its JVM while the program is applied: both mostly wait.
     with ThreadPoolExecutor(max_workers=1) as pool:
         spark = None if no_apply else pool.submit(spark_connect.up_for, settings.state_dir, settings.local_spark)
@@ -194,7 +194,7 @@ def _apply_summary(result: ApplyResult) -> dict[str, Any]:
 def down(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     """Stop the emulator this project started (and nothing else). Its in-memory resources are gone; the stacks'
     MLflow tracking stores, whose model versions name them, are moved to `<state_dir>/mlflow-retired/`."""
-    from mlops.local import emulator, spark_connect, warm_cli  # httpx, psutil: not for `--help`
+    from mlops.local import emulator, spark_connect, tracking_stores, warm_cli  # httpx, psutil: not for `--help`
 
     settings = cli_context(ctx).settings
     warm_cli.down(settings.state_dir)
@@ -206,7 +206,7 @@ def down(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     spark_connect.down(spark_connect.spark_dir(settings.state_dir))
     before = emulator.down(settings.emulator_dir)
     # its data is gone (a stale record: gone earlier), and with it what the tracking stores name
-    retired = _retire_tracking_stores(settings.state_dir) if before.state is not None else []
+    retired = tracking_stores.retire(settings.state_dir) if before.state is not None else []
     if json_out:
         pid = before.state.pid if before.state else None
         emit_json({"was": before.health, "pid": pid, "retired_tracking_stores": [str(path) for path in retired]})
@@ -217,7 +217,7 @@ def down(ctx: typer.Context, json_out: JsonFlag = False) -> None:
         console.print(f"[yellow]cleared stale record:[/] {before.detail}")
     else:
         console.print(f"[green]stopped[/] moto server pid {before.state.pid}")
-    _print_retired(retired)
+    print_retired(retired)
 
 
 @app.command()
@@ -295,7 +295,7 @@ def _print_resources(stack: str, by_type: dict[str, int], outputs_file: Any) -> 
 def reset(ctx: typer.Context) -> None:
     """Drop every resource in the running emulator (the process keeps running), of every stack applied to it;
     their outputs and ledgers are removed, their MLflow tracking stores moved to `<state_dir>/mlflow-retired/`."""
-    from mlops.local import emulator
+    from mlops.local import emulator, tracking_stores
     from mlops.local.apply.ledger import ledger_path  # httpx, psutil: not for `--help`
 
     settings = cli_context(ctx).settings
@@ -311,7 +311,7 @@ def reset(ctx: typer.Context) -> None:
         raise
     settings.resolved_outputs_file.unlink(missing_ok=True)
     ledger_path(settings.resolved_outputs_file).unlink(missing_ok=True)
-    _print_retired(_retire_tracking_stores(settings.state_dir))
+    print_retired(tracking_stores.retire(settings.state_dir))
     from mlops.local.state import forget_applied_stacks
 
     forgotten = forget_applied_stacks(settings.resolved_outputs_file.parent)
@@ -319,14 +319,8 @@ def reset(ctx: typer.Context) -> None:
     console.print(f"[green]reset[/] moto server pid {state.pid}: all resources removed{stacks}")
 
 
-def _retire_tracking_stores(state_dir: Path) -> list[Path]:
-    """Move the stacks' MLflow tracking stores aside with the emulator's data (:mod:`mlops.local.tracking_stores`)."""
-    from mlops.local import tracking_stores
-
-    return tracking_stores.retire(state_dir)
-
-
-def _print_retired(moved: list[Path]) -> None:
+def print_retired(moved: list[Path]) -> None:
+    """Say where the tracking stores an emulator's data took along went (:mod:`mlops.local.tracking_stores`)."""
     from mlops.local import tracking_stores
 
     if moved:

@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from mlops.cli.context import CliContext, console, emit_json, out
@@ -22,6 +21,7 @@ if TYPE_CHECKING:
 
 def up(context: CliContext, *, no_apply: bool, json_out: bool) -> None:
     """Start (or reuse) the GCS, Pub/Sub and Firestore emulators, then apply the stack's GCP program to them."""
+    from mlops.cli.local import print_retired  # this module's caller: loaded
     from mlops.local import gcp_stack, spark_connect, tracking_stores
 
     settings = context.settings
@@ -40,8 +40,7 @@ def up(context: CliContext, *, no_apply: bool, json_out: bool) -> None:
     if not json_out:
         hosts = ", ".join(f"{name} pid {p['pid']} at {p['host']}" for name, p in processes.items())
         console.print(f"[green]{verb}[/] Google emulators: {hosts} ({time.monotonic() - started_at:.1f}s)")
-        if retired:
-            console.print(f"[yellow]retired[/] {escape(tracking_stores.describe(retired))}")
+        print_retired(retired)
     # The warm Spark (local Dataproc batches) starts its JVM while the program is applied, as on AWS.
     with ThreadPoolExecutor(max_workers=1) as pool:
         spark = None if no_apply else pool.submit(spark_connect.up_for, settings.state_dir, settings.local_spark)
@@ -117,6 +116,7 @@ def _summary(result: ApplyResult) -> dict[str, Any]:
 
 def down(context: CliContext, *, json_out: bool) -> None:
     """Stop the Google emulators this project started, by PID (and the warm Spark server); their data is gone."""
+    from mlops.cli.local import print_retired  # this module's caller: loaded
     from mlops.local import gcp_stack, spark_connect, tracking_stores
 
     spark_connect.down(spark_connect.spark_dir(context.settings.state_dir))
@@ -138,8 +138,7 @@ def down(context: CliContext, *, json_out: bool) -> None:
     else:
         stopped = ", ".join(f"{p.name} pid {p.pid}" for p in processes)
         console.print(f"[green]stopped[/] Google emulators ({before.health} before): {stopped}")
-    if retired:
-        console.print(f"[yellow]retired[/] {escape(tracking_stores.describe(retired))}")
+    print_retired(retired)
 
 
 def status(context: CliContext, *, json_out: bool) -> None:
